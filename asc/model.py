@@ -1,0 +1,134 @@
+"""The DCASE 2021 Task 1A baseline CNN, built from channel widths.
+
+A model is fully described by its *spec* (a plain dict: widths, kernel, pools, ...) plus a state_dict, so a
+pruned network is just the same builder called with smaller widths. The layout is deliberately a flat
+``features`` Sequential (conv → BN → ReLU → [pool → dropout]) followed by a ``classifier`` Sequential
+(flatten → dense → ReLU → dropout → dense): pruning surgery walks these two lists generically.
+
+Keras-equivalence choices (reference/dcase2021_baseline.md): BN eps 1e-3 and momentum 0.01 (Keras 0.99),
+Xavier-uniform conv weights with zero bias, dense weights U(-0.05, 0.05) with zero bias, 'same' padding.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "widths": [16, 16, 32],
+    "kernel": 7,
+    "pools": [None, [5, 5], [4, 100]],
+    "dropout": 0.3,
+    "dense": 100,
+    "n_classes": 10,
+    "input_shape": [40, 500],
+    "bn_eps": 1e-3,
+    "bn_momentum": 0.01,
+}
+
+
+def conv_names(spec: dict[str, Any]) -> list[str]:
+    """Names of the conv layers as the paper writes them: C1, C2, ..."""
+    return [f"C{i + 1}" for i in range(len(spec["widths"]))]
+
+
+def normalise_spec(spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fill defaults and turn containers into plain lists/ints so the spec round-trips through torch.save."""
+    out = dict(DEFAULT_SPEC)
+    out.update({k: v for k, v in (spec or {}).items() if k in DEFAULT_SPEC})
+    unknown = set(spec or {}) - set(DEFAULT_SPEC)
+    if unknown:
+        raise ValueError(f"model spec has unknown keys {sorted(unknown)}; valid keys: {sorted(DEFAULT_SPEC)}")
+    out["widths"] = [int(w) for w in out["widths"]]
+    out["pools"] = [None if p is None else [int(p[0]), int(p[1])] for p in out["pools"]]
+    if len(out["pools"]) != len(out["widths"]):
+        raise ValueError(f"model.pools has {len(out['pools'])} entries but model.widths has {len(out['widths'])}")
+    if any(w < 1 for w in out["widths"]):
+        raise ValueError(f"model.widths must be positive, got {out['widths']}")
+    out["input_shape"] = [int(s) for s in out["input_shape"]]
+    for key in ("kernel", "dense", "n_classes"):
+        out[key] = int(out[key])
+    for key in ("dropout", "bn_eps", "bn_momentum"):
+        out[key] = float(out[key])
+    return out
+
+
+class BaselineCNN(nn.Module):
+    def __init__(self, spec: dict[str, Any] | None = None):
+        super().__init__()
+        self.spec = normalise_spec(spec)
+        s = self.spec
+        layers: list[nn.Module] = []
+        c_in = 1
+        height, width = s["input_shape"]
+        for c_out, pool in zip(s["widths"], s["pools"]):
+            layers += [
+                nn.Conv2d(c_in, c_out, s["kernel"], padding=s["kernel"] // 2),
+                nn.BatchNorm2d(c_out, eps=s["bn_eps"], momentum=s["bn_momentum"]),
+                nn.ReLU(inplace=True),
+            ]
+            if pool is not None:
+                layers += [nn.MaxPool2d(tuple(pool)), nn.Dropout(s["dropout"])]
+                height, width = height // pool[0], width // pool[1]
+            c_in = c_out
+        if height < 1 or width < 1:
+            raise ValueError(f"model.pools {s['pools']} shrink input {s['input_shape']} to nothing")
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * height * width, s["dense"]),
+            nn.ReLU(inplace=True),
+            nn.Dropout(s["dropout"]),
+            nn.Linear(s["dense"], s["n_classes"]),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.uniform_(m.weight, -0.05, 0.05)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()
+                m.reset_running_stats()
+
+    def convs(self) -> dict[str, nn.Conv2d]:
+        """Conv layers by paper name (C1, C2, ...), in forward order."""
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        return dict(zip(conv_names(self.spec), convs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # (batch, mel, frames) -> add the channel axis
+            x = x.unsqueeze(1)
+        return self.classifier(self.features(x))
+
+
+def build_model(spec: dict[str, Any] | None = None) -> BaselineCNN:
+    return BaselineCNN(spec)
+
+
+def save_model(model: BaselineCNN, path: str | Path, **extra: Any) -> None:
+    """Atomically write (spec, state_dict, extra) — extra holds plain data such as the config or kept indices."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save({"spec": model.spec, "state_dict": model.state_dict(), **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[BaselineCNN, dict[str, Any]]:
+    """Rebuild a model from a checkpoint written by :func:`save_model`; returns (model, everything else)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model checkpoint {path} does not exist; run the stage that produces it first")
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    model = build_model(blob.pop("spec"))
+    model.load_state_dict(blob.pop("state_dict"))
+    return model, blob
