@@ -1,4 +1,32 @@
-def main():
+"""Entry point of the ``asc`` command (and ``python -m asc``).
+
+glibc returns freed blocks larger than 32 MiB to the kernel and faults them back in on the next training step or
+STFT batch; on small VMs that page-faulting, not arithmetic, dominates (measured 1.45–1.7× faster training and
+2.5–2.9× faster batched STFT with it disabled). These variables must be set before the process starts, so the
+entry point re-executes itself once with them set. ASC_MALLOC_TUNING=0 turns this off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+
+def malloc_tuning_wanted(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+    return (
+        sys.platform.startswith("linux")
+        and environ.get("ASC_MALLOC_TUNING", "1") != "0"
+        and not all(environ.get(k) == v for k, v in MALLOC_ENV.items())
+        and "LD_PRELOAD" not in environ  # someone preloaded tcmalloc/jemalloc: leave their choice alone
+    )
+
+
+def main() -> None:
+    if malloc_tuning_wanted():
+        env = {**os.environ, **MALLOC_ENV, "ASC_MALLOC_TUNED": "1"}
+        os.execve(sys.executable, [sys.executable, "-m", "asc", *sys.argv[1:]], env)
     from asc.cli import main as cli_main
 
     cli_main()

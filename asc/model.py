@@ -46,7 +46,9 @@ def normalise_spec(spec: dict[str, Any] | None = None) -> dict[str, Any]:
     out["widths"] = [int(w) for w in out["widths"]]
     out["pools"] = [None if p is None else [int(p[0]), int(p[1])] for p in out["pools"]]
     if len(out["pools"]) != len(out["widths"]):
-        raise ValueError(f"model.pools has {len(out['pools'])} entries but model.widths has {len(out['widths'])}")
+        raise ValueError(
+            f"model.pools has {len(out['pools'])} entries but model.widths has {len(out['widths'])}"
+        )
     if any(w < 1 for w in out["widths"]):
         raise ValueError(f"model.widths must be positive, got {out['widths']}")
     out["input_shape"] = [int(s) for s in out["input_shape"]]
@@ -65,7 +67,7 @@ class BaselineCNN(nn.Module):
         layers: list[nn.Module] = []
         c_in = 1
         height, width = s["input_shape"]
-        for c_out, pool in zip(s["widths"], s["pools"]):
+        for c_out, pool in zip(s["widths"], s["pools"], strict=True):
             layers += [
                 nn.Conv2d(c_in, c_out, s["kernel"], padding=s["kernel"] // 2),
                 nn.BatchNorm2d(c_out, eps=s["bn_eps"], momentum=s["bn_momentum"]),
@@ -102,7 +104,7 @@ class BaselineCNN(nn.Module):
     def convs(self) -> dict[str, nn.Conv2d]:
         """Conv layers by paper name (C1, C2, ...), in forward order."""
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
-        return dict(zip(conv_names(self.spec), convs))
+        return dict(zip(conv_names(self.spec), convs, strict=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # (batch, mel, frames) -> add the channel axis
@@ -123,11 +125,15 @@ def save_model(model: BaselineCNN, path: str | Path, **extra: Any) -> None:
     os.replace(tmp, path)
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[BaselineCNN, dict[str, Any]]:
+def load_model(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[BaselineCNN, dict[str, Any]]:
     """Rebuild a model from a checkpoint written by :func:`save_model`; returns (model, everything else)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint {path} does not exist; run the stage that produces it first")
+        raise FileNotFoundError(
+            f"model checkpoint {path} does not exist; run the stage that produces it first"
+        )
     blob = torch.load(path, map_location=map_location, weights_only=True)
     model = build_model(blob.pop("spec"))
     model.load_state_dict(blob.pop("state_dict"))

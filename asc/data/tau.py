@@ -1,0 +1,146 @@
+"""Index of a dataset in the TAU Urban Acoustic Scenes 2020 Mobile layout (real or demo).
+
+One table, one row per clip: filename, scene, city, location (the TAU identifier ``city-location``), device,
+split (train | val | evaluate). ``val`` is the location-grouped ~30 % of fold1_train that the official baseline
+holds out for model selection (reference/tau2020_mobile.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+# The baseline's one-hot order.
+SCENES = [
+    "airport", "bus", "metro", "metro_station", "park",
+    "public_square", "shopping_mall", "street_pedestrian", "street_traffic", "tram",
+]  # fmt: skip
+SPLITS = ("train", "val", "evaluate")
+REQUIRED = ("meta.csv", "evaluation_setup/fold1_train.csv", "evaluation_setup/fold1_evaluate.csv",
+            "evaluation_setup/fold1_test.csv")  # fmt: skip
+
+
+def parse_filename(filename: str) -> dict[str, str]:
+    """``audio/<scene>-<city>-<location>-<segment>-<device>.wav`` → its fields (scene labels never contain '-')."""
+    parts = Path(filename).stem.split("-")
+    if len(parts) < 5:
+        raise ValueError(f"{filename!r} is not named <scene>-<city>-<location>-<segment>-<device>.wav")
+    return {"scene": parts[0], "city": parts[1], "location": "-".join(parts[1:-2]), "device": parts[-1]}
+
+
+def _read_csv(root: Path, name: str) -> pd.DataFrame:
+    path = root / name
+    try:
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing; {root} is not a complete TAU-layout dataset") from None
+
+
+def location_split(
+    train: pd.DataFrame, val_fraction: float = 0.3, seed: int = 0, draws: int = 100
+) -> np.ndarray:
+    """Boolean mask of validation rows, grouped by recording location.
+
+    Like the official tool: per scene and city, shuffle that city's locations and move ceil(f·n) of them to
+    validation (never all of them: at least one location per scene and city stays in training when it has two or
+    more); repeat ``draws`` times from one seeded generator and keep the draw whose clip ratio is closest to f.
+    """
+    rng = np.random.default_rng(seed)
+    groups = {k: sorted(g["location"].unique()) for k, g in train.groupby(["scene", "city"], sort=True)}
+    best, best_err = None, math.inf
+    for _ in range(draws):
+        val_locs: set[str] = set()
+        for locs in groups.values():
+            n_val = min(math.ceil(val_fraction * len(locs)), max(len(locs) - 1, 1))
+            val_locs.update(rng.permutation(locs)[:n_val].tolist())
+        mask = train["location"].isin(val_locs).to_numpy()
+        err = abs(mask.mean() - val_fraction)
+        if err < best_err:
+            best, best_err = mask, err
+    return best
+
+
+def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: int = 0) -> pd.DataFrame:
+    """Read meta.csv and the fold files of ``root`` into one table; clips whose audio is absent are dropped with
+    a warning (a partial download works on what is there)."""
+    root = Path(root)
+    cfg = cfg or {}
+    missing = [n for n in REQUIRED if not (root / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"dataset folder {root} lacks {', '.join(missing)}; download or generate the dataset first "
+            "(for TAU: its meta archive), or point dataset.root at a complete copy"
+        )
+    meta = _read_csv(root, "meta.csv").set_index("filename")
+    folds = {
+        "train": _read_csv(root, "evaluation_setup/fold1_train.csv"),
+        "evaluate": _read_csv(root, "evaluation_setup/fold1_evaluate.csv"),
+    }
+    rows = []
+    for split, fold in folds.items():
+        for filename, scene in zip(fold["filename"], fold["scene_label"], strict=True):
+            if scene not in SCENES:
+                raise ValueError(
+                    f"{root}/evaluation_setup/fold1_{split}.csv: unknown scene {scene!r} for {filename}"
+                )
+            fields = parse_filename(filename)
+            if filename in meta.index:  # meta.csv is authoritative for identifier and device
+                fields["location"] = meta.at[filename, "identifier"]
+                fields["device"] = meta.at[filename, "source_label"]
+            rows.append({"filename": filename, "scene": scene, "city": fields["city"],
+                         "location": fields["location"], "device": fields["device"], "split": split})  # fmt: skip
+    table = pd.DataFrame(rows)
+    present = np.array([(root / f).is_file() for f in table["filename"]])
+    if not present.all():
+        gone = table.loc[~present]
+        log.warning(
+            "%d clips listed in the fold files have no audio under %s (e.g. %s); they are excluded",
+            len(gone), root, gone["filename"].iloc[0],
+        )  # fmt: skip
+        table = table.loc[present].reset_index(drop=True)
+    for split, expected in dict(cfg.get("expected_counts") or {}).items():
+        have = int((table["split"] == split).sum())
+        if have != int(expected):
+            log.warning("fold1_%s has %d clips with audio; the full dataset has %d", split, have, expected)
+    train = table["split"] == "train"
+    if not train.any():
+        raise ValueError(f"no fold1_train clip with audio under {root}: nothing to train on")
+    val = location_split(table.loc[train].reset_index(drop=True), seed=seed)
+    table.loc[train, "split"] = np.where(val, "val", "train")
+    counts = table["split"].value_counts()
+    log.info("index: %s clips (%s)", len(table), ", ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS))
+    return table
+
+
+def spot_check(root: Path, table: pd.DataFrame, sample_rate: int, clip_seconds: float, n: int = 5) -> None:
+    """Check a few WAVs (evenly spread) for rate, channels and length before hours of feature extraction."""
+    for filename in table["filename"].iloc[np.linspace(0, len(table) - 1, min(n, len(table))).astype(int)]:
+        info = sf.info(str(root / filename))
+        expected = round(sample_rate * clip_seconds)
+        if info.samplerate != sample_rate or info.channels != 1 or info.frames != expected:
+            raise ValueError(
+                f"{root / filename}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
+                f"expected {sample_rate} Hz mono with {expected} samples — is dataset.root the right dataset?"
+            )
+
+
+def save_index(table: pd.DataFrame, out_dir: Path) -> None:
+    """index.csv plus one file list per split (the saved, reusable split)."""
+    table.to_csv(out_dir / "index.csv", index=False)
+    for split in SPLITS:
+        table.loc[table["split"] == split, ["filename", "scene"]].to_csv(
+            out_dir / f"{split}.csv", index=False
+        )
+
+
+def load_index(path: Path) -> pd.DataFrame:
+    return pd.read_csv(Path(path) / "index.csv", dtype=str, keep_default_na=False)

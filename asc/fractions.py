@@ -1,0 +1,116 @@
+"""Nested, stratified subsets of the training set for the fine-tuning data-fraction study (paper Fig. 6).
+
+Within each (scene, device) stratum the files are shuffled once with the given seed and fraction f takes a
+prefix of that permutation. Prefixes of one permutation are nested, so the 10 % subset is contained in the
+20 % subset and so on: the accuracy-vs-fraction curve then measures adding data, not drawing a new sample.
+Stratifying keeps every scene and device represented even at 10 %, like the full training set.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _check_fractions(fractions: Sequence[float]) -> list[float]:
+    out = []
+    for f in fractions:
+        try:
+            value = float(f)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"fraction {f!r} is not a number; fractions must lie in (0, 1]") from err
+        if not math.isfinite(value) or not 0.0 < value <= 1.0:
+            raise ValueError(f"fraction {f!r} is outside (0, 1]; use e.g. [0.1, 0.25, 0.5, 0.75, 1.0]")
+        out.append(value)
+    if not out:
+        raise ValueError("no fractions given; expected a non-empty list of values in (0, 1]")
+    return out
+
+
+def _stratum_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:
+    """How many files each stratum contributes: largest-remainder rounding of ``fraction * size``.
+
+    The total is round(fraction * N) and every stratum is within one file of its exact share; a non-empty
+    stratum gets at least one file, so no scene/device pair disappears from a small subset.
+    """
+    exact = fraction * sizes
+    counts = np.floor(exact).astype(np.int64)
+    counts = np.where(sizes > 0, np.maximum(counts, 1), 0)
+    remainder = exact - counts  # negative for strata raised to the minimum of one
+    missing = int(round(fraction * sizes.sum())) - int(counts.sum())
+    if missing > 0:
+        # Stable sort on -remainder: ties go to the earlier stratum, so the result is deterministic.
+        order = np.argsort(-remainder, kind="stable")
+        eligible = order[(remainder[order] > 0) & (counts[order] < sizes[order])]
+        counts[eligible[:missing]] += 1
+    return counts
+
+
+def nested_fractions(
+    table: pd.DataFrame,
+    fractions: Sequence[float],
+    seed: int,
+    strata: Sequence[str] = ("scene", "device"),
+) -> dict[float, np.ndarray]:
+    """Row positions (sorted, into ``table``) of the subset for each fraction; subsets are nested.
+
+    ``seed`` picks the permutation, so fine-tuning repeats can use different subsets (different seeds) and a
+    re-run reproduces them (same seed). Fraction 1.0 is always the whole table.
+    """
+    wanted = _check_fractions(fractions)
+    missing_cols = [c for c in strata if c not in table.columns]
+    if missing_cols:
+        raise ValueError(
+            f"table has no column(s) {missing_cols} to stratify by; columns: {list(table.columns)}"
+        )
+    if len(table) == 0:
+        raise ValueError("cannot draw training fractions from an empty table")
+    rng = np.random.default_rng(seed)
+    # Strata in sorted key order so the draw does not depend on the row order of the groups.
+    groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
+    perms = [rng.permutation(np.asarray(groups[key], dtype=np.int64)) for key in sorted(groups, key=str)]
+    sizes = np.array([len(p) for p in perms], dtype=np.int64)
+    subsets: dict[float, np.ndarray] = {}
+    previous = np.zeros_like(sizes)
+    for f in sorted(set(wanted)):
+        # Largest-remainder rounding is not monotone in f on its own; taking the max with the smaller fraction's
+        # counts keeps the prefixes nested (and each count stays within one of its exact share).
+        counts = np.minimum(np.maximum(_stratum_counts(sizes, f), previous), sizes)
+        previous = counts
+        chosen = [p[:c] for p, c in zip(perms, counts, strict=True)]
+        subsets[f] = np.sort(np.concatenate(chosen))
+    return {f: subsets[f] for f in wanted}
+
+
+def _fraction_name(fraction: float) -> str:
+    return f"fraction_{fraction:.2f}.csv"
+
+
+def save_lists(table: pd.DataFrame, subsets: dict[float, np.ndarray], out_dir: Path) -> list[Path]:
+    """Write one CSV of filenames per fraction (``fraction_0.10.csv``, ...) atomically; returns the paths."""
+    if "filename" not in table.columns:
+        raise ValueError(f"table has no 'filename' column; columns: {list(table.columns)}")
+    names = [_fraction_name(f) for f in subsets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"fractions {sorted(subsets)} collide when written with two decimals: {names}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for positions, name in zip(subsets.values(), names, strict=True):
+        path = out_dir / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+        try:
+            with os.fdopen(fd, "w", newline="") as fh:
+                table["filename"].iloc[positions].to_frame().to_csv(fh, index=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(path)
+    return written

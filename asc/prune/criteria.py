@@ -1,0 +1,270 @@
+"""Passive pruning criteria: one registry of plain functions, chosen by ``prune.name``.
+
+A criterion maps one conv layer's weight (n, c_in, kh, kw) and its options (the ``prune`` config minus ``name``
+and ``layers``, with ``ratio`` already resolved for this layer) to a :class:`Selection`: the kept filter indices,
+ascending. Adding one is one function here plus one YAML file in ``conf/prune/``::
+
+    @register("linf")
+    def linf(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+        '''Keep the filters with the largest max-|w| (a toy norm criterion).'''
+        score = weight.detach().flatten(1).abs().amax(dim=1)
+        return Selection(keep_highest(score, n_keep(weight, opts)))
+
+    # conf/prune/linf.yaml
+    #   name: linf
+    #   layers: [C1, C2, C3]
+    #   ratio: 0.5          # or  ratio: null + match: cosine  (same kept count as Algorithm 1)
+
+Ratios are the fraction of filters *removed* (the paper's "pruning ratio"); at least one filter always stays.
+All sorts are stable, so equal scores are decided by the lower filter index — runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import representatives as rep
+
+
+@dataclass
+class Selection:
+    """What a criterion decides for one layer.
+
+    kept: filter indices to keep, ascending. mix: optional (len(kept) × n) matrix; when given, kept filter k is
+    replaced by Σ_j mix[k, j]·W_j (and its bias likewise) — used by ``average``. reinit: the pruned model is
+    freshly initialised after surgery (``random``). extras: plain numbers for the info dict (errors, timings).
+    """
+
+    kept: list[int]
+    mix: torch.Tensor | None = None
+    reinit: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Criterion = Callable[[torch.Tensor, Mapping[str, Any]], Selection]
+CRITERIA: dict[str, Criterion] = {}
+
+
+def register(name: str) -> Callable[[Criterion], Criterion]:
+    """Decorator: make ``fn`` selectable as ``prune.name=<name>``."""
+
+    def add(fn: Criterion) -> Criterion:
+        if name in CRITERIA:
+            raise ValueError(f"pruning criterion {name!r} is registered twice")
+        CRITERIA[name] = fn
+        return fn
+
+    return add
+
+
+# ---------------------------------------------------------------- Algorithm 1 (shared by the similarity criteria)
+
+
+def closest_pairs(dist: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """For each i its closest other filter m(i) = argmin_{j≠i} D[i, j] and that distance.
+
+    torch.argmin returns the first minimum, so a row with equal distances picks the lowest j.
+    """
+    d = dist.clone().fill_diagonal_(float("inf"))
+    partner = d.argmin(dim=1)
+    return partner.numpy(), d.gather(1, partner[:, None]).squeeze(1).numpy()
+
+
+def greedy_select(dist: torch.Tensor) -> list[int]:
+    """Algorithm 1 on an n×n distance matrix → indices of the important (kept) filters, ascending.
+
+    The n triples (i, m(i), d) are sorted by d with a *stable* sort, i.e. equal distances keep ascending i — so of
+    a mutual nearest pair (which tie exactly, the matrices are symmetrised) the lower index is kept. Walking the
+    sorted list, i is kept unless an earlier pair already marked it redundant; m(i) is then marked redundant even if
+    it was kept earlier (the paper's Algorithm 1: a kept filter may also be someone's redundant partner).
+    """
+    n = dist.shape[0]
+    if n < 2:
+        return list(range(n))
+    partner, d = closest_pairs(dist)
+    redundant = np.zeros(n, dtype=bool)
+    kept = []
+    for i in np.argsort(d, kind="stable"):  # O(n) walk; the O(n²) work above is vectorised
+        if not redundant[i]:
+            kept.append(int(i))
+            redundant[partner[i]] = True
+    return sorted(kept)
+
+
+# ---------------------------------------------------------------- helpers for ratio-based criteria
+
+
+def n_keep(weight: torch.Tensor, opts: Mapping[str, Any]) -> int:
+    """Filters to keep: from ``ratio`` (fraction removed, rounded half up) or, if it is null, the count that
+    criterion ``match`` (e.g. cosine) keeps on the same weights — the paper's l1 baseline."""
+    n = weight.shape[0]
+    ratio = opts.get("ratio")
+    if ratio is not None:
+        if not 0.0 <= float(ratio) < 1.0:
+            raise ValueError(f"prune ratio must be in [0, 1), got {ratio}")
+        return max(1, n - math.floor(float(ratio) * n + 0.5))
+    match = opts.get("match")
+    if match is None:
+        raise ValueError("this criterion needs prune.ratio (fraction removed) or prune.match (e.g. cosine)")
+    return len(lookup(match)(weight, {}).kept)
+
+
+def keep_highest(score: torch.Tensor | np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest scores, ascending; ties keep the lower index."""
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    return sorted(int(i) for i in order[:k])
+
+
+def lookup(name: str) -> Criterion:
+    if name not in CRITERIA:
+        raise ValueError(f"unknown pruning criterion {name!r}; valid ones: {', '.join(sorted(CRITERIA))}")
+    return CRITERIA[name]
+
+
+def _timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- the criteria
+
+
+@register("cosine")
+def cosine(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on 1 − cos of the rank-1 representatives (the paper's method; no ratio)."""
+    r = rep.representatives(weight)
+    dist, seconds = _timed(lambda: rep.cosine_distance(r))
+    return Selection(greedy_select(dist), extras={"similarity_s": seconds})
+
+
+@register("chebyshev")
+def chebyshev(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on the Chebyshev distance max_k |r_i[k] − r_j[k]| of the representatives."""
+    r = rep.representatives(weight)
+    dist, seconds = _timed(lambda: rep.chebyshev_distance(r))
+    return Selection(greedy_select(dist), extras={"similarity_s": seconds})
+
+
+@register("average")
+def average(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Cosine Algorithm 1, then each kept filter i becomes (W_i + W_m(i)) / 2, m(i) its closest filter.
+
+    Decisions: the averages use the *original* weights, so the result does not depend on the walk order. If m(i)
+    is itself kept (it was kept before i's pair came up), ``kept_partner: average`` (default, the literal
+    "average the closest pairs") still averages, ``kept_partner: skip`` leaves i unchanged. The conv bias is
+    averaged with the same coefficients; the BN entries of channel i stay as they are, because the next layer's
+    weights for that channel are kept too and the channel keeps its place in the network.
+    """
+    dist = rep.cosine_distance(rep.representatives(weight))
+    kept = greedy_select(dist)
+    partner = closest_pairs(dist)[0] if weight.shape[0] > 1 else np.zeros(1, dtype=np.int64)
+    policy = opts.get("kept_partner", "average")
+    if policy not in ("average", "skip"):
+        raise ValueError(f"prune.kept_partner={policy!r} is not one of average, skip")
+    mix = torch.zeros(len(kept), weight.shape[0], dtype=torch.float64)
+    for row, i in enumerate(kept):
+        j = int(partner[i])
+        if j == i or (policy == "skip" and j in kept):
+            mix[row, i] = 1.0
+        else:
+            mix[row, i] = mix[row, j] = 0.5
+    return Selection(kept, mix=mix)
+
+
+@register("l1")
+def l1(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Li et al. 2017: keep the filters with the largest Σ|W_i|."""
+    return Selection(keep_highest(weight.detach().flatten(1).abs().sum(dim=1), n_keep(weight, opts)))
+
+
+@register("l2")
+def l2(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Keep the filters with the largest ‖W_i‖₂."""
+    return Selection(keep_highest(weight.detach().flatten(1).norm(dim=1), n_keep(weight, opts)))
+
+
+@register("random")
+def random_init(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """The widths of criterion ``reference`` (default cosine) with freshly initialised weights (the paper's
+    control). The kept indices are the reference's; they do not matter, since prune_model re-initialises the
+    whole pruned network with ``seed``."""
+    reference = opts.get("reference", "cosine")
+    if reference == "random":
+        raise ValueError("prune.reference must name a criterion other than random, e.g. cosine or l1")
+    ref = lookup(reference)(weight, opts)
+    return Selection(ref.kept, reinit=True)
+
+
+@register("nystrom")
+def nystrom(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on 1 − S, S the Nyström approximation of the cosine similarity from ``landmarks`` columns.
+
+    Extras: relative Frobenius error of S against the exact matrix, whether the kept set equals the exact
+    cosine one, and the time of both similarity computations (the ICASSP 2023 speed claim).
+    """
+    r = rep.representatives(weight)
+    idx = rep.choose_landmarks(
+        r, opts.get("landmarks", 8), opts.get("landmark_choice", "first"), opts.get("seed", 0)
+    )
+    approx, t_nys = _timed(lambda: rep.nystrom_similarity(r, idx))
+    exact, t_exact = _timed(lambda: rep.cosine_similarity(r))
+    kept = greedy_select(1.0 - approx)
+    err = float(torch.linalg.norm(approx - exact) / torch.linalg.norm(exact).clamp_min(1e-300))
+    extras = {
+        "nystrom_error": err,
+        "nystrom_landmarks": idx.tolist(),
+        "kept_equals_exact": kept == greedy_select(1.0 - exact),
+        "similarity_s": t_nys,
+        "exact_similarity_s": t_exact,
+    }
+    return Selection(kept, extras=extras)
+
+
+@register("centrality")
+def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """WASPAA 2023: complete graph of filters; prune the ``ratio`` most central ones.
+
+    ``distance`` is one_minus_cos (default) or one_minus_abs_cos; edge similarity = 1 − distance (cos or |cos|).
+    ``measure: degree`` = Σ_{j≠i} similarity (weighted degree); ``measure: betweenness`` = networkx betweenness
+    with the non-negative distance as edge length. Ties keep the lower index.
+    """
+    sim = rep.cosine_similarity(rep.representatives(weight))
+    kind = opts.get("distance", "one_minus_cos")
+    if kind == "one_minus_abs_cos":
+        sim = sim.abs()
+    elif kind != "one_minus_cos":
+        raise ValueError(f"prune.distance={kind!r} is not one of one_minus_cos, one_minus_abs_cos")
+    sim = sim.clamp(-1.0, 1.0).fill_diagonal_(0.0).numpy()
+    measure = opts.get("measure", "degree")
+    if measure == "degree":
+        central = sim.sum(axis=1)
+    elif measure == "betweenness":
+        import networkx as nx  # imported here: only betweenness needs it, and it is slow to import
+
+        graph = nx.Graph()
+        n = sim.shape[0]
+        graph.add_nodes_from(range(n))
+        graph.add_weighted_edges_from(
+            ((i, j, 1.0 - sim[i, j]) for i in range(n) for j in range(i + 1, n)), weight="distance"
+        )
+        scores = nx.betweenness_centrality(graph, weight="distance")
+        central = np.array([scores[i] for i in range(n)])
+    else:
+        raise ValueError(f"prune.measure={measure!r} is not one of degree, betweenness")
+    return Selection(keep_highest(-central, n_keep(weight, opts)), extras={"centrality": central.tolist()})
+
+
+@register("fpgm")
+def fpgm(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """He et al. 2019: score_i = Σ_j ‖W_i − W_j‖₂ on the raw weights; prune the smallest (nearest the geometric
+    median, hence the most replaceable)."""
+    flat = weight.detach().to(torch.float64).flatten(1)
+    return Selection(keep_highest(torch.cdist(flat, flat).sum(dim=1), n_keep(weight, opts)))

@@ -1,0 +1,248 @@
+"""The results store: one tidy long CSV table, one row per evaluated model.
+
+Every table and figure in the report is a view of this table, so it is the only thing the report reads.
+Rows are keyed by ``run_id``: appending a row whose ``run_id`` is already present replaces the old row, which
+makes re-running a stage idempotent. Appends from parallel processes (Hydra multiruns, Slurm arrays) are
+serialised with a file lock and published with ``os.replace`` so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+
+log = logging.getLogger(__name__)
+
+COLUMNS: list[str] = [
+    "run_id",
+    "stage",
+    "dataset",
+    "criterion",
+    "layers",
+    "fraction",
+    "repeat",
+    "seed",
+    "finetuned",
+    "accuracy",
+    "class_avg_accuracy",
+    "log_loss",
+    "params_torch",
+    "params_keras",
+    "macs",
+    "macs_paper",
+    "params_reduction_pct",
+    "macs_reduction_pct",
+    "macs_paper_reduction_pct",
+    "kept",
+    "train_time_s",
+    "epochs",
+    "select_on",
+    "checkpoint",
+    "closest_distance",
+    "l1_norms",
+    "kept_indices",
+]
+STAGES = ("baseline", "prune", "finetune")
+DEVICE_PREFIX = "acc_"  # per-device accuracy columns are dynamic: acc_a, acc_b, acc_s1, ...
+
+STR_COLUMNS = [
+    "run_id",
+    "stage",
+    "dataset",
+    "criterion",
+    "layers",
+    "kept",
+    "select_on",
+    "checkpoint",
+    "closest_distance",
+    "l1_norms",
+    "kept_indices",
+]
+INT_COLUMNS = ["repeat", "seed", "epochs", "params_torch", "params_keras", "macs", "macs_paper"]
+PRODUCER_HINT = "run `asc` (full paper pipeline) or `asc experiment=demo` (small synthetic run) to produce it"
+
+
+class MissingResultsError(ValueError):
+    """The results table lacks the rows a table or figure needs; the message names the experiment to run."""
+
+
+def device_columns(df: pd.DataFrame) -> list[str]:
+    """The per-device accuracy columns present in ``df`` (``acc_<device>``), in table order."""
+    return [c for c in df.columns if c.startswith(DEVICE_PREFIX)]
+
+
+def _ordered_columns(columns: Iterable[str]) -> list[str]:
+    """Fixed columns first, then per-device accuracies, then anything else the pipeline added."""
+    cols = list(dict.fromkeys(columns))
+    devices = sorted(c for c in cols if c.startswith(DEVICE_PREFIX))
+    extra = [c for c in cols if c not in COLUMNS and c not in devices]
+    return COLUMNS + devices + extra
+
+
+def _to_str(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return bool(value)
+
+
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a raw table (from CSV or from dicts) the documented dtypes and all ``COLUMNS``.
+
+    CSV loses types (an empty ``layers`` reads as NaN, ``finetuned`` as text), so every consumer goes through
+    here. Integer columns stay int64 unless some value is missing, in which case they are float64 (NaN).
+    """
+    out = df.copy()
+    for col in COLUMNS:
+        if col not in out.columns:
+            out[col] = np.nan
+    out = out[_ordered_columns(out.columns)]
+    for col in STR_COLUMNS:
+        # astype(object) keeps the dtype text even for an empty table, so `.str` works downstream.
+        out[col] = out[col].astype(object).map(_to_str).astype(object)
+    out["finetuned"] = out["finetuned"].map(_to_bool).astype(bool)
+    numeric = [c for c in out.columns if c not in STR_COLUMNS and c != "finetuned"]
+    for col in numeric:
+        if col in COLUMNS or col.startswith(DEVICE_PREFIX):
+            out[col] = pd.to_numeric(out[col], errors="coerce")
+        else:  # an extra column added by the pipeline: numeric if it parses, text otherwise
+            try:
+                out[col] = pd.to_numeric(out[col])
+            except (ValueError, TypeError):
+                pass
+    for col in INT_COLUMNS:
+        if out[col].notna().all():
+            out[col] = out[col].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def _validate(rows: list[dict]) -> None:
+    for i, row in enumerate(rows):
+        run_id = row.get("run_id")
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError(f"results row {i} has no run_id (got {run_id!r}); every row needs a unique key")
+        if row.get("stage") not in STAGES:
+            raise ValueError(
+                f"results row {run_id!r} has stage {row.get('stage')!r}; expected one of {STAGES}"
+            )
+
+
+def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
+    """Append ``rows`` to the CSV at ``path``; a row whose ``run_id`` exists replaces the old row.
+
+    Safe under parallel processes: the read-modify-write happens under ``<path>.lock`` and the new table is
+    written to a temporary file in the same directory, then moved over the old one atomically.
+    """
+    if not rows:
+        return
+    _validate(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame(rows)
+    # Within one call the last row for a run_id wins, like a sequence of single appends would.
+    new = new.drop_duplicates("run_id", keep="last")
+    try:
+        with FileLock(f"{path}.lock", timeout=timeout_s):
+            if path.exists():
+                # Read as text so rows written earlier are copied byte-for-byte, never re-parsed and re-printed.
+                old = pd.read_csv(path, dtype=str, keep_default_na=False)
+                old = old[~old["run_id"].isin(set(new["run_id"]))]
+                table = pd.concat([old, new], ignore_index=True)
+            else:
+                table = new
+            table = table.reindex(columns=_ordered_columns(table.columns))
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", newline="") as fh:
+                    table.to_csv(fh, index=False)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except Timeout as err:
+        raise TimeoutError(
+            f"could not lock {path}.lock within {timeout_s:.0f} s; another process holds it "
+            "(delete the .lock file only if no asc process is running)"
+        ) from err
+    log.debug("results: wrote %d row(s) to %s", len(new), path)
+
+
+def load(path: Path) -> pd.DataFrame:
+    """Read the results table with the documented dtypes (see :func:`normalize`)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"results table {path} does not exist; {PRODUCER_HINT}")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    return normalize(raw)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Query helpers shared by the report tables and the figures (both are views of this one table).
+
+
+def layer_key(layers: str) -> tuple[int, list[int], str]:
+    """Sort key for layer sets: fewer layers first, then by layer number (C1, C2, C3, C1+C2, ..., C1+C2+C3)."""
+    parts = [p for p in str(layers).split("+") if p]
+    numbers = [int(re.sub(r"\D", "", p) or 0) for p in parts]
+    return (len(parts), numbers, str(layers))
+
+
+def sort_layer_sets(layer_sets: Iterable[str]) -> list[str]:
+    return sorted(set(layer_sets), key=layer_key)
+
+
+def select(
+    df: pd.DataFrame,
+    *,
+    stage: str | None = None,
+    criterion: str | Iterable[str] | None = None,
+    layers: str | None = None,
+    finetuned: bool | None = None,
+    fraction: float | None = None,
+) -> pd.DataFrame:
+    """Rows matching every given condition; ``fraction`` is compared with a tolerance (CSV float round trip)."""
+    mask = pd.Series(True, index=df.index)
+    if stage is not None:
+        mask &= df["stage"] == stage
+    if criterion is not None:
+        mask &= df["criterion"].isin([criterion] if isinstance(criterion, str) else list(criterion))
+    if layers is not None:
+        mask &= df["layers"] == layers
+    if finetuned is not None:
+        mask &= df["finetuned"].astype(bool) == finetuned
+    if fraction is not None:
+        mask &= np.isclose(df["fraction"].astype(float), fraction, atol=1e-6)
+    return df[mask]
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float, int]:
+    """Mean, sample std (ddof=1; 0 for a single value) and count of the finite values."""
+    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan"), 0
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return float(arr.mean()), std, int(arr.size)
+
+
+def for_dataset(df: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
+    """The rows of one dataset; ``None`` is allowed only when the table holds a single dataset."""
+    if dataset is not None:
+        return df[df["dataset"] == dataset]
+    names = sorted(set(df["dataset"]))
+    if len(names) > 1:
+        raise ValueError(f"results hold several datasets {names}; pass dataset=<one of them>")
+    return df

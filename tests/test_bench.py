@@ -1,0 +1,28 @@
+"""Smoke test of scripts/bench.py: the quick run finishes and prints its ratio lines (timings are never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_bench_quick_prints_ratios():
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick", "--section", "features,train"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "best CPU ratio ours/librosa:" in out, out
+    assert "goal ≥ 2×" in out, out
+    assert "librosa, per clip" in out and "ours float64, batch 16" in out, out
+    assert "best CPU variant vs plain eager:" in out, out
+    assert "channels_last" in out and "eager, 1 thread" in out, out
+    assert "Decode + features" not in out, out  # --section restricts what runs
