@@ -41,9 +41,12 @@ def prune_config(name: str, selected: dict[str, Any]) -> dict[str, Any]:
 
 class Experiment(Pipeline):
     def prune_jobs(self) -> list[dict[str, Any]]:
-        """The prune configs of this job: grid.criteria × grid.layer_sets, plus every grid.extra block."""
+        """The prune configs of this job: grid.criteria × grid.layer_sets, plus every grid.extra block; with
+        grid.criteria empty, just the selected ``prune`` config (what a multirun over prune=... sweeps)."""
         g = self.cfg.get("grid") or {}
         selected = self.cfg["prune"]
+        if not g.get("criteria"):
+            return [prune_config(selected["name"], selected)]
         jobs = []
         for block in [g, *(g.get("extra") or [])]:
             for name in block.get("criteria") or [selected["name"]]:

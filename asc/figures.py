@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are written to files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -121,34 +122,26 @@ def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None =
         for ax, layer in zip(axes[0], layers, strict=True):
             values = np.asarray(per_layer[layer], dtype=float)
             mu, sd = float(values.mean()), float(values.std())  # population std describes this set of filters
-            ax.hist(
-                values,
-                bins=bins,
-                color=COLORS["cosine"],
-                edgecolor="white",
-                lw=0.5,
-                label=f"$\\mu$ = {mu:.3f}\n$\\sigma$ = {sd:.3f}",
-            )
+            counts, _, _ = ax.hist(values, bins=bins, color=COLORS["cosine"], edgecolor="white", lw=0.5,
+                                   label=f"$\\mu$ = {mu:.3f}\n$\\sigma$ = {sd:.3f}")  # fmt: skip
+            ax.set_ylim(0, counts.max() * 1.4)  # headroom so the mu/sigma legend never covers a bar
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_title(f"{layer} ({len(values)} filters)", fontsize=8)
             ax.set_xlabel("Cosine distance to closest filter")
-            ax.legend(frameon=False, handlelength=0, handletextpad=0, loc="upper right")
+            ax.legend(handlelength=0, handletextpad=0, loc="upper right", frameon=False)
         axes[0][0].set_ylabel("Number of filters")
         fig.tight_layout()
         return _save(fig, stem)
 
 
-def _bar_labels(ax: plt.Axes, bars, values: list[float]) -> None:
+def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -> None:
+    """Print each bar's value: above it, or just inside its top (clear of error bars and reference lines)."""
     for bar, v in zip(bars, values, strict=True):
         if np.isfinite(v):
-            ax.annotate(
-                f"{v:.1f}",
-                (bar.get_x() + bar.get_width() / 2, v),
-                xytext=(0, 2),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=5.5,
-            )
+            xy = (bar.get_x() + bar.get_width() / 2, v)
+            offset, va, color = ((0, -3), "top", "white") if inside else ((0, 2), "bottom", "black")
+            ax.annotate(f"{v:.1f}", xy, xytext=offset, textcoords="offset points", ha="center", va=va,
+                        fontsize=5.5, color=color)  # fmt: skip
 
 
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
@@ -184,7 +177,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
             label="With fine-tuning (mean ± std)",
         )
         _bar_labels(ax, b1, pre)
-        _bar_labels(ax, b2, [m + s for m, s, _ in post])
+        _bar_labels(ax, b2, [m for m, _, _ in post], inside=True)
         _draw_baseline(ax, df)
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers (MAC reduction, paper convention)")
@@ -214,35 +207,26 @@ def fig4_l1_norms(
     norms = np.asarray(_json_field(row, "l1_norms")[layer], dtype=float)
     kept = set(_json_field(row, "kept_indices")[layer])
     n, k = len(norms), len(kept)
-    l1_dropped = set(
-        np.argsort(norms, kind="stable")[: n - k].tolist()
-    )  # what l1 pruning at the same ratio drops
+    # What l1-norm pruning at the cosine method's ratio would drop: the n - k lowest norms.
+    l1_dropped = sorted(np.argsort(norms, kind="stable")[: n - k].tolist())
     idx = np.arange(n)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.6, 2.4))
         colors = [COLORS["cosine"] if i in kept else COLORS["pruned"] for i in idx]
         ax.bar(idx, norms, 0.75, color=colors)
-        low = sorted(l1_dropped)
-        ax.plot(low, norms[low] + 0.03 * norms.max(), "v", color=COLORS["l1"], ms=4)
+        ax.plot(l1_dropped, norms[l1_dropped] + 0.03 * norms.max(), "v", color=COLORS["l1"], ms=4)
         handles = [
             plt.Rectangle((0, 0), 1, 1, color=COLORS["cosine"], label=f"Kept by cosine ({k}/{n})"),
             plt.Rectangle((0, 0), 1, 1, color=COLORS["pruned"], label="Pruned by cosine"),
-            plt.Line2D(
-                [],
-                [],
-                ls="",
-                marker="v",
-                color=COLORS["l1"],
-                ms=4,
-                label=rf"Pruned by $\ell_1$-norm ({n - k} lowest)",
-            ),
-        ]
-        ax.legend(handles=handles, frameon=False, loc="lower right")
+            plt.Line2D([], [], ls="", marker="v", color=COLORS["l1"], ms=4,
+                       label=rf"Pruned by $\ell_1$-norm ({n - k} lowest)"),
+            plt.Line2D([], [], ls="", label=f"min/max norm ratio = {norms.min() / norms.max():.2f}"),
+        ]  # fmt: skip
+        ax.legend(handles=handles, frameon=False, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
         ax.set_xticks(idx)
         ax.set_xlabel(f"Filter index ({layer})")
         ax.set_ylabel(r"$\ell_1$-norm")
-        ax.set_ylim(0, norms.max() * 1.12)
-        ax.set_title(f"min/max norm ratio = {norms.min() / norms.max():.2f}", fontsize=7)
+        ax.set_ylim(0, norms.max() * 1.08)
         fig.tight_layout()
         return _save(fig, stem)
 
@@ -264,16 +248,8 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         for offset, crit in ((-0.2, "cosine"), (0.2, "l1")):
             stats = [_acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)]) for ls in layer_sets]
             means, stds = [m for m, _, _ in stats], [s for _, s, _ in stats]
-            ax.bar(
-                x + offset,
-                means,
-                0.4,
-                yerr=stds,
-                capsize=2,
-                color=COLORS[crit],
-                error_kw={"lw": 0.8},
-                label=LABELS[crit],
-            )
+            bar_style = {"capsize": 2, "color": COLORS[crit], "error_kw": {"lw": 0.8}, "label": LABELS[crit]}
+            ax.bar(x + offset, means, 0.4, yerr=stds, **bar_style)
             lows += [m - s for m, s in zip(means, stds, strict=True) if np.isfinite(m)]
         _draw_baseline(ax, df)
         ticks = [
@@ -282,7 +258,7 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers")
         ax.set_ylabel("Accuracy after fine-tuning (%)")
-        # Zoom in: the criteria differ by ~1 %, invisible on a 0–100 axis. The axis break is stated in the label.
+        # Zoom in (the y axis does not start at 0): the criteria differ by ~1 %, invisible on a 0–100 axis.
         ax.set_ylim(max(0.0, np.floor(min(lows) - 3)), ax.get_ylim()[1] + 1)
         ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15))
         fig.tight_layout()
@@ -310,21 +286,23 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
             tim = [mean_std(sub[np.isclose(sub["fraction"], f)]["train_time_s"]) for f in fr]
             xs = np.asarray(fr) * 100
             style = {"color": COLORS[crit], "marker": "o", "ms": 3.5, "capsize": 2, "lw": 1.1}
-            ax_acc.errorbar(
-                xs, [m for m, _, _ in acc], yerr=[s for _, s, _ in acc], label=LABELS[crit], **style
-            )
-            ax_time.errorbar(
-                xs, [m for m, _, _ in tim], yerr=[s for _, s, _ in tim], label=LABELS[crit], **style
-            )
+            for ax, stats in ((ax_acc, acc), (ax_time, tim)):
+                ax.errorbar(
+                    xs, [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], label=LABELS[crit], **style
+                )
             no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False))[0]
             if np.isfinite(no_ft):
-                ax_acc.plot([0], [no_ft], marker="D", ms=4, mfc="white", mec=COLORS[crit], ls="")
-        if any(line.get_marker() == "D" for line in ax_acc.lines):
+                # Nudge the markers apart: l1 and random often both sit at chance level.
+                x0 = 1.5 * (crits.index(crit) - 1)
+                ax_acc.plot([x0], [no_ft], marker="D", ms=4, mfc="white", mec=COLORS[crit], ls="")
+        has_no_ft = any(line.get_marker() == "D" for line in ax_acc.lines)
+        if has_no_ft:
             ax_acc.plot([], [], marker="D", ms=4, mfc="white", mec="0.3", ls="", label="No fine-tuning (0%)")
         _draw_baseline(ax_acc, df)
-        ticks = [0] + [round(f * 100) for f in fractions]
+        ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
+        ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax_time.set_xticks(ticks[has_no_ft:], [f"{t:g}" for t in ticks[has_no_ft:]])
         for ax in (ax_acc, ax_time):
-            ax.set_xticks(ticks)
             ax.set_xlabel("Fine-tuning data (% of training set)")
             ax.grid(alpha=0.3, lw=0.5)
         ax_acc.set_ylabel("Accuracy (%)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from asc import figures
 from asc.figures import ALL_LAYERS
-from asc.results import MissingResultsError, for_dataset, load, mean_std, select, sort_layer_sets
+from asc.results import MissingResultsError, for_dataset, layer_key, load, mean_std, select, sort_layer_sets
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +135,14 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
                 "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
                 "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
                 "_s": stage_order.get(key[1], 9),
+                "_l": layer_key(key[3]),
                 "_f": rows["fraction"].iloc[0],
             }
         )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
-    table = table.sort_values(["dataset", "_s", "criterion", "layers", "_f"], na_position="first")
-    return table.drop(columns=["_s", "_f"]).reset_index(drop=True)
+    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f"], na_position="first")
+    return table.drop(columns=["_s", "_l", "_f"]).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -155,11 +157,21 @@ def _cell(value) -> str:
     return str(value)
 
 
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?( ± \d+(\.\d+)?)?$")
+
+
+def _right_aligned(column: pd.Series) -> bool:
+    """Numbers, and "mean ± std" text, read best right-aligned so the decimal points line up."""
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    texts = [str(v) for v in column if _cell(v)]
+    return bool(texts) and all(_NUMBER.match(t) for t in texts)
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     header = [str(c) for c in table.columns]
     body = [[_cell(v).replace("|", r"\|") or "–" for v in row] for row in table.itertuples(index=False)]
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    align = ["---:" if num else ":---" for num in numeric]
+    align = ["---:" if _right_aligned(table[c]) else ":---" for c in table.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines) + "\n"
@@ -185,7 +197,7 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: pd.DataFrame) -> str:
-    spec = "".join("r" if pd.api.types.is_numeric_dtype(table[c]) else "l" for c in table.columns)
+    spec = "".join("r" if _right_aligned(table[c]) else "l" for c in table.columns)
     lines = [
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",

@@ -88,16 +88,18 @@ def _ordered_columns(columns: Iterable[str]) -> list[str]:
     return COLUMNS + devices + extra
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+
+
 def _to_str(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return "" if _missing(value) else str(value)
 
 
 def _to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return False
-    return bool(value)
+    return False if _missing(value) else bool(value)
 
 
 def normalize(df: pd.DataFrame) -> pd.DataFrame:
@@ -194,10 +196,10 @@ def load(path: Path) -> pd.DataFrame:
 # Query helpers shared by the report tables and the figures (both are views of this one table).
 
 
-def layer_key(layers: str) -> tuple[int, list[int], str]:
+def layer_key(layers: str) -> tuple[int, tuple[int, ...], str]:
     """Sort key for layer sets: fewer layers first, then by layer number (C1, C2, C3, C1+C2, ..., C1+C2+C3)."""
     parts = [p for p in str(layers).split("+") if p]
-    numbers = [int(re.sub(r"\D", "", p) or 0) for p in parts]
+    numbers = tuple(int(re.sub(r"\D", "", p) or 0) for p in parts)
     return (len(parts), numbers, str(layers))
 
 

@@ -38,9 +38,13 @@ def make_results(dataset: str = "demo", repeats: int = 3) -> pd.DataFrame:
                    "accuracy": 0.16 if crit == "cosine" else 0.10, **structure(layers)}  # fmt: skip
             if crit == "cosine":
                 names = layers.split("+")
-                row["closest_distance"] = json.dumps({c: rng.uniform(0, 0.4, WIDTHS[c]).tolist() for c in names})
+                row["closest_distance"] = json.dumps(
+                    {c: rng.uniform(0, 0.4, WIDTHS[c]).tolist() for c in names}
+                )
                 row["l1_norms"] = json.dumps({c: rng.uniform(2.0, 3.0, WIDTHS[c]).tolist() for c in names})
-                row["kept_indices"] = json.dumps({c: sorted(rng.choice(WIDTHS[c], 11, replace=False).tolist()) for c in names})
+                row["kept_indices"] = json.dumps(
+                    {c: sorted(rng.choice(WIDTHS[c], 11, replace=False).tolist()) for c in names}
+                )
             rows.append(row)
     studies = [(c, ls, 1.0) for c in ("cosine", "l1") for ls in LAYER_SETS]
     studies += [(c, "C1+C2+C3", f) for c in ("cosine", "l1", "random") for f in FRACTIONS]
@@ -104,4 +108,4 @@ def test_several_datasets_need_a_choice(results, tmp_path):
     both = pd.concat([results, make_results("tau2020mobile")], ignore_index=True)
     with pytest.raises(ValueError, match="several datasets"):
         figures.fig2_closest_distance(both, tmp_path / "f2")
-    assert len(figures.fig2_closest_distance(both, tmp_path / "f2", dataset="tau2020mobile")) == 2
+    assert len(figures.fig5_cosine_vs_l1(both, tmp_path / "f5", dataset="tau2020mobile")) == 2

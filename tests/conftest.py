@@ -1,0 +1,91 @@
+"""Shared fixtures: repository paths, small configs, a generated tiny demo dataset and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The smallest demo set that still has every scene, two cities, a location-grouped validation split and every
+# device: 10 scenes x 2 cities x (3 train locations x 2 devices + 1 evaluate location x 5 devices) = 220 clips.
+TINY_DEMO = {
+    "cities": ["barcelona", "lisbon"],
+    "train_locations": 3,
+    "evaluate_locations": 1,
+    "segments_per_location": 1,
+}
+
+
+def _load_yaml(*parts: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "conf").joinpath(*parts).read_text())
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def conf_dir() -> Path:
+    return REPO_ROOT / "conf"
+
+
+@pytest.fixture
+def features_cfg() -> dict[str, Any]:
+    """conf/features/logmel40x500.yaml as a plain dict (a fresh copy per test)."""
+    return _load_yaml("features", "logmel40x500.yaml")
+
+
+@pytest.fixture
+def tiny_demo_cfg() -> dict[str, Any]:
+    """conf/dataset/demo.yaml with the tiny overrides (a fresh copy per test)."""
+    return {**_load_yaml("dataset", "demo.yaml"), **TINY_DEMO}
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo set (full-length 10 s clips), generated once per session. Tests must not modify it."""
+    from asc.data.demo import generate
+
+    cfg = {**_load_yaml("dataset", "demo.yaml"), **TINY_DEMO, "workers": 2}
+    root = tmp_path_factory.mktemp("tiny_demo")
+    generate(cfg, root, progress=False)
+    return root
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    output: str  # stdout and stderr interleaved (Hydra logs to stdout, tracebacks go to stderr)
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def run_asc() -> Callable[..., CliResult]:
+    """Run ``python -m asc <args>`` from the repository root; returns exit code, combined output and wall time."""
+
+    def run(*args: str, timeout: float = 300) -> CliResult:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "asc", *args],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, time.perf_counter() - start)
+
+    return run

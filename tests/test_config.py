@@ -1,0 +1,111 @@
+"""Config composition: the default config and every option of every group compose and resolve with Hydra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from asc.experiment import Experiment
+from asc.features import LogMel
+from asc.model import build_model, conv_names
+from asc.pipeline import STAGES
+from asc.prune import CRITERIA
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment")
+# Found by globbing, so a new YAML file in any group folder is covered without touching this test.
+OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+PAPER_CRITERIA = ["cosine", "chebyshev", "average", "l1", "random"]
+FIT_KEYS = {"epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "eval_batch_size"}
+
+
+def composed(*overrides: str) -> dict[str, Any]:
+    """Compose conf/config.yaml with ``overrides`` and resolve everything but the ``hydra`` node."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
+    assert "hydra" not in cfg
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_every_group_folder_has_options() -> None:
+    folders = {p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra"}
+    assert set(GROUPS) <= folders, f"missing group folder(s): {set(GROUPS) - folders}"
+    for group in folders:  # a group folder nobody tests would be a gap in OPTIONS
+        assert group in GROUPS, f"conf/{group}/ is a new group: add it to GROUPS"
+        assert list((CONF / group).glob("*.yaml")), f"conf/{group}/ has no options"
+
+
+def test_default_config() -> None:
+    cfg = composed()
+    assert cfg["stage"] in STAGES and cfg["stage"] == "report"
+    assert cfg["dataset"]["name"] == "demo"
+    assert cfg["features"]["name"] == "logmel40x500"
+    assert cfg["model"]["name"] == "dcase21"
+    assert cfg["prune"]["name"] == "cosine"
+    assert cfg["finetune"]["name"] == "default"
+    # experiment=demo is the default overlay: its train schedule and the five paper criteria.
+    assert cfg["train"]["name"] == "demo"
+    assert cfg["grid"]["criteria"] == PAPER_CRITERIA
+    assert set(cfg["paths"]) >= {"data", "store", "results"}
+    assert cfg["seed"] == 0 and cfg["device"] in ("auto", "cpu", "cuda")
+
+
+def test_experiment_demo_sets_the_paper_criteria() -> None:
+    cfg = composed("experiment=demo")
+    assert cfg["grid"]["criteria"] == PAPER_CRITERIA
+    assert cfg["grid"]["layer_sets"] == [["C1", "C2", "C3"]]
+    # train/demo.yaml extends train/baseline.yaml: shorter schedule, same optimiser.
+    baseline = composed("train=baseline")["train"]
+    assert cfg["train"]["name"] == "demo"
+    assert cfg["train"]["epochs"] < baseline["epochs"] == 200
+    assert cfg["train"]["lr"] == baseline["lr"] == 1e-3
+    assert cfg["train"]["adam_eps"] == baseline["adam_eps"] == 1e-7
+    assert set(cfg["finetune"]["fraction_criteria"]) <= set(cfg["grid"]["criteria"])
+
+
+def test_command_line_overrides_apply() -> None:
+    cfg = composed("grid.criteria=[cosine,l1]", "train.lr=0.002", "dataset.cities=[barcelona]")
+    assert cfg["grid"]["criteria"] == ["cosine", "l1"]
+    assert cfg["train"]["lr"] == 0.002
+    assert cfg["dataset"]["cities"] == ["barcelona"]
+
+
+def test_paths_interpolate_into_the_tau_config() -> None:
+    cfg = composed("dataset=tau2020mobile", "paths.data=/somewhere/data")
+    assert cfg["dataset"]["root"].startswith("/somewhere/data/")
+    assert cfg["dataset"]["download_dir"].startswith("/somewhere/data/")
+
+
+@pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
+def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
+    cfg = composed(f"{group}={name}")
+    if group != "experiment":
+        assert cfg[group]["name"] == name, f"conf/{group}/{name}.yaml has name {cfg[group]['name']!r}"
+
+    # What the pipeline does with each group must work on what the group holds.
+    model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
+    layers = conv_names(model.spec)
+    LogMel(cfg["features"])
+    assert cfg["dataset"]["sample_rate"] == cfg["features"]["sample_rate"]
+    assert round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"]) == 441_000
+    for stage in ("train", "finetune"):
+        assert FIT_KEYS <= set(cfg[stage]), f"{stage} lacks {FIT_KEYS - set(cfg[stage])}"
+        assert cfg[stage]["select_on"] in ("val", "test")
+    assert cfg["prune"]["name"] in CRITERIA
+    assert set(cfg["prune"]["layers"]) <= set(layers)
+    assert all(0 < float(f) <= 1 for f in cfg["finetune"]["fractions"])
+    assert cfg["stage"] in STAGES
+
+    # The grid expands into prune jobs that name existing criteria and layers.
+    cfg["paths"] = {"data": str(tmp_path / "d"), "store": str(tmp_path / "s"), "results": str(tmp_path / "r")}
+    cfg["device"] = "cpu"
+    jobs = Experiment(cfg).prune_jobs()
+    assert jobs
+    for job in jobs:
+        assert job["name"] in CRITERIA
+        assert job["layers"] and set(job["layers"]) <= set(layers)
+    assert not list(tmp_path.iterdir()), "building the job list must not write anything"

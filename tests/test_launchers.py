@@ -1,0 +1,52 @@
+"""Sweeps through Hydra launchers share upstream artifacts; a failing job logs why and leaves the store sound."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["dataset.cities=[lisbon]", "dataset.train_locations=3", "dataset.evaluate_locations=1",
+        "dataset.segments_per_location=1", "train.epochs=1", "train.select_after=0", "grid.criteria=[]"]  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("launchers")
+
+
+def sweep(tmp: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
+    paths = [f"paths.data={tmp / 'data'}", f"paths.store={tmp / 'store'}", f"paths.results={tmp / name}",
+             f"hydra.sweep.dir={tmp / 'sweeps' / name}"]  # fmt: skip
+    cmd = [sys.executable, "-m", "asc", "-m", "stage=prune", *TINY, *paths, *overrides]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def built(store: Path, stage: str) -> list[Path]:
+    return [p for p in (store / stage).iterdir() if (p / "manifest.json").is_file()]
+
+
+@pytest.mark.parametrize("launcher", ["parallel", "submitit_local"])
+def test_launcher_jobs_share_the_baseline(workdir, launcher):
+    proc = sweep(workdir, launcher, f"hydra/launcher={launcher}", "prune=cosine,l1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(workdir / launcher / "results.csv")
+    assert set(table.loc[table["stage"] == "prune", "criterion"]) == {"cosine", "l1"}
+    assert len(built(workdir / "store", "train")) == 1  # one baseline for all jobs and both launchers
+
+
+def test_failing_job_logs_its_exception_and_keeps_the_store_sound(workdir):
+    proc = sweep(workdir, "failing", "prune=cosine", "prune.layers=[C1],[C9]")
+    assert proc.returncode != 0
+    job_log = (workdir / "sweeps" / "failing" / "1" / "cli.log").read_text()
+    assert "stage prune failed" in job_log and "C9" in job_log and "Traceback" in job_log
+    table = pd.read_csv(workdir / "failing" / "results.csv")  # the good job's row is intact and parses
+    assert table.loc[table["stage"] == "prune", "layers"].tolist() == ["C1"]
+    assert all((p / "manifest.json").is_file() for p in (workdir / "store" / "prune").iterdir() if p.is_dir()
+               and not p.name.endswith(".partial"))  # fmt: skip

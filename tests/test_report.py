@@ -1,0 +1,133 @@
+"""Report tables (CSV/Markdown/LaTeX) and write_report over complete and partial results tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from asc import report, results
+from asc.results import MissingResultsError
+
+
+def _load_make_results():
+    # Share the synthetic table with test_figures.py without relying on pytest's import mode.
+    spec = importlib.util.spec_from_file_location(
+        "_synthetic_results", Path(__file__).with_name("test_figures.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_results
+
+
+make_results = _load_make_results()
+
+
+def rows_to_csv(df: pd.DataFrame, path: Path) -> Path:
+    results.append(path, df.to_dict("records"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return make_results()
+
+
+def test_fmt_mean_std():
+    assert report.fmt_mean_std([0.48, 0.49]) == "48.5 ± 0.7"
+    assert report.fmt_mean_std([0.4858]) == "48.6"
+    assert report.fmt_mean_std([]) == ""
+    assert report.fmt_mean_std([1.5, 1.5], scale=1.0, digits=3) == "1.500 ± 0.000"
+
+
+def test_table1(df):
+    t = report.table1(df)
+    assert list(t["Accuracy (%)"]) == ["48.6", "16.0", "10.0", "10.0", "10.0", "10.0"]
+    assert t["Method"].iloc[0] == "Unpruned network" and "cosine" in t["Method"].iloc[1]
+    with pytest.raises(MissingResultsError, match="paper_table1"):
+        report.table1(df[df["stage"] == "baseline"])
+
+
+def test_criteria_table(df):
+    t = report.criteria_table(df)
+    assert t.iloc[0]["Criterion"] == "none"
+    cos = t[(t["Criterion"] == "cosine") & (t["Layers"] == "C1+C2+C3")].iloc[0]
+    assert cos["Params red. (%)"] == 48 and cos["MACs paper red. (%)"] == 31
+    assert cos["Acc. no FT (%)"] == "16.0"
+    assert " ± " in cos["Acc. FT 100% (%)"] and " ± " in cos["Acc. FT 10% (%)"]
+    assert set(t["Criterion"]) == {"none", "cosine", "chebyshev", "average", "l1", "random"}
+    assert list(t["Layers"][t["Criterion"] == "cosine"]) == [
+        "C1",
+        "C2",
+        "C3",
+        "C1+C2",
+        "C1+C3",
+        "C2+C3",
+        "C1+C2+C3",
+    ]
+
+
+def test_summary_and_writers(df, tmp_path):
+    t = report.summary_table(df)
+    base = t[t["stage"] == "baseline"].iloc[0]
+    assert base["Accuracy (%)"] == "48.6" and base["n"] == 1
+    ft = t[(t["stage"] == "finetune") & (t["criterion"] == "l1") & (t["fraction"] == "10%")].iloc[0]
+    assert ft["n"] == 3 and " ± " in ft["Accuracy (%)"]
+    md = report.summary_markdown(df)
+    assert md.startswith("| dataset | stage |") and "| 48.6 |" in md and "---:" in md
+    paths = report.write_table(report.table1(df), tmp_path / "t1")
+    assert [p.name for p in paths] == ["t1.csv", "t1.md", "t1.tex"]
+    tex = paths[2].read_text()
+    assert r"\begin{tabular}" in tex and r"\toprule" in tex and "48.6" in tex
+    assert r"Accuracy (\%)" in tex and r"l1-norm method (C1+C2+C3) & C1:11/16" in tex
+    assert "16.0" in paths[1].read_text() and "16.0" in paths[0].read_text()
+
+
+def test_latex_and_markdown_escape():
+    t = pd.DataFrame({"name": ["a_b & c|d"], "acc": ["48.6 ± 0.7"], "n": [3]})
+    tex = report.to_latex(t)
+    assert r"a\_b \& c|d & 48.6 $\pm$ 0.7 & 3 \\" in tex and "{lrr}" in tex
+    assert r"a_b & c\|d" in report.to_markdown(t)
+
+
+def test_write_report_complete(df, tmp_path):
+    path = rows_to_csv(df, tmp_path / "results.csv")
+    written = report.write_report(path, tmp_path / "report")
+    expected = {"summary", "table1", "criteria", "fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms",
+                "fig5_cosine_vs_l1", "fig6_fractions"}  # fmt: skip
+    assert set(written) == expected
+    for paths in written.values():
+        assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_write_report_partial_warns(df, tmp_path, caplog):
+    # Only the Table 1 prune rows without cosine/l1: tables are written, every figure is skipped with a warning.
+    partial = df[df["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~df["finetuned"]]
+    path = rows_to_csv(partial, tmp_path / "results.csv")
+    with caplog.at_level(logging.WARNING, logger="asc.report"):
+        written = report.write_report(path, tmp_path / "report")
+    assert set(written) == {"summary", "table1", "criteria"}
+    for name in ("Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "paper_fig3", "paper_fig5", "paper_fig6"):
+        assert name in caplog.text
+    assert not list((tmp_path / "report").glob("fig*"))
+
+
+def test_write_report_several_datasets(df, tmp_path):
+    # Table 1 rows only, so nothing is rendered (figures per dataset are covered in test_figures.py).
+    both = pd.concat([df, make_results("tau2020mobile")], ignore_index=True)
+    both = both[both["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~both["finetuned"]]
+    written = report.write_report(rows_to_csv(both, tmp_path / "results.csv"), tmp_path / "report")
+    assert set(written) == {"summary"} | {
+        f"{d}/{t}" for d in ("demo", "tau2020mobile") for t in ("table1", "criteria")
+    }
+    assert written["demo/table1"][0].parent == tmp_path / "report" / "demo"
+    summary = pd.read_csv(written["summary"][0])
+    assert set(summary["dataset"]) == {"demo", "tau2020mobile"}
+
+
+def test_write_report_missing_results(tmp_path):
+    with pytest.raises(FileNotFoundError, match="asc experiment=demo"):
+        report.write_report(tmp_path / "none.csv", tmp_path / "report")
