@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from results_fixtures import make_results
 
 from asc import report, results
 from asc.results import MissingResultsError
-
-
-def _load_make_results():
-    # Share the synthetic table with test_figures.py without relying on pytest's import mode.
-    spec = importlib.util.spec_from_file_location(
-        "_synthetic_results", Path(__file__).with_name("test_figures.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_results
-
-
-make_results = _load_make_results()
 
 
 def rows_to_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -76,6 +63,7 @@ def test_summary_and_writers(df, tmp_path):
     assert base["Accuracy (%)"] == "48.6" and base["n"] == 1
     ft = t[(t["stage"] == "finetune") & (t["criterion"] == "l1") & (t["fraction"] == "10%")].iloc[0]
     assert ft["n"] == 3 and " ± " in ft["Accuracy (%)"]
+    assert "No results yet" in report.summary_markdown(df.iloc[:0])
     md = report.summary_markdown(df)
     assert md.startswith("| dataset | stage |") and "| 48.6 |" in md and "---:" in md
     paths = report.write_table(report.table1(df), tmp_path / "t1")

@@ -15,6 +15,7 @@ import pytest
 from http_fixtures import PREFIX, TOP, FileServer, make_zip, md5
 
 from asc.data import demo
+from asc.data.prepare import is_complete, prepare_tau
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"cities": ["lisbon"], "train_locations": 3, "evaluate_locations": 1, "segments_per_location": 1,
@@ -22,13 +23,20 @@ TINY = {"cities": ["lisbon"], "train_locations": 3, "evaluate_locations": 1, "se
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory) -> dict[str, bytes]:
-    """meta, audio.1 and audio.2 zips of a tiny TAU-layout set (audio split in two halves)."""
+def source(tmp_path_factory) -> Path:
+    """A tiny, complete dataset folder in the TAU layout."""
     from omegaconf import OmegaConf
 
     cfg = {**OmegaConf.to_container(OmegaConf.load(REPO / "conf/dataset/demo.yaml")), **TINY}
     root = tmp_path_factory.mktemp("tau_src")
     demo.generate(cfg, root, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mirror(source) -> dict[str, bytes]:
+    """meta, audio.1 and audio.2 zips of a tiny TAU-layout set (audio split in two halves)."""
+    root = source
     wavs = sorted((root / "audio").iterdir())
     meta = {f"{TOP}/{p}": (root / p).read_bytes() for p in
             ["meta.csv", *(f"evaluation_setup/fold1_{s}.csv" for s in ("train", "evaluate", "test"))]}  # fmt: skip
@@ -87,3 +95,20 @@ def test_partial_archive_subset_indexes_what_is_there(tmp_path, mirror):
     (index_dir,) = [p for p in (tmp_path / "store" / "index").iterdir() if p.is_dir()]
     index = (index_dir / "index.csv").read_text().splitlines()
     assert 1 < len(index) - 1 < 110  # only the clips of audio.1
+
+
+def test_existing_complete_copy_is_used_without_download(source, tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf/dataset/tau2020mobile.yaml"))
+    cfg.update(
+        root=str(source), download_dir=str(tmp_path / "zips"), base_url="http://127.0.0.1:9/unreachable"
+    )
+    assert prepare_tau(cfg) == source  # port 9 is closed: any download attempt would fail
+    assert not (tmp_path / "zips").exists()
+    clip = next((source / "audio").iterdir())
+    clip.rename(tmp_path / clip.name)
+    try:
+        assert not is_complete(source)  # one clip short: a download would be needed
+    finally:
+        (tmp_path / clip.name).rename(clip)
