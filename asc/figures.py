@@ -8,12 +8,15 @@ experiment that produces them, so ``asc.report.write_report`` can skip it with a
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # figures are written to files only; never needs a display
+# PDF font subsetting logs hundreds of INFO lines per figure through fontTools; Hydra's root logger is at INFO.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
@@ -85,6 +88,9 @@ def _draw_baseline(ax: plt.Axes, df: pd.DataFrame) -> None:
     base = _baseline_pct(df)
     if np.isfinite(base):
         ax.axhline(base, color="0.3", ls="--", lw=0.9, label=f"Unpruned ({base:.1f}%)", zorder=1)
+        lo, hi = ax.get_ylim()  # axhline does not autoscale: keep the line off the top edge
+        if base > hi - 0.05 * (hi - lo):
+            ax.set_ylim(lo, base + 0.08 * (hi - lo))
 
 
 def _reduction(df: pd.DataFrame, criterion: str, layers: str, column: str) -> float:
@@ -244,13 +250,16 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
     x = np.arange(len(layer_sets))
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(max(3.4, 0.8 * len(layer_sets) + 0.8), 2.5))
-        lows = []
+        lows, highs = [], []
         for offset, crit in ((-0.2, "cosine"), (0.2, "l1")):
             stats = [_acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)]) for ls in layer_sets]
             means, stds = [m for m, _, _ in stats], [s for _, s, _ in stats]
             bar_style = {"capsize": 2, "color": COLORS[crit], "error_kw": {"lw": 0.8}, "label": LABELS[crit]}
             ax.bar(x + offset, means, 0.4, yerr=stds, **bar_style)
             lows += [m - s for m, s in zip(means, stds, strict=True) if np.isfinite(m)]
+            highs += [m + s for m, s in zip(means, stds, strict=True) if np.isfinite(m)]
+        # Zoom in (the y axis does not start at 0): the criteria differ by ~1 %, invisible on a 0–100 axis.
+        ax.set_ylim(max(0.0, np.floor(min(lows) - 3)), max(highs) + 1)
         _draw_baseline(ax, df)
         ticks = [
             f"{ls}\nparams −{_reduction(df, 'cosine', ls, 'params_reduction_pct'):.0f}%" for ls in layer_sets
@@ -258,8 +267,6 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers")
         ax.set_ylabel("Accuracy after fine-tuning (%)")
-        # Zoom in (the y axis does not start at 0): the criteria differ by ~1 %, invisible on a 0–100 axis.
-        ax.set_ylim(max(0.0, np.floor(min(lows) - 3)), ax.get_ylim()[1] + 1)
         ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15))
         fig.tight_layout()
         return _save(fig, stem)

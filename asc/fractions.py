@@ -33,23 +33,16 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     return out
 
 
-def _stratum_counts(sizes: np.ndarray, fraction: float) -> np.ndarray:
-    """How many files each stratum contributes: largest-remainder rounding of ``fraction * size``.
+def _stratum_counts(sizes: np.ndarray, offsets: np.ndarray, fraction: float) -> np.ndarray:
+    """How many files each stratum contributes: floor(fraction * size + offset), at least one if non-empty.
 
-    The total is round(fraction * N) and every stratum is within one file of its exact share; a non-empty
-    stratum gets at least one file, so no scene/device pair disappears from a small subset.
+    Each count is a non-decreasing function of the fraction alone, so subsets stay nested even when the
+    fractions are drawn in separate calls (one fine-tuning job per fraction), and each is within one file of
+    its exact share. The offsets are a shuffled even grid over [0, 1) rather than a fixed 0.5: with many
+    equal-sized strata, plain rounding would push every stratum the same way and the total far from f*N.
     """
-    exact = fraction * sizes
-    counts = np.floor(exact).astype(np.int64)
-    counts = np.where(sizes > 0, np.maximum(counts, 1), 0)
-    remainder = exact - counts  # negative for strata raised to the minimum of one
-    missing = int(round(fraction * sizes.sum())) - int(counts.sum())
-    if missing > 0:
-        # Stable sort on -remainder: ties go to the earlier stratum, so the result is deterministic.
-        order = np.argsort(-remainder, kind="stable")
-        eligible = order[(remainder[order] > 0) & (counts[order] < sizes[order])]
-        counts[eligible[:missing]] += 1
-    return counts
+    counts = np.floor(fraction * sizes + offsets).astype(np.int64)
+    return np.minimum(np.where(sizes > 0, np.maximum(counts, 1), 0), sizes)
 
 
 def nested_fractions(
@@ -72,20 +65,25 @@ def nested_fractions(
     if len(table) == 0:
         raise ValueError("cannot draw training fractions from an empty table")
     rng = np.random.default_rng(seed)
-    # Strata in sorted key order so the draw does not depend on the row order of the groups.
+    # Strata in sorted key order and files sorted by name before shuffling: the subsets are then a function of
+    # the set of files and the seed, not of the order the index happened to list them in.
     groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
-    perms = [rng.permutation(np.asarray(groups[key], dtype=np.int64)) for key in sorted(groups, key=str)]
+    names = table["filename"].astype(str).to_numpy() if "filename" in table.columns else None
+    perms = []
+    for key in sorted(groups, key=str):
+        pos = np.asarray(groups[key], dtype=np.int64)
+        if names is not None:
+            pos = pos[np.argsort(names[pos], kind="stable")]
+        perms.append(rng.permutation(pos))
     sizes = np.array([len(p) for p in perms], dtype=np.int64)
+    offsets = (rng.permutation(len(perms)) + 0.5) / len(
+        perms
+    )  # drawn after the permutations, for any fractions
     subsets: dict[float, np.ndarray] = {}
-    previous = np.zeros_like(sizes)
-    for f in sorted(set(wanted)):
-        # Largest-remainder rounding is not monotone in f on its own; taking the max with the smaller fraction's
-        # counts keeps the prefixes nested (and each count stays within one of its exact share).
-        counts = np.minimum(np.maximum(_stratum_counts(sizes, f), previous), sizes)
-        previous = counts
-        chosen = [p[:c] for p, c in zip(perms, counts, strict=True)]
-        subsets[f] = np.sort(np.concatenate(chosen))
-    return {f: subsets[f] for f in wanted}
+    for f in wanted:
+        counts = _stratum_counts(sizes, offsets, f)
+        subsets[f] = np.sort(np.concatenate([p[:c] for p, c in zip(perms, counts, strict=True)]))
+    return subsets
 
 
 def _fraction_name(fraction: float) -> str:

@@ -234,7 +234,9 @@ def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
 
 
 def summary_markdown(df: pd.DataFrame) -> str:
-    """The summary table as Markdown, ready to print at the end of a run."""
+    """The summary table as Markdown, ready to print at the end of a run (a note if there are no rows yet)."""
+    if df.empty:
+        return "_No results yet: run `asc experiment=demo` or `asc` to fill the results table._\n"
     return to_markdown(summary_table(df))
 
 
