@@ -65,6 +65,7 @@ class Experiment(Pipeline):
             full, _ = load_model(self.baseline.path / "model.pt")
             model, info = prune_model(full, pcfg)
             scores = self.evaluate(model)
+            model.cpu()  # back from the GPU, if evaluation ran there: saving and MAC counting happen on the CPU
             save_model(model, work / "model.pt", prune=pcfg, kept=info["kept"])
             atomic_write_json(work / "info.json", info)
             atomic_write_json(work / "metrics.json", scores)
@@ -94,7 +95,9 @@ class Experiment(Pipeline):
 
     def finetune(self, prune_art: Artifact) -> list[Artifact]:
         f = self.cfg["finetune"]
-        key_base = _without(f, SPEED_ONLY | {"fractions", "fraction_criteria", "repeats", "name"})
+        key_base = _without(
+            f, SPEED_ONLY | {"fractions", "fraction_criteria", "fraction_layer_sets", "repeats", "name"}
+        )
         prune_row = json.loads((prune_art.path / "row.json").read_text())
         arts = []
         for fraction in self.fractions_for(prune_row["criterion"], prune_row["layers"]):

@@ -35,8 +35,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 def predict(
     model: nn.Module, x: torch.Tensor, batch_size: int = 64, device: torch.device | str = "cpu"
 ) -> np.ndarray:
-    """Class probabilities (N, classes) in eval mode."""
-    model.eval()
+    """Class probabilities (N, classes) in eval mode (the model is moved to ``device``)."""
+    model.to(device).eval()
     out = [
         torch.softmax(model(x[i : i + batch_size].to(device)), dim=1).cpu()
         for i in range(0, len(x), batch_size)
@@ -108,13 +108,18 @@ def fit(
     x, y = train
     epochs, bs, select_after = int(cfg["epochs"]), int(cfg["batch_size"]), int(cfg["select_after"])
     state = {"epoch": 0, "best_epoch": 0, "best_acc": -1.0, "best_state": None, "history": [], "seconds": 0.0}
+    workdir.mkdir(parents=True, exist_ok=True)
     last = workdir / "last.pt"
     if last.is_file():
-        ckpt = torch.load(last, map_location=device, weights_only=True)
+        # On the CPU: RNG states must stay CPU byte tensors; load_state_dict copies weights to the model's device.
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt.pop("model"))
         opt.load_state_dict(ckpt.pop("optimizer"))
         torch.set_rng_state(ckpt.pop("rng_torch"))
         shuffle.set_state(ckpt.pop("rng_shuffle"))
+        cuda_states = ckpt.pop("rng_cuda", [])
+        if cuda_states and device.type == "cuda":  # GPU dropout draws from the CUDA generators
+            torch.cuda.set_rng_state_all(cuda_states)
         state.update(ckpt)
         log.info("resuming from %s after epoch %d/%d", last, state["epoch"], epochs)
     disable = not (progress if progress is not None else os.isatty(2))
@@ -148,7 +153,8 @@ def fit(
                  state["best_acc"], state["best_epoch"], seconds)  # fmt: skip
         state["epoch"] = epoch
         _save({**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
-               "rng_torch": torch.get_rng_state(), "rng_shuffle": shuffle.get_state()}, last)  # fmt: skip
+               "rng_torch": torch.get_rng_state(), "rng_shuffle": shuffle.get_state(),
+               "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}, last)  # fmt: skip
         if on_epoch_end is not None:
             on_epoch_end(epoch)
     if state["best_state"] is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,29 @@ def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Pat
         assert job["name"] in CRITERIA
         assert job["layers"] and set(job["layers"]) <= set(layers)
     assert not list(tmp_path.iterdir()), "building the job list must not write anything"
+
+
+LAUNCHERS = sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml"))
+PLUGINS = {
+    "joblib": "hydra_plugins.hydra_joblib_launcher",
+    "submitit": "hydra_plugins.hydra_submitit_launcher",
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_launcher_presets_compose(launcher: str) -> None:
+    preset = OmegaConf.load(CONF / "hydra" / "launcher" / f"{launcher}.yaml")
+    for base in preset.get("defaults", []):
+        plugin = next((module for prefix, module in PLUGINS.items() if str(base).startswith(prefix)), None)
+        if plugin:  # the plugins are optional extras ([parallel], [slurm])
+            pytest.importorskip(plugin)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True
+        )
+    resolved = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    module, _, name = resolved["_target_"].rpartition(".")
+    assert hasattr(importlib.import_module(module), name), resolved["_target_"]
+    for key, value in OmegaConf.to_container(preset).items():  # the preset's own settings reach Hydra
+        if key != "defaults":
+            assert resolved[key] == value, key

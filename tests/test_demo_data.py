@@ -10,10 +10,21 @@ from typing import Any
 
 import pytest
 import soundfile as sf
+import yaml
 
 from asc.data.demo import generate, plan_clips
 from asc.data.tau import SCENES
 
+CONF = Path(__file__).resolve().parents[1] / "conf"
+# The tiny set with 1 s clips: the same plan as the 10 s one, a tenth of the audio to synthesise.
+SHORT = {
+    **yaml.safe_load((CONF / "dataset" / "demo.yaml").read_text()),
+    "cities": ["barcelona", "lisbon"],
+    "train_locations": 3,
+    "evaluate_locations": 1,
+    "segments_per_location": 1,
+    "clip_seconds": 1,
+}
 NAME = re.compile(r"^audio/([a-z_]+)-([a-z]+)-(\d+)-(\d+)-([a-z0-9]+)\.wav$")
 
 
@@ -33,7 +44,11 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 def test_layout_is_tau(tiny_demo: Path, tiny_demo_cfg: dict[str, Any]) -> None:
     assert (tiny_demo / "meta.csv").is_file()
     setup = tiny_demo / "evaluation_setup"
-    assert sorted(p.name for p in setup.iterdir()) == ["fold1_evaluate.csv", "fold1_test.csv", "fold1_train.csv"]
+    assert sorted(p.name for p in setup.iterdir()) == [
+        "fold1_evaluate.csv",
+        "fold1_test.csv",
+        "fold1_train.csv",
+    ]
     header, meta = read_tsv(tiny_demo / "meta.csv")
     assert header == ["filename", "scene_label", "identifier", "source_label"]
     assert all(len(r) == 4 for r in meta)
@@ -100,18 +115,7 @@ def test_plan_is_deterministic_and_locations_unique(tiny_demo_cfg: dict[str, Any
 
 @pytest.fixture(scope="module")
 def short_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The tiny set with 1 s clips (same plan, 10x less audio): seed 0 with 1 and 2 workers, seed 1."""
-    import yaml
-
-    conf = Path(__file__).resolve().parents[1] / "conf" / "dataset" / "demo.yaml"
-    cfg = {
-        **yaml.safe_load(conf.read_text()),
-        "cities": ["barcelona", "lisbon"],
-        "train_locations": 3,
-        "evaluate_locations": 1,
-        "segments_per_location": 1,
-        "clip_seconds": 1,
-    }
+    """The short tiny set: seed 0 with 1 and with 2 workers, and seed 1."""
     out = {}
     for name, overrides in {
         "w1": {"workers": 1},
@@ -119,7 +123,7 @@ def short_sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "seed1": {"workers": 2, "seed": 1},
     }.items():
         out[name] = tmp_path_factory.mktemp(name)
-        counts = generate({**cfg, **overrides}, out[name], progress=False)
+        counts = generate({**SHORT, **overrides}, out[name], progress=False)
         assert counts == {"clips": 220, "train": 120, "evaluate": 100}
     return out
 
@@ -143,8 +147,6 @@ def test_another_seed_gives_other_audio(short_sets: dict[str, Path]) -> None:
 
 
 def test_generation_resumes_and_stays_identical(short_sets: dict[str, Path], tmp_path: Path) -> None:
-    import yaml
-
     copy = tmp_path / "copy"
     shutil.copytree(short_sets["w2"], copy)
     removed = sorted((copy / "audio").glob("*.wav"))[::50]
@@ -152,9 +154,6 @@ def test_generation_resumes_and_stays_identical(short_sets: dict[str, Path], tmp
         path.unlink()
     kept = sorted((copy / "audio").glob("*.wav"))[0]
     kept_mtime = kept.stat().st_mtime_ns
-    conf = Path(__file__).resolve().parents[1] / "conf" / "dataset" / "demo.yaml"
-    cfg = {**yaml.safe_load(conf.read_text()), "cities": ["barcelona", "lisbon"], "train_locations": 3,
-           "evaluate_locations": 1, "segments_per_location": 1, "clip_seconds": 1, "workers": 1}  # fmt: skip
-    generate(cfg, copy, progress=False)
+    generate({**SHORT, "workers": 1}, copy, progress=False)
     assert kept.stat().st_mtime_ns == kept_mtime  # present clips are not rendered again
     assert tree_bytes(copy) == tree_bytes(short_sets["w2"])

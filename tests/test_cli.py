@@ -1,0 +1,150 @@
+"""End to end through ``python -m asc`` on a tiny demo set: results, report, reuse of artifacts, multirun.
+
+The tests of this module share one workspace (data, store) and run in file order: the first run builds
+everything, the later ones check what is reused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "dataset.cities=[barcelona]",
+    "dataset.train_locations=3",
+    "dataset.evaluate_locations=1",
+    "dataset.segments_per_location=1",
+    "train.epochs=2",
+    "train.select_after=0",
+    "finetune.epochs=1",
+    "finetune.fractions=[0.5,1.0]",
+    "grid.criteria=[cosine,l1,random]",
+]
+TABLES = ["summary", "table1", "criteria"]
+FIGURES = ["fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms", "fig5_cosine_vs_l1", "fig6_fractions"]
+
+
+def built(stage: str, output: str) -> list[str]:
+    return re.findall(rf"\b{stage} [0-9a-f]{{12}}\b.*: built in", output)
+
+
+def up_to_date(stage: str, output: str) -> list[str]:
+    return re.findall(rf"\b{stage} [0-9a-f]{{12}}\b.*: up to date", output)
+
+
+def tail(output: str) -> str:
+    return "\n".join(line for line in output.splitlines() if "fontTools" not in line)[-6000:]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+def paths(ws: Path, store: str = "store", results: str = "results", run: str = "run") -> list[str]:
+    return [f"paths.data={ws / 'data'}", f"paths.store={ws / store}", f"paths.results={ws / results}",
+            f"hydra.run.dir={ws / run}"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def first(run_asc, ws: Path):
+    return run_asc(*paths(ws), *TINY, timeout=400)
+
+
+def test_first_run_builds_everything_and_reports(first, ws: Path) -> None:
+    assert first.returncode == 0, tail(first.output)
+    out = first.output
+    for stage in ("demo", "index", "features", "train"):
+        assert len(built(stage, out)) == 1, (stage, tail(out))
+    assert len(built("prune", out)) == 3 and len(built("finetune", out)) == 6
+
+    # The summary table is printed as Markdown.
+    lines = out.splitlines()
+    header = [i for i, line in enumerate(lines) if line.startswith("| dataset | stage |")]
+    assert header, tail(out)
+    rows = lines[header[0] + 2 : header[0] + 12]
+    assert all(r.startswith("| demo |") for r in rows)
+    assert any("| cosine |" in r for r in rows)
+
+    results = pd.read_csv(ws / "results" / "results.csv")
+    assert results["stage"].value_counts().to_dict() == {"baseline": 1, "prune": 3, "finetune": 6}
+    assert set(results.loc[results["stage"] == "prune", "criterion"]) == {"cosine", "l1", "random"}
+    tuned = results[results["stage"] == "finetune"]
+    assert sorted(tuned["fraction"]) == [0.5, 0.5, 0.5, 1.0, 1.0, 1.0]
+    assert results["run_id"].is_unique
+    assert results["accuracy"].between(0, 1).all()
+
+    for name in TABLES:
+        for ext in (".csv", ".md", ".tex"):
+            path = ws / "results" / f"{name}{ext}"
+            assert path.is_file() and path.stat().st_size > 0, path
+    assert "cosine" in (ws / "results" / "summary.md").read_text()
+    for name in FIGURES:  # every figure has data in this run
+        png, pdf = ws / "results" / f"{name}.png", ws / "results" / f"{name}.pdf"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+
+    logs = list((ws / "run").glob("*.log"))
+    assert logs and "built in" in logs[0].read_text()
+
+
+def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
+    assert first.returncode == 0
+    rows_before = pd.read_csv(ws / "results" / "results.csv")
+    again = run_asc(*paths(ws, run="run2"), *TINY, timeout=300)
+    assert again.returncode == 0, tail(again.output)
+    out = again.output
+    assert ": built in" not in out, tail(out)
+    assert up_to_date("train", out) and re.search(r"\btrain \w+ \(baseline\): up to date", out)
+    for stage, n in {"demo": 1, "index": 1, "features": 1, "prune": 3, "finetune": 6}.items():
+        assert len(up_to_date(stage, out)) == n, (stage, tail(out))
+    assert again.seconds < first.seconds
+    assert "| cosine |" in out  # the report is still printed
+    rows_after = pd.read_csv(ws / "results" / "results.csv")
+    assert len(rows_after) == len(rows_before) == 10
+    before = rows_before.set_index("run_id")["accuracy"]
+    after = rows_after.set_index("run_id")["accuracy"]
+    pd.testing.assert_series_equal(after.sort_index(), before.sort_index())
+
+
+def test_train_change_reuses_the_features(first, run_asc, ws: Path) -> None:
+    assert first.returncode == 0
+    result = run_asc(*paths(ws, results="results_lr", run="run3"), *TINY, "train.lr=0.002", "stage=train")
+    assert result.returncode == 0, tail(result.output)
+    out = result.output
+    assert re.search(r"\bfeatures \w+ \(logmel40x500\): up to date", out), tail(out)
+    assert not re.search(r"\bfeatures \w+ .*: built", out)
+    assert up_to_date("demo", out)
+    assert len(built("train", out)) == 1
+    assert not built("prune", out) and not up_to_date("prune", out)  # stage=train stops there
+
+
+def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
+    assert first.returncode == 0
+    # A fresh store: the baseline must be trained, once, by the first job; the data are reused.
+    result = run_asc("-m", *paths(ws, store="store_mr", results="results_mr"), f"hydra.sweep.dir={ws / 'sweep'}",
+                     *TINY, "prune=cosine,l1", "grid.criteria=[]", "stage=prune")  # fmt: skip
+    assert result.returncode == 0, tail(result.output)
+    out = result.output
+    assert "#0 : " in out and "#1 : " in out  # Hydra launched two jobs
+    assert len(built("train", out)) == 1, tail(out)
+    assert len(up_to_date("train", out)) == 1, tail(out)
+    assert len(up_to_date("features", out)) == 2 and not built("features", out)
+    results = pd.read_csv(ws / "results_mr" / "results.csv")
+    assert results["stage"].value_counts().to_dict() == {"baseline": 1, "prune": 2}
+    assert set(results.loc[results["stage"] == "prune", "criterion"]) == {"cosine", "l1"}
+    assert sorted(p.name for p in (ws / "sweep").iterdir() if p.is_dir()) == ["0", "1"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_prune_stage_on_cuda(run_asc, ws: Path) -> None:
+    result = run_asc(*paths(ws, store="store_cuda", results="results_cuda", run="run_cuda"), *TINY,
+                     "device=cuda", "stage=prune")  # fmt: skip
+    assert result.returncode == 0, tail(result.output)
