@@ -80,7 +80,9 @@ def test_corrupt_file_is_named(features_cfg: dict[str, Any], tmp_path: Path) -> 
 def test_valid_wav_loads(features_cfg: dict[str, Any], tmp_path: Path) -> None:
     """The control for the cases above: a correct clip passes the same checks."""
     y = load_audio(write_wav(tmp_path / "ok.wav", 10), features_cfg)
-    assert y.shape == (441_000,) and y.dtype == np.float64
+    assert y.shape == (441_000,) and y.dtype == np.float32
+    y64 = load_audio(tmp_path / "ok.wav", {**features_cfg, "dtype": "float64"})
+    assert y64.dtype == np.float64 and np.array_equal(y64, y)  # 24-bit PCM is exact in float32
 
 
 def test_unknown_stage_lists_the_stages(tmp_path: Path) -> None:
