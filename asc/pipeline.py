@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 STAGES = ("dataset", "index", "features", "train", "prune", "finetune", "report")
 # Settings that change how fast a stage runs, never what it produces: left out of artifact keys.
-SPEED_ONLY = {"workers", "batch_size_eval", "eval_batch_size", "download", "retries", "delete_archives"}
+SPEED_ONLY = {"workers", "eval_batch_size", "channels_last", "download", "retries", "delete_archives"}
 FEATURE_SPEED_ONLY = SPEED_ONLY | {"batch_size"}
 
 
