@@ -6,24 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_fixtures import randomised_model
 from torch import nn
 
 from asc.complexity import complexity
 from asc.model import DEFAULT_SPEC, build_model, conv_names, load_model, normalise_spec, save_model
-
-
-def trained_looking(spec: dict | None = None, seed: int = 0) -> nn.Module:
-    """A model whose BN statistics and affine parameters are not at their initial values."""
-    torch.manual_seed(seed)
-    model = build_model(spec)
-    with torch.no_grad():
-        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.normal_(0, 0.2)
-            bn.running_mean.normal_(0, 0.2)
-            bn.running_var.uniform_(0.5, 2.0)
-            bn.num_batches_tracked.fill_(7)
-    return model
 
 
 def test_parameter_and_mac_counts_match_the_paper() -> None:
@@ -67,7 +54,7 @@ def test_keras_like_initialisation() -> None:
 
 @pytest.mark.parametrize("widths", [[16, 16, 32], [11, 11, 22]], ids=["full", "pruned-11-11-22"])
 def test_save_load_round_trip(widths: list[int], tmp_path: Path) -> None:
-    model = trained_looking({"widths": widths}).eval()
+    model = randomised_model({"widths": widths}).eval()
     path = tmp_path / "ckpt" / "model.pt"
     extra = {"config": {"train": {"lr": 0.001, "layers": ["C1", "C2"]}}, "kept": {"C1": [0, 2, 5]}}
     save_model(model, path, **extra)

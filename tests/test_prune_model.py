@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from model_fixtures import randomised_model
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -23,15 +24,7 @@ def config(name: str, **overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def model() -> nn.Module:
-    torch.manual_seed(0)
-    m = build_model()
-    with torch.no_grad():
-        for bn in (m for m in m.modules() if isinstance(m, nn.BatchNorm2d)):
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.normal_(0, 0.2)
-            bn.running_mean.normal_(0, 0.2)
-            bn.running_var.uniform_(0.5, 2.0)
-    return m.eval()
+    return randomised_model()
 
 
 def test_every_criterion_has_a_config_and_vice_versa() -> None:

@@ -7,26 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_fixtures import randomised_model
 from torch import nn
 
 from asc.model import build_model, load_model, save_model
 from asc.prune.surgery import prune_filters
-
-
-def randomised_model(seed: int = 0) -> nn.Module:
-    """Baseline with random weights, biases and BN parameters/statistics (so every entry matters)."""
-    torch.manual_seed(seed)
-    model = build_model()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                m.bias.normal_(0, 0.1)
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.2)
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-    return model.eval()
 
 
 def silence(model: nn.Module, kept: dict[str, list[int]]) -> nn.Module:
