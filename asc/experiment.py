@@ -15,12 +15,13 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from asc import report, results
+from asc.atomic import atomic_write_json
 from asc.complexity import paper_macs
 from asc.finetune import finetune
 from asc.model import load_model, save_model
 from asc.pipeline import SPEED_ONLY, STAGES, Pipeline, _without
 from asc.prune import prune_model
-from asc.store import Artifact, atomic_write_json
+from asc.store import Artifact
 
 log = logging.getLogger(__name__)
 

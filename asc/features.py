@@ -12,7 +12,6 @@ Decoding (soundfile) runs in a thread pool a bounded number of clips ahead of th
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,9 @@ import pandas as pd
 import soundfile as sf
 import torch
 from tqdm import tqdm
+
+from asc.atomic import atomic_path
+from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ def extract(
     device = torch.device(device)
     frontend = LogMel(cfg).to(device)
     batch = int(cfg["batch_size"]) if device.type == "cpu" else 64
-    disable = not (progress if progress is not None else os.isatty(2))
+    disable = not show_progress(progress)
     pending: list[np.ndarray] = []
     done = 0
     with tqdm(total=len(paths), desc=desc, unit="clip", disable=disable) as bar, torch.inference_mode():
@@ -173,16 +175,13 @@ def build_features(
     """One memmapped float32 array per split + per-band normalisation stats from fold1_train (train + val)."""
     shapes = {}
     for split, rows in table.groupby("split", sort=False):
-        target = out_dir / f"{split}.npy"
-        tmp = out_dir / f".{split}.npy.tmp"
-        arr = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.float32, shape=(len(rows), cfg["n_mels"], cfg["frames"])
-        )
-        extract([root / f for f in rows["filename"]], arr, cfg, clip_seconds=clip_seconds, device=device,
-                desc=f"features {split}", progress=progress)  # fmt: skip
-        arr.flush()
-        del arr
-        os.replace(tmp, target)
+        shape = (len(rows), cfg["n_mels"], cfg["frames"])
+        with atomic_path(out_dir / f"{split}.npy") as tmp:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+            extract([root / f for f in rows["filename"]], arr, cfg, clip_seconds=clip_seconds, device=device,
+                    desc=f"features {split}", progress=progress)  # fmt: skip
+            arr.flush()
+            del arr
         rows.to_csv(out_dir / f"{split}.csv", index=False)
         shapes[split] = len(rows)
     # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.

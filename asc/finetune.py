@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from asc.atomic import atomic_write_json
 from asc.fractions import nested_fractions, save_lists
 from asc.model import load_model, save_model
-from asc.store import atomic_write_json
 from asc.train import fit
 
 log = logging.getLogger(__name__)

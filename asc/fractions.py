@@ -9,13 +9,13 @@ Stratifying keeps every scene and device represented even at 10 %, like the full
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from asc.atomic import atomic_write_text
 
 
 def _check_fractions(fractions: Sequence[float]) -> list[float]:
@@ -76,9 +76,8 @@ def nested_fractions(
             pos = pos[np.argsort(names[pos], kind="stable")]
         perms.append(rng.permutation(pos))
     sizes = np.array([len(p) for p in perms], dtype=np.int64)
-    offsets = (rng.permutation(len(perms)) + 0.5) / len(
-        perms
-    )  # drawn after the permutations, for any fractions
+    # Drawn after the permutations, so the subsets do not depend on which fractions are asked for.
+    offsets = (rng.permutation(len(perms)) + 0.5) / len(perms)
     subsets: dict[float, np.ndarray] = {}
     for f in wanted:
         counts = _stratum_counts(sizes, offsets, f)
@@ -102,13 +101,6 @@ def save_lists(table: pd.DataFrame, subsets: dict[float, np.ndarray], out_dir: P
     written = []
     for positions, name in zip(subsets.values(), names, strict=True):
         path = out_dir / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-        try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                table["filename"].iloc[positions].to_frame().to_csv(fh, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, table["filename"].iloc[positions].to_frame().to_csv(index=False))
         written.append(path)
     return written

@@ -11,12 +11,13 @@ Xavier-uniform conv weights with zero bias, dense weights U(-0.05, 0.05) with ze
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from asc.atomic import atomic_path
 
 DEFAULT_SPEC: dict[str, Any] = {
     "widths": [16, 16, 32],
@@ -118,11 +119,8 @@ def build_model(spec: dict[str, Any] | None = None) -> BaselineCNN:
 
 def save_model(model: BaselineCNN, path: str | Path, **extra: Any) -> None:
     """Atomically write (spec, state_dict, extra) — extra holds plain data such as the config or kept indices."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({"spec": model.spec, "state_dict": model.state_dict(), **extra}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"spec": model.spec, "state_dict": model.state_dict(), **extra}, tmp)
 
 
 def load_model(

@@ -18,10 +18,11 @@ import torch
 
 from asc import features as feats
 from asc import results
+from asc.atomic import atomic_write_json
 from asc.complexity import complexity
 from asc.data import tau
 from asc.model import build_model, load_model, save_model
-from asc.store import Artifact, Store, atomic_write_json
+from asc.store import Artifact, Store
 from asc.train import fit, metrics, predict, resolve_device
 
 log = logging.getLogger(__name__)

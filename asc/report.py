@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from asc import figures
+from asc.atomic import atomic_write_text
 from asc.figures import ALL_LAYERS
 from asc.results import MissingResultsError, for_dataset, layer_key, load, mean_std, select, sort_layer_sets
 
@@ -211,17 +210,6 @@ def to_latex(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
     """Write ``stem.csv``, ``stem.md`` and ``stem.tex`` (booktabs tabular) atomically; returns the paths."""
     stem = Path(stem)
@@ -229,7 +217,7 @@ def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
     paths = [stem.with_name(stem.name + ext) for ext in (".csv", ".md", ".tex")]
     texts = [table.to_csv(index=False), to_markdown(table), to_latex(table)]
     for path, text in zip(paths, texts, strict=True):
-        _write_text(path, text)
+        atomic_write_text(path, text)
     return paths
 
 

@@ -9,9 +9,7 @@ serialised with a file lock and published with ``os.replace`` so a reader never 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
+
+from asc.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +167,7 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
             else:
                 table = new
             table = table.reindex(columns=_ordered_columns(table.columns))
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", newline="") as fh:
-                    table.to_csv(fh, index=False)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_text(path, table.to_csv(index=False))
     except Timeout as err:
         raise TimeoutError(
             f"could not lock {path}.lock within {timeout_s:.0f} s; another process holds it "

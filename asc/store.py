@@ -24,6 +24,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from asc.atomic import atomic_write_json
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -33,17 +35,6 @@ def config_key(*parts: Any) -> str:
     """Stable short hash of JSON-serialisable parts (dict key order does not matter)."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from asc.atomic import atomic_path
+from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,8 @@ def metrics(
 
 
 def _save(state: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def fit(
@@ -125,7 +126,7 @@ def fit(
             torch.cuda.set_rng_state_all(cuda_states)
         state.update(ckpt)
         log.info("resuming from %s after epoch %d/%d", last, state["epoch"], epochs)
-    disable = not (progress if progress is not None else os.isatty(2))
+    disable = not show_progress(progress)
     for epoch in range(state["epoch"] + 1, epochs + 1):
         start = time.perf_counter()
         model.train()

@@ -12,12 +12,13 @@ import os
 import posixpath
 import re
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 from typing import IO
 
 from tqdm.auto import tqdm
+
+from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def extract(
         _maybe_delete(zip_path, delete_after)
         return target
 
-    show = sys.stderr.isatty() if progress is None else progress
+    show = show_progress(progress)
     with zipfile.ZipFile(zip_path) as zf:
         plan = _plan(zf.infolist(), zip_path, strip_top)  # raises before anything is written
         files = [(info, rel) for info, rel in plan if not info.is_dir()]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +29,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from asc.atomic import atomic_path
 from asc.data.tau import SCENES
+from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -204,19 +205,15 @@ def _render_and_write(args: tuple[dict[str, Any], Clip, str]) -> None:
     cfg, clip, root = args
     cache_key = repr(sorted(cfg.items()))
     synth = _SYNTH.get(cache_key) or _SYNTH.setdefault(cache_key, Synthesiser(cfg))
-    path = Path(root) / clip.filename
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, synth.render(clip), int(cfg["sample_rate"]), subtype="PCM_24", format="WAV")
-    os.replace(tmp, path)
+    with atomic_path(Path(root) / clip.filename) as tmp:  # resuming skips finished files: never half a WAV
+        sf.write(tmp, synth.render(clip), int(cfg["sample_rate"]), subtype="PCM_24", format="WAV")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -> dict[str, Any]:
@@ -234,7 +231,7 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
     (root / "evaluation_setup").mkdir(exist_ok=True)
     todo = [c for c in clips if not (root / c.filename).is_file()]  # resume an interrupted generation
     jobs = [(cfg, c, str(root)) for c in todo]
-    disable = not (progress if progress is not None else os.isatty(2))
+    disable = not show_progress(progress)
     workers = max(1, int(cfg.get("workers", 1)))
     with tqdm(total=len(jobs), desc="demo audio", unit="clip", disable=disable) as bar:
         if workers == 1:

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +26,8 @@ from typing import Any
 
 from filelock import FileLock
 from tqdm.auto import tqdm
+
+from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def fetch(
         raise ValueError(f"retries must be >= 1, got {retries}")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = show_progress(progress)
     base_url = base_url.rstrip("/")
     unique = list({a.name: a for a in archives}.values())
 
