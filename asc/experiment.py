@@ -127,6 +127,10 @@ class Experiment(Pipeline):
         if stage not in STAGES:
             raise ValueError(f"stage={stage!r}; valid stages: {', '.join(STAGES)}")
         upto = STAGES.index(stage)
+        if self.cfg.get("report_only"):  # rewrite the report from the results table; check no stage at all
+            if stage != "report":
+                raise ValueError(f"report_only=true goes with stage=report, not stage={stage}")
+            upto = -1
         steps = [lambda: self.dataset, lambda: self.index, lambda: self.features, lambda: self.baseline]
         for step in steps[: upto + 1]:
             step()
@@ -135,7 +139,7 @@ class Experiment(Pipeline):
                 art = self.prune(pcfg)
                 if upto >= STAGES.index("finetune"):
                     self.finetune(art)
-        if upto >= STAGES.index("report"):
+        if stage == "report":
             written = self.report()
             df = results.load(self.results_path)
             print("\n" + report.summary_markdown(results.for_dataset(df, self.cfg["dataset"]["name"])) + "\n")

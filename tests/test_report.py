@@ -119,3 +119,24 @@ def test_write_report_several_datasets(df, tmp_path):
 def test_write_report_missing_results(tmp_path):
     with pytest.raises(FileNotFoundError, match="asc experiment=demo"):
         report.write_report(tmp_path / "none.csv", tmp_path / "report")
+
+
+def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from asc.experiment import Experiment
+
+    rows_to_csv(df, tmp_path / "results" / "results.csv")
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    overrides = ["report_only=true", f"paths.data={tmp_path / 'data'}", f"paths.store={tmp_path / 'store'}",
+                 f"paths.results={tmp_path / 'results'}"]  # fmt: skip
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
+    Experiment(cfg).run("report")
+    assert (tmp_path / "results" / "table1.md").is_file()
+    assert (tmp_path / "results" / "fig6_fractions.png").is_file()
+    assert not (tmp_path / "data").exists() and not (tmp_path / "store").exists()  # nothing was built
+    assert "| demo |" in capsys.readouterr().out  # the summary table is printed
+    with pytest.raises(ValueError, match="report_only=true goes with stage=report"):
+        Experiment(cfg).run("train")
