@@ -8,12 +8,22 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("asc")
 
 # conf/ sits at the repository root (the package is installed in editable mode, see README).
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def explicit_prune(overrides: list[str]) -> bool:
+    """``asc -m prune=cosine,l1`` means "sweep these criteria": a prune override without a grid override wins
+    over the grid that an experiment (the default demo one included) sets."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return any(k == "prune" or k.startswith("prune.") for k in keys) and not any(
+        k.startswith("grid") for k in keys
+    )
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
@@ -26,6 +36,11 @@ def main(cfg: DictConfig) -> None:
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     plain = OmegaConf.to_container(cfg, resolve=True)
+    overrides = HydraConfig.get().overrides.task
+    if plain["grid"]["criteria"] and explicit_prune(overrides):
+        log.info("prune config given on the command line without grid.*: running just that config, not the "
+                 "experiment's grid %s", plain["grid"]["criteria"])  # fmt: skip
+        plain["grid"] = {"criteria": [], "layer_sets": [], "extra": []}
     try:
         Experiment(plain).run(cfg.stage)
     except Exception:

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["dataset.cities=[lisbon]", "dataset.train_locations=3", "dataset.evaluate_locations=1",
-        "dataset.segments_per_location=1", "train.epochs=1", "train.select_after=0", "grid.criteria=[]"]  # fmt: skip
+        "dataset.segments_per_location=1", "train.epochs=1", "train.select_after=0"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +39,8 @@ def test_launcher_jobs_share_the_baseline(workdir, launcher):
     table = pd.read_csv(workdir / launcher / "results.csv")
     assert set(table.loc[table["stage"] == "prune", "criterion"]) == {"cosine", "l1"}
     assert len(built(workdir / "store", "train")) == 1  # one baseline for all jobs and both launchers
+    # prune=... on the command line replaces the demo experiment's grid: one criterion per job.
+    assert "running just that config" in (workdir / "sweeps" / launcher / "0" / "cli.log").read_text()
 
 
 def test_failing_job_logs_its_exception_and_keeps_the_store_sound(workdir):
