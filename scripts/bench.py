@@ -202,6 +202,12 @@ def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     print(f"ratio whole/decode: {whole / decode:.2f} (goal ≥ 0.8: {verdict(whole / decode, 0.8)})")
     print(f"whole/features-only: {whole / feats:.2f} (1.00 = decoding fully hidden behind the STFT); "
           f"whole/no-overlap: {whole / serial:.2f} (> 1 = overlap pays)")  # fmt: skip
+    # The STFT already keeps every core busy, so even perfect overlap cannot beat the core-time bound:
+    # n cores / (core-seconds of features + of decoding per clip).
+    n = torch.get_num_threads()
+    bound = n / (n / feats + 1 / decode)
+    print(f"core-time bound with perfect overlap on {n} cores: {bound:.1f} clips/s = {bound / decode:.2f} × decode "
+          f"(whole reaches {whole / bound:.2f} of it)")  # fmt: skip
 
 
 def bench_train(s: dict[str, Any]) -> None:
