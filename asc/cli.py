@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger("asc")
+from asc import CONF_DIR
 
-# conf/ sits at the repository root (the package is installed in editable mode, see README).
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+log = logging.getLogger("asc")
 
 
 def explicit_prune(overrides: list[str]) -> bool:
@@ -26,7 +24,7 @@ def explicit_prune(overrides: list[str]) -> bool:
     )
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from asc.experiment import Experiment  # after Hydra has set up logging
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from asc import report, results
+from asc import CONF_DIR, report, results
 from asc.atomic import atomic_write_json
 from asc.complexity import paper_macs
 from asc.finetune import finetune
@@ -24,8 +24,6 @@ from asc.prune import prune_model
 from asc.store import Artifact
 
 log = logging.getLogger(__name__)
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def prune_config(name: str, selected: dict[str, Any]) -> dict[str, Any]:

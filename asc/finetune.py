@@ -10,20 +10,22 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from asc.atomic import atomic_write_json
 from asc.fractions import nested_fractions, save_lists
-from asc.model import load_model, save_model
+from asc.model import load_model
 from asc.train import fit
+
+if TYPE_CHECKING:
+    from asc.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
 def finetune(
-    pipe: Any, pruned: Path, prune_row: dict[str, Any], fraction: float, repeat: int, work: Path
+    pipe: Pipeline, pruned: Path, prune_row: dict[str, Any], fraction: float, repeat: int, work: Path
 ) -> dict:
     """Build one fine-tuning artifact in ``work``; returns its results row."""
     f = pipe.cfg["finetune"]
@@ -36,11 +38,7 @@ def finetune(
     start = time.perf_counter()
     history = fit(model, (x[idx], y[idx]), pipe.selection_split(f["select_on"]), f, work, seed=seed,
                   device=pipe.device, progress=pipe.progress)  # fmt: skip
-    wall = time.perf_counter() - start
-    scores = pipe.evaluate(model)
-    save_model(model.cpu(), work / "model.pt", config=pipe.cfg)
-    atomic_write_json(work / "metrics.json", {**scores, **history, "wall_seconds": wall})
-    (work / "last.pt").unlink()
+    scores = pipe.conclude(model, work, history, wall_seconds=time.perf_counter() - start)
     keep = {k: prune_row[k] for k in ("criterion", "layers", "kept", "kept_indices", "macs_paper")}
     row = pipe.row("finetune", work, scores, model, **keep, fraction=fraction, repeat=repeat, seed=seed,
                    train_time_s=history["train_seconds"], epochs=history["epochs"], select_on=f["select_on"])  # fmt: skip

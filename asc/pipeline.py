@@ -54,11 +54,12 @@ class Pipeline:
         if d["name"] == "demo":
             from asc.data import demo
 
-            art = self.data_store.artifact("demo", _without(d, SPEED_ONLY))
+            identity = _without(d, SPEED_ONLY)
+            art = self.data_store.artifact("demo", identity)
             self.data_store.build(
                 art, lambda work: demo.generate(d, work, self.progress), config=d, describe="demo"
             )
-            return art.path, _without(d, SPEED_ONLY)
+            return art.path, identity
         from asc.data.prepare import prepare_tau
 
         root = prepare_tau(d, progress=self.progress)
@@ -129,10 +130,7 @@ class Pipeline:
             x, y, _ = self.split("train")
             history = fit(model, (x, y), self.selection_split(t["select_on"]), t, work, seed=self.cfg["seed"],
                           device=self.device, progress=self.progress)  # fmt: skip
-            scores = self.evaluate(model)
-            save_model(model.cpu(), work / "model.pt", config=self.cfg)
-            atomic_write_json(work / "metrics.json", {**scores, **history})
-            (work / "last.pt").unlink()  # the resume checkpoint is not needed once the artifact is complete
+            scores = self.conclude(model, work, history)
             row = self.row("baseline", work, scores, model, criterion="none", layers="", seed=self.cfg["seed"],
                            train_time_s=history["train_seconds"], epochs=history["epochs"], select_on=t["select_on"])  # fmt: skip
             atomic_write_json(work / "row.json", row)
@@ -141,6 +139,15 @@ class Pipeline:
         self.store.build(art, build, config=key_cfg, upstream=[self.features], describe="baseline")
         self.record(art)
         return art
+
+    def conclude(self, model: torch.nn.Module, work: Path, history: dict[str, Any], **extra: Any) -> dict:
+        """End of a training run in ``work``: evaluate, save the model (with its config) and metrics, drop the
+        resume checkpoint (not needed once the artifact is complete). Returns the evaluation scores."""
+        scores = self.evaluate(model)
+        save_model(model.cpu(), work / "model.pt", config=self.cfg)
+        atomic_write_json(work / "metrics.json", {**scores, **history, **extra})
+        (work / "last.pt").unlink()
+        return scores
 
     @cached_property
     def full_complexity(self) -> dict[str, int]:
