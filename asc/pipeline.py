@@ -126,6 +126,7 @@ class Pipeline:
         art = self.store.artifact("train", key_cfg, [self.features])
 
         def build(work: Path) -> dict[str, Any]:
+            torch.manual_seed(self.cfg["seed"])  # the initial weights too: a rerun in a new process is identical
             model = build_model(_without(m, {"name"}))
             x, y, _ = self.split("train")
             history = fit(model, (x, y), self.selection_split(t["select_on"]), t, work, seed=self.cfg["seed"],

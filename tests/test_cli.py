@@ -148,3 +148,17 @@ def test_prune_stage_on_cuda(run_asc, ws: Path) -> None:
     result = run_asc(*paths(ws, store="store_cuda", results="results_cuda", run="run_cuda"), *TINY,
                      "device=cuda", "stage=prune")  # fmt: skip
     assert result.returncode == 0, tail(result.output)
+
+
+def test_training_in_a_new_process_reproduces_the_baseline(first, run_asc, ws: Path) -> None:
+    """Same config, fresh store, new process: the baseline's weights are bit-identical (seeded init included)."""
+    assert first.returncode == 0, tail(first.output)
+    again = run_asc(
+        *paths(ws, store="store_repro", results="results_repro", run="run_repro"), *TINY, "stage=train"
+    )
+    assert again.returncode == 0, tail(again.output)
+    (b,) = (ws / "store_repro" / "train").glob("*/model.pt")
+    a = ws / "store" / "train" / b.parent.name / "model.pt"  # same config, same key
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
