@@ -1,13 +1,20 @@
-"""The only Hydra entry point: compose the config, then bring ``stage`` (default: report) up to date."""
+"""The only Hydra entry point: compose → validate → plan → (print | execute) → report.
+
+A failure prints one line (what is wrong and what to do); its traceback goes to the job's log file
+(``<run dir>/cli.log``), or to the terminal too with ``ASC_DEBUG=1``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from typing import Any
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from asc import CONF_DIR
@@ -15,36 +22,79 @@ from asc import CONF_DIR
 log = logging.getLogger("asc")
 
 
-def explicit_prune(overrides: list[str]) -> bool:
-    """``asc -m prune=cosine,l1`` means "sweep these criteria": a prune override without a grid override wins
-    over the grid that an experiment (the default demo one included) sets."""
-    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
-    return any(k == "prune" or k.startswith("prune.") for k in keys) and not any(
-        k.startswith("grid") for k in keys
-    )
+def _log_file() -> str | None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    return None
+
+
+def _fail(err: BaseException) -> None:
+    """One concise message on stderr; the full traceback only into the job's log file (or with ASC_DEBUG=1)."""
+    where = _log_file()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "failed", (),
+                                          (type(err), err, err.__traceback__)))  # fmt: skip
+    if os.environ.get("ASC_DEBUG"):
+        raise err
+    hint = f" (traceback in {where}; ASC_DEBUG=1 prints it)" if where else " (ASC_DEBUG=1 prints the traceback)"
+    print(f"asc: error: {err}{hint}", file=sys.stderr)
+
+
+def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
+    """Everything after composition, on the resolved config (tests call this directly)."""
+    import torch
+
+    from asc.dryrun import format_plan
+    from asc.execute import execute
+    from asc.plan import make_plan
+    from asc.validate import validate
+
+    validate(plain)  # every value, before any work
+    if plain["runtime"]["num_threads"]:
+        torch.set_num_threads(int(plain["runtime"]["num_threads"]))
+    if plain["report_only"]:
+        from asc.stages.report import build
+
+        print("\n" + build(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
+        return
+    steps = make_plan(plain)
+    if plain["dry_run"]:
+        print(format_plan(steps, plain, upto=plain["stage"]))
+        return
+    summary = execute(steps, plain, upto=plain["stage"], report=not multirun)
+    if summary:
+        print("\n" + summary + "\n")
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from asc.experiment import Experiment  # after Hydra has set up logging
-
     if os.environ.get("ASC_MALLOC_TUNED"):
         log.info("glibc malloc tuned for large tensors (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); "
                  "set ASC_MALLOC_TUNING=0 to disable")  # fmt: skip
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    overrides = HydraConfig.get().overrides.task
-    if plain["grid"]["criteria"] and explicit_prune(overrides):
-        log.info("prune config given on the command line without grid.*: running just that config, not the "
-                 "experiment's grid %s", plain["grid"]["criteria"])  # fmt: skip
-        plain["grid"] = {"criteria": [], "layer_sets": [], "extra": []}
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        Experiment(plain).run(cfg.stage)
-    except Exception:
-        # Into this job's own log file (Hydra's run dir) before re-raising, so a failed sweep job says why.
-        log.exception("stage %s failed", cfg.stage)
-        raise
+        run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)
+    except Exception as err:
+        if multirun:  # the launcher collects the failure and reports it once, after the sweep
+            log.exception("job failed")
+            raise
+        _fail(err)
+        sys.exit(1)
+
+
+class ReportAfterMultirun(Callback):
+    """A multirun's jobs skip the report; it is written once, here, after the last job."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("dry_run") or config.get("stage") != "report":
+            return
+        from asc.stages.report import build
+
+        plain = OmegaConf.to_container(config, resolve=False)
+        results = plain["paths"]["results"]
+        print("\n" + build(results) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,7 @@ TINY = [
     "train.epochs=2",
     "train.select_after=0",
     "finetune.epochs=1",
-    "finetune.fractions=[0.5,1.0]",
-    "grid.criteria=[cosine,l1,random]",
+    "runs=[{criteria:[cosine,l1,random],fractions:[0.5,1.0],repeats:1}]",
 ]
 TABLES = ["summary", "table1", "criteria"]
 FIGURES = ["fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms", "fig5_cosine_vs_l1", "fig6_fractions"]
@@ -101,7 +100,7 @@ def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
     assert again.returncode == 0, tail(again.output)
     out = again.output
     assert ": built in" not in out, tail(out)
-    assert up_to_date("train", out) and re.search(r"\btrain \w+ \(baseline\): up to date", out)
+    assert up_to_date("train", out) and re.search(r"\btrain \w+ \(baseline seed 0\): up to date", out)
     for stage, n in {"demo": 1, "index": 1, "features": 1, "prune": 3, "finetune": 6}.items():
         assert len(up_to_date(stage, out)) == n, (stage, tail(out))
     assert again.seconds < first.seconds
@@ -129,15 +128,18 @@ def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
     assert first.returncode == 0
     # A fresh store: the baseline must be trained, once, by the first job; the data are reused.
     result = run_asc("-m", *paths(ws, store="store_mr", results="results_mr"), f"hydra.sweep.dir={ws / 'sweep'}",
-                     *TINY, "prune=cosine,l1", "grid.criteria=[]", "stage=prune")  # fmt: skip
+                     *TINY, "prune=cosine,l1")  # fmt: skip
     assert result.returncode == 0, tail(result.output)
     out = result.output
+    # the jobs skip the report; it is written once, after the last job, and covers both
+    assert out.count("| dataset | stage |") == 1, tail(out)
+    assert (ws / "results_mr" / "summary.md").is_file()
     assert "#0 : " in out and "#1 : " in out  # Hydra launched two jobs
     assert len(built("train", out)) == 1, tail(out)
     assert len(up_to_date("train", out)) == 1, tail(out)
     assert len(up_to_date("features", out)) == 2 and not built("features", out)
     results = pd.read_csv(ws / "results_mr" / "results.csv")
-    assert results["stage"].value_counts().to_dict() == {"baseline": 1, "prune": 2}
+    assert results["stage"].value_counts().to_dict() == {"baseline": 1, "prune": 2, "finetune": 4}
     assert set(results.loc[results["stage"] == "prune", "criterion"]) == {"cosine", "l1"}
     assert sorted(p.name for p in (ws / "sweep").iterdir() if p.is_dir()) == ["0", "1"]
 
@@ -146,7 +148,7 @@ def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_prune_stage_on_cuda(run_asc, ws: Path) -> None:
     result = run_asc(*paths(ws, store="store_cuda", results="results_cuda", run="run_cuda"), *TINY,
-                     "device=cuda", "stage=prune")  # fmt: skip
+                     "runtime.device=cuda", "stage=prune")  # fmt: skip
     assert result.returncode == 0, tail(result.output)
 
 
@@ -162,3 +164,22 @@ def test_training_in_a_new_process_reproduces_the_baseline(first, run_asc, ws: P
     sa = torch.load(a, weights_only=True)["state_dict"]
     sb = torch.load(b, weights_only=True)["state_dict"]
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_dry_run_prints_the_plan_and_builds_nothing(first, run_asc, ws: Path) -> None:
+    """What the dry run lists is what the real run built: same keys, all cached; a new seed: only training missing."""
+    assert first.returncode == 0
+    result = run_asc(*paths(ws, run="run_dry"), *TINY, "dry_run=true")
+    assert result.returncode == 0, tail(result.output)
+    lines = [line.split() for line in result.output.splitlines() if line.split()[:1] in (
+        ["dataset"], ["index"], ["features"], ["train"], ["prune"], ["finetune"])]  # fmt: skip
+    assert len(lines) == 1 + 1 + 1 + 1 + 3 + 6
+    assert all(line[2] == "cached" for line in lines), result.output
+    store = {p.parent.name + "/" + p.name for p in (ws / "store").glob("*/*") if p.is_dir()}
+    planned = {f"{line[0]}/{line[1]}" for line in lines if line[0] not in ("dataset", "features")}
+    assert planned == store
+    fresh = run_asc(*paths(ws, run="run_dry2"), *TINY, "dry_run=true", "seed=5")
+    status = {line.split()[0]: line.split()[2] for line in fresh.output.splitlines()
+              if line.split()[:1] in (["features"], ["index"], ["train"])}  # fmt: skip
+    assert status == {"index": "cached", "features": "cached", "train": "missing"}, fresh.output
+    assert not built("train", fresh.output)

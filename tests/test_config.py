@@ -10,18 +10,18 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from asc.experiment import Experiment
-from asc.features import LogMel
+from asc.chain import STAGES
 from asc.model import build_model, conv_names
-from asc.pipeline import STAGES
+from asc.plan import make_plan
 from asc.prune import CRITERIA
+from asc.validate import validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment")
+GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment", "protocol")
 # Found by globbing, so a new YAML file in any group folder is covered without touching this test.
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 PAPER_CRITERIA = ["cosine", "chebyshev", "average", "l1", "random"]
-FIT_KEYS = {"epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "eval_batch_size"}
+FIT_KEYS = {"epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "precision"}
 
 
 def composed(*overrides: str) -> dict[str, Any]:
@@ -46,31 +46,36 @@ def test_default_config() -> None:
     assert cfg["dataset"]["name"] == "demo"
     assert cfg["features"]["name"] == "logmel40x500"
     assert cfg["model"]["name"] == "dcase21"
-    assert cfg["prune"]["name"] == "cosine"
+    assert cfg["prune"] is None  # no single criterion selected: the experiment's runs say what to prune
+    assert set(cfg["criteria"]) >= set(PAPER_CRITERIA)
     assert cfg["finetune"]["name"] == "default"
+    assert cfg["protocol"]["name"] == "ours"
     # experiment=demo is the default overlay: its train schedule and the five paper criteria.
     assert cfg["train"]["name"] == "demo"
-    assert cfg["grid"]["criteria"] == PAPER_CRITERIA
+    assert cfg["runs"][0]["criteria"] == PAPER_CRITERIA
     assert set(cfg["paths"]) >= {"data", "store", "results"}
-    assert cfg["seed"] == 0 and cfg["device"] in ("auto", "cpu", "cuda")
+    assert cfg["seed"] == 0 and cfg["runtime"]["device"] in ("auto", "cpu", "cuda")
 
 
 def test_experiment_demo_sets_the_paper_criteria() -> None:
     cfg = composed("experiment=demo")
-    assert cfg["grid"]["criteria"] == PAPER_CRITERIA
-    assert cfg["grid"]["layer_sets"] == [["C1", "C2", "C3"]]
+    assert cfg["runs"][0]["criteria"] == PAPER_CRITERIA
+    assert cfg["runs"][0]["layer_sets"] == [["C1", "C2", "C3"]]
     # train/demo.yaml extends train/baseline.yaml: shorter schedule, same optimiser.
     baseline = composed("train=baseline")["train"]
     assert cfg["train"]["name"] == "demo"
     assert cfg["train"]["epochs"] < baseline["epochs"] == 200
     assert cfg["train"]["lr"] == baseline["lr"] == 1e-3
     assert cfg["train"]["adam_eps"] == baseline["adam_eps"] == 1e-7
-    assert set(cfg["finetune"]["fraction_criteria"]) <= set(cfg["grid"]["criteria"])
+    assert set(cfg["runs"][1]["criteria"]) <= set(cfg["runs"][0]["criteria"])
+    # fine-tuning uses the baseline's optimiser: one source for each value
+    assert cfg["finetune"]["lr"] == cfg["train"]["lr"] and cfg["finetune"]["adam_eps"] == cfg["train"]["adam_eps"]
 
 
 def test_command_line_overrides_apply() -> None:
-    cfg = composed("grid.criteria=[cosine,l1]", "train.lr=0.002", "dataset.cities=[barcelona]")
-    assert cfg["grid"]["criteria"] == ["cosine", "l1"]
+    cfg = composed("runs.0.criteria=[cosine,l1]", "train.lr=0.002", "dataset.cities=[barcelona]")
+    assert cfg["runs"][0]["criteria"] == ["cosine", "l1"]
+    assert cfg["finetune"]["lr"] == 0.002  # interpolated from train.lr
     assert cfg["train"]["lr"] == 0.002
     assert cfg["dataset"]["cities"] == ["barcelona"]
 
@@ -84,32 +89,26 @@ def test_paths_interpolate_into_the_tau_config() -> None:
 @pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
 def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
     cfg = composed(f"{group}={name}")
-    if group != "experiment":
+    if group not in ("experiment", "protocol"):
         assert cfg[group]["name"] == name, f"conf/{group}/{name}.yaml has name {cfg[group]['name']!r}"
 
     # What the pipeline does with each group must work on what the group holds.
+    validate(cfg)
     model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
     layers = conv_names(model.spec)
-    LogMel(cfg["features"])
-    assert cfg["dataset"]["sample_rate"] == cfg["features"]["sample_rate"]
     assert round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"]) == 441_000
     for stage in ("train", "finetune"):
         assert FIT_KEYS <= set(cfg[stage]), f"{stage} lacks {FIT_KEYS - set(cfg[stage])}"
-        assert cfg[stage]["select_on"] in ("val", "test")
-    assert cfg["prune"]["name"] in CRITERIA
-    assert set(cfg["prune"]["layers"]) <= set(layers)
-    assert all(0 < float(f) <= 1 for f in cfg["finetune"]["fractions"])
     assert cfg["stage"] in STAGES
 
-    # The grid expands into prune jobs that name existing criteria and layers.
+    # The runs expand into prune steps that name existing criteria and layers, without writing anything.
     cfg["paths"] = {"data": str(tmp_path / "d"), "store": str(tmp_path / "s"), "results": str(tmp_path / "r")}
-    cfg["device"] = "cpu"
-    jobs = Experiment(cfg).prune_jobs()
-    assert jobs
-    for job in jobs:
-        assert job["name"] in CRITERIA
-        assert job["layers"] and set(job["layers"]) <= set(layers)
-    assert not list(tmp_path.iterdir()), "building the job list must not write anything"
+    prunes = [s for s in make_plan(cfg) if s.stage == "prune"]
+    assert prunes or group == "experiment"
+    for step in prunes:
+        assert step.config["name"] in CRITERIA
+        assert step.config["layers"] and set(step.config["layers"]) <= set(layers)
+    assert not list(tmp_path.iterdir()), "planning must not write anything"
 
 
 LAUNCHERS = sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml"))

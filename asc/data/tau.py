@@ -144,3 +144,23 @@ def save_index(table: pd.DataFrame, out_dir: Path) -> None:
 
 def load_index(path: Path) -> pd.DataFrame:
     return pd.read_csv(Path(path) / "index.csv", dtype=str, keep_default_na=False)
+
+
+def split_validation(table: pd.DataFrame, *, method: str, amount: float, seed: int) -> pd.DataFrame:
+    """Mark the validation hold-out of fold1_train (split ``train`` → ``val``): ``grouped`` is our deterministic
+    location-grouped draw (:func:`location_split`), ``official`` dcase_util's exact draw (asc/data/official_split)."""
+    train = (table["split"] == "train").to_numpy()
+    rows = table.loc[train].reset_index(drop=True)
+    if method == "grouped":
+        val = location_split(rows, val_fraction=amount, seed=seed)
+    elif method == "official":
+        from asc.data.official_split import official_validation_split
+
+        val = official_validation_split(rows, validation_amount=amount, seed=seed)
+    else:
+        raise ValueError(f"dataset.validation.method={method!r}; valid: grouped, official")
+    out = table.copy()
+    out.loc[train, "split"] = np.where(val, "val", "train")
+    counts = out["split"].value_counts()
+    log.info("index: %s clips (%s)", len(out), ", ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS))
+    return out

@@ -1,0 +1,122 @@
+"""Check the whole composed config before any stage runs: each error names the key, the value and what is valid.
+
+Without this, a typo surfaced only after the baseline had trained (``prune.ratio=1.5``) or left an untrained
+model behind (``train.epochs=0``). Checks here are about values; data-dependent ones (a fraction too small for
+the smallest stratum) run as soon as the index exists, still before any training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from asc.chain import STAGES
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key, the value and the valid choices."""
+
+
+def _fail(key: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"{key}={value!r} is not valid: expected {expected}")
+
+
+def _choice(key: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        _fail(key, value, "one of " + ", ".join(map(str, choices)))
+
+
+def _int(key: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        _fail(key, value, f"an integer >= {low}")
+
+
+def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True, high_open: bool = False):
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        _fail(key, value, f"a number in {interval}")
+
+
+def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
+    _int(f"{prefix}.epochs", r["epochs"], 1)
+    _int(f"{prefix}.batch_size", r["batch_size"], 1)
+    _number(f"{prefix}.lr", r["lr"], 0.0, math.inf)
+    _number(f"{prefix}.adam_eps", r["adam_eps"], 0.0, math.inf)
+    _int(f"{prefix}.select_after", r["select_after"], 0)
+    _choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
+    _choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
+
+
+def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
+    from asc.prune import CRITERIA
+
+    _choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
+    chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
+    if not chosen or any(name not in layers for name in chosen):
+        _fail(f"{key}.layers", chosen, f"a non-empty list of the model's conv layers {list(layers)}")
+    if p.get("ratio") is not None:
+        _number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
+    for layer, ratio in (p.get("per_layer_ratio") or {}).items():
+        _choice(f"{key}.per_layer_ratio key", layer, chosen)
+        _number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
+
+
+def validate(cfg: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` for the first invalid value of the resolved config."""
+    _choice("stage", cfg["stage"], STAGES)
+    rt = cfg["runtime"]
+    _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    for key in ("workers", "feature_batch_size", "eval_batch_size"):
+        _int(f"runtime.{key}", rt[key], 1)
+    d = cfg["dataset"]
+    _choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
+    _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
+    _int("dataset.validation.seed", d["validation"]["seed"], 0)
+    f = cfg["features"]
+    _choice("features.stats_frames", f["stats_frames"], (f["frames"], f["frames"] + 1))
+    _choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
+    _choice("features.dtype", f["dtype"], ("float32", "float64"))
+    if f["sample_rate"] != d["sample_rate"]:
+        _fail("features.sample_rate", f["sample_rate"], f"dataset.sample_rate ({d['sample_rate']})")
+    from asc.model import build_model, conv_names
+
+    try:
+        layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model: {err}") from None
+    t = cfg["train"]
+    _recipe("train", t)
+    seeds = t["seeds"]
+    if not isinstance(seeds, list) or not seeds:
+        _fail("train.seeds", seeds, "a non-empty list of integers")
+    for i, seed in enumerate(seeds):
+        _int(f"train.seeds[{i}]", seed, 0)
+    ft = cfg["finetune"]
+    _recipe("finetune", ft)
+    _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))
+    _choice("finetune.subset", ft["subset"], ("per_repeat", "shared"))
+    _int("finetune.seed", ft["seed"], 0)
+    for name, p in cfg["criteria"].items():
+        _prune(f"criteria.{name}", p, layers)
+    if cfg.get("prune"):
+        _prune("prune", cfg["prune"], layers)
+    if not isinstance(cfg["runs"], list):
+        _fail("runs", cfg["runs"], "a list of {criteria, layer_sets, fractions, repeats} blocks")
+    for i, block in enumerate(cfg["runs"]):
+        key = f"runs[{i}]"
+        unknown = set(block) - {"criteria", "layer_sets", "fractions", "repeats"}
+        if unknown:
+            _fail(f"{key} keys", sorted(unknown), "criteria, layer_sets, fractions, repeats")
+        for name in block.get("criteria") or []:
+            _choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
+        for layer_set in block.get("layer_sets") or []:
+            chosen = [layer_set] if isinstance(layer_set, str) else list(layer_set)
+            if not chosen or any(x not in layers for x in chosen):
+                _fail(f"{key}.layer_sets", layer_set, f"lists of the model's conv layers {list(layers)}")
+        for fraction in block.get("fractions") or []:
+            _number(f"{key}.fractions", fraction, 0.0, 1.0)
+        _int(f"{key}.repeats", block.get("repeats", 0), 1 if block.get("fractions") else 0)
