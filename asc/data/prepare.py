@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from asc.data.archive import _plan, extract, file_lock, is_extracted
-from asc.data.tau import REQUIRED
+from asc.data.tau import REQUIRED, read_table
 from asc.data.zenodo import Archive, _human, _usable_part, archives_from_config, fetch
 
 log = logging.getLogger(__name__)
@@ -52,7 +50,7 @@ def is_complete(root: Path) -> bool:
     if not all((root / name).is_file() for name in REQUIRED):
         return False
     for fold in ("train", "evaluate"):
-        listed = pd.read_csv(root / f"evaluation_setup/fold1_{fold}.csv", sep="\t", usecols=["filename"])
+        listed = read_table(root, f"evaluation_setup/fold1_{fold}.csv")
         if not all((root / f).is_file() for f in listed["filename"]):
             return False
     return True
