@@ -122,12 +122,17 @@ def _existing(path: Path) -> Path:
     return path
 
 
+def _device(path: Path) -> int:
+    """The file system a folder (or the nearest existing parent of one still to be made) lives on."""
+    return os.stat(_existing(path)).st_dev
+
+
 def check_disk(plan: Sequence[Need], *, margin: int = MARGIN) -> None:
     """Raise one DiskSpaceError listing every file system whose free space is short of what the plan writes
     there (needs under folders on one device are added up)."""
     by_fs: dict[int, list[Need]] = {}
     for need in plan:
-        by_fs.setdefault(os.stat(_existing(need.path)).st_dev, []).append(need)
+        by_fs.setdefault(_device(need.path), []).append(need)
     short = []
     for needs in by_fs.values():
         total, free = sum(n.bytes for n in needs) + margin, shutil.disk_usage(_existing(needs[0].path)).free
