@@ -49,7 +49,9 @@ def test_non_regular_members_are_refused(tmp_path: Path, mode: int, word: str) -
     out = tmp_path / "a" / "root"
     with pytest.raises(UnsafeArchiveError) as err:
         extract(z, out, progress=False)
-    assert "odd.zip" in str(err.value) and f"{TOP}/audio/link.wav" in str(err.value) and word in str(err.value)
+    assert (
+        "odd.zip" in str(err.value) and f"{TOP}/audio/link.wav" in str(err.value) and word in str(err.value)
+    )
     assert not (tmp_path / "a").exists()  # refused before anything is written
 
 
@@ -187,7 +189,11 @@ def test_plan_counts_downloads_extraction_and_features(tmp_path: Path) -> None:
     kw = {"root": tmp_path / "root", "download_dir": tmp_path / "zips", "extracted": extracted,
           "features_dir": tmp_path / "features", "features": 5}  # fmt: skip
     keep = disk_plan(archives, delete_archives=False, **kw)
-    assert [(n.path.name, n.bytes) for n in keep] == [("zips", 4 * GB - 1000), ("root", 6 * GB), ("features", 5)]
+    assert [(n.path.name, n.bytes) for n in keep] == [
+        ("zips", 4 * GB - 1000),
+        ("root", 6 * GB),
+        ("features", 5),
+    ]
     delete = disk_plan(archives, delete_archives=True, **kw)
     assert [(n.path.name, n.bytes) for n in delete] == [("zips", 2 * GB), ("root", 6 * GB), ("features", 5)]
 
@@ -204,7 +210,9 @@ def test_plan_reads_a_downloaded_zip_and_skips_extracted_members(tmp_path: Path)
 
 def test_fallback_estimate_without_config_size(tmp_path: Path) -> None:
     a = Archive(f"{PREFIX}audio.1.zip", 1000, "0" * 32)
-    plan = disk_plan([a], root=tmp_path / "r", download_dir=tmp_path / "z", extracted={}, delete_archives=False)
+    plan = disk_plan(
+        [a], root=tmp_path / "r", download_dir=tmp_path / "z", extracted={}, delete_archives=False
+    )
     assert [n.bytes for n in plan] == [1000, 1150]
 
 

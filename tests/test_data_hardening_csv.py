@@ -39,16 +39,38 @@ def test_good_files_read(tmp_path: Path) -> None:
     ("name", "text", "line", "says"),
     [
         (FOLD, "filename,scene_label\naudio/airport-lisbon-1000-40000-a.wav,airport\n", 1, "comma-separated"),
-        (FOLD, "filename\tlabel\naudio/airport-lisbon-1000-40000-a.wav\tairport\n", 1, "lacks the column(s) "
-         "scene_label"),
+        (
+            FOLD,
+            "filename\tlabel\naudio/airport-lisbon-1000-40000-a.wav\tairport\n",
+            1,
+            "lacks the column(s) scene_label",
+        ),
         (FOLD, "filename\tscene_label\naudio/a-b-1-2-a.wav\tairport\taudio/x.wav\n", 2, "3 field(s)"),
-        (FOLD, "filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\naudio/x.wav\n", 3,
-         "1 field(s)"),
+        (
+            FOLD,
+            "filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\naudio/x.wav\n",
+            3,
+            "1 field(s)",
+        ),
         (FOLD, "filename\tscene_label\n\tairport\n", 2, "empty filename"),
-        ("meta.csv", "filename,scene_label,identifier,source_label\naudio/x.wav,airport,lisbon-1,a\n", 1,
-         "comma-separated"),
-        ("meta.csv", "filename\tscene_label\tidentifier\naudio/x.wav\tairport\tlisbon-1\n", 1, "source_label"),
-        ("meta.csv", GOOD["meta.csv"] + "audio/y.wav\tbus\tparis-10\n", 4, "3 field(s) where the header has 4"),
+        (
+            "meta.csv",
+            "filename,scene_label,identifier,source_label\naudio/x.wav,airport,lisbon-1,a\n",
+            1,
+            "comma-separated",
+        ),
+        (
+            "meta.csv",
+            "filename\tscene_label\tidentifier\naudio/x.wav\tairport\tlisbon-1\n",
+            1,
+            "source_label",
+        ),
+        (
+            "meta.csv",
+            GOOD["meta.csv"] + "audio/y.wav\tbus\tparis-10\n",
+            4,
+            "3 field(s) where the header has 4",
+        ),
     ],
 )
 def test_malformed_csv_names_file_line_and_format(

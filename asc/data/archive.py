@@ -104,7 +104,8 @@ def _extract_all(
                 skipped += 1
             else:
                 out.parent.mkdir(parents=True, exist_ok=True)
-                tmp = out.with_name(f".{out.name}.{os.getpid()}.extracting")
+                # A fixed name (the archive's lock keeps other jobs out): a killed run's leftover is overwritten.
+                tmp = out.with_name(f".{out.name}.extracting")
                 try:
                     with zf.open(info) as src, open(tmp, "wb") as dst:
                         _copy_member(src, dst)
@@ -173,7 +174,9 @@ def _plan(infos: list[zipfile.ZipInfo], zip_path: Path, strip_top: bool) -> list
     for info, rel in plan:  # a file that is also a member's folder would fail half-way with FileExistsError
         clash = next((p for p in _parents(rel) if p in files), None)
         if clash:
-            raise UnsafeArchiveError(f"{zip_path}: member {info.filename!r} lies below {clash!r}, which is a file")
+            raise UnsafeArchiveError(
+                f"{zip_path}: member {info.filename!r} lies below {clash!r}, which is a file"
+            )
     return plan
 
 

@@ -191,8 +191,17 @@ def prepare_tau(
     dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
     extracted = _extracted_sizes(cfg["files"])
     clips = _feature_clips(cfg, selected, extracted) if features_dir is not None else 0
-    check_disk(disk_plan(archives, root=root, download_dir=dest, extracted=extracted, delete_archives=delete,
-                         features_dir=features_dir, features=feature_bytes(clips, n_mels=n_mels, frames=frames)))
+    check_disk(
+        disk_plan(
+            archives,
+            root=root,
+            download_dir=dest,
+            extracted=extracted,
+            delete_archives=delete,
+            features_dir=features_dir,
+            features=feature_bytes(clips, n_mels=n_mels, frames=frames),
+        )
+    )
     options = {"retries": int(cfg.get("retries", 5)), "progress": progress,
                "url_template": cfg.get("url_template", "{base_url}/{name}?download=1")}  # fmt: skip
     for a in archives:
