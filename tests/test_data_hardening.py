@@ -3,9 +3,13 @@ front (item 3), zip members that are not plain files refused (item 9)."""
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -13,7 +17,18 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
-from http_fixtures import PREFIX, TOP, FileServer, make_zip, md5, tau_audio_zip, tau_meta_zip, write
+from http_fixtures import (
+    META_CSV,
+    PREFIX,
+    TOP,
+    FileServer,
+    make_zip,
+    md5,
+    tau_audio_zip,
+    tau_meta_zip,
+    tiny_wav,
+    write,
+)
 
 from asc.data import archive, prepare
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
@@ -25,7 +40,7 @@ from asc.data.zenodo import Archive
 
 def typed_zip(name: str, mode: int, data: bytes = b"/etc/passwd") -> bytes:
     """A zip with one plain file and one member of the given Unix mode (as Info-ZIP stores it)."""
-    buf = zipfile.ZipFile(out := __import__("io").BytesIO(), "w")
+    buf = zipfile.ZipFile(out := io.BytesIO(), "w")
     with buf:
         buf.writestr(f"{TOP}/meta.csv", b"ok")
         info = zipfile.ZipInfo(f"{TOP}/{name}", date_time=(2020, 1, 1, 0, 0, 0))
@@ -126,12 +141,10 @@ def test_concurrent_prepare_fetches_and_extracts_once(tmp_path: Path, monkeypatc
 def tiny_mirror(n_pad: int = 150) -> dict[str, bytes]:
     """meta + one audio zip (clips of 0.1 s, so dataset.clip_seconds=0.1), padded with small unlisted files so
     that an extraction takes long enough for two jobs to meet."""
-    from http_fixtures import META_CSV, tiny_wav
-
     audio = {f"{TOP}/audio/{n}": tiny_wav(4410, seed=i) for i, n in
              enumerate(["airport-lisbon-1000-40000-a.wav", "bus-paris-10-400-s1.wav"])}  # fmt: skip
     audio.update({f"{TOP}/doc/pad{i:03d}.txt": bytes(2048) for i in range(n_pad)})
-    meta = zipfile.ZipFile(__import__("io").BytesIO(tau_meta_zip()))
+    meta = zipfile.ZipFile(io.BytesIO(tau_meta_zip()))
     members = {i.filename: meta.read(i) for i in meta.infolist() if not i.is_dir()}
     assert members[f"{TOP}/meta.csv"] == META_CSV
     return {f"{PREFIX}meta.zip": make_zip(members), f"{PREFIX}audio.1.zip": make_zip(audio)}
@@ -139,10 +152,6 @@ def tiny_mirror(n_pad: int = 150) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     from omegaconf import OmegaConf
 
     repo = Path(__file__).resolve().parents[1]
