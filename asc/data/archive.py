@@ -2,7 +2,9 @@
 
 Every member name is checked before anything is written, so a hostile or broken archive leaves the
 target untouched. Members are written under a temporary name and renamed, so a file with its final name
-is always complete; a marker ``target/.extracted/<zipname>`` records a finished extraction.
+is always complete; a marker ``target/.extracted/<zipname>`` records a finished extraction. Extraction of one
+archive into one target holds a file lock (``target/.extracted/<zipname>.lock``), so concurrent jobs on one data
+folder (a SLURM array) extract each file once and never rename each other's temporary files.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock
 from tqdm.auto import tqdm
 
 from asc.progress import show_progress
@@ -27,7 +31,15 @@ _CHUNK = 1 << 20
 
 
 class UnsafeArchiveError(ValueError):
-    """A member would land outside the target folder (absolute path, drive letter or '..')."""
+    """A member would land outside the target folder (absolute path, drive letter or '..'), or is not a plain
+    file or folder (symlink, device, FIFO, socket)."""
+
+
+def file_lock(path: Path) -> FileLock:
+    """The one place the data layer makes an inter-process lock (downloads and extraction); swap the lock
+    class here. The folder is created so that the lock file can be."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path))
 
 
 def is_extracted(zip_name: str | Path, target: Path) -> bool:
@@ -49,60 +61,62 @@ def extract(
     with ``TAU-urban-acoustic-scenes-2020-mobile-development/``); it is an error if there is none.
     """
     zip_path, target = Path(zip_path), Path(target)
-    marker = target / MARKER_DIR / zip_path.name
-    if marker.is_file():
-        log.info("skipped %s (already extracted into %s)", zip_path.name, target)
-        _maybe_delete(zip_path, delete_after)
-        return target
-
-    show = show_progress(progress)
-    with zipfile.ZipFile(zip_path) as zf:
-        plan = _plan(zf.infolist(), zip_path, strip_top)  # raises before anything is written
-        files = [(info, rel) for info, rel in plan if not info.is_dir()]
-        target.mkdir(parents=True, exist_ok=True)
-        skipped = 0
-        with tqdm(
-            total=sum(info.file_size for info, _ in files),
-            desc=f"extract {_label(zip_path.name)}",
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            disable=not show,
-        ) as bar:
-            for info, rel in plan:
-                out = target.joinpath(*rel.split("/"))
-                if info.is_dir():
-                    out.mkdir(parents=True, exist_ok=True)
-                    continue
-                # Files only get their final name once complete, so the right size means "done".
-                if out.is_file() and out.stat().st_size == info.file_size:
-                    skipped += 1
-                else:
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = out.with_name(f".{out.name}.extracting")
-                    try:
-                        with zf.open(info) as src, open(tmp, "wb") as dst:
-                            _copy_member(src, dst)
-                    except BaseException:
-                        tmp.unlink(missing_ok=True)  # no half-written litter in the dataset folder
-                        raise
-                    os.replace(tmp, out)
-                bar.update(info.file_size)
-
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{len(files)} files\n")
-    if skipped:
-        log.info(
-            "extracted %s into %s (resumed: %d of %d files were already there)",
-            zip_path.name,
-            target,
-            skipped,
-            len(files),
-        )
-    else:
-        log.info("extracted %s into %s (%d files)", zip_path.name, target, len(files))
+    if not is_extracted(zip_path.name, target):
+        try:
+            zf = zipfile.ZipFile(zip_path)
+        except FileNotFoundError:
+            if not is_extracted(zip_path.name, target):  # not deleted by a job that just extracted it
+                raise
+        else:
+            with zf:
+                plan = _plan(zf.infolist(), zip_path, strip_top)  # raises before anything is written
+                # Another job may be extracting the same archive: wait for it, then find the marker.
+                with file_lock(target / MARKER_DIR / f"{zip_path.name}.lock"):
+                    if not is_extracted(zip_path.name, target):
+                        _extract_all(zf, plan, zip_path, target, show_progress(progress))
+                        _maybe_delete(zip_path, delete_after)
+                        return target
+    log.info("skipped %s (already extracted into %s)", zip_path.name, target)
     _maybe_delete(zip_path, delete_after)
     return target
+
+
+def _extract_all(
+    zf: zipfile.ZipFile, plan: list[tuple[zipfile.ZipInfo, str]], zip_path: Path, target: Path, show: bool
+) -> None:
+    files = [(info, rel) for info, rel in plan if not info.is_dir()]
+    skipped = 0
+    with tqdm(
+        total=sum(info.file_size for info, _ in files),
+        desc=f"extract {_label(zip_path.name)}",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not show,
+    ) as bar:
+        for info, rel in plan:
+            out = target.joinpath(*rel.split("/"))
+            if info.is_dir():
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            # Files only get their final name once complete, so the right size means "done".
+            if out.is_file() and out.stat().st_size == info.file_size:
+                skipped += 1
+            else:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                # A fixed name (the archive's lock keeps other jobs out): a killed run's leftover is overwritten.
+                tmp = out.with_name(f".{out.name}.extracting")
+                try:
+                    with zf.open(info) as src, open(tmp, "wb") as dst:
+                        _copy_member(src, dst)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)  # no half-written litter in the dataset folder
+                    raise
+                os.replace(tmp, out)
+            bar.update(info.file_size)
+    (target / MARKER_DIR / zip_path.name).write_text(f"{len(files)} files\n")
+    resumed = f" (resumed: {skipped} of {len(files)} files were already there)" if skipped else ""
+    log.info("extracted %s into %s (%d files)%s", zip_path.name, target, len(files), resumed)
 
 
 def _label(name: str) -> str:
@@ -118,7 +132,7 @@ def _copy_member(src: IO[bytes], dst: IO[bytes]) -> None:
 
 def _maybe_delete(zip_path: Path, delete_after: bool) -> None:
     if delete_after and zip_path.exists():
-        zip_path.unlink()
+        zip_path.unlink(missing_ok=True)  # a concurrent job may have deleted it a moment ago
         log.info("deleted %s", zip_path)
 
 
@@ -126,6 +140,7 @@ def _plan(infos: list[zipfile.ZipInfo], zip_path: Path, strip_top: bool) -> list
     """Validate every member name and map it to a safe relative path ('/'-separated)."""
     parts_of = []
     for info in infos:
+        _check_type(info, zip_path)
         name = info.filename.replace("\\", "/")  # zips made on Windows may use backslashes
         if name.startswith("/") or re.match(r"[A-Za-z]:", name):
             raise UnsafeArchiveError(f"{zip_path}: member {info.filename!r} has an absolute path")
@@ -155,4 +170,31 @@ def _plan(infos: list[zipfile.ZipInfo], zip_path: Path, strip_top: bool) -> list
                 f"{zip_path}: member {info.filename!r} would overwrite the extraction markers"
             )
         plan.append((info, rel))
+    files = {rel for info, rel in plan if not info.is_dir()}
+    for info, rel in plan:  # a file that is also a member's folder would fail half-way with FileExistsError
+        clash = next((p for p in _parents(rel) if p in files), None)
+        if clash:
+            raise UnsafeArchiveError(
+                f"{zip_path}: member {info.filename!r} lies below {clash!r}, which is a file"
+            )
     return plan
+
+
+def _parents(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _check_type(info: zipfile.ZipInfo, zip_path: Path) -> None:
+    """Only plain files and folders: a symlink would be written as a file holding its target path (or let a
+    later member escape through it); devices, FIFOs and sockets have no place in a dataset. Zip has no hard-link
+    entry; Info-ZIP's Unix mode (high 16 bits of external_attr) carries the type, 0 means "plain" (Windows)."""
+    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(mode)
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+        what = {stat.S_IFLNK: "a symbolic link", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}.get(kind, f"of file type {oct(kind)}")  # fmt: skip
+        raise UnsafeArchiveError(
+            f"{zip_path}: member {info.filename!r} is {what}; only plain files and folders are extracted "
+            "(is this the right archive? download it again from the dataset's record)"
+        )

@@ -16,8 +16,15 @@ seed whatever the number of worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import logging
+import os
+import signal
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -209,6 +216,47 @@ def _render_and_write(args: tuple[dict[str, Any], Clip, str]) -> None:
         sf.write(tmp, synth.render(clip), int(cfg["sample_rate"]), subtype="PCM_24", format="WAV")
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_WATCH_SECONDS = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a worker must not outlive the asc process (killed, it would leave workers writing into
+    the folder the next job resumes). On Linux the kernel sends SIGKILL when the parent dies (prctl); a thread
+    that polls the parent is the portable fallback (and covers a parent that died before prctl took effect)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    direct = os.getppid() == parent  # fork: asc is the parent; forkserver/spawn: it is not
+    threading.Thread(target=_watch_parent, args=(parent, direct), daemon=True, name="parent-watch").start()
+
+
+def _watch_parent(parent: int, direct: bool) -> None:
+    while _alive(parent, direct):
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)  # no clean-up: the unfinished clip is a temporary file that the next run removes
+
+
+def _alive(parent: int, direct: bool) -> bool:
+    if direct:  # a dead parent is a zombie until reaped, so a kill(0) probe would say "alive"; ppid changes
+        return os.getppid() == parent
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else: pid reuse, rare; treat as alive
+        pass
+    return True
+
+
+def _complete(path: Path, frames: int) -> bool:
+    """A clip written by an earlier run: present and of the right length (anything else is rendered again)."""
+    try:
+        return sf.info(str(path)).frames == frames
+    except (RuntimeError, OSError):  # soundfile's errors are RuntimeErrors
+        return False
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
@@ -229,7 +277,12 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
     clips = plan_clips(cfg)
     (root / "audio").mkdir(parents=True, exist_ok=True)
     (root / "evaluation_setup").mkdir(exist_ok=True)
-    todo = [c for c in clips if not (root / c.filename).is_file()]  # resume an interrupted generation
+    # Resume an interrupted generation: drop the temporary files of clips a killed run left unfinished, and
+    # render what is missing or not a complete clip.
+    for stale in (root / "audio").glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    frames = int(round(cfg["clip_seconds"] * int(cfg["sample_rate"])))
+    todo = [c for c in clips if not _complete(root / c.filename, frames)]
     jobs = [(cfg, c, str(root)) for c in todo]
     disable = not show_progress(progress)
     workers = max(1, int(cfg.get("workers", 1)))
@@ -239,7 +292,7 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
                 _render_and_write(job)
                 bar.update()
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 for _ in pool.map(_render_and_write, jobs, chunksize=8):
                     bar.update()
     _write_csv(

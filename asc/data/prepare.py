@@ -1,26 +1,48 @@
 """Bring the real TAU 2020 Mobile development set into ``dataset.root``: download, verify, extract.
 
-Kept archives are all fetched first (so the free-space check covers the whole download), then extracted; with
-``delete_archives`` each is fetched, extracted and deleted in turn, so the disk never holds more than the
-extracted set plus one zip. A folder that already holds a complete copy needs no
-download: point ``dataset.root`` at it (a folder that holds every listed clip is used as it is), or set
-``dataset.download=false`` to never download.
+The whole disk plan (downloads still missing, extraction, features) is checked up front, per file system, so a
+short disk fails in the first second with what is missing instead of half-way with ``Errno 28``. Then each
+archive is fetched, extracted (and with ``delete_archives`` deleted) in turn, under a per-archive lock, so
+concurrent jobs on one data folder (a SLURM array) download and extract every archive once; with
+``delete_archives`` the disk never holds more than the extracted set plus one zip. A folder that already holds a
+complete copy needs no download: point ``dataset.root`` at it, or set ``dataset.download=false``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import math
+import os
+import shutil
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from asc.data.archive import extract, is_extracted
-from asc.data.tau import REQUIRED
-from asc.data.zenodo import archives_from_config, fetch
+from asc.data.archive import _plan, extract, file_lock, is_extracted
+from asc.data.tau import REQUIRED, read_table
+from asc.data.zenodo import Archive, _human, _usable_part, archives_from_config, fetch
 
 log = logging.getLogger(__name__)
+
+MARGIN = 256 << 20  # head-room left on every file system the plan writes to
+# Extracted size of an archive the config gives none for: TAU's WAVs deflate by ~10 %, so 1.15 x the zip.
+FALLBACK_RATIO = 1.15
+NPY_OVERHEAD = 1 << 20  # .npy headers, stats.npz, manifest: well below this
+
+
+@dataclass(frozen=True)
+class Need:
+    """Bytes the plan will write under ``path`` (what: a short description for the error)."""
+
+    path: Path
+    bytes: int
+    what: str
+
+
+class DiskSpaceError(OSError):
+    """The plan does not fit on the disks it writes to (raised before anything is downloaded)."""
 
 
 def is_complete(root: Path) -> bool:
@@ -28,13 +50,127 @@ def is_complete(root: Path) -> bool:
     if not all((root / name).is_file() for name in REQUIRED):
         return False
     for fold in ("train", "evaluate"):
-        listed = pd.read_csv(root / f"evaluation_setup/fold1_{fold}.csv", sep="\t", usecols=["filename"])
+        listed = read_table(root, f"evaluation_setup/fold1_{fold}.csv")
         if not all((root / f).is_file() for f in listed["filename"]):
             return False
     return True
 
 
-def prepare_tau(cfg: Mapping[str, Any], progress: bool | None = None) -> Path:
+def extraction_bytes(a: Archive, *, root: Path, download_dir: Path, estimate: int | None) -> int:
+    """Bytes extracting ``a`` into root still adds: from the zip's central directory (minus members already
+    there) when the zip is downloaded, else ``estimate`` (the config's ``extracted``) or 1.15 x the zip."""
+    if is_extracted(a.name, root):
+        return 0
+    zip_path = download_dir / a.name
+    if zip_path.is_file() and zip_path.stat().st_size == a.bytes:
+        with zipfile.ZipFile(zip_path) as zf:
+            plan = _plan(zf.infolist(), zip_path, strip_top=True)
+        return sum(i.file_size for i, rel in plan if not i.is_dir() and not _present(root / rel, i.file_size))
+    return int(estimate) if estimate is not None else math.ceil(a.bytes * FALLBACK_RATIO)
+
+
+def _present(path: Path, size: int) -> bool:
+    return path.is_file() and path.stat().st_size == size
+
+
+def feature_bytes(clips: int, *, n_mels: int = 40, frames: int = 500) -> int:
+    """float32 features of ``clips`` clips (memmapped .npy per split) plus headers and statistics."""
+    return clips * n_mels * frames * 4 + NPY_OVERHEAD
+
+
+def disk_plan(
+    archives: Sequence[Archive],
+    *,
+    root: Path,
+    download_dir: Path,
+    extracted: Mapping[str, int],
+    delete_archives: bool,
+    features_dir: Path | None = None,
+    features: int = 0,
+) -> list[Need]:
+    """What still has to be written, and where, to fetch and extract ``archives`` and build ``features`` bytes
+    of features. ``extracted`` maps an archive's file name to its estimated extracted size. With
+    ``delete_archives`` only the largest missing zip is on disk at a time."""
+    todo = [a for a in archives if not is_extracted(a.name, root)]
+    missing = [a.bytes - _downloaded(download_dir, a) for a in todo]
+    unpack = sum(extraction_bytes(a, root=root, download_dir=download_dir, estimate=extracted.get(a.name))
+                 for a in todo)  # fmt: skip
+    plan = []
+    if any(missing):
+        n = sum(m > 0 for m in missing)
+        plan.append(Need(download_dir, max(missing) if delete_archives else sum(missing),
+                         "the largest zip still to download (delete_archives=true)" if delete_archives
+                         else f"{n} zip(s) still to download"))  # fmt: skip
+    if unpack:
+        plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)"))
+    if features_dir is not None and features:
+        plan.append(Need(features_dir, features, "features"))
+    return plan
+
+
+def _downloaded(dest: Path, a: Archive) -> int:
+    final = dest / a.name
+    if final.is_file() and final.stat().st_size == a.bytes:
+        return a.bytes
+    return _usable_part(dest, a)
+
+
+def _existing(path: Path) -> Path:
+    path = Path(path).absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _device(path: Path) -> int:
+    """The file system a folder (or the nearest existing parent of one still to be made) lives on."""
+    return os.stat(_existing(path)).st_dev
+
+
+def check_disk(plan: Sequence[Need], *, margin: int = MARGIN) -> None:
+    """Raise one DiskSpaceError listing every file system whose free space is short of what the plan writes
+    there (needs under folders on one device are added up)."""
+    by_fs: dict[int, list[Need]] = {}
+    for need in plan:
+        by_fs.setdefault(_device(need.path), []).append(need)
+    short = []
+    for needs in by_fs.values():
+        total, free = sum(n.bytes for n in needs) + margin, shutil.disk_usage(_existing(needs[0].path)).free
+        if free < total:
+            parts = " + ".join(f"{_human(n.bytes)} for {n.what} in {n.path}" for n in needs)
+            short.append(f"  need {_human(total)} ({parts} + {_human(margin)} margin), free {_human(free)}")
+    if short:
+        raise DiskSpaceError(
+            "not enough free disk space for the dataset:\n" + "\n".join(short) + "\nFree some space, set "
+            "dataset.delete_archives=true (each zip is deleted once extracted: saves 27 GB on TAU), or point "
+            "paths.data (or dataset.root / dataset.download_dir) at a larger disk"
+        )
+
+
+def _feature_clips(cfg: Mapping[str, Any], archives: Sequence[Archive], extracted: Mapping[str, int]) -> int:
+    """Clips that will get features: the fold1 train + evaluate counts, scaled by the share of the audio the
+    selected archives hold (a partial download indexes what is there)."""
+    audio = [a for a in archives_from_config(cfg["files"], _audio_keys(cfg["files"]))]
+    share = sum(extracted.get(a.name, a.bytes) for a in archives if a in audio) / max(
+        sum(extracted.get(a.name, a.bytes) for a in audio), 1
+    )
+    return math.ceil(sum(int(v) for v in dict(cfg.get("expected_counts") or {}).values()) * share)
+
+
+def _audio_keys(files: Mapping[str, Any]) -> list[str]:
+    return [str(k) for k, v in files.items() if isinstance(v, Mapping) and str(k).startswith("audio")]
+
+
+def prepare_tau(
+    cfg: Mapping[str, Any],
+    progress: bool | None = None,
+    *,
+    features_dir: Path | None = None,
+    n_mels: int = 40,
+    frames: int = 500,
+) -> Path:
+    """Download and extract what ``cfg`` (the dataset config) selects; returns the dataset root. With
+    ``features_dir`` the disk check also covers the features that will be written there."""
     root = Path(cfg["root"])
     if not cfg.get("download", True):
         if not (root / "meta.csv").is_file():
@@ -47,19 +183,46 @@ def prepare_tau(cfg: Mapping[str, Any], progress: bool | None = None) -> Path:
     if is_complete(root):
         log.info("%s already holds every clip its fold files list; nothing to download", root)
         return root
-    archives = [
-        a for a in archives_from_config(cfg["files"], list(cfg["archives"])) if not is_extracted(a.name, root)
-    ]
+    selected = archives_from_config(cfg["files"], list(cfg["archives"]))
+    archives = [a for a in selected if not is_extracted(a.name, root)]
     if not archives:
         log.info("all selected archives are already extracted into %s", root)
         return root
     dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
+    extracted = _extracted_sizes(cfg["files"])
+    clips = _feature_clips(cfg, selected, extracted) if features_dir is not None else 0
+    check_disk(
+        disk_plan(
+            archives,
+            root=root,
+            download_dir=dest,
+            extracted=extracted,
+            delete_archives=delete,
+            features_dir=features_dir,
+            features=feature_bytes(clips, n_mels=n_mels, frames=frames),
+        )
+    )
     options = {"retries": int(cfg.get("retries", 5)), "progress": progress,
                "url_template": cfg.get("url_template", "{base_url}/{name}?download=1")}  # fmt: skip
-    # Keeping the zips: fetch them all first, so the free-space check covers the whole download up front.
-    # Deleting them: one at a time, so the disk never holds more than the extracted set plus one zip.
-    batches = [[a] for a in archives] if delete else [archives]
-    for batch in batches:
-        for zip_path in fetch(batch, cfg["base_url"], dest, **options):
-            extract(zip_path, root, delete_after=delete, progress=progress)
+    for a in archives:
+        prepare_archive(a, root=root, download_dir=dest, base_url=cfg["base_url"], delete=delete, **options)
     return root
+
+
+def prepare_archive(
+    a: Archive, *, root: Path, download_dir: Path, base_url: str, delete: bool, **fetch_options: Any
+) -> None:
+    """Fetch, extract and (with ``delete``) delete one archive, holding its lock throughout: a second job
+    waits, then finds it extracted, and never re-downloads a zip the first one deleted."""
+    with file_lock(Path(download_dir) / f".{a.name}.lock"):
+        if is_extracted(a.name, root):
+            log.info("skipped %s (already extracted into %s)", a.name, root)
+            return
+        (zip_path,) = fetch([a], base_url, download_dir, **fetch_options)
+        extract(zip_path, root, delete_after=delete, progress=fetch_options.get("progress"))
+
+
+def _extracted_sizes(files: Mapping[str, Any]) -> dict[str, int]:
+    prefix, suffix = str(files.get("prefix", "")), str(files.get("suffix", ".zip"))
+    return {f"{prefix}{k}{suffix}": int(v["extracted"]) for k, v in files.items()
+            if isinstance(v, Mapping) and "extracted" in v}  # fmt: skip

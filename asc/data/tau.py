@@ -37,12 +37,56 @@ def parse_filename(filename: str) -> dict[str, str]:
     return {"scene": parts[0], "city": parts[1], "location": "-".join(parts[1:-2]), "device": parts[-1]}
 
 
-def _read_csv(root: Path, name: str) -> pd.DataFrame:
-    path = root / name
+# The columns each metadata file must have (reference/tau2020_mobile.md); more columns are allowed.
+COLUMNS = {
+    "meta.csv": ("filename", "scene_label", "identifier", "source_label"),
+    "evaluation_setup/fold1_train.csv": ("filename", "scene_label"),
+    "evaluation_setup/fold1_evaluate.csv": ("filename", "scene_label"),
+    "evaluation_setup/fold1_test.csv": ("filename",),
+}
+
+
+class CsvFormatError(ValueError):
+    """A metadata file is not the tab-separated table the TAU layout has (message: file, line, format)."""
+
+
+def read_table(root: Path, name: str) -> pd.DataFrame:
+    """Read one of the TAU metadata files (``name`` is a key of COLUMNS) as strings, checking its format:
+    tab-separated, a header row holding the expected columns, every row as many fields as the header, no empty
+    value in an expected column. Any deviation is a CsvFormatError naming the file and the line."""
+    path, expected = root / name, COLUMNS[name]
+    fmt = f"expected a tab-separated file whose header row has the columns {' <TAB> '.join(expected)}"
     try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} is missing; {root} is not a complete TAU-layout dataset") from None
+    except UnicodeDecodeError as e:
+        raise CsvFormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); {fmt}") from None
+    if not lines:
+        raise CsvFormatError(f"{path} is empty; {fmt}")
+    header = lines[0].split("\t")
+    missing = [c for c in expected if c not in header]
+    if missing:
+        comma = " (it looks comma-separated)" if len(header) == 1 and "," in lines[0] else ""
+        raise CsvFormatError(
+            f"{path}, line 1: the header {lines[0][:120]!r} lacks the column(s) {', '.join(missing)}{comma}; {fmt}"
+        )
+    at = [header.index(c) for c in expected]
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():  # a blank (e.g. trailing) line holds no clip
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise CsvFormatError(
+                f"{path}, line {number}: {len(fields)} field(s) where the header has {len(header)} "
+                f"({line[:120]!r}); {fmt}"
+            )
+        empty = [expected[k] for k, i in enumerate(at) if not fields[i].strip()]
+        if empty:
+            raise CsvFormatError(f"{path}, line {number}: empty {', '.join(empty)} ({line[:120]!r}); {fmt}")
+        rows.append(fields)
+    return pd.DataFrame(rows, columns=header, dtype=str)
 
 
 def location_split(
@@ -80,10 +124,10 @@ def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: in
             f"dataset folder {root} lacks {', '.join(missing)}; download or generate the dataset first "
             "(for TAU: its meta archive), or point dataset.root at a complete copy"
         )
-    meta = _read_csv(root, "meta.csv").set_index("filename")
+    meta = read_table(root, "meta.csv").set_index("filename")
     folds = {
-        "train": _read_csv(root, "evaluation_setup/fold1_train.csv"),
-        "evaluate": _read_csv(root, "evaluation_setup/fold1_evaluate.csv"),
+        "train": read_table(root, "evaluation_setup/fold1_train.csv"),
+        "evaluate": read_table(root, "evaluation_setup/fold1_evaluate.csv"),
     }
     rows = []
     for split, fold in folds.items():

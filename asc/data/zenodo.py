@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from tqdm.auto import tqdm
 
+from asc.data.archive import file_lock
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def fetch(
     unique = list({a.name: a for a in archives}.values())
 
     # One fetch per folder at a time: parallel Hydra jobs would otherwise write the same part files.
-    with FileLock(str(dest / ".fetch.lock")):
+    with file_lock(dest / ".fetch.lock"):
         todo = []
         for a in unique:
             if _verified(dest / a.name, a):
