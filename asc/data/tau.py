@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +112,10 @@ def location_split(
     return best
 
 
-def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: int = 0) -> pd.DataFrame:
-    """Read meta.csv and the fold files of ``root`` into one table; clips whose audio is absent are dropped with
-    a warning (a partial download works on what is there)."""
+def read_folds(root: str | Path, *, expected_counts: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Read meta.csv and the fold files of ``root`` into one table (``split`` = the fold: train | evaluate);
+    clips whose audio is absent are dropped with a warning (a partial download works on what is there)."""
     root = Path(root)
-    cfg = cfg or {}
     missing = [n for n in REQUIRED if not (root / n).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -151,30 +149,21 @@ def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: in
             len(gone), root, gone["filename"].iloc[0],
         )  # fmt: skip
         table = table.loc[present].reset_index(drop=True)
-    for split, expected in dict(cfg.get("expected_counts") or {}).items():
+    for split, expected in dict(expected_counts or {}).items():
         have = int((table["split"] == split).sum())
         if have != int(expected):
             log.warning("fold1_%s has %d clips with audio; the full dataset has %d", split, have, expected)
     train = table["split"] == "train"
     if not train.any():
         raise ValueError(f"no fold1_train clip with audio under {root}: nothing to train on")
-    val = location_split(table.loc[train].reset_index(drop=True), seed=seed)
-    table.loc[train, "split"] = np.where(val, "val", "train")
-    counts = table["split"].value_counts()
-    log.info("index: %s clips (%s)", len(table), ", ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS))
     return table
 
 
-def spot_check(root: Path, table: pd.DataFrame, sample_rate: int, clip_seconds: float, n: int = 5) -> None:
-    """Check a few WAVs (evenly spread) for rate, channels and length before hours of feature extraction."""
-    for filename in table["filename"].iloc[np.linspace(0, len(table) - 1, min(n, len(table))).astype(int)]:
-        info = sf.info(str(root / filename))
-        expected = round(sample_rate * clip_seconds)
-        if info.samplerate != sample_rate or info.channels != 1 or info.frames != expected:
-            raise ValueError(
-                f"{root / filename}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
-                f"expected {sample_rate} Hz mono with {expected} samples — is dataset.root the right dataset?"
-            )
+def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: int = 0) -> pd.DataFrame:
+    """The folds of ``root`` with our grouped 30 % hold-out drawn with ``seed`` (tests and notebooks; the index
+    stage calls :func:`read_folds` and :func:`split_validation` with the configured method)."""
+    table = read_folds(root, expected_counts=(cfg or {}).get("expected_counts"))
+    return split_validation(table, method="grouped", amount=0.3, seed=seed)
 
 
 def save_index(table: pd.DataFrame, out_dir: Path) -> None:
