@@ -146,7 +146,10 @@ class Executor:
                                                           progress=self.rt["progress"]))  # fmt: skip
             self.root = art.path
         else:  # TAU lives at dataset.root (where the user keeps it), not in the store; it checks itself
-            build(d, work=None, workers=self.rt["workers"], progress=self.rt["progress"])
+            f = self.cfg["features"]
+            build(d, work=None, workers=self.rt["workers"], progress=self.rt["progress"],
+                  features_dir=self.stores["data"].root / "features", n_mels=int(f["n_mels"]),
+                  frames=int(f["frames"]))  # fmt: skip
             self.root = Path(d["root"])
             self.done[step.id] = Artifact(step.stage, step.key, self.root)
 
