@@ -14,7 +14,12 @@ from asc.data.tau import location_split
 
 def _table(spec: dict[str, dict[str, int]]) -> pd.DataFrame:
     rows = [
-        {"filename": f"audio/{scene}-{loc}-{k}-a.wav", "scene": scene, "city": loc.split("-")[0], "location": loc}
+        {
+            "filename": f"audio/{scene}-{loc}-{k}-a.wav",
+            "scene": scene,
+            "city": loc.split("-")[0],
+            "location": loc,
+        }
         for scene, locations in spec.items()
         for loc, n in locations.items()
         for k in range(n)

@@ -39,17 +39,23 @@ def test_dense_mapping_matches_a_direct_keras_construction(mapping: str) -> None
     keras_old = torch.stack([dense[:, (r % channels) * hw + r // channels] for r in range(channels * hw)])
     rows = {
         "authors": [2 * c + t for c in AUTHORS_C3 for t in (0, 1)],  # Fine-tuning.py: w_f = [2c, 2c + 1, ...]
-        "correct": [s * channels + c for s in range(hw) for c in AUTHORS_C3],  # their pruned Keras order (s, k)
+        "correct": [
+            s * channels + c for s in range(hw) for c in AUTHORS_C3
+        ],  # their pruned Keras order (s, k)
     }
     kernel = keras_old[rows[mapping]]
     pruned = prune_filters(model, {"C3": AUTHORS_C3}, dense_mapping=mapping)
-    other = prune_filters(model, {"C3": AUTHORS_C3}, dense_mapping="authors" if mapping == "correct" else "correct")
+    other = prune_filters(
+        model, {"C3": AUTHORS_C3}, dense_mapping="authors" if mapping == "correct" else "correct"
+    )
     x = torch.randn(3, 1, 40, 500)
     with torch.no_grad():
         want = _first_dense_keras(pruned, x, kernel)
         got = pruned.classifier[1](pruned.classifier[0](pruned.features(x)))
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
-        assert not torch.allclose(other.classifier[1](other.classifier[0](other.features(x))), want, atol=1e-3)
+        assert not torch.allclose(
+            other.classifier[1](other.classifier[0](other.features(x))), want, atol=1e-3
+        )
 
 
 def test_dense_mapping_is_identity_when_the_last_conv_is_whole() -> None:
@@ -84,7 +90,9 @@ def test_prune_model_passes_dense_mapping_on() -> None:
 def test_rounding_changes_the_walk_order() -> None:
     # d(1,2) = .0500001 < d(0,1) = .0500004: walk (1,2) (2,1) (0,1) → keep 1, then 0 → [0, 1].
     # Rounded to 5 decimals both are .05: 1's closest ties between 0 and 2 → 0; walk by index → keep 0, 2.
-    d = torch.tensor([[0, 0.0500004, 0.9], [0.0500004, 0, 0.0500001], [0.9, 0.0500001, 0]], dtype=torch.float64)
+    d = torch.tensor(
+        [[0, 0.0500004, 0.9], [0.0500004, 0, 0.0500001], [0.9, 0.0500001, 0]], dtype=torch.float64
+    )
     cfg = {"partner": "argmin"}
     from asc.prune.criteria import algorithm1
 

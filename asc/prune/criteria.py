@@ -187,7 +187,9 @@ def average(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """
     dist = rounded(rep.cosine_distance(rep.representatives(weight)), opts.get("round_decimals"))
     kept = algorithm1(dist, opts)
-    partner = closest_pairs(dist, opts.get("partner", "argmin"))[0] if weight.shape[0] > 1 else np.zeros(1, int)
+    partner = (
+        closest_pairs(dist, opts.get("partner", "argmin"))[0] if weight.shape[0] > 1 else np.zeros(1, int)
+    )
     policy = opts.get("kept_partner", "average")
     if policy not in ("average", "skip"):
         raise ValueError(f"prune.kept_partner={policy!r} is not one of average, skip")

@@ -22,14 +22,20 @@ from .criteria import Selection, register
 def _read_kept_file(path: str) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"prune.kept_file={path} does not exist; give a JSON/YAML {{layer: [indices]}} file")
+        raise FileNotFoundError(
+            f"prune.kept_file={path} does not exist; give a JSON/YAML {{layer: [indices]}} file"
+        )
     text = file.read_text()
     try:
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise ValueError(f"prune.kept_file={path} is not valid {file.suffix.lstrip('.') or 'YAML'}: {err}") from None
+        raise ValueError(
+            f"prune.kept_file={path} is not valid {file.suffix.lstrip('.') or 'YAML'}: {err}"
+        ) from None
     if not isinstance(data, Mapping):
-        raise ValueError(f"prune.kept_file={path} must hold a mapping {{layer: [indices]}}, got {type(data).__name__}")
+        raise ValueError(
+            f"prune.kept_file={path} must hold a mapping {{layer: [indices]}}, got {type(data).__name__}"
+        )
     return dict(data)
 
 
