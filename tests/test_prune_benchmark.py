@@ -13,7 +13,8 @@ def test_benchmark_rows(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     for r in rows:
         assert r["kept_equal"] and r["kept_exact"] == r["kept_nystrom"] and r["nystrom_error"] < 1e-8
         assert r["exact_total_s"] > 0 and r["speedup"] > 0
-    assert "speedup" in format_table(rows)
+        assert 1 <= r["auto_landmarks"] <= 10  # rank of 3×3 representatives ≤ 9
+    assert "speedup" in format_table(rows) and "auto m" in format_table(rows)
     monkeypatch.setattr("asc.prune.benchmark.similarity_benchmark", lambda: rows)
     main()
     assert "exact ms" in capsys.readouterr().out

@@ -19,7 +19,9 @@ LAYER_SETS = [["C1"], ["C2"], ["C3"], ["C1", "C2"], ["C1", "C3"], ["C2", "C3"], 
 
 
 def config(name: str, **overrides) -> dict:
-    return {**yaml.safe_load((CONF / f"{name}.yaml").read_text()), **overrides}
+    """conf/prune/<name>.yaml with overrides; ``given`` (which needs indices) reads authors_kept.yaml."""
+    stem = "authors_kept" if name == "given" else name
+    return {**yaml.safe_load((CONF / f"{stem}.yaml").read_text()), **overrides}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +31,13 @@ def model() -> nn.Module:
 
 def test_every_criterion_has_a_config_and_vice_versa() -> None:
     files = {p.stem for p in CONF.glob("*.yaml")}
-    assert files == set(CRITERIA)
+    assert files - {"authors_kept"} == set(CRITERIA)
     for stem in files:
-        cfg = config(stem)
-        assert cfg["name"] == stem and cfg["layers"] == ["C1", "C2", "C3"] and "_target_" not in cfg
+        cfg = yaml.safe_load((CONF / f"{stem}.yaml").read_text())
+        assert cfg["name"] == (stem if stem != "authors_kept" else "given") and "_target_" not in cfg
+        # centrality defaults to the WASPAA paper's operating point (C1 and C2 only)
+        assert cfg["layers"] == (["C1", "C2"] if stem == "centrality" else ["C1", "C2", "C3"])
+        assert cfg["dense_mapping"] == "correct"
 
 
 @pytest.mark.parametrize("layers", LAYER_SETS, ids="+".join)
@@ -116,9 +121,10 @@ def test_errors_list_the_valid_choices(model: nn.Module) -> None:
 def test_tiny_layers_and_pruning_twice(name: str) -> None:
     torch.manual_seed(2)
     tiny = build_model({"widths": [1, 2, 3]}).eval()
-    pruned, info = prune_model(tiny, config(name))
+    given = {"kept": {"C1": [0], "C2": [1], "C3": [0, 2]}} if name == "given" else {}
+    pruned, info = prune_model(tiny, config(name, layers=["C1", "C2", "C3"], **given))
     assert all(w >= 1 for w in info["widths"])
-    again, _ = prune_model(pruned, config(name, layers=["C3"]))
+    again, _ = prune_model(pruned, config(name, layers=["C3"], **({"kept": {"C3": [1]}} if given else {})))
     with torch.no_grad():
         assert again(torch.randn(1, 40, 500)).shape == (1, 10)
 

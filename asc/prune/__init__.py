@@ -1,7 +1,8 @@
 """Passive filter pruning: pick filters per conv layer with a registered criterion, then cut them out.
 
 ``prune_model(model, cfg)`` is the only entry point the pipeline uses; ``cfg`` is the ``prune`` config group
-(``conf/prune/<name>.yaml``) as a mapping: ``name``, ``layers`` and the criterion's own options.
+(``conf/prune/<name>.yaml``) as a mapping: ``name``, ``layers``, optionally ``per_layer_ratio`` and
+``dense_mapping`` (correct | authors, see surgery.py) and the criterion's own options.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import Any
 import torch
 
 from ..model import BaselineCNN
+from . import given, norms, nystrom  # noqa: F401  (importing registers their criteria)
 from . import representatives as rep
 from .criteria import CRITERIA, Selection, lookup, register
 from .surgery import prune_filters
 
 __all__ = ["CRITERIA", "Selection", "prune_filters", "prune_model", "register"]
 
-# Keys of the config that are not passed on to the criterion function.
-_STRUCTURAL = ("name", "layers", "per_layer_ratio")
+# Keys of the config that are not passed on to the criterion function. ``layer`` is reserved: prune_model sets
+# it per layer, so criteria with per-layer options (nystrom landmarks, given kept) can look theirs up.
+_STRUCTURAL = ("name", "layers", "per_layer_ratio", "dense_mapping", "layer")
 
 
 def _plain(value: Any) -> Any:
@@ -54,7 +57,9 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
       l1_norms    {conv: [float]}  — Σ|W_i| of each filter (Fig. 4)
       select_s    {conv: seconds}  — wall time of the criterion on that layer (pruned layers only)
       plus criterion extras keyed by name, each {conv: value} for the pruned layers, e.g. similarity_s;
-      nystrom: nystrom_error, kept_equals_exact, exact_similarity_s, nystrom_landmarks; centrality: centrality.
+      nystrom: nystrom_error, nystrom_m, nystrom_landmarks, kept_equals_exact, exact_similarity_s,
+      nystrom_speedup; centrality: centrality; operator_norm, gm: score.
+    ``cfg["dense_mapping"]`` (default correct) goes to the surgery; it is also recorded in info.
     The input model is left unchanged.
     """
     cfg = _plain(cfg)
@@ -85,7 +90,9 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
         if layer not in layers:
             info["kept"][layer] = list(range(conv.out_channels))
             continue
-        layer_opts = dict(opts, ratio=per_layer[layer]) if layer in per_layer else opts
+        layer_opts = dict(opts, layer=layer)
+        if layer in per_layer:
+            layer_opts["ratio"] = per_layer[layer]
         start = time.perf_counter()
         sel = criterion(weight, layer_opts)
         info["select_s"][layer] = time.perf_counter() - start
@@ -98,11 +105,12 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
         for key, value in sel.extras.items():
             info.setdefault(key, {})[layer] = value
 
-    pruned = prune_filters(model, info["kept"], mixes)
+    pruned = prune_filters(model, info["kept"], mixes, dense_mapping=cfg.get("dense_mapping") or "correct")
     if reinit:
         # Seeded without disturbing the caller's global RNG stream.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(opts.get("seed", 0)))
             pruned.reset_parameters()
     info["widths"] = list(pruned.spec["widths"])
+    info["dense_mapping"] = cfg.get("dense_mapping") or "correct"
     return pruned, info

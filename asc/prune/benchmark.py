@@ -15,6 +15,7 @@ import torch
 
 from . import representatives as rep
 from .criteria import greedy_select
+from .nystrom import smallest_exact_landmarks
 
 
 def _best_of(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
@@ -40,7 +41,8 @@ def similarity_benchmark(
     Columns: n, c_in, landmarks; representatives_s (batched SVD); exact_similarity_s / nystrom_similarity_s
     (the n×n matrix only); exact_total_s / nystrom_total_s (similarity + Algorithm 1, what pruning a layer
     costs after the representatives); speedup = exact_similarity_s / nystrom_similarity_s; kept_exact,
-    kept_nystrom (counts), kept_equal, nystrom_error (relative Frobenius error of the similarity matrix).
+    kept_nystrom (counts), kept_equal, nystrom_error (relative Frobenius error of the similarity matrix);
+    auto_landmarks = the smallest m whose kept set equals the exact one (what ``landmarks: auto`` picks).
     """
     rows = []
     gen = torch.Generator().manual_seed(seed)
@@ -71,6 +73,7 @@ def similarity_benchmark(
                 "kept_nystrom": len(kept_nys),
                 "kept_equal": kept_exact == kept_nys,
                 "nystrom_error": float(torch.linalg.norm(approx - exact) / torch.linalg.norm(exact)),
+                "auto_landmarks": smallest_exact_landmarks(r, kept_exact, {})[0],
             }
         )
     return rows
@@ -79,7 +82,7 @@ def similarity_benchmark(
 def format_table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'n':>6} {'reps ms':>9} {'exact ms':>9} {'nys ms':>9} {'speedup':>8} "
-        f"{'exact+A1 ms':>12} {'nys+A1 ms':>10} {'kept':>11} {'equal':>6} {'error':>9}"
+        f"{'exact+A1 ms':>12} {'nys+A1 ms':>10} {'kept':>11} {'equal':>6} {'error':>9} {'auto m':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -87,7 +90,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['n']:>6} {1e3 * r['representatives_s']:>9.2f} {1e3 * r['exact_similarity_s']:>9.2f} "
             f"{1e3 * r['nystrom_similarity_s']:>9.2f} {r['speedup']:>8.2f} {1e3 * r['exact_total_s']:>12.2f} "
             f"{1e3 * r['nystrom_total_s']:>10.2f} {r['kept_exact']:>5}/{r['kept_nystrom']:<5} "
-            f"{str(r['kept_equal']):>6} {r['nystrom_error']:>9.1e}"
+            f"{str(r['kept_equal']):>6} {r['nystrom_error']:>9.1e} {r['auto_landmarks']:>7}"
         )
     return "\n".join(lines)
 

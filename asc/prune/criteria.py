@@ -67,17 +67,29 @@ def register(name: str) -> Callable[[Criterion], Criterion]:
 # ---------------------------------------------------------------- Algorithm 1 (shared by the similarity criteria)
 
 
-def closest_pairs(dist: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """For each i its closest other filter m(i) = argmin_{j≠i} D[i, j] and that distance.
+PARTNERS = ("argmin", "argsort1")
 
-    torch.argmin returns the first minimum, so a row with equal distances picks the lowest j.
+
+def closest_pairs(dist: torch.Tensor, partner: str = "argmin") -> tuple[np.ndarray, np.ndarray]:
+    """For each i its closest other filter m(i) and that distance.
+
+    ``argmin`` (default): m(i) = argmin_{j≠i} D[i, j]; torch.argmin returns the first minimum, so a row with equal
+    distances picks the lowest j. ``argsort1``: the authors' ``np.argsort(D[i])[1]``, the second entry of the
+    whole row *including* i itself (stable order here) — it differs when another filter ties with D[i, i] (e.g.
+    after rounding): for j < i with D[i, j] = D[i, i] their rule partners i with itself.
     """
+    if partner == "argsort1":
+        d = dist.numpy()
+        m = np.argsort(d, axis=1, kind="stable")[:, 1]
+        return m, d[np.arange(len(m)), m]
+    if partner != "argmin":
+        raise ValueError(f"prune.partner={partner!r} is not one of {', '.join(PARTNERS)}")
     d = dist.clone().fill_diagonal_(float("inf"))
-    partner = d.argmin(dim=1)
-    return partner.numpy(), d.gather(1, partner[:, None]).squeeze(1).numpy()
+    m = d.argmin(dim=1)
+    return m.numpy(), d.gather(1, m[:, None]).squeeze(1).numpy()
 
 
-def greedy_select(dist: torch.Tensor) -> list[int]:
+def greedy_select(dist: torch.Tensor, partner: str = "argmin") -> list[int]:
     """Algorithm 1 on an n×n distance matrix → indices of the important (kept) filters, ascending.
 
     The n triples (i, m(i), d) are sorted by d with a *stable* sort, i.e. equal distances keep ascending i — so of
@@ -88,14 +100,24 @@ def greedy_select(dist: torch.Tensor) -> list[int]:
     n = dist.shape[0]
     if n < 2:
         return list(range(n))
-    partner, d = closest_pairs(dist)
+    m, d = closest_pairs(dist, partner)
     redundant = np.zeros(n, dtype=bool)
     kept = []
     for i in np.argsort(d, kind="stable"):  # O(n) walk; the O(n²) work above is vectorised
         if not redundant[i]:
             kept.append(int(i))
-            redundant[partner[i]] = True
+            redundant[m[i]] = True
     return sorted(kept)
+
+
+def rounded(dist: torch.Tensor, decimals: int | None) -> torch.Tensor:
+    """The authors' ``np.round(D, decimals)`` (half to even) before Algorithm 1; None leaves D as it is."""
+    return dist if decimals is None else torch.from_numpy(np.round(dist.numpy(), int(decimals)))
+
+
+def algorithm1(dist: torch.Tensor, opts: Mapping[str, Any]) -> list[int]:
+    """Algorithm 1 with the fidelity options ``round_decimals`` (null | 5) and ``partner`` (argmin | argsort1)."""
+    return greedy_select(rounded(dist, opts.get("round_decimals")), opts.get("partner", "argmin"))
 
 
 # ---------------------------------------------------------------- helpers for ratio-based criteria
@@ -142,7 +164,7 @@ def cosine(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Algorithm 1 on 1 − cos of the rank-1 representatives (the paper's method; no ratio)."""
     r = rep.representatives(weight)
     dist, seconds = _timed(lambda: rep.cosine_distance(r))
-    return Selection(greedy_select(dist), extras={"similarity_s": seconds})
+    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
 
 
 @register("chebyshev")
@@ -150,7 +172,7 @@ def chebyshev(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Algorithm 1 on the Chebyshev distance max_k |r_i[k] − r_j[k]| of the representatives."""
     r = rep.representatives(weight)
     dist, seconds = _timed(lambda: rep.chebyshev_distance(r))
-    return Selection(greedy_select(dist), extras={"similarity_s": seconds})
+    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
 
 
 @register("average")
@@ -163,9 +185,11 @@ def average(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     averaged with the same coefficients; the BN entries of channel i stay as they are, because the next layer's
     weights for that channel are kept too and the channel keeps its place in the network.
     """
-    dist = rep.cosine_distance(rep.representatives(weight))
-    kept = greedy_select(dist)
-    partner = closest_pairs(dist)[0] if weight.shape[0] > 1 else np.zeros(1, dtype=np.int64)
+    dist = rounded(rep.cosine_distance(rep.representatives(weight)), opts.get("round_decimals"))
+    kept = algorithm1(dist, opts)
+    partner = (
+        closest_pairs(dist, opts.get("partner", "argmin"))[0] if weight.shape[0] > 1 else np.zeros(1, int)
+    )
     policy = opts.get("kept_partner", "average")
     if policy not in ("average", "skip"):
         raise ValueError(f"prune.kept_partner={policy!r} is not one of average, skip")
@@ -203,38 +227,16 @@ def random_init(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     return Selection(ref.kept, reinit=True)
 
 
-@register("nystrom")
-def nystrom(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
-    """Algorithm 1 on 1 − S, S the Nyström approximation of the cosine similarity from ``landmarks`` columns.
-
-    Extras: relative Frobenius error of S against the exact matrix, whether the kept set equals the exact
-    cosine one, and the time of both similarity computations (the ICASSP 2023 speed claim).
-    """
-    r = rep.representatives(weight)
-    idx = rep.choose_landmarks(
-        r, opts.get("landmarks", 8), opts.get("landmark_choice", "first"), opts.get("seed", 0)
-    )
-    approx, t_nys = _timed(lambda: rep.nystrom_similarity(r, idx))
-    exact, t_exact = _timed(lambda: rep.cosine_similarity(r))
-    kept = greedy_select(1.0 - approx)
-    err = float(torch.linalg.norm(approx - exact) / torch.linalg.norm(exact).clamp_min(1e-300))
-    extras = {
-        "nystrom_error": err,
-        "nystrom_landmarks": idx.tolist(),
-        "kept_equals_exact": kept == greedy_select(1.0 - exact),
-        "similarity_s": t_nys,
-        "exact_similarity_s": t_exact,
-    }
-    return Selection(kept, extras=extras)
-
-
 @register("centrality")
 def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """WASPAA 2023: complete graph of filters; prune the ``ratio`` most central ones.
 
     ``distance`` is one_minus_cos (default) or one_minus_abs_cos; edge similarity = 1 − distance (cos or |cos|).
-    ``measure: degree`` = Σ_{j≠i} similarity (weighted degree); ``measure: betweenness`` = networkx betweenness
-    with the non-negative distance as edge length. Ties keep the lower index.
+    ``measure: degree`` = Σ_{j≠i} similarity (weighted degree); ``measure: betweenness`` = networkx betweenness,
+    whose ``weight`` is an edge *length*: ``edge_length: distance`` (default) uses 1 − similarity, so similar
+    filters are close; ``edge_length: similarity`` is the authors' code (they passed the cosine itself as the
+    weight, which makes similar filters far apart and is undefined for negative cosines: with
+    ``distance: one_minus_cos`` such a layer is an error). Ties keep the lower index.
     """
     sim = rep.cosine_similarity(rep.representatives(weight))
     kind = opts.get("distance", "one_minus_cos")
@@ -252,8 +254,17 @@ def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
         graph = nx.Graph()
         n = sim.shape[0]
         graph.add_nodes_from(range(n))
+        length = opts.get("edge_length", "distance")
+        if length not in ("distance", "similarity"):
+            raise ValueError(f"prune.edge_length={length!r} is not one of distance, similarity")
+        edge = 1.0 - sim if length == "distance" else sim
+        if length == "similarity" and (edge[~np.eye(n, dtype=bool)] < 0).any():
+            raise ValueError(
+                "prune.edge_length=similarity (the authors' betweenness) needs non-negative cosines; this layer "
+                "has negative ones: set prune.distance=one_minus_abs_cos or prune.edge_length=distance"
+            )
         graph.add_weighted_edges_from(
-            ((i, j, 1.0 - sim[i, j]) for i in range(n) for j in range(i + 1, n)), weight="distance"
+            ((i, j, edge[i, j]) for i in range(n) for j in range(i + 1, n)), weight="distance"
         )
         scores = nx.betweenness_centrality(graph, weight="distance")
         central = np.array([scores[i] for i in range(n)])

@@ -7,6 +7,13 @@ columns c·H·W … (c+1)·H·W − 1 (for the baseline's 2×1 map, columns 2c a
 
 The walk is generic over ``model.features`` (any number of conv → BN → … blocks) and ``model.classifier``;
 parameter-free modules (ReLU, pooling, dropout, flatten) need no surgery.
+
+``dense_mapping="authors"`` reproduces the authors' Keras code instead (passive-filter-pruning-Interspeech22,
+Fine-tuning.py: ``W[18][w_f, :]`` with ``w_f = [2c, 2c+1 for c in kept]``): it treats Keras' channels-last
+Flatten as if it were channel-major. In Keras order (h, w, c) row r belongs to channel r mod C at position
+r div C, so their pruned kernel row p = hw·k + t (k-th kept channel, t < hw) is the old row hw·kept[k] + t, and in
+the pruned Keras net row p multiplies channel p mod K at position p div K. :func:`dense_columns` translates
+that into our channel-major columns, so the pruned model computes what their pruned Keras model computes.
 """
 
 from __future__ import annotations
@@ -17,6 +24,26 @@ import torch
 from torch import nn
 
 from ..model import BaselineCNN, build_model
+
+DENSE_MAPPINGS = ("correct", "authors")
+
+
+def dense_columns(kept: torch.Tensor, channels: int, hw: int, mapping: str = "correct") -> torch.Tensor:
+    """Columns of the first dense layer (NCHW flatten: channel c owns c·hw … c·hw + hw − 1) that the pruned
+    layer keeps, in the pruned layer's column order; ``kept`` are the kept channels of the last conv, ascending.
+
+    correct: every column of each kept channel. authors: the authors' Keras row choice (module docstring).
+    """
+    kept = torch.as_tensor(kept, dtype=torch.long)
+    if mapping == "correct":
+        return (kept[:, None] * hw + torch.arange(hw)).flatten()
+    if mapping != "authors":
+        raise ValueError(f"prune.dense_mapping={mapping!r} is not one of {', '.join(DENSE_MAPPINGS)}")
+    k = len(kept)
+    new_k, new_s = torch.arange(k)[:, None], torch.arange(hw)[None, :]  # new column new_k·hw + new_s
+    p = new_s * k + new_k  # its Keras row in the pruned net (position new_s, channel new_k)
+    r = kept[p // hw] * hw + p % hw  # the old Keras row their w_f puts there
+    return ((r % channels) * hw + r // channels).flatten()  # that old row as our NCHW column
 
 
 def _check_kept(model: BaselineCNN, kept: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
@@ -41,13 +68,19 @@ def prune_filters(
     model: BaselineCNN,
     kept: Mapping[str, Sequence[int]],
     mix: Mapping[str, torch.Tensor] | None = None,
+    *,
+    dense_mapping: str = "correct",
 ) -> BaselineCNN:
     """Return a new, smaller model keeping ``kept[name]`` filters of each conv (all filters of layers not named).
 
     ``mix[name]`` (len(kept) × n, optional) replaces the kept filters by linear combinations of the layer's
     original filters — the ``average`` criterion; the conv bias is combined the same way, BN entries are those of
-    the kept channels. The input model is not modified; the result has the same train/eval mode.
+    the kept channels. ``dense_mapping``: which first-dense columns follow the last conv's kept channels,
+    ``correct`` (default) or ``authors`` (their Keras code's choice, see the module docstring). The input model
+    is not modified; the result has the same train/eval mode.
     """
+    if dense_mapping not in DENSE_MAPPINGS:
+        raise ValueError(f"prune.dense_mapping={dense_mapping!r} is not one of {', '.join(DENSE_MAPPINGS)}")
     keep = _check_kept(model, kept)
     mix = dict(mix or {})
     spec = dict(model.spec, widths=[len(idx) for idx in keep.values()])
@@ -91,7 +124,7 @@ def prune_filters(
             first_dense = False
             last_width = list(model.convs().values())[-1].out_channels
             hw = old_m.in_features // last_width  # H·W of the final feature map
-            cols = (prev[:, None] * hw + torch.arange(hw)).flatten()  # NCHW flatten: channel-major
+            cols = dense_columns(prev, last_width, hw, dense_mapping)
             new_m.weight.copy_(old_m.weight[:, cols])
             new_m.bias.copy_(old_m.bias)
         else:
