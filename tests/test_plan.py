@@ -96,11 +96,11 @@ def test_the_paper_grid() -> None:
     assert len(layer_sets) == 7
     assert Counter(s.config["name"] for s in prunes) == Counter(
         {"cosine": 7, "l1": 7, "chebyshev": 1, "average": 1, "random": 1, "l2": 1, "nystrom": 1, "centrality": 1,
-         "fpgm": 1})  # fmt: skip
+         "fpgm": 1, "operator_norm": 1, "gm": 1})  # fmt: skip
     tunes = [s for s in steps if s.stage == "finetune"]
     curve = [s for s in tunes if s.label.startswith(("cosine C1+C2+C3", "l1 C1+C2+C3", "random C1+C2+C3"))]
     assert len(curve) == 3 * 11 * 5
-    assert len(tunes) == 14 * 5 + 7 * 5 + 3 * 10 * 5  # fraction 1.0 of the curve is shared with the other blocks
+    assert len(tunes) == 14 * 5 + 9 * 5 + 3 * 10 * 5  # fraction 1.0 of the curve is shared with the other blocks
     assert {s.args["repeat"] for s in tunes} == set(range(5))
 
 
