@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from asc.experiment import Experiment
-from asc.features import LogMel
+from asc.features import FrontEnd, LogMel
 from asc.model import build_model, conv_names
 from asc.pipeline import STAGES
 from asc.prune import CRITERIA
@@ -90,7 +90,7 @@ def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Pat
     # What the pipeline does with each group must work on what the group holds.
     model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
     layers = conv_names(model.spec)
-    LogMel(cfg["features"])
+    LogMel(FrontEnd.from_config(cfg["features"]))
     assert cfg["dataset"]["sample_rate"] == cfg["features"]["sample_rate"]
     assert round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"]) == 441_000
     for stage in ("train", "finetune"):
