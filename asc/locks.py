@@ -108,25 +108,28 @@ def _create(path: Path, content: str) -> bool:
     return True
 
 
-def _take_over(path: Path, seen: Holder, stale_after: float) -> None:
-    """Remove the lock of the dead holder ``seen``, unless another waiter got there first."""
+def _take_over(path: Path, seen: Holder, stale_after: float) -> bool:
+    """Remove the lock of the dead holder ``seen`` unless another waiter got there first; True if removed."""
     guard = path.with_name(path.name + ".takeover")
-    if not _create(guard, json.dumps({"pid": os.getpid(), "host": socket.gethostname()})):
-        try:  # a waiter killed between creating and removing the guard
-            if time.time() - guard.stat().st_mtime > TAKEOVER_STALE_S:
-                guard.unlink()
-        except FileNotFoundError:
-            pass
-        return
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "token": uuid.uuid4().hex}
+    if not _create(guard, json.dumps(me)):
+        other = read_holder(
+            guard
+        )  # a waiter killed while it held the guard (held for milliseconds otherwise)
+        if other is not None and _stale_reason(other, TAKEOVER_STALE_S, time.time()):
+            guard.unlink(missing_ok=True)
+        return False
     try:
         now = time.time()
         current = read_holder(path)
         # Still the same holder with the same heartbeat, and still dead: nobody took it over meanwhile.
-        if current is not None and (current.token, current.heartbeat) == (seen.token, seen.heartbeat):
-            reason = _stale_reason(current, stale_after, now)
-            if reason:
-                path.unlink()
-                log.warning("taking over the lock %s from %s: %s", path, current.describe(now), reason)
+        if current is None or (current.token, current.heartbeat) != (seen.token, seen.heartbeat):
+            return current is None
+        reason = _stale_reason(current, stale_after, now)
+        if reason:
+            path.unlink()
+            log.warning("taking over the lock %s from %s: %s", path, current.describe(now), reason)
+        return bool(reason)
     finally:
         guard.unlink(missing_ok=True)
 
@@ -174,8 +177,7 @@ def hold(
         if holder is None:  # released between our attempt and the read
             continue
         now = time.time()
-        if _stale_reason(holder, stale_after, now):
-            _take_over(path, holder, stale_after)
+        if _stale_reason(holder, stale_after, now) and _take_over(path, holder, stale_after):
             continue
         if time.monotonic() >= next_log:
             log.info("waiting for the lock of %s, held by %s (taken over when its heartbeat is older than %g s)",

@@ -146,12 +146,14 @@ def _count(lock: str, counter: str, log: str, n: int) -> None:
                 f.write(f"out {os.getpid()} {threading.get_ident()}\n")
 
 
-@pytest.mark.parametrize("kind", ["processes", "threads"])
+@pytest.mark.parametrize("kind", ["processes", "threads", "processes-racing-to-take-over"])
 def test_one_holder_at_a_time(tmp_path: Path, kind: str) -> None:
     lock, counter, log = tmp_path / "a.lock", tmp_path / "counter", tmp_path / "log"
     counter.write_text("0")
+    if kind == "processes-racing-to-take-over":  # all four find the same dead holder at once
+        plant(lock, pid=dead_pid(), host=socket.gethostname(), age_s=0)
     args = (str(lock), str(counter), str(log), 10)
-    if kind == "processes":
+    if kind.startswith("processes"):
         ctx = multiprocessing.get_context("fork")
         workers = [ctx.Process(target=_count, args=args) for _ in range(4)]
     else:
@@ -160,7 +162,7 @@ def test_one_holder_at_a_time(tmp_path: Path, kind: str) -> None:
         w.start()
     for w in workers:
         w.join(120)
-    if kind == "processes":
+    if kind.startswith("processes"):
         assert [w.exitcode for w in workers] == [0] * 4
     assert counter.read_text() == "40"
     lines = log.read_text().splitlines()
