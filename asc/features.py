@@ -6,7 +6,9 @@ spectrum, Slaney mel filters from librosa, ln(mel + eps), frames 0..499, eps = n
 waveform. :func:`librosa_reference` computes the same thing per clip with librosa and is what tests and the
 benchmark compare against.
 
-Decoding (soundfile) runs in a thread pool a bounded number of clips ahead of the STFT, so the two overlap.
+Decoding (soundfile) runs in a thread pool a bounded number of clips ahead of the STFT, so the two overlap, and
+checks every clip (finite, mono, rate, length). The normalisation statistics are summed while extracting, over
+``stats_frames`` frames per clip (500, or the official baseline's 501); the stored arrays keep ``frames``.
 """
 
 from __future__ import annotations
