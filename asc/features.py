@@ -6,7 +6,9 @@ spectrum, Slaney mel filters from librosa, ln(mel + eps), frames 0..499, eps = n
 waveform. :func:`librosa_reference` computes the same thing per clip with librosa and is what tests and the
 benchmark compare against.
 
-Decoding (soundfile) runs in a thread pool a bounded number of clips ahead of the STFT, so the two overlap.
+Decoding (soundfile) runs in a thread pool a bounded number of clips ahead of the STFT, so the two overlap, and
+checks every clip (finite, mono, rate, length). The normalisation statistics are summed while extracting, over
+``stats_frames`` frames per clip (500, or the official baseline's 501); the stored arrays keep ``frames``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,116 +27,191 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from asc.atomic import atomic_path
+from asc.atomic import atomic_path, atomic_write_text
+from asc.checks import require_finite
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 
 EPS = float(np.spacing(1))
+DTYPES = ("float32", "float64")
+PAD_MODES = ("reflect", "constant")
 
 
 class AudioError(ValueError):
-    """A clip that cannot become a feature matrix (unreadable, wrong rate, wrong length)."""
+    """A clip that cannot become a feature matrix (unreadable, non-finite, wrong rate, channels or length)."""
 
 
-def mel_matrix(cfg: Mapping[str, Any]) -> np.ndarray:
+@dataclass(frozen=True)
+class FrontEnd:
+    """The values that define the features (conf/features/*.yaml); speed-only knobs are arguments of extract().
+
+    ``stats_frames`` is how many frames per clip the normalisation statistics see: ``frames`` (ours) or
+    ``frames + 1`` (the official baseline computes them on all 501 frames and cuts the 501st only afterwards).
+    ``None`` means ``frames``.
+    """
+
+    sample_rate: int
+    n_fft: int
+    win_length: int
+    hop_length: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    pad_mode: str
+    frames: int
+    dtype: str
+    resample: bool
+    stats_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.stats_frames is None:
+            object.__setattr__(self, "stats_frames", self.frames)
+        if self.stats_frames not in (self.frames, self.frames + 1):
+            raise ValueError(
+                f"features.stats_frames={self.stats_frames} must be features.frames ({self.frames}) or "
+                f"frames + 1 ({self.frames + 1}, the official baseline's statistics)"
+            )
+        if self.dtype not in DTYPES:
+            raise ValueError(f"features.dtype={self.dtype!r} is not one of {DTYPES}")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"features.pad_mode={self.pad_mode!r} is not one of {PAD_MODES}")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> FrontEnd:
+        """The FrontEnd fields of a features config node (other keys, e.g. name/batch_size/workers, are not ours)."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in cfg and n != "stats_frames"]
+        if missing:
+            raise ValueError(
+                f"the features config lacks {missing}; conf/features/logmel40x500.yaml lists them all"
+            )
+        return cls(**{n: cfg[n] for n in names if n in cfg})
+
+
+class BandSums:
+    """Per-band float64 sums of values and squares over the frames that feed the normalisation statistics."""
+
+    def __init__(self, n_mels: int):
+        self.count, self.s1, self.s2 = 0, np.zeros(n_mels), np.zeros(n_mels)
+
+    def add(self, x: np.ndarray) -> None:
+        """Add a (batch, n_mels, frames) block."""
+        x64 = x.astype(np.float64)
+        self.s1 += x64.sum(axis=(0, 2))
+        self.s2 += (x64**2).sum(axis=(0, 2))
+        self.count += x.shape[0] * x.shape[2]
+
+    def merge(self, other: BandSums) -> None:
+        self.count, self.s1, self.s2 = self.count + other.count, self.s1 + other.s1, self.s2 + other.s2
+
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sample standard deviation (ddof=1) per band."""
+        mean = self.s1 / self.count
+        return mean, np.sqrt((self.s2 - self.count * mean**2) / (self.count - 1))
+
+
+def mel_matrix(frontend: FrontEnd) -> np.ndarray:
     import librosa  # heavy import, only needed here
 
+    f = frontend
     return librosa.filters.mel(
-        sr=cfg["sample_rate"],
-        n_fft=cfg["n_fft"],
-        n_mels=cfg["n_mels"],
-        fmin=cfg["fmin"],
-        fmax=cfg["fmax"],
-        htk=False,
+        sr=f.sample_rate, n_fft=f.n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, htk=False
     )
 
 
 class LogMel(torch.nn.Module):
-    """(batch, samples) waveform → (batch, n_mels, frames) log-mel energies."""
+    """(batch, samples) waveform → (batch, n_mels, stats_frames) log-mel energies (float32)."""
 
-    def __init__(self, cfg: Mapping[str, Any]):
+    def __init__(self, frontend: FrontEnd):
         super().__init__()
-        self.cfg = dict(cfg)
-        dtype = getattr(torch, cfg.get("dtype", "float32"))
-        self.register_buffer("window", torch.hamming_window(cfg["win_length"], periodic=True, dtype=dtype))
-        self.register_buffer("mel", torch.from_numpy(mel_matrix(cfg)).to(dtype))
+        self.frontend = frontend
+        dtype = getattr(torch, frontend.dtype)
+        self.register_buffer("window", torch.hamming_window(frontend.win_length, periodic=True, dtype=dtype))
+        self.register_buffer("mel", torch.from_numpy(mel_matrix(frontend)).to(dtype))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        c = self.cfg
+        f = self.frontend
         spec = torch.stft(
             y.to(self.window.dtype) + EPS,
-            n_fft=c["n_fft"],
-            hop_length=c["hop_length"],
-            win_length=c["win_length"],
+            n_fft=f.n_fft,
+            hop_length=f.hop_length,
+            win_length=f.win_length,
             window=self.window,
             center=True,
-            pad_mode=c["pad_mode"],
+            pad_mode=f.pad_mode,
             return_complex=True,
         )
-        mel = torch.matmul(self.mel, spec[..., : c["frames"]].abs())
+        mel = torch.matmul(self.mel, spec[..., : f.stats_frames].abs())
         return torch.log(mel + EPS).float()
 
 
-def librosa_reference(y: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
-    """Per-clip librosa computation of the same features (the yardstick for fidelity and speed)."""
+def librosa_reference(y: np.ndarray, frontend: FrontEnd) -> np.ndarray:
+    """Per-clip librosa computation of the same features, ``stats_frames`` frames (the yardstick for fidelity)."""
     import librosa
     import scipy.signal
 
-    window = scipy.signal.windows.hamming(cfg["win_length"], sym=False)
+    f = frontend
+    window = scipy.signal.windows.hamming(f.win_length, sym=False)
     y = np.asarray(y, dtype=np.float64)  # the baseline decoded to float64 (exact for 24-bit PCM either way)
     spec = np.abs(
-        librosa.stft(
-            y + EPS,
-            n_fft=cfg["n_fft"],
-            hop_length=cfg["hop_length"],
-            win_length=cfg["win_length"],
-            window=window,
-            center=True,
-            pad_mode=cfg["pad_mode"],
-        )  # fmt: skip
-    )
-    return np.log(mel_matrix(cfg) @ spec + EPS)[:, : cfg["frames"]].astype(np.float32)
+        librosa.stft(y + EPS, n_fft=f.n_fft, hop_length=f.hop_length, win_length=f.win_length, window=window,
+                     center=True, pad_mode=f.pad_mode)
+    )  # fmt: skip
+    return np.log(mel_matrix(f) @ spec + EPS)[:, : f.stats_frames].astype(np.float32)
 
 
-def load_audio(path: str | Path, cfg: Mapping[str, Any], clip_seconds: float = 10.0) -> np.ndarray:
-    """Mono waveform (float32, or float64 for a float64 front end) of exactly clip_seconds·sample_rate samples, or an AudioError saying what is wrong."""
+def load_audio(path: str | Path, frontend: FrontEnd, clip_seconds: float) -> np.ndarray:
+    """Mono waveform (float32, or float64 for a float64 front end) of exactly clip_seconds·sample_rate samples.
+
+    Every clip is checked here (the decode happens anyway): readable, finite, one channel, the configured rate
+    (or resampled if ``frontend.resample``) and length; anything else is an AudioError naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file {path} does not exist; re-download or regenerate the dataset")
     # float32 holds 24-bit PCM exactly, and halves the decoding work when the STFT runs in float32 anyway.
-    dtype = "float32" if cfg.get("dtype", "float32") == "float32" else "float64"
     try:
-        y, sr = sf.read(str(path), dtype=dtype, always_2d=True)
+        y, sr = sf.read(str(path), dtype=frontend.dtype, always_2d=True)
     except Exception as err:  # soundfile raises several types for broken files
         raise AudioError(f"cannot decode {path}: {err}; the file is corrupt, re-download it") from err
-    y = y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)
-    if sr != cfg["sample_rate"]:
-        if not cfg.get("resample", False):
+    if y.shape[1] != 1:
+        # The dataset is mono; averaging channels would silently make features of a different recording.
+        raise AudioError(
+            f"{path} has {y.shape[1]} channels, expected 1 (mono); it is not a clip of this dataset"
+        )
+    y = y[:, 0]
+    # Only float WAVs can hold NaN/inf; a single one would make every band's statistics NaN.
+    if not np.isfinite(y).all():
+        bad = int((~np.isfinite(y)).sum())
+        raise AudioError(f"{path} holds {bad} non-finite sample(s) (NaN/inf), expected finite audio; "
+                         "the file is corrupt, re-download or regenerate it")  # fmt: skip
+    if sr != frontend.sample_rate:
+        if not frontend.resample:
             raise AudioError(
-                f"{path} is {sr} Hz but features.sample_rate is {cfg['sample_rate']}; "
+                f"{path} is {sr} Hz but features.sample_rate is {frontend.sample_rate}; "
                 "set features.resample=true to resample it (the official baseline does)"
             )
         import librosa
 
-        y = librosa.resample(y, orig_sr=sr, target_sr=cfg["sample_rate"])
-    expected = round(clip_seconds * cfg["sample_rate"])
+        y = librosa.resample(y, orig_sr=sr, target_sr=frontend.sample_rate)
+    expected = round(clip_seconds * frontend.sample_rate)
     if y.size != expected:
         raise AudioError(
-            f"{path} has {y.size} samples, expected {expected} ({clip_seconds} s at {cfg['sample_rate']} Hz); "
+            f"{path} has {y.size} samples, expected {expected} ({clip_seconds} s at {frontend.sample_rate} Hz); "
             "the file is truncated or not a clip of this dataset — re-download it"
         )
     return y
 
 
 def _decoded(
-    paths: Sequence[Path], cfg: Mapping[str, Any], clip_seconds: float, ahead: int
+    paths: Sequence[Path], frontend: FrontEnd, clip_seconds: float, ahead: int, workers: int
 ) -> Iterator[np.ndarray]:
     """Decode in threads, in order, at most ``ahead`` clips in flight (libsndfile releases the GIL)."""
-    with ThreadPoolExecutor(max(1, int(cfg.get("workers", 2)))) as pool:
+    with ThreadPoolExecutor(max(1, workers)) as pool:
         queue: deque = deque()
         for path in paths:
-            queue.append(pool.submit(load_audio, path, cfg, clip_seconds))
+            queue.append(pool.submit(load_audio, path, frontend, clip_seconds))
             if len(queue) >= ahead:
                 yield queue.popleft().result()
         while queue:
@@ -143,61 +221,97 @@ def _decoded(
 def extract(
     paths: Sequence[Path],
     out: np.ndarray,
-    cfg: Mapping[str, Any],
+    frontend: FrontEnd,
     *,
-    clip_seconds: float = 10.0,
+    clip_seconds: float,
+    batch_size: int = 4,
+    workers: int = 2,
     device: torch.device | str = "cpu",
     desc: str = "features",
     progress: bool | None = None,
-) -> None:
-    """Fill ``out`` (N, n_mels, frames) with the features of ``paths`` in order."""
+) -> BandSums:
+    """Fill ``out`` (N, n_mels, frames) with the features of ``paths`` in order; return the per-band sums of
+    all ``stats_frames`` frames (for the normalisation statistics, without reading ``out`` back).
+
+    ``batch_size`` is the CPU batch (larger is slower: cache); CUDA always uses 64.
+    """
     device = torch.device(device)
-    frontend = LogMel(cfg).to(device)
-    batch = int(cfg["batch_size"]) if device.type == "cpu" else 64
+    logmel = LogMel(frontend).to(device)
+    batch = int(batch_size) if device.type == "cpu" else 64
     disable = not show_progress(progress)
+    sums = BandSums(frontend.n_mels)
     pending: list[np.ndarray] = []
     done = 0
+    decoded = _decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
     with tqdm(total=len(paths), desc=desc, unit="clip", disable=disable) as bar, torch.inference_mode():
-        for i, y in enumerate(_decoded(paths, cfg, clip_seconds, ahead=2 * batch)):
+        for i, y in enumerate(decoded):
             pending.append(y)
             if len(pending) == batch or i == len(paths) - 1:
-                x = torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)
-                out[done : done + len(pending)] = frontend(x).cpu().numpy()
+                x = logmel(torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)).cpu().numpy()
+                names = ", ".join(str(p) for p in paths[done : done + len(pending)])
+                if x.shape[2] != frontend.stats_frames:
+                    raise AudioError(f"{names}: {x.shape[2]} frames, expected features.stats_frames="
+                                     f"{frontend.stats_frames}; clip_seconds is too short for it")  # fmt: skip
+                require_finite(f"features of {names}", x)
+                sums.add(x)
+                out[done : done + len(pending)] = x[..., : frontend.frames]
                 done += len(pending)
                 bar.update(len(pending))
                 pending.clear()
+    return sums
 
 
 def build_features(
-    root: Path, table: pd.DataFrame, cfg: Mapping[str, Any], out_dir: Path, *, clip_seconds: float,
-    device: torch.device | str = "cpu", progress: bool | None = None,
+    root: Path, table: pd.DataFrame, frontend: FrontEnd, out_dir: Path, *, clip_seconds: float,
+    batch_size: int = 4, workers: int = 2, device: torch.device | str = "cpu", progress: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """One memmapped float32 array per split + per-band normalisation stats from fold1_train (train + val)."""
+    """One memmapped float32 array per split + per-band normalisation stats from fold1_train (train + val).
+
+    On any error (a bad clip, non-finite numbers) every file this call wrote is removed again, so the folder
+    never holds features or stats of a failed build.
+    """
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    try:
+        return _build(root, table, frontend, out_dir, written, clip_seconds=clip_seconds, batch_size=batch_size,
+                      workers=workers, device=device, progress=progress)  # fmt: skip
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _build(
+    root: Path, table: pd.DataFrame, frontend: FrontEnd, out_dir: Path, written: list[Path], **speed: Any
+) -> dict[str, Any]:
     shapes = {}
+    # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.
+    fold1_train = BandSums(frontend.n_mels)
     for split, rows in table.groupby("split", sort=False):
-        shape = (len(rows), cfg["n_mels"], cfg["frames"])
+        shape = (len(rows), frontend.n_mels, frontend.frames)
+        written += [out_dir / f"{split}.npy", out_dir / f"{split}.csv"]
         with atomic_path(out_dir / f"{split}.npy") as tmp:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-            extract([root / f for f in rows["filename"]], arr, cfg, clip_seconds=clip_seconds, device=device,
-                    desc=f"features {split}", progress=progress)  # fmt: skip
+            sums = extract(
+                [root / f for f in rows["filename"]], arr, frontend, desc=f"features {split}", **speed
+            )
             arr.flush()
             del arr
-        rows.to_csv(out_dir / f"{split}.csv", index=False)
+        if split in ("train", "val"):
+            fold1_train.merge(sums)
+        atomic_write_text(out_dir / f"{split}.csv", rows.to_csv(index=False))
         shapes[split] = len(rows)
-    # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.
-    fold1_train = [np.load(out_dir / f"{s}.npy", mmap_mode="r") for s in ("train", "val") if s in shapes]
-    total = sum(a.shape[0] * a.shape[2] for a in fold1_train)
-    s1, s2 = np.zeros(cfg["n_mels"]), np.zeros(cfg["n_mels"])
-    for (
-        a
-    ) in fold1_train:  # one float64 copy per split (1.1 GB of float32 on the real set), used for both sums
-        a64 = a.astype(np.float64)
-        s1 += a64.sum(axis=(0, 2))
-        s2 += (a64**2).sum(axis=(0, 2))
-    mean = s1 / total
-    std = np.sqrt((s2 - total * mean**2) / (total - 1))
-    np.savez(out_dir / "stats.npz", mean=mean, std=std)
-    return {"clips": shapes, "shape": [cfg["n_mels"], cfg["frames"]]}
+    mean, std = fold1_train.mean_std()
+    require_finite(f"normalisation statistics of {out_dir}", {"mean": mean, "std": std})
+    written.append(out_dir / "stats.npz")
+    with atomic_path(out_dir / "stats.npz") as tmp:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to the temp name
+            np.savez(fh, mean=mean, std=std)
+    return {
+        "clips": shapes,
+        "shape": [frontend.n_mels, frontend.frames],
+        "stats_frames": frontend.stats_frames,
+    }
 
 
 def load_split(feature_dir: Path, split: str, normalise: bool = True) -> tuple[np.ndarray, pd.DataFrame]:

@@ -3,7 +3,8 @@
 Every table and figure in the report is a view of this table, so it is the only thing the report reads.
 Rows are keyed by ``run_id``: appending a row whose ``run_id`` is already present replaces the old row, which
 makes re-running a stage idempotent. Appends from parallel processes (Hydra multiruns, Slurm arrays) are
-serialised with a file lock and published with ``os.replace`` so a reader never sees a half-written file.
+serialised with a lock file (:mod:`asc.locks`) and published with ``os.replace`` so a reader never sees a
+half-written file.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock, Timeout
 
-from asc.atomic import atomic_write_text
+from asc.atomic import atomic_write_text, sweep_stale_temps
+from asc.locks import hold
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,8 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
     """Append ``rows`` to the CSV at ``path``; a row whose ``run_id`` exists replaces the old row.
 
     Safe under parallel processes: the read-modify-write happens under ``<path>.lock`` and the new table is
-    written to a temporary file in the same directory, then moved over the old one atomically.
+    written to a temporary file in the same directory, then moved over the old one atomically. Temp files that
+    killed writers left in that directory are removed first.
     """
     if not rows:
         return
@@ -157,22 +159,17 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
     new = pd.DataFrame(rows)
     # Within one call the last row for a run_id wins, like a sequence of single appends would.
     new = new.drop_duplicates("run_id", keep="last")
-    try:
-        with FileLock(f"{path}.lock", timeout=timeout_s):
-            if path.exists():
-                # Read as text so rows written earlier are copied byte-for-byte, never re-parsed and re-printed.
-                old = pd.read_csv(path, dtype=str, keep_default_na=False)
-                old = old[~old["run_id"].isin(set(new["run_id"]))]
-                table = pd.concat([old, new], ignore_index=True)
-            else:
-                table = new
-            table = table.reindex(columns=_ordered_columns(table.columns))
-            atomic_write_text(path, table.to_csv(index=False))
-    except Timeout as err:
-        raise TimeoutError(
-            f"could not lock {path}.lock within {timeout_s:.0f} s; another process holds it "
-            "(delete the .lock file only if no asc process is running)"
-        ) from err
+    with hold(f"{path}.lock", timeout_s=timeout_s, what=f"results table {path.name}"):
+        sweep_stale_temps(path.parent)
+        if path.exists():
+            # Read as text so rows written earlier are copied byte-for-byte, never re-parsed and re-printed.
+            old = pd.read_csv(path, dtype=str, keep_default_na=False)
+            old = old[~old["run_id"].isin(set(new["run_id"]))]
+            table = pd.concat([old, new], ignore_index=True)
+        else:
+            table = new
+        table = table.reindex(columns=_ordered_columns(table.columns))
+        atomic_write_text(path, table.to_csv(index=False))
     log.debug("results: wrote %d row(s) to %s", len(new), path)
 
 

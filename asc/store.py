@@ -4,9 +4,11 @@ Every stage writes into ``<root>/<stage>/<key>/`` where ``key`` hashes the confi
 plus the keys of its upstream artifacts. So a sweep over ``prune=...`` shares the dataset, features and
 baseline; changing only ``train.*`` keeps the features; and re-running a command skips what is done.
 
-Building happens in ``<key>.partial/`` under a file lock, so two jobs that need the same missing artifact never
-both build it, a killed job leaves no half-written artifact (only a partial directory that the next run resumes
-from), and ``manifest.json`` is written last, just before the atomic rename to the final name.
+Building happens in ``<key>.partial/`` under the lock file ``<key>.lock`` (:mod:`asc.locks`: it names its holder,
+and a dead holder, even on another host of a shared filesystem, is taken over), so two jobs that need the same
+missing artifact never both build it, a killed job leaves no half-written artifact (only a partial directory that
+the next run resumes from, cleared of the temp files its killed writes left), and ``manifest.json`` is written
+last, just before the atomic rename to the final name.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
-from asc.atomic import atomic_write_json
+from asc.atomic import atomic_write_json, sweep_stale_temps
+from asc.locks import hold
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,14 @@ class Store:
             log.info("%s: up to date in %s, nothing to do", label, artifact.path)
             return artifact
         artifact.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(artifact.path) + ".lock"):
+        with hold(str(artifact.path) + ".lock", what=label):
             if artifact.done:  # built by a concurrent job while we waited for the lock
                 log.info("%s: built by another job, reusing %s", label, artifact.path)
                 return artifact
             work = artifact.partial
             if work.exists():
                 log.info("%s: resuming from %s", label, work)
+                sweep_stale_temps(work, recursive=True)
             work.mkdir(parents=True, exist_ok=True)
             start = time.time()
             extra = builder(work) or {}

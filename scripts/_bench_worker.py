@@ -18,13 +18,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="training steps per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (the median is reported)")
     args = parser.parse_args()
-    from asc.features import LogMel
+    from asc.features import FrontEnd, LogMel
 
     cfg = bench.load_cfg("features/logmel40x500.yaml")
     waves = torch.randn(
         16, round(10 * cfg["sample_rate"]), dtype=torch.float64, generator=torch.Generator().manual_seed(0)
     )
-    frontend = LogMel(cfg)
+    frontend = LogMel(FrontEnd.from_config(cfg))
     cases = {
         "training, batch 16 (examples/s)": bench.train_case(steps=args.steps),
         "STFT float32, batch 4 (clips/s)": bench.features_case(frontend, waves, 4),

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -136,23 +137,24 @@ def cycle(clips: list[np.ndarray], n: int) -> torch.Tensor:
 
 
 def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
-    from asc.features import LogMel, librosa_reference
+    from asc.features import FrontEnd, LogMel, librosa_reference
 
     cfg = load_cfg("features/logmel40x500.yaml")
+    frontend = FrontEnd.from_config(cfg)
     waves = cycle(clips, 16)
     ys = list(waves.numpy())
 
     def librosa_all() -> int:
-        return len([librosa_reference(y, cfg) for y in ys])
+        return len([librosa_reference(y, frontend) for y in ys])
 
-    librosa_all.warmup = lambda: librosa_reference(ys[0], cfg)  # the first call compiles (numba)
+    librosa_all.warmup = lambda: librosa_reference(ys[0], frontend)  # the first call compiles (numba)
     cases: dict[str, Callable[[], int]] = {"librosa, per clip (float64)": librosa_all}
     for dtype in ("float32", "float64"):
-        frontend = LogMel({**cfg, "dtype": dtype})
+        logmel = LogMel(replace(frontend, dtype=dtype))
         for b in (1, 4, 16):
-            cases[f"ours {dtype}, batch {b}"] = features_case(frontend, waves, b)
+            cases[f"ours {dtype}, batch {b}"] = features_case(logmel, waves, b)
     if torch.cuda.is_available():
-        gpu = LogMel(cfg).to("cuda")
+        gpu = LogMel(frontend).to("cuda")
         cases["ours float32, batch 64, CUDA"] = features_case(gpu, cycle(clips, 64), 64)
     rates = interleaved(cases, s["repeats"])
     lib = rates.pop("librosa, per clip (float64)")
@@ -172,9 +174,10 @@ def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
 def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     import soundfile as sf
 
-    from asc.features import LogMel, extract, load_audio
+    from asc.features import FrontEnd, LogMel, extract, load_audio
 
     cfg = load_cfg("features/logmel40x500.yaml")
+    frontend = FrontEnd.from_config(cfg)
     with tempfile.TemporaryDirectory(prefix="asc-bench-") as tmp:
         paths = [Path(tmp) / f"clip{i:03d}.wav" for i in range(len(clips))]
         for p, y in zip(paths, clips, strict=True):
@@ -183,10 +186,19 @@ def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
         b = int(cfg["batch_size"])
         n = max(b, len(clips) // b * b)
         cases = {
-            "decode (load_audio, serial)": lambda: len([load_audio(p, cfg) for p in paths]),
-            f"features from memory (batch {b})": features_case(LogMel(cfg), cycle(clips, n), b),
+            "decode (load_audio, serial)": lambda: len([load_audio(p, frontend, 10) for p in paths]),
+            f"features from memory (batch {b})": features_case(LogMel(frontend), cycle(clips, n), b),
             "extract(): decode overlapped with features": lambda: (
-                extract(paths, out, cfg, progress=False) or len(paths)
+                extract(
+                    paths,
+                    out,
+                    frontend,
+                    clip_seconds=10,
+                    batch_size=b,
+                    workers=cfg["workers"],
+                    progress=False,
+                )
+                and len(paths)
             ),
         }
         rates = interleaved(cases, s["repeats"])

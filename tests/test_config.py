@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from asc.chain import STAGES
+from asc.features import FrontEnd, LogMel
 from asc.model import build_model, conv_names
 from asc.plan import make_plan
 from asc.prune import CRITERIA
@@ -98,6 +99,7 @@ def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Pat
     validate(cfg)
     model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
     layers = conv_names(model.spec)
+    LogMel(FrontEnd.from_config(cfg["features"]))
     assert round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"]) == 441_000
     for stage in ("train", "finetune"):
         assert FIT_KEYS <= set(cfg[stage]), f"{stage} lacks {FIT_KEYS - set(cfg[stage])}"

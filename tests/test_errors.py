@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from asc.features import AudioError, load_audio
+
+from asc.features import AudioError, FrontEnd, load_audio
 from asc.model import build_model
 from asc.prune import prune_model
 
@@ -34,17 +35,17 @@ def test_unknown_dataset_lists_the_options(run_asc, tmp_path: Path) -> None:
 def test_missing_audio_file(features_cfg: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "audio" / "airport-lisbon-1000-40000-a.wav"
     with pytest.raises(AudioError, match="airport-lisbon-1000-40000-a.wav") as err:
-        load_audio(path, features_cfg)
+        load_audio(path, FrontEnd.from_config(features_cfg), 10)
     assert str(path) in str(err.value)
 
 
 def test_wrong_sample_rate_points_to_resample(features_cfg: dict[str, Any], tmp_path: Path) -> None:
     path = write_wav(tmp_path / "clip22k.wav", 10, sample_rate=22_050)
     with pytest.raises(AudioError, match="features.resample") as err:
-        load_audio(path, features_cfg)
+        load_audio(path, FrontEnd.from_config(features_cfg), 10)
     assert str(path) in str(err.value) and "22050" in str(err.value)
     # With resampling switched on the same file is accepted at the configured rate.
-    y = load_audio(path, {**features_cfg, "resample": True})
+    y = load_audio(path, FrontEnd.from_config({**features_cfg, "resample": True}), 10)
     assert y.shape == (441_000,)
 
 
@@ -54,14 +55,14 @@ def test_truncated_wav_is_named(features_cfg: dict[str, Any], tmp_path: Path) ->
     with open(path, "r+b") as f:
         f.truncate(size - 3000)  # the header still promises 441,000 frames
     with pytest.raises(AudioError) as err:
-        load_audio(path, features_cfg)
+        load_audio(path, FrontEnd.from_config(features_cfg), 10)
     assert str(path) in str(err.value)
 
 
 def test_short_wav_is_named(features_cfg: dict[str, Any], tmp_path: Path) -> None:
     path = write_wav(tmp_path / "five_seconds.wav", 5)
     with pytest.raises(AudioError, match="220500") as err:
-        load_audio(path, features_cfg)
+        load_audio(path, FrontEnd.from_config(features_cfg), 10)
     assert str(path) in str(err.value) and "441000" in str(err.value)
 
 
@@ -69,15 +70,15 @@ def test_corrupt_file_is_named(features_cfg: dict[str, Any], tmp_path: Path) -> 
     path = tmp_path / "noise.wav"
     path.write_bytes(b"RIFF but not really a wave file" * 10)
     with pytest.raises(AudioError) as err:
-        load_audio(path, features_cfg)
+        load_audio(path, FrontEnd.from_config(features_cfg), 10)
     assert str(path) in str(err.value)
 
 
 def test_valid_wav_loads(features_cfg: dict[str, Any], tmp_path: Path) -> None:
     """The control for the cases above: a correct clip passes the same checks."""
-    y = load_audio(write_wav(tmp_path / "ok.wav", 10), features_cfg)
+    y = load_audio(write_wav(tmp_path / "ok.wav", 10), FrontEnd.from_config(features_cfg), 10)
     assert y.shape == (441_000,) and y.dtype == np.float32
-    y64 = load_audio(tmp_path / "ok.wav", {**features_cfg, "dtype": "float64"})
+    y64 = load_audio(tmp_path / "ok.wav", FrontEnd.from_config({**features_cfg, "dtype": "float64"}), 10)
     assert y64.dtype == np.float64 and np.array_equal(y64, y)  # 24-bit PCM is exact in float32
 
 

@@ -16,12 +16,13 @@ import re
 import shutil
 import stat
 import zipfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock
 from tqdm.auto import tqdm
 
+from asc.locks import hold
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,12 @@ class UnsafeArchiveError(ValueError):
     file or folder (symlink, device, FIFO, socket)."""
 
 
-def file_lock(path: Path) -> FileLock:
-    """The one place the data layer makes an inter-process lock (downloads and extraction); swap the lock
-    class here. The folder is created so that the lock file can be."""
+def file_lock(path: Path) -> AbstractContextManager:
+    """The one place the data layer makes an inter-process lock (downloads and extraction): asc.locks' lock
+    file, which names its holder while others wait and survives a dead holder on a shared filesystem (NFS).
+    The folder is created so that the lock file can be."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(path))
+    return hold(path, what=Path(path).name.removesuffix(".lock").lstrip("."))
 
 
 def is_extracted(zip_name: str | Path, target: Path) -> bool:
