@@ -23,9 +23,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
 from asc.model import build_model, normalise_spec
+from asc.results import layer_key
 
 KB = 1024
 DCASE_LIMIT_KB = 128.0
@@ -202,3 +205,62 @@ def cost_columns(
         cols.update(latency_columns(spec, **options))
         cols["machine"] = machine_label()
     return cols
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Views of the results table shared by the report's cost table and its accuracy-vs-cost figure.
+
+LATENCY_PREFERENCE = ("lat_cpu_b1_ms", "lat_cpu_b64_ms", "lat_ort_b1_ms", "lat_ort_b64_ms", "lat_cuda_b1_ms",
+                      "lat_cuda_b64_ms")  # fmt: skip
+
+
+def latency_columns_in(df: pd.DataFrame) -> list[str]:
+    """The latency columns (``lat_*_ms``) that hold data, preferred ones (torch CPU, batch 1) first."""
+    present = [c for c in df.columns if c.startswith("lat_") and c.endswith("_ms") and df[c].notna().any()]
+    return [c for c in LATENCY_PREFERENCE if c in present] + sorted(set(present) - set(LATENCY_PREFERENCE))
+
+
+def cost_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per model (the baseline, then each criterion × layer set): counted and measured cost, and its
+    accuracy in % (mean/std/n) — after fine-tuning at the largest fraction when the model has fine-tuned rows
+    (``basis`` "FT <f>%"), else without fine-tuning ("no FT")."""
+    latencies = latency_columns_in(df)
+    records = []
+    for (crit, layers), rows in df.groupby(["criterion", "layers"], sort=False, dropna=False):
+        ft = rows[rows["finetuned"]]
+        if not ft.empty:
+            top = ft["fraction"].max()
+            rows_acc = ft[np.isclose(ft["fraction"], top)] if pd.notna(top) else ft
+            basis = f"FT {top * 100:g}%" if pd.notna(top) else "FT"
+        else:
+            rows_acc, basis = rows, "trained" if (rows["stage"] == "baseline").all() else "no FT"
+        acc = rows_acc["accuracy"].dropna() * 100
+        params = rows["params_keras"].dropna()
+        rec = {"criterion": crit, "layers": layers, "baseline": bool((rows["stage"] == "baseline").any()),
+               "params_keras": params.iloc[0] if len(params) else np.nan, "macs": rows["macs"].median(),
+               "accuracy": acc.mean(), "accuracy_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
+               "n": len(acc), "basis": basis}  # fmt: skip
+        mem = memory_columns(int(rec["params_keras"])) if len(params) else {}
+        for col in ("mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"):
+            stored = rows[col].dropna() if col in rows else []
+            rec[col] = stored.iloc[0] if len(stored) else mem.get(col, np.nan)  # old rows: derive from params
+        rec.update({col: rows[col].median() for col in latencies})
+        records.append(rec)
+    points = pd.DataFrame.from_records(records)
+    if points.empty:
+        return points
+    points = points[points["accuracy"].notna()]
+    # Baseline first, then criterion and the paper's layer-set order.
+    order = points.apply(lambda r: (not r["baseline"], r["criterion"], layer_key(r["layers"])), axis=1)
+    return points.loc[order.sort_values().index].reset_index(drop=True)
+
+
+def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
+    """True for the points no other point dominates (cost ≤ and accuracy ≥, one strictly); NaN is never on it."""
+    c, a = np.asarray(cost, dtype=float), np.asarray(accuracy, dtype=float)
+    ok = np.isfinite(c) & np.isfinite(a)
+    mask = np.zeros(len(c), dtype=bool)
+    for i in np.flatnonzero(ok):
+        better = ok & (c <= c[i]) & (a >= a[i]) & ((c < c[i]) | (a > a[i]))
+        mask[i] = not better.any()
+    return mask
