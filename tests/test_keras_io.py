@@ -42,7 +42,11 @@ def keras_forward(layers, x: np.ndarray) -> np.ndarray:
             h = np.maximum(h, 0)
         elif cls == "MaxPooling2D":
             (ph, pw), (n, hh, ww, ch) = c["pool_size"], h.shape
-            h = h[:, : hh // ph * ph, : ww // pw * pw].reshape(n, hh // ph, ph, ww // pw, pw, ch).max(axis=(2, 4))
+            h = (
+                h[:, : hh // ph * ph, : ww // pw * pw]
+                .reshape(n, hh // ph, ph, ww // pw, pw, ch)
+                .max(axis=(2, 4))
+            )
         elif cls == "Flatten":
             h = h.reshape(h.shape[0], -1)  # row-major over (H, W, C): Keras channels-last order
         elif cls == "Dense":
@@ -100,7 +104,9 @@ def test_round_trip_reads_spec_and_weights(tmp_path):
 
 
 def test_full_baseline_keras_params(tmp_path):
-    model, extra = load_model(write_keras_h5(tmp_path / "unpruned_model.h5", keras_layers(randomised_model())))
+    model, extra = load_model(
+        write_keras_h5(tmp_path / "unpruned_model.h5", keras_layers(randomised_model()))
+    )
     assert model.spec["widths"] == [16, 16, 32] and model.spec["pools"] == [None, [5, 5], [4, 100]]
     assert extra["keras_params"] == complexity(model)["params_keras"] == 46246
 
@@ -161,3 +167,26 @@ def test_file_digest(tmp_path):
     (tmp_path / "b.pt").write_bytes(data + b"\0")
     assert file_digest(tmp_path / "b.pt") != file_digest(tmp_path / "a.pt")
     assert load_model(tmp_path / "a.pt")[0].spec["widths"] == SMALL["widths"]  # our checkpoints still load
+
+
+def test_check_script(tmp_path, repo_root):
+    import os
+    import subprocess
+    import sys
+
+    good = write_keras_h5(tmp_path / "C1_best_model_dcase2021.h5", keras_layers(randomised_model(SMALL)))
+    bad = write_keras_h5(
+        tmp_path / "bad.h5", _edit(keras_layers(randomised_model(SMALL)), 0, padding="valid")
+    )
+    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    run = subprocess.run([sys.executable, str(repo_root / "scripts" / "check_keras_h5.py"), str(good), str(bad),
+                          "--no-keras"],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert (
+        "widths [5, 4, 6]" in run.stdout
+        and "padding='valid'" in run.stdout
+        and "1/2 file(s) passed" in run.stdout
+    )
+    params = complexity(randomised_model(SMALL))["params_keras"]
+    assert f"Keras params {params:,} (file) / {params:,} (asc)" in run.stdout
