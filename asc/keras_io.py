@@ -162,7 +162,11 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
         momenta.add(float(bn.get("momentum", 0.99)))
     if not widths:
         _fail(path, f"layer 1 is {chain.peek()}, expected Conv2D")
-    for what, values in (("kernel sizes", kernels), ("BatchNorm epsilons", eps), ("BatchNorm momenta", momenta)):
+    for what, values in (
+        ("kernel sizes", kernels),
+        ("BatchNorm epsilons", eps),
+        ("BatchNorm momenta", momenta),
+    ):
         if len(values) > 1:
             _fail(path, f"the conv blocks use different {what} {sorted(values)}; BaselineCNN has one")
     chain.require(chain.take("Flatten"), "data_format", ["channels_last", None], "channels_last")
@@ -175,7 +179,9 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
         _fail(path, f"layer {out['name']!r} has activation {out['activation']!r}, expected softmax")
     act = chain.take_if("Activation")
     if act is not None and act.get("activation") != "softmax":
-        _fail(path, f"layer {act['name']!r} is {act.get('activation')!r}, expected softmax after the last Dense")
+        _fail(
+            path, f"layer {act['name']!r} is {act.get('activation')!r}, expected softmax after the last Dense"
+        )
     if chain.peek() is not None:
         _fail(path, f"layer {chain.i + 1} ({chain.peek()}) follows the output Dense layer")
     spec = {"widths": widths, "kernel": kernels.pop(), "pools": pools, "dense": int(hidden["units"]),
@@ -217,7 +223,9 @@ def load_keras_h5(path: str | Path) -> tuple[BaselineCNN, dict[str, Any]]:
                                                 strict=True):  # fmt: skip
             w = _weights(f, conv_name, path)
             _assign(conv.weight, w["kernel"].transpose(3, 2, 0, 1), f"{conv_name} kernel", path)
-            _assign(conv.bias, w.get("bias", np.zeros(conv.out_channels, np.float32)), f"{conv_name} bias", path)
+            _assign(
+                conv.bias, w.get("bias", np.zeros(conv.out_channels, np.float32)), f"{conv_name} bias", path
+            )
             b = _weights(f, bn_name, path)
             ones, zeros = np.ones(bn.num_features, np.float32), np.zeros(bn.num_features, np.float32)
             for param, key, default in ((bn.weight, "gamma", ones), (bn.bias, "beta", zeros),

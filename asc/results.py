@@ -81,7 +81,16 @@ STR_COLUMNS = [
     "kept_indices",
     "machine",
 ]
-INT_COLUMNS = ["repeat", "seed", "epochs", "params_torch", "params_keras", "macs", "macs_paper", "dcase_fit_bits"]
+INT_COLUMNS = [
+    "repeat",
+    "seed",
+    "epochs",
+    "params_torch",
+    "params_keras",
+    "macs",
+    "macs_paper",
+    "dcase_fit_bits",
+]
 PRODUCER_HINT = "run `asc` (full paper pipeline) or `asc experiment=demo` (small synthetic run) to produce it"
 
 

@@ -37,8 +37,15 @@ def keras_layers(model: nn.Module, *, relu_in_dense: bool = True) -> list[tuple[
         if i == 0:
             cfg["batch_input_shape"] = [None, *s["input_shape"], 1]
         kernel = conv.weight.detach().numpy().transpose(2, 3, 1, 0)
-        out.append((_layer("Conv2D", name("conv2d"), **cfg), {"kernel": kernel, "bias": conv.bias.detach().numpy()}))
-        bn_w = {"gamma": bn.weight, "beta": bn.bias, "moving_mean": bn.running_mean, "moving_variance": bn.running_var}
+        out.append(
+            (_layer("Conv2D", name("conv2d"), **cfg), {"kernel": kernel, "bias": conv.bias.detach().numpy()})
+        )
+        bn_w = {
+            "gamma": bn.weight,
+            "beta": bn.bias,
+            "moving_mean": bn.running_mean,
+            "moving_variance": bn.running_var,
+        }
         out.append((_layer("BatchNormalization", name("batch_normalization"), axis=[3], epsilon=bn.eps,
                            momentum=1 - bn.momentum), {k: v.detach().numpy() for k, v in bn_w.items()}))  # fmt: skip
         out.append((_layer("Activation", name("activation"), activation="relu"), {}))
