@@ -84,3 +84,11 @@ def test_cost_columns_and_machine():
     cols = cost.cost_columns(TINY, 1000, **FAST)
     assert {"lat_cpu_b1_ms", "lat_cpu_b4_ms", "machine"} <= set(cols) and cols["mem_fp32_kb"] == 3.91
     assert ("lat_ort_b1_ms" in cols) == ("ort" in cost.available_backends())
+
+
+def test_pareto_mask():
+    macs = [100, 80, 80, 50, 60, float("nan")]
+    acc = [48, 46, 45, 40, 39, 50]
+    # 80/45 is beaten by 80/46 (same cost, more accurate); 60/39 by 50/40; NaN cost is never on the front.
+    assert cost.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
+    assert cost.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither
