@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -71,7 +71,7 @@ def _layer_configs(f, path: Path) -> list[dict[str, Any]]:
     )
 
 
-def _fail(path: Path, what: str):
+def _fail(path: Path, what: str) -> NoReturn:
     raise KerasFormatError(f"{path} is not a DCASE21-family Keras model ({FAMILY}): {what}")
 
 
