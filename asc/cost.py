@@ -147,10 +147,18 @@ def measure_latency(
     return dict(_measure(key, device, sizes, int(repeats), int(warmup), float(budget_s)))
 
 
-def latency_columns(spec: dict[str, Any], **options: Any) -> dict[str, float]:
-    """:func:`measure_latency` on every available backend (see :func:`available_backends`), merged."""
+def latency_columns(
+    spec: dict[str, Any], *, backends: Sequence[str] | None = None, **options: Any
+) -> dict[str, float]:
+    """:func:`measure_latency` on each of ``backends`` (default: every available one, see
+    :func:`available_backends`; an unavailable one named explicitly is an error), merged into one dict."""
+    for device in backends or ():
+        if device not in available_backends():
+            raise ValueError(
+                f"latency backend {device!r} is not available here; available: {available_backends()}"
+            )
     cols: dict[str, float] = {}
-    for device in available_backends():
+    for device in backends or available_backends():
         cols.update(measure_latency(spec, device=device, **options))
     return cols
 
@@ -198,8 +206,8 @@ def cost_columns(
     spec: dict[str, Any], params_keras: int, *, measure: bool = True, **options: Any
 ) -> dict[str, Any]:
     """Every cost column of one results row: memory and the DCASE check from ``params_keras``, and (with
-    ``measure``) the latencies of ``spec``'s widths on every available backend plus the ``machine`` label.
-    ``options`` go to :func:`measure_latency` (batch_sizes, repeats, warmup, budget_s)."""
+    ``measure``) the latencies of ``spec``'s widths plus the ``machine`` label. ``options`` go to
+    :func:`latency_columns` (backends) and :func:`measure_latency` (batch_sizes, repeats, warmup, budget_s)."""
     cols: dict[str, Any] = memory_columns(params_keras)
     if measure:
         cols.update(latency_columns(spec, **options))

@@ -84,6 +84,10 @@ def test_cost_columns_and_machine():
     cols = cost.cost_columns(TINY, 1000, **FAST)
     assert {"lat_cpu_b1_ms", "lat_cpu_b4_ms", "machine"} <= set(cols) and cols["mem_fp32_kb"] == 3.91
     assert ("lat_ort_b1_ms" in cols) == ("ort" in cost.available_backends())
+    assert set(cost.latency_columns(TINY, backends=["cpu"], **FAST)) == {"lat_cpu_b1_ms", "lat_cpu_b4_ms"}
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' is not available"):
+            cost.latency_columns(TINY, backends=["cuda"], **FAST)
 
 
 def test_pareto_mask():
