@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asc import figures
+from asc import cost, figures
 from asc.atomic import atomic_write_text
 from asc.figures import ALL_LAYERS
 from asc.results import MissingResultsError, for_dataset, layer_key, load, mean_std, select, sort_layer_sets
@@ -112,6 +112,51 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     table["_b"] = table["Criterion"] != "none"
     table["_l"] = table["Layers"].map(order)
     return table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
+
+
+LATENCY_LABELS = {"cpu": "CPU", "ort": "ORT", "cuda": "CUDA"}
+PRECISION = {32: "fp32", 16: "fp16", 8: "int8", 0: "no"}
+
+
+def _latency_label(column: str) -> str:
+    """lat_cpu_b1_ms -> 'CPU b1 (ms)'."""
+    _, backend, batch, _ = column.split("_")
+    return f"{LATENCY_LABELS.get(backend, backend)} {batch} (ms)"
+
+
+def cost_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every model (baseline, criterion x layer set): parameter memory, the DCASE 128 KB check, MACs, measured
+    latencies, accuracy, and whether it lies on the accuracy-vs-MACs / accuracy-vs-latency Pareto front."""
+    points = cost.cost_points(df)
+    if points.empty or points["macs"].isna().all():
+        raise MissingResultsError(
+            "the cost table needs model rows with accuracy and MACs; run `asc experiment=demo` or `asc`"
+        )
+    latencies = cost.latency_columns_in(points)
+    fits = points["dcase_fit_bits"]
+    table = pd.DataFrame(
+        {
+            "Criterion": points["criterion"],
+            "Layers": points["layers"],
+            "Params (Keras)": points["params_keras"],
+            "fp32 (KB)": points["mem_fp32_kb"].round(1),
+            "fp16 (KB)": points["mem_fp16_kb"].round(1),
+            "int8 (KB)": points["mem_int8_kb"].round(1),
+            "DCASE 128 KB": [PRECISION.get(int(b), "") if pd.notna(b) else "" for b in fits],
+            "MACs (M)": (points["macs"] / 1e6).round(2),
+            **{_latency_label(c): points[c].round(2) for c in latencies},
+            "Accuracy (%)": [
+                f"{m:.1f}" if n == 1 else f"{m:.1f} ± {s:.1f}"
+                for m, s, n in zip(points["accuracy"], points["accuracy_std"], points["n"], strict=True)
+            ],
+            "Accuracy of": points["basis"],
+            "Front (MACs)": np.where(cost.pareto_mask(points["macs"], points["accuracy"]), "yes", ""),
+        }
+    )
+    if latencies:
+        front = cost.pareto_mask(points[latencies[0]], points["accuracy"])
+        table[f"Front ({_latency_label(latencies[0]).replace(' (ms)', '')})"] = np.where(front, "yes", "")
+    return table
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -228,7 +273,7 @@ def summary_markdown(df: pd.DataFrame) -> str:
     return to_markdown(summary_table(df))
 
 
-TABLES = {"table1": table1, "criteria": criteria_table}
+TABLES = {"table1": table1, "criteria": criteria_table, "cost": cost_table}
 
 
 def write_report(results_path: Path, out_dir: Path) -> dict[str, list[Path]]:
@@ -264,6 +309,7 @@ def write_report(results_path: Path, out_dir: Path) -> dict[str, list[Path]]:
 
 
 __all__ = [
+    "cost_table",
     "criteria_table",
     "fmt_mean_std",
     "summary_markdown",

@@ -43,6 +43,19 @@ COLUMNS: list[str] = [
     "params_reduction_pct",
     "macs_reduction_pct",
     "macs_paper_reduction_pct",
+    # Measured cost (asc.cost.cost_columns): parameter memory at three precisions, the DCASE 128 KB check,
+    # median latency in ms per batch (torch CPU, onnxruntime CPU, torch CUDA) and the machine it was measured on.
+    "mem_fp32_kb",
+    "mem_fp16_kb",
+    "mem_int8_kb",
+    "dcase_fit_bits",
+    "lat_cpu_b1_ms",
+    "lat_cpu_b64_ms",
+    "lat_ort_b1_ms",
+    "lat_ort_b64_ms",
+    "lat_cuda_b1_ms",
+    "lat_cuda_b64_ms",
+    "machine",
     "kept",
     "train_time_s",
     "epochs",
@@ -67,8 +80,18 @@ STR_COLUMNS = [
     "closest_distance",
     "l1_norms",
     "kept_indices",
+    "machine",
 ]
-INT_COLUMNS = ["repeat", "seed", "epochs", "params_torch", "params_keras", "macs", "macs_paper"]
+INT_COLUMNS = [
+    "repeat",
+    "seed",
+    "epochs",
+    "params_torch",
+    "params_keras",
+    "macs",
+    "macs_paper",
+    "dcase_fit_bits",
+]
 PRODUCER_HINT = "run `asc` (full paper pipeline) or `asc experiment=demo` (small synthetic run) to produce it"
 
 

@@ -57,3 +57,11 @@ def test_several_datasets_need_a_choice(results, tmp_path):
     with pytest.raises(ValueError, match="several datasets"):
         figures.fig2_closest_distance(both, tmp_path / "f2")
     assert len(figures.fig5_cosine_vs_l1(both, tmp_path / "f5", dataset="tau2020mobile")) == 2
+
+
+def test_cost_figure_without_latency(results, tmp_path):
+    # Rows from before latency was measured: only the accuracy-vs-MACs panel is drawn.
+    old = results.drop(columns=[c for c in results.columns if c.startswith("lat_")])
+    assert len(figures.cost_pareto(old, tmp_path / "cost")) == 2
+    with pytest.raises(MissingResultsError, match="asc experiment=paper_fig3"):
+        figures.cost_pareto(results.assign(macs=float("nan")), tmp_path / "none")

@@ -85,31 +85,32 @@ def test_write_report_complete(df, tmp_path):
     path = rows_to_csv(df, tmp_path / "results.csv")
     written = report.write_report(path, tmp_path / "report")
     expected = {"summary", "table1", "criteria", "fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms",
-                "fig5_cosine_vs_l1", "fig6_fractions"}  # fmt: skip
+                "fig5_cosine_vs_l1", "fig6_fractions", "cost", "cost_pareto"}  # fmt: skip
     assert set(written) == expected
     for paths in written.values():
         assert all(p.exists() and p.stat().st_size > 0 for p in paths)
 
 
 def test_write_report_partial_warns(df, tmp_path, caplog):
-    # Only the Table 1 prune rows without cosine/l1: tables are written, every figure is skipped with a warning.
+    # Only the Table 1 prune rows without cosine/l1: tables and the cost figure are written, every paper figure is
+    # skipped with a warning.
     partial = df[df["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~df["finetuned"]]
     path = rows_to_csv(partial, tmp_path / "results.csv")
     with caplog.at_level(logging.WARNING, logger="asc.report"):
         written = report.write_report(path, tmp_path / "report")
-    assert set(written) == {"summary", "table1", "criteria"}
+    assert set(written) == {"summary", "table1", "criteria", "cost", "cost_pareto"}
     for name in ("Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "paper_fig3", "paper_fig5", "paper_fig6"):
         assert name in caplog.text
     assert not list((tmp_path / "report").glob("fig*"))
 
 
 def test_write_report_several_datasets(df, tmp_path):
-    # Table 1 rows only, so nothing is rendered (figures per dataset are covered in test_figures.py).
+    # Table 1 rows only, so only the cost figure is rendered (figures per dataset are covered in test_figures.py).
     both = pd.concat([df, make_results("tau2020mobile")], ignore_index=True)
     both = both[both["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~both["finetuned"]]
     written = report.write_report(rows_to_csv(both, tmp_path / "results.csv"), tmp_path / "report")
     assert set(written) == {"summary"} | {
-        f"{d}/{t}" for d in ("demo", "tau2020mobile") for t in ("table1", "criteria")
+        f"{d}/{t}" for d in ("demo", "tau2020mobile") for t in ("table1", "criteria", "cost", "cost_pareto")
     }
     assert written["demo/table1"][0].parent == tmp_path / "report" / "demo"
     summary = pd.read_csv(written["summary"][0])
@@ -140,3 +141,35 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
     assert "| demo |" in capsys.readouterr().out  # the summary table is printed
     with pytest.raises(ValueError, match="report_only=true goes with stage=report"):
         Experiment(cfg).run("train")
+
+
+def test_cost_table(df):
+    t = report.cost_table(df)
+    base = t.iloc[0]
+    assert base["Criterion"] == "none" and base["Params (Keras)"] == 46246 + 128
+    assert base["fp16 (KB)"] == 90.6 and base["DCASE 128 KB"] == "fp16" and base["Accuracy of"] == "trained"
+    assert {"CPU b1 (ms)", "CPU b64 (ms)", "ORT b1 (ms)", "Front (MACs)", "Front (CPU b1)"} <= set(t.columns)
+    cos = t[(t["Criterion"] == "cosine") & (t["Layers"] == "C1+C2+C3")].iloc[0]
+    assert cos["Accuracy of"] == "FT 100%" and " ± " in cos["Accuracy (%)"]
+    assert cos["MACs (M)"] == round(286e6 * 0.69 / 1e6, 2)
+    # Table 1-only criteria have no fine-tuned rows: their accuracy is the pruned one.
+    cheb = t[t["Criterion"] == "chebyshev"].iloc[0]
+    assert cheb["Accuracy of"] == "no FT" and cheb["Accuracy (%)"] == "10.0"
+    # The front: nothing on it is beaten by a cheaper, more accurate model; the unpruned baseline is on it
+    # (most accurate), and so is the cheapest fine-tuned cosine model.
+    front = t[t["Front (MACs)"] == "yes"]
+    assert "none" in set(front["Criterion"]) and len(front) < len(t)
+    for _, row in front.iterrows():
+        cheaper = t[t["MACs (M)"] < row["MACs (M)"]]
+        assert not (cheaper["Accuracy (%)"].str.split(" ").str[0].astype(float) >= float(
+            row["Accuracy (%)"].split(" ")[0]) + 0.05).any()  # fmt: skip
+
+
+def test_cost_table_without_measured_columns(df):
+    # Rows written before the cost columns existed: memory is derived from params_keras, latency is left out.
+    old = df.drop(columns=[c for c in df.columns if c.startswith(("lat_", "mem_", "dcase_"))])
+    t = report.cost_table(old)
+    assert t.iloc[0]["fp32 (KB)"] == pytest.approx((46246 + 128) * 4 / 1024, abs=0.06)
+    assert not any("(ms)" in c for c in t.columns) and "Front (MACs)" in t.columns
+    with pytest.raises(MissingResultsError, match="asc experiment=demo"):
+        report.cost_table(df.iloc[:0])
