@@ -19,6 +19,7 @@ from asc.atomic import atomic_write_json
 from asc.chain import STAGES
 from asc.checks import require_finite
 from asc.complexity import complexity
+from asc.cost import cost_columns, machine_info
 from asc.features import FrontEnd
 from asc.model import BaselineCNN, build_model, load_model, save_model
 from asc.plan import Step
@@ -131,9 +132,14 @@ class Executor:
         save_model(model, work / "model.pt", config=dict(step.config), label=step.label)
         atomic_write_json(work / "metrics.json", {**scores, **extra})
         final = self.artifact(step).path
+        counted = complexity(model)
+        lat = self.rt["latency"]
+        cost = cost_columns(model.spec, counted["params_keras"], measure=bool(lat["measure"]),
+                            backends=lat["backends"], batch_sizes=tuple(lat["batch_sizes"]),
+                            repeats=int(lat["repeats"]), budget_s=float(lat["budget_s"]))  # fmt: skip
         row = make_row(stage=step.stage if step.stage != "train" else "baseline", run_id=f"{step.stage}/{step.key}",
-                       dataset=self.cfg["dataset"]["name"], scores=scores, complexity=complexity(model),
-                       full=self.full_complexity, checkpoint=str(final / "model.pt"), **fields)  # fmt: skip
+                       dataset=self.cfg["dataset"]["name"], scores=scores, complexity=counted,
+                       full=self.full_complexity, checkpoint=str(final / "model.pt"), **cost, **fields)  # fmt: skip
         atomic_write_json(work / "row.json", row)
         (work / "last.pt").unlink(missing_ok=True)
 
@@ -250,6 +256,7 @@ def execute(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str, report:
         elif todo:
             getattr(ex, stage)(todo)
     if upto == "report" and report:
+        atomic_write_json(ex.results_dir / "machine.json", machine_info())  # where the latencies were measured
         return report_stage.build(ex.results_dir, cfg["dataset"]["name"])
     return None
 
