@@ -33,8 +33,10 @@ def test_adam_update_matches_torch_optim_adam_with_per_model_step_counts() -> No
     steps = torch.zeros(3, dtype=torch.int64)
     lr, eps = torch.tensor(lrs, dtype=torch.float64), torch.tensor(epss)
     for k in range(6):
-        sel = torch.tensor([0, 1, 2] if k < 2 else [0, 2] if k < 4 else [0])  # models drop out, as in an epoch
-        grad = torch.randn(len(sel), 5, 4, generator=g) * 10.0 ** -k
+        sel = torch.tensor(
+            [0, 1, 2] if k < 2 else [0, 2] if k < 4 else [0]
+        )  # models drop out, as in an epoch
+        grad = torch.randn(len(sel), 5, 4, generator=g) * 10.0**-k
         a, b = m1[sel], m2[sel]
         new = fused.adam_update(param[sel], grad, a, b, steps=steps[sel] + 1, lr=lr[sel], eps=eps[sel])
         param[sel], m1[sel], m2[sel], steps[sel] = new, a, b, steps[sel] + 1
@@ -95,7 +97,9 @@ TOL = {"rtol": 1e-9, "atol": 1e-9}
 def data() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(7)
     y = torch.randint(0, 10, (48,), generator=g)
-    x = torch.randn(48, 40, 500, generator=g, dtype=torch.float64) + y[:, None, None] * 0.1  # a little learnable
+    x = (
+        torch.randn(48, 40, 500, generator=g, dtype=torch.float64) + y[:, None, None] * 0.1
+    )  # a little learnable
     val = torch.randn(16, 40, 500, generator=g, dtype=torch.float64), torch.randint(0, 10, (16,), generator=g)
     return {"train": (x, y), "val": val}
 
@@ -106,7 +110,9 @@ def runs(root: Path, recipe: Recipe = RECIPE) -> list[Run]:
     out = []
     for i, (n, net) in enumerate(zip((48, 21, 13), models(3), strict=True)):
         idx = torch.randperm(48, generator=torch.Generator().manual_seed(i))[:n]
-        out.append(Run(net.double(), idx, seed=10 + i, workdir=root / f"run{i}", recipe=recipe, label=f"run{i}"))
+        out.append(
+            Run(net.double(), idx, seed=10 + i, workdir=root / f"run{i}", recipe=recipe, label=f"run{i}")
+        )
     return out
 
 
@@ -124,11 +130,15 @@ def test_fused_training_equals_training_each_alone(data: dict, tmp_path: Path) -
         for moment in ("exp_avg", "exp_avg_sq"):
             for name, value in opt_f[moment].items():
                 torch.testing.assert_close(value, opt_a[moment][name], rtol=1e-7, atol=1e-12, msg=name)
-        assert [e["loss"] for e in hf["history"]] == pytest.approx([e["loss"] for e in ha["history"]], rel=1e-9)
+        assert [e["loss"] for e in hf["history"]] == pytest.approx(
+            [e["loss"] for e in ha["history"]], rel=1e-9
+        )
         assert [e["select_acc"] for e in hf["history"]] == [e["select_acc"] for e in ha["history"]]
         assert hf["best_epoch"] == ha["best_epoch"] and hf["epochs"] == 4
     for run, before in zip(together, models(3), strict=True):  # and every network did train
-        assert not torch.allclose(run.model.state_dict()["features.0.weight"].float(), before.features[0].weight)
+        assert not torch.allclose(
+            run.model.state_dict()["features.0.weight"].float(), before.features[0].weight
+        )
 
 
 def test_one_fused_float32_step_matches_each_alone() -> None:
@@ -158,7 +168,9 @@ def test_killed_fused_call_resumes_to_the_same_weights(data: dict, tmp_path: Pat
 
     with pytest.raises(KeyboardInterrupt):
         train_many(runs(tmp_path / "again"), data["train"], data["val"], progress=False, on_epoch_end=kill)
-    epochs = [torch.load(tmp_path / "again" / f"run{i}" / "last.pt", weights_only=True)["epoch"] for i in range(3)]
+    epochs = [
+        torch.load(tmp_path / "again" / f"run{i}" / "last.pt", weights_only=True)["epoch"] for i in range(3)
+    ]
     assert epochs == [2, 2, 1]
     resumed = runs(tmp_path / "again")  # fresh initial weights: the checkpoints must replace them
     histories = train_many(resumed, data["train"], data["val"], progress=False)
