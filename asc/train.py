@@ -1,16 +1,28 @@
-"""Training and evaluation: the baseline recipe and fine-tuning share this loop.
+"""Training and evaluation: every training run (baseline seeds, fine-tuning fractions × repeats) goes through
+:func:`train_many`, which trains M same-width networks in one fused pass (:mod:`asc.fused`); M = 1 is the plain case.
 
-Read it top to bottom: seed → (resume) → per epoch: shuffle, step through mini-batches, score the selection
-split, keep the best weights, checkpoint atomically. A killed run restarts from ``last.pt`` in its work
-directory with the same RNG states, so it ends with the same weights as an uninterrupted run.
+Read it top to bottom: resume each run from its ``last.pt`` → per round, every unfinished run trains one epoch of
+its own (own data subset, shuffling generator, dropout stream, step count), sharing the compute → one batched
+evaluation on the selection split → per run: history, best-epoch selection, atomic checkpoint. A killed call
+restarts each run from its last completed epoch and ends with the same weights as an uninterrupted one.
+
+Options and their effect on results (``precision``, ``compile``): ``fp32`` (default) keeps the paper's numbers
+and makes fused and one-by-one agree to float rounding; ``tf32`` lets CUDA matmuls/convs round inputs to 10-bit
+mantissas (about 1e-3 relative error per op: accuracies move by noise, not systematically); ``bf16`` autocasts
+the forward pass to bfloat16 (8-bit mantissa; BN statistics and Adam stay float32) — fastest on a GPU, results
+differ from fp32 by more than run-to-run noise on small nets, so it is for timing and exploration only.
+``compile=True`` wraps the fused forward in ``torch.compile``: the same math, but fused kernels reorder float
+sums (differences at float rounding level) and the first steps pay the compilation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +31,37 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from asc import fused
 from asc.atomic import atomic_path
+from asc.checks import NonFiniteError, require_finite
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What defines a training run's result (part of artifact keys); speed settings are train_many kwargs."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    adam_eps: float
+    select_after: int
+
+
+@dataclass
+class Run:
+    """One network to train. ``model`` holds the initial weights (the caller seeds the init) and, on return,
+    the selected (best) weights on the CPU; ``seed`` seeds this run's shuffling and dropout."""
+
+    model: nn.Module
+    train_idx: torch.Tensor  # long positions into the shared training tensors: this run's data subset
+    seed: int
+    workdir: Path  # this run's own folder: last.pt (resume), one per run
+    recipe: Recipe
+    label: str = ""
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -44,6 +83,28 @@ def predict(
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
+
+
+@torch.inference_mode()
+def predict_many(
+    models: Sequence[nn.Module], x: torch.Tensor, *, batch_size: int = 64, device: torch.device | str = "cpu",
+    channels_last: bool = True,
+) -> list[np.ndarray]:  # fmt: skip
+    """Class probabilities (N, classes) of each model, all models of one shape in one batched pass per batch."""
+    groups: dict[tuple, list[int]] = {}
+    for i, model in enumerate(models):
+        groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
+    out: list[np.ndarray] = [np.zeros((0, 0))] * len(models)
+    for idxs in groups.values():
+        stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
+        sel = list(range(len(idxs)))
+        chunks = [torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2).cpu()
+                  for i in range(0, len(x), batch_size)]  # fmt: skip
+        if chunks:
+            probs = torch.cat(chunks).double()
+            for g, i in enumerate(idxs):
+                out[i] = probs[:, g].numpy()
+    return out
 
 
 def _log_loss(p_true: np.ndarray) -> float:
@@ -77,91 +138,178 @@ def metrics(
     }
 
 
-def _save(state: dict[str, Any], path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+# ---------------------------------------------------------------------- per-run state and checkpoints
+@dataclass
+class _State:
+    shuffle: torch.Generator
+    epoch: int = 0
+    best_epoch: int = 0
+    best_acc: float = -1.0
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] | None = None
+    seconds: float = 0.0
 
 
-def fit(
-    model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    select: tuple[torch.Tensor, torch.Tensor],
-    cfg: Mapping[str, Any],
-    workdir: Path,
-    *,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    progress: bool | None = None,
-    on_epoch_end: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Train ``model`` in place with Adam + cross-entropy; leaves it holding the selected (best) weights.
+def _identity(run: Run) -> dict[str, Any]:
+    return {"seed": int(run.seed), "recipe": asdict(run.recipe), "train_idx": run.train_idx.cpu()}
 
-    ``select`` is the split used for model selection (validation by default). Only epochs after
-    ``cfg['select_after']`` compete; with fewer epochs than that, the last epoch is kept.
-    """
+
+def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
+    """The run's state after its last completed epoch (``workdir/last.pt``), loaded into row m of the stack."""
+    st = _State(shuffle=torch.Generator().manual_seed(int(run.seed)), history=[])
+    last = Path(run.workdir) / "last.pt"
+    if not last.is_file():
+        return st
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    ident, mine = ckpt["identity"], _identity(run)
+    if (
+        ident["seed"] != mine["seed"]
+        or ident["recipe"] != mine["recipe"]
+        or not torch.equal(ident["train_idx"], mine["train_idx"])
+    ):
+        raise ValueError(f"{last} was written by another run (seed, recipe or data subset differ) than "
+                         f"{run.label or run.workdir}; delete it or give this run its own workdir")  # fmt: skip
+    stack.load_state_dict(m, ckpt["model"])
+    stack.load_optimizer_state(m, ckpt["optimizer"])
+    st.shuffle.set_state(ckpt["rng_shuffle"])
+    for key in ("epoch", "best_epoch", "best_acc", "best_state", "history", "seconds"):
+        setattr(st, key, ckpt[key])
+    log.info("%s: resuming from %s after epoch %d/%d", run.label, last, st.epoch, run.recipe.epochs)
+    return st
+
+
+def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
+    model = stack.state_dict(m)
+    require_finite(f"weights of run {run.label or run.workdir} after epoch {st.epoch}", model)
+    blob = {"identity": _identity(run), "model": model, "optimizer": stack.optimizer_state(m),
+            "rng_shuffle": st.shuffle.get_state(), "epoch": st.epoch, "best_epoch": st.best_epoch,
+            "best_acc": st.best_acc, "best_state": st.best_state, "history": st.history,
+            "seconds": st.seconds}  # fmt: skip
+    with atomic_path(Path(run.workdir) / "last.pt") as tmp:
+        torch.save(blob, tmp)
+
+
+# ---------------------------------------------------------------------- the fused loop
+@contextlib.contextmanager
+def _precision(precision: str, device: torch.device):
+    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    try:
+        with autocast:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def _resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The tensor on ``device`` if it takes under half the free device memory, else left on the CPU (then
+    each mini-batch is gathered on the CPU and copied over)."""
+    if device.type != "cuda" or x.device == device:
+        return x
+    return x.to(device) if x.numel() * x.element_size() < torch.cuda.mem_get_info(device)[0] // 2 else x
+
+
+def _check(runs: Sequence[Run]) -> None:
+    shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
+    sizes = {r.recipe.batch_size for r in runs}
+    if len(shapes) > 1 or len(sizes) > 1:
+        raise ValueError(f"runs of one train_many call must share widths and batch_size; got "
+                         f"{len(shapes)} layer shapes and batch sizes {sorted(sizes)} ({[r.label for r in runs]})")  # fmt: skip
+    for r in runs:
+        if len(r.train_idx) == 0:
+            raise ValueError(f"run {r.label or r.workdir} has an empty training subset (train_idx)")
+
+
+def train_many(
+    runs: Sequence[Run], train: tuple[torch.Tensor, torch.Tensor], select: tuple[torch.Tensor, torch.Tensor],
+    *, device: torch.device | str = "cpu", eval_batch_size: int = 64, fuse: bool = True,
+    channels_last: bool = True, precision: str = "fp32", compile: bool = False, progress: bool | None = None,
+    on_epoch_end: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
+    same code with M = 1). Each run's model ends holding its selected weights: only epochs after
+    ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
+    ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
+    Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
+    A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
+    :class:`~asc.checks.NonFiniteError` names it."""
+    _check(runs)
     device = torch.device(device)
-    workdir = Path(workdir)
-    torch.manual_seed(seed)
-    # channels_last only changes the memory layout (measured 1.2–1.3× faster CPU training at batch 16).
-    model.to(
-        device, memory_format=torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], eps=cfg["adam_eps"])
-    loss_fn = nn.CrossEntropyLoss()
-    shuffle = torch.Generator().manual_seed(seed)
-    x, y = train
-    epochs, bs, select_after = int(cfg["epochs"]), int(cfg["batch_size"]), int(cfg["select_after"])
-    state = {"epoch": 0, "best_epoch": 0, "best_acc": -1.0, "best_state": None, "history": [], "seconds": 0.0}
-    workdir.mkdir(parents=True, exist_ok=True)
-    last = workdir / "last.pt"
-    if last.is_file():
-        # On the CPU: RNG states must stay CPU byte tensors; load_state_dict copies weights to the model's device.
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt.pop("model"))
-        opt.load_state_dict(ckpt.pop("optimizer"))
-        torch.set_rng_state(ckpt.pop("rng_torch"))
-        shuffle.set_state(ckpt.pop("rng_shuffle"))
-        cuda_states = ckpt.pop("rng_cuda", [])
-        if cuda_states and device.type == "cuda":  # GPU dropout draws from the CUDA generators
-            torch.cuda.set_rng_state_all(cuda_states)
-        state.update(ckpt)
-        log.info("resuming from %s after epoch %d/%d", last, state["epoch"], epochs)
+    if not fuse and len(runs) > 1:
+        kw = dict(device=device, eval_batch_size=eval_batch_size, channels_last=channels_last,
+                  precision=precision, compile=compile, progress=progress)  # fmt: skip
+        cb = on_epoch_end
+        return [train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
+                for i, r in enumerate(runs)]  # fmt: skip
+    stack = fused.FusedStack([r.model for r in runs], device, channels_last=channels_last)
+    states = [_load(r, stack, m) for m, r in enumerate(runs)]
+    x, y = (_resident(t, device) for t in train)
+    xs, ys = (_resident(t, device) for t in select)
+    lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
+    eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
+    seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
+    forward_fn = torch.compile(fused.forward, dynamic=True) if compile else fused.forward
+    bs, failed = runs[0].recipe.batch_size, []
     disable = not show_progress(progress)
-    for epoch in range(state["epoch"] + 1, epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(x), generator=shuffle)
-        total, count = 0.0, 0
-        for i in tqdm(range(0, len(x), bs), desc=f"epoch {epoch}/{epochs}", leave=False, disable=disable):
-            idx = order[i : i + bs]
-            xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        probs = predict(model, select[0], int(cfg.get("eval_batch_size", 64)), device)
-        acc = float((probs.argmax(1) == select[1].numpy()).mean()) if len(probs) else math.nan
-        seconds = time.perf_counter() - start
-        state["seconds"] += seconds
-        state["history"].append(
-            {"epoch": epoch, "loss": total / max(count, 1), "select_acc": acc, "seconds": seconds}
-        )
-        eligible = epoch > select_after or (epochs <= select_after and epoch == epochs)
-        if eligible and acc > state["best_acc"]:
-            state.update(best_epoch=epoch, best_acc=acc,
-                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()})  # fmt: skip
-        log.info("epoch %3d/%d  loss %.4f  %s acc %.4f  best %.4f (epoch %d)  %.1f s",
-                 epoch, epochs, total / max(count, 1), cfg.get("select_on", "val"), acc,
-                 state["best_acc"], state["best_epoch"], seconds)  # fmt: skip
-        state["epoch"] = epoch
-        _save({**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
-               "rng_torch": torch.get_rng_state(), "rng_shuffle": shuffle.get_state(),
-               "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}, last)  # fmt: skip
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
-    if state["best_state"] is not None:
-        model.load_state_dict(state["best_state"])
-    return {"best_epoch": state["best_epoch"], "best_select_acc": state["best_acc"],
-            "history": state["history"], "train_seconds": state["seconds"], "epochs": epochs}  # fmt: skip
+    with _precision(precision, device):
+        while todo := [
+            m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
+        ]:
+            start = time.perf_counter()
+            sizes = {m: len(runs[m].train_idx) for m in todo}
+            n_steps = {m: -(-sizes[m] // bs) for m in todo}
+            pos = torch.zeros(len(runs), max(n_steps.values()) * bs, dtype=torch.long)
+            for m in todo:  # this epoch's order of each run's own subset, from its own generator
+                pos[m, : sizes[m]] = runs[m].train_idx[torch.randperm(sizes[m], generator=states[m].shuffle)]
+            pos = pos.to(x.device)
+            loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
+            for t in tqdm(range(max(n_steps.values())), desc=f"{len(todo)} run(s), epoch", leave=False,
+                          disable=disable):  # fmt: skip
+                groups: dict[int, list[int]] = {}  # batch size → runs: a last short batch is its own sub-step
+                for m in todo:
+                    if t < n_steps[m]:
+                        groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
+                for size, sel in groups.items():
+                    idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
+                    xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+                    losses = stack.train_step(sel, xb, yb, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
+                    loss_sum[sel] += losses.double() * size
+            correct = torch.zeros(len(todo), dtype=torch.float64, device=device)
+            for i in range(0, len(xs), eval_batch_size):
+                logits = stack.logits(todo, xs[i : i + eval_batch_size].to(device), forward_fn=forward_fn)
+                correct += (logits.argmax(2) == ys[i : i + eval_batch_size].to(device)[:, None]).sum(0)
+            accs = (correct / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
+            losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
+            for acc, m in zip(accs, todo, strict=True):
+                run, st = runs[m], states[m]
+                epoch, loss = st.epoch + 1, losses_cpu[m] / sizes[m]
+                if not math.isfinite(loss):
+                    log.error(
+                        "run %s: training loss became %s in epoch %d; stopping it", run.label, loss, epoch
+                    )
+                    failed.append(m)
+                    continue
+                share = seconds * sizes[m] / sum(sizes.values())
+                st.epoch, st.seconds = epoch, st.seconds + share
+                st.history.append({"epoch": epoch, "loss": loss, "select_acc": acc, "seconds": share,
+                                   "round_seconds": seconds, "fused": len(todo)})  # fmt: skip
+                ep, after = run.recipe.epochs, run.recipe.select_after
+                if (epoch > after or (ep <= after and epoch == ep)) and acc > st.best_acc:
+                    st.best_epoch, st.best_acc, st.best_state = epoch, acc, stack.state_dict(m)
+                _save(run, st, stack, m)
+                log.info("%s epoch %3d/%d  loss %.4f  select acc %.4f  best %.4f (epoch %d)  %.1f s",
+                         run.label, epoch, ep, loss, acc, st.best_acc, st.best_epoch, share)  # fmt: skip
+                if on_epoch_end is not None:
+                    on_epoch_end(m, epoch)
+    for m, (run, st) in enumerate(zip(runs, states, strict=True)):
+        run.model.cpu().load_state_dict(st.best_state if st.best_state is not None else stack.state_dict(m))
+    if failed:
+        names = ", ".join(runs[m].label or str(runs[m].workdir) for m in failed)
+        raise NonFiniteError(f"training loss became non-finite (NaN/inf) for run(s) {names}; lower the "
+                             "learning rate or check the features — the other runs finished and were saved")  # fmt: skip
+    return [{"best_epoch": st.best_epoch, "best_select_acc": st.best_acc, "history": st.history,
+             "train_seconds": st.seconds, "epochs": r.recipe.epochs} for r, st in zip(runs, states, strict=True)]  # fmt: skip
