@@ -42,8 +42,13 @@ def conf_dir() -> Path:
 
 @pytest.fixture
 def features_cfg() -> dict[str, Any]:
-    """conf/features/logmel40x500.yaml as a plain dict (a fresh copy per test)."""
-    return _load_yaml("features", "logmel40x500.yaml")
+    """conf/features/logmel40x500.yaml as composed by default (interpolations resolved; a fresh copy per test)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config")
+    return OmegaConf.to_container(cfg.features, resolve=True)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def first(run_asc, ws: Path):
 def test_first_run_builds_everything_and_reports(first, ws: Path) -> None:
     assert first.returncode == 0, tail(first.output)
     out = first.output
-    for stage in ("demo", "index", "features", "train"):
+    for stage in ("dataset", "index", "features", "train"):
         assert len(built(stage, out)) == 1, (stage, tail(out))
     assert len(built("prune", out)) == 3 and len(built("finetune", out)) == 6
 
@@ -101,7 +101,7 @@ def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
     out = again.output
     assert ": built in" not in out, tail(out)
     assert up_to_date("train", out) and re.search(r"\btrain \w+ \(baseline seed 0\): up to date", out)
-    for stage, n in {"demo": 1, "index": 1, "features": 1, "prune": 3, "finetune": 6}.items():
+    for stage, n in {"dataset": 1, "index": 1, "features": 1, "prune": 3, "finetune": 6}.items():
         assert len(up_to_date(stage, out)) == n, (stage, tail(out))
     assert again.seconds < first.seconds
     assert "| cosine |" in out  # the report is still printed
@@ -119,7 +119,7 @@ def test_train_change_reuses_the_features(first, run_asc, ws: Path) -> None:
     out = result.output
     assert re.search(r"\bfeatures \w+ \(logmel40x500\): up to date", out), tail(out)
     assert not re.search(r"\bfeatures \w+ .*: built", out)
-    assert up_to_date("demo", out)
+    assert up_to_date("dataset", out)
     assert len(built("train", out)) == 1
     assert not built("prune", out) and not up_to_date("prune", out)  # stage=train stops there
 
@@ -177,7 +177,7 @@ def test_dry_run_prints_the_plan_and_builds_nothing(first, run_asc, ws: Path) ->
     assert all(line[2] == "cached" for line in lines), result.output
     store = {p.parent.name + "/" + p.name for p in (ws / "store").glob("*/*") if p.is_dir()}
     planned = {f"{line[0]}/{line[1]}" for line in lines if line[0] not in ("dataset", "features")}
-    assert planned == store
+    assert planned <= store  # (the store also holds the train.lr=0.002 baseline of an earlier test)
     fresh = run_asc(*paths(ws, run="run_dry2"), *TINY, "dry_run=true", "seed=5")
     status = {line.split()[0]: line.split()[2] for line in fresh.output.splitlines()
               if line.split()[:1] in (["features"], ["index"], ["train"])}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,6 @@ def build(baseline: BaselineCNN, config: Mapping[str, Any]) -> tuple[BaselineCNN
     kept = " ".join(f"{k}:{len(v)}/{len(info['l1_norms'][k])}" for k, v in info["kept"].items())
     fields = {"criterion": config["name"], "layers": "+".join(info["layers"]), "kept": kept,
               "macs_paper": paper_macs(baseline, info["kept"]), "seed": int(config.get("seed", 0)),
-              "closest_distance": info["closest_distance"], "l1_norms": info["l1_norms"],
-              "kept_indices": info["kept"], "train_time_s": 0.0, "epochs": 0}  # fmt: skip
+              "closest_distance": json.dumps(info["closest_distance"]), "l1_norms": json.dumps(info["l1_norms"]),
+              "kept_indices": json.dumps(info["kept"]), "train_time_s": 0.0, "epochs": 0}  # fmt: skip
     return model, info, fields
