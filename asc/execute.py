@@ -20,11 +20,11 @@ from asc.chain import STAGES
 from asc.checks import require_finite
 from asc.complexity import complexity
 from asc.cost import cost_columns, machine_info
+from asc.data.tau import SCENES
 from asc.features import FrontEnd
 from asc.model import BaselineCNN, build_model, load_model, save_model
 from asc.plan import Step
 from asc.rows import make_row
-from asc.data.tau import SCENES
 from asc.splits import Split, Splits, load_splits
 from asc.stages import dataset as dataset_stage
 from asc.stages import features as features_stage

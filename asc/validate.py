@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES
@@ -68,6 +69,8 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
 def validate(cfg: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for the first invalid value of the resolved config."""
     _choice("stage", cfg["stage"], STAGES)
+    if cfg["report_only"] and cfg["stage"] != "report":
+        _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
     rt = cfg["runtime"]
     _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
     for key in ("workers", "feature_batch_size", "eval_batch_size"):
@@ -95,6 +98,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("train.seeds", seeds, "a non-empty list of integers")
     for i, seed in enumerate(seeds):
         _int(f"train.seeds[{i}]", seed, 0)
+    if t.get("init_from") is not None and not Path(t["init_from"]).is_file():
+        _fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
     ft = cfg["finetune"]
     _recipe("finetune", ft)
     _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-import yaml
+from config_fixtures import composed
 
 from asc.checks import NonFiniteError
 from asc.features import AudioError, FrontEnd, build_features, librosa_reference, load_audio, load_split
 from asc.store import Store
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-FRONTEND = FrontEnd.from_config(yaml.safe_load((CONF / "features" / "logmel40x500.yaml").read_text()))
+FRONTEND = FrontEnd.from_config(composed()["features"])
 SR = FRONTEND.sample_rate
 
 

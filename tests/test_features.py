@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
+from config_fixtures import composed
 
 from asc.data.demo import Synthesiser, plan_clips
 from asc.features import FrontEnd, LogMel, build_features, extract, librosa_reference, load_audio, load_split
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-FEATURES = FrontEnd.from_config(yaml.safe_load((CONF / "features" / "logmel40x500.yaml").read_text()))
+FEATURES = FrontEnd.from_config(composed()["features"])
 
 
 @pytest.fixture(scope="module")

@@ -141,3 +141,17 @@ def test_every_value_is_checked_before_any_work(override: str, key: str) -> None
 def test_the_default_config_is_valid() -> None:
     validate(composed())
     validate(composed("experiment=paper", "protocol=official"))
+
+
+def test_which_fractions_run_never_rekeys_a_run() -> None:
+    """A fine-tuning run that two configs both contain has one key: choosing fractions is a selection."""
+
+    def tunes(*blocks: str) -> dict[tuple[float, int], str]:
+        cfg = composed("prune=cosine", f"runs=[{','.join(blocks)}]")
+        return {(s.args["fraction"], s.args["repeat"]): s.key for s in make_plan(cfg) if s.stage == "finetune"}
+
+    base = tunes("{criteria:[cosine],fractions:[0.5,1.0],repeats:1}")
+    assert set(base) == {(0.5, 0), (1.0, 0)} and len(set(base.values())) == 2
+    assert tunes("{criteria:[cosine],fractions:[1.0],repeats:1}") == {(1.0, 0): base[(1.0, 0)]}
+    two = tunes("{criteria:[cosine],fractions:[0.5,1.0],repeats:2}")
+    assert {k: two[k] for k in base} == base and two[(1.0, 1)] not in base.values()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from config_fixtures import composed
 from model_fixtures import randomised_model
 from omegaconf import OmegaConf
 from torch import nn
@@ -21,7 +22,7 @@ LAYER_SETS = [["C1"], ["C2"], ["C3"], ["C1", "C2"], ["C1", "C3"], ["C2", "C3"], 
 def config(name: str, **overrides) -> dict:
     """conf/prune/<name>.yaml with overrides; ``given`` (which needs indices) reads authors_kept.yaml."""
     stem = "authors_kept" if name == "given" else name
-    return {**yaml.safe_load((CONF / f"{stem}.yaml").read_text()), **overrides}
+    return {**composed()["criteria"][stem], **overrides}
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from asc.experiment import Experiment
+    from asc.cli import run
 
     rows_to_csv(df, tmp_path / "results" / "results.csv")
     conf = Path(__file__).resolve().parents[1] / "conf"
@@ -134,13 +134,13 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
                  f"paths.results={tmp_path / 'results'}"]  # fmt: skip
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
-    Experiment(cfg).run("report")
+    run(cfg)
     assert (tmp_path / "results" / "table1.md").is_file()
     assert (tmp_path / "results" / "fig6_fractions.png").is_file()
     assert not (tmp_path / "data").exists() and not (tmp_path / "store").exists()  # nothing was built
     assert "| demo |" in capsys.readouterr().out  # the summary table is printed
-    with pytest.raises(ValueError, match="report_only=true goes with stage=report"):
-        Experiment(cfg).run("train")
+    with pytest.raises(ValueError, match="report_only=True is not valid: expected stage=report"):
+        run(dict(cfg, stage="train"))
 
 
 def test_cost_table(df):

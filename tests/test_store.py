@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -11,11 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from asc.experiment import Experiment
-from asc.store import MANIFEST, Artifact, Store, config_key
+from asc.store import MANIFEST, Store, config_key
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -147,75 +143,3 @@ def test_two_processes_build_an_artifact_once(tmp_path: Path) -> None:
     art = Store(tmp_path / "store").artifact("train", {"shared": True})
     assert art.done and art.manifest()["pid"] == int(calls[0])
     assert (art.path / "out.txt").read_text() == "payload"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Which config changes give new artifact keys in the pipeline (without building anything).
-
-
-def experiment(tmp_path: Path, *overrides: str) -> Experiment:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain["paths"] = {k: str(tmp_path / k) for k in ("data", "store", "results")}
-    plain["device"] = "cpu"
-    exp = Experiment(plain)
-    # The index artifact is taken as built; every build returns its artifact without running the builder.
-    index = Artifact("index", "i" * 12, tmp_path / "index")
-    index.path.mkdir(parents=True, exist_ok=True)
-    (index.path / MANIFEST).write_text(json.dumps({"root": str(tmp_path / "dataset")}))
-    exp.__dict__["index"] = index
-    exp.store.build = exp.data_store.build = lambda art, builder, **kw: art
-    exp.record = lambda art: None
-    return exp
-
-
-def stage_keys(tmp_path: Path, *overrides: str) -> dict[str, Any]:
-    """Keys of the features, the baseline and each fine-tuning run {(fraction, repeat): key} of cosine C1+C2+C3."""
-    exp = experiment(tmp_path, *overrides)
-    prune = Artifact("prune", "p" * 12, tmp_path / "prune")
-    prune.path.mkdir(parents=True, exist_ok=True)
-    (prune.path / "row.json").write_text(json.dumps({"criterion": "cosine", "layers": "C1+C2+C3"}))
-    repeats = int(exp.cfg["finetune"]["repeats"])
-    runs = [(f, r) for f in exp.fractions_for("cosine", "C1+C2+C3") for r in range(repeats)]
-    arts = exp.finetune(prune)
-    assert len(arts) == len(runs)
-    return {
-        "features": exp.features.key,
-        "train": exp.baseline.key,
-        "finetune": dict(zip(runs, [a.key for a in arts], strict=True)),
-    }
-
-
-def test_speed_settings_do_not_change_keys(tmp_path: Path) -> None:
-    base = stage_keys(tmp_path)
-    fast = stage_keys(tmp_path, "features.batch_size=16", "features.workers=1", "train.eval_batch_size=7",
-                      "finetune.eval_batch_size=7", "dataset.workers=1")  # fmt: skip
-    assert fast == base
-
-
-def test_train_change_keeps_the_features(tmp_path: Path) -> None:
-    base = stage_keys(tmp_path)
-    lr = stage_keys(tmp_path, "train.lr=0.002")
-    assert lr["features"] == base["features"]
-    assert lr["train"] != base["train"]
-    mels = stage_keys(tmp_path, "features.n_mels=64")
-    assert mels["features"] != base["features"] and mels["train"] != base["train"]
-
-
-def test_fraction_selection_does_not_change_finetune_keys(tmp_path: Path) -> None:
-    """Which fractions run is a selection: a fine-tuning run that happens in both configs must be reused."""
-    base = stage_keys(tmp_path, "finetune.fractions=[0.5,1.0]")["finetune"]
-    assert set(base) == {(0.5, 0), (1.0, 0)} and len(set(base.values())) == 2
-    for override in [
-        "finetune.fraction_criteria=[cosine]",
-        "finetune.fraction_criteria=null",
-        "finetune.fraction_layer_sets=[[C1,C2,C3]]",
-        "finetune.fraction_layer_sets=null",
-    ]:
-        assert stage_keys(tmp_path, "finetune.fractions=[0.5,1.0]", override)["finetune"] == base, override
-    assert stage_keys(tmp_path, "finetune.fractions=[1.0]")["finetune"] == {(1.0, 0): base[(1.0, 0)]}
-    two = stage_keys(tmp_path, "finetune.fractions=[0.5,1.0]", "finetune.repeats=2")["finetune"]
-    assert {k: two[k] for k in base} == base and two[(1.0, 1)] not in base.values()
-    other_lr = stage_keys(tmp_path, "finetune.fractions=[0.5,1.0]", "finetune.lr=0.01")["finetune"]
-    assert set(other_lr.values()).isdisjoint(base.values())

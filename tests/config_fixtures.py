@@ -1,0 +1,26 @@
+"""The composed, resolved config (what the CLI sees), for tests that need one group of it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@lru_cache(maxsize=32)
+def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def composed(*overrides: str) -> dict[str, Any]:
+    """conf/config.yaml composed with ``overrides`` and resolved (a fresh copy per call)."""
+    import copy
+
+    return copy.deepcopy(_composed(tuple(overrides)))
