@@ -8,7 +8,6 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
-import yaml
 from model_fixtures import randomised_model
 
 from asc.prune import CRITERIA, prune_model
@@ -176,9 +175,10 @@ def test_gm_hand_computed_and_not_l1() -> None:
 
 
 def test_authors_kept_rebuilds_their_widths(tmp_path) -> None:
-    from pathlib import Path
 
-    conf = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf/prune/authors_kept.yaml").read_text())
+    from config_fixtures import composed
+
+    conf = composed()["criteria"]["authors_kept"]
     pruned, info = prune_model(randomised_model(), conf)
     assert info["widths"] == [11, 11, 22] and info["kept"]["C3"] == AUTHORS_C3
 

@@ -38,7 +38,7 @@ def test_every_criterion_has_a_config_and_vice_versa() -> None:
         assert cfg["name"] == (stem if stem != "authors_kept" else "given") and "_target_" not in cfg
         # centrality defaults to the WASPAA paper's operating point (C1 and C2 only)
         assert cfg["layers"] == (["C1", "C2"] if stem == "centrality" else ["C1", "C2", "C3"])
-        assert cfg["dense_mapping"] == "correct"
+        assert composed()["criteria"][stem]["dense_mapping"] == "correct"  # protocol=ours
 
 
 @pytest.mark.parametrize("layers", LAYER_SETS, ids="+".join)
