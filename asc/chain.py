@@ -36,3 +36,4 @@ CHAIN: tuple[Stage, ...] = (
     Stage("report", "nothing: reads the results table", ("prune", "finetune"), report.build, store=""),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)
+STORE_OF: dict[str, str] = {s.name: s.store for s in CHAIN}  # stage -> "data" | "store" | "": its paths.* root

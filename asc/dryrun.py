@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.chain import STAGES
+from asc.chain import STAGES, STORE_OF
 from asc.plan import Step, approx_train_examples
 from asc.store import MANIFEST
 
@@ -21,7 +21,7 @@ def _status(step: Step, cfg: Mapping[str, Any]) -> str:
         from asc.data.prepare import is_complete
 
         return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"
-    root = cfg["paths"]["data" if step.stage in ("dataset", "features") else "store"]
+    root = cfg["paths"][STORE_OF[step.stage]]
     return "cached" if (Path(root) / step.stage / step.key / MANIFEST).is_file() else "missing"
 
 

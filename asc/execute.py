@@ -16,7 +16,7 @@ from typing import Any
 
 from asc import results
 from asc.atomic import atomic_write_json
-from asc.chain import STAGES
+from asc.chain import STAGES, STORE_OF
 from asc.checks import require_finite
 from asc.complexity import complexity
 from asc.cost import cost_columns, machine_info
@@ -55,14 +55,13 @@ class Executor:
 
     # ------------------------------------------------------------------ plumbing
     def artifact(self, step: Step) -> Artifact:
-        where = "data" if step.stage in ("dataset", "features") else "store"
-        root = self.stores[where].root
+        root = self.stores[STORE_OF[step.stage]].root
         return Artifact(step.stage, step.key, root / step.stage / step.key)
 
     def build_one(self, step: Step, builder: Callable[[Path], dict[str, Any] | None]) -> Artifact:
         art = self.artifact(step)
         ups = [self.done[u] for u in step.upstream]
-        store = self.stores["data" if step.stage in ("dataset", "features") else "store"]
+        store = self.stores[STORE_OF[step.stage]]
         self.done[step.id] = store.build(art, builder, config=step.config, upstream=ups, describe=step.label)
         return self.done[step.id]
 
