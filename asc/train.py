@@ -11,8 +11,10 @@ and makes fused and one-by-one agree to float rounding; ``tf32`` lets CUDA matmu
 mantissas (about 1e-3 relative error per op: accuracies move by noise, not systematically); ``bf16`` autocasts
 the forward pass to bfloat16 (8-bit mantissa; BN statistics and Adam stay float32) — fastest on a GPU, results
 differ from fp32 by more than run-to-run noise on small nets, so it is for timing and exploration only.
-``compile=True`` wraps the fused forward in ``torch.compile``: the same math, but fused kernels reorder float
-sums (differences at float rounding level) and the first steps pay the compilation.
+``compile=True`` wraps the fused forward in ``torch.compile`` (a string names the backend, e.g. "eager" to
+check the capture without a compiler): the same math, but generated kernels reorder float sums (differences at
+float rounding level, amplified by training as any reordering is — see tests/test_fused.py) and the first steps
+of each new (batch, models) shape pay the compilation. CUDA graphs are not offered: ragged steps change shapes.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def predict_many(
     models: Sequence[nn.Module], x: torch.Tensor, *, batch_size: int = 64, device: torch.device | str = "cpu",
     channels_last: bool = True,
 ) -> list[np.ndarray]:  # fmt: skip
-    """Class probabilities (N, classes) of each model, all models of one shape in one batched pass per batch."""
+    """Class probabilities (N, classes) of each model, all models of one shape in one batched pass per batch
+    (in float32 without TF32, like training's default)."""
     groups: dict[tuple, list[int]] = {}
     for i, model in enumerate(models):
         groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
@@ -98,8 +101,9 @@ def predict_many(
     for idxs in groups.values():
         stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
         sel = list(range(len(idxs)))
-        chunks = [torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2).cpu()
-                  for i in range(0, len(x), batch_size)]  # fmt: skip
+        with _precision("fp32", stack.device):
+            chunks = [torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2).cpu()
+                      for i in range(0, len(x), batch_size)]  # fmt: skip
         if chunks:
             probs = torch.cat(chunks).double()
             for g, i in enumerate(idxs):
@@ -227,7 +231,7 @@ def _check(runs: Sequence[Run]) -> None:
 def train_many(
     runs: Sequence[Run], train: tuple[torch.Tensor, torch.Tensor], select: tuple[torch.Tensor, torch.Tensor],
     *, device: torch.device | str = "cpu", eval_batch_size: int = 64, fuse: bool = True,
-    channels_last: bool = True, precision: str = "fp32", compile: bool = False, progress: bool | None = None,
+    channels_last: bool = True, precision: str = "fp32", compile: bool | str = False, progress: bool | None = None,
     on_epoch_end: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
@@ -252,7 +256,8 @@ def train_many(
     lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
-    forward_fn = torch.compile(fused.forward, dynamic=True) if compile else fused.forward
+    backend = compile if isinstance(compile, str) else "inductor"
+    forward_fn = torch.compile(fused.forward, dynamic=True, backend=backend) if compile else fused.forward
     bs, failed = runs[0].recipe.batch_size, []
     disable = not show_progress(progress)
     with _precision(precision, device):

@@ -61,4 +61,4 @@ def test_every_speed_option_trains(data: dict, tmp_path: Path, options: dict) ->
     cpu_probs = predict_many([r.model for r in rs], val[0], batch_size=8, device="cpu")
     gpu_probs = predict_many([r.model for r in rs], val[0], batch_size=8, device="cuda")
     for p, q in zip(cpu_probs, gpu_probs, strict=True):
-        assert abs(p - q).max() < 1e-3  # float32 inference, TF32 off by default in predict_many's caller
+        assert abs(p - q).max() < 1e-3  # float32 inference, TF32 off in predict_many
