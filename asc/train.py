@@ -101,7 +101,7 @@ def predict_many(
     for idxs in groups.values():
         stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
         sel = list(range(len(idxs)))
-        with _precision("fp32", stack.device):
+        with precision_mode("fp32", stack.device):
             chunks = [torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2).cpu()
                       for i in range(0, len(x), batch_size)]  # fmt: skip
         if chunks:
@@ -195,7 +195,7 @@ def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
 
 # ---------------------------------------------------------------------- the fused loop
 @contextlib.contextmanager
-def _precision(precision: str, device: torch.device):
+def precision_mode(precision: str, device: torch.device):
     """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
@@ -260,7 +260,7 @@ def train_many(
     forward_fn = torch.compile(fused.forward, dynamic=True, backend=backend) if compile else fused.forward
     bs, failed = runs[0].recipe.batch_size, []
     disable = not show_progress(progress)
-    with _precision(precision, device):
+    with precision_mode(precision, device):
         while todo := [
             m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
         ]:
