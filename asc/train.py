@@ -6,6 +6,12 @@ its own (own data subset, shuffling generator, dropout stream, step count), shar
 evaluation on the selection split → per run: history, best-epoch selection, atomic checkpoint. A killed call
 restarts each run from its last completed epoch and ends with the same weights as an uninterrupted one.
 
+Ragged steps: runs have their own subset sizes, so at step t of a round only the runs with data left train,
+and a run's last short batch is its own sub-step (runs are grouped by batch size; all share batch_size, so a
+step has at most a few groups). The alternative, masked BatchNorm over padded batches, would need a custom BN
+and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
+CPU time proportional to the examples trained.
+
 Options and their effect on results (``precision``, ``compile``): ``fp32`` (default) keeps the paper's numbers
 and makes fused and one-by-one agree to float rounding; ``tf32`` lets CUDA matmuls/convs round inputs to 10-bit
 mantissas (about 1e-3 relative error per op: accuracies move by noise, not systematically); ``bf16`` autocasts

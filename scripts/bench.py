@@ -31,7 +31,7 @@ SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune")
 FULL = {"repeats": 7, "clips": 32, "steps": 2, "train_repeats": 5, "rounds": 2, "sizes": (64, 512, 2048),
         "fused_ms": (1, 8, 32, 128), "fused_repeats": 3}  # fmt: skip
 QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, "sizes": (64, 512),
-         "fused_ms": (1, 2, 4), "fused_repeats": 1}  # fmt: skip
+         "fused_ms": (1, 4, 8), "fused_repeats": 1}  # fmt: skip
 
 
 def load_cfg(name: str) -> dict[str, Any]:

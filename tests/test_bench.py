@@ -39,7 +39,7 @@ def test_bench_quick_fused_prints_ratios():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    for m in (2, 4):
+    for m in (4, 8):
         assert f"cpu ratio fused/one-by-one at M={m}:" in out, out
     assert (
         "fused M=1" in out and "today's fit" in out and "one-by-one (fused code, M=1) vs today's fit" in out

@@ -5,7 +5,8 @@ float32 array (N, n_mels, frames) per split (train.npy, val.npy, evaluate.npy), 
 (train.csv, val.csv, evaluate.csv: filename, scene, city, location, device, split) and stats.npz (per-band mean
 and std over fold1_train, i.e. train + val, with the same formula). Sizes are the real ones: 13,962 fold1_train
 clips (split ~70/30 into train/val by recording location with the official grouping rule,
-:func:`asc.data.tau.location_split`) and 2,968 fold1_evaluate clips, ``scale`` shrinks both.
+:func:`asc.data.tau.location_split`) and 2,968 fold1_evaluate clips, ``scale`` shrinks both (below ~0.1 fewer
+locations per scene and city are filled, and the validation share drifts up towards 50 %).
 
 The features are log-mel-like with class structure a CNN can learn but not perfectly: each scene has a spectral
 envelope and a temporal modulation, each recording location jitters the envelope about as much as scenes differ
