@@ -125,10 +125,11 @@ def train_case(
 
 
 def fused_case(
-    m: int, device: str = "cpu", steps: int = 1, batch: int = 16, precision: str = "fp32"
+    m: int, device: str = "cpu", steps: int = 1, batch: int = 16, precision: str = "fp32", group: int = 0
 ) -> Callable[[], int]:
     """``steps`` fused training steps (asc.fused, the code train_many runs) of m baseline networks at ``batch``
-    each, input already on the device: the compute that fusion changes, without data gathering or evaluation."""
+    each, ``group`` models per grouped pass (0: all), input already on the device: the compute that fusion
+    changes, without data gathering or evaluation."""
     from asc import fused
     from asc.model import build_model
     from asc.train import precision_mode
@@ -143,7 +144,9 @@ def fused_case(
     def run() -> int:
         with precision_mode(precision, dev):
             for _ in range(steps):
-                stack.train_step(list(range(m)), x, y, **kw)
+                for i in range(0, m, group or m):
+                    sel = list(range(i, min(m, i + (group or m))))
+                    stack.train_step(sel, x[:, sel], y[:, sel], **kw)
         sync(dev)
         return batch * m * steps
 
@@ -158,6 +161,10 @@ def bench_fused(s: dict[str, Any]) -> None:
         steps = 1 if device == "cpu" else 20
         cases = {"today's fit (nn.Module, channels_last, torch Adam)": train_case(device, True, steps=steps)}
         cases.update({f"fused M={m}": fused_case(m, device, steps) for m in ms})
+        if device == "cpu":  # what train_many does on the CPU (asc.train.auto_group_size)
+            cases[f"M={ms[-1]}, one model per pass (CPU default)"] = fused_case(
+                ms[-1], device, steps, group=1
+            )
         if device == "cuda":
             cases.update(
                 {f"fused M=128 {p}": fused_case(128, device, steps, precision=p) for p in ("tf32", "bf16")}
@@ -176,6 +183,9 @@ def bench_fused(s: dict[str, Any]) -> None:
             print(
                 f"{device} ratio fused/one-by-one at M={m}: {ratio:.2f}× (goal ≥ {goal:g}×: {verdict_text})"
             )
+        if device == "cpu":
+            r = rates[f"M={ms[-1]}, one model per pass (CPU default)"] / one
+            print(f"cpu ratio train_many default (one model per pass) / one-by-one at M={ms[-1]}: {r:.2f}×")
         plain = rates["today's fit (nn.Module, channels_last, torch Adam)"]
         print(f"{device} one-by-one (fused code, M=1) vs today's fit: {one / plain:.2f}×")
 
