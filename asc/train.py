@@ -228,7 +228,9 @@ def auto_group_size(device: torch.device) -> int:
     """Models per grouped pass when not given. CPU: 1 — measured on 2 cores (torch 2.13, oneDNN, scripts/bench.py
     section fused), a grouped conv over 4–8 models runs at ~0.58× the per-example rate of the same models' plain
     convs, so on the CPU train_many keeps the fused schedule but gives each model its own pass (then each gets
-    bit for bit what it gets alone). CUDA: every model in one pass (a 46k-parameter net at batch 16 is
+    bit for bit what it gets alone). That box was shared and loaded (each 2-thread OpenMP region then costs a
+    ~16 ms scheduler slice, which blurs every CPU timing): re-measure on a quiet CPU with ``scripts/bench.py
+    --section fused``, which prints both. CUDA: every model in one pass (a 46k-parameter net at batch 16 is
     launch-bound; fusion multiplies the work per launch)."""
     return 1 if device.type == "cpu" else 1 << 30
 
