@@ -12,11 +12,13 @@ step has at most a few groups). The alternative, masked BatchNorm over padded ba
 and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
 CPU time proportional to the examples trained.
 
-Options and their effect on results (``precision``, ``compile``): ``fp32`` (default) keeps the paper's numbers
-and makes fused and one-by-one agree to float rounding; ``tf32`` lets CUDA matmuls/convs round inputs to 10-bit
-mantissas (about 1e-3 relative error per op: accuracies move by noise, not systematically); ``bf16`` autocasts
-the forward pass to bfloat16 (8-bit mantissa; BN statistics and Adam stay float32) — fastest on a GPU, results
-differ from fp32 by more than run-to-run noise on small nets, so it is for timing and exploration only.
+Options and their effect on results (``precision``, ``compile``; none measured on a GPU yet — expected effects):
+``fp32`` (default) keeps the paper's numbers and makes fused and one-by-one agree to float rounding; it also
+switches TF32 off, which cuDNN convolutions otherwise use by default on Ampere and later. ``tf32`` lets CUDA
+matmuls/convs round their inputs to a 10-bit mantissa (~5e-4 relative error per product): a different float
+trajectory, like another reduction order but larger. ``bf16`` autocasts the forward pass to bfloat16 (8-bit
+mantissa; BN statistics, loss and Adam stay float32): the fastest on a GPU, for timing and exploration; a
+result made with it is not the paper's fp32 recipe, so keep it out of comparisons with fp32 runs.
 ``compile=True`` wraps the fused forward in ``torch.compile`` (a string names the backend, e.g. "eager" to
 check the capture without a compiler): the same math, but generated kernels reorder float sums (differences at
 float rounding level, amplified by training as any reordering is — see tests/test_fused.py) and the first steps
