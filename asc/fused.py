@@ -18,9 +18,8 @@ another size): their rows are gathered, trained and scattered back, so CPU time 
 element-wise, so it is written here on the stacked tensors with torch.optim.Adam's exact formula and a step count
 per model; models that do not step are not touched (torch's Adam would move them through their momentum).
 
-Dropout masks come from a counter-based hash of (seed, step, layer, element index within the model's own
-activation), computed for all models at once: the same mask whether a model trains alone or fused, on CPU or
-CUDA, and resuming needs no RNG state.
+Dropout masks are counter-based: a key per (model seed, model step, layer) seeds them (see :func:`keep_mask`),
+so a model gets the same mask whether it trains alone or fused, and resuming needs no RNG state.
 """
 
 from __future__ import annotations
@@ -52,15 +51,29 @@ def dropout_keys(seeds: torch.Tensor, steps: torch.Tensor, layer: int) -> torch.
     return mix32(k ^ layer)
 
 
-def keep_mask(keys: torch.Tensor, batch: int, n: int, p: float) -> torch.Tensor:
-    """(batch, G, n) float mask, 1/(1-p) where kept: element (b, g, j) hashes model g's key with b·n + j, the
-    element's index in that model's own activation, so the mask does not depend on the other models."""
+def hash_uniform(keys: torch.Tensor, batch: int, n: int) -> torch.Tensor:
+    """(batch, G, n) uniforms in [0, 1): element (b, g, j) hashes model g's key with b·n + j, the element's index
+    in that model's own activation — one vectorised pass for all models (the CUDA path)."""
     if batch * n >= 2**32:
         raise ValueError(
             f"dropout layer of {batch}×{n} elements per model exceeds the 32-bit element counter"
         )
     idx = torch.arange(batch * n, device=keys.device, dtype=torch.int64).view(batch, 1, n)
-    u = (mix32(keys.view(1, -1, 1) ^ idx) >> 8).to(torch.float32) * 2.0**-24  # 24 bits: exact in float32
+    return (mix32(keys.view(1, -1, 1) ^ idx) >> 8).to(torch.float32) * 2.0**-24  # 24 bits: exact in float32
+
+
+def keep_mask(keys: torch.Tensor, batch: int, n: int, p: float) -> torch.Tensor:
+    """(batch, G, n) dropout mask, 1/(1-p) where kept, model g's part drawn from its key alone. On the CPU each
+    model's uniforms come from a generator seeded with its key (one fast mt19937 pass; the int64 hash costs ~13 %
+    of a CPU step), on CUDA from :func:`hash_uniform` (one kernel for all models instead of M). Both are
+    counter-based — same mask fused or alone, no RNG state to checkpoint — but CPU and CUDA masks differ, as
+    PyTorch's own dropout does across devices."""
+    if keys.device.type == "cpu":
+        u = torch.stack(
+            [torch.rand(batch, n, generator=torch.Generator().manual_seed(k)) for k in keys.tolist()], 1
+        )
+    else:
+        u = hash_uniform(keys, batch, n)
     return (u >= p).to(torch.float32) / (1.0 - p)
 
 
@@ -95,19 +108,21 @@ def plan(model: nn.Module) -> list[tuple[Any, ...]]:
 
 def forward(
     ops: Sequence[tuple[Any, ...]], t: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool,
-    keys: torch.Tensor | None = None,
+    keys: list[torch.Tensor] | None = None, channels_last: bool = False,
 ) -> torch.Tensor:  # fmt: skip
     """Logits (B, G, classes) of G stacked models ``t`` (name → (G, ...)) on x (B, G, H, W). In train mode BN
     uses batch statistics and updates ``t``'s running statistics in place; ``keys`` (per dropout layer a (G,)
-    tensor from :func:`dropout_keys`) switch dropout on."""
+    tensor from :func:`dropout_keys`) switch dropout on. ``channels_last``: x is NHWC, so make the weights so."""
     batch, g = x.shape[:2]
     for op in ops:
         kind = op[0]
         if kind == "conv":
             w = t[f"{op[1]}.weight"]
-            x = F.conv2d(
-                x, w.reshape(-1, *w.shape[2:]), t[f"{op[1]}.bias"].reshape(-1), padding=op[2], groups=g
-            )
+            w = w.reshape(-1, *w.shape[2:])
+            if channels_last:  # input and weights both channels_last: oneDNN's fast path (2-3× for the 16→16
+                w = w.to(memory_format=torch.channels_last)  # conv). .to, not .contiguous: for C_in = 1 only
+                # .to sets NHWC strides, and PyTorch infers the conv's output layout from the strides.
+            x = F.conv2d(x, w, t[f"{op[1]}.bias"].reshape(-1), padding=op[2], groups=g)
         elif kind == "bn":
             n = op[1]
             x = F.batch_norm(x, t[f"{n}.running_mean"].view(-1), t[f"{n}.running_var"].view(-1),
@@ -116,7 +131,7 @@ def forward(
             if train:
                 t[f"{n}.num_batches_tracked"] += 1
         elif kind == "relu":
-            x = F.relu(x)
+            x = F.relu(x, inplace=x.requires_grad)  # in place after BN/linear, as nn.ReLU(inplace=True)
         elif kind == "pool":
             x = F.max_pool2d(x, op[1])
         elif kind == "dropout" and keys is not None:
@@ -197,7 +212,7 @@ class FusedStack:
         return idx, {k: v.index_select(0, idx) for k, v in self.t.items()}
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
     def train_step(
         self, sel: list[int], x: torch.Tensor, y: torch.Tensor, *, lr: torch.Tensor, eps: torch.Tensor,
@@ -212,7 +227,9 @@ class FusedStack:
         seeds_g = seeds if idx is None else seeds[idx]
         n_drop = sum(op[0] == "dropout" for op in self.ops)
         keys = [dropout_keys(seeds_g, steps, layer) for layer in range(n_drop)]
-        logits = forward_fn(self.ops, t, self._input(x), train=True, keys=keys)
+        logits = forward_fn(
+            self.ops, t, self._input(x), train=True, keys=keys, channels_last=self.channels_last
+        )
         losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(0)  # (G,)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         steps = steps + 1
@@ -240,4 +257,4 @@ class FusedStack:
         """Eval-mode logits (B, G, classes) of the models ``sel`` on the shared input x (B, H, W)."""
         _, t = self._gather(sel)
         xb = x.unsqueeze(1).expand(-1, len(sel), -1, -1)
-        return forward_fn(self.ops, t, self._input(xb), train=False)
+        return forward_fn(self.ops, t, self._input(xb), train=False, channels_last=self.channels_last)

@@ -6,13 +6,23 @@ its own (own data subset, shuffling generator, dropout stream, step count), shar
 evaluation on the selection split → per run: history, best-epoch selection, atomic checkpoint. A killed call
 restarts each run from its last completed epoch and ends with the same weights as an uninterrupted one.
 
-Options and their effect on results (``precision``, ``compile``): ``fp32`` (default) keeps the paper's numbers
-and makes fused and one-by-one agree to float rounding; ``tf32`` lets CUDA matmuls/convs round inputs to 10-bit
-mantissas (about 1e-3 relative error per op: accuracies move by noise, not systematically); ``bf16`` autocasts
-the forward pass to bfloat16 (8-bit mantissa; BN statistics and Adam stay float32) — fastest on a GPU, results
-differ from fp32 by more than run-to-run noise on small nets, so it is for timing and exploration only.
-``compile=True`` wraps the fused forward in ``torch.compile``: the same math, but fused kernels reorder float
-sums (differences at float rounding level) and the first steps pay the compilation.
+Ragged steps: runs have their own subset sizes, so at step t of a round only the runs with data left train,
+and a run's last short batch is its own sub-step (runs are grouped by batch size; all share batch_size, so a
+step has at most a few groups). The alternative, masked BatchNorm over padded batches, would need a custom BN
+and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
+CPU time proportional to the examples trained.
+
+Options and their effect on results (``precision``, ``compile``; none measured on a GPU yet — expected effects):
+``fp32`` (default) keeps the paper's numbers and makes fused and one-by-one agree to float rounding; it also
+switches TF32 off, which cuDNN convolutions otherwise use by default on Ampere and later. ``tf32`` lets CUDA
+matmuls/convs round their inputs to a 10-bit mantissa (~5e-4 relative error per product): a different float
+trajectory, like another reduction order but larger. ``bf16`` autocasts the forward pass to bfloat16 (8-bit
+mantissa; BN statistics, loss and Adam stay float32): the fastest on a GPU, for timing and exploration; a
+result made with it is not the paper's fp32 recipe, so keep it out of comparisons with fp32 runs.
+``compile=True`` wraps the fused forward in ``torch.compile`` (a string names the backend, e.g. "eager" to
+check the capture without a compiler): the same math, but generated kernels reorder float sums (differences at
+float rounding level, amplified by training as any reordering is — see tests/test_fused.py) and the first steps
+of each new (batch, models) shape pay the compilation. CUDA graphs are not offered: ragged steps change shapes.
 """
 
 from __future__ import annotations
@@ -88,18 +98,21 @@ def predict(
 @torch.inference_mode()
 def predict_many(
     models: Sequence[nn.Module], x: torch.Tensor, *, batch_size: int = 64, device: torch.device | str = "cpu",
-    channels_last: bool = True,
+    channels_last: bool = True, group_size: int | None = None,
 ) -> list[np.ndarray]:  # fmt: skip
-    """Class probabilities (N, classes) of each model, all models of one shape in one batched pass per batch."""
+    """Class probabilities (N, classes) of each model: models of one shape in batched passes of ``group_size``
+    (default :func:`auto_group_size`), in float32 without TF32 like training's default."""
     groups: dict[tuple, list[int]] = {}
     for i, model in enumerate(models):
         groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
     out: list[np.ndarray] = [np.zeros((0, 0))] * len(models)
     for idxs in groups.values():
         stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
-        sel = list(range(len(idxs)))
-        chunks = [torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2).cpu()
-                  for i in range(0, len(x), batch_size)]  # fmt: skip
+        k = group_size or auto_group_size(stack.device)
+        with precision_mode("fp32", stack.device):
+            chunks = [torch.cat([torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2)
+                                 for sel in _parts(list(range(len(idxs))), k)], dim=1).cpu()
+                      for i in range(0, len(x), batch_size)]  # fmt: skip
         if chunks:
             probs = torch.cat(chunks).double()
             for g, i in enumerate(idxs):
@@ -191,7 +204,7 @@ def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
 
 # ---------------------------------------------------------------------- the fused loop
 @contextlib.contextmanager
-def _precision(precision: str, device: torch.device):
+def precision_mode(precision: str, device: torch.device):
     """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
@@ -213,6 +226,21 @@ def _resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.to(device) if x.numel() * x.element_size() < torch.cuda.mem_get_info(device)[0] // 2 else x
 
 
+def auto_group_size(device: torch.device) -> int:
+    """Models per grouped pass when not given. CPU: 1 — measured on 2 cores (torch 2.13, oneDNN, scripts/bench.py
+    section fused), a grouped conv over 4–8 models runs at ~0.58× the per-example rate of the same models' plain
+    convs, so on the CPU train_many keeps the fused schedule but gives each model its own pass (then each gets
+    bit for bit what it gets alone). That box was shared and loaded (each 2-thread OpenMP region then costs a
+    ~16 ms scheduler slice, which blurs every CPU timing): re-measure on a quiet CPU with ``scripts/bench.py
+    --section fused``, which prints both. CUDA: every model in one pass (a 46k-parameter net at batch 16 is
+    launch-bound; fusion multiplies the work per launch)."""
+    return 1 if device.type == "cpu" else 1 << 30
+
+
+def _parts(sel: list[int], k: int) -> list[list[int]]:
+    return [sel[i : i + k] for i in range(0, len(sel), k)]
+
+
 def _check(runs: Sequence[Run]) -> None:
     shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
     sizes = {r.recipe.batch_size for r in runs}
@@ -227,21 +255,22 @@ def _check(runs: Sequence[Run]) -> None:
 def train_many(
     runs: Sequence[Run], train: tuple[torch.Tensor, torch.Tensor], select: tuple[torch.Tensor, torch.Tensor],
     *, device: torch.device | str = "cpu", eval_batch_size: int = 64, fuse: bool = True,
-    channels_last: bool = True, precision: str = "fp32", compile: bool = False, progress: bool | None = None,
-    on_epoch_end: Callable[[int, int], None] | None = None,
+    channels_last: bool = True, precision: str = "fp32", compile: bool | str = False, progress: bool | None = None,
+    group_size: int | None = None, on_epoch_end: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
     same code with M = 1). Each run's model ends holding its selected weights: only epochs after
     ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
     ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
     Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
+    ``group_size``: most models per grouped pass (default :func:`auto_group_size`: 1 on the CPU, all on CUDA).
     A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
     :class:`~asc.checks.NonFiniteError` names it."""
     _check(runs)
     device = torch.device(device)
     if not fuse and len(runs) > 1:
         kw = dict(device=device, eval_batch_size=eval_batch_size, channels_last=channels_last,
-                  precision=precision, compile=compile, progress=progress)  # fmt: skip
+                  precision=precision, compile=compile, progress=progress, group_size=group_size)  # fmt: skip
         cb = on_epoch_end
         return [train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
                 for i, r in enumerate(runs)]  # fmt: skip
@@ -252,10 +281,11 @@ def train_many(
     lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
-    forward_fn = torch.compile(fused.forward, dynamic=True) if compile else fused.forward
-    bs, failed = runs[0].recipe.batch_size, []
+    backend = compile if isinstance(compile, str) else "inductor"
+    forward_fn = torch.compile(fused.forward, dynamic=True, backend=backend) if compile else fused.forward
+    bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
     disable = not show_progress(progress)
-    with _precision(precision, device):
+    with precision_mode(precision, device):
         while todo := [
             m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
         ]:
@@ -273,16 +303,22 @@ def train_many(
                 for m in todo:
                     if t < n_steps[m]:
                         groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
-                for size, sel in groups.items():
-                    idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
-                    xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-                    losses = stack.train_step(sel, xb, yb, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
-                    loss_sum[sel] += losses.double() * size
-            correct = torch.zeros(len(todo), dtype=torch.float64, device=device)
+                for size, same in groups.items():
+                    for sel in _parts(same, k):
+                        idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
+                        xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+                        losses = stack.train_step(
+                            sel, xb, yb, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn
+                        )
+                        loss_sum[sel] += losses.double() * size
+            correct = torch.zeros(len(runs), dtype=torch.float64, device=device)
             for i in range(0, len(xs), eval_batch_size):
-                logits = stack.logits(todo, xs[i : i + eval_batch_size].to(device), forward_fn=forward_fn)
-                correct += (logits.argmax(2) == ys[i : i + eval_batch_size].to(device)[:, None]).sum(0)
-            accs = (correct / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
+                xb, yb = xs[i : i + eval_batch_size].to(device), ys[i : i + eval_batch_size].to(device)
+                for sel in _parts(todo, k):
+                    correct[sel] += (
+                        stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
+                    ).sum(0)
+            accs = (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
             losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
             for acc, m in zip(accs, todo, strict=True):
                 run, st = runs[m], states[m]

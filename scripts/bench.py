@@ -1,6 +1,6 @@
 """Throughput benchmarks of the front end, the training step, the malloc tuning and pruning, on this machine.
 
-    python scripts/bench.py [--quick] [--section features,decode,train,malloc,prune] [--clips N]
+    python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune] [--clips N]
 
 Every number is measured in this run: the cases of a section are interleaved round by round (so a burst of load
 from other processes hits all of them alike) and each reports the median rate over the rounds. Speed goals are
@@ -28,9 +28,11 @@ import torch
 from asc.__main__ import MALLOC_ENV  # the variables the `asc` entry point re-executes itself with
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("features", "decode", "train", "malloc", "prune")
-FULL = {"repeats": 7, "clips": 32, "steps": 2, "train_repeats": 5, "rounds": 2, "sizes": (64, 512, 2048)}
-QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, "sizes": (64, 512)}
+SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune")
+FULL = {"repeats": 7, "clips": 32, "steps": 2, "train_repeats": 5, "rounds": 2, "sizes": (64, 512, 2048),
+        "fused_ms": (1, 8, 32, 128), "fused_repeats": 3}  # fmt: skip
+QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, "sizes": (64, 512),
+         "fused_ms": (1, 4, 8), "fused_repeats": 1}  # fmt: skip
 
 
 def load_cfg(name: str) -> dict[str, Any]:
@@ -127,6 +129,72 @@ def train_case(
         return batch * steps
 
     return run
+
+
+def fused_case(
+    m: int, device: str = "cpu", steps: int = 1, batch: int = 16, precision: str = "fp32", group: int = 0
+) -> Callable[[], int]:
+    """``steps`` fused training steps (asc.fused, the code train_many runs) of m baseline networks at ``batch``
+    each, ``group`` models per grouped pass (0: all), input already on the device: the compute that fusion
+    changes, without data gathering or evaluation."""
+    from asc import fused
+    from asc.model import build_model
+    from asc.train import precision_mode
+
+    dev = torch.device(device)
+    stack = fused.FusedStack([build_model() for _ in range(m)], dev, channels_last=True)
+    x = torch.randn(batch, m, 40, 500, device=dev)
+    y = torch.randint(0, 10, (batch, m), device=dev)
+    kw = {"lr": torch.full((m,), 1e-3, dtype=torch.float64, device=dev),
+          "eps": torch.full((m,), 1e-7, device=dev), "seeds": torch.arange(m, device=dev)}  # fmt: skip
+
+    def run() -> int:
+        with precision_mode(precision, dev):
+            for _ in range(steps):
+                for i in range(0, m, group or m):
+                    sel = list(range(i, min(m, i + (group or m))))
+                    stack.train_step(sel, x[:, sel], y[:, sel], **kw)
+        sync(dev)
+        return batch * m * steps
+
+    return run
+
+
+def bench_fused(s: dict[str, Any]) -> None:
+    """Aggregate examples/s of M networks fused vs one by one (= M = 1 fused code, M times: its rate)."""
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        ms = s["fused_ms"] if device == "cpu" else (1, 8, 32, 128)
+        steps = 1 if device == "cpu" else 20
+        cases = {"today's fit (nn.Module, channels_last, torch Adam)": train_case(device, True, steps=steps)}
+        cases.update({f"fused M={m}": fused_case(m, device, steps) for m in ms})
+        if device == "cpu":  # what train_many does on the CPU (asc.train.auto_group_size)
+            cases[f"M={ms[-1]}, one model per pass (CPU default)"] = fused_case(
+                ms[-1], device, steps, group=1
+            )
+        if device == "cuda":
+            cases.update(
+                {f"fused M=128 {p}": fused_case(128, device, steps, precision=p) for p in ("tf32", "bf16")}
+            )
+        rates = interleaved(cases, s["fused_repeats"])
+        one = rates["fused M=1"]
+        print(
+            f"{device}: batch 16 per network, Adam steps, medians of {s['fused_repeats']} interleaved rounds"
+        )
+        print(table(["case", "examples/s", "vs one-by-one"],
+                    [[k, f"{v:.1f}", f"{v / one:.2f}×"] for k, v in rates.items()]))  # fmt: skip
+        for m in ms[1:]:
+            goal = 1.0 if device == "cpu" else 20.0
+            ratio = rates[f"fused M={m}"] / one
+            verdict_text = verdict(ratio, goal) if device == "cuda" and m >= 32 or device == "cpu" else "-"
+            print(
+                f"{device} ratio fused/one-by-one at M={m}: {ratio:.2f}× (goal ≥ {goal:g}×: {verdict_text})"
+            )
+        if device == "cpu":
+            r = rates[f"M={ms[-1]}, one model per pass (CPU default)"] / one
+            print(f"cpu ratio train_many default (one model per pass) / one-by-one at M={ms[-1]}: {r:.2f}×")
+        plain = rates["today's fit (nn.Module, channels_last, torch Adam)"]
+        print(f"{device} one-by-one (fused code, M=1) vs today's fit: {one / plain:.2f}×")
 
 
 def render_clips(n: int) -> list[np.ndarray]:
@@ -326,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "features": ("1. Features: log-mel front end", lambda: bench_features(clips, s)),
         "decode": ("2. Decode + features end to end", lambda: bench_decode(clips, s)),
         "train": ("3. Training throughput", lambda: bench_train(s)),
+        "fused": ("3b. Fused training: M networks in one pass vs one by one", lambda: bench_fused(s)),
         "malloc": ("4. Malloc tuning (what the asc entry point's re-exec buys)", lambda: bench_malloc(s)),
         "prune": ("5. Pruning: similarity + selection (Algorithm 1)", lambda: bench_prune(s)),
     }

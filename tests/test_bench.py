@@ -26,3 +26,22 @@ def test_bench_quick_prints_ratios():
     assert "best CPU variant vs plain eager:" in out, out
     assert "channels_last" in out and "eager, 1 thread" in out, out
     assert "Decode + features" not in out, out  # --section restricts what runs
+
+
+def test_bench_quick_fused_prints_ratios():
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick", "--section", "fused"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for m in (4, 8):
+        assert f"cpu ratio fused/one-by-one at M={m}:" in out, out
+    assert (
+        "fused M=1" in out and "today's fit" in out and "one-by-one (fused code, M=1) vs today's fit" in out
+    ), out
+    assert "Training throughput" not in out, out  # --section restricts what runs

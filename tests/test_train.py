@@ -164,6 +164,15 @@ def test_runs_of_one_call_must_share_widths_and_batch_size(data: dict, tmp_path:
         train_many([a], data["train"], data["val"], precision="fp8")
 
 
+def test_compiled_forward_gives_the_same_training(data: dict, tmp_path: Path) -> None:
+    """The torch.compile capture (graph breaks, in-place BN statistics) checked with the eager backend: no C++
+    compiler needed, and the captured graph must replay the same ops, so the bits are identical."""
+    plain, h_plain = run(data, tmp_path / "plain", recipe=replace(RECIPE, epochs=1))
+    compiled, h_comp = run(data, tmp_path / "compiled", recipe=replace(RECIPE, epochs=1), compile="eager")
+    assert_same_state(plain, compiled)
+    assert h_plain["history"][0]["loss"] == h_comp["history"][0]["loss"]
+
+
 def test_predict_many_equals_predict(data: dict) -> None:
     models = [fresh_model(0), fresh_model(1), fresh_model(2, spec={**SPEC, "widths": [2, 4, 8]})]
     many = predict_many(models, data["val"][0], batch_size=5)

@@ -1,0 +1,157 @@
+"""A TAU-sized, features-only stand-in: time the paper's full grid without the 27 GB download.
+
+It writes into a folder exactly what :func:`asc.features.build_features` writes for the real set: one memmapped
+float32 array (N, n_mels, frames) per split (train.npy, val.npy, evaluate.npy), the matching index rows
+(train.csv, val.csv, evaluate.csv: filename, scene, city, location, device, split) and stats.npz (per-band mean
+and std over fold1_train, i.e. train + val, with the same formula). Sizes are the real ones: 13,962 fold1_train
+clips (split ~70/30 into train/val by recording location with the official grouping rule,
+:func:`asc.data.tau.location_split`) and 2,968 fold1_evaluate clips, ``scale`` shrinks both (below ~0.1 fewer
+locations per scene and city are filled, and the validation share drifts up towards 50 %).
+
+The features are log-mel-like with class structure a CNN can learn but not perfectly: each scene has a spectral
+envelope and a temporal modulation, each recording location jitters the envelope about as much as scenes differ
+(so the location-grouped validation split is harder than a random one), each device has a frequency response
+(s4–s6 only in evaluation, as in TAU), plus per-element noise. Not calibrated to the real accuracies: a
+nearest-centroid classifier on per-band means scores ~64 % on val and ~28 % on evaluate (seed 0, scale 0.1). Everything comes from
+``numpy.random.default_rng([seed, ...])`` keyed by split and chunk number, so a seed gives identical bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from asc.atomic import atomic_path
+from asc.data.tau import SCENES, location_split
+from asc.progress import show_progress
+
+CITIES = [
+    "barcelona",
+    "helsinki",
+    "lisbon",
+    "london",
+    "lyon",
+    "milan",
+    "paris",
+    "prague",
+    "stockholm",
+    "vienna",
+]
+TRAIN_DEVICES = {
+    "a": 0.73,
+    "b": 0.054,
+    "c": 0.054,
+    "s1": 0.054,
+    "s2": 0.054,
+    "s3": 0.054,
+}  # TAU's proportions
+EVAL_DEVICES = ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"]  # equal shares, s4–s6 unseen in training
+TRAIN_LOCATIONS, EVAL_LOCATIONS = 10, 2  # per scene and city; 3 of 10 go to validation: 30 %
+CHUNK = 256  # clips generated at once (~20 MB of float32): fixed, so the bytes do not depend on memory
+
+
+def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) -> pd.DataFrame:
+    """The index table (filename, scene, city, location, device, split) with train/val/evaluate splits."""
+    rng = np.random.default_rng([seed, 0])
+    parts = []
+    for fold, n, n_loc in (("train", n_train, TRAIN_LOCATIONS), ("evaluate", n_evaluate, EVAL_LOCATIONS)):
+        i = np.arange(n)
+        scene = i % len(SCENES)  # round robin: classes balanced to ±1 clip, like TAU
+        city = (i // len(SCENES)) % len(CITIES)
+        loc = (i // (len(SCENES) * len(CITIES))) % n_loc + (0 if fold == "train" else TRAIN_LOCATIONS)
+        loc += scene * (TRAIN_LOCATIONS + EVAL_LOCATIONS)  # TAU location ids are unique per scene and city
+        if fold == "train":
+            names, p = list(TRAIN_DEVICES), np.array(list(TRAIN_DEVICES.values()))
+            device = np.array(names)[rng.choice(len(names), size=n, p=p / p.sum())]
+        else:
+            device = np.array(EVAL_DEVICES)[rng.permutation(i % len(EVAL_DEVICES))]
+        rows = pd.DataFrame({"scene": np.array(SCENES)[scene], "city": np.array(CITIES)[city],
+                             "location": [f"{CITIES[c]}-{k}" for c, k in zip(city, loc, strict=True)],
+                             "device": device, "split": fold})  # fmt: skip
+        rows.insert(0, "filename", [f"audio/{r.scene}-{r.location}-{j}-{r.device}.wav"
+                                    for j, r in enumerate(rows.itertuples())])  # fmt: skip
+        if fold == "train":
+            rows.loc[location_split(rows, seed=seed), "split"] = "val"
+        parts.append(rows)
+    return pd.concat(parts, ignore_index=True)
+
+
+class _Voice:
+    """The fixed per-scene, per-location and per-device parameters of one seed."""
+
+    def __init__(self, table: pd.DataFrame, seed: int, n_mels: int):
+        rng = np.random.default_rng([seed, 1])
+        band = np.linspace(0, 1, n_mels)
+        self.level = -4.0 - 3.0 * band  # log-mel energies fall with frequency
+        self.scene = {s: np.cumsum(rng.normal(0, 0.06, n_mels)) for s in SCENES}  # smooth envelopes
+        self.locations = {loc: rng.normal(0, 0.35, n_mels) for loc in sorted(set(table["location"]))}
+        self.devices = {d: np.cumsum(rng.normal(0, 0.08, n_mels)) * (d != "a") for d in EVAL_DEVICES}
+        self.rate = {s: 2 + 3 * k for k, s in enumerate(SCENES)}  # modulation periods per 500 frames
+        self.band_weight = {s: np.exp(-((band - rng.uniform()) ** 2) / 0.02) for s in SCENES}
+
+    def render(self, rows: pd.DataFrame, frames: int, rng: np.random.Generator) -> np.ndarray:
+        n_mels = len(self.level)
+        env = np.stack([self.level + self.scene[s] + self.locations[loc] + self.devices[d]
+                        for s, loc, d in zip(rows["scene"], rows["location"], rows["device"], strict=True)])  # fmt: skip
+        t = np.arange(frames) / frames
+        phase = rng.uniform(0, 2 * np.pi, (len(rows), 1))
+        mod = np.sin(2 * np.pi * np.array([self.rate[s] for s in rows["scene"]])[:, None] * t + phase)
+        weight = np.stack([self.band_weight[s] for s in rows["scene"]])
+        x = rng.standard_normal((len(rows), n_mels, frames), dtype=np.float32)
+        x += (env[:, :, None] + 0.8 * weight[:, :, None] * mod[:, None, :]).astype(np.float32)
+        return x
+
+
+def generate_standin(
+    out_dir: str | Path, *, n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0, n_mels: int = 40,
+    frames: int = 500, scale: float = 1.0, progress: bool | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Write the stand-in features into ``out_dir``; returns what build_features returns (clips per split, shape).
+    ``scale`` multiplies both clip counts (e.g. 0.05 for a CPU smoke run)."""
+    n_train, n_evaluate = max(1, round(n_train * scale)), max(1, round(n_evaluate * scale))
+    if n_train < 2 * len(SCENES) * len(CITIES):
+        raise ValueError(f"n_train·scale = {n_train} is too small for a location-grouped validation split; "
+                         f"use at least {2 * len(SCENES) * len(CITIES)} training clips")  # fmt: skip
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = plan_standin(n_train, n_evaluate, seed)
+    voice = _Voice(table, seed, n_mels)
+    s1, s2, total, clips = np.zeros(n_mels), np.zeros(n_mels), 0, {}
+    bar = tqdm(total=len(table), desc="stand-in features", unit="clip", disable=not show_progress(progress))
+    for code, split in enumerate(("train", "val", "evaluate")):
+        rows = table[table["split"] == split].reset_index(drop=True)
+        with atomic_path(out_dir / f"{split}.npy") as tmp:
+            arr = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.float32, shape=(len(rows), n_mels, frames)
+            )
+            for k, start in enumerate(range(0, len(rows), CHUNK)):
+                x = voice.render(
+                    rows.iloc[start : start + CHUNK], frames, np.random.default_rng([seed, 2, code, k])
+                )
+                arr[start : start + len(x)] = x
+                if split != "evaluate":  # stats over fold1_train, as build_features computes them
+                    x64 = x.astype(np.float64)
+                    s1 += x64.sum(axis=(0, 2))
+                    s2 += (x64**2).sum(axis=(0, 2))
+                    total += x.shape[0] * frames
+                bar.update(len(x))
+            arr.flush()
+            del arr
+        with atomic_path(out_dir / f"{split}.csv") as tmp:
+            rows.to_csv(tmp, index=False)
+        clips[split] = len(rows)
+    bar.close()
+    mean = s1 / total
+    std = np.sqrt((s2 - total * mean**2) / (total - 1))
+    with atomic_path(out_dir / "stats.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, mean=mean, std=std)
+    return {"clips": clips, "shape": [n_mels, frames]}
+
+
+def expected_counts(scale: float = 1.0) -> dict[str, int]:
+    """fold1 clip counts of the real set at this scale (what :func:`generate_standin` writes, train + val)."""
+    return {"train": max(1, round(13962 * scale)), "evaluate": max(1, round(2968 * scale))}
