@@ -16,7 +16,7 @@ import pandas as pd
 
 from asc import cost, figures
 from asc.atomic import atomic_write_text
-from asc.figures import ALL_LAYERS
+from asc.figures.accuracy import ALL_LAYERS
 from asc.results import MissingResultsError, for_dataset, layer_key, load, mean_std, select, sort_layer_sets
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import pytest
 from results_fixtures import LAYER_SETS, make_results  # noqa: F401
 
 from asc import figures
-from asc.figures import MissingResultsError
-from asc.results import normalize
+from asc.figures import accuracy, filters, pareto
+from asc.results import MissingResultsError, normalize
 
 
 @pytest.fixture(scope="module")
@@ -33,35 +33,35 @@ def test_figure_refuses_empty_table(tmp_path, name):
 def test_figures_refuse_insufficient_tables(results, tmp_path):
     no_l1 = results[results["criterion"] != "l1"]
     with pytest.raises(MissingResultsError, match="paper_fig5"):
-        figures.fig5_cosine_vs_l1(no_l1, tmp_path / "f5")
+        accuracy.fig5_cosine_vs_l1(no_l1, tmp_path / "f5")
     not_finetuned = results[~results["finetuned"]]
     with pytest.raises(MissingResultsError, match="paper_fig3"):
-        figures.fig3_layer_sets(not_finetuned, tmp_path / "f3")
+        accuracy.fig3_layer_sets(not_finetuned, tmp_path / "f3")
     with pytest.raises(MissingResultsError, match="paper_fig6"):
-        figures.fig6_fractions(not_finetuned, tmp_path / "f6")
+        accuracy.fig6_fractions(not_finetuned, tmp_path / "f6")
     no_c2 = results[~results["layers"].str.contains("C2")]
     with pytest.raises(MissingResultsError, match="pruned C2"):
-        figures.fig4_l1_norms(no_c2, tmp_path / "f4")
+        filters.fig4_l1_norms(no_c2, tmp_path / "f4")
 
 
 def test_figures_partial_data_still_render(results, tmp_path):
     # Fig. 6 with only the cosine curve and no no-fine-tuning marker; Fig. 3 without a baseline row.
     cosine_ft = results[(results["criterion"] == "cosine") & results["finetuned"]]
-    assert len(figures.fig6_fractions(cosine_ft, tmp_path / "f6")) == 2
+    assert len(accuracy.fig6_fractions(cosine_ft, tmp_path / "f6")) == 2
     no_base = results[results["stage"] != "baseline"]
-    assert len(figures.fig3_layer_sets(no_base, tmp_path / "f3")) == 2
+    assert len(accuracy.fig3_layer_sets(no_base, tmp_path / "f3")) == 2
 
 
 def test_several_datasets_need_a_choice(results, tmp_path):
     both = pd.concat([results, make_results("tau2020mobile")], ignore_index=True)
     with pytest.raises(ValueError, match="several datasets"):
-        figures.fig2_closest_distance(both, tmp_path / "f2")
-    assert len(figures.fig5_cosine_vs_l1(both, tmp_path / "f5", dataset="tau2020mobile")) == 2
+        filters.fig2_closest_distance(both, tmp_path / "f2")
+    assert len(accuracy.fig5_cosine_vs_l1(both, tmp_path / "f5", dataset="tau2020mobile")) == 2
 
 
 def test_cost_figure_without_latency(results, tmp_path):
     # Rows from before latency was measured: only the accuracy-vs-MACs panel is drawn.
     old = results.drop(columns=[c for c in results.columns if c.startswith("lat_")])
-    assert len(figures.cost_pareto(old, tmp_path / "cost")) == 2
+    assert len(pareto.cost_pareto(old, tmp_path / "cost")) == 2
     with pytest.raises(MissingResultsError, match="asc experiment=paper_fig3"):
-        figures.cost_pareto(results.assign(macs=float("nan")), tmp_path / "none")
+        pareto.cost_pareto(results.assign(macs=float("nan")), tmp_path / "none")
