@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from results_fixtures import make_results
 
-from asc import report, results
+from asc import report, results, table_writers, tables
 from asc.results import MissingResultsError
 
 
@@ -24,22 +24,22 @@ def df() -> pd.DataFrame:
 
 
 def test_fmt_mean_std():
-    assert report.fmt_mean_std([0.48, 0.49]) == "48.5 ± 0.7"
-    assert report.fmt_mean_std([0.4858]) == "48.6"
-    assert report.fmt_mean_std([]) == ""
-    assert report.fmt_mean_std([1.5, 1.5], scale=1.0, digits=3) == "1.500 ± 0.000"
+    assert tables.fmt_mean_std([0.48, 0.49]) == "48.5 ± 0.7"
+    assert tables.fmt_mean_std([0.4858]) == "48.6"
+    assert tables.fmt_mean_std([]) == ""
+    assert tables.fmt_mean_std([1.5, 1.5], scale=1.0, digits=3) == "1.500 ± 0.000"
 
 
 def test_table1(df):
-    t = report.table1(df)
+    t = tables.table1(df)
     assert list(t["Accuracy (%)"]) == ["48.6", "16.0", "10.0", "10.0", "10.0", "10.0"]
     assert t["Method"].iloc[0] == "Unpruned network" and "cosine" in t["Method"].iloc[1]
     with pytest.raises(MissingResultsError, match="paper_table1"):
-        report.table1(df[df["stage"] == "baseline"])
+        tables.table1(df[df["stage"] == "baseline"])
 
 
 def test_criteria_table(df):
-    t = report.criteria_table(df)
+    t = tables.criteria_table(df)
     assert t.iloc[0]["Criterion"] == "none"
     cos = t[(t["Criterion"] == "cosine") & (t["Layers"] == "C1+C2+C3")].iloc[0]
     assert cos["Params red. (%)"] == 48 and cos["MACs paper red. (%)"] == 31
@@ -58,7 +58,7 @@ def test_criteria_table(df):
 
 
 def test_summary_and_writers(df, tmp_path):
-    t = report.summary_table(df)
+    t = tables.summary_table(df)
     base = t[t["stage"] == "baseline"].iloc[0]
     assert base["Accuracy (%)"] == "48.6" and base["n"] == 1
     ft = t[(t["stage"] == "finetune") & (t["criterion"] == "l1") & (t["fraction"] == "10%")].iloc[0]
@@ -66,7 +66,7 @@ def test_summary_and_writers(df, tmp_path):
     assert "No results yet" in report.summary_markdown(df.iloc[:0])
     md = report.summary_markdown(df)
     assert md.startswith("| dataset | stage |") and "| 48.6 |" in md and "---:" in md
-    paths = report.write_table(report.table1(df), tmp_path / "t1")
+    paths = table_writers.write_table(tables.table1(df), tmp_path / "t1")
     assert [p.name for p in paths] == ["t1.csv", "t1.md", "t1.tex"]
     tex = paths[2].read_text()
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and "48.6" in tex
@@ -76,9 +76,9 @@ def test_summary_and_writers(df, tmp_path):
 
 def test_latex_and_markdown_escape():
     t = pd.DataFrame({"name": ["a_b & c|d"], "acc": ["48.6 ± 0.7"], "n": [3]})
-    tex = report.to_latex(t)
+    tex = table_writers.to_latex(t)
     assert r"a\_b \& c|d & 48.6 $\pm$ 0.7 & 3 \\" in tex and "{lrr}" in tex
-    assert r"a_b & c\|d" in report.to_markdown(t)
+    assert r"a_b & c\|d" in table_writers.to_markdown(t)
 
 
 def test_write_report_complete(df, tmp_path):
@@ -144,7 +144,7 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
 
 
 def test_cost_table(df):
-    t = report.cost_table(df)
+    t = tables.cost_table(df)
     base = t.iloc[0]
     assert base["Criterion"] == "none" and base["Params (Keras)"] == 46246 + 128
     assert base["fp16 (KB)"] == 90.6 and base["DCASE 128 KB"] == "fp16" and base["Accuracy of"] == "trained"
@@ -168,8 +168,8 @@ def test_cost_table(df):
 def test_cost_table_without_measured_columns(df):
     # Rows written before the cost columns existed: memory is derived from params_keras, latency is left out.
     old = df.drop(columns=[c for c in df.columns if c.startswith(("lat_", "mem_", "dcase_"))])
-    t = report.cost_table(old)
+    t = tables.cost_table(old)
     assert t.iloc[0]["fp32 (KB)"] == pytest.approx((46246 + 128) * 4 / 1024, abs=0.06)
     assert not any("(ms)" in c for c in t.columns) and "Front (MACs)" in t.columns
     with pytest.raises(MissingResultsError, match="asc experiment=demo"):
-        report.cost_table(df.iloc[:0])
+        tables.cost_table(df.iloc[:0])
