@@ -32,8 +32,8 @@ from http_fixtures import (
 
 from asc.data import archive, prepare
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
+from asc.data.checksums import Archive
 from asc.data.prepare import DiskSpaceError, Need, check_disk, disk_plan, prepare_archive, prepare_tau
-from asc.data.zenodo import Archive
 
 # ------------------------------------------------------------------------------------ item 9: member types
 

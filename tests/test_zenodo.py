@@ -8,9 +8,11 @@ import pytest
 from http_fixtures import PREFIX, Faults, FileServer, md5, tau_audio_zip, tau_meta_zip
 from omegaconf import OmegaConf
 
-from asc.data import zenodo
+from asc.data import checksums, zenodo
 from asc.data.archive import extract
-from asc.data.zenodo import Archive, DownloadError, archives_from_config, fetch
+from asc.data.checksums import Archive
+from asc.data.http_download import DownloadError
+from asc.data.zenodo import archives_from_config, fetch
 
 META, AUDIO = f"{PREFIX}meta.zip", f"{PREFIX}audio.1.zip"
 FAST = {"backoff": 0.01, "timeout": 5.0, "progress": False}
@@ -142,7 +144,7 @@ def test_rerun_is_a_noop_without_rehashing(tmp_path: Path, blobs: dict[str, byte
         def no_hashing(h, path):
             raise AssertionError(f"{path} was re-hashed")
 
-        monkeypatch.setattr(zenodo, "_md5_update", no_hashing)
+        monkeypatch.setattr(checksums, "md5_update", no_hashing)
         assert fetch(archives, srv.base_url, tmp_path, **FAST) == [tmp_path / META, tmp_path / AUDIO]
     assert len(srv.requests) == 2  # only the first run's
 
@@ -150,8 +152,8 @@ def test_rerun_is_a_noop_without_rehashing(tmp_path: Path, blobs: dict[str, byte
 def test_missing_sidecar_hashes_once(tmp_path: Path, blobs: dict[str, bytes], monkeypatch) -> None:
     (tmp_path / META).write_bytes(blobs[META])  # e.g. copied in by hand
     calls = []
-    real = zenodo._md5_update
-    monkeypatch.setattr(zenodo, "_md5_update", lambda h, p: calls.append(p) or real(h, p))
+    real = checksums.md5_update
+    monkeypatch.setattr(checksums, "md5_update", lambda h, p: calls.append(p) or real(h, p))
     for _ in range(2):
         fetch([archive(blobs, META)], "http://127.0.0.1:9/unused", tmp_path, **FAST)
     assert calls == [tmp_path / META]

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from asc.data.archive import _plan, extract, file_lock, is_extracted
+from asc.data.checksums import Archive, resumable_bytes
 from asc.data.tau import REQUIRED, read_table
-from asc.data.zenodo import Archive, _human, _usable_part, archives_from_config, fetch
+from asc.data.zenodo import archives_from_config, fetch, human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _downloaded(dest: Path, a: Archive) -> int:
     final = dest / a.name
     if final.is_file() and final.stat().st_size == a.bytes:
         return a.bytes
-    return _usable_part(dest, a)
+    return resumable_bytes(dest, a)
 
 
 def _existing(path: Path) -> Path:
@@ -137,8 +138,11 @@ def check_disk(plan: Sequence[Need], *, margin: int = MARGIN) -> None:
     for needs in by_fs.values():
         total, free = sum(n.bytes for n in needs) + margin, shutil.disk_usage(_existing(needs[0].path)).free
         if free < total:
-            parts = " + ".join(f"{_human(n.bytes)} for {n.what} in {n.path}" for n in needs)
-            short.append(f"  need {_human(total)} ({parts} + {_human(margin)} margin), free {_human(free)}")
+            parts = " + ".join(f"{human_bytes(n.bytes)} for {n.what} in {n.path}" for n in needs)
+            short.append(
+                f"  need {human_bytes(total)} ({parts} + {human_bytes(margin)} margin), "
+                f"free {human_bytes(free)}"
+            )
     if short:
         raise DiskSpaceError(
             "not enough free disk space for the dataset:\n" + "\n".join(short) + "\nFree some space, set "
