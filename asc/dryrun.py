@@ -13,11 +13,12 @@ from typing import Any
 
 from asc.chain import STAGES, STORE_OF
 from asc.plan import Step, approx_train_examples
+from asc.stages.dataset import GENERATED
 from asc.store import MANIFEST
 
 
 def _status(step: Step, cfg: Mapping[str, Any]) -> str:
-    if step.stage == "dataset" and cfg["dataset"]["name"] != "demo":
+    if step.stage == "dataset" and cfg["dataset"]["name"] not in GENERATED:
         from asc.data.prepare import is_complete
 
         return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"

@@ -146,7 +146,7 @@ class Executor:
     def dataset(self, step: Step) -> None:
         d = self.cfg["dataset"]
         build = dataset_stage.build
-        if d["name"] == "demo":
+        if d["name"] in dataset_stage.GENERATED:
             art = self.build_one(step, lambda work: build(d, work=work, workers=self.rt["workers"],
                                                           progress=self.rt["progress"]))  # fmt: skip
             self.root = art.path
@@ -163,15 +163,16 @@ class Executor:
         v = d["validation"]
         self.build_one(step, lambda work: index_stage.build(
             self.root, work, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]),
-            expected_counts=d.get("expected_counts") or {}))  # fmt: skip
+            expected_counts=d.get("expected_counts") or {}, audio=d["name"] not in dataset_stage.FEATURES_ONLY))  # fmt: skip
 
     def features(self, step: Step) -> None:
-        f = self.cfg["features"]
+        f, d = self.cfg["features"], self.cfg["dataset"]
         frontend = FrontEnd(**{k: v for k, v in f.items() if k != "name"})
+        render_seed = int(d["seed"]) if d["name"] in dataset_stage.FEATURES_ONLY else None
         self.build_one(step, lambda work: features_stage.build(
             self.root, work, frontend=frontend, clip_seconds=float(self.cfg["dataset"]["clip_seconds"]),
             batch_size=int(self.rt["feature_batch_size"]), workers=int(self.rt["workers"]), device=self.device,
-            progress=self.rt["progress"]))  # fmt: skip
+            progress=self.rt["progress"], render_seed=render_seed))  # fmt: skip
 
     def train(self, steps: Sequence[Step]) -> None:
         t = self.cfg["train"]

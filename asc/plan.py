@@ -48,8 +48,10 @@ def _step(stage: str, label: str, config: Any, upstream: tuple[Step, ...] = (), 
 
 
 def dataset_identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
-    """What the dataset *is*: the demo's generator settings, or TAU's archives with their sizes and MD5s."""
-    if dataset["name"] == "demo":
+    """What the dataset *is*: a generated set's generator settings, or TAU's archives with their sizes and MD5s."""
+    from asc.stages.dataset import GENERATED
+
+    if dataset["name"] in GENERATED:
         return {k: v for k, v in dataset.items() if k != "validation"}
     files = dataset.get("files") or {}
     archives = list(dataset.get("archives") or [])
@@ -142,6 +144,10 @@ def approx_train_examples(cfg: Mapping[str, Any]) -> int:
         from asc.data.demo import plan_clips  # pure: the demo's clip list follows from its config
 
         n = sum(1 for c in plan_clips(d) if c.split == "train")
+    elif d["name"] == "standin":
+        from asc.data.standin import expected_counts
+
+        n = expected_counts(float(d["scale"]))["train"]
     else:
         n = int((d.get("expected_counts") or {}).get("train", 0))
     return n if cfg["finetune"]["train_on"] == "fold1_train" else math.ceil(n * (1 - d["validation"]["amount"]))

@@ -79,6 +79,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
+    if d["name"] == "standin":  # below MIN_SCALE a scene and city would lack a second location to hold out
+        from asc.data.standin import MIN_SCALE
+
+        _number("dataset.scale", d["scale"], math.ceil(MIN_SCALE * 1e4) / 1e4, 10.0, low_open=False)
     f = cfg["features"]
     _choice("features.stats_frames", f["stats_frames"], (f["frames"], f["frames"] + 1))
     _choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))

@@ -1,10 +1,13 @@
 """Throughput benchmarks of the front end, the training step, the malloc tuning and pruning, on this machine.
 
-    python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune] [--clips N]
+    python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune,grid] [--clips N]
+                            [--experiment paper] [--scale S] [--modes fused,one-by-one]
 
 Every number is measured in this run: the cases of a section are interleaved round by round (so a burst of load
 from other processes hits all of them alike) and each reports the median rate over the rounds. Speed goals are
-printed beside the measurements, never asserted. ``--quick`` shrinks everything to a smoke test (< 60 s).
+printed beside the measurements, never asserted. ``--quick`` shrinks everything to a smoke test (< 60 s), except
+the grid (scripts/bench_grid.py: the paper's whole grid end to end on the TAU-sized stand-in), which ``--quick``
+shrinks to a few minutes on 2 CPU cores; the grid is not in the default sections.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import torch
 from asc.__main__ import MALLOC_ENV  # the variables the `asc` entry point re-executes itself with
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune")
+SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune", "grid")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # the grid runs whole training jobs: asked for by name
 FULL = {"repeats": 7, "clips": 32, "steps": 2, "train_repeats": 5, "rounds": 2, "sizes": (64, 512, 2048),
         "fused_ms": (1, 8, 32, 128), "fused_repeats": 3}  # fmt: skip
 QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, "sizes": (64, 512),
@@ -367,14 +371,23 @@ def bench_prune(s: dict[str, Any]) -> None:
                   f"(goal < 1 s: {verdict(max(t), 1.0, above=False)}); Nyström/exact speed-up {r.get('speedup', 0):.2f}×")  # fmt: skip
 
 
+def bench_grid(**kwargs: Any) -> None:
+    import bench_grid  # the sibling script: scripts/ is sys.path[0] when this file runs
+
+    bench_grid.bench_grid(**kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes: a smoke test that finishes in < 60 s"
     )
     parser.add_argument(
-        "--section", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
+        "--section", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
     )
+    parser.add_argument("--experiment", default="paper", help="grid: the experiment file to time (conf/experiment/)")
+    parser.add_argument("--scale", type=float, help="grid: stand-in size vs TAU (default 1, quick the smallest, 0.0144)")
+    parser.add_argument("--modes", default="fused", help="grid: fused, one-by-one or both (comma-separated)")
     parser.add_argument(
         "--clips", type=int, help="demo clips rendered for features/decode (default 32, quick 8)"
     )
@@ -382,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections = [x.strip() for x in args.section.split(",") if x.strip()]
     if bad := sorted(set(sections) - set(SECTIONS)):
         parser.error(f"unknown section(s) {bad}; choose from {','.join(SECTIONS)}")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if bad := sorted(set(modes) - {"fused", "one-by-one"}):
+        parser.error(f"unknown mode(s) {bad}; choose from fused,one-by-one")
     s = dict(QUICK if args.quick else FULL)
     s["clips"] = max(1, args.clips or s["clips"])
     tuned = all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
@@ -397,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fused": ("3b. Fused training: M networks in one pass vs one by one", lambda: bench_fused(s)),
         "malloc": ("4. Malloc tuning (what the asc entry point's re-exec buys)", lambda: bench_malloc(s)),
         "prune": ("5. Pruning: similarity + selection (Algorithm 1)", lambda: bench_prune(s)),
+        "grid": ("6. The experiment's grid end to end on the TAU-sized stand-in", lambda: bench_grid(
+            experiment=args.experiment, scale=args.scale, quick=args.quick, modes=modes, table=table,
+            device="cuda" if torch.cuda.is_available() else "cpu")),
     }
     for name in SECTIONS:
         if name in sections:

@@ -45,3 +45,21 @@ def test_bench_quick_fused_prints_ratios():
         "fused M=1" in out and "today's fit" in out and "one-by-one (fused code, M=1) vs today's fit" in out
     ), out
     assert "Training throughput" not in out, out  # --section restricts what runs
+
+
+def test_bench_quick_grid_runs_the_pipeline_and_projects_the_full_grid():
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick", "--section", "grid", "--experiment", "paper_fig3",
+         "--modes", "fused,one-by-one"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "experiment=paper_fig3 on dataset=standin" in out and "'finetune': 7" in out, out
+    assert "grid wall time one-by-one / fused:" in out, out
+    # the projection counts the real experiment: 7 layer sets × 5 repeats at scale 1
+    assert "projection of the full grid (scale 1, 35 fine-tuning runs" in out, out

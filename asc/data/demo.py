@@ -17,7 +17,6 @@ seed whatever the number of worker processes.
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import logging
 import os
@@ -33,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
 from asc.atomic import atomic_path
+from asc.data import tau
 from asc.data.tau import SCENES
 from asc.progress import show_progress
 
@@ -257,13 +258,6 @@ def _complete(path: Path, frames: int) -> bool:
         return False
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-
-
 def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -> dict[str, Any]:
     """Write the demo set into ``root`` (audio/, meta.csv, evaluation_setup/). Returns counts for the manifest."""
     cfg = dict(cfg)
@@ -295,18 +289,10 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
             with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 for _ in pool.map(_render_and_write, jobs, chunksize=8):
                     bar.update()
-    _write_csv(
-        root / "meta.csv",
-        ["filename", "scene_label", "identifier", "source_label"],
-        [[c.filename, c.scene, f"{c.city}-{c.location}", c.device] for c in clips],
-    )
-    setup = root / "evaluation_setup"
+    tau.write_metadata(root, pd.DataFrame(
+        [(c.filename, c.scene, f"{c.city}-{c.location}", c.device, c.split) for c in clips],
+        columns=["filename", "scene", "location", "device", "split"]))  # fmt: skip
     train = [c for c in clips if c.split == "train"]
     evaluate = [c for c in clips if c.split == "evaluate"]
-    _write_csv(setup / "fold1_train.csv", ["filename", "scene_label"], [[c.filename, c.scene] for c in train])
-    _write_csv(
-        setup / "fold1_evaluate.csv", ["filename", "scene_label"], [[c.filename, c.scene] for c in evaluate]
-    )
-    _write_csv(setup / "fold1_test.csv", ["filename"], [[c.filename] for c in evaluate])
     log.info("demo dataset: %d train + %d evaluate clips in %s", len(train), len(evaluate), root)
     return {"clips": len(clips), "train": len(train), "evaluate": len(evaluate)}

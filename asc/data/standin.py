@@ -1,19 +1,21 @@
-"""A TAU-sized, features-only stand-in: time the paper's full grid without the 27 GB download.
+"""The TAU-sized stand-in: time the paper's full grid without the 27 GB download (``dataset=standin``).
 
-It writes into a folder exactly what :func:`asc.features.build_features` writes for the real set: one memmapped
-float32 array (N, n_mels, frames) per split (train.npy, val.npy, evaluate.npy), the matching index rows
-(train.csv, val.csv, evaluate.csv: filename, scene, city, location, device, split) and stats.npz (per-band mean
-and std over fold1_train, i.e. train + val, with the same formula). Sizes are the real ones: 13,962 fold1_train
-clips (split ~70/30 into train/val by recording location with the official grouping rule,
-:func:`asc.data.tau.location_split`) and 2,968 fold1_evaluate clips, ``scale`` shrinks both (below ~0.1 fewer
-locations per scene and city are filled, and the validation share drifts up towards 50 %).
+A features-only dataset in two steps of the chain. The dataset stage writes the real set's metadata layout
+without audio (meta.csv, evaluation_setup/fold1_*.csv: :func:`write_standin`) at the real sizes — 13,962
+fold1_train and 2,968 fold1_evaluate clips, ``scale`` shrinks both — so the index stage draws its validation
+hold-out from it as from TAU. The features stage then renders, instead of decoding WAVs, exactly the files
+:func:`asc.features.build_features` writes (:func:`render_features`): one float32 array (N, n_mels, frames) per
+fold (train.npy, evaluate.npy), its index rows (train.csv, evaluate.csv) and stats.npz (per-band mean and std
+over fold1_train, the same formula over ``frames`` frames: a stand-in has no 501st frame to include).
 
 The features are log-mel-like with class structure a CNN can learn but not perfectly: each scene has a spectral
 envelope and a temporal modulation, each recording location jitters the envelope about as much as scenes differ
 (so the location-grouped validation split is harder than a random one), each device has a frequency response
 (s4–s6 only in evaluation, as in TAU), plus per-element noise. Not calibrated to the real accuracies: a
-nearest-centroid classifier on per-band means scores ~64 % on val and ~28 % on evaluate (seed 0, scale 0.1). Everything comes from
-``numpy.random.default_rng([seed, ...])`` keyed by split and chunk number, so a seed gives identical bytes.
+nearest-centroid classifier on per-band means scores well above chance and well below 100 % (tests/test_standin.py).
+Everything comes from ``numpy.random.default_rng([seed, ...])`` keyed by fold and chunk number, so a seed gives
+identical bytes. Below a scale of ~0.1 fewer locations per scene and city are filled, and the validation share
+drifts up towards 50 %.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from asc.atomic import atomic_path
-from asc.data.tau import SCENES, location_split
+from asc.atomic import atomic_path, atomic_write_text
+from asc.checks import require_finite
+from asc.data.tau import SCENES, write_metadata
 from asc.progress import show_progress
 
 CITIES = [
@@ -51,11 +54,26 @@ TRAIN_DEVICES = {
 }  # TAU's proportions
 EVAL_DEVICES = ["a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6"]  # equal shares, s4–s6 unseen in training
 TRAIN_LOCATIONS, EVAL_LOCATIONS = 10, 2  # per scene and city; 3 of 10 go to validation: 30 %
+# The smallest scale at which every scene and city keeps two training locations (one to hold out).
+MIN_SCALE = 2 * len(SCENES) * len(CITIES) / 13962
 CHUNK = 256  # clips generated at once (~20 MB of float32): fixed, so the bytes do not depend on memory
 
 
+def expected_counts(scale: float = 1.0) -> dict[str, int]:
+    """fold1 clip counts at this scale: the real set's (13,962 / 2,968) times ``scale``."""
+    return {"train": max(1, round(13962 * scale)), "evaluate": max(1, round(2968 * scale))}
+
+
+def _shuffled_shares(shares: dict[str, float], n: int, rng: np.random.Generator) -> np.ndarray:
+    """n names in proportion to ``shares`` (largest remainder rounding), in random order."""
+    p = np.array(list(shares.values())) / sum(shares.values())
+    counts = np.floor(n * p).astype(int)
+    counts[np.argsort(-(n * p - counts), kind="stable")[: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.array(list(shares)), counts))
+
+
 def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) -> pd.DataFrame:
-    """The index table (filename, scene, city, location, device, split) with train/val/evaluate splits."""
+    """The clip table (filename, scene, city, location, device, split = the fold: train | evaluate)."""
     rng = np.random.default_rng([seed, 0])
     parts = []
     for fold, n, n_loc in (("train", n_train, TRAIN_LOCATIONS), ("evaluate", n_evaluate, EVAL_LOCATIONS)):
@@ -65,8 +83,9 @@ def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) ->
         loc = (i // (len(SCENES) * len(CITIES))) % n_loc + (0 if fold == "train" else TRAIN_LOCATIONS)
         loc += scene * (TRAIN_LOCATIONS + EVAL_LOCATIONS)  # TAU location ids are unique per scene and city
         if fold == "train":
-            names, p = list(TRAIN_DEVICES), np.array(list(TRAIN_DEVICES.values()))
-            device = np.array(names)[rng.choice(len(names), size=n, p=p / p.sum())]
+            device = np.empty(n, dtype=object)
+            for k in range(len(SCENES)):  # exact shares per scene, so every (scene, device) stratum is filled
+                device[scene == k] = _shuffled_shares(TRAIN_DEVICES, int((scene == k).sum()), rng)
         else:
             device = np.array(EVAL_DEVICES)[rng.permutation(i % len(EVAL_DEVICES))]
         rows = pd.DataFrame({"scene": np.array(SCENES)[scene], "city": np.array(CITIES)[city],
@@ -74,8 +93,6 @@ def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) ->
                              "device": device, "split": fold})  # fmt: skip
         rows.insert(0, "filename", [f"audio/{r.scene}-{r.location}-{j}-{r.device}.wav"
                                     for j, r in enumerate(rows.itertuples())])  # fmt: skip
-        if fold == "train":
-            rows.loc[location_split(rows, seed=seed), "split"] = "val"
         parts.append(rows)
     return pd.concat(parts, ignore_index=True)
 
@@ -106,25 +123,29 @@ class _Voice:
         return x
 
 
-def generate_standin(
-    out_dir: str | Path, *, n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0, n_mels: int = 40,
-    frames: int = 500, scale: float = 1.0, progress: bool | None = None,
+def write_standin(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> dict[str, Any]:
+    """The dataset stage: the TAU metadata layout of the stand-in's clips in ``root`` (no audio)."""
+    counts = expected_counts(scale)
+    if counts["train"] < 2 * len(SCENES) * len(CITIES):
+        raise ValueError(f"dataset.scale={scale} leaves {counts['train']} fold1_train clips, too small for a "
+                         f"location-grouped validation split; use a scale of at least {MIN_SCALE:.4f}")  # fmt: skip
+    write_metadata(root, plan_standin(counts["train"], counts["evaluate"], seed))
+    return counts
+
+
+def render_features(
+    table: pd.DataFrame, out_dir: str | Path, *, seed: int, n_mels: int = 40, frames: int = 500,
+    progress: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Write the stand-in features into ``out_dir``; returns what build_features returns (clips per split, shape).
-    ``scale`` multiplies both clip counts (e.g. 0.05 for a CPU smoke run)."""
-    n_train, n_evaluate = max(1, round(n_train * scale)), max(1, round(n_evaluate * scale))
-    if n_train < 2 * len(SCENES) * len(CITIES):
-        raise ValueError(f"n_train·scale = {n_train} is too small for a location-grouped validation split; "
-                         f"use at least {2 * len(SCENES) * len(CITIES)} training clips")  # fmt: skip
+    """The features stage for the stand-in: render the features of ``table``'s clips (the folds as
+    :func:`asc.data.tau.read_folds` returns them) into ``out_dir`` in build_features' format."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = plan_standin(n_train, n_evaluate, seed)
     voice = _Voice(table, seed, n_mels)
     s1, s2, total, clips = np.zeros(n_mels), np.zeros(n_mels), 0, {}
     bar = tqdm(total=len(table), desc="stand-in features", unit="clip", disable=not show_progress(progress))
-    for code, split in enumerate(("train", "val", "evaluate")):
-        rows = table[table["split"] == split].reset_index(drop=True)
-        with atomic_path(out_dir / f"{split}.npy") as tmp:
+    for code, fold in enumerate(("train", "evaluate")):
+        rows = table[table["split"] == fold].reset_index(drop=True)
+        with atomic_path(out_dir / f"{fold}.npy") as tmp:
             arr = np.lib.format.open_memmap(
                 tmp, mode="w+", dtype=np.float32, shape=(len(rows), n_mels, frames)
             )
@@ -133,7 +154,7 @@ def generate_standin(
                     rows.iloc[start : start + CHUNK], frames, np.random.default_rng([seed, 2, code, k])
                 )
                 arr[start : start + len(x)] = x
-                if split != "evaluate":  # stats over fold1_train, as build_features computes them
+                if fold == "train":  # the normalisation statistics are fold1_train's, as build_features'
                     x64 = x.astype(np.float64)
                     s1 += x64.sum(axis=(0, 2))
                     s2 += (x64**2).sum(axis=(0, 2))
@@ -141,17 +162,12 @@ def generate_standin(
                 bar.update(len(x))
             arr.flush()
             del arr
-        with atomic_path(out_dir / f"{split}.csv") as tmp:
-            rows.to_csv(tmp, index=False)
-        clips[split] = len(rows)
+        atomic_write_text(out_dir / f"{fold}.csv", rows.to_csv(index=False))
+        clips[fold] = len(rows)
     bar.close()
     mean = s1 / total
     std = np.sqrt((s2 - total * mean**2) / (total - 1))
+    require_finite(f"normalisation statistics of {out_dir}", {"mean": mean, "std": std})
     with atomic_path(out_dir / "stats.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, mean=mean, std=std)
-    return {"clips": clips, "shape": [n_mels, frames]}
-
-
-def expected_counts(scale: float = 1.0) -> dict[str, int]:
-    """fold1 clip counts of the real set at this scale (what :func:`generate_standin` writes, train + val)."""
-    return {"train": max(1, round(13962 * scale)), "evaluate": max(1, round(2968 * scale))}
+    return {"clips": clips, "shape": [n_mels, frames], "stats_frames": frames}

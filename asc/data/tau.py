@@ -7,6 +7,7 @@ holds out for model selection (reference/tau2020_mobile.md).
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from asc.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +115,32 @@ def location_split(
     return best
 
 
-def read_folds(root: str | Path, *, expected_counts: Mapping[str, int] | None = None) -> pd.DataFrame:
+def write_metadata(root: str | Path, table: pd.DataFrame) -> None:
+    """Write ``table`` (filename, scene, location, device, split = train | evaluate) as the TAU layout's metadata:
+    meta.csv and evaluation_setup/fold1_{train,evaluate,test}.csv, tab-separated, each file atomically — what
+    :func:`read_folds` reads back."""
+    setup = Path(root) / "evaluation_setup"
+    setup.mkdir(parents=True, exist_ok=True)
+    train, evaluate = (table[table["split"] == s] for s in ("train", "evaluate"))
+    files = {
+        "meta.csv": table[["filename", "scene", "location", "device"]],
+        "evaluation_setup/fold1_train.csv": train[["filename", "scene"]],
+        "evaluation_setup/fold1_evaluate.csv": evaluate[["filename", "scene"]],
+        "evaluation_setup/fold1_test.csv": evaluate[["filename"]],
+    }
+    for name, rows in files.items():
+        with atomic_path(Path(root) / name) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.writer(f, delimiter="\t", lineterminator="\n")
+            w.writerow(COLUMNS[name])
+            w.writerows(rows.itertuples(index=False))
+
+
+def read_folds(
+    root: str | Path, *, expected_counts: Mapping[str, int] | None = None, audio: bool = True
+) -> pd.DataFrame:
     """Read meta.csv and the fold files of ``root`` into one table (``split`` = the fold: train | evaluate);
-    clips whose audio is absent are dropped with a warning (a partial download works on what is there)."""
+    clips whose audio is absent are dropped with a warning (a partial download works on what is there).
+    ``audio=False``: a features-only dataset (the stand-in), no WAV to look for."""
     root = Path(root)
     missing = [n for n in REQUIRED if not (root / n).is_file()]
     if missing:
@@ -141,7 +167,7 @@ def read_folds(root: str | Path, *, expected_counts: Mapping[str, int] | None = 
             rows.append({"filename": filename, "scene": scene, "city": fields["city"],
                          "location": fields["location"], "device": fields["device"], "split": split})  # fmt: skip
     table = pd.DataFrame(rows)
-    present = np.array([(root / f).is_file() for f in table["filename"]])
+    present = np.array([not audio or (root / f).is_file() for f in table["filename"]])
     if not present.all():
         gone = table.loc[~present]
         log.warning(

@@ -1,0 +1,61 @@
+"""Every experiment file runs end to end on a tiny budget: the TAU-sized stand-in shrunk to its smallest scale,
+one epoch, one repeat, each block's largest data fraction (smaller ones leave strata of so tiny a set empty).
+The experiments share one workspace, so what they have in common (the baseline, pruned and fine-tuned networks)
+is built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from config_fixtures import CONF, composed
+
+from asc.cli import run
+from asc.data.standin import MIN_SCALE
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+TINY = [
+    "dataset=standin",
+    f"dataset.scale={MIN_SCALE + 1e-4:.4f}",
+    "train.epochs=1",
+    "train.select_after=0",
+    "finetune.epochs=1",
+    "finetune.select_after=0",
+    "runtime.latency.measure=false",
+]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("experiments")
+
+
+def test_every_experiment_file_is_covered() -> None:
+    assert {"demo", "paper", "paper_fig3", "paper_fig5", "paper_fig6", "paper_table1"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
+    cfg = composed(f"experiment={experiment}", *TINY, f"paths.data={ws / 'data'}",
+                   f"paths.store={ws / 'store'}", f"paths.results={ws / experiment}")  # fmt: skip
+    for block in cfg["runs"]:
+        block["fractions"] = [max(block["fractions"])] if block["fractions"] else []
+        block["repeats"] = min(1, int(block["repeats"]))
+    run(cfg)
+    rows = pd.read_csv(ws / experiment / "results.csv")
+    wanted = {(b_criteria, "+".join(layers))
+              for block in cfg["runs"] for b_criteria in block["criteria"]
+              for layers in (block["layer_sets"] or [cfg["criteria"][b_criteria]["layers"]])}  # fmt: skip
+    pruned = rows[rows["stage"] == "prune"]
+    assert set(zip(pruned["criterion"], pruned["layers"], strict=True)) == wanted
+    n_finetune = sum(
+        len(block["criteria"]) * len(block["layer_sets"] or [None]) * len(block["fractions"]) * block["repeats"]
+        for block in cfg["runs"]
+    )
+    finetuned = rows[rows["stage"] == "finetune"]
+    assert 0 < len(finetuned) <= n_finetune if n_finetune else finetuned.empty  # blocks may share runs
+    assert rows["accuracy"].between(0, 1).all()
+    assert (ws / experiment / "summary.md").is_file()
