@@ -23,7 +23,7 @@ from asc.cost import cost_columns, machine_info
 from asc.data.tau import SCENES
 from asc.features import FrontEnd
 from asc.model import BaselineCNN, build_model, load_model, save_model
-from asc.plan import Step
+from asc.plan import Step, build_config
 from asc.rows import make_row
 from asc.splits import Split, Splits, load_splits
 from asc.stages import dataset as dataset_stage
@@ -198,7 +198,7 @@ class Executor:
         for step in steps:
             def build(work: Path, step: Step = step) -> dict[str, Any]:
                 baseline, _ = load_model(self.done[step.upstream[0]].path / "model.pt")
-                model, info, fields = prune_stage.build(baseline, step.config)
+                model, info, fields = prune_stage.build(baseline, build_config(step))
                 (score,) = self.evaluate([model])
                 atomic_write_json(work / "info.json", info)
                 self.finish(step, work, model, score, {}, **fields)

@@ -89,6 +89,25 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[float]
     return out
 
 
+def _prune_step(label: str, pcfg: Mapping[str, Any], baseline: Step) -> Step:
+    """A criterion reading a ``kept_file`` (prune=given) is keyed on the file's content, not its path: editing
+    the file re-prunes, moving it does not. The path travels in the step's args."""
+    if not pcfg.get("kept_file"):
+        return _step("prune", label, pcfg, (baseline,))
+    source = Path(pcfg["kept_file"])
+    if not source.is_file():
+        raise FileNotFoundError(f"prune.kept_file={source} does not exist; give a JSON/YAML {{layer: [indices]}} file")
+    from asc.model import file_digest
+
+    keyed = {**pcfg, "kept_file": {"sha256": file_digest(source)}}
+    return _step("prune", label, keyed, (baseline,), kept_file=str(source))
+
+
+def build_config(step: Step) -> dict[str, Any]:
+    """The config a step's build reads: the keyed config, with the ``kept_file`` path its key replaced put back."""
+    return {**step.config, "kept_file": step.args["kept_file"]} if "kept_file" in step.args else dict(step.config)
+
+
 def finetune_seeds(finetune: Mapping[str, Any], repeat: int) -> tuple[int, int]:
     """(training seed, subset seed) of repeat ``repeat``: the authors drew one subset for every repeat."""
     seed = int(finetune["seed"]) + repeat
@@ -121,7 +140,7 @@ def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     steps = [dataset, index, features, *trains]
     for pcfg, fractions, repeats in prune_runs(cfg):
         label = f"{pcfg['name']} {'+'.join(pcfg['layers'])}"
-        prune = _step("prune", label, pcfg, (baseline,))
+        prune = _prune_step(label, pcfg, baseline)
         steps.append(prune)
         for fraction in fractions:
             for repeat in range(repeats):

@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from asc.plan import make_plan
+from asc.plan import Step, build_config, make_plan
 from asc.validate import ConfigError, validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -155,3 +155,21 @@ def test_which_fractions_run_never_rekeys_a_run() -> None:
     assert tunes("{criteria:[cosine],fractions:[1.0],repeats:1}") == {(1.0, 0): base[(1.0, 0)]}
     two = tunes("{criteria:[cosine],fractions:[0.5,1.0],repeats:2}")
     assert {k: two[k] for k in base} == base and two[(1.0, 1)] not in base.values()
+
+
+def test_given_kept_file_is_keyed_on_its_content_not_its_path(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "moved.json"
+    a.write_text('{"C1": [0, 1], "C2": [0, 1], "C3": [0, 1]}')
+    b.write_text(a.read_text())
+
+    def prune_step(path: Path) -> Step:
+        cfg = composed("prune=given", f"prune.kept_file={path}")
+        return next(s for s in make_plan(cfg) if s.stage == "prune")
+
+    first, moved = prune_step(a), prune_step(b)
+    assert first.key == moved.key  # same bytes elsewhere: the same artifact
+    assert build_config(moved)["kept_file"] == str(b)  # the build still reads the file it was given
+    a.write_text('{"C1": [2, 3], "C2": [0, 1], "C3": [0, 1]}')
+    assert prune_step(a).key != first.key  # edited: pruned again
+    with pytest.raises(FileNotFoundError, match="prune.kept_file=.*does not exist"):
+        prune_step(tmp_path / "nope.json")
