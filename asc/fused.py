@@ -150,15 +150,29 @@ def adam_update(
 ) -> torch.Tensor:  # fmt: skip
     """torch.optim.Adam's update (single-tensor path, no weight decay) of G stacked models at once; leading
     axis = model. ``steps`` (G,) counts each model's steps including this one, ``lr`` (G,) float64, ``eps`` (G,)
-    float32. Updates the moments in place, returns the new parameters. Torch computes the bias corrections in
-    Python floats (float64) and its kernels cast them to float32: done alike here, so the result is the same."""
-    shape = (-1,) + (1,) * (param.dim() - 1)
+    float32. Updates the moments in place, returns the new parameters."""
+    return adam_apply(param, grad, exp_avg, exp_avg_sq, *adam_scalars(steps, lr), eps=eps)
+
+
+def adam_scalars(steps: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(step size, sqrt of the second bias correction), (G,) float32 each, computed once per step for every
+    parameter tensor (on a GPU each op is a kernel launch). Torch computes the bias corrections in Python floats
+    (float64) and its kernels cast them to float32: done alike here, so the result is the same."""
     bc1 = 1 - BETAS[0] ** steps.double()
-    bc2_sqrt = (1 - BETAS[1] ** steps.double()).sqrt().float().view(shape)
+    bc2_sqrt = (1 - BETAS[1] ** steps.double()).sqrt().float()
+    return (-(lr.double() / bc1)).float(), bc2_sqrt
+
+
+def adam_apply(
+    param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
+    step_size: torch.Tensor, bc2_sqrt: torch.Tensor, *, eps: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """:func:`adam_update` with the scalars of :func:`adam_scalars` precomputed."""
+    shape = (-1,) + (1,) * (param.dim() - 1)
     exp_avg.lerp_(grad, 1 - BETAS[0])
     exp_avg_sq.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
-    denom = (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps.view(shape))
-    return param + (-(lr.double() / bc1)).float().view(shape) * exp_avg / denom  # addcdiv's (value·a)/b order
+    denom = (exp_avg_sq.sqrt() / bc2_sqrt.view(shape)).add_(eps.view(shape))
+    return param + step_size.view(shape) * exp_avg / denom  # addcdiv's (value·a)/b order
 
 
 class FusedStack:
@@ -234,10 +248,11 @@ class FusedStack:
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         steps = steps + 1
         lr_g, eps_g = (lr, eps) if idx is None else (lr[idx], eps[idx])
+        scalars = adam_scalars(steps, lr_g)
         for k, grad in zip(self.param_names, grads, strict=True):
             m1 = self.exp_avg[k] if idx is None else self.exp_avg[k].index_select(0, idx)
             m2 = self.exp_avg_sq[k] if idx is None else self.exp_avg_sq[k].index_select(0, idx)
-            new = adam_update(params[k].detach(), grad, m1, m2, steps=steps, lr=lr_g, eps=eps_g)
+            new = adam_apply(params[k].detach(), grad, m1, m2, *scalars, eps=eps_g)
             if idx is None:
                 self.t[k].copy_(new)
             else:
