@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
+from asc.feature_arrays import load_split  # noqa: F401 - its home before asc.feature_arrays; callers import it here
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -312,14 +313,3 @@ def _build(
         "shape": [frontend.n_mels, frontend.frames],
         "stats_frames": frontend.stats_frames,
     }
-
-
-def load_split(feature_dir: Path, split: str, normalise: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
-    """Features of one split in memory (normalised with the fold1_train stats) and its rows of the index."""
-    feature_dir = Path(feature_dir)
-    x = np.load(feature_dir / f"{split}.npy")
-    rows = pd.read_csv(feature_dir / f"{split}.csv", dtype=str, keep_default_na=False)
-    if normalise:
-        stats = np.load(feature_dir / "stats.npz")
-        x = ((x - stats["mean"][None, :, None]) / stats["std"][None, :, None]).astype(np.float32)
-    return x, rows

@@ -1,4 +1,10 @@
-"""Features of the three splits in memory: fold arrays from the features artifact, the hold-out from the index."""
+"""Features of the three splits in memory: fold arrays from the features artifact, the hold-out from the index.
+
+Each fold is read into ONE array with its splits' clips back to back (fold1_train: train, then val) and every
+split is a view of it, so the features are held once: on the real set 1.35 GB, where a copy per split plus a
+concatenated fold1_train pool held them up to three times (plus the float64 normalisation temporaries, now
+bounded in asc/feature_arrays.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import pandas as pd
 import torch
 
 from asc.data import tau
-from asc.features import load_split
+from asc.feature_arrays import load_array, read_rows
 
 
 @dataclass(frozen=True)
@@ -29,14 +35,15 @@ class Splits:
     train: Split
     val: Split
     evaluate: Split
+    fold1_train: Split  # train then val, one array: train.x and val.x are views of its x
 
     def pool(self, train_on: str) -> Split:
-        """What training draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``."""
+        """What training draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``
+        (train then val rows)."""
         if train_on == "train":
             return self.train
         if train_on == "fold1_train":
-            return Split(torch.cat([self.train.x, self.val.x]), torch.cat([self.train.y, self.val.y]),
-                         pd.concat([self.train.rows, self.val.rows], ignore_index=True))  # fmt: skip
+            return self.fold1_train
         raise ValueError(f"train_on={train_on!r}; valid values: train, fold1_train")
 
     def selection(self, select_on: str) -> Split:
@@ -51,16 +58,22 @@ def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
     index = tau.load_index(index_dir).set_index("filename")
     out = {}
     for fold, splits in (("train", ("train", "val")), ("evaluate", ("evaluate",))):
-        x, rows = load_split(feature_dir, fold)
+        rows = read_rows(feature_dir, fold)
         missing = ~rows["filename"].isin(index.index)
         if missing.any():
             raise ValueError(f"features in {feature_dir} hold {int(missing.sum())} clip(s) the index {index_dir} "
                              f"lacks (e.g. {rows['filename'][missing].iloc[0]}); they come from other data")  # fmt: skip
         split_of = index.loc[rows["filename"], "split"].to_numpy()
-        x = torch.from_numpy(x)
-        for split in splits:
-            pos = np.flatnonzero(split_of == split)
+        positions = [np.flatnonzero(split_of == split) for split in splits]
+        x = load_array(feature_dir, fold, clips=len(rows), order=np.concatenate(positions))
+        x, start = torch.from_numpy(x), 0
+        for split, pos in zip(splits, positions, strict=True):
             sub = rows.iloc[pos].reset_index(drop=True).assign(split=split)
             y = torch.tensor([tau.SCENES.index(s) for s in sub["scene"]], dtype=torch.long)
-            out[split] = Split(x[torch.from_numpy(pos)], y, sub)
+            out[split] = Split(x[start : start + len(pos)], y, sub)  # a view: no copy
+            start += len(pos)
+        if fold == "train":
+            parts = [out[split] for split in splits]
+            out["fold1_train"] = Split(x, torch.cat([p.y for p in parts]),
+                                       pd.concat([p.rows for p in parts], ignore_index=True))  # fmt: skip
     return Splits(**out)
