@@ -6,13 +6,12 @@ once the index exists (or for the demo set, whose clip list follows from its con
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES, STORE_OF
-from asc.plan import Step, approx_train_examples
+from asc.plan import Step, approx_examples_per_epoch
 from asc.stages.dataset import GENERATED
 from asc.store import MANIFEST
 
@@ -45,13 +44,8 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
             return str(len(nested_fractions(pools[train_on], [f], seed=step.args["subset_seed"])[f]))
 
         return exact
-    held = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": "train"}))
-    pool = approx_train_examples(cfg)
-
-    def approx(step: Step) -> str:
-        return f"~{held}" if step.stage == "train" else f"~{math.floor(pool * step.args['fraction'] + 0.5)}"
-
-    return approx
+    approx = approx_examples_per_epoch(cfg)
+    return lambda step: f"~{approx(step)}"
 
 
 def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> str:

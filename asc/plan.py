@@ -16,7 +16,7 @@ The ``runtime`` node (speed, I/O) is never part of a key.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,13 @@ def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     for s in steps:
         unique.setdefault(s.id, s)
     return list(unique.values())
+
+
+def approx_examples_per_epoch(cfg: Mapping[str, Any]) -> Callable[[Step], int]:
+    """Training examples per epoch of a train or finetune step, estimated before the index exists."""
+    held = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": "train"}))
+    pool = approx_train_examples(cfg)
+    return lambda step: held if step.stage == "train" else math.floor(pool * step.args["fraction"] + 0.5)
 
 
 def approx_train_examples(cfg: Mapping[str, Any]) -> int:

@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import bench_grid  # the sibling script: scripts/ is sys.path[0] when this file runs
 import numpy as np
 import torch
 
@@ -41,12 +42,7 @@ QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, 
 
 def load_cfg(name: str) -> dict[str, Any]:
     """One group of the default config as the CLI composes it (``"features/logmel40x500.yaml"`` → features)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config")
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain = bench_grid.compose([])
     rt = plain["runtime"]  # the speed knobs the benchmark varies, next to the group's values
     return {**plain[name.split("/")[0]], "batch_size": rt["feature_batch_size"], "workers": rt["workers"]}
 
@@ -371,12 +367,6 @@ def bench_prune(s: dict[str, Any]) -> None:
                   f"(goal < 1 s: {verdict(max(t), 1.0, above=False)}); Nyström/exact speed-up {r.get('speedup', 0):.2f}×")  # fmt: skip
 
 
-def bench_grid(**kwargs: Any) -> None:
-    import bench_grid  # the sibling script: scripts/ is sys.path[0] when this file runs
-
-    bench_grid.bench_grid(**kwargs)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -413,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fused": ("3b. Fused training: M networks in one pass vs one by one", lambda: bench_fused(s)),
         "malloc": ("4. Malloc tuning (what the asc entry point's re-exec buys)", lambda: bench_malloc(s)),
         "prune": ("5. Pruning: similarity + selection (Algorithm 1)", lambda: bench_prune(s)),
-        "grid": ("6. The experiment's grid end to end on the TAU-sized stand-in", lambda: bench_grid(
+        "grid": ("6. The experiment's grid end to end on the TAU-sized stand-in", lambda: bench_grid.bench_grid(
             experiment=args.experiment, scale=args.scale, quick=args.quick, modes=modes, table=table,
             device="cuda" if torch.cuda.is_available() else "cpu")),
     }

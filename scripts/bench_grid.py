@@ -53,8 +53,8 @@ def feasible_fractions(cfg: dict[str, Any]) -> list[float]:
 
     index = next(s for s in make_plan(cfg) if s.stage == "index")
     table = load_index(Path(cfg["paths"]["store"]) / "index" / index.key)
-    pool = table[table["split"] == "train"] if cfg["finetune"]["train_on"] == "train" else table
-    pool = pool[pool["split"] != "evaluate"]
+    train_on = cfg["finetune"]["train_on"]
+    pool = table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
     dropped = set()
     for block in cfg["runs"]:
         keep = []
@@ -90,14 +90,12 @@ def run_grid(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def full_grid_examples(experiment: str) -> dict[str, float]:
     """Examples the experiment trains at scale 1 with its own epochs and repeats (from the plan: nothing runs)."""
-    from asc.plan import approx_train_examples, make_plan
+    from asc.plan import approx_examples_per_epoch, make_plan
 
     cfg = job_config(experiment, scale=1.0, quick=False, device="cpu", fuse=True, ws=Path("/nonexistent"))
-    held = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": "train"}))
-    pool = approx_train_examples(cfg)
-    steps = make_plan(cfg)
-    baseline = sum(held * int(cfg["train"]["epochs"]) for s in steps if s.stage == "train")
-    finetune = sum(pool * s.args["fraction"] * int(cfg["finetune"]["epochs"]) for s in steps if s.stage == "finetune")
+    per_epoch, steps = approx_examples_per_epoch(cfg), make_plan(cfg)
+    baseline = sum(per_epoch(s) * int(cfg["train"]["epochs"]) for s in steps if s.stage == "train")
+    finetune = sum(per_epoch(s) * int(cfg["finetune"]["epochs"]) for s in steps if s.stage == "finetune")
     return {"baseline": baseline, "finetune": finetune, "runs": sum(s.stage == "finetune" for s in steps)}
 
 

@@ -9,17 +9,16 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 
 
-def test_bench_quick_prints_ratios():
-    proc = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--quick", "--section", "features,train"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def bench(*args: str, timeout: float) -> str:
+    """stdout of ``scripts/bench.py --quick <args>``, which must exit 0."""
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--quick", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    return proc.stdout
+
+
+def test_bench_quick_prints_ratios():
+    out = bench("--section", "features,train", timeout=120)
     assert "best CPU ratio ours/librosa:" in out, out
     assert "goal ≥ 2×" in out, out
     assert "librosa, per clip" in out and "ours float64, batch 16" in out, out
@@ -29,16 +28,7 @@ def test_bench_quick_prints_ratios():
 
 
 def test_bench_quick_fused_prints_ratios():
-    proc = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--quick", "--section", "fused"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    out = bench("--section", "fused", timeout=300)
     for m in (4, 8):
         assert f"cpu ratio fused/one-by-one at M={m}:" in out, out
     assert (
@@ -48,16 +38,7 @@ def test_bench_quick_fused_prints_ratios():
 
 
 def test_bench_quick_grid_runs_the_pipeline_and_projects_the_full_grid():
-    proc = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--quick", "--section", "grid", "--experiment", "paper_fig3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    out = bench("--section", "grid", "--experiment", "paper_fig3", timeout=600)
     assert "experiment=paper_fig3 on dataset=standin" in out and "'finetune': 7" in out, out
     assert "fused" in out and "one-by-one" not in out, out  # --modes defaults to fused alone
     # the projection counts the real experiment: 7 layer sets × 5 repeats at scale 1
