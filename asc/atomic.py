@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from asc.process import pid_alive
+
 log = logging.getLogger(__name__)
 
 HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
@@ -58,17 +60,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (one owned by another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep_stale_temps(folder: str | Path, *, recursive: bool = False, max_age_s: float = DAY_S) -> list[Path]:

@@ -25,15 +25,28 @@ class Stage:
 
 
 CHAIN: tuple[Stage, ...] = (
-    Stage("dataset", "dataset content (demo: generator settings; TAU: archives, sizes, MD5s)", (), dataset.build,
-          store="data"),
+    Stage(
+        "dataset",
+        "dataset content (demo: generator settings; TAU: archives, sizes, MD5s)",
+        (),
+        dataset.build,
+        store="data",
+    ),
     Stage("index", "dataset.validation", ("dataset",), index.build),
     Stage("features", "features", ("dataset",), features_stage.build, store="data"),
-    Stage("train", "model, train recipe, seed (or the train.init_from file's digest)", ("features", "index"),
-          train.build_many),
+    Stage(
+        "train",
+        "model, train recipe, seed (or the train.init_from file's digest)",
+        ("features", "index"),
+        train.build_many,
+    ),
     Stage("prune", "one criterion config (runs / prune)", ("train",), prune.build),
-    Stage("finetune", "finetune recipe, fraction, repeat", ("prune", "features", "index"), finetune.build_many),
+    Stage(
+        "finetune", "finetune recipe, fraction, repeat", ("prune", "features", "index"), finetune.build_many
+    ),
     Stage("report", "nothing: reads the results table", ("prune", "finetune"), report.build, store=""),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)
-STORE_OF: dict[str, str] = {s.name: s.store for s in CHAIN}  # stage -> "data" | "store" | "": its paths.* root
+STORE_OF: dict[str, str] = {
+    s.name: s.store for s in CHAIN
+}  # stage -> "data" | "store" | "": its paths.* root

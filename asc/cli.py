@@ -34,11 +34,16 @@ def _fail(err: BaseException) -> None:
     where = _log_file()
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
-            handler.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "failed", (),
-                                          (type(err), err, err.__traceback__)))  # fmt: skip
+            handler.handle(
+                log.makeRecord(
+                    log.name, logging.ERROR, __file__, 0, "failed", (), (type(err), err, err.__traceback__)
+                )
+            )
     if os.environ.get("ASC_DEBUG"):
         raise err
-    hint = f" (traceback in {where}; ASC_DEBUG=1 prints it)" if where else " (ASC_DEBUG=1 prints the traceback)"
+    hint = (
+        f" (traceback in {where}; ASC_DEBUG=1 prints it)" if where else " (ASC_DEBUG=1 prints the traceback)"
+    )
     print(f"asc: error: {err}{hint}", file=sys.stderr)
 
 
@@ -71,8 +76,10 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     if os.environ.get("ASC_MALLOC_TUNED"):
-        log.info("glibc malloc tuned for large tensors (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); "
-                 "set ASC_MALLOC_TUNING=0 to disable")  # fmt: skip
+        log.info(
+            "glibc malloc tuned for large tensors (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); "
+            "set ASC_MALLOC_TUNING=0 to disable"
+        )
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)

@@ -89,8 +89,9 @@ def _torch_runner(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _measure(spec_json: str, backend: str, batch_sizes: tuple[int, ...], repeats: int, warmup: int,
-             budget_s: float) -> tuple[tuple[str, float], ...]:  # fmt: skip
+def _measure(
+    spec_json: str, backend: str, batch_sizes: tuple[int, ...], repeats: int, warmup: int, budget_s: float
+) -> tuple[tuple[str, float], ...]:
     spec = json.loads(spec_json)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -218,8 +219,14 @@ def cost_columns(
 # ----------------------------------------------------------------------------------------------------------
 # Views of the results table shared by the report's cost table and its accuracy-vs-cost figure.
 
-LATENCY_PREFERENCE = ("lat_cpu_b1_ms", "lat_cpu_b64_ms", "lat_ort_b1_ms", "lat_ort_b64_ms", "lat_cuda_b1_ms",
-                      "lat_cuda_b64_ms")  # fmt: skip
+LATENCY_PREFERENCE = (
+    "lat_cpu_b1_ms",
+    "lat_cpu_b64_ms",
+    "lat_ort_b1_ms",
+    "lat_ort_b64_ms",
+    "lat_cuda_b1_ms",
+    "lat_cuda_b64_ms",
+)
 
 
 def latency_columns_in(df: pd.DataFrame) -> list[str]:
@@ -244,10 +251,17 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
             rows_acc, basis = rows, "trained" if (rows["stage"] == "baseline").all() else "no FT"
         acc = rows_acc["accuracy"].dropna() * 100
         params = rows["params_keras"].dropna()
-        rec = {"criterion": crit, "layers": layers, "baseline": bool((rows["stage"] == "baseline").any()),
-               "params_keras": params.iloc[0] if len(params) else np.nan, "macs": rows["macs"].median(),
-               "accuracy": acc.mean(), "accuracy_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
-               "n": len(acc), "basis": basis}  # fmt: skip
+        rec = {
+            "criterion": crit,
+            "layers": layers,
+            "baseline": bool((rows["stage"] == "baseline").any()),
+            "params_keras": params.iloc[0] if len(params) else np.nan,
+            "macs": rows["macs"].median(),
+            "accuracy": acc.mean(),
+            "accuracy_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
+            "n": len(acc),
+            "basis": basis,
+        }
         mem = memory_columns(int(rec["params_keras"])) if len(params) else {}
         for col in ("mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"):
             stored = rows[col].dropna() if col in rows else []

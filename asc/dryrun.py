@@ -35,7 +35,10 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
         from asc.fractions import nested_fractions
 
         table = load_index(path)
-        pools = {"train": table[table["split"] == "train"], "fold1_train": table[table["split"] != "evaluate"]}
+        pools = {
+            "train": table[table["split"] == "train"],
+            "fold1_train": table[table["split"] != "evaluate"],
+        }
 
         def exact(step: Step) -> str:
             if step.stage == "train":

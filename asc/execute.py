@@ -21,6 +21,8 @@ from asc.checks import require_finite
 from asc.complexity import complexity
 from asc.cost import cost_columns, machine_info
 from asc.data.tau import SCENES
+from asc.device import resolve_device
+from asc.evaluate import metrics, predict_many
 from asc.features import FrontEnd
 from asc.model import BaselineCNN, build_model, load_model, save_model
 from asc.plan import Step, build_config
@@ -34,7 +36,7 @@ from asc.stages import prune as prune_stage
 from asc.stages import report as report_stage
 from asc.stages import train as train_stage
 from asc.store import Artifact, Store
-from asc.train import Recipe, metrics, predict_many, resolve_device
+from asc.train import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +115,27 @@ class Executor:
         """train_many's keyword arguments: the stage's precision (it changes results, so it is keyed) and the
         runtime's speed settings."""
         rt = self.rt
-        return {"device": self.device, "fuse": bool(rt["fuse"]), "eval_batch_size": int(rt["eval_batch_size"]),
-                "channels_last": bool(rt["channels_last"]), "compile": bool(rt["compile"]),
-                "progress": rt["progress"], "precision": stage_cfg["precision"]}  # fmt: skip
+        return {
+            "device": self.device,
+            "fuse": bool(rt["fuse"]),
+            "eval_batch_size": int(rt["eval_batch_size"]),
+            "channels_last": bool(rt["channels_last"]),
+            "compile": bool(rt["compile"]),
+            "progress": rt["progress"],
+            "precision": stage_cfg["precision"],
+        }
 
     def evaluate(self, models: Sequence[BaselineCNN]) -> list[dict[str, Any]]:
         """Metrics of every model on the evaluation split, all models in one batched pass."""
         ev = self.splits.evaluate
-        probs = predict_many(list(models), ev.x, batch_size=int(self.rt["eval_batch_size"]), device=self.device)
+        probs = predict_many(
+            list(models), ev.x, batch_size=int(self.rt["eval_batch_size"]), device=self.device
+        )
         return [metrics(p, ev.y.numpy(), ev.rows["device"].tolist(), SCENES) for p in probs]
 
-    def finish(self, step: Step, work: Path, model: BaselineCNN, scores: dict, extra: dict, **fields: Any) -> None:
+    def finish(
+        self, step: Step, work: Path, model: BaselineCNN, scores: dict, extra: dict, **fields: Any
+    ) -> None:
         """Write one evaluated model's artifact: model.pt (carrying its config), metrics.json, row.json."""
         model = model.cpu()
         require_finite(f"{step.label}: weights", model.state_dict())
@@ -133,12 +145,26 @@ class Executor:
         final = self.artifact(step).path
         counted = complexity(model)
         lat = self.rt["latency"]
-        cost = cost_columns(model.spec, counted["params_keras"], measure=bool(lat["measure"]),
-                            backends=lat["backends"], batch_sizes=tuple(lat["batch_sizes"]),
-                            repeats=int(lat["repeats"]), budget_s=float(lat["budget_s"]))  # fmt: skip
-        row = make_row(stage=step.stage if step.stage != "train" else "baseline", run_id=f"{step.stage}/{step.key}",
-                       dataset=self.cfg["dataset"]["name"], scores=scores, complexity=counted,
-                       full=self.full_complexity, checkpoint=str(final / "model.pt"), **cost, **fields)  # fmt: skip
+        cost = cost_columns(
+            model.spec,
+            counted["params_keras"],
+            measure=bool(lat["measure"]),
+            backends=lat["backends"],
+            batch_sizes=tuple(lat["batch_sizes"]),
+            repeats=int(lat["repeats"]),
+            budget_s=float(lat["budget_s"]),
+        )
+        row = make_row(
+            stage=step.stage if step.stage != "train" else "baseline",
+            run_id=f"{step.stage}/{step.key}",
+            dataset=self.cfg["dataset"]["name"],
+            scores=scores,
+            complexity=counted,
+            full=self.full_complexity,
+            checkpoint=str(final / "model.pt"),
+            **cost,
+            **fields,
+        )
         atomic_write_json(work / "row.json", row)
         (work / "last.pt").unlink(missing_ok=True)
 
@@ -147,32 +173,59 @@ class Executor:
         d = self.cfg["dataset"]
         build = dataset_stage.build
         if d["name"] in dataset_stage.GENERATED:
-            art = self.build_one(step, lambda work: build(d, work=work, workers=self.rt["workers"],
-                                                          progress=self.rt["progress"]))  # fmt: skip
+            art = self.build_one(
+                step,
+                lambda work: build(d, work=work, workers=self.rt["workers"], progress=self.rt["progress"]),
+            )
             self.root = art.path
         else:  # TAU lives at dataset.root (where the user keeps it), not in the store; it checks itself
             f = self.cfg["features"]
-            build(d, work=None, workers=self.rt["workers"], progress=self.rt["progress"],
-                  features_dir=self.stores["data"].root / "features", n_mels=int(f["n_mels"]),
-                  frames=int(f["frames"]))  # fmt: skip
+            build(
+                d,
+                work=None,
+                workers=self.rt["workers"],
+                progress=self.rt["progress"],
+                features_dir=self.stores["data"].root / "features",
+                n_mels=int(f["n_mels"]),
+                frames=int(f["frames"]),
+            )
             self.root = Path(d["root"])
             self.done[step.id] = Artifact(step.stage, step.key, self.root)
 
     def index(self, step: Step) -> None:
         d = self.cfg["dataset"]
         v = d["validation"]
-        self.build_one(step, lambda work: index_stage.build(
-            self.root, work, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]),
-            expected_counts=d.get("expected_counts") or {}, audio=d["name"] not in dataset_stage.FEATURES_ONLY))  # fmt: skip
+        self.build_one(
+            step,
+            lambda work: index_stage.build(
+                self.root,
+                work,
+                method=v["method"],
+                amount=float(v["amount"]),
+                seed=int(v["seed"]),
+                expected_counts=d.get("expected_counts") or {},
+                audio=d["name"] not in dataset_stage.FEATURES_ONLY,
+            ),
+        )
 
     def features(self, step: Step) -> None:
         f, d = self.cfg["features"], self.cfg["dataset"]
         frontend = FrontEnd(**{k: v for k, v in f.items() if k != "name"})
         render_seed = int(d["seed"]) if d["name"] in dataset_stage.FEATURES_ONLY else None
-        self.build_one(step, lambda work: features_stage.build(
-            self.root, work, frontend=frontend, clip_seconds=float(self.cfg["dataset"]["clip_seconds"]),
-            batch_size=int(self.rt["feature_batch_size"]), workers=int(self.rt["workers"]), device=self.device,
-            progress=self.rt["progress"], render_seed=render_seed))  # fmt: skip
+        self.build_one(
+            step,
+            lambda work: features_stage.build(
+                self.root,
+                work,
+                frontend=frontend,
+                clip_seconds=float(self.cfg["dataset"]["clip_seconds"]),
+                batch_size=int(self.rt["feature_batch_size"]),
+                workers=int(self.rt["workers"]),
+                device=self.device,
+                progress=self.rt["progress"],
+                render_seed=render_seed,
+            ),
+        )
 
     def train(self, steps: Sequence[Step]) -> None:
         t = self.cfg["train"]
@@ -182,20 +235,37 @@ class Executor:
                 trained = [train_stage.from_file(Path(step.args["init_from"])) for step, _ in batch]
             else:
                 trained = train_stage.build_many(
-                    [w for _, w in batch], seeds=[s.args["seed"] for s, _ in batch], spec=self.model_spec,
-                    recipe=_recipe(t), train=self.splits.train, select=self.splits.selection(t["select_on"]),
-                    options=self.train_options(t))  # fmt: skip
+                    [w for _, w in batch],
+                    seeds=[s.args["seed"] for s, _ in batch],
+                    spec=self.model_spec,
+                    recipe=_recipe(t),
+                    train=self.splits.train,
+                    select=self.splits.selection(t["select_on"]),
+                    options=self.train_options(t),
+                )
             scores = self.evaluate([m for m, _ in trained])
             for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
-                self.finish(step, work, model, score, history, criterion="none", layers="", seed=step.args["seed"],
-                            train_time_s=history["train_seconds"], epochs=history["epochs"],
-                            select_on=t["select_on"], train_examples=len(self.splits.train.y))  # fmt: skip
+                self.finish(
+                    step,
+                    work,
+                    model,
+                    score,
+                    history,
+                    criterion="none",
+                    layers="",
+                    seed=step.args["seed"],
+                    train_time_s=history["train_seconds"],
+                    epochs=history["epochs"],
+                    select_on=t["select_on"],
+                    train_examples=len(self.splits.train.y),
+                )
 
         self.build_batch(steps, build)
         self.record(steps)
 
     def prune(self, steps: Sequence[Step]) -> None:
         for step in steps:
+
             def build(work: Path, step: Step = step) -> dict[str, Any]:
                 baseline, _ = load_model(self.done[step.upstream[0]].path / "model.pt")
                 model, info, fields = prune_stage.build(baseline, build_config(step))
@@ -203,7 +273,12 @@ class Executor:
                 atomic_write_json(work / "info.json", info)
                 self.finish(step, work, model, score, {}, **fields)
                 kept = fields["kept"]
-                log.info("pruned %s: kept %s, accuracy before fine-tuning %.4f", step.label, kept, score["accuracy"])
+                log.info(
+                    "pruned %s: kept %s, accuracy before fine-tuning %.4f",
+                    step.label,
+                    kept,
+                    score["accuracy"],
+                )
                 return {"widths": model.spec["widths"], "accuracy": score["accuracy"]}
 
             self.build_one(step, build)
@@ -222,22 +297,50 @@ class Executor:
             self.build_batch(group, lambda batch: self._finetune_batch(batch, pruned, pool, select))
         self.record(steps)
 
-    def _finetune_batch(self, batch: Batch, pruned: dict[str, BaselineCNN], pool: Split, select: Split) -> None:
+    def _finetune_batch(
+        self, batch: Batch, pruned: dict[str, BaselineCNN], pool: Split, select: Split
+    ) -> None:
         f = self.cfg["finetune"]
-        jobs = [finetune_stage.Job(work, _copy(pruned[s.upstream[0]]), s.args["fraction"], s.args["seed"],
-                                   s.args["subset_seed"], s.label) for s, work in batch]  # fmt: skip
-        trained = finetune_stage.build_many(jobs, pool=pool, select=select, recipe=_recipe(f),
-                                            options=self.train_options(f))  # fmt: skip
+        jobs = [
+            finetune_stage.Job(
+                work,
+                _copy(pruned[s.upstream[0]]),
+                s.args["fraction"],
+                s.args["seed"],
+                s.args["subset_seed"],
+                s.label,
+            )
+            for s, work in batch
+        ]
+        trained = finetune_stage.build_many(
+            jobs, pool=pool, select=select, recipe=_recipe(f), options=self.train_options(f)
+        )
         scores = self.evaluate([m for m, _ in trained])
         for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
             prune_row = _read_json(self.done[step.upstream[0]].path / "row.json")
             keep = {k: prune_row[k] for k in ("criterion", "layers", "kept", "kept_indices", "macs_paper")}
-            self.finish(step, work, model, score, history, **keep, fraction=step.args["fraction"],
-                        repeat=step.args["repeat"], seed=step.args["seed"], train_time_s=history["train_seconds"],
-                        epochs=history["epochs"], select_on=f["select_on"],
-                        train_examples=history["train_examples"])  # fmt: skip
-            log.info("fine-tuned %s on %d examples: accuracy %.4f in %.1f s", step.label,
-                     history["train_examples"], score["accuracy"], history["train_seconds"])  # fmt: skip
+            self.finish(
+                step,
+                work,
+                model,
+                score,
+                history,
+                **keep,
+                fraction=step.args["fraction"],
+                repeat=step.args["repeat"],
+                seed=step.args["seed"],
+                train_time_s=history["train_seconds"],
+                epochs=history["epochs"],
+                select_on=f["select_on"],
+                train_examples=history["train_examples"],
+            )
+            log.info(
+                "fine-tuned %s on %d examples: accuracy %.4f in %.1f s",
+                step.label,
+                history["train_examples"],
+                score["accuracy"],
+                history["train_seconds"],
+            )
 
 
 def execute(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str, report: bool = True) -> str | None:
@@ -256,15 +359,21 @@ def execute(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str, report:
         elif todo:
             getattr(ex, stage)(todo)
     if upto == "report" and report:
-        atomic_write_json(ex.results_dir / "machine.json", machine_info())  # where the latencies were measured
+        atomic_write_json(
+            ex.results_dir / "machine.json", machine_info()
+        )  # where the latencies were measured
         return report_stage.build(ex.results_dir, cfg["dataset"]["name"])
     return None
 
 
 def _recipe(stage_cfg: Mapping[str, Any]) -> Recipe:
-    return Recipe(epochs=int(stage_cfg["epochs"]), batch_size=int(stage_cfg["batch_size"]),
-                  lr=float(stage_cfg["lr"]), adam_eps=float(stage_cfg["adam_eps"]),
-                  select_after=int(stage_cfg["select_after"]))  # fmt: skip
+    return Recipe(
+        epochs=int(stage_cfg["epochs"]),
+        batch_size=int(stage_cfg["batch_size"]),
+        lr=float(stage_cfg["lr"]),
+        adam_eps=float(stage_cfg["adam_eps"]),
+        select_after=int(stage_cfg["select_after"]),
+    )
 
 
 def _copy(model: BaselineCNN) -> BaselineCNN:

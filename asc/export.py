@@ -60,8 +60,9 @@ def export_onnx(
             warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
             if exporter == "dynamo":
                 shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
-                program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=shapes, verbose=False,
-                                            **names)  # fmt: skip
+                program = torch.onnx.export(
+                    model, (example,), dynamo=True, dynamic_shapes=shapes, verbose=False, **names
+                )
                 program.save(tmp, external_data=False)
             else:
                 axes = {INPUT: {0: "batch"}, OUTPUT: {0: "batch"}} if dynamic_batch else None
@@ -94,7 +95,7 @@ def max_onnx_difference(model: nn.Module, path: str | Path, *, batch: int = 3, s
 
 def main(argv: list[str] | None = None) -> int:
     """``asc-export MODEL.pt|MODEL.h5 OUT.onnx``: export a stored model and check it with onnxruntime."""
-    from asc.model import load_model
+    from asc.model_file import read_model_file
 
     parser = argparse.ArgumentParser(prog="asc-export", description=main.__doc__)
     parser.add_argument("model", type=Path, help="our checkpoint (model.pt) or a Keras 2.x .h5 model")
@@ -105,15 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--atol", type=float, default=1e-4, help="allowed onnxruntime vs PyTorch difference")
     args = parser.parse_args(argv)
     try:
-        model, _ = load_model(args.model)
+        model, _ = read_model_file(args.model)
         export_onnx(
             model, args.out, opset=args.opset, dynamic_batch=not args.static_batch, exporter=args.exporter
         )
     except (OSError, ValueError, ModuleNotFoundError) as err:
         print(f"asc-export: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out} (widths {model.spec['widths']}, input {INPUT} (batch, 1, "
-          f"{', '.join(map(str, model.spec['input_shape']))}), output {OUTPUT})")  # fmt: skip
+    print(
+        f"wrote {args.out} (widths {model.spec['widths']}, input {INPUT} (batch, 1, "
+        f"{', '.join(map(str, model.spec['input_shape']))}), output {OUTPUT})"
+    )
     if importlib.util.find_spec("onnxruntime") is None:
         print(f"onnxruntime is not installed: output not checked ({INSTALL_HINT})")
         return 0

@@ -43,9 +43,13 @@ def normalised(
 
 
 def load_split(
-    feature_dir: Path, split: str, normalise: bool = True, *, order: np.ndarray | None = None,
+    feature_dir: Path,
+    split: str,
+    normalise: bool = True,
+    *,
+    order: np.ndarray | None = None,
     chunk_rows: int | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:  # fmt: skip
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Features of one split in memory (normalised with the fold1_train statistics: float32) and its index rows,
     both in ``order`` (see :func:`load_array`)."""
     rows = read_rows(feature_dir, split)
@@ -56,9 +60,14 @@ def load_split(
 
 
 def load_array(
-    feature_dir: Path, split: str, *, clips: int, normalise: bool = True, order: np.ndarray | None = None,
+    feature_dir: Path,
+    split: str,
+    *,
+    clips: int,
+    normalise: bool = True,
+    order: np.ndarray | None = None,
     chunk_rows: int | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """``<split>.npy`` (``clips`` clips: what ``<split>.csv`` lists), normalised into float32 if ``normalise``.
 
     ``order``: the clips (positions in the file) to return, in this order, each at most once (default: all, in
@@ -70,11 +79,14 @@ def load_array(
     with open(path, "rb") as fh:
         shape, dtype = _header(fh, path)
         if shape[0] != clips:
-            raise ValueError(f"{path} holds {shape[0]} clips but {split}.csv lists {clips}; the features are "
-                             "incomplete: delete the folder and rebuild them")  # fmt: skip
+            raise ValueError(
+                f"{path} holds {shape[0]} clips but {split}.csv lists {clips}; the features are "
+                "incomplete: delete the folder and rebuild them"
+            )
         dest = _destinations(shape[0], order)
-        out = np.empty((shape[0] if order is None else len(order), *shape[1:]),
-                       dtype=np.float32 if normalise else dtype)  # fmt: skip
+        out = np.empty(
+            (shape[0] if order is None else len(order), *shape[1:]), dtype=np.float32 if normalise else dtype
+        )
         per_clip = int(np.prod(shape[1:], dtype=np.int64))
         step = max(1, int(chunk_rows) if chunk_rows else CHUNK_BYTES // (8 * max(per_clip, 1)))
         raw = np.empty((min(step, shape[0]), *shape[1:]), dtype=dtype)

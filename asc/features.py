@@ -156,9 +156,16 @@ def librosa_reference(y: np.ndarray, frontend: FrontEnd) -> np.ndarray:
     window = scipy.signal.windows.hamming(f.win_length, sym=False)
     y = np.asarray(y, dtype=np.float64)  # the baseline decoded to float64 (exact for 24-bit PCM either way)
     spec = np.abs(
-        librosa.stft(y + EPS, n_fft=f.n_fft, hop_length=f.hop_length, win_length=f.win_length, window=window,
-                     center=True, pad_mode=f.pad_mode)
-    )  # fmt: skip
+        librosa.stft(
+            y + EPS,
+            n_fft=f.n_fft,
+            hop_length=f.hop_length,
+            win_length=f.win_length,
+            window=window,
+            center=True,
+            pad_mode=f.pad_mode,
+        )
+    )
     return np.log(mel_matrix(f) @ spec + EPS)[:, : f.stats_frames].astype(np.float32)
 
 
@@ -185,8 +192,10 @@ def load_audio(path: str | Path, frontend: FrontEnd, clip_seconds: float) -> np.
     # Only float WAVs can hold NaN/inf; a single one would make every band's statistics NaN.
     if not np.isfinite(y).all():
         bad = int((~np.isfinite(y)).sum())
-        raise AudioError(f"{path} holds {bad} non-finite sample(s) (NaN/inf), expected finite audio; "
-                         "the file is corrupt, re-download or regenerate it")  # fmt: skip
+        raise AudioError(
+            f"{path} holds {bad} non-finite sample(s) (NaN/inf), expected finite audio; "
+            "the file is corrupt, re-download or regenerate it"
+        )
     if sr != frontend.sample_rate:
         if not frontend.resample:
             raise AudioError(
@@ -251,8 +260,10 @@ def extract(
                 x = logmel(torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)).cpu().numpy()
                 names = ", ".join(str(p) for p in paths[done : done + len(pending)])
                 if x.shape[2] != frontend.stats_frames:
-                    raise AudioError(f"{names}: {x.shape[2]} frames, expected features.stats_frames="
-                                     f"{frontend.stats_frames}; clip_seconds is too short for it")  # fmt: skip
+                    raise AudioError(
+                        f"{names}: {x.shape[2]} frames, expected features.stats_frames="
+                        f"{frontend.stats_frames}; clip_seconds is too short for it"
+                    )
                 require_finite(f"features of {names}", x)
                 sums.add(x)
                 out[done : done + len(pending)] = x[..., : frontend.frames]
@@ -263,9 +274,17 @@ def extract(
 
 
 def build_features(
-    root: Path, table: pd.DataFrame, frontend: FrontEnd, out_dir: Path, *, clip_seconds: float,
-    batch_size: int = 4, workers: int = 2, device: torch.device | str = "cpu", progress: bool | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    root: Path,
+    table: pd.DataFrame,
+    frontend: FrontEnd,
+    out_dir: Path,
+    *,
+    clip_seconds: float,
+    batch_size: int = 4,
+    workers: int = 2,
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+) -> dict[str, Any]:
     """One memmapped float32 array per split + per-band normalisation stats from fold1_train (train + val).
 
     On any error (a bad clip, non-finite numbers) every file this call wrote is removed again, so the folder
@@ -274,8 +293,18 @@ def build_features(
     out_dir = Path(out_dir)
     written: list[Path] = []
     try:
-        return _build(root, table, frontend, out_dir, written, clip_seconds=clip_seconds, batch_size=batch_size,
-                      workers=workers, device=device, progress=progress)  # fmt: skip
+        return _build(
+            root,
+            table,
+            frontend,
+            out_dir,
+            written,
+            clip_seconds=clip_seconds,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            progress=progress,
+        )
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -107,9 +107,14 @@ def plan(model: nn.Module) -> list[tuple[Any, ...]]:
 
 
 def forward(
-    ops: Sequence[tuple[Any, ...]], t: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool,
-    keys: list[torch.Tensor] | None = None, channels_last: bool = False,
-) -> torch.Tensor:  # fmt: skip
+    ops: Sequence[tuple[Any, ...]],
+    t: dict[str, torch.Tensor],
+    x: torch.Tensor,
+    *,
+    train: bool,
+    keys: list[torch.Tensor] | None = None,
+    channels_last: bool = False,
+) -> torch.Tensor:
     """Logits (B, G, classes) of G stacked models ``t`` (name → (G, ...)) on x (B, G, H, W). In train mode BN
     uses batch statistics and updates ``t``'s running statistics in place; ``keys`` (per dropout layer a (G,)
     tensor from :func:`dropout_keys`) switch dropout on. ``channels_last``: x is NHWC, so make the weights so."""
@@ -125,9 +130,16 @@ def forward(
             x = F.conv2d(x, w, t[f"{op[1]}.bias"].reshape(-1), padding=op[2], groups=g)
         elif kind == "bn":
             n = op[1]
-            x = F.batch_norm(x, t[f"{n}.running_mean"].view(-1), t[f"{n}.running_var"].view(-1),
-                             t[f"{n}.weight"].reshape(-1), t[f"{n}.bias"].reshape(-1), training=train,
-                             momentum=op[3], eps=op[2])  # fmt: skip
+            x = F.batch_norm(
+                x,
+                t[f"{n}.running_mean"].view(-1),
+                t[f"{n}.running_var"].view(-1),
+                t[f"{n}.weight"].reshape(-1),
+                t[f"{n}.bias"].reshape(-1),
+                training=train,
+                momentum=op[3],
+                eps=op[2],
+            )
             if train:
                 t[f"{n}.num_batches_tracked"] += 1
         elif kind == "relu":
@@ -145,9 +157,15 @@ def forward(
 
 
 def adam_update(
-    param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor, *,
-    steps: torch.Tensor, lr: torch.Tensor, eps: torch.Tensor,
-) -> torch.Tensor:  # fmt: skip
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    *,
+    steps: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> torch.Tensor:
     """torch.optim.Adam's update (single-tensor path, no weight decay) of G stacked models at once; leading
     axis = model. ``steps`` (G,) counts each model's steps including this one, ``lr`` (G,) float64, ``eps`` (G,)
     float32. Updates the moments in place, returns the new parameters."""
@@ -164,9 +182,15 @@ def adam_scalars(steps: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 def adam_apply(
-    param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
-    step_size: torch.Tensor, bc2_sqrt: torch.Tensor, *, eps: torch.Tensor,
-) -> torch.Tensor:  # fmt: skip
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    step_size: torch.Tensor,
+    bc2_sqrt: torch.Tensor,
+    *,
+    eps: torch.Tensor,
+) -> torch.Tensor:
     """:func:`adam_update` with the scalars of :func:`adam_scalars` precomputed."""
     shape = (-1,) + (1,) * (param.dim() - 1)
     exp_avg.lerp_(grad, 1 - BETAS[0])
@@ -190,8 +214,10 @@ class FusedStack:
         self.ops = plan(models[0])
         self.m = len(models)
         self.param_names = [n for n, _ in models[0].named_parameters()]
-        self.t = {k: torch.stack([m.state_dict()[k].detach() for m in models]).to(self.device).contiguous()
-                  for k in models[0].state_dict()}  # fmt: skip
+        self.t = {
+            k: torch.stack([m.state_dict()[k].detach() for m in models]).to(self.device).contiguous()
+            for k in models[0].state_dict()
+        }
         self.exp_avg = {k: torch.zeros_like(self.t[k]) for k in self.param_names}
         self.exp_avg_sq = {k: torch.zeros_like(self.t[k]) for k in self.param_names}
         self.steps = torch.zeros(self.m, dtype=torch.int64, device=self.device)
@@ -207,9 +233,11 @@ class FusedStack:
             v[m].copy_(state[k])
 
     def optimizer_state(self, m: int) -> dict[str, Any]:
-        return {"step": int(self.steps[m]),
-                "exp_avg": {k: v[m].cpu().clone() for k, v in self.exp_avg.items()},
-                "exp_avg_sq": {k: v[m].cpu().clone() for k, v in self.exp_avg_sq.items()}}  # fmt: skip
+        return {
+            "step": int(self.steps[m]),
+            "exp_avg": {k: v[m].cpu().clone() for k, v in self.exp_avg.items()},
+            "exp_avg_sq": {k: v[m].cpu().clone() for k, v in self.exp_avg_sq.items()},
+        }
 
     def load_optimizer_state(self, m: int, state: dict[str, Any]) -> None:
         self.steps[m] = int(state["step"])
@@ -229,9 +257,16 @@ class FusedStack:
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
     def train_step(
-        self, sel: list[int], x: torch.Tensor, y: torch.Tensor, *, lr: torch.Tensor, eps: torch.Tensor,
-        seeds: torch.Tensor, forward_fn: Any = forward,
-    ) -> torch.Tensor:  # fmt: skip
+        self,
+        sel: list[int],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        lr: torch.Tensor,
+        eps: torch.Tensor,
+        seeds: torch.Tensor,
+        forward_fn: Any = forward,
+    ) -> torch.Tensor:
         """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G); ``lr``, ``eps``, ``seeds`` hold one
         value per model of the stack. Returns the G mean losses (detached, on the device)."""
         idx, t = self._gather(sel)

@@ -132,9 +132,13 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
     widths, pools, convs, bns, kernels, eps, momenta, dropouts = [], [], [], [], set(), set(), set(), []
     while chain.peek() == "Conv2D":
         conv = chain.take("Conv2D")
-        for key, allowed, default in (("padding", ["same"], "same"), ("strides", [[1, 1], (1, 1)], [1, 1]),
-                                      ("dilation_rate", [[1, 1], (1, 1)], [1, 1]), ("groups", [1], 1),
-                                      ("data_format", ["channels_last", None], "channels_last")):  # fmt: skip
+        for key, allowed, default in (
+            ("padding", ["same"], "same"),
+            ("strides", [[1, 1], (1, 1)], [1, 1]),
+            ("dilation_rate", [[1, 1], (1, 1)], [1, 1]),
+            ("groups", [1], 1),
+            ("data_format", ["channels_last", None], "channels_last"),
+        ):
             chain.require(conv, key, allowed, default)
         kh, kw = conv["kernel_size"]
         if kh != kw or kh % 2 == 0:
@@ -184,9 +188,17 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
         )
     if chain.peek() is not None:
         _fail(path, f"layer {chain.i + 1} ({chain.peek()}) follows the output Dense layer")
-    spec = {"widths": widths, "kernel": kernels.pop(), "pools": pools, "dense": int(hidden["units"]),
-            "n_classes": int(out["units"]), "input_shape": input_shape, "bn_eps": eps.pop(),
-            "bn_momentum": 1.0 - momenta.pop(), "dropout": dropouts[0] if dropouts else 0.3}  # fmt: skip
+    spec = {
+        "widths": widths,
+        "kernel": kernels.pop(),
+        "pools": pools,
+        "dense": int(hidden["units"]),
+        "n_classes": int(out["units"]),
+        "input_shape": input_shape,
+        "bn_eps": eps.pop(),
+        "bn_momentum": 1.0 - momenta.pop(),
+        "dropout": dropouts[0] if dropouts else 0.3,
+    }
     return normalise_spec(spec), {"conv": convs, "bn": bns, "dense": [hidden["name"], out["name"]]}
 
 
@@ -219,8 +231,9 @@ def load_keras_h5(path: str | Path) -> tuple[BaselineCNN, dict[str, Any]]:
         spec, names = _parse(layers, _input_shape(f, layers, path), path)
         model = BaselineCNN(spec)
         bn_modules = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
-        for conv_name, bn_name, conv, bn in zip(names["conv"], names["bn"], model.convs().values(), bn_modules,
-                                                strict=True):  # fmt: skip
+        for conv_name, bn_name, conv, bn in zip(
+            names["conv"], names["bn"], model.convs().values(), bn_modules, strict=True
+        ):
             w = _weights(f, conv_name, path)
             _assign(conv.weight, w["kernel"].transpose(3, 2, 0, 1), f"{conv_name} kernel", path)
             _assign(
@@ -228,9 +241,12 @@ def load_keras_h5(path: str | Path) -> tuple[BaselineCNN, dict[str, Any]]:
             )
             b = _weights(f, bn_name, path)
             ones, zeros = np.ones(bn.num_features, np.float32), np.zeros(bn.num_features, np.float32)
-            for param, key, default in ((bn.weight, "gamma", ones), (bn.bias, "beta", zeros),
-                                        (bn.running_mean, "moving_mean", None),
-                                        (bn.running_var, "moving_variance", None)):  # fmt: skip
+            for param, key, default in (
+                (bn.weight, "gamma", ones),
+                (bn.bias, "beta", zeros),
+                (bn.running_mean, "moving_mean", None),
+                (bn.running_var, "moving_variance", None),
+            ):
                 if key not in b and default is None:
                     _fail(path, f"layer {bn_name!r} has no {key} weights")
                 _assign(param, b.get(key, default), f"{bn_name} {key}", path)
@@ -240,8 +256,11 @@ def load_keras_h5(path: str | Path) -> tuple[BaselineCNN, dict[str, Any]]:
         perm = flatten_permutation(last_conv.out_channels, *grid)
         w_hidden, w_out = _weights(f, names["dense"][0], path), _weights(f, names["dense"][1], path)
         if w_hidden["kernel"].shape[0] != perm.size:
-            _fail(path, f"{names['dense'][0]} has {w_hidden['kernel'].shape[0]} inputs, but the conv/pool "
-                        f"layers flatten to {perm.size} ({last_conv.out_channels} × {grid[0]} × {grid[1]})")  # fmt: skip
+            _fail(
+                path,
+                f"{names['dense'][0]} has {w_hidden['kernel'].shape[0]} inputs, but the conv/pool "
+                f"layers flatten to {perm.size} ({last_conv.out_channels} × {grid[0]} × {grid[1]})",
+            )
         _assign(hidden.weight, w_hidden["kernel"][perm].T, f"{names['dense'][0]} kernel", path)
         _assign(out.weight, w_out["kernel"].T, f"{names['dense'][1]} kernel", path)
         for layer, name, w in ((hidden, names["dense"][0], w_hidden), (out, names["dense"][1], w_out)):

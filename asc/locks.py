@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from asc.atomic import pid_alive
+from asc.process import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,13 @@ def _heartbeat(path: Path, token: str, every_s: float, stop: threading.Event) ->
     while not stop.wait(every_s):
         holder = read_holder(path)
         if holder is None or holder.token != token:
-            log.error("the lock %s was taken over while this process held it (now: %s); "
-                      "raise $%s if this host was only slow", path, holder and holder.describe(), STALE_ENV)  # fmt: skip
+            log.error(
+                "the lock %s was taken over while this process held it (now: %s); "
+                "raise $%s if this host was only slow",
+                path,
+                holder and holder.describe(),
+                STALE_ENV,
+            )
             return
         now = time.time()
         try:
@@ -180,8 +185,12 @@ def hold(
         if _stale_reason(holder, stale_after, now) and _take_over(path, holder, stale_after):
             continue
         if time.monotonic() >= next_log:
-            log.info("waiting for the lock of %s, held by %s (taken over when its heartbeat is older than %g s)",
-                     label, holder.describe(now), stale_after)  # fmt: skip
+            log.info(
+                "waiting for the lock of %s, held by %s (taken over when its heartbeat is older than %g s)",
+                label,
+                holder.describe(now),
+                stale_after,
+            )
             next_log = time.monotonic() + log_every_s
         if timeout_s is not None and time.monotonic() - start > timeout_s:
             raise TimeoutError(

@@ -11,7 +11,6 @@ Xavier-uniform conv weights with zero bias, dense weights U(-0.05, 0.05) with ze
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -127,33 +126,14 @@ def save_model(model: BaselineCNN, path: str | Path, **extra: Any) -> None:
 def load_model(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[BaselineCNN, dict[str, Any]]:
-    """Rebuild a model from a checkpoint written by :func:`save_model`, or from a Keras 2.x HDF5 model of the
-    DCASE21 family (``model.save("x.h5")``, see :mod:`asc.keras_io`); returns (model, everything else)."""
+    """Rebuild a model from a checkpoint written by :func:`save_model`; returns (model, everything else).
+    A user's model file (a Keras ``.h5`` or one of our checkpoints) is read by :func:`asc.model_file.read_model_file`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"model checkpoint {path} does not exist; run the stage that produces it first"
         )
-    from asc import keras_io  # imports this module: deferred to keep the import graph acyclic
-
-    if keras_io.is_hdf5(path):  # by content, not name: a renamed file still loads
-        model, extra = keras_io.load_keras_h5(path)
-        return model.to(map_location), extra
-    if path.suffix == ".keras":
-        raise ValueError(
-            f"{path} is a Keras 3 `.keras` archive, which is not supported; in Keras save the model as HDF5 "
-            "with `model.save('model.h5')` and load that file"
-        )
     blob = torch.load(path, map_location=map_location, weights_only=True)
     model = build_model(blob.pop("spec"))
     model.load_state_dict(blob.pop("state_dict"))
     return model, blob
-
-
-def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes: keys a store entry on a given model file's content, not its name."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -55,8 +55,12 @@ def dataset_identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in dataset.items() if k != "validation"}
     files = dataset.get("files") or {}
     archives = list(dataset.get("archives") or [])
-    return {"name": dataset["name"], "archives": {a: files.get(a) for a in archives},
-            "prefix": files.get("prefix"), "suffix": files.get("suffix")}  # fmt: skip
+    return {
+        "name": dataset["name"],
+        "archives": {a: files.get(a) for a in archives},
+        "prefix": files.get("prefix"),
+        "suffix": files.get("suffix"),
+    }
 
 
 def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,8 +83,10 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[float]
             configs = []
             for name in block.get("criteria") or []:
                 if name not in cfg["criteria"]:
-                    raise ValueError(f"runs[{i}].criteria names {name!r}, which is not a criterion config; "
-                                     f"valid: {', '.join(sorted(cfg['criteria']))}")  # fmt: skip
+                    raise ValueError(
+                        f"runs[{i}].criteria names {name!r}, which is not a criterion config; "
+                        f"valid: {', '.join(sorted(cfg['criteria']))}"
+                    )
                 base = dict(cfg["criteria"][name])
                 for layers in block.get("layer_sets") or [base["layers"]]:
                     configs.append(dict(base, layers=_layers(layers)))
@@ -96,8 +102,10 @@ def _prune_step(label: str, pcfg: Mapping[str, Any], baseline: Step) -> Step:
         return _step("prune", label, pcfg, (baseline,))
     source = Path(pcfg["kept_file"])
     if not source.is_file():
-        raise FileNotFoundError(f"prune.kept_file={source} does not exist; give a JSON/YAML {{layer: [indices]}} file")
-    from asc.model import file_digest
+        raise FileNotFoundError(
+            f"prune.kept_file={source} does not exist; give a JSON/YAML {{layer: [indices]}} file"
+        )
+    from asc.fingerprint import file_digest
 
     keyed = {**pcfg, "kept_file": {"sha256": file_digest(source)}}
     return _step("prune", label, keyed, (baseline,), kept_file=str(source))
@@ -105,7 +113,11 @@ def _prune_step(label: str, pcfg: Mapping[str, Any], baseline: Step) -> Step:
 
 def build_config(step: Step) -> dict[str, Any]:
     """The config a step's build reads: the keyed config, with the ``kept_file`` path its key replaced put back."""
-    return {**step.config, "kept_file": step.args["kept_file"]} if "kept_file" in step.args else dict(step.config)
+    return (
+        {**step.config, "kept_file": step.args["kept_file"]}
+        if "kept_file" in step.args
+        else dict(step.config)
+    )
 
 
 def finetune_seeds(finetune: Mapping[str, Any], repeat: int) -> tuple[int, int]:
@@ -118,22 +130,39 @@ def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     """Every artifact of the job, in build order, deduplicated (two blocks naming one run share it)."""
     d = cfg["dataset"]
     dataset = _step("dataset", d["name"], dataset_identity(d))
-    index = _step("index", f"{d['name']} {d['validation']['method']} split", {"validation": d["validation"]},
-                  (dataset,))  # fmt: skip
+    index = _step(
+        "index", f"{d['name']} {d['validation']['method']} split", {"validation": d["validation"]}, (dataset,)
+    )
     features = _step("features", cfg["features"]["name"], cfg["features"], (dataset,))
     t = cfg["train"]
     trains = []
     if t.get("init_from"):
-        from asc.model import file_digest  # reads the file: a model is identified by its bytes, not its path
+        from asc.fingerprint import (
+            file_digest,  # reads the file: a model is identified by its bytes, not its path
+        )
 
         source = Path(t["init_from"])
-        trains.append(_step("train", f"baseline from {source.name}",
-                            {"model": cfg["model"], "init_from_sha256": file_digest(source)},
-                            (features, index), init_from=str(source), seed=int(t["seeds"][0])))  # fmt: skip
+        trains.append(
+            _step(
+                "train",
+                f"baseline from {source.name}",
+                {"model": cfg["model"], "init_from_sha256": file_digest(source)},
+                (features, index),
+                init_from=str(source),
+                seed=int(t["seeds"][0]),
+            )
+        )
     else:
         for seed in t["seeds"]:
-            trains.append(_step("train", f"baseline seed {seed}", {"model": cfg["model"], "train": recipe(t),
-                                "seed": int(seed)}, (features, index), seed=int(seed)))  # fmt: skip
+            trains.append(
+                _step(
+                    "train",
+                    f"baseline seed {seed}",
+                    {"model": cfg["model"], "train": recipe(t), "seed": int(seed)},
+                    (features, index),
+                    seed=int(seed),
+                )
+            )
     baseline = trains[0]  # pruning starts from the first seed's baseline
     f = cfg["finetune"]
     ft_config = {**recipe(f), "train_on": f["train_on"]}
@@ -145,11 +174,25 @@ def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
         for fraction in fractions:
             for repeat in range(repeats):
                 seed, subset_seed = finetune_seeds(f, repeat)
-                config = {**ft_config, "fraction": fraction, "repeat": repeat, "seed": seed,
-                          "subset_seed": subset_seed}  # fmt: skip
-                steps.append(_step("finetune", f"{label} {fraction:g} #{repeat}", config,
-                                   (prune, features, index), fraction=fraction, repeat=repeat, seed=seed,
-                                   subset_seed=subset_seed))  # fmt: skip
+                config = {
+                    **ft_config,
+                    "fraction": fraction,
+                    "repeat": repeat,
+                    "seed": seed,
+                    "subset_seed": subset_seed,
+                }
+                steps.append(
+                    _step(
+                        "finetune",
+                        f"{label} {fraction:g} #{repeat}",
+                        config,
+                        (prune, features, index),
+                        fraction=fraction,
+                        repeat=repeat,
+                        seed=seed,
+                        subset_seed=subset_seed,
+                    )
+                )
     unique: dict[str, Step] = {}
     for s in steps:
         unique.setdefault(s.id, s)
@@ -176,4 +219,6 @@ def approx_train_examples(cfg: Mapping[str, Any]) -> int:
         n = expected_counts(float(d["scale"]))["train"]
     else:
         n = int((d.get("expected_counts") or {}).get("train", 0))
-    return n if cfg["finetune"]["train_on"] == "fold1_train" else math.ceil(n * (1 - d["validation"]["amount"]))
+    return (
+        n if cfg["finetune"]["train_on"] == "fold1_train" else math.ceil(n * (1 - d["validation"]["amount"]))
+    )

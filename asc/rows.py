@@ -21,12 +21,20 @@ def make_row(
     """One row: identity, metrics, counted cost (``complexity`` of this model, ``full`` of the unpruned one) and
     any stage-specific ``fields`` (criterion, layers, fraction, timings, measured cost, ...)."""
     row = {
-        "run_id": run_id, "stage": stage, "dataset": dataset, "fraction": math.nan, "repeat": 0,
-        "finetuned": stage == "finetune", "accuracy": scores["accuracy"],
-        "class_avg_accuracy": scores["class_avg_accuracy"], "log_loss": scores["log_loss"],
-        **complexity, "macs_paper": complexity["macs"], "checkpoint": checkpoint,
+        "run_id": run_id,
+        "stage": stage,
+        "dataset": dataset,
+        "fraction": math.nan,
+        "repeat": 0,
+        "finetuned": stage == "finetune",
+        "accuracy": scores["accuracy"],
+        "class_avg_accuracy": scores["class_avg_accuracy"],
+        "log_loss": scores["log_loss"],
+        **complexity,
+        "macs_paper": complexity["macs"],
+        "checkpoint": checkpoint,
         **{f"acc_{d}": v["accuracy"] for d, v in scores["per_device"].items()},
-    }  # fmt: skip
+    }
     row.update(fields)
     row["params_reduction_pct"] = 100 * (1 - row["params_keras"] / full["params_keras"])
     row["macs_reduction_pct"] = 100 * (1 - row["macs"] / full["macs"])

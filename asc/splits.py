@@ -61,8 +61,10 @@ def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
         rows = read_rows(feature_dir, fold)
         missing = ~rows["filename"].isin(index.index)
         if missing.any():
-            raise ValueError(f"features in {feature_dir} hold {int(missing.sum())} clip(s) the index {index_dir} "
-                             f"lacks (e.g. {rows['filename'][missing].iloc[0]}); they come from other data")  # fmt: skip
+            raise ValueError(
+                f"features in {feature_dir} hold {int(missing.sum())} clip(s) the index {index_dir} "
+                f"lacks (e.g. {rows['filename'][missing].iloc[0]}); they come from other data"
+            )
         split_of = index.loc[rows["filename"], "split"].to_numpy()
         positions = [np.flatnonzero(split_of == split) for split in splits]
         x = load_array(feature_dir, fold, clips=len(rows), order=np.concatenate(positions))
@@ -74,6 +76,7 @@ def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
             start += len(pos)
         if fold == "train":
             parts = [out[split] for split in splits]
-            out["fold1_train"] = Split(x, torch.cat([p.y for p in parts]),
-                                       pd.concat([p.rows for p in parts], ignore_index=True))  # fmt: skip
+            out["fold1_train"] = Split(
+                x, torch.cat([p.y for p in parts]), pd.concat([p.rows for p in parts], ignore_index=True)
+            )
     return Splits(**out)

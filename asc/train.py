@@ -27,7 +27,6 @@ of each new (batch, models) shape pay the compilation. CUDA graphs are not offer
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -36,7 +35,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -44,10 +42,10 @@ from tqdm import tqdm
 from asc import fused
 from asc.atomic import atomic_path
 from asc.checks import NonFiniteError, require_finite
+from asc.device import auto_group_size, parts, precision_mode, resident
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
-PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -74,84 +72,6 @@ class Run:
     label: str = ""
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device=cuda but no CUDA device is available; use device=cpu or device=auto")
-    return torch.device(name)
-
-
-@torch.inference_mode()
-def predict(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 64, device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Class probabilities (N, classes) in eval mode (the model is moved to ``device``)."""
-    model.to(device).eval()
-    out = [
-        torch.softmax(model(x[i : i + batch_size].to(device)), dim=1).cpu()
-        for i in range(0, len(x), batch_size)
-    ]
-    return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
-
-
-@torch.inference_mode()
-def predict_many(
-    models: Sequence[nn.Module], x: torch.Tensor, *, batch_size: int = 64, device: torch.device | str = "cpu",
-    channels_last: bool = True, group_size: int | None = None,
-) -> list[np.ndarray]:  # fmt: skip
-    """Class probabilities (N, classes) of each model: models of one shape in batched passes of ``group_size``
-    (default :func:`auto_group_size`), in float32 without TF32 like training's default."""
-    groups: dict[tuple, list[int]] = {}
-    for i, model in enumerate(models):
-        groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
-    out: list[np.ndarray] = [np.zeros((0, 0))] * len(models)
-    for idxs in groups.values():
-        stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
-        k = group_size or auto_group_size(stack.device)
-        with precision_mode("fp32", stack.device):
-            chunks = [torch.cat([torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2)
-                                 for sel in _parts(list(range(len(idxs))), k)], dim=1).cpu()
-                      for i in range(0, len(x), batch_size)]  # fmt: skip
-        if chunks:
-            probs = torch.cat(chunks).double()
-            for g, i in enumerate(idxs):
-                out[i] = probs[:, g].numpy()
-    return out
-
-
-def _log_loss(p_true: np.ndarray) -> float:
-    # sklearn's convention: probabilities clipped away from 0 so a confident mistake costs ~34.5, not infinity.
-    return float(-np.log(np.clip(p_true, 1e-15, 1.0)).mean()) if p_true.size else math.nan
-
-
-def metrics(
-    probs: np.ndarray, labels: np.ndarray, devices: Sequence[str], classes: Sequence[str]
-) -> dict[str, Any]:
-    """Accuracy, class-averaged accuracy, log loss, per-device and per-class figures, confusion matrix."""
-    labels = np.asarray(labels)
-    devices = np.asarray(devices)
-    pred = probs.argmax(1)
-    p_true = probs[np.arange(len(labels)), labels]
-    hit = pred == labels
-    per_class = {c: {"accuracy": float(hit[labels == k].mean()), "log_loss": _log_loss(p_true[labels == k])}
-                 for k, c in enumerate(classes) if (labels == k).any()}  # fmt: skip
-    per_device = {d: {"accuracy": float(hit[devices == d].mean()), "log_loss": _log_loss(p_true[devices == d])}
-                  for d in sorted(set(devices.tolist()))}  # fmt: skip
-    confusion = np.zeros((len(classes), len(classes)), dtype=int)
-    np.add.at(confusion, (labels, pred), 1)
-    return {
-        "accuracy": float(hit.mean()),
-        "class_avg_accuracy": float(np.mean([v["accuracy"] for v in per_class.values()])),
-        "log_loss": _log_loss(p_true),
-        "per_device": per_device,
-        "per_class": per_class,
-        "confusion": confusion.tolist(),
-        "n": int(len(labels)),
-    }
-
-
-# ---------------------------------------------------------------------- per-run state and checkpoints
 @dataclass
 class _State:
     shuffle: torch.Generator
@@ -180,8 +100,10 @@ def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
         or ident["recipe"] != mine["recipe"]
         or not torch.equal(ident["train_idx"], mine["train_idx"])
     ):
-        raise ValueError(f"{last} was written by another run (seed, recipe or data subset differ) than "
-                         f"{run.label or run.workdir}; delete it or give this run its own workdir")  # fmt: skip
+        raise ValueError(
+            f"{last} was written by another run (seed, recipe or data subset differ) than "
+            f"{run.label or run.workdir}; delete it or give this run its own workdir"
+        )
     stack.load_state_dict(m, ckpt["model"])
     stack.load_optimizer_state(m, ckpt["optimizer"])
     st.shuffle.set_state(ckpt["rng_shuffle"])
@@ -194,70 +116,51 @@ def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
 def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
     model = stack.state_dict(m)
     require_finite(f"weights of run {run.label or run.workdir} after epoch {st.epoch}", model)
-    blob = {"identity": _identity(run), "model": model, "optimizer": stack.optimizer_state(m),
-            "rng_shuffle": st.shuffle.get_state(), "epoch": st.epoch, "best_epoch": st.best_epoch,
-            "best_acc": st.best_acc, "best_state": st.best_state, "history": st.history,
-            "seconds": st.seconds}  # fmt: skip
+    blob = {
+        "identity": _identity(run),
+        "model": model,
+        "optimizer": stack.optimizer_state(m),
+        "rng_shuffle": st.shuffle.get_state(),
+        "epoch": st.epoch,
+        "best_epoch": st.best_epoch,
+        "best_acc": st.best_acc,
+        "best_state": st.best_state,
+        "history": st.history,
+        "seconds": st.seconds,
+    }
     with atomic_path(Path(run.workdir) / "last.pt") as tmp:
         torch.save(blob, tmp)
 
 
 # ---------------------------------------------------------------------- the fused loop
-@contextlib.contextmanager
-def precision_mode(precision: str, device: torch.device):
-    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
-    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    try:
-        with autocast:
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
-
-
-def _resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """The tensor on ``device`` if it takes under half the free device memory, else left on the CPU (then
-    each mini-batch is gathered on the CPU and copied over)."""
-    if device.type != "cuda" or x.device == device:
-        return x
-    return x.to(device) if x.numel() * x.element_size() < torch.cuda.mem_get_info(device)[0] // 2 else x
-
-
-def auto_group_size(device: torch.device) -> int:
-    """Models per grouped pass when not given. CPU: 1 — measured on 2 cores (torch 2.13, oneDNN, scripts/bench.py
-    section fused), a grouped conv over 4–8 models runs at ~0.58× the per-example rate of the same models' plain
-    convs, so on the CPU train_many keeps the fused schedule but gives each model its own pass (then each gets
-    bit for bit what it gets alone). That box was shared and loaded (each 2-thread OpenMP region then costs a
-    ~16 ms scheduler slice, which blurs every CPU timing): re-measure on a quiet CPU with ``scripts/bench.py
-    --section fused``, which prints both. CUDA: every model in one pass (a 46k-parameter net at batch 16 is
-    launch-bound; fusion multiplies the work per launch)."""
-    return 1 if device.type == "cpu" else 1 << 30
-
-
-def _parts(sel: list[int], k: int) -> list[list[int]]:
-    return [sel[i : i + k] for i in range(0, len(sel), k)]
-
-
 def _check(runs: Sequence[Run]) -> None:
     shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
     sizes = {r.recipe.batch_size for r in runs}
     if len(shapes) > 1 or len(sizes) > 1:
-        raise ValueError(f"runs of one train_many call must share widths and batch_size; got "
-                         f"{len(shapes)} layer shapes and batch sizes {sorted(sizes)} ({[r.label for r in runs]})")  # fmt: skip
+        raise ValueError(
+            f"runs of one train_many call must share widths and batch_size; got "
+            f"{len(shapes)} layer shapes and batch sizes {sorted(sizes)} ({[r.label for r in runs]})"
+        )
     for r in runs:
         if len(r.train_idx) == 0:
             raise ValueError(f"run {r.label or r.workdir} has an empty training subset (train_idx)")
 
 
 def train_many(
-    runs: Sequence[Run], train: tuple[torch.Tensor, torch.Tensor], select: tuple[torch.Tensor, torch.Tensor],
-    *, device: torch.device | str = "cpu", eval_batch_size: int = 64, fuse: bool = True,
-    channels_last: bool = True, precision: str = "fp32", compile: bool | str = False, progress: bool | None = None,
-    group_size: int | None = None, on_epoch_end: Callable[[int, int], None] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    runs: Sequence[Run],
+    train: tuple[torch.Tensor, torch.Tensor],
+    select: tuple[torch.Tensor, torch.Tensor],
+    *,
+    device: torch.device | str = "cpu",
+    eval_batch_size: int = 64,
+    fuse: bool = True,
+    channels_last: bool = True,
+    precision: str = "fp32",
+    compile: bool | str = False,
+    progress: bool | None = None,
+    group_size: int | None = None,
+    on_epoch_end: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
     same code with M = 1). Each run's model ends holding its selected weights: only epochs after
     ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
@@ -269,15 +172,24 @@ def train_many(
     _check(runs)
     device = torch.device(device)
     if not fuse and len(runs) > 1:
-        kw = dict(device=device, eval_batch_size=eval_batch_size, channels_last=channels_last,
-                  precision=precision, compile=compile, progress=progress, group_size=group_size)  # fmt: skip
+        kw = dict(
+            device=device,
+            eval_batch_size=eval_batch_size,
+            channels_last=channels_last,
+            precision=precision,
+            compile=compile,
+            progress=progress,
+            group_size=group_size,
+        )
         cb = on_epoch_end
-        return [train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
-                for i, r in enumerate(runs)]  # fmt: skip
+        return [
+            train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
+            for i, r in enumerate(runs)
+        ]
     stack = fused.FusedStack([r.model for r in runs], device, channels_last=channels_last)
     states = [_load(r, stack, m) for m, r in enumerate(runs)]
-    x, y = (_resident(t, device) for t in train)
-    xs, ys = (_resident(t, device) for t in select)
+    x, y = (resident(t, device) for t in train)
+    xs, ys = (resident(t, device) for t in select)
     lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
@@ -297,14 +209,15 @@ def train_many(
                 pos[m, : sizes[m]] = runs[m].train_idx[torch.randperm(sizes[m], generator=states[m].shuffle)]
             pos = pos.to(x.device)
             loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
-            for t in tqdm(range(max(n_steps.values())), desc=f"{len(todo)} run(s), epoch", leave=False,
-                          disable=disable):  # fmt: skip
+            for t in tqdm(
+                range(max(n_steps.values())), desc=f"{len(todo)} run(s), epoch", leave=False, disable=disable
+            ):
                 groups: dict[int, list[int]] = {}  # batch size → runs: a last short batch is its own sub-step
                 for m in todo:
                     if t < n_steps[m]:
                         groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
                 for size, same in groups.items():
-                    for sel in _parts(same, k):
+                    for sel in parts(same, k):
                         idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
                         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
                         losses = stack.train_step(
@@ -314,7 +227,7 @@ def train_many(
             correct = torch.zeros(len(runs), dtype=torch.float64, device=device)
             for i in range(0, len(xs), eval_batch_size):
                 xb, yb = xs[i : i + eval_batch_size].to(device), ys[i : i + eval_batch_size].to(device)
-                for sel in _parts(todo, k):
+                for sel in parts(todo, k):
                     correct[sel] += (
                         stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
                     ).sum(0)
@@ -331,21 +244,48 @@ def train_many(
                     continue
                 share = seconds * sizes[m] / sum(sizes.values())
                 st.epoch, st.seconds = epoch, st.seconds + share
-                st.history.append({"epoch": epoch, "loss": loss, "select_acc": acc, "seconds": share,
-                                   "round_seconds": seconds, "fused": len(todo)})  # fmt: skip
+                st.history.append(
+                    {
+                        "epoch": epoch,
+                        "loss": loss,
+                        "select_acc": acc,
+                        "seconds": share,
+                        "round_seconds": seconds,
+                        "fused": len(todo),
+                    }
+                )
                 ep, after = run.recipe.epochs, run.recipe.select_after
                 if (epoch > after or (ep <= after and epoch == ep)) and acc > st.best_acc:
                     st.best_epoch, st.best_acc, st.best_state = epoch, acc, stack.state_dict(m)
                 _save(run, st, stack, m)
-                log.info("%s epoch %3d/%d  loss %.4f  select acc %.4f  best %.4f (epoch %d)  %.1f s",
-                         run.label, epoch, ep, loss, acc, st.best_acc, st.best_epoch, share)  # fmt: skip
+                log.info(
+                    "%s epoch %3d/%d  loss %.4f  select acc %.4f  best %.4f (epoch %d)  %.1f s",
+                    run.label,
+                    epoch,
+                    ep,
+                    loss,
+                    acc,
+                    st.best_acc,
+                    st.best_epoch,
+                    share,
+                )
                 if on_epoch_end is not None:
                     on_epoch_end(m, epoch)
     for m, (run, st) in enumerate(zip(runs, states, strict=True)):
         run.model.cpu().load_state_dict(st.best_state if st.best_state is not None else stack.state_dict(m))
     if failed:
         names = ", ".join(runs[m].label or str(runs[m].workdir) for m in failed)
-        raise NonFiniteError(f"training loss became non-finite (NaN/inf) for run(s) {names}; lower the "
-                             "learning rate or check the features — the other runs finished and were saved")  # fmt: skip
-    return [{"best_epoch": st.best_epoch, "best_select_acc": st.best_acc, "history": st.history,
-             "train_seconds": st.seconds, "epochs": r.recipe.epochs} for r, st in zip(runs, states, strict=True)]  # fmt: skip
+        raise NonFiniteError(
+            f"training loss became non-finite (NaN/inf) for run(s) {names}; lower the "
+            "learning rate or check the features — the other runs finished and were saved"
+        )
+    return [
+        {
+            "best_epoch": st.best_epoch,
+            "best_select_acc": st.best_acc,
+            "history": st.history,
+            "train_seconds": st.seconds,
+            "epochs": r.recipe.epochs,
+        }
+        for r, st in zip(runs, states, strict=True)
+    ]

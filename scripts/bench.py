@@ -34,10 +34,26 @@ from asc.__main__ import MALLOC_ENV  # the variables the `asc` entry point re-ex
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune", "grid")
 DEFAULT_SECTIONS = SECTIONS[:-1]  # the grid runs whole training jobs: asked for by name
-FULL = {"repeats": 7, "clips": 32, "steps": 2, "train_repeats": 5, "rounds": 2, "sizes": (64, 512, 2048),
-        "fused_ms": (1, 8, 32, 128), "fused_repeats": 3}  # fmt: skip
-QUICK = {"repeats": 1, "clips": 8, "steps": 1, "train_repeats": 1, "rounds": 1, "sizes": (64, 512),
-         "fused_ms": (1, 4, 8), "fused_repeats": 1}  # fmt: skip
+FULL = {
+    "repeats": 7,
+    "clips": 32,
+    "steps": 2,
+    "train_repeats": 5,
+    "rounds": 2,
+    "sizes": (64, 512, 2048),
+    "fused_ms": (1, 8, 32, 128),
+    "fused_repeats": 3,
+}
+QUICK = {
+    "repeats": 1,
+    "clips": 8,
+    "steps": 1,
+    "train_repeats": 1,
+    "rounds": 1,
+    "sizes": (64, 512),
+    "fused_ms": (1, 4, 8),
+    "fused_repeats": 1,
+}
 
 
 def load_cfg(name: str) -> dict[str, Any]:
@@ -138,15 +154,18 @@ def fused_case(
     each, ``group`` models per grouped pass (0: all), input already on the device: the compute that fusion
     changes, without data gathering or evaluation."""
     from asc import fused
+    from asc.device import precision_mode
     from asc.model import build_model
-    from asc.train import precision_mode
 
     dev = torch.device(device)
     stack = fused.FusedStack([build_model() for _ in range(m)], dev, channels_last=True)
     x = torch.randn(batch, m, 40, 500, device=dev)
     y = torch.randint(0, 10, (batch, m), device=dev)
-    kw = {"lr": torch.full((m,), 1e-3, dtype=torch.float64, device=dev),
-          "eps": torch.full((m,), 1e-7, device=dev), "seeds": torch.arange(m, device=dev)}  # fmt: skip
+    kw = {
+        "lr": torch.full((m,), 1e-3, dtype=torch.float64, device=dev),
+        "eps": torch.full((m,), 1e-7, device=dev),
+        "seeds": torch.arange(m, device=dev),
+    }
 
     def run() -> int:
         with precision_mode(precision, dev):
@@ -168,7 +187,7 @@ def bench_fused(s: dict[str, Any]) -> None:
         steps = 1 if device == "cpu" else 20
         cases = {"today's fit (nn.Module, channels_last, torch Adam)": train_case(device, True, steps=steps)}
         cases.update({f"fused M={m}": fused_case(m, device, steps) for m in ms})
-        if device == "cpu":  # what train_many does on the CPU (asc.train.auto_group_size)
+        if device == "cpu":  # what train_many does on the CPU (asc.device.auto_group_size)
             cases[f"M={ms[-1]}, one model per pass (CPU default)"] = fused_case(
                 ms[-1], device, steps, group=1
             )
@@ -181,8 +200,12 @@ def bench_fused(s: dict[str, Any]) -> None:
         print(
             f"{device}: batch 16 per network, Adam steps, medians of {s['fused_repeats']} interleaved rounds"
         )
-        print(table(["case", "examples/s", "vs one-by-one"],
-                    [[k, f"{v:.1f}", f"{v / one:.2f}×"] for k, v in rates.items()]))  # fmt: skip
+        print(
+            table(
+                ["case", "examples/s", "vs one-by-one"],
+                [[k, f"{v:.1f}", f"{v / one:.2f}×"] for k, v in rates.items()],
+            )
+        )
         for m in ms[1:]:
             goal = 1.0 if device == "cpu" else 20.0
             ratio = rates[f"fused M={m}"] / one
@@ -286,14 +309,18 @@ def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     )
     print(table(["stage", "clips/s"], rows))
     print(f"ratio whole/decode: {whole / decode:.2f} (goal ≥ 0.8: {verdict(whole / decode, 0.8)})")
-    print(f"whole/features-only: {whole / feats:.2f} (1.00 = decoding fully hidden behind the STFT); "
-          f"whole/no-overlap: {whole / serial:.2f} (> 1 = overlap pays)")  # fmt: skip
+    print(
+        f"whole/features-only: {whole / feats:.2f} (1.00 = decoding fully hidden behind the STFT); "
+        f"whole/no-overlap: {whole / serial:.2f} (> 1 = overlap pays)"
+    )
     # The STFT already keeps every core busy, so even perfect overlap cannot beat the core-time bound:
     # n cores / (core-seconds of features + of decoding per clip).
     n = torch.get_num_threads()
     bound = n / (n / feats + 1 / decode)
-    print(f"core-time bound with perfect overlap on {n} cores: {bound:.1f} clips/s = {bound / decode:.2f} × decode "
-          f"(whole reaches {whole / bound:.2f} of it)")  # fmt: skip
+    print(
+        f"core-time bound with perfect overlap on {n} cores: {bound:.1f} clips/s = {bound / decode:.2f} × decode "
+        f"(whole reaches {whole / bound:.2f} of it)"
+    )
 
 
 def bench_train(s: dict[str, Any]) -> None:
@@ -363,8 +390,10 @@ def bench_prune(s: dict[str, Any]) -> None:
     for r in rows:
         if r.get("n") == 2048:
             t = r.get("nystrom_total_s", float("nan")), r.get("exact_total_s", float("nan"))
-            print(f"2048 filters, similarity + selection: Nyström {t[0]:.3f} s, exact {t[1]:.3f} s "
-                  f"(goal < 1 s: {verdict(max(t), 1.0, above=False)}); Nyström/exact speed-up {r.get('speedup', 0):.2f}×")  # fmt: skip
+            print(
+                f"2048 filters, similarity + selection: Nyström {t[0]:.3f} s, exact {t[1]:.3f} s "
+                f"(goal < 1 s: {verdict(max(t), 1.0, above=False)}); Nyström/exact speed-up {r.get('speedup', 0):.2f}×"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -373,10 +402,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--quick", action="store_true", help="tiny sizes: a smoke test that finishes in < 60 s"
     )
     parser.add_argument(
-        "--section", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
+        "--section",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)}",
     )
-    parser.add_argument("--experiment", default="paper", help="grid: the experiment file to time (conf/experiment/)")
-    parser.add_argument("--scale", type=float, help="grid: stand-in size vs TAU (default 1, quick the smallest, 0.0144)")
+    parser.add_argument(
+        "--experiment", default="paper", help="grid: the experiment file to time (conf/experiment/)"
+    )
+    parser.add_argument(
+        "--scale", type=float, help="grid: stand-in size vs TAU (default 1, quick the smallest, 0.0144)"
+    )
     parser.add_argument("--modes", default="fused", help="grid: fused, one-by-one or both (comma-separated)")
     parser.add_argument(
         "--clips", type=int, help="demo clips rendered for features/decode (default 32, quick 8)"
@@ -392,9 +427,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     s["clips"] = max(1, args.clips or s["clips"])
     tuned = all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, CUDA: {cuda}; "
-          f"malloc tuning in this process: {'on' if tuned else 'off'}; {'quick' if args.quick else 'full'} run, "
-          f"medians of {s['repeats']} (training {s['train_repeats']}) interleaved rounds")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, CUDA: {cuda}; "
+        f"malloc tuning in this process: {'on' if tuned else 'off'}; {'quick' if args.quick else 'full'} run, "
+        f"medians of {s['repeats']} (training {s['train_repeats']}) interleaved rounds"
+    )
     clips = render_clips(s["clips"]) if {"features", "decode"} & set(sections) else []
     runs = {
         "features": ("1. Features: log-mel front end", lambda: bench_features(clips, s)),
@@ -403,9 +440,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fused": ("3b. Fused training: M networks in one pass vs one by one", lambda: bench_fused(s)),
         "malloc": ("4. Malloc tuning (what the asc entry point's re-exec buys)", lambda: bench_malloc(s)),
         "prune": ("5. Pruning: similarity + selection (Algorithm 1)", lambda: bench_prune(s)),
-        "grid": ("6. The experiment's grid end to end on the TAU-sized stand-in", lambda: bench_grid.bench_grid(
-            experiment=args.experiment, scale=args.scale, quick=args.quick, modes=modes, table=table,
-            device="cuda" if torch.cuda.is_available() else "cpu")),
+        "grid": (
+            "6. The experiment's grid end to end on the TAU-sized stand-in",
+            lambda: bench_grid.bench_grid(
+                experiment=args.experiment,
+                scale=args.scale,
+                quick=args.quick,
+                modes=modes,
+                table=table,
+                device="cuda" if torch.cuda.is_available() else "cpu",
+            ),
+        ),
     }
     for name in SECTIONS:
         if name in sections:

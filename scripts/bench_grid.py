@@ -31,13 +31,28 @@ def compose(overrides: list[str]) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def job_config(experiment: str, *, scale: float, quick: bool, device: str, fuse: bool, ws: Path) -> dict[str, Any]:
+def job_config(
+    experiment: str, *, scale: float, quick: bool, device: str, fuse: bool, ws: Path
+) -> dict[str, Any]:
     """The experiment on the stand-in in workspace ``ws``; quick: one epoch and one repeat per run."""
-    overrides = [f"experiment={experiment}", "dataset=standin", f"dataset.scale={scale}",
-                 f"runtime.device={device}", f"runtime.fuse={str(fuse).lower()}", "runtime.latency.measure=false",
-                 f"paths.data={ws / 'data'}", f"paths.store={ws / 'store'}", f"paths.results={ws / 'results'}"]  # fmt: skip
+    overrides = [
+        f"experiment={experiment}",
+        "dataset=standin",
+        f"dataset.scale={scale}",
+        f"runtime.device={device}",
+        f"runtime.fuse={str(fuse).lower()}",
+        "runtime.latency.measure=false",
+        f"paths.data={ws / 'data'}",
+        f"paths.store={ws / 'store'}",
+        f"paths.results={ws / 'results'}",
+    ]
     if quick:
-        overrides += ["train.epochs=1", "train.select_after=0", "finetune.epochs=1", "finetune.select_after=0"]
+        overrides += [
+            "train.epochs=1",
+            "train.select_after=0",
+            "finetune.epochs=1",
+            "finetune.select_after=0",
+        ]
     cfg = compose(overrides)
     if quick:
         for block in cfg["runs"]:
@@ -100,26 +115,37 @@ def full_grid_examples(experiment: str) -> dict[str, float]:
 
 
 def bench_grid(
-    *, experiment: str, scale: float | None, quick: bool, device: str, modes: list[str],
+    *,
+    experiment: str,
+    scale: float | None,
+    quick: bool,
+    device: str,
+    modes: list[str],
     table: Callable[[Sequence[str], Sequence[Sequence[str]]], str],
-) -> None:  # fmt: skip
+) -> None:
     """Run and print; ``table`` formats rows (bench.py's)."""
     from asc.data.standin import MIN_SCALE
 
     scale = scale if scale is not None else (MIN_SCALE + 1e-4 if quick else 1.0)
     with tempfile.TemporaryDirectory(prefix="asc-grid-warmup-") as ws:  # imports, kernel caches: not timed
-        cfg = job_config("paper_fig3", scale=MIN_SCALE + 1e-4, quick=True, device=device, fuse=True, ws=Path(ws))
+        cfg = job_config(
+            "paper_fig3", scale=MIN_SCALE + 1e-4, quick=True, device=device, fuse=True, ws=Path(ws)
+        )
         cfg["runs"] = [{"criteria": ["cosine"], "layer_sets": None, "fractions": [1.0], "repeats": 1}]
         run_grid(cfg, quick=True)
     results = {}
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="asc-grid-") as ws:
-            cfg = job_config(experiment, scale=scale, quick=quick, device=device, fuse=mode == "fused", ws=Path(ws))
+            cfg = job_config(
+                experiment, scale=scale, quick=quick, device=device, fuse=mode == "fused", ws=Path(ws)
+            )
             results[mode] = run_grid(cfg, quick)
     first = results[modes[0]]
     schedule = "quick: 1 epoch, 1 repeat" if quick else "the experiment's epochs and repeats"
-    print(f"experiment={experiment} on dataset=standin scale {scale:g} ({schedule}), device {device}; "
-          f"runs: {first['runs']}")  # fmt: skip
+    print(
+        f"experiment={experiment} on dataset=standin scale {scale:g} ({schedule}), device {device}; "
+        f"runs: {first['runs']}"
+    )
     if first["dropped"]:
         print(f"fractions dropped (too few clips per scene and device at this scale): {first['dropped']}")
     rows = []
@@ -133,9 +159,13 @@ def bench_grid(
         print(f"grid wall time one-by-one / fused: {t['one-by-one'] / t['fused']:.2f}×")
     full = full_grid_examples(experiment)
     fused = results[modes[0]]
-    rate = {s: fused["examples"].get(s, 0.0) / max(fused["seconds"][s], 1e-9) for s in ("baseline", "finetune")}
+    rate = {
+        s: fused["examples"].get(s, 0.0) / max(fused["seconds"][s], 1e-9) for s in ("baseline", "finetune")
+    }
     hours = {s: full[s] / max(rate[s], 1e-9) / 3600 for s in ("baseline", "finetune")}
-    print(f"projection of the full grid (scale 1, {full['runs']} fine-tuning runs, {full['finetune'] / 1e6:.1f} M "
-          f"fine-tuning + {full['baseline'] / 1e6:.1f} M baseline examples) at this run's {modes[0]} rates: "
-          f"baseline {hours['baseline'] * 60:.1f} min + fine-tuning {hours['finetune'] * 60:.1f} min on {device} "
-          f"(linear in examples; the rate at scale 1 differs, run without --quick to measure it)")  # fmt: skip
+    print(
+        f"projection of the full grid (scale 1, {full['runs']} fine-tuning runs, {full['finetune'] / 1e6:.1f} M "
+        f"fine-tuning + {full['baseline'] / 1e6:.1f} M baseline examples) at this run's {modes[0]} rates: "
+        f"baseline {hours['baseline'] * 60:.1f} min + fine-tuning {hours['finetune'] * 60:.1f} min on {device} "
+        f"(linear in examples; the rate at scale 1 differs, run without --quick to measure it)"
+    )

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from asc.complexity import complexity
-from asc.model import file_digest, load_model
+from asc.fingerprint import file_digest
+from asc.model_file import read_model_file
 
 
 def keras_probabilities(path: Path, x: np.ndarray) -> np.ndarray:
@@ -31,15 +32,19 @@ def keras_probabilities(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def check(path: Path, *, atol: float, batch: int, with_keras: bool) -> bool:
-    model, extra = load_model(path)
+    model, extra = read_model_file(path)
     counts = complexity(model)
     spec = model.spec
     print(f"{path}  sha256 {file_digest(path)[:12]}")
-    print(f"  widths {spec['widths']}  pools {spec['pools']}  dense {spec['dense']}  classes {spec['n_classes']}"
-          f"  input {spec['input_shape']}  BN eps {spec['bn_eps']:g}")  # fmt: skip
+    print(
+        f"  widths {spec['widths']}  pools {spec['pools']}  dense {spec['dense']}  classes {spec['n_classes']}"
+        f"  input {spec['input_shape']}  BN eps {spec['bn_eps']:g}"
+    )
     same = extra["keras_params"] == counts["params_keras"]
-    print(f"  Keras params {extra['keras_params']:,} (file) / {counts['params_keras']:,} (asc)"
-          f"{'' if same else '  MISMATCH'}  PyTorch params {counts['params_torch']:,}  MACs {counts['macs']:,}")  # fmt: skip
+    print(
+        f"  Keras params {extra['keras_params']:,} (file) / {counts['params_keras']:,} (asc)"
+        f"{'' if same else '  MISMATCH'}  PyTorch params {counts['params_torch']:,}  MACs {counts['macs']:,}"
+    )
     if not with_keras:
         return same
     x = np.random.default_rng(0).normal(size=(batch, *spec["input_shape"])).astype(np.float32)
@@ -49,8 +54,10 @@ def check(path: Path, *, atol: float, batch: int, with_keras: bool) -> bool:
     diff = float(np.abs(ours - theirs).max())
     agree = bool(np.all(ours.argmax(1) == theirs.argmax(1)))
     ok = diff <= atol
-    print(f"  Keras vs asc: max |probability difference| {diff:.2e} (allowed {atol:g}), same argmax: {agree}"
-          f"{'' if ok else '  FAIL'}")  # fmt: skip
+    print(
+        f"  Keras vs asc: max |probability difference| {diff:.2e} (allowed {atol:g}), same argmax: {agree}"
+        f"{'' if ok else '  FAIL'}"
+    )
     return same and ok
 
 
@@ -69,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_keras:
         print("--no-keras: comparing parameter counts only")
     elif not with_keras:
-        print("TensorFlow is not importable: comparing parameter counts only (pip install tensorflow to compare "
-              "outputs)")  # fmt: skip
+        print(
+            "TensorFlow is not importable: comparing parameter counts only (pip install tensorflow to compare "
+            "outputs)"
+        )
     failed = []
     for path in args.files:
         try:

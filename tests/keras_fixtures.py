@@ -31,9 +31,16 @@ def keras_layers(model: nn.Module, *, relu_in_dense: bool = True) -> list[tuple[
     bns = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
     out: list[tuple[dict, dict]] = []
     for i, (conv, bn, pool) in enumerate(zip(convs, bns, s["pools"], strict=True)):
-        cfg = {"filters": conv.out_channels, "kernel_size": [s["kernel"]] * 2, "strides": [1, 1],
-               "padding": "same", "data_format": "channels_last", "dilation_rate": [1, 1],
-               "activation": "linear", "use_bias": True}  # fmt: skip
+        cfg = {
+            "filters": conv.out_channels,
+            "kernel_size": [s["kernel"]] * 2,
+            "strides": [1, 1],
+            "padding": "same",
+            "data_format": "channels_last",
+            "dilation_rate": [1, 1],
+            "activation": "linear",
+            "use_bias": True,
+        }
         if i == 0:
             cfg["batch_input_shape"] = [None, *s["input_shape"], 1]
         kernel = conv.weight.detach().numpy().transpose(2, 3, 1, 0)
@@ -46,12 +53,33 @@ def keras_layers(model: nn.Module, *, relu_in_dense: bool = True) -> list[tuple[
             "moving_mean": bn.running_mean,
             "moving_variance": bn.running_var,
         }
-        out.append((_layer("BatchNormalization", name("batch_normalization"), axis=[3], epsilon=bn.eps,
-                           momentum=1 - bn.momentum), {k: v.detach().numpy() for k, v in bn_w.items()}))  # fmt: skip
+        out.append(
+            (
+                _layer(
+                    "BatchNormalization",
+                    name("batch_normalization"),
+                    axis=[3],
+                    epsilon=bn.eps,
+                    momentum=1 - bn.momentum,
+                ),
+                {k: v.detach().numpy() for k, v in bn_w.items()},
+            )
+        )
         out.append((_layer("Activation", name("activation"), activation="relu"), {}))
         if pool is not None:
-            out.append((_layer("MaxPooling2D", name("max_pooling2d"), pool_size=pool, strides=pool, padding="valid",
-                               data_format="channels_last"), {}))  # fmt: skip
+            out.append(
+                (
+                    _layer(
+                        "MaxPooling2D",
+                        name("max_pooling2d"),
+                        pool_size=pool,
+                        strides=pool,
+                        padding="valid",
+                        data_format="channels_last",
+                    ),
+                    {},
+                )
+            )
             out.append((_layer("Dropout", name("dropout"), rate=s["dropout"]), {}))
     out.append((_layer("Flatten", name("flatten"), data_format="channels_last"), {}))
     hidden, last = model.classifier[1], model.classifier[4]
@@ -60,13 +88,21 @@ def keras_layers(model: nn.Module, *, relu_in_dense: bool = True) -> list[tuple[
     kernel = np.empty((hidden.in_features, hidden.out_features), np.float32)
     kernel[perm] = hidden.weight.detach().numpy().T  # Keras row perm[j] holds our column j
     act = "relu" if relu_in_dense else "linear"
-    out.append((_layer("Dense", name("dense"), units=hidden.out_features, activation=act),
-                {"kernel": kernel, "bias": hidden.bias.detach().numpy()}))  # fmt: skip
+    out.append(
+        (
+            _layer("Dense", name("dense"), units=hidden.out_features, activation=act),
+            {"kernel": kernel, "bias": hidden.bias.detach().numpy()},
+        )
+    )
     if not relu_in_dense:
         out.append((_layer("Activation", name("activation"), activation="relu"), {}))
     out.append((_layer("Dropout", name("dropout"), rate=s["dropout"]), {}))
-    out.append((_layer("Dense", name("dense"), units=last.out_features, activation="softmax"),
-                {"kernel": last.weight.detach().numpy().T, "bias": last.bias.detach().numpy()}))  # fmt: skip
+    out.append(
+        (
+            _layer("Dense", name("dense"), units=last.out_features, activation="softmax"),
+            {"kernel": last.weight.detach().numpy().T, "bias": last.bias.detach().numpy()},
+        )
+    )
     return out
 
 

@@ -11,8 +11,14 @@ ROOT = Path(__file__).parents[1]
 
 def bench(*args: str, timeout: float) -> str:
     """stdout of ``scripts/bench.py --quick <args>``, which must exit 0."""
-    proc = subprocess.run([sys.executable, "scripts/bench.py", "--quick", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

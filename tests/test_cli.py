@@ -47,8 +47,12 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def paths(ws: Path, store: str = "store", results: str = "results", run: str = "run") -> list[str]:
-    return [f"paths.data={ws / 'data'}", f"paths.store={ws / store}", f"paths.results={ws / results}",
-            f"hydra.run.dir={ws / run}"]  # fmt: skip
+    return [
+        f"paths.data={ws / 'data'}",
+        f"paths.store={ws / store}",
+        f"paths.results={ws / results}",
+        f"hydra.run.dir={ws / run}",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +131,13 @@ def test_train_change_reuses_the_features(first, run_asc, ws: Path) -> None:
 def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
     assert first.returncode == 0
     # A fresh store: the baseline must be trained, once, by the first job; the data are reused.
-    result = run_asc("-m", *paths(ws, store="store_mr", results="results_mr"), f"hydra.sweep.dir={ws / 'sweep'}",
-                     *TINY, "prune=cosine,l1")  # fmt: skip
+    result = run_asc(
+        "-m",
+        *paths(ws, store="store_mr", results="results_mr"),
+        f"hydra.sweep.dir={ws / 'sweep'}",
+        *TINY,
+        "prune=cosine,l1",
+    )
     assert result.returncode == 0, tail(result.output)
     out = result.output
     # the jobs skip the report; it is written once, after the last job, and covers both
@@ -147,8 +156,12 @@ def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_prune_stage_on_cuda(run_asc, ws: Path) -> None:
-    result = run_asc(*paths(ws, store="store_cuda", results="results_cuda", run="run_cuda"), *TINY,
-                     "runtime.device=cuda", "stage=prune")  # fmt: skip
+    result = run_asc(
+        *paths(ws, store="store_cuda", results="results_cuda", run="run_cuda"),
+        *TINY,
+        "runtime.device=cuda",
+        "stage=prune",
+    )
     assert result.returncode == 0, tail(result.output)
 
 
@@ -171,15 +184,21 @@ def test_dry_run_prints_the_plan_and_builds_nothing(first, run_asc, ws: Path) ->
     assert first.returncode == 0
     result = run_asc(*paths(ws, run="run_dry"), *TINY, "dry_run=true")
     assert result.returncode == 0, tail(result.output)
-    lines = [line.split() for line in result.output.splitlines() if line.split()[:1] in (
-        ["dataset"], ["index"], ["features"], ["train"], ["prune"], ["finetune"])]  # fmt: skip
+    lines = [
+        line.split()
+        for line in result.output.splitlines()
+        if line.split()[:1] in (["dataset"], ["index"], ["features"], ["train"], ["prune"], ["finetune"])
+    ]
     assert len(lines) == 1 + 1 + 1 + 1 + 3 + 6
     assert all(line[2] == "cached" for line in lines), result.output
     store = {p.parent.name + "/" + p.name for p in (ws / "store").glob("*/*") if p.is_dir()}
     planned = {f"{line[0]}/{line[1]}" for line in lines if line[0] not in ("dataset", "features")}
     assert planned <= store  # (the store also holds the train.lr=0.002 baseline of an earlier test)
     fresh = run_asc(*paths(ws, run="run_dry2"), *TINY, "dry_run=true", "seed=5")
-    status = {line.split()[0]: line.split()[2] for line in fresh.output.splitlines()
-              if line.split()[:1] in (["features"], ["index"], ["train"])}  # fmt: skip
+    status = {
+        line.split()[0]: line.split()[2]
+        for line in fresh.output.splitlines()
+        if line.split()[:1] in (["features"], ["index"], ["train"])
+    }
     assert status == {"index": "cached", "features": "cached", "train": "missing"}, fresh.output
     assert not built("train", fresh.output)

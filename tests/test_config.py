@@ -70,7 +70,10 @@ def test_experiment_demo_sets_the_paper_criteria() -> None:
     assert cfg["train"]["adam_eps"] == baseline["adam_eps"] == 1e-7
     assert set(cfg["runs"][1]["criteria"]) <= set(cfg["runs"][0]["criteria"])
     # fine-tuning uses the baseline's optimiser: one source for each value
-    assert cfg["finetune"]["lr"] == cfg["train"]["lr"] and cfg["finetune"]["adam_eps"] == cfg["train"]["adam_eps"]
+    assert (
+        cfg["finetune"]["lr"] == cfg["train"]["lr"]
+        and cfg["finetune"]["adam_eps"] == cfg["train"]["adam_eps"]
+    )
 
 
 def test_command_line_overrides_apply() -> None:

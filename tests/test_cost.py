@@ -15,8 +15,12 @@ FAST = {"batch_sizes": (1, 4), "repeats": 3, "warmup": 1}
 
 def test_memory_columns_follow_the_dcase_rule():
     # The official DCASE 2021 baseline: 46,246 parameters = 90.3 KB at fp16, over the limit at fp32.
-    assert cost.memory_columns(46246) == {"mem_fp32_kb": 180.65, "mem_fp16_kb": 90.32, "mem_int8_kb": 45.16,
-                                          "dcase_fit_bits": 16}  # fmt: skip
+    assert cost.memory_columns(46246) == {
+        "mem_fp32_kb": 180.65,
+        "mem_fp16_kb": 90.32,
+        "mem_int8_kb": 45.16,
+        "dcase_fit_bits": 16,
+    }
     assert cost.memory_columns(32768)["dcase_fit_bits"] == 32  # exactly 128 KB at fp32
     assert cost.memory_columns(32769)["dcase_fit_bits"] == 16
     assert cost.memory_columns(131072)["dcase_fit_bits"] == 8

@@ -130,9 +130,17 @@ def test_concurrent_prepare_fetches_and_extracts_once(tmp_path: Path, monkeypatc
     data = tau_audio_zip()
     a = Archive(f"{PREFIX}audio.1.zip", len(data), md5(data))
     with FileServer({a.name: data}) as server:
-        errors = run_threads(3, lambda: prepare_archive(
-            a, root=tmp_path / "root", download_dir=tmp_path / "zips", base_url=server.base_url, delete=True,
-            progress=False))  # fmt: skip
+        errors = run_threads(
+            3,
+            lambda: prepare_archive(
+                a,
+                root=tmp_path / "root",
+                download_dir=tmp_path / "zips",
+                base_url=server.base_url,
+                delete=True,
+                progress=False,
+            ),
+        )
     assert errors == []
     assert len(server.requests) == 1 and len(copied) == 2
     assert is_extracted(a.name, tmp_path / "root") and not (tmp_path / "zips" / a.name).exists()
@@ -141,8 +149,10 @@ def test_concurrent_prepare_fetches_and_extracts_once(tmp_path: Path, monkeypatc
 def tiny_mirror(n_pad: int = 150) -> dict[str, bytes]:
     """meta + one audio zip (clips of 0.1 s, so dataset.clip_seconds=0.1), padded with small unlisted files so
     that an extraction takes long enough for two jobs to meet."""
-    audio = {f"{TOP}/audio/{n}": tiny_wav(4410, seed=i) for i, n in
-             enumerate(["airport-lisbon-1000-40000-a.wav", "bus-paris-10-400-s1.wav"])}  # fmt: skip
+    audio = {
+        f"{TOP}/audio/{n}": tiny_wav(4410, seed=i)
+        for i, n in enumerate(["airport-lisbon-1000-40000-a.wav", "bus-paris-10-400-s1.wav"])
+    }
     audio.update({f"{TOP}/doc/pad{i:03d}.txt": bytes(2048) for i in range(n_pad)})
     meta = zipfile.ZipFile(io.BytesIO(tau_meta_zip()))
     members = {i.filename: meta.read(i) for i in meta.infolist() if not i.is_dir()}
@@ -163,12 +173,31 @@ def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
     OmegaConf.save(cfg, tmp_path / "conf" / "dataset" / "mirror.yaml")
     env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with FileServer(files) as server:
-        jobs = [subprocess.Popen(
-            [sys.executable, "-m", "asc", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "dataset=mirror",
-             f"dataset.base_url={server.base_url}", "dataset.archives=[meta,audio.1]", "dataset.clip_seconds=0.1",
-             f"paths.data={tmp_path / 'data'}", f"paths.store={tmp_path / 'store'}",
-             f"paths.results={tmp_path / 'results'}", f"hydra.run.dir={tmp_path / f'run{k}'}", "stage=index"],
-            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(2)]  # fmt: skip
+        jobs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "asc",
+                    f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                    "dataset=mirror",
+                    f"dataset.base_url={server.base_url}",
+                    "dataset.archives=[meta,audio.1]",
+                    "dataset.clip_seconds=0.1",
+                    f"paths.data={tmp_path / 'data'}",
+                    f"paths.store={tmp_path / 'store'}",
+                    f"paths.results={tmp_path / 'results'}",
+                    f"hydra.run.dir={tmp_path / f'run{k}'}",
+                    "stage=index",
+                ],
+                cwd=repo,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for k in range(2)
+        ]
         outputs = [job.communicate(timeout=300)[0] for job in jobs]
     for job, out in zip(jobs, outputs, strict=True):
         assert job.returncode == 0, out[-3000:]
@@ -195,8 +224,13 @@ def test_plan_counts_downloads_extraction_and_features(tmp_path: Path) -> None:
     (tmp_path / "root" / ".extracted").mkdir(parents=True)
     (tmp_path / "root" / ".extracted" / archives[0].name).write_text("done")  # audio.1 needs nothing more
     write(tmp_path / "zips" / f"{archives[1].name}.part", bytes(1000))  # audio.2 half-way: 1000 bytes fewer
-    kw = {"root": tmp_path / "root", "download_dir": tmp_path / "zips", "extracted": extracted,
-          "features_dir": tmp_path / "features", "features": 5}  # fmt: skip
+    kw = {
+        "root": tmp_path / "root",
+        "download_dir": tmp_path / "zips",
+        "extracted": extracted,
+        "features_dir": tmp_path / "features",
+        "features": 5,
+    }
     keep = disk_plan(archives, delete_archives=False, **kw)
     assert [(n.path.name, n.bytes) for n in keep] == [
         ("zips", 4 * GB - 1000),
@@ -212,8 +246,13 @@ def test_plan_reads_a_downloaded_zip_and_skips_extracted_members(tmp_path: Path)
     a = Archive(f"{PREFIX}audio.1.zip", len(data), md5(data))
     write(tmp_path / "zips" / a.name, data)
     write(tmp_path / "root" / "audio" / "a.wav", bytes(300))  # extracted by an interrupted run
-    (need,) = disk_plan([a], root=tmp_path / "root", download_dir=tmp_path / "zips", extracted={a.name: 10**12},
-                        delete_archives=False)  # fmt: skip
+    (need,) = disk_plan(
+        [a],
+        root=tmp_path / "root",
+        download_dir=tmp_path / "zips",
+        extracted={a.name: 10**12},
+        delete_archives=False,
+    )
     assert (need.path, need.bytes) == (tmp_path / "root", 500)  # the central directory, not the estimate
 
 
@@ -239,8 +278,11 @@ def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, 
 
 def test_check_disk_adds_up_per_file_system_and_names_the_fix(tmp_path: Path, monkeypatch) -> None:
     fake_disks(monkeypatch, tmp_path, {"fast": 10 * GB, "big": 100 * GB})
-    plan = [Need(tmp_path / "fast" / "zips", 6 * GB, "6 zip(s)"), Need(tmp_path / "fast" / "tau", 6 * GB, "extract"),
-            Need(tmp_path / "big" / "features", 2 * GB, "features")]  # fmt: skip
+    plan = [
+        Need(tmp_path / "fast" / "zips", 6 * GB, "6 zip(s)"),
+        Need(tmp_path / "fast" / "tau", 6 * GB, "extract"),
+        Need(tmp_path / "big" / "features", 2 * GB, "features"),
+    ]
     with pytest.raises(DiskSpaceError) as err:
         check_disk(plan)
     message = str(err.value)
@@ -252,14 +294,22 @@ def test_check_disk_adds_up_per_file_system_and_names_the_fix(tmp_path: Path, mo
 
 def test_prepare_refuses_a_short_disk_before_any_download(tmp_path: Path, monkeypatch) -> None:
     meta, audio = tau_meta_zip(), tau_audio_zip()
-    files = {"prefix": PREFIX, "suffix": ".zip",
-             "meta": {"bytes": len(meta), "md5": md5(meta), "extracted": 10_000},
-             "audio.1": {"bytes": len(audio), "md5": md5(audio), "extracted": 40 * GB}}  # fmt: skip
+    files = {
+        "prefix": PREFIX,
+        "suffix": ".zip",
+        "meta": {"bytes": len(meta), "md5": md5(meta), "extracted": 10_000},
+        "audio.1": {"bytes": len(audio), "md5": md5(audio), "extracted": 40 * GB},
+    }
     fake_disks(monkeypatch, tmp_path, {"data": 30 * GB})
     with FileServer({f"{PREFIX}meta.zip": meta, f"{PREFIX}audio.1.zip": audio}) as server:
-        cfg = {"root": str(tmp_path / "data" / "root"), "download_dir": str(tmp_path / "data" / "zips"),
-               "base_url": server.base_url, "archives": ["meta", "audio.1"], "files": files,
-               "expected_counts": {"train": 1, "evaluate": 1}}  # fmt: skip
+        cfg = {
+            "root": str(tmp_path / "data" / "root"),
+            "download_dir": str(tmp_path / "data" / "zips"),
+            "base_url": server.base_url,
+            "archives": ["meta", "audio.1"],
+            "files": files,
+            "expected_counts": {"train": 1, "evaluate": 1},
+        }
         with pytest.raises(DiskSpaceError, match=r"(?s)extracting 2 archive\(s\).*features.*delete_archives"):
             prepare_tau(cfg, progress=False, features_dir=tmp_path / "data" / "features")
         assert server.requests == []

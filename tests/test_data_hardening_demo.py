@@ -17,8 +17,14 @@ from asc.data.demo import generate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REPO = CONF.parent
-TINY = {**yaml.safe_load((CONF / "dataset" / "demo.yaml").read_text()), "cities": ["lisbon"],
-        "train_locations": 1, "evaluate_locations": 1, "segments_per_location": 1, "clip_seconds": 1}  # fmt: skip
+TINY = {
+    **yaml.safe_load((CONF / "dataset" / "demo.yaml").read_text()),
+    "cities": ["lisbon"],
+    "train_locations": 1,
+    "evaluate_locations": 1,
+    "segments_per_location": 1,
+    "clip_seconds": 1,
+}
 
 # Generates a large 10 s set with 2 workers: minutes of work, so it is surely still running when killed.
 SCRIPT = """
@@ -54,8 +60,9 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker pids from /proc (Linux)")
 def test_workers_die_when_the_parent_is_killed(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    parent = subprocess.Popen([sys.executable, "-c", SCRIPT, str(CONF / "dataset" / "demo.yaml"), str(tmp_path)],
-                              env=env, cwd=REPO)  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(CONF / "dataset" / "demo.yaml"), str(tmp_path)], env=env, cwd=REPO
+    )
     try:
         deadline, workers = time.monotonic() + 60, []
         while time.monotonic() < deadline and parent.poll() is None:

@@ -23,8 +23,14 @@ def write_wav(path: Path, seconds: float, sample_rate: int = 44_100) -> Path:
 
 
 def test_unknown_dataset_lists_the_options(run_asc, tmp_path: Path) -> None:
-    result = run_asc("dataset=nope", f"hydra.run.dir={tmp_path / 'run'}", f"paths.data={tmp_path / 'data'}",
-                     f"paths.store={tmp_path / 'store'}", f"paths.results={tmp_path / 'results'}", timeout=120)  # fmt: skip
+    result = run_asc(
+        "dataset=nope",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "Could not find 'dataset/nope'" in result.output, result.output
     assert "Available options in 'dataset'" in result.output
@@ -85,8 +91,14 @@ def test_valid_wav_loads(features_cfg: dict[str, Any], tmp_path: Path) -> None:
 def test_a_bad_value_is_one_line_before_any_work(run_asc, tmp_path: Path) -> None:
     """A config error prints one concise line (key, value, valid choices); the traceback goes to the job log."""
     run = tmp_path / "run"
-    result = run_asc("stage=nope", f"hydra.run.dir={run}", f"paths.data={tmp_path / 'data'}",
-                     f"paths.store={tmp_path / 'store'}", f"paths.results={tmp_path / 'results'}", timeout=120)  # fmt: skip
+    result = run_asc(
+        "stage=nope",
+        f"hydra.run.dir={run}",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+        timeout=120,
+    )
     assert result.returncode == 1
     errors = [line for line in result.output.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith("asc: error: stage='nope'"), result.output

@@ -39,20 +39,31 @@ def test_every_experiment_file_is_covered() -> None:
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
-    cfg = composed(f"experiment={experiment}", *TINY, f"paths.data={ws / 'data'}",
-                   f"paths.store={ws / 'store'}", f"paths.results={ws / experiment}")  # fmt: skip
+    cfg = composed(
+        f"experiment={experiment}",
+        *TINY,
+        f"paths.data={ws / 'data'}",
+        f"paths.store={ws / 'store'}",
+        f"paths.results={ws / experiment}",
+    )
     for block in cfg["runs"]:
         block["fractions"] = [max(block["fractions"])] if block["fractions"] else []
         block["repeats"] = min(1, int(block["repeats"]))
     run(cfg)
     rows = pd.read_csv(ws / experiment / "results.csv")
-    wanted = {(b_criteria, "+".join(layers))
-              for block in cfg["runs"] for b_criteria in block["criteria"]
-              for layers in (block["layer_sets"] or [cfg["criteria"][b_criteria]["layers"]])}  # fmt: skip
+    wanted = {
+        (b_criteria, "+".join(layers))
+        for block in cfg["runs"]
+        for b_criteria in block["criteria"]
+        for layers in (block["layer_sets"] or [cfg["criteria"][b_criteria]["layers"]])
+    }
     pruned = rows[rows["stage"] == "prune"]
     assert set(zip(pruned["criterion"], pruned["layers"], strict=True)) == wanted
     n_finetune = sum(
-        len(block["criteria"]) * len(block["layer_sets"] or [None]) * len(block["fractions"]) * block["repeats"]
+        len(block["criteria"])
+        * len(block["layer_sets"] or [None])
+        * len(block["fractions"])
+        * block["repeats"]
         for block in cfg["runs"]
     )
     finetuned = rows[rows["stage"] == "finetune"]

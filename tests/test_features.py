@@ -88,8 +88,17 @@ def test_reference_follows_the_baseline_spec(
 
     y = clips[1]["y"]
     window = scipy.signal.windows.hamming(1764, sym=False)  # periodic Hamming, 40 ms
-    spec = np.abs(librosa.stft(y + np.spacing(1), n_fft=2048, hop_length=882, win_length=1764, window=window,
-                               center=True, pad_mode="reflect"))  # fmt: skip
+    spec = np.abs(
+        librosa.stft(
+            y + np.spacing(1),
+            n_fft=2048,
+            hop_length=882,
+            win_length=1764,
+            window=window,
+            center=True,
+            pad_mode="reflect",
+        )
+    )
     mel = librosa.filters.mel(
         sr=44100, n_fft=2048, n_mels=40, fmin=0.0, fmax=22050.0, htk=False, norm="slaney"
     )

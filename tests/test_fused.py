@@ -162,8 +162,14 @@ def test_one_fused_float32_step_matches_each_alone() -> None:
     stack.train_step([0, 1, 2], x, y, lr=lr, eps=eps, seeds=seeds)
     for i, net in enumerate(models(3)):
         alone = fused.FusedStack([net], "cpu")
-        alone.train_step([0], x[:, i : i + 1], y[:, i : i + 1], lr=lr[i : i + 1], eps=eps[i : i + 1],
-                         seeds=seeds[i : i + 1])  # fmt: skip
+        alone.train_step(
+            [0],
+            x[:, i : i + 1],
+            y[:, i : i + 1],
+            lr=lr[i : i + 1],
+            eps=eps[i : i + 1],
+            seeds=seeds[i : i + 1],
+        )
         for name, value in alone.state_dict(0).items():
             torch.testing.assert_close(stack.state_dict(i)[name], value, rtol=1e-5, atol=1e-5, msg=name)
 
@@ -177,8 +183,14 @@ def test_killed_fused_call_resumes_to_the_same_weights(data: dict, tmp_path: Pat
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_many(runs(tmp_path / "again"), data["train"], data["val"], progress=False, group_size=8,
-                   on_epoch_end=kill)  # fmt: skip
+        train_many(
+            runs(tmp_path / "again"),
+            data["train"],
+            data["val"],
+            progress=False,
+            group_size=8,
+            on_epoch_end=kill,
+        )
     epochs = [
         torch.load(tmp_path / "again" / f"run{i}" / "last.pt", weights_only=True)["epoch"] for i in range(3)
     ]

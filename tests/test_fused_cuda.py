@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from asc.evaluate import predict_many
 from asc.model import build_model
-from asc.train import Recipe, Run, predict_many, train_many
+from asc.train import Recipe, Run, train_many
 
 pytestmark = [
     pytest.mark.cuda,
@@ -50,8 +51,16 @@ def test_fused_cuda_matches_cpu(data: dict, tmp_path: Path) -> None:
         assert [e["select_acc"] for e in ha["history"]] == [e["select_acc"] for e in hb["history"]]
 
 
-@pytest.mark.parametrize("options", [{"precision": "fp32"}, {"precision": "tf32"}, {"precision": "bf16"},
-                                     {"compile": True}, {"channels_last": False}])  # fmt: skip
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"precision": "fp32"},
+        {"precision": "tf32"},
+        {"precision": "bf16"},
+        {"compile": True},
+        {"channels_last": False},
+    ],
+)
 def test_every_speed_option_trains(data: dict, tmp_path: Path, options: dict) -> None:
     x, y = data["train"][0].float(), data["train"][1]
     val = data["val"][0].float(), data["val"][1]

@@ -14,12 +14,20 @@ from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
 from asc.complexity import complexity
+from asc.fingerprint import file_digest
 from asc.keras_io import KerasFormatError, flatten_permutation
-from asc.model import file_digest, load_model, save_model
+from asc.model import save_model
+from asc.model_file import read_model_file as load_model
 
 # Small but with a 2 x 5 grid before the Flatten, so a wrong (H, W, C) vs (C, H, W) order cannot pass.
-SMALL = {"widths": [5, 4, 6], "input_shape": [20, 40], "pools": [None, [2, 2], [5, 4]], "dense": 7,
-         "n_classes": 3, "bn_eps": 1e-3}  # fmt: skip
+SMALL = {
+    "widths": [5, 4, 6],
+    "input_shape": [20, 40],
+    "pools": [None, [2, 2], [5, 4]],
+    "dense": 7,
+    "n_classes": 3,
+    "bn_eps": 1e-3,
+}
 
 
 def keras_forward(layers, x: np.ndarray) -> np.ndarray:
@@ -179,9 +187,13 @@ def test_check_script(tmp_path, repo_root):
         tmp_path / "bad.h5", _edit(keras_layers(randomised_model(SMALL)), 0, padding="valid")
     )
     env = {**os.environ, "PYTHONPATH": str(repo_root)}
-    run = subprocess.run([sys.executable, str(repo_root / "scripts" / "check_keras_h5.py"), str(good), str(bad),
-                          "--no-keras"],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "check_keras_h5.py"), str(good), str(bad), "--no-keras"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 1, run.stderr
     assert (
         "widths [5, 4, 6]" in run.stdout

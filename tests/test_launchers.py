@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["dataset.cities=[lisbon]", "dataset.train_locations=3", "dataset.evaluate_locations=1",
-        "dataset.segments_per_location=1", "train.epochs=1", "train.select_after=0"]  # fmt: skip
+TINY = [
+    "dataset.cities=[lisbon]",
+    "dataset.train_locations=3",
+    "dataset.evaluate_locations=1",
+    "dataset.segments_per_location=1",
+    "train.epochs=1",
+    "train.select_after=0",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +28,12 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def sweep(tmp: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
-    paths = [f"paths.data={tmp / 'data'}", f"paths.store={tmp / 'store'}", f"paths.results={tmp / name}",
-             f"hydra.sweep.dir={tmp / 'sweeps' / name}"]  # fmt: skip
+    paths = [
+        f"paths.data={tmp / 'data'}",
+        f"paths.store={tmp / 'store'}",
+        f"paths.results={tmp / name}",
+        f"hydra.sweep.dir={tmp / 'sweeps' / name}",
+    ]
     cmd = [sys.executable, "-m", "asc", "-m", "stage=prune", *TINY, *paths, *overrides]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
@@ -52,5 +62,8 @@ def test_failing_job_logs_its_exception_and_keeps_the_store_sound(workdir):
     assert "job failed" in job_log and "C9" in job_log and "Traceback" in job_log
     table = pd.read_csv(workdir / "failing" / "results.csv")  # the good job's row is intact and parses
     assert table.loc[table["stage"] == "prune", "layers"].tolist() == ["C1"]
-    assert all((p / "manifest.json").is_file() for p in (workdir / "store" / "prune").iterdir() if p.is_dir()
-               and not p.name.endswith(".partial"))  # fmt: skip
+    assert all(
+        (p / "manifest.json").is_file()
+        for p in (workdir / "store" / "prune").iterdir()
+        if p.is_dir() and not p.name.endswith(".partial")
+    )

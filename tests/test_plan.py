@@ -58,15 +58,25 @@ def test_the_validation_seed_rekeys_the_index_but_not_the_features() -> None:
 
 def test_runtime_settings_never_change_a_key() -> None:
     a = keys(composed())
-    b = keys(composed("runtime.workers=7", "runtime.feature_batch_size=32", "runtime.eval_batch_size=8",
-                      "runtime.fuse=false", "runtime.channels_last=false", "runtime.device=cpu"))  # fmt: skip
+    b = keys(
+        composed(
+            "runtime.workers=7",
+            "runtime.feature_batch_size=32",
+            "runtime.eval_batch_size=8",
+            "runtime.fuse=false",
+            "runtime.channels_last=false",
+            "runtime.device=cpu",
+        )
+    )
     assert a == b
 
 
 def test_a_moved_tau_folder_keeps_every_key() -> None:
     base = ["experiment=paper_table1"]
     a = keys(composed(*base, "dataset.root=/data/a/TAU", "dataset.download_dir=/x"))
-    b = keys(composed(*base, "dataset.root=/mnt/elsewhere/TAU", "paths.data=/y", "dataset.delete_archives=true"))
+    b = keys(
+        composed(*base, "dataset.root=/mnt/elsewhere/TAU", "paths.data=/y", "dataset.delete_archives=true")
+    )
     assert a == b
     c = keys(composed(*base, "dataset.archives=[meta,audio.1]"))  # other content: other keys
     assert c["dataset"] != a["dataset"] and c["features"] != a["features"]
@@ -95,12 +105,26 @@ def test_the_paper_grid() -> None:
     layer_sets = {tuple(s.config["layers"]) for s in prunes if s.config["name"] in ("cosine", "l1")}
     assert len(layer_sets) == 7
     assert Counter(s.config["name"] for s in prunes) == Counter(
-        {"cosine": 7, "l1": 7, "chebyshev": 1, "average": 1, "random": 1, "l2": 1, "nystrom": 1, "centrality": 1,
-         "fpgm": 1, "operator_norm": 1, "gm": 1})  # fmt: skip
+        {
+            "cosine": 7,
+            "l1": 7,
+            "chebyshev": 1,
+            "average": 1,
+            "random": 1,
+            "l2": 1,
+            "nystrom": 1,
+            "centrality": 1,
+            "fpgm": 1,
+            "operator_norm": 1,
+            "gm": 1,
+        }
+    )
     tunes = [s for s in steps if s.stage == "finetune"]
     curve = [s for s in tunes if s.label.startswith(("cosine C1+C2+C3", "l1 C1+C2+C3", "random C1+C2+C3"))]
     assert len(curve) == 3 * 11 * 5
-    assert len(tunes) == 14 * 5 + 9 * 5 + 3 * 10 * 5  # fraction 1.0 of the curve is shared with the other blocks
+    assert (
+        len(tunes) == 14 * 5 + 9 * 5 + 3 * 10 * 5
+    )  # fraction 1.0 of the curve is shared with the other blocks
     assert {s.args["repeat"] for s in tunes} == set(range(5))
 
 
@@ -112,8 +136,15 @@ def test_protocol_switches_compose() -> None:
     assert official["dataset"]["validation"]["method"] == "official"
     assert official["features"]["stats_frames"] == 501
     # the authors drew one subset for every repeat: the subset seed is shared, the training seed is not
-    tunes = [s for s in make_plan(dict(authors, runs=[{"criteria": ["cosine"], "layer_sets": None,
-                                                      "fractions": [0.5], "repeats": 3}])) if s.stage == "finetune"]  # fmt: skip
+    tunes = [
+        s
+        for s in make_plan(
+            dict(
+                authors, runs=[{"criteria": ["cosine"], "layer_sets": None, "fractions": [0.5], "repeats": 3}]
+            )
+        )
+        if s.stage == "finetune"
+    ]
     assert len({s.args["subset_seed"] for s in tunes}) == 1 and len({s.args["seed"] for s in tunes}) == 3
 
 
@@ -148,7 +179,9 @@ def test_which_fractions_run_never_rekeys_a_run() -> None:
 
     def tunes(*blocks: str) -> dict[tuple[float, int], str]:
         cfg = composed("prune=cosine", f"runs=[{','.join(blocks)}]")
-        return {(s.args["fraction"], s.args["repeat"]): s.key for s in make_plan(cfg) if s.stage == "finetune"}
+        return {
+            (s.args["fraction"], s.args["repeat"]): s.key for s in make_plan(cfg) if s.stage == "finetune"
+        }
 
     base = tunes("{criteria:[cosine],fractions:[0.5,1.0],repeats:1}")
     assert set(base) == {(0.5, 0), (1.0, 0)} and len(set(base.values())) == 2

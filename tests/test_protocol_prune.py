@@ -76,8 +76,10 @@ def test_prune_model_passes_dense_mapping_on() -> None:
     a, info = prune_model(model, {**cfg, "dense_mapping": "authors"})
     c, _ = prune_model(model, cfg)
     assert info["dense_mapping"] == "authors"
-    assert torch.equal(a.classifier[1].weight, prune_filters(model, {"C3": AUTHORS_C3}, dense_mapping="authors")
-                       .classifier[1].weight)  # fmt: skip
+    assert torch.equal(
+        a.classifier[1].weight,
+        prune_filters(model, {"C3": AUTHORS_C3}, dense_mapping="authors").classifier[1].weight,
+    )
     assert not torch.equal(a.classifier[1].weight, c.classifier[1].weight)
     with pytest.raises(ValueError, match="correct, authors"):
         prune_model(model, {**cfg, "dense_mapping": "keras"})

@@ -84,8 +84,18 @@ def test_latex_and_markdown_escape():
 def test_write_report_complete(df, tmp_path):
     path = rows_to_csv(df, tmp_path / "results.csv")
     written = report.write_report(path, tmp_path / "report")
-    expected = {"summary", "table1", "criteria", "fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms",
-                "fig5_cosine_vs_l1", "fig6_fractions", "cost", "cost_pareto"}  # fmt: skip
+    expected = {
+        "summary",
+        "table1",
+        "criteria",
+        "fig2_closest_distance",
+        "fig3_layer_sets",
+        "fig4_l1_norms",
+        "fig5_cosine_vs_l1",
+        "fig6_fractions",
+        "cost",
+        "cost_pareto",
+    }
     assert set(written) == expected
     for paths in written.values():
         assert all(p.exists() and p.stat().st_size > 0 for p in paths)
@@ -130,8 +140,12 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
 
     rows_to_csv(df, tmp_path / "results" / "results.csv")
     conf = Path(__file__).resolve().parents[1] / "conf"
-    overrides = ["report_only=true", f"paths.data={tmp_path / 'data'}", f"paths.store={tmp_path / 'store'}",
-                 f"paths.results={tmp_path / 'results'}"]  # fmt: skip
+    overrides = [
+        "report_only=true",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+    ]
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
     run(cfg)
@@ -161,8 +175,10 @@ def test_cost_table(df):
     assert "none" in set(front["Criterion"]) and len(front) < len(t)
     for _, row in front.iterrows():
         cheaper = t[t["MACs (M)"] < row["MACs (M)"]]
-        assert not (cheaper["Accuracy (%)"].str.split(" ").str[0].astype(float) >= float(
-            row["Accuracy (%)"].split(" ")[0]) + 0.05).any()  # fmt: skip
+        assert not (
+            cheaper["Accuracy (%)"].str.split(" ").str[0].astype(float)
+            >= float(row["Accuracy (%)"].split(" ")[0]) + 0.05
+        ).any()
 
 
 def test_cost_table_without_measured_columns(df):

@@ -14,17 +14,33 @@ from asc import results
 
 
 def row(run_id: str, **kw) -> dict:
-    base = {"run_id": run_id, "stage": "prune", "dataset": "demo", "criterion": "cosine", "layers": "C1+C2",
-            "repeat": 0, "seed": 0, "finetuned": False, "accuracy": 0.5, "params_torch": 1000, "macs": 10**8}  # fmt: skip
+    base = {
+        "run_id": run_id,
+        "stage": "prune",
+        "dataset": "demo",
+        "criterion": "cosine",
+        "layers": "C1+C2",
+        "repeat": 0,
+        "seed": 0,
+        "finetuned": False,
+        "accuracy": 0.5,
+        "params_torch": 1000,
+        "macs": 10**8,
+    }
     return {**base, **kw}
 
 
 def test_round_trip_types(tmp_path):
     path = tmp_path / "results.csv"
     dist = {"C1": [0.1, 0.25, 1 / 3]}
-    results.append(path, [row("a", closest_distance=json.dumps(dist), kept="C1:11/16 C2:11/16"),
-                          row("b", stage="baseline", criterion="none", layers=""),
-                          row("c", stage="finetune", finetuned=True, fraction=0.1, repeat=2)])  # fmt: skip
+    results.append(
+        path,
+        [
+            row("a", closest_distance=json.dumps(dist), kept="C1:11/16 C2:11/16"),
+            row("b", stage="baseline", criterion="none", layers=""),
+            row("c", stage="finetune", finetuned=True, fraction=0.1, repeat=2),
+        ],
+    )
     df = results.load(path)
     assert list(df["run_id"]) == ["a", "b", "c"]
     assert list(df.columns[: len(results.COLUMNS)]) == results.COLUMNS
@@ -86,7 +102,12 @@ def test_parallel_appends_lose_nothing(tmp_path):
 
 def test_query_helpers():
     assert results.sort_layer_sets(["C1+C2+C3", "C2", "C1+C3", "C1", "C1+C2"]) == [
-        "C1", "C2", "C1+C2", "C1+C3", "C1+C2+C3"]  # fmt: skip
+        "C1",
+        "C2",
+        "C1+C2",
+        "C1+C3",
+        "C1+C2+C3",
+    ]
     assert results.mean_std([0.4, 0.6]) == (pytest.approx(0.5), pytest.approx(np.sqrt(0.02)), 2)
     assert results.mean_std([0.4]) == (0.4, 0.0, 1)
     assert results.mean_std([])[2] == 0

@@ -18,8 +18,10 @@ def make_store(tmp_path: Path) -> tuple[Path, Path, dict[str, np.ndarray], pd.Da
     rng = np.random.default_rng(0)
     feats, index_dir = tmp_path / "features", tmp_path / "index"
     index_dir.mkdir()
-    folds = {"train": rng.normal(-5, 3, (12, 4, 6)).astype(np.float32),
-             "evaluate": rng.normal(-5, 3, (5, 4, 6)).astype(np.float32)}  # fmt: skip
+    folds = {
+        "train": rng.normal(-5, 3, (12, 4, 6)).astype(np.float32),
+        "evaluate": rng.normal(-5, 3, (5, 4, 6)).astype(np.float32),
+    }
     mean, std = rng.normal(-5, 0.1, 4), rng.uniform(2.5, 3.5, 4)
     records = []
     for fold, x in folds.items():
@@ -39,8 +41,11 @@ def make_store(tmp_path: Path) -> tuple[Path, Path, dict[str, np.ndarray], pd.Da
 def test_splits_hold_the_rows_and_values_the_copies_held(tmp_path: Path) -> None:
     feats, index_dir, normed, index = make_store(tmp_path)
     splits = load_splits(feats, index_dir)
-    for name, split, fold in (("train", splits.train, "train"), ("val", splits.val, "train"),
-                              ("evaluate", splits.evaluate, "evaluate")):  # fmt: skip
+    for name, split, fold in (
+        ("train", splits.train, "train"),
+        ("val", splits.val, "train"),
+        ("evaluate", splits.evaluate, "evaluate"),
+    ):
         in_fold = index[index["filename"].str.startswith(f"audio/{fold}")].reset_index(drop=True)
         pos = np.flatnonzero(in_fold["split"] == name)  # what load_splits took out of the fold before
         assert same_bits(split.x.numpy(), normed[fold][pos])

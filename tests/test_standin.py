@@ -29,7 +29,11 @@ def test_full_size_plan_has_the_real_counts_and_tau_structure() -> None:
         fields = tau.parse_filename(name)
         row = table.set_index("filename").loc[name]
         assert (fields["scene"], fields["city"], fields["location"], fields["device"]) == (
-            row["scene"], row["city"], row["location"], row["device"])  # fmt: skip
+            row["scene"],
+            row["city"],
+            row["location"],
+            row["device"],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +64,12 @@ def test_metadata_reads_back_as_a_tau_layout_with_a_grouped_hold_out(small: tupl
 def test_writes_what_build_features_writes(small: tuple[Path, Path]) -> None:
     _, feats = small
     assert sorted(p.name for p in feats.iterdir()) == [
-        "evaluate.csv", "evaluate.npy", "stats.npz", "train.csv", "train.npy"
-    ]  # fmt: skip
+        "evaluate.csv",
+        "evaluate.npy",
+        "stats.npz",
+        "train.csv",
+        "train.npy",
+    ]
     for fold in ("train", "evaluate"):
         raw = np.load(feats / f"{fold}.npy", mmap_mode="r")
         x, rows = load_split(feats, fold)

@@ -18,8 +18,13 @@ from asc.data import demo
 from asc.data.prepare import is_complete, prepare_tau
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"cities": ["lisbon"], "train_locations": 3, "evaluate_locations": 1, "segments_per_location": 1,
-        "workers": 1}  # fmt: skip
+TINY = {
+    "cities": ["lisbon"],
+    "train_locations": 3,
+    "evaluate_locations": 1,
+    "segments_per_location": 1,
+    "workers": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +43,17 @@ def mirror(source) -> dict[str, bytes]:
     """meta, audio.1 and audio.2 zips of a tiny TAU-layout set (audio split in two halves)."""
     root = source
     wavs = sorted((root / "audio").iterdir())
-    meta = {f"{TOP}/{p}": (root / p).read_bytes() for p in
-            ["meta.csv", *(f"evaluation_setup/fold1_{s}.csv" for s in ("train", "evaluate", "test"))]}  # fmt: skip
+    meta = {
+        f"{TOP}/{p}": (root / p).read_bytes()
+        for p in ["meta.csv", *(f"evaluation_setup/fold1_{s}.csv" for s in ("train", "evaluate", "test"))]
+    }
     half = len(wavs) // 2
     audio = [{f"{TOP}/audio/{w.name}": w.read_bytes() for w in part} for part in (wavs[:half], wavs[half:])]
-    return {f"{PREFIX}meta.zip": make_zip(meta), f"{PREFIX}audio.1.zip": make_zip(audio[0]),
-            f"{PREFIX}audio.2.zip": make_zip(audio[1])}  # fmt: skip
+    return {
+        f"{PREFIX}meta.zip": make_zip(meta),
+        f"{PREFIX}audio.1.zip": make_zip(audio[0]),
+        f"{PREFIX}audio.2.zip": make_zip(audio[1]),
+    }
 
 
 def run_asc(tmp: Path, server: FileServer, files: dict[str, bytes], archives: list[str], *extra: str):
@@ -56,18 +66,36 @@ def run_asc(tmp: Path, server: FileServer, files: dict[str, bytes], archives: li
         cfg.files[name.removeprefix(PREFIX).removesuffix(".zip")] = {"bytes": len(data), "md5": md5(data)}
     (tmp / "conf" / "dataset").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, tmp / "conf" / "dataset" / "mirror.yaml")
-    cmd = [sys.executable, "-m", "asc", f"hydra.searchpath=[file://{tmp / 'conf'}]", "dataset=mirror",
-           f"dataset.base_url={server.base_url}", f"dataset.archives=[{','.join(archives)}]",
-           f"paths.data={tmp / 'data'}", f"paths.store={tmp / 'store'}", f"paths.results={tmp / 'results'}",
-           f"hydra.run.dir={tmp / 'run'}", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "asc",
+        f"hydra.searchpath=[file://{tmp / 'conf'}]",
+        "dataset=mirror",
+        f"dataset.base_url={server.base_url}",
+        f"dataset.archives=[{','.join(archives)}]",
+        f"paths.data={tmp / 'data'}",
+        f"paths.store={tmp / 'store'}",
+        f"paths.results={tmp / 'results'}",
+        f"hydra.run.dir={tmp / 'run'}",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.slow
 def test_download_features_training_end_to_end(tmp_path, mirror):
     with FileServer(dict(mirror)) as server:
-        proc = run_asc(tmp_path, server, mirror, ["meta", "audio.1", "audio.2"],
-                       "stage=train", "train=demo", "train.epochs=1", "train.select_after=0")  # fmt: skip
+        proc = run_asc(
+            tmp_path,
+            server,
+            mirror,
+            ["meta", "audio.1", "audio.2"],
+            "stage=train",
+            "train=demo",
+            "train.epochs=1",
+            "train.select_after=0",
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(server.requests) == 3  # one GET per archive
         root = tmp_path / "data" / TOP
@@ -77,8 +105,16 @@ def test_download_features_training_end_to_end(tmp_path, mirror):
         assert "s4" in scores["per_device"]  # the unseen device is evaluated
         assert scores["n"] == 50
         # Re-running is a no-op: no request, nothing rebuilt.
-        again = run_asc(tmp_path, server, mirror, ["meta", "audio.1", "audio.2"],
-                        "stage=train", "train=demo", "train.epochs=1", "train.select_after=0")  # fmt: skip
+        again = run_asc(
+            tmp_path,
+            server,
+            mirror,
+            ["meta", "audio.1", "audio.2"],
+            "stage=train",
+            "train=demo",
+            "train.epochs=1",
+            "train.select_after=0",
+        )
         assert again.returncode == 0, again.stderr[-3000:]
         assert len(server.requests) == 3
         assert "built in" not in again.stdout + again.stderr

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from asc.checks import NonFiniteError
+from asc.evaluate import metrics, predict, predict_many
 from asc.model import build_model
-from asc.train import Recipe, Run, metrics, predict, predict_many, train_many
+from asc.train import Recipe, Run, train_many
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 500]}
 RECIPE = Recipe(epochs=3, batch_size=8, lr=1e-3, adam_eps=1e-7, select_after=0)

@@ -194,8 +194,13 @@ def _check_type(info: zipfile.ZipInfo, zip_path: Path) -> None:
     mode = info.external_attr >> 16
     kind = stat.S_IFMT(mode)
     if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
-        what = {stat.S_IFLNK: "a symbolic link", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-                stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}.get(kind, f"of file type {oct(kind)}")  # fmt: skip
+        what = {
+            stat.S_IFLNK: "a symbolic link",
+            stat.S_IFCHR: "a character device",
+            stat.S_IFBLK: "a block device",
+            stat.S_IFIFO: "a FIFO",
+            stat.S_IFSOCK: "a socket",
+        }.get(kind, f"of file type {oct(kind)}")
         raise UnsafeArchiveError(
             f"{zip_path}: member {info.filename!r} is {what}; only plain files and folders are extracted "
             "(is this the right archive? download it again from the dataset's record)"

@@ -16,14 +16,8 @@ seed whatever the number of worker processes.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
-import signal
-import sys
-import threading
-import time
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +33,7 @@ from tqdm import tqdm
 from asc.atomic import atomic_path
 from asc.data import tau
 from asc.data.tau import SCENES
+from asc.process import die_with_parent
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -217,39 +212,6 @@ def _render_and_write(args: tuple[dict[str, Any], Clip, str]) -> None:
         sf.write(tmp, synth.render(clip), int(cfg["sample_rate"]), subtype="PCM_24", format="WAV")
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_WATCH_SECONDS = 0.5
-
-
-def _die_with_parent(parent: int) -> None:
-    """Pool initializer: a worker must not outlive the asc process (killed, it would leave workers writing into
-    the folder the next job resumes). On Linux the kernel sends SIGKILL when the parent dies (prctl); a thread
-    that polls the parent is the portable fallback (and covers a parent that died before prctl took effect)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    direct = os.getppid() == parent  # fork: asc is the parent; forkserver/spawn: it is not
-    threading.Thread(target=_watch_parent, args=(parent, direct), daemon=True, name="parent-watch").start()
-
-
-def _watch_parent(parent: int, direct: bool) -> None:
-    while _alive(parent, direct):
-        time.sleep(_WATCH_SECONDS)
-    os._exit(1)  # no clean-up: the unfinished clip is a temporary file that the next run removes
-
-
-def _alive(parent: int, direct: bool) -> bool:
-    if direct:  # a dead parent is a zombie until reaped, so a kill(0) probe would say "alive"; ppid changes
-        return os.getppid() == parent
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else: pid reuse, rare; treat as alive
-        pass
-    return True
-
-
 def _complete(path: Path, frames: int) -> bool:
     """A clip written by an earlier run: present and of the right length (anything else is rendered again)."""
     try:
@@ -286,12 +248,16 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
                 _render_and_write(job)
                 bar.update()
         else:
-            with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 for _ in pool.map(_render_and_write, jobs, chunksize=8):
                     bar.update()
-    tau.write_metadata(root, pd.DataFrame(
-        [(c.filename, c.scene, f"{c.city}-{c.location}", c.device, c.split) for c in clips],
-        columns=["filename", "scene", "location", "device", "split"]))  # fmt: skip
+    tau.write_metadata(
+        root,
+        pd.DataFrame(
+            [(c.filename, c.scene, f"{c.city}-{c.location}", c.device, c.split) for c in clips],
+            columns=["filename", "scene", "location", "device", "split"],
+        ),
+    )
     train = [c for c in clips if c.split == "train"]
     evaluate = [c for c in clips if c.split == "evaluate"]
     log.info("demo dataset: %d train + %d evaluate clips in %s", len(train), len(evaluate), root)

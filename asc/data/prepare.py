@@ -12,38 +12,22 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asc.data.archive import _plan, extract, file_lock, is_extracted
 from asc.data.checksums import Archive, resumable_bytes
 from asc.data.tau import REQUIRED, read_table
-from asc.data.zenodo import archives_from_config, fetch, human_bytes
+from asc.data.zenodo import archives_from_config, fetch
+from asc.disk import Need, check_disk
 
 log = logging.getLogger(__name__)
 
-MARGIN = 256 << 20  # head-room left on every file system the plan writes to
 # Extracted size of an archive the config gives none for: TAU's WAVs deflate by ~10 %, so 1.15 x the zip.
 FALLBACK_RATIO = 1.15
 NPY_OVERHEAD = 1 << 20  # .npy headers, stats.npz, manifest: well below this
-
-
-@dataclass(frozen=True)
-class Need:
-    """Bytes the plan will write under ``path`` (what: a short description for the error)."""
-
-    path: Path
-    bytes: int
-    what: str
-
-
-class DiskSpaceError(OSError):
-    """The plan does not fit on the disks it writes to (raised before anything is downloaded)."""
 
 
 def is_complete(root: Path) -> bool:
@@ -94,14 +78,22 @@ def disk_plan(
     ``delete_archives`` only the largest missing zip is on disk at a time."""
     todo = [a for a in archives if not is_extracted(a.name, root)]
     missing = [a.bytes - _downloaded(download_dir, a) for a in todo]
-    unpack = sum(extraction_bytes(a, root=root, download_dir=download_dir, estimate=extracted.get(a.name))
-                 for a in todo)  # fmt: skip
+    unpack = sum(
+        extraction_bytes(a, root=root, download_dir=download_dir, estimate=extracted.get(a.name))
+        for a in todo
+    )
     plan = []
     if any(missing):
         n = sum(m > 0 for m in missing)
-        plan.append(Need(download_dir, max(missing) if delete_archives else sum(missing),
-                         "the largest zip still to download (delete_archives=true)" if delete_archives
-                         else f"{n} zip(s) still to download"))  # fmt: skip
+        plan.append(
+            Need(
+                download_dir,
+                max(missing) if delete_archives else sum(missing),
+                "the largest zip still to download (delete_archives=true)"
+                if delete_archives
+                else f"{n} zip(s) still to download",
+            )
+        )
     if unpack:
         plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)"))
     if features_dir is not None and features:
@@ -114,41 +106,6 @@ def _downloaded(dest: Path, a: Archive) -> int:
     if final.is_file() and final.stat().st_size == a.bytes:
         return a.bytes
     return resumable_bytes(dest, a)
-
-
-def _existing(path: Path) -> Path:
-    path = Path(path).absolute()
-    while not path.exists():
-        path = path.parent
-    return path
-
-
-def _device(path: Path) -> int:
-    """The file system a folder (or the nearest existing parent of one still to be made) lives on."""
-    return os.stat(_existing(path)).st_dev
-
-
-def check_disk(plan: Sequence[Need], *, margin: int = MARGIN) -> None:
-    """Raise one DiskSpaceError listing every file system whose free space is short of what the plan writes
-    there (needs under folders on one device are added up)."""
-    by_fs: dict[int, list[Need]] = {}
-    for need in plan:
-        by_fs.setdefault(_device(need.path), []).append(need)
-    short = []
-    for needs in by_fs.values():
-        total, free = sum(n.bytes for n in needs) + margin, shutil.disk_usage(_existing(needs[0].path)).free
-        if free < total:
-            parts = " + ".join(f"{human_bytes(n.bytes)} for {n.what} in {n.path}" for n in needs)
-            short.append(
-                f"  need {human_bytes(total)} ({parts} + {human_bytes(margin)} margin), "
-                f"free {human_bytes(free)}"
-            )
-    if short:
-        raise DiskSpaceError(
-            "not enough free disk space for the dataset:\n" + "\n".join(short) + "\nFree some space, set "
-            "dataset.delete_archives=true (each zip is deleted once extracted: saves 27 GB on TAU), or point "
-            "paths.data (or dataset.root / dataset.download_dir) at a larger disk"
-        )
 
 
 def _feature_clips(cfg: Mapping[str, Any], archives: Sequence[Archive], extracted: Mapping[str, int]) -> int:
@@ -206,8 +163,11 @@ def prepare_tau(
             features=feature_bytes(clips, n_mels=n_mels, frames=frames),
         )
     )
-    options = {"retries": int(cfg.get("retries", 5)), "progress": progress,
-               "url_template": cfg.get("url_template", "{base_url}/{name}?download=1")}  # fmt: skip
+    options = {
+        "retries": int(cfg.get("retries", 5)),
+        "progress": progress,
+        "url_template": cfg.get("url_template", "{base_url}/{name}?download=1"),
+    }
     for a in archives:
         prepare_archive(a, root=root, download_dir=dest, base_url=cfg["base_url"], delete=delete, **options)
     return root
@@ -228,5 +188,8 @@ def prepare_archive(
 
 def _extracted_sizes(files: Mapping[str, Any]) -> dict[str, int]:
     prefix, suffix = str(files.get("prefix", "")), str(files.get("suffix", ".zip"))
-    return {f"{prefix}{k}{suffix}": int(v["extracted"]) for k, v in files.items()
-            if isinstance(v, Mapping) and "extracted" in v}  # fmt: skip
+    return {
+        f"{prefix}{k}{suffix}": int(v["extracted"])
+        for k, v in files.items()
+        if isinstance(v, Mapping) and "extracted" in v
+    }

@@ -88,11 +88,20 @@ def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) ->
                 device[scene == k] = _shuffled_shares(TRAIN_DEVICES, int((scene == k).sum()), rng)
         else:
             device = np.array(EVAL_DEVICES)[rng.permutation(i % len(EVAL_DEVICES))]
-        rows = pd.DataFrame({"scene": np.array(SCENES)[scene], "city": np.array(CITIES)[city],
-                             "location": [f"{CITIES[c]}-{k}" for c, k in zip(city, loc, strict=True)],
-                             "device": device, "split": fold})  # fmt: skip
-        rows.insert(0, "filename", [f"audio/{r.scene}-{r.location}-{j}-{r.device}.wav"
-                                    for j, r in enumerate(rows.itertuples())])  # fmt: skip
+        rows = pd.DataFrame(
+            {
+                "scene": np.array(SCENES)[scene],
+                "city": np.array(CITIES)[city],
+                "location": [f"{CITIES[c]}-{k}" for c, k in zip(city, loc, strict=True)],
+                "device": device,
+                "split": fold,
+            }
+        )
+        rows.insert(
+            0,
+            "filename",
+            [f"audio/{r.scene}-{r.location}-{j}-{r.device}.wav" for j, r in enumerate(rows.itertuples())],
+        )
         parts.append(rows)
     return pd.concat(parts, ignore_index=True)
 
@@ -112,8 +121,12 @@ class _Voice:
 
     def render(self, rows: pd.DataFrame, frames: int, rng: np.random.Generator) -> np.ndarray:
         n_mels = len(self.level)
-        env = np.stack([self.level + self.scene[s] + self.locations[loc] + self.devices[d]
-                        for s, loc, d in zip(rows["scene"], rows["location"], rows["device"], strict=True)])  # fmt: skip
+        env = np.stack(
+            [
+                self.level + self.scene[s] + self.locations[loc] + self.devices[d]
+                for s, loc, d in zip(rows["scene"], rows["location"], rows["device"], strict=True)
+            ]
+        )
         t = np.arange(frames) / frames
         phase = rng.uniform(0, 2 * np.pi, (len(rows), 1))
         mod = np.sin(2 * np.pi * np.array([self.rate[s] for s in rows["scene"]])[:, None] * t + phase)
@@ -127,16 +140,23 @@ def write_standin(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> dic
     """The dataset stage: the TAU metadata layout of the stand-in's clips in ``root`` (no audio)."""
     counts = expected_counts(scale)
     if counts["train"] < 2 * len(SCENES) * len(CITIES):
-        raise ValueError(f"dataset.scale={scale} leaves {counts['train']} fold1_train clips, too small for a "
-                         f"location-grouped validation split; use a scale of at least {MIN_SCALE:.4f}")  # fmt: skip
+        raise ValueError(
+            f"dataset.scale={scale} leaves {counts['train']} fold1_train clips, too small for a "
+            f"location-grouped validation split; use a scale of at least {MIN_SCALE:.4f}"
+        )
     write_metadata(root, plan_standin(counts["train"], counts["evaluate"], seed))
     return counts
 
 
 def render_features(
-    table: pd.DataFrame, out_dir: str | Path, *, seed: int, n_mels: int = 40, frames: int = 500,
+    table: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    seed: int,
+    n_mels: int = 40,
+    frames: int = 500,
     progress: bool | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The features stage for the stand-in: render the features of ``table``'s clips (the folds as
     :func:`asc.data.tau.read_folds` returns them) into ``out_dir`` in build_features' format."""
     out_dir = Path(out_dir)

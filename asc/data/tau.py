@@ -23,12 +23,24 @@ log = logging.getLogger(__name__)
 
 # The baseline's one-hot order.
 SCENES = [
-    "airport", "bus", "metro", "metro_station", "park",
-    "public_square", "shopping_mall", "street_pedestrian", "street_traffic", "tram",
-]  # fmt: skip
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+]
 SPLITS = ("train", "val", "evaluate")
-REQUIRED = ("meta.csv", "evaluation_setup/fold1_train.csv", "evaluation_setup/fold1_evaluate.csv",
-            "evaluation_setup/fold1_test.csv")  # fmt: skip
+REQUIRED = (
+    "meta.csv",
+    "evaluation_setup/fold1_train.csv",
+    "evaluation_setup/fold1_evaluate.csv",
+    "evaluation_setup/fold1_test.csv",
+)
 
 
 def parse_filename(filename: str) -> dict[str, str]:
@@ -164,16 +176,26 @@ def read_folds(
             if filename in meta.index:  # meta.csv is authoritative for identifier and device
                 fields["location"] = meta.at[filename, "identifier"]
                 fields["device"] = meta.at[filename, "source_label"]
-            rows.append({"filename": filename, "scene": scene, "city": fields["city"],
-                         "location": fields["location"], "device": fields["device"], "split": split})  # fmt: skip
+            rows.append(
+                {
+                    "filename": filename,
+                    "scene": scene,
+                    "city": fields["city"],
+                    "location": fields["location"],
+                    "device": fields["device"],
+                    "split": split,
+                }
+            )
     table = pd.DataFrame(rows)
     present = np.array([not audio or (root / f).is_file() for f in table["filename"]])
     if not present.all():
         gone = table.loc[~present]
         log.warning(
             "%d clips listed in the fold files have no audio under %s (e.g. %s); they are excluded",
-            len(gone), root, gone["filename"].iloc[0],
-        )  # fmt: skip
+            len(gone),
+            root,
+            gone["filename"].iloc[0],
+        )
         table = table.loc[present].reset_index(drop=True)
     for split, expected in dict(expected_counts or {}).items():
         have = int((table["split"] == split).sum())

@@ -19,6 +19,7 @@ from asc.data import checksums
 from asc.data.archive import file_lock
 from asc.data.checksums import Archive
 from asc.data.http_download import DownloadError, byte_bar, download_archive
+from asc.disk import human_bytes
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -108,12 +109,3 @@ def _check_disk(todo: Sequence[Archive], dest: Path) -> None:
             f"{human_bytes(missing)} still to download for {len(todo)} archive(s) + "
             f"{human_bytes(_DISK_MARGIN)} margin), available {human_bytes(free)} ({free} bytes)"
         )
-
-
-def human_bytes(n: float) -> str:
-    """A byte count in the largest binary unit that keeps it below 1024, e.g. "1.5 GiB"."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024:
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"

@@ -44,8 +44,16 @@ def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -
         if np.isfinite(v):
             xy = (bar.get_x() + bar.get_width() / 2, v)
             offset, va, color = ((0, -3), "top", "white") if inside else ((0, 2), "bottom", "black")
-            ax.annotate(f"{v:.1f}", xy, xytext=offset, textcoords="offset points", ha="center", va=va,
-                        fontsize=5.5, color=color)  # fmt: skip
+            ax.annotate(
+                f"{v:.1f}",
+                xy,
+                xytext=offset,
+                textcoords="offset points",
+                ha="center",
+                va=va,
+                fontsize=5.5,
+                color=color,
+            )
 
 
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:

@@ -48,8 +48,14 @@ def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None =
         for ax, layer in zip(axes[0], layers, strict=True):
             values = np.asarray(per_layer[layer], dtype=float)
             mu, sd = float(values.mean()), float(values.std())  # population std describes this set of filters
-            counts, _, _ = ax.hist(values, bins=bins, color=COLORS["cosine"], edgecolor="white", lw=0.5,
-                                   label=f"$\\mu$ = {mu:.3f}\n$\\sigma$ = {sd:.3f}")  # fmt: skip
+            counts, _, _ = ax.hist(
+                values,
+                bins=bins,
+                color=COLORS["cosine"],
+                edgecolor="white",
+                lw=0.5,
+                label=f"$\\mu$ = {mu:.3f}\n$\\sigma$ = {sd:.3f}",
+            )
             ax.set_ylim(0, counts.max() * 1.4)  # headroom so the mu/sigma legend never covers a bar
             ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_title(f"{layer} ({len(values)} filters)", fontsize=8)
@@ -90,10 +96,17 @@ def fig4_l1_norms(
         handles = [
             plt.Rectangle((0, 0), 1, 1, color=COLORS["cosine"], label=f"Kept by cosine ({k}/{n})"),
             plt.Rectangle((0, 0), 1, 1, color=COLORS["pruned"], label="Pruned by cosine"),
-            plt.Line2D([], [], ls="", marker="v", color=COLORS["l1"], ms=4,
-                       label=rf"Pruned by $\ell_1$-norm ({n - k} lowest)"),
+            plt.Line2D(
+                [],
+                [],
+                ls="",
+                marker="v",
+                color=COLORS["l1"],
+                ms=4,
+                label=rf"Pruned by $\ell_1$-norm ({n - k} lowest)",
+            ),
             plt.Line2D([], [], ls="", label=f"min/max norm ratio = {norms.min() / norms.max():.2f}"),
-        ]  # fmt: skip
+        ]
         ax.legend(handles=handles, frameon=False, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
         ax.set_xticks(idx)
         ax.set_xlabel(f"Filter index ({layer})")

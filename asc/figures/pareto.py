@@ -29,15 +29,30 @@ def _cost_panel(
     """Accuracy against one cost column: a marker per model (hollow = not fine-tuned), the front stepped."""
     for _, p in points.iterrows():
         base, color = p["criterion"] == "none", colors[p["criterion"]]
-        ax.errorbar(p[column] / scale, p["accuracy"], yerr=p["accuracy_std"], marker="*" if base else "o",
-                    ms=7 if base else 4, color=color, mfc=color if p["basis"] != "no FT" else "white",
-                    capsize=1.5, lw=0.8, ls="")  # fmt: skip
+        ax.errorbar(
+            p[column] / scale,
+            p["accuracy"],
+            yerr=p["accuracy_std"],
+            marker="*" if base else "o",
+            ms=7 if base else 4,
+            color=color,
+            mfc=color if p["basis"] != "no FT" else "white",
+            capsize=1.5,
+            lw=0.8,
+            ls="",
+        )
     front = points[pareto_mask(points[column], points["accuracy"])].sort_values(column)
     ax.step(front[column] / scale, front["accuracy"], where="post", color="0.4", lw=0.8, ls="--", zorder=0)
     ax.plot(front[column] / scale, front["accuracy"], "o", ms=9, mfc="none", mec="0.2", mew=0.7)
     for i, (_, p) in enumerate(front.iterrows()):  # alternate below/above: neighbours on the front are close
-        ax.annotate(p["layers"] or "unpruned", (p[column] / scale, p["accuracy"]), xytext=(4, -8 if i % 2 else 5),
-                    textcoords="offset points", fontsize=5.5, color="0.2")  # fmt: skip
+        ax.annotate(
+            p["layers"] or "unpruned",
+            (p[column] / scale, p["accuracy"]),
+            xytext=(4, -8 if i % 2 else 5),
+            textcoords="offset points",
+            fontsize=5.5,
+            color="0.2",
+        )
     ax.grid(alpha=0.3, lw=0.5)
 
 
@@ -64,16 +79,30 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
             ax.set_xlabel(label)
         axes[0][0].set_ylabel("Accuracy (%)")
-        handles = [plt.Line2D([], [], ls="", marker="*" if c == "none" else "o", ms=6 if c == "none" else 4,
-                              color=colors[c], label="Unpruned" if c == "none" else LABELS.get(c, c))
-                   for c in dict.fromkeys(points["criterion"])]  # fmt: skip
+        handles = [
+            plt.Line2D(
+                [],
+                [],
+                ls="",
+                marker="*" if c == "none" else "o",
+                ms=6 if c == "none" else 4,
+                color=colors[c],
+                label="Unpruned" if c == "none" else LABELS.get(c, c),
+            )
+            for c in dict.fromkeys(points["criterion"])
+        ]
         handles += [
             plt.Line2D([], [], ls="", marker="o", ms=4, mfc="white", color="0.3", label="Not fine-tuned"),
             plt.Line2D(
                 [], [], ls="--", marker="o", ms=7, mfc="none", color="0.3", lw=0.8, label="Pareto front"
             ),
         ]
-        fig.legend(handles=handles, frameon=False, ncol=min(len(handles), 5), loc="lower center",
-                   bbox_to_anchor=(0.5, 1.0))  # fmt: skip
+        fig.legend(
+            handles=handles,
+            frameon=False,
+            ncol=min(len(handles), 5),
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+        )
         fig.tight_layout()
         return save_figure(fig, stem)

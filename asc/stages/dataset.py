@@ -13,9 +13,15 @@ FEATURES_ONLY = ("standin",)
 
 
 def build(
-    dataset: Mapping[str, Any], *, work: Path | None, workers: int, progress: bool | None,
-    features_dir: Path | None = None, n_mels: int = 40, frames: int = 500,
-) -> dict[str, Any]:  # fmt: skip
+    dataset: Mapping[str, Any],
+    *,
+    work: Path | None,
+    workers: int,
+    progress: bool | None,
+    features_dir: Path | None = None,
+    n_mels: int = 40,
+    frames: int = 500,
+) -> dict[str, Any]:
     """Bring the dataset into being; returns the manifest fields. ``work`` is a generated set's store folder
     (None for TAU, which lives at ``dataset.root`` and checks itself). ``features_dir``, ``n_mels`` and
     ``frames`` let the TAU disk check count the features too, before anything is downloaded."""

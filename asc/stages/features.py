@@ -17,16 +17,34 @@ from asc.features import FrontEnd, build_features
 
 
 def build(
-    root: Path, work: Path, *, frontend: FrontEnd, clip_seconds: float, batch_size: int, workers: int,
-    device: torch.device, progress: bool | None, render_seed: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    root: Path,
+    work: Path,
+    *,
+    frontend: FrontEnd,
+    clip_seconds: float,
+    batch_size: int,
+    workers: int,
+    device: torch.device,
+    progress: bool | None,
+    render_seed: int | None = None,
+) -> dict[str, Any]:
     """``render_seed``: the dataset is the stand-in, render its features with this seed (its dataset.seed)."""
     if render_seed is not None:
         from asc.data.standin import render_features
 
         table = tau.read_folds(root, audio=False)
-        return render_features(table, work, seed=render_seed, n_mels=frontend.n_mels, frames=frontend.frames,
-                               progress=progress)  # fmt: skip
+        return render_features(
+            table, work, seed=render_seed, n_mels=frontend.n_mels, frames=frontend.frames, progress=progress
+        )
     table = tau.read_folds(root)  # split = the fold: train | evaluate
-    return build_features(root, table, frontend, work, clip_seconds=clip_seconds, batch_size=batch_size,
-                          workers=workers, device=device, progress=progress)  # fmt: skip
+    return build_features(
+        root,
+        table,
+        frontend,
+        work,
+        clip_seconds=clip_seconds,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        progress=progress,
+    )

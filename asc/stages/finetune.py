@@ -32,7 +32,9 @@ class Job:
     label: str
 
 
-def check_fractions(rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")):
+def check_fractions(
+    rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
+):
     """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
     at-least-one-clip rounding that silently turns 1 % into 20 %)."""
     sizes = rows.groupby(list(strata)).size()
@@ -40,8 +42,10 @@ def check_fractions(rows: pd.DataFrame, fractions: Sequence[float], strata: Sequ
     for f in fractions:
         if f * smallest < 0.5:
             where = ", ".join(map(str, sizes.idxmin()))
-            raise ValueError(f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
-                             f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset")  # fmt: skip
+            raise ValueError(
+                f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
+                f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
+            )
 
 
 def build_many(
@@ -53,7 +57,18 @@ def build_many(
         subset = nested_fractions(pool.rows, [job.fraction], seed=job.subset_seed)[job.fraction]
         save_lists(pool.rows, {job.fraction: subset}, job.work)
         model = job.start
-        runs.append(Run(model, torch.as_tensor(np.asarray(subset), dtype=torch.long), job.seed, job.work, recipe,
-                        job.label))  # fmt: skip
+        runs.append(
+            Run(
+                model,
+                torch.as_tensor(np.asarray(subset), dtype=torch.long),
+                job.seed,
+                job.work,
+                recipe,
+                job.label,
+            )
+        )
     histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **options)
-    return [(run.model, {**h, "train_examples": len(run.train_idx)}) for run, h in zip(runs, histories, strict=True)]
+    return [
+        (run.model, {**h, "train_examples": len(run.train_idx)})
+        for run, h in zip(runs, histories, strict=True)
+    ]

@@ -10,9 +10,15 @@ from asc.data import tau
 
 
 def build(
-    root: Path, work: Path, *, method: str, amount: float, seed: int, expected_counts: Mapping[str, int],
+    root: Path,
+    work: Path,
+    *,
+    method: str,
+    amount: float,
+    seed: int,
+    expected_counts: Mapping[str, int],
     audio: bool = True,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """``audio=False``: a features-only dataset, whose clips have no WAV to check for."""
     table = tau.read_folds(root, expected_counts=expected_counts, audio=audio)
     table = tau.split_validation(table, method=method, amount=amount, seed=seed)

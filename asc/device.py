@@ -1,0 +1,57 @@
+"""Where and how fast tensors compute: the device, the float precision of a pass, and how many fused models share
+one pass on it. Speed only: nothing here is part of an artifact key, except ``precision``, which a recipe names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda but no CUDA device is available; use device=cpu or device=auto")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def precision_mode(precision: str, device: torch.device):
+    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    try:
+        with autocast:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The tensor on ``device`` if it takes under half the free device memory, else left on the CPU (then
+    each mini-batch is gathered on the CPU and copied over)."""
+    if device.type != "cuda" or x.device == device:
+        return x
+    return x.to(device) if x.numel() * x.element_size() < torch.cuda.mem_get_info(device)[0] // 2 else x
+
+
+def auto_group_size(device: torch.device) -> int:
+    """Models per grouped pass when not given. CPU: 1 — measured on 2 cores (torch 2.13, oneDNN, scripts/bench.py
+    section fused), a grouped conv over 4–8 models runs at ~0.58× the per-example rate of the same models' plain
+    convs, so on the CPU train_many keeps the fused schedule but gives each model its own pass (then each gets
+    bit for bit what it gets alone). That box was shared and loaded (each 2-thread OpenMP region then costs a
+    ~16 ms scheduler slice, which blurs every CPU timing): re-measure on a quiet CPU with ``scripts/bench.py
+    --section fused``, which prints both. CUDA: every model in one pass (a 46k-parameter net at batch 16 is
+    launch-bound; fusion multiplies the work per launch)."""
+    return 1 if device.type == "cpu" else 1 << 30
+
+
+def parts(sel: list[int], k: int) -> list[list[int]]:
+    return [sel[i : i + k] for i in range(0, len(sel), k)]

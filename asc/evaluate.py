@@ -1,0 +1,105 @@
+"""Prediction and evaluation: class probabilities of one or many models, and the metrics the results table holds
+(accuracy, class-averaged accuracy, log loss, per device and per class, confusion matrix).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from asc import fused
+from asc.device import auto_group_size, parts, precision_mode
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 64, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Class probabilities (N, classes) in eval mode (the model is moved to ``device``)."""
+    model.to(device).eval()
+    out = [
+        torch.softmax(model(x[i : i + batch_size].to(device)), dim=1).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
+
+
+@torch.inference_mode()
+def predict_many(
+    models: Sequence[nn.Module],
+    x: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    channels_last: bool = True,
+    group_size: int | None = None,
+) -> list[np.ndarray]:
+    """Class probabilities (N, classes) of each model: models of one shape in batched passes of ``group_size``
+    (default :func:`auto_group_size`), in float32 without TF32 like training's default."""
+    groups: dict[tuple, list[int]] = {}
+    for i, model in enumerate(models):
+        groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
+    out: list[np.ndarray] = [np.zeros((0, 0))] * len(models)
+    for idxs in groups.values():
+        stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
+        k = group_size or auto_group_size(stack.device)
+        with precision_mode("fp32", stack.device):
+            chunks = [
+                torch.cat(
+                    [
+                        torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2)
+                        for sel in parts(list(range(len(idxs))), k)
+                    ],
+                    dim=1,
+                ).cpu()
+                for i in range(0, len(x), batch_size)
+            ]
+        if chunks:
+            probs = torch.cat(chunks).double()
+            for g, i in enumerate(idxs):
+                out[i] = probs[:, g].numpy()
+    return out
+
+
+def _log_loss(p_true: np.ndarray) -> float:
+    # sklearn's convention: probabilities clipped away from 0 so a confident mistake costs ~34.5, not infinity.
+    return float(-np.log(np.clip(p_true, 1e-15, 1.0)).mean()) if p_true.size else math.nan
+
+
+def metrics(
+    probs: np.ndarray, labels: np.ndarray, devices: Sequence[str], classes: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy, class-averaged accuracy, log loss, per-device and per-class figures, confusion matrix."""
+    labels = np.asarray(labels)
+    devices = np.asarray(devices)
+    pred = probs.argmax(1)
+    p_true = probs[np.arange(len(labels)), labels]
+    hit = pred == labels
+    per_class = {
+        c: {"accuracy": float(hit[labels == k].mean()), "log_loss": _log_loss(p_true[labels == k])}
+        for k, c in enumerate(classes)
+        if (labels == k).any()
+    }
+    per_device = {
+        d: {"accuracy": float(hit[devices == d].mean()), "log_loss": _log_loss(p_true[devices == d])}
+        for d in sorted(set(devices.tolist()))
+    }
+    confusion = np.zeros((len(classes), len(classes)), dtype=int)
+    np.add.at(confusion, (labels, pred), 1)
+    return {
+        "accuracy": float(hit.mean()),
+        "class_avg_accuracy": float(np.mean([v["accuracy"] for v in per_class.values()])),
+        "log_loss": _log_loss(p_true),
+        "per_device": per_device,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "n": int(len(labels)),
+    }
+
+
+# ---------------------------------------------------------------------- per-run state and checkpoints

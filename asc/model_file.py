@@ -1,0 +1,34 @@
+"""The one reader of a user's model file: a Keras 2.x HDF5 model of the DCASE21 family (asc/keras_io.py) or one of
+our checkpoints (asc/model.py), told apart by content, not by name (a renamed file still loads).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asc import keras_io
+from asc.model import BaselineCNN, load_model
+
+
+def read_model_file(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[BaselineCNN, dict[str, Any]]:
+    """(model, extra) from ``path``: a Keras ``model.save("x.h5")`` file or an asc ``model.pt``.
+
+    Raises FileNotFoundError (no such file), :class:`asc.keras_io.KerasFormatError` (an HDF5 file that is not a
+    DCASE21-family Keras model) or ValueError (a Keras 3 ``.keras`` archive, which is not read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    if keras_io.is_hdf5(path):
+        model, extra = keras_io.load_keras_h5(path)
+        return model.to(map_location), extra
+    if path.suffix == ".keras":
+        raise ValueError(
+            f"{path} is a Keras 3 `.keras` archive, which is not supported; in Keras save the model as HDF5 "
+            "with `model.save('model.h5')` and load that file"
+        )
+    return load_model(path, map_location)
