@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key, the value and the valid choices."""
+from asc.errors import ConfigError
 
 
 def _fail(key: str, value: Any, expected: str) -> None:
