@@ -1,52 +1,63 @@
 """The stage chain, declared once: dataset → index → features → train → prune → finetune → report.
 
-For each stage: its name, the config subtree that keys its artifacts, the stages it reads, and the function (in
-the stage's own module under asc/stages/) that builds one artifact — or, for the training stages, one batch of
-same-architecture artifacts in one (fused) pass. asc/plan.py turns a config into keyed steps along this chain;
-asc/execute.py builds the missing ones, stage by stage, and is the only code that touches the store.
+Each stage is one module under asc/stages/ with three functions, and this list is the only place that names them:
+
+- ``plan(cfg, up) -> list[Step]``: the stage's artifacts with their keys, from the config and the steps of its
+  upstream stages (``up[name]``); pure, except that a user-named file or folder is read to key it by content;
+- ``check(steps, cfg) -> list[Need]``: everything that can be known before building, reading only what the user
+  named; raises a one-line :class:`~asc.errors.InputError`; returns the disk space each artifact will take;
+- ``run(steps, ctx)``: builds the steps the store lacks (asc/context.py) and records their results rows.
+
+asc/plan.py and asc/execute.py are loops over this list. Adding a stage is one module and one line here.
+``store`` is the ``paths.*`` root its artifacts live under: ``data`` (datasets, features: shared by every
+experiment), ``store`` (models), or ``""`` (none: the report is rewritten each time).
+
+Stage modules import torch only inside ``run``, so planning, checking and ``asc dry_run=true`` load none of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from asc.stages import dataset, finetune, index, prune, report, train
-from asc.stages import features as features_stage
+from asc.stages import dataset, features, finetune, index, prune, report, train
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    keyed_by: str  # the config subtree (plus upstream keys) that its artifact keys hash
     upstream: tuple[str, ...]
-    build: Callable[..., object]
-    store: str = "store"  # "data" (datasets, features: shared by every experiment) | "store" | "" (none)
+    store: str  # "data" | "store" | ""
+    module: ModuleType  # asc/stages/<name>.py: plan, check, run
+
+    @property
+    def plan(self) -> Any:
+        return self.module.plan
+
+    @property
+    def check(self) -> Any:
+        return self.module.check
+
+    @property
+    def run(self) -> Any:
+        return self.module.run
 
 
 CHAIN: tuple[Stage, ...] = (
-    Stage(
-        "dataset",
-        "dataset content (demo: generator settings; TAU: archives, sizes, MD5s)",
-        (),
-        dataset.build,
-        store="data",
-    ),
-    Stage("index", "dataset.validation", ("dataset",), index.build),
-    Stage("features", "features", ("dataset",), features_stage.build, store="data"),
-    Stage(
-        "train",
-        "model, train recipe, seed (or the train.init_from file's digest)",
-        ("features", "index"),
-        train.build_many,
-    ),
-    Stage("prune", "one criterion config (runs / prune)", ("train",), prune.build),
-    Stage(
-        "finetune", "finetune recipe, fraction, repeat", ("prune", "features", "index"), finetune.build_many
-    ),
-    Stage("report", "nothing: reads the results table", ("prune", "finetune"), report.build, store=""),
+    Stage("dataset", (), "data", dataset),
+    Stage("index", ("dataset",), "store", index),
+    Stage("features", ("dataset",), "data", features),
+    Stage("train", ("features", "index"), "store", train),
+    Stage("prune", ("train",), "store", prune),
+    Stage("finetune", ("prune", "features", "index"), "store", finetune),
+    Stage("report", ("train", "prune", "finetune"), "", report),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)
-STORE_OF: dict[str, str] = {
-    s.name: s.store for s in CHAIN
-}  # stage -> "data" | "store" | "": its paths.* root
+STORE_OF: dict[str, str] = {s.name: s.store for s in CHAIN}
+
+
+def artifact_dir(paths: dict[str, Any], stage: str, key: str) -> Path:
+    """Where the artifact ``stage/key`` lives: ``<paths.data | paths.store>/<stage>/<key>``."""
+    return Path(paths[STORE_OF[stage]]) / stage / key

@@ -49,28 +49,29 @@ def _fail(err: BaseException) -> None:
 
 def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
     """Everything after composition, on the resolved config (tests call this directly)."""
-    import torch
-
     from asc.dryrun import format_plan
     from asc.execute import execute
-    from asc.plan import make_plan
+    from asc.plan import check_plan, make_plan
+    from asc.stages import report
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
-    if plain["runtime"]["num_threads"]:
-        torch.set_num_threads(int(plain["runtime"]["num_threads"]))
     if plain["report_only"]:
-        from asc.stages.report import build
-
-        print("\n" + build(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
+        report.write(plain["paths"]["results"])
+        print("\n" + report.summary(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
         return
     steps = make_plan(plain)
+    check_plan(steps, plain, upto=plain["stage"])  # every input and the disks, before anything is built
     if plain["dry_run"]:
         print(format_plan(steps, plain, upto=plain["stage"]))
         return
-    summary = execute(steps, plain, upto=plain["stage"], report=not multirun)
-    if summary:
-        print("\n" + summary + "\n")
+    if plain["runtime"]["num_threads"]:
+        import torch
+
+        torch.set_num_threads(int(plain["runtime"]["num_threads"]))
+    execute(steps, plain, upto=plain["stage"], report=not multirun)
+    if plain["stage"] == "report" and not multirun:
+        print("\n" + report.summary(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -97,11 +98,11 @@ class ReportAfterMultirun(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("dry_run") or config.get("stage") != "report":
             return
-        from asc.stages.report import build
+        from asc.stages import report
 
-        plain = OmegaConf.to_container(config, resolve=False)
-        results = plain["paths"]["results"]
-        print("\n" + build(results) + "\n")
+        results = OmegaConf.to_container(config, resolve=False)["paths"]["results"]
+        report.write(results)
+        print("\n" + report.summary(results) + "\n")
 
 
 if __name__ == "__main__":

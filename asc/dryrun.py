@@ -1,7 +1,9 @@
-"""``asc dry_run=true``: the plan as a table — stage, key, cached | missing, label, training examples.
+"""``asc dry_run=true``: the plan as a table — stage, key, cached | missing, label, training examples — after the
+recipes the job trains with.
 
 Status reads only manifests (and, for TAU, whether the dataset folder is complete); example counts are exact
-once the index exists (or for the demo set, whose clip list follows from its config), else marked ``~``.
+wherever the index is known before building (asc/stages/index.py ``preview``: generated sets, a user's own
+folder, a built index), else estimates marked ``~``.
 """
 
 from __future__ import annotations
@@ -11,58 +13,73 @@ from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES, STORE_OF
-from asc.plan import Step, approx_examples_per_epoch
+from asc.plan import approx_examples_per_epoch, is_built
+from asc.stages import index
 from asc.stages.dataset import GENERATED
-from asc.store import MANIFEST
+from asc.stages.finetune import pool_of
+from asc.step import Step
 
 
 def _status(step: Step, cfg: Mapping[str, Any]) -> str:
+    if not STORE_OF[step.stage]:
+        return "always"
     if step.stage == "dataset" and cfg["dataset"]["name"] not in GENERATED:
         from asc.data.prepare import is_complete
 
         return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"
-    root = cfg["paths"][STORE_OF[step.stage]]
-    return "cached" if (Path(root) / step.stage / step.key / MANIFEST).is_file() else "missing"
+    return "cached" if is_built(cfg, step) else "missing"
 
 
 def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step], str]:
-    """Training examples of a step: exact from a built index (the very subset draw), else ``~`` estimates."""
-    index = next(s for s in steps if s.stage == "index")
-    path = Path(cfg["paths"]["store"]) / "index" / index.key
-    train_on = cfg["finetune"]["train_on"]
-    if (path / MANIFEST).is_file():
+    """Training examples of a step: exact where the index is known (the very subset draw), else ``~`` estimates."""
+    idx = next(s for s in steps if s.stage == "index")
+    built = Path(cfg["paths"]["store"]) / "index" / idx.key
+    if is_built(cfg, idx):
         from asc.data.tau import load_index
-        from asc.fractions import nested_fractions
 
-        table = load_index(path)
-        pools = {
-            "train": table[table["split"] == "train"],
-            "fold1_train": table[table["split"] != "evaluate"],
-        }
+        table = load_index(built)
+    else:
+        table = index.preview(cfg)
+    if table is None:
+        approx = approx_examples_per_epoch(cfg)
+        return lambda step: f"~{approx(step)}"
+    from asc.fractions import nested_fractions
 
-        def exact(step: Step) -> str:
-            if step.stage == "train":
-                return str(len(pools["train"]))
-            f = step.args["fraction"]
-            return str(len(nested_fractions(pools[train_on], [f], seed=step.args["subset_seed"])[f]))
+    train, pool = pool_of(table, "train"), pool_of(table, cfg["finetune"]["train_on"])
 
-        return exact
-    approx = approx_examples_per_epoch(cfg)
-    return lambda step: f"~{approx(step)}"
+    def exact(step: Step) -> str:
+        if step.stage == "train":
+            return str(len(train))
+        f = step.args["fraction"]
+        return str(len(nested_fractions(pool, [f], seed=step.args["subset_seed"])[f]))
+
+    return exact
+
+
+def recipes(cfg: Mapping[str, Any]) -> str:
+    """One line naming the recipes the job trains with (the dataset chooses them unless the user did)."""
+    t, f = cfg["train"], cfg["finetune"]
+    if t.get("init_from"):
+        base = f"baseline from train.init_from={t['init_from']} (not trained)"
+    else:
+        base = f"train={t['name']} ({t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']:g}, seeds {list(t['seeds'])})"
+    tune = f"finetune={f['name']} ({f['epochs']} epochs, batch {f['batch_size']}, select on {f['select_on']})"
+    return f"recipes on {cfg['dataset']['name']}: {base}; {tune}"
 
 
 def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> str:
     wanted = set(STAGES[: STAGES.index(upto) + 1])
     shown = [s for s in steps if s.stage in wanted]
     examples_of = _examples(steps, cfg)
-    lines = [f"{'stage':<9} {'key':<12} {'status':<7} {'examples':>9}  label"]
+    lines = [recipes(cfg), "", f"{'stage':<9} {'key':<12} {'status':<7} {'examples':>9}  label"]
     counts: dict[str, list[int]] = {}
     for s in shown:
         trains = s.stage == "finetune" or (s.stage == "train" and not cfg["train"].get("init_from"))
         examples = examples_of(s) if trains else ""
         status = _status(s, cfg)
-        counts.setdefault(s.stage, [0, 0])[status == "cached"] += 1
+        if STORE_OF[s.stage]:
+            counts.setdefault(s.stage, [0, 0])[status == "cached"] += 1
         lines.append(f"{s.stage:<9} {s.key:<12} {status:<7} {examples:>9}  {s.label}")
     total = ", ".join(f"{stage} {sum(c)} ({c[1]} cached)" for stage, c in counts.items())
-    lines.append(f"\n{len(shown)} artifacts: {total}. dry run: nothing was built.")
+    lines.append(f"\n{sum(map(sum, counts.values()))} artifacts: {total}. dry run: nothing was built.")
     return "\n".join(lines)

@@ -103,3 +103,14 @@ def metrics(
 
 
 # ---------------------------------------------------------------------- per-run state and checkpoints
+
+
+def evaluate(
+    models: Sequence[nn.Module], split: Any, *, batch_size: int, device: torch.device
+) -> list[dict[str, Any]]:
+    """:func:`metrics` of every model on ``split`` (an :class:`asc.splits.Split`: x (N, n_mels, frames), y (N,),
+    rows with a ``device`` column), all models of one architecture in one batched pass."""
+    from asc.data.tau import SCENES
+
+    probs = predict_many(list(models), split.x, batch_size=batch_size, device=device)
+    return [metrics(p, split.y.numpy(), split.rows["device"].tolist(), SCENES) for p in probs]

@@ -70,6 +70,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
     rt = cfg["runtime"]
     _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    if rt["num_threads"] is not None:
+        _int("runtime.num_threads", rt["num_threads"], 1)
     for key in ("workers", "feature_batch_size", "eval_batch_size"):
         _int(f"runtime.{key}", rt[key], 1)
     d = cfg["dataset"]

@@ -10,7 +10,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from asc.plan import Step, build_config, make_plan
+from asc.plan import make_plan
+from asc.stages.prune import criterion_config
+from asc.step import Step
+from asc.errors import InputError
 from asc.validate import ConfigError, validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -39,7 +42,7 @@ def test_the_plan_needs_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert len(ids) == len(set(ids))
     by_id = {s.id: s for s in steps}
     for s in steps:  # every upstream is planned, and before it
-        assert all(u in by_id and ids.index(u) < ids.index(s.id) for u in s.upstream)
+        assert all(u.id in by_id and ids.index(u.id) < ids.index(s.id) for u in s.upstream)
 
 
 def test_the_training_seed_rekeys_training_only() -> None:
@@ -201,8 +204,8 @@ def test_given_kept_file_is_keyed_on_its_content_not_its_path(tmp_path: Path) ->
 
     first, moved = prune_step(a), prune_step(b)
     assert first.key == moved.key  # same bytes elsewhere: the same artifact
-    assert build_config(moved)["kept_file"] == str(b)  # the build still reads the file it was given
+    assert criterion_config(moved)["kept_file"] == str(b)  # the build still reads the file it was given
     a.write_text('{"C1": [2, 3], "C2": [0, 1], "C3": [0, 1]}')
     assert prune_step(a).key != first.key  # edited: pruned again
-    with pytest.raises(FileNotFoundError, match="prune.kept_file=.*does not exist"):
+    with pytest.raises(InputError, match="prune.kept_file=.*does not exist"):
         prune_step(tmp_path / "nope.json")

@@ -77,6 +77,15 @@ def plan_clips(cfg: Mapping[str, Any]) -> list[Clip]:
     return clips
 
 
+def fold_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """The demo's folds as :func:`asc.data.tau.read_folds` reads them back from its metadata (filename, scene,
+    city, location = ``<city>-<id>``, device, split = train | evaluate), from the config alone."""
+    return pd.DataFrame(
+        [(c.filename, c.scene, c.city, f"{c.city}-{c.location}", c.device, c.split) for c in plan_clips(cfg)],
+        columns=["filename", "scene", "city", "location", "device", "split"],
+    )
+
+
 # Scene -> the scene whose template it is a variation of (tram sounds like bus, metro like metro_station, ...).
 SIBLINGS = {
     "tram": "bus",
@@ -251,13 +260,7 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
             with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 for _ in pool.map(_render_and_write, jobs, chunksize=8):
                     bar.update()
-    tau.write_metadata(
-        root,
-        pd.DataFrame(
-            [(c.filename, c.scene, f"{c.city}-{c.location}", c.device, c.split) for c in clips],
-            columns=["filename", "scene", "location", "device", "split"],
-        ),
-    )
+    tau.write_metadata(root, fold_table(cfg))
     train = [c for c in clips if c.split == "train"]
     evaluate = [c for c in clips if c.split == "evaluate"]
     log.info("demo dataset: %d train + %d evaluate clips in %s", len(train), len(evaluate), root)

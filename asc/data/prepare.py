@@ -122,6 +122,24 @@ def _audio_keys(files: Mapping[str, Any]) -> list[str]:
     return [str(k) for k, v in files.items() if isinstance(v, Mapping) and str(k).startswith("audio")]
 
 
+def download_needs(cfg: Mapping[str, Any]) -> list[Need]:
+    """The disk space that bringing ``cfg``'s archives into ``dataset.root`` still takes (downloads and
+    extraction; nothing once the folder is complete), for the planning-time disk check."""
+    root = Path(cfg["root"])
+    if not cfg.get("download", True) or is_complete(root):
+        return []
+    archives = [
+        a for a in archives_from_config(cfg["files"], list(cfg["archives"])) if not is_extracted(a.name, root)
+    ]
+    return disk_plan(
+        archives,
+        root=root,
+        download_dir=Path(cfg["download_dir"]),
+        extracted=_extracted_sizes(cfg["files"]),
+        delete_archives=bool(cfg.get("delete_archives", False)),
+    )
+
+
 def prepare_tau(
     cfg: Mapping[str, Any],
     progress: bool | None = None,

@@ -67,3 +67,23 @@ def given(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
         why = f"indices {bad} are outside [0, {n})" if bad else "it is empty or repeats an index"
         raise ValueError(f"prune.kept.{layer}={idx}: {why}; layer {layer} has {n} filters (0-based)")
     return Selection(sorted(idx))
+
+
+def check_kept(pcfg: Mapping[str, Any], widths: Mapping[str, int]) -> dict[str, list[int]]:
+    """The kept indices of every pruned layer, checked against the layers' widths before anything is built
+    (raises :class:`asc.errors.InputError` naming the key and the fix)."""
+    from asc.errors import InputError
+
+    try:
+        given_kept(pcfg)  # the file reads
+    except (OSError, ValueError) as err:
+        raise InputError(str(err)) from None
+    out = {}
+    layers = [pcfg["layers"]] if isinstance(pcfg["layers"], str) else list(pcfg["layers"])
+    for layer in layers:
+        try:
+            sel = given(torch.zeros(int(widths[layer]), 1, 1, 1), {**pcfg, "layer": layer})
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        out[layer] = sel.kept
+    return out

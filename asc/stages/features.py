@@ -1,50 +1,154 @@
 """Stage ``features``: log-mel arrays per fold (fold1_train, fold1_evaluate) + normalisation statistics.
 
-Stored per fold rather than per split, so a different validation hold-out (another seed, the official draw)
-reuses them: on the real set that is a 30 GB decoding pass saved. A features-only dataset (the stand-in) renders
-the same files instead of decoding audio.
+Key: the front end (``features``) and the dataset's key. Stored per fold rather than per split, so another
+validation hold-out (another seed, the official draw) reuses them: on the real set a 30 GB decoding pass saved.
+A features-only dataset (the stand-in) renders the same files instead of decoding audio.
+
+Checked before anything is built: the front end itself (Nyquist, window and hop against the clip length at the
+rate the features use, after resampling: the error names the key to change, not the audio) and, for a user's
+own dataset folder, the rate and length of its first clip against that front end.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from asc.disk import Need
+from asc.errors import ConfigError, InputError
+from asc.stages import dataset, index
+from asc.step import Step, make_step
 
-from asc.data import tau
-from asc.features import FrontEnd, build_features
+if TYPE_CHECKING:
+    from asc.context import Context
+
+NPY_OVERHEAD = 1 << 20  # .npy headers, statistics, file lists: well below this
 
 
-def build(
-    root: Path,
-    work: Path,
-    *,
-    frontend: FrontEnd,
-    clip_seconds: float,
-    batch_size: int,
-    workers: int,
-    device: torch.device,
-    progress: bool | None,
-    render_seed: int | None = None,
-) -> dict[str, Any]:
-    """``render_seed``: the dataset is the stand-in, render its features with this seed (its dataset.seed)."""
-    if render_seed is not None:
-        from asc.data.standin import render_features
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    (data,) = up["dataset"]
+    return [make_step("features", cfg["features"]["name"], cfg["features"], (data,))]
 
-        table = tau.read_folds(root, audio=False)
-        return render_features(
-            table, work, seed=render_seed, n_mels=frontend.n_mels, frames=frontend.frames, progress=progress
+
+def frames_per_clip(f: Mapping[str, Any], clip_seconds: float) -> int:
+    """Centred STFT frames of one clip: 1 + samples // hop (librosa and torch.stft with center=True)."""
+    return 1 + round(clip_seconds * int(f["sample_rate"])) // int(f["hop_length"])
+
+
+def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
+    """Raise ConfigError naming the features key that cannot work at this rate and clip length."""
+    sr, hop, win, n_fft = int(f["sample_rate"]), int(f["hop_length"]), int(f["win_length"]), int(f["n_fft"])
+    for key, value in (("hop_length", hop), ("win_length", win), ("n_fft", n_fft), ("n_mels", f["n_mels"])):
+        if int(value) < 1:
+            raise ConfigError(f"features.{key}={value} is not valid: expected a positive integer")
+    if win > n_fft:
+        raise ConfigError(
+            f"features.win_length={win} is longer than features.n_fft={n_fft}: raise n_fft to >= {win}"
         )
-    table = tau.read_folds(root)  # split = the fold: train | evaluate
-    return build_features(
-        root,
-        table,
-        frontend,
-        work,
-        clip_seconds=clip_seconds,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        progress=progress,
+    nyquist = sr / 2
+    if not 0 <= float(f["fmin"]) < float(f["fmax"]) <= nyquist:
+        raise ConfigError(
+            f"features.fmin={f['fmin']} / features.fmax={f['fmax']} must satisfy 0 <= fmin < fmax <= "
+            f"{nyquist:g} (the Nyquist frequency of features.sample_rate={sr}): set features.fmax={nyquist:g}"
+        )
+    have, need = frames_per_clip(f, clip_seconds), int(f["stats_frames"])
+    if have < need:
+        # keep the window/hop ratio and fit the needed frames into the clip at this rate
+        new_hop = math.floor(round(clip_seconds * sr) / (need - 1))
+        new_win = max(1, round(new_hop * win / hop))
+        raise ConfigError(
+            f"features.hop_length={hop} samples at features.sample_rate={sr} gives {have} frames per "
+            f"{clip_seconds:g} s clip (dataset.clip_seconds), fewer than the {need} the features need "
+            f"(features.frames / stats_frames): window and hop are in samples, so scale them with the rate, e.g. "
+            f"features.hop_length={new_hop} features.win_length={new_win}"
+            + (f" features.n_fft={1 << (new_win - 1).bit_length()}" if new_win > n_fft else "")
+        )
+    _check_mel_bands(f)
+
+
+def _check_mel_bands(f: Mapping[str, Any]) -> None:
+    """Every mel band must cover at least one FFT bin, else its log-energy is constant and its normalisation
+    divides by a zero spread (NaN features)."""
+    import numpy as np
+
+    from asc.features import FrontEnd, mel_matrix
+
+    bank = mel_matrix(FrontEnd.from_config(f))
+    empty = np.flatnonzero(bank.max(axis=1) <= 0)
+    if empty.size:
+        raise ConfigError(
+            f"features.n_mels={f['n_mels']} leaves {empty.size} mel band(s) without an FFT bin (bands "
+            f"{empty.tolist()[:5]}) at features.n_fft={f['n_fft']}, fmin={f['fmin']}, fmax={f['fmax']}: lower "
+            "n_mels or raise n_fft"
+        )
+
+
+def _check_first_clip(cfg: Mapping[str, Any], table: Any) -> None:
+    """A user's own folder: its first clip's rate and length against the front end (a header read)."""
+    import soundfile as sf
+
+    d, f = cfg["dataset"], cfg["features"]
+    path = Path(d["root"]) / table["filename"].iloc[0]
+    info = sf.info(str(path))
+    if info.samplerate != int(f["sample_rate"]) and not f["resample"]:
+        raise InputError(
+            f"{path} is {info.samplerate} Hz but features.sample_rate={f['sample_rate']}: set "
+            f"dataset.sample_rate={info.samplerate} (the features follow it) or features.resample=true"
+        )
+    if abs(info.duration - float(d["clip_seconds"])) > 1.0 / info.samplerate:
+        raise InputError(
+            f"{path} lasts {info.duration:g} s but dataset.clip_seconds={d['clip_seconds']}: set "
+            f"dataset.clip_seconds={info.duration:g}"
+        )
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    f, d = cfg["features"], cfg["dataset"]
+    check_frontend(f, float(d["clip_seconds"]))
+    table = index.folds(cfg)
+    if table is not None and d["name"] not in dataset.GENERATED and len(table):
+        _check_first_clip(cfg, table)
+    clips = (
+        len(table) if table is not None else sum(int(v) for v in (d.get("expected_counts") or {}).values())
     )
+    size = clips * int(f["n_mels"]) * int(f["frames"]) * 4 + NPY_OVERHEAD
+    return [(step, Need(Path(cfg["paths"]["data"]), size, "features")) for step in steps]
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.data import tau
+    from asc.features import FrontEnd, build_features
+
+    f, d, rt = ctx.cfg["features"], ctx.cfg["dataset"], ctx.runtime
+    frontend = FrontEnd.from_config(f)
+    for step in steps:
+        root = dataset.root_of(step.up("dataset"), ctx)
+
+        def build(work: Path, root: Path = root) -> dict[str, Any]:
+            if d["name"] in dataset.FEATURES_ONLY:
+                from asc.data.standin import render_features
+
+                table = tau.read_folds(root, audio=False)
+                return render_features(
+                    table,
+                    work,
+                    seed=int(d["seed"]),
+                    n_mels=frontend.n_mels,
+                    frames=frontend.frames,
+                    progress=rt["progress"],
+                )
+            return build_features(
+                root,
+                tau.read_folds(root),  # split = the fold: train | evaluate
+                frontend,
+                work,
+                clip_seconds=float(d["clip_seconds"]),
+                batch_size=int(rt["feature_batch_size"]),
+                workers=int(rt["workers"]),
+                device=ctx.device,
+                progress=rt["progress"],
+            )
+
+        ctx.build(step, build)

@@ -1,35 +1,83 @@
-"""Stage ``finetune``: pruned networks of one architecture fine-tuned on nested, stratified fractions, fused.
+"""Stage ``finetune``: pruned networks fine-tuned on nested, stratified fractions of the training data, every
+run of one architecture in one fused pass.
 
 The paper fine-tunes for 30 epochs with the baseline's optimiser on 10–100 % of the training data, 5 times, and
 plots the wall time (Fig. 6). Each run draws its subset from the training pool with its subset seed (the same for
-every repeat under protocol=authors) and trains with its own seed; runs of one architecture train in one pass.
+every repeat under protocol=authors) and trains with its own seed.
+
+Key: the recipe, the pool, the fraction, the repeat and the seeds they imply, with the pruned network's key.
+Checked before anything is built, wherever the index can be known then (asc/stages/index.py ``preview``): that
+every fraction leaves each scene × device stratum at least one clip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import torch
+from asc.disk import Need
+from asc.errors import InputError
+from asc.stages import index
+from asc.stages.prune import ARTIFACT_BYTES, label_of, prune_runs, prune_step
+from asc.stages.train import recipe
+from asc.step import Step, make_step
 
-from asc.fractions import nested_fractions, save_lists
-from asc.model import BaselineCNN
-from asc.splits import Split
-from asc.train import Recipe, Run, train_many
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from asc.context import Context
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Job:
-    work: Path
-    start: BaselineCNN  # the pruned network
-    fraction: float
-    seed: int
-    subset_seed: int
-    label: str
+def seeds(finetune: Mapping[str, Any], repeat: int) -> tuple[int, int]:
+    """(training seed, subset seed) of repeat ``repeat``: the authors drew one subset for every repeat."""
+    seed = int(finetune["seed"]) + repeat
+    return seed, int(finetune["seed"]) if finetune["subset"] == "shared" else seed
+
+
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    (features,), (idx,) = up["features"], up["index"]
+    pruned = {s.id: s for s in up["prune"]}
+    if not pruned:
+        return []
+    baseline = up["prune"][0].up("train")  # every pruned network of a job starts from one baseline
+    f = cfg["finetune"]
+    config = {**recipe(f), "train_on": f["train_on"]}
+    steps = []
+    for pcfg, fractions, repeats in prune_runs(cfg):
+        source = pruned[prune_step(pcfg, baseline).id]
+        label = label_of(pcfg)
+        for fraction in fractions:
+            for repeat in range(repeats):
+                seed, subset_seed = seeds(f, repeat)
+                keyed = {
+                    **config,
+                    "fraction": fraction,
+                    "repeat": repeat,
+                    "seed": seed,
+                    "subset_seed": subset_seed,
+                }
+                steps.append(
+                    make_step(
+                        "finetune",
+                        f"{label} {fraction:g} #{repeat}",
+                        keyed,
+                        (source, features, idx),
+                        fraction=fraction,
+                        repeat=repeat,
+                        seed=seed,
+                        subset_seed=subset_seed,
+                    )
+                )
+    return steps
+
+
+def pool_of(table: pd.DataFrame, train_on: str) -> pd.DataFrame:
+    """The rows fine-tuning draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``."""
+    return table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
 
 
 def check_fractions(
@@ -42,33 +90,101 @@ def check_fractions(
     for f in fractions:
         if f * smallest < 0.5:
             where = ", ".join(map(str, sizes.idxmin()))
-            raise ValueError(
+            raise InputError(
                 f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
                 f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
             )
 
 
-def build_many(
-    jobs: Sequence[Job], *, pool: Split, select: Split, recipe: Recipe, options: dict[str, Any]
-) -> list[tuple[BaselineCNN, dict[str, Any]]]:
-    """Fine-tune every job in one train_many call; returns (selected model, history + subset size) each."""
-    runs = []
-    for job in jobs:
-        subset = nested_fractions(pool.rows, [job.fraction], seed=job.subset_seed)[job.fraction]
-        save_lists(pool.rows, {job.fraction: subset}, job.work)
-        model = job.start
-        runs.append(
-            Run(
-                model,
-                torch.as_tensor(np.asarray(subset), dtype=torch.long),
-                job.seed,
-                job.work,
-                recipe,
-                job.label,
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    if steps:
+        table = index.preview(cfg)
+        if table is not None:
+            check_fractions(
+                pool_of(table, cfg["finetune"]["train_on"]), sorted({s.args["fraction"] for s in steps})
             )
+    return [(step, Need(Path(cfg["paths"]["store"]), ARTIFACT_BYTES, "fine-tuned models")) for step in steps]
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.model import load_model
+
+    splits = ctx.splits(steps[0])
+    check_fractions(
+        splits.pool(ctx.cfg["finetune"]["train_on"]).rows, sorted({s.args["fraction"] for s in steps})
+    )
+    models = {}  # step id -> model: each pruned network and each baseline, read once
+    for s in steps:
+        for source in (s.up("prune"), s.up("prune").up("train")):
+            if source.id not in models:
+                models[source.id] = load_model(ctx.path(source) / "model.pt")[0]
+    groups: dict[tuple[int, ...], list[Step]] = {}
+    for s in steps:  # one fused pass per architecture
+        groups.setdefault(tuple(models[s.up("prune").id].spec["widths"]), []).append(s)
+    for widths, group in groups.items():
+        log.info("fine-tuning %d network(s) of widths %s in one pass", len(group), list(widths))
+        ctx.build_batch(group, lambda batch: _finetune(batch, ctx, models, splits))
+    ctx.record(steps)
+
+
+def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, Any], splits: Any) -> None:
+    import json
+
+    import numpy as np
+    import torch
+
+    from asc.complexity import complexity
+    from asc.evaluate import evaluate
+    from asc.fractions import nested_fractions, save_lists
+    from asc.model import build_model
+    from asc.publish import publish
+    from asc.stages.prune import facts
+    from asc.stages.train import recipe_of
+    from asc.train import Run, train_many
+
+    f = ctx.cfg["finetune"]
+    pool, select = splits.pool(f["train_on"]), splits.selection(f["select_on"])
+    runs = []
+    for step, work in batch:
+        fraction, pruned = step.args["fraction"], models[step.up("prune").id]
+        subset = nested_fractions(pool.rows, [fraction], seed=step.args["subset_seed"])[fraction]
+        save_lists(pool.rows, {fraction: subset}, work)
+        start = build_model(pruned.spec)  # a fresh copy: every run starts from the pruned weights
+        start.load_state_dict(pruned.state_dict())
+        positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
+        runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label))
+    histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
+    batch_size = int(ctx.runtime["eval_batch_size"])
+    scores = evaluate([r.model for r in runs], splits.evaluate, batch_size=batch_size, device=ctx.device)
+    for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
+        prune_step = step.up("prune")
+        baseline_step = prune_step.up("train")
+        baseline = models[baseline_step.id]
+        info = json.loads((ctx.path(prune_step) / "info.json").read_text())
+        examples = len(run.train_idx)
+        publish(
+            step,
+            work,
+            run.model,
+            score,
+            final=ctx.path(step),
+            dataset=ctx.cfg["dataset"]["name"],
+            full=complexity(baseline),
+            extra={**history, "train_examples": examples},
+            **facts(info, baseline),
+            fraction=step.args["fraction"],
+            repeat=step.args["repeat"],
+            seed=step.args["seed"],
+            baseline_seed=int(baseline_step.args["seed"]),
+            train_time_s=history["train_seconds"],
+            epochs=history["epochs"],
+            select_on=f["select_on"],
+            train_examples=examples,
         )
-    histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **options)
-    return [
-        (run.model, {**h, "train_examples": len(run.train_idx)})
-        for run, h in zip(runs, histories, strict=True)
-    ]
+        log.info(
+            "fine-tuned %s on %d examples: accuracy %.4f in %.1f s",
+            step.label,
+            examples,
+            score["accuracy"],
+            history["train_seconds"],
+        )

@@ -1,26 +1,87 @@
-"""Stage ``index``: one row per clip with its split (train | val | evaluate), the validation hold-out drawn here."""
+"""Stage ``index``: one row per clip with its split (train | val | evaluate), the validation hold-out drawn here.
+
+Key: the hold-out's settings (``dataset.validation``: method, amount, its own seed) and the dataset's key.
+The index is a pure function of the metadata, so wherever the metadata exists before anything is built (a
+generated set's config, a user's own TAU folder) :func:`preview` computes the very table the stage will write,
+and later stages check against it at planning time (e.g. a fine-tuning fraction too small for a stratum).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asc.data import tau
+from asc.disk import Need
+from asc.stages import dataset
+from asc.step import Step, make_step
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from asc.context import Context
 
 
-def build(
-    root: Path,
-    work: Path,
-    *,
-    method: str,
-    amount: float,
-    seed: int,
-    expected_counts: Mapping[str, int],
-    audio: bool = True,
-) -> dict[str, Any]:
-    """``audio=False``: a features-only dataset, whose clips have no WAV to check for."""
-    table = tau.read_folds(root, expected_counts=expected_counts, audio=audio)
-    table = tau.split_validation(table, method=method, amount=amount, seed=seed)
-    tau.save_index(table, work)
-    return {"clips": table["split"].value_counts().to_dict()}
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    d = cfg["dataset"]
+    (data,) = up["dataset"]
+    label = f"{d['name']} {d['validation']['method']} split"
+    return [make_step("index", label, {"validation": d["validation"]}, (data,))]
+
+
+def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The dataset's folds (asc.data.tau.read_folds' table) if they can be known before building: a generated
+    set's from its config, a TAU folder's when its metadata is there; else None (still to be downloaded)."""
+    d = cfg["dataset"]
+    if d["name"] == "demo":
+        from asc.data.demo import fold_table
+
+        return fold_table(d)
+    if d["name"] == "standin":
+        from asc.data.standin import expected_counts, plan_standin
+
+        counts = expected_counts(float(d["scale"]))
+        return plan_standin(counts["train"], counts["evaluate"], int(d["seed"]))
+    from asc.data import tau
+
+    root = Path(d["root"])
+    if not all((root / name).is_file() for name in tau.REQUIRED):
+        return None
+    return tau.read_folds(root, expected_counts=d.get("expected_counts") or {})
+
+
+def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The index this job will build (see the module docstring), or None when its metadata is not there yet."""
+    from asc.data import tau
+
+    table = folds(cfg)
+    if table is None:
+        return None
+    v = cfg["dataset"]["validation"]
+    return tau.split_validation(table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]))
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    if cfg["dataset"]["name"] not in dataset.GENERATED:
+        folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
+    return []
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.data import tau
+
+    d = ctx.cfg["dataset"]
+    v = d["validation"]
+    audio = d["name"] not in dataset.FEATURES_ONLY  # a features-only set has no WAV to look for
+    for step in steps:
+        root = dataset.root_of(step.up("dataset"), ctx)
+
+        def build(work: Path, root: Path = root) -> dict[str, Any]:
+            table = tau.read_folds(root, expected_counts=d.get("expected_counts") or {}, audio=audio)
+            table = tau.split_validation(
+                table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"])
+            )
+            tau.save_index(table, work)
+            return {"clips": table["split"].value_counts().to_dict()}
+
+        ctx.build(step, build)

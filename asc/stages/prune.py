@@ -1,32 +1,173 @@
-"""Stage ``prune``: one criterion config applied to the baseline (kept filters, surgery, pre-fine-tuning info)."""
+"""Stage ``prune``: one criterion config applied to the baseline: kept filters, surgery, accuracy before
+fine-tuning, and what the report plots of the unpruned filters (closest distances, l1 norms).
+
+Key: the criterion config (the `runs` blocks' criteria × layer sets, or the one `prune=<name>` selects) and the
+baseline's key. Kept indices read from files (``prune=given``) are keyed by the files' content, not their path:
+editing a file prunes again, moving it does not. Checked before anything is built: given kept indices against
+the layers' widths.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from asc.complexity import paper_macs
-from asc.model import BaselineCNN
-from asc.prune import prune_model
+from asc.disk import Need
+from asc.errors import InputError
+from asc.step import Step, make_step
+
+if TYPE_CHECKING:
+    from asc.context import Context
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_BYTES = 1 << 20  # a pruned model's checkpoint, info.json (per-filter distances and norms) and row
 
 
-def build(
-    baseline: BaselineCNN, config: Mapping[str, Any]
-) -> tuple[BaselineCNN, dict[str, Any], dict[str, Any]]:
-    """Returns (pruned model, the criterion's info dict, the results-row fields it determines)."""
-    model, info = prune_model(baseline, config)
+def _layers(layers: Any) -> list[str]:
+    return [layers] if isinstance(layers, str) else [str(x) for x in layers]
+
+
+def prune_runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[float], int]]:
+    """(prune config, fractions, repeats) per block entry: the `runs` blocks, or with `prune=<name>` selected
+    that one config in place of every block's criteria and layer sets."""
+    selected = cfg.get("prune")
+    out = []
+    for i, block in enumerate(cfg["runs"]):
+        if selected:
+            configs = [dict(selected, layers=_layers(selected["layers"]))]
+        else:
+            configs = []
+            for name in block.get("criteria") or []:
+                if name not in cfg["criteria"]:
+                    raise InputError(
+                        f"runs[{i}].criteria names {name!r}, which is not a criterion config; "
+                        f"valid: {', '.join(sorted(cfg['criteria']))}"
+                    )
+                base = dict(cfg["criteria"][name])
+                for layers in block.get("layer_sets") or [base["layers"]]:
+                    configs.append(dict(base, layers=_layers(layers)))
+        fractions = [float(f) for f in block.get("fractions") or []]
+        out += [(c, fractions, int(block.get("repeats") or 0)) for c in configs]
+    return out
+
+
+def label_of(pcfg: Mapping[str, Any]) -> str:
+    return f"{pcfg['name']} {'+'.join(pcfg['layers'])}"
+
+
+def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
+    """The step pruning ``baseline`` with the criterion config ``pcfg``."""
+    if not pcfg.get("kept_file"):
+        return make_step("prune", label_of(pcfg), pcfg, (baseline,))
+    from asc.fingerprint import file_digest
+
+    source = Path(pcfg["kept_file"])
+    if not source.is_file():
+        raise InputError(
+            f"prune.kept_file={source} does not exist; give a JSON/YAML {{layer: [indices]}} file"
+        )
+    keyed = {**pcfg, "kept_file": {"sha256": file_digest(source)}}
+    return make_step("prune", label_of(pcfg), keyed, (baseline,), kept_file=str(source))
+
+
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    baseline = up["train"][0]  # pruning starts from the first seed's baseline
+    return [prune_step(pcfg, baseline) for pcfg, _, _ in prune_runs(cfg)]
+
+
+def criterion_config(step: Step) -> dict[str, Any]:
+    """The config the criterion reads: the keyed config, with the ``kept_file`` path its key replaced."""
+    return (
+        {**step.config, "kept_file": step.args["kept_file"]}
+        if "kept_file" in step.args
+        else dict(step.config)
+    )
+
+
+def baseline_widths(cfg: Mapping[str, Any]) -> dict[str, int]:
+    """Filters per conv layer (C1, C2, ...) of the baseline the job prunes: the model config's, or the given
+    model file's."""
+    widths = cfg["model"]["widths"]
+    if cfg["train"].get("init_from"):
+        from asc.model_file import read_model_file
+
+        widths = read_model_file(cfg["train"]["init_from"])[0].spec["widths"]
+    return {f"C{i + 1}": int(w) for i, w in enumerate(widths)}
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    given = [s for s in steps if s.config["name"] == "given"]
+    if given:
+        from asc.prune.given import check_kept
+
+        widths = baseline_widths(cfg)
+        for step in given:
+            check_kept(criterion_config(step), widths)
+    return [(step, Need(Path(cfg["paths"]["store"]), ARTIFACT_BYTES, "pruned models")) for step in steps]
+
+
+def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
+    """The results-row fields a pruning decides, for its own row and its fine-tuned networks' rows."""
+    from asc.complexity import paper_macs
+
     kept = " ".join(f"{k}:{len(v)}/{len(info['l1_norms'][k])}" for k, v in info["kept"].items())
-    fields = {
-        "criterion": config["name"],
+    return {
+        "criterion": info["criterion"],
         "layers": "+".join(info["layers"]),
         "kept": kept,
-        "macs_paper": paper_macs(baseline, info["kept"]),
-        "seed": int(config.get("seed", 0)),
-        "closest_distance": json.dumps(info["closest_distance"]),
-        "l1_norms": json.dumps(info["l1_norms"]),
         "kept_indices": json.dumps(info["kept"]),
-        "train_time_s": 0.0,
-        "epochs": 0,
+        "macs_paper": paper_macs(baseline, info["kept"]),
     }
-    return model, info, fields
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.atomic import atomic_write_json
+    from asc.complexity import complexity
+    from asc.evaluate import evaluate
+    from asc.model import load_model
+    from asc.prune import prune_model
+    from asc.publish import publish
+
+    for step in steps:
+        baseline_step = step.up("train")
+
+        def build(work: Path, step: Step = step, baseline_step: Step = baseline_step) -> dict[str, Any]:
+            baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
+            model, info = prune_model(baseline, criterion_config(step))
+            (score,) = evaluate(
+                [model],
+                ctx.splits(baseline_step).evaluate,
+                batch_size=int(ctx.runtime["eval_batch_size"]),
+                device=ctx.device,
+            )
+            atomic_write_json(work / "info.json", info)
+            publish(
+                step,
+                work,
+                model,
+                score,
+                final=ctx.path(step),
+                dataset=ctx.cfg["dataset"]["name"],
+                full=complexity(baseline),
+                **facts(info, baseline),
+                seed=int(step.config.get("seed", 0)),
+                baseline_seed=int(baseline_step.args["seed"]),
+                closest_distance=json.dumps(info["closest_distance"]),
+                l1_norms=json.dumps(info["l1_norms"]),
+                train_time_s=0.0,
+                epochs=0,
+            )
+            log.info(
+                "pruned %s: widths %s, accuracy before fine-tuning %.4f",
+                step.label,
+                info["widths"],
+                score["accuracy"],
+            )
+            return {"widths": model.spec["widths"], "accuracy": score["accuracy"]}
+
+        ctx.build(step, build)
+    ctx.record(steps)

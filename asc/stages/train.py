@@ -1,42 +1,184 @@
-"""Stage ``train``: the baseline(s) — one per seed, trained in one (fused) pass — or a given model file."""
+"""Stage ``train``: the baseline(s) — one per seed of ``train.seeds``, trained in one (fused) pass — or a model
+file the user gives (``train.init_from``: a Keras .h5 or an asc checkpoint), evaluated like a trained one.
+
+Key: the model, the recipe and the seed; for a given file, the model config and the file's SHA-256 (its bytes,
+not its path). Checked before anything is built: the model's classes, mel bands and frames against the dataset
+and the features (for a given file, the file's own; a mismatch names both values).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from asc.disk import Need
+from asc.errors import ConfigError, InputError
+from asc.step import Step, make_step
 
-from asc.model import BaselineCNN, build_model
-from asc.model_file import read_model_file
-from asc.splits import Split
-from asc.train import Recipe, Run, train_many
+if TYPE_CHECKING:
+    from asc.context import Context
+
+RECIPE_KEYS = ("epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "precision")
+N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SCENES)
 
 
-def build_many(
-    works: Sequence[Path],
-    *,
-    seeds: Sequence[int],
-    spec: dict[str, Any],
-    recipe: Recipe,
-    train: Split,
-    select: Split,
-    options: dict[str, Any],
-) -> list[tuple[BaselineCNN, dict[str, Any]]]:
-    """Train one baseline per (work folder, seed) on all of ``train``; returns (selected model, history) each.
-    ``options`` are train_many's speed settings (device, fuse, eval_batch_size, channels_last, compile, progress)."""
-    runs = []
-    for work, seed in zip(works, seeds, strict=True):
-        torch.manual_seed(seed)  # the initial weights too: a rerun in a new process is identical
-        runs.append(
-            Run(build_model(spec), torch.arange(len(train.y)), seed, work, recipe, f"baseline seed {seed}")
+def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyed part of a training config (train or finetune): what changes the trained weights."""
+    return {k: stage_cfg[k] for k in RECIPE_KEYS}
+
+
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    (features,), (index,) = up["features"], up["index"]
+    t = cfg["train"]
+    if t.get("init_from"):
+        from asc.fingerprint import file_digest  # a model is identified by its bytes, not its path
+
+        source = Path(t["init_from"])
+        config = {"model": cfg["model"], "init_from_sha256": file_digest(source)}
+        label = f"baseline from {source.name}"
+        return [
+            make_step(
+                "train", label, config, (features, index), init_from=str(source), seed=int(t["seeds"][0])
+            )
+        ]
+    return [
+        make_step(
+            "train",
+            f"baseline seed {seed}",
+            {"model": cfg["model"], "train": recipe(t), "seed": int(seed)},
+            (features, index),
+            seed=int(seed),
         )
-    histories = train_many(runs, (train.x, train.y), (select.x, select.y), **options)
+        for seed in t["seeds"]
+    ]
+
+
+def _parameters(spec: Mapping[str, Any]) -> int:
+    """Parameters of a DCASE21-family spec (convs, BN, dense layers), for the disk estimate only."""
+    k, c_in, n = int(spec["kernel"]), 1, 0
+    height, width = spec["input_shape"]
+    for c_out, pool in zip(spec["widths"], spec["pools"], strict=True):
+        n += k * k * c_in * c_out + 5 * c_out  # weights, bias, BN (gamma, beta, mean, var)
+        if pool is not None:
+            height, width = height // pool[0], width // pool[1]
+        c_in = c_out
+    dense, classes = int(spec["dense"]), int(spec["n_classes"])
+    return n + (c_in * height * width + 1) * dense + (dense + 1) * classes
+
+
+def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) -> None:
+    """The model's classes and input (mel bands, frames) against the dataset's scenes and the features."""
+    f = cfg["features"]
+    bands, frames = (int(v) for v in shape["input_shape"])
+    error = InputError if what.startswith("train.init_from") else ConfigError
+    if int(shape["n_classes"]) != N_SCENES:
+        raise error(
+            f"{what} has {shape['n_classes']} output classes, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+        )
+    if (bands, frames) != (int(f["n_mels"]), int(f["frames"])):
+        raise error(
+            f"{what} takes input of {bands} mel bands x {frames} frames, but the features are "
+            f"{f['n_mels']} x {f['frames']} (features.n_mels, features.frames): use a model for that input "
+            "or features that match it"
+        )
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    t, spec = cfg["train"], cfg["model"]
+    if t.get("init_from"):
+        from asc.model_file import read_model_file
+
+        try:
+            model, _ = read_model_file(t["init_from"])
+        except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it
+            raise InputError(f"train.init_from={t['init_from']} cannot be read as a model: {err}") from None
+        spec = model.spec
+        check_model(spec, cfg, what=f"train.init_from={t['init_from']}")
+    else:
+        check_model(spec, cfg, what=f"model={cfg['model']['name']}")
+    # model.pt, and while training last.pt: weights, selected weights, Adam's two moments
+    size = 6 * 4 * _parameters(spec) + (64 << 10)
+    return [(step, Need(Path(cfg["paths"]["store"]), size, "model checkpoints")) for step in steps]
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.complexity import complexity
+    from asc.evaluate import evaluate
+    from asc.publish import publish
+
+    t = ctx.cfg["train"]
+    splits = ctx.splits(steps[0])
+
+    def build(batch: list[tuple[Step, Path]]) -> None:
+        trained = _from_files(batch) if t.get("init_from") else _train(batch, ctx, splits)
+        models = [model for model, _ in trained]
+        scores = evaluate(
+            models, splits.evaluate, batch_size=int(ctx.runtime["eval_batch_size"]), device=ctx.device
+        )
+        for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
+            publish(
+                step,
+                work,
+                model,
+                score,
+                final=ctx.path(step),
+                dataset=ctx.cfg["dataset"]["name"],
+                full=complexity(model),
+                extra=history,
+                criterion="none",
+                layers="",
+                seed=step.args["seed"],
+                baseline_seed=step.args["seed"],
+                train_time_s=history["train_seconds"],
+                epochs=history["epochs"],
+                select_on=t["select_on"],
+                train_examples=len(splits.train.y),
+            )
+
+    ctx.build_batch(steps, build)
+    ctx.record(steps)
+
+
+def _from_files(batch: list[tuple[Step, Path]]) -> list[tuple[Any, dict[str, Any]]]:
+    """A given model file is the baseline: nothing is trained."""
+    from asc.model_file import read_model_file
+
+    history = {"best_epoch": 0, "train_seconds": 0.0, "epochs": 0}
+    return [
+        (read_model_file(s.args["init_from"])[0], {**history, "init_from": s.args["init_from"]})
+        for s, _ in batch
+    ]
+
+
+def _train(batch: list[tuple[Step, Path]], ctx: Context, splits: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """One baseline per (step, work folder) on all of the train split, in one train_many call."""
+    import torch
+
+    from asc.model import build_model
+    from asc.train import Run, train_many
+
+    t = ctx.cfg["train"]
+    spec = {k: v for k, v in ctx.cfg["model"].items() if k != "name"}
+    runs = []
+    for step, work in batch:
+        torch.manual_seed(step.args["seed"])  # the initial weights too: a rerun in a new process is identical
+        everything = torch.arange(len(splits.train.y))
+        runs.append(Run(build_model(spec), everything, step.args["seed"], work, recipe_of(t), step.label))
+    select = splits.selection(t["select_on"])
+    train, chosen = (splits.train.x, splits.train.y), (select.x, select.y)
+    histories = train_many(runs, train, chosen, **ctx.train_options(t["precision"]))
     return [(run.model, history) for run, history in zip(runs, histories, strict=True)]
 
 
-def from_file(path: Path) -> tuple[BaselineCNN, dict[str, Any]]:
-    """A Keras .h5 or asc checkpoint as the baseline: nothing is trained."""
-    model, _ = read_model_file(path)
-    return model, {"best_epoch": 0, "train_seconds": 0.0, "epochs": 0, "init_from": str(path)}
+def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
+    """The :class:`asc.train.Recipe` of a train or finetune config."""
+    from asc.train import Recipe
+
+    return Recipe(
+        epochs=int(stage_cfg["epochs"]),
+        batch_size=int(stage_cfg["batch_size"]),
+        lr=float(stage_cfg["lr"]),
+        adam_eps=float(stage_cfg["adam_eps"]),
+        select_after=int(stage_cfg["select_after"]),
+    )

@@ -1,0 +1,98 @@
+"""What a stage's ``run`` gets: where artifacts live, how to build them under their locks, the device, the
+runtime options, the features in memory and the results table. Nothing here knows a stage by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from asc import results
+from asc.chain import STORE_OF, artifact_dir
+from asc.step import Step
+from asc.store import Artifact, Store
+
+Batch = list[tuple[Step, Path]]  # (step, its work folder) pairs that one builder call builds together
+
+
+class Context:
+    def __init__(self, cfg: Mapping[str, Any], *, write_report: bool = True):
+        from asc.device import resolve_device
+
+        self.cfg = cfg
+        self.runtime = cfg["runtime"]
+        self.device = resolve_device(self.runtime["device"])
+        self.results = Path(cfg["paths"]["results"])
+        self.write_report = write_report  # a multirun's jobs leave the report to its end (asc/cli.py)
+        self._stores = {name: Store(cfg["paths"][name]) for name in ("data", "store")}
+        self._splits: dict[tuple[str, str], Any] = {}
+
+    def path(self, step: Step) -> Path:
+        """The step's finished artifact folder (it exists once the step is built)."""
+        return artifact_dir(self.cfg["paths"], step.stage, step.key)
+
+    def build(self, step: Step, builder: Callable[[Path], dict[str, Any] | None]) -> Path:
+        """``builder(work)`` under the artifact's lock unless it is built; returns the artifact folder."""
+        art = Artifact(step.stage, step.key, self.path(step))
+        ups = [Artifact(u.stage, u.key, self.path(u)) for u in step.upstream if STORE_OF[u.stage]]
+        self._stores[STORE_OF[step.stage]].build(
+            art, builder, config=step.config, upstream=ups, describe=step.label
+        )
+        return art.path
+
+    def build_batch(self, steps: Sequence[Step], builder: Callable[[Batch], None]) -> None:
+        """Build the missing artifacts of ``steps`` with ONE ``builder([(step, work), ...])`` call (one fused
+        training pass), each artifact under its own lock, taken in plan order so that concurrent jobs cannot
+        deadlock. An artifact another job finished while we waited is reused; one whose work folder already
+        holds its row (a job killed while publishing) is published without building again."""
+        steps = list(steps)
+
+        def nested(i: int, batch: Batch) -> None:
+            if i == len(steps):
+                if batch:
+                    builder(batch)
+                return
+            called = False
+
+            def build(work: Path) -> dict[str, Any]:
+                nonlocal called
+                called = True
+                nested(i + 1, batch if (work / "row.json").is_file() else [*batch, (steps[i], work)])
+                return {}
+
+            self.build(steps[i], build)
+            if not called:  # up to date or built by another job: go on with the others
+                nested(i + 1, batch)
+
+        nested(0, [])
+
+    def record(self, steps: Sequence[Step]) -> None:
+        """Append the results rows of ``steps`` (their artifacts' row.json) to the results table."""
+        rows = [self.path(s) / "row.json" for s in steps]
+        results.append(self.results / "results.csv", [json.loads(p.read_text()) for p in rows if p.is_file()])
+
+    def splits(self, step: Step) -> Any:
+        """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,
+        loaded once per job."""
+        from asc.splits import load_splits
+
+        feats, index = step.up("features"), step.up("index")
+        key = (feats.key, index.key)
+        if key not in self._splits:
+            self._splits[key] = load_splits(self.path(feats), self.path(index))
+        return self._splits[key]
+
+    def train_options(self, precision: str) -> dict[str, Any]:
+        """``train_many``'s keyword arguments: the recipe's precision (keyed) and the runtime's speed options."""
+        rt = self.runtime
+        return {
+            "device": self.device,
+            "fuse": bool(rt["fuse"]),
+            "eval_batch_size": int(rt["eval_batch_size"]),
+            "channels_last": bool(rt["channels_last"]),
+            "compile": rt["compile"],
+            "progress": rt["progress"],
+            "precision": precision,
+        }

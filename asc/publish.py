@@ -1,0 +1,61 @@
+"""Publishing one evaluated model as an artifact: its checkpoint, its metrics and its results row.
+
+Every model-building stage (train, prune, finetune) ends here, so every row has the same columns: identity,
+metrics, counted cost (against the model it was pruned from), parameter memory and the architecture
+(``model_spec``, from which the report measures latency).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from asc.atomic import atomic_write_json
+from asc.checks import require_finite
+from asc.complexity import complexity
+from asc.cost import memory_columns
+from asc.model import BaselineCNN, save_model
+from asc.rows import make_row
+from asc.step import Step
+
+ROW_STAGE = {"train": "baseline", "prune": "prune", "finetune": "finetune"}  # the results table's names
+
+
+def publish(
+    step: Step,
+    work: Path,
+    model: BaselineCNN,
+    scores: Mapping[str, Any],
+    *,
+    final: Path,
+    dataset: str,
+    full: Mapping[str, int],
+    extra: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Write model.pt (carrying its config), metrics.json (``scores`` + ``extra``) and row.json into ``work``,
+    the artifact's build folder (``final`` is where it will live). ``full`` is the complexity of the unpruned
+    model the row's reductions are relative to. Raises NonFiniteError (nothing stored) for non-finite weights
+    or metrics."""
+    model = model.cpu()
+    require_finite(f"{step.label}: weights", model.state_dict())
+    require_finite(f"{step.label}: metrics", {k: scores[k] for k in ("accuracy", "log_loss")})
+    save_model(model, work / "model.pt", config=dict(step.config), label=step.label)
+    atomic_write_json(work / "metrics.json", {**scores, **(extra or {})})
+    counted = complexity(model)
+    row = make_row(
+        stage=ROW_STAGE[step.stage],
+        run_id=step.id,
+        dataset=dataset,
+        scores=scores,
+        complexity=counted,
+        full=full,
+        checkpoint=str(final / "model.pt"),
+        model_spec=json.dumps(model.spec, sort_keys=True),
+        **memory_columns(counted["params_keras"]),
+        **fields,
+    )
+    atomic_write_json(work / "row.json", row)
+    (work / "last.pt").unlink(missing_ok=True)  # the resume checkpoint is not part of the artifact
