@@ -10,10 +10,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from asc.errors import InputError
 from asc.plan import make_plan
 from asc.stages.prune import criterion_config
 from asc.step import Step
-from asc.errors import InputError
 from asc.validate import ConfigError, validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
