@@ -1,6 +1,6 @@
 """The DCASE 2021 Task 1A front end: 40 log-mel bands × 500 frames per 10 s clip, batched in torch.
 
-Fidelity (reference/dcase2021_baseline.md): periodic Hamming window of 1764 samples centred in n_fft = 2048,
+Fidelity (docs/dcase2021_baseline.md): periodic Hamming window of 1764 samples centred in n_fft = 2048,
 hop 882, centred frames with ``pad_mode`` padding (reflect, as librosa <= 0.8 did for the baseline), magnitude
 spectrum, Slaney mel filters from librosa, ln(mel + eps), frames 0..499, eps = numpy.spacing(1) also added to the
 waveform. :func:`librosa_reference` computes the same thing per clip with librosa and is what tests and the

@@ -5,7 +5,7 @@ pruned network is just the same builder called with smaller widths. The layout i
 ``features`` Sequential (conv → BN → ReLU → [pool → dropout]) followed by a ``classifier`` Sequential
 (flatten → dense → ReLU → dropout → dense): pruning surgery walks these two lists generically.
 
-Keras-equivalence choices (reference/dcase2021_baseline.md): BN eps 1e-3 and momentum 0.01 (Keras 0.99),
+Keras-equivalence choices (docs/dcase2021_baseline.md): BN eps 1e-3 and momentum 0.01 (Keras 0.99),
 Xavier-uniform conv weights with zero bias, dense weights U(-0.05, 0.05) with zero bias, 'same' padding.
 """
 

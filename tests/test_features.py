@@ -82,7 +82,7 @@ def test_batched_logmel_matches_librosa(
 def test_reference_follows_the_baseline_spec(
     clips: list[dict[str, Any]], references: list[np.ndarray]
 ) -> None:
-    """librosa_reference against the front end written out from reference/dcase2021_baseline.md."""
+    """librosa_reference against the front end written out from docs/dcase2021_baseline.md."""
     import librosa
     import scipy.signal
 

@@ -2,7 +2,7 @@
 
 One table, one row per clip: filename, scene, city, location (the TAU identifier ``city-location``), device,
 split (train | val | evaluate). ``val`` is the location-grouped ~30 % of fold1_train that the official baseline
-holds out for model selection (reference/tau2020_mobile.md).
+holds out for model selection (docs/tau2020_mobile.md).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def parse_filename(filename: str) -> dict[str, str]:
     return {"scene": parts[0], "city": parts[1], "location": "-".join(parts[1:-2]), "device": parts[-1]}
 
 
-# The columns each metadata file must have (reference/tau2020_mobile.md); more columns are allowed.
+# The columns each metadata file must have (docs/tau2020_mobile.md); more columns are allowed.
 COLUMNS = {
     "meta.csv": ("filename", "scene_label", "identifier", "source_label"),
     "evaluation_setup/fold1_train.csv": ("filename", "scene_label"),

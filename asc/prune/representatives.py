@@ -1,4 +1,4 @@
-"""Filter representatives and the distance / similarity matrices built on them (reference/pruning.md).
+"""Filter representatives and the distance / similarity matrices built on them (docs/pruning.md).
 
 Filter i of a conv layer (shape c_in × kh × kw) becomes a matrix A_i of shape (kh·kw) × c_in: one column per
 input channel, holding that channel's spatial weights stacked row-major. Its best rank-1 approximation

@@ -47,16 +47,10 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
         raise ConfigError(
             f"features.win_length={win} is longer than features.n_fft={n_fft}: raise n_fft to >= {win}"
         )
-    nyquist = sr / 2
-    if not 0 <= float(f["fmin"]) < float(f["fmax"]) <= nyquist:
-        raise ConfigError(
-            f"features.fmin={f['fmin']} / features.fmax={f['fmax']} must satisfy 0 <= fmin < fmax <= "
-            f"{nyquist:g} (the Nyquist frequency of features.sample_rate={sr}): set features.fmax={nyquist:g}"
-        )
     have, need = frames_per_clip(f, clip_seconds), int(f["stats_frames"])
     if have < need:
-        # keep the window/hop ratio and fit the needed frames into the clip at this rate
-        new_hop = math.floor(round(clip_seconds * sr) / (need - 1))
+        # the official hop fits `frames` hops into the clip (882 = 441000 / 500); keep the window/hop ratio
+        new_hop = math.floor(round(clip_seconds * sr) / int(f["frames"]))
         new_win = max(1, round(new_hop * win / hop))
         raise ConfigError(
             f"features.hop_length={hop} samples at features.sample_rate={sr} gives {have} frames per "
@@ -64,6 +58,12 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
             f"(features.frames / stats_frames): window and hop are in samples, so scale them with the rate, e.g. "
             f"features.hop_length={new_hop} features.win_length={new_win}"
             + (f" features.n_fft={1 << (new_win - 1).bit_length()}" if new_win > n_fft else "")
+        )
+    nyquist = sr / 2
+    if not 0 <= float(f["fmin"]) < float(f["fmax"]) <= nyquist:
+        raise ConfigError(
+            f"features.fmin={f['fmin']} / features.fmax={f['fmax']} must satisfy 0 <= fmin < fmax <= "
+            f"{nyquist:g} (the Nyquist frequency of features.sample_rate={sr}): set features.fmax={nyquist:g}"
         )
     _check_mel_bands(f)
 

@@ -1,0 +1,142 @@
+"""Everything that can be known from the config and the files a user names is refused while planning, before
+anything is built, with one line naming the key, file or value (issue 16: each of these failed after hours)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asc.errors import ConfigError, InputError
+from asc.model import build_model
+from asc.plan import check_plan, make_plan
+from asc.validate import validate
+from tests.config_fixtures import composed
+from tests.keras_fixtures import keras_layers, write_keras_h5
+
+
+def planned(*overrides: str, tmp: Path) -> dict[str, Any]:
+    cfg = composed(f"paths.data={tmp}/data", f"paths.store={tmp}/store", f"paths.results={tmp}/results", *overrides)
+    validate(cfg)
+    check_plan(make_plan(cfg), cfg, upto="report")
+    return cfg
+
+
+def nothing_built(tmp: Path) -> bool:
+    return not any((tmp / name).exists() for name in ("data", "store", "results"))
+
+
+def three_class_keras(path: Path) -> Path:
+    model = build_model({"n_classes": 3})
+    return write_keras_h5(path, keras_layers(model))
+
+
+def test_a_given_model_with_other_classes_is_refused_naming_both_values(tmp_path: Path) -> None:
+    h5 = three_class_keras(tmp_path / "other_task.h5")
+    with pytest.raises(InputError, match=r"train.init_from=.*other_task.h5 has 3 output classes.* 10 scenes"):
+        planned(f"train.init_from={h5}", tmp=tmp_path)
+    assert nothing_built(tmp_path)
+
+
+def test_a_given_model_with_other_input_is_refused(tmp_path: Path) -> None:
+    h5 = write_keras_h5(tmp_path / "short.h5", keras_layers(build_model({"input_shape": [40, 1000]})))
+    with pytest.raises(InputError, match=r"40 mel bands x 1000 frames.*40 x 500 \(features.n_mels, features.frames\)"):
+        planned(f"train.init_from={h5}", tmp=tmp_path)
+
+
+def test_an_unreadable_model_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not a model")
+    with pytest.raises(InputError, match=r"train.init_from=.*notes.h5 cannot be read as a model"):
+        planned(f"train.init_from={bad}", tmp=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kept", "why"),
+    [
+        ({"C1": [0, 1, 99], "C2": [0], "C3": [0]}, r"prune.kept.C1=.*outside \[0, 16\)"),
+        ({"C1": [0, 0], "C2": [0], "C3": [0]}, "repeats an index"),
+        ({"C1": [], "C2": [0], "C3": [0]}, "empty"),
+        ({"C2": [0], "C3": [0]}, "no kept indices for layer C1"),
+    ],
+)
+def test_kept_indices_are_checked_against_the_widths(tmp_path: Path, kept: dict, why: str) -> None:
+    path = tmp_path / "kept.json"
+    path.write_text(__import__("json").dumps(kept))
+    with pytest.raises(InputError, match=why):
+        planned("prune=given", f"prune.kept_file={path}", tmp=tmp_path)
+    assert nothing_built(tmp_path)
+
+
+def test_a_numpy_kept_file_never_fails_with_a_codec_error(tmp_path: Path) -> None:
+    path = tmp_path / "C1.npy"
+    np.save(path, np.array([0, 1, 2]))
+    try:
+        planned("prune=given", "prune.layers=[C1]", f"prune.kept_file={path}", tmp=tmp_path)
+    except InputError as err:
+        assert "codec" not in str(err) and "kept_file" in str(err)
+
+
+def test_a_resampled_rate_names_the_hop_not_the_audio(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"features.hop_length=882 .*32000.* features.hop_length=640 features.win_length=1280"):
+        planned("dataset.sample_rate=32000", "features.resample=true", tmp=tmp_path)
+    with pytest.raises(ConfigError, match=r"features.fmax=22050.*Nyquist.*features.fmax=16000"):
+        planned(
+            "dataset.sample_rate=32000",
+            "features.resample=true",
+            "features.hop_length=640",
+            "features.win_length=1280",
+            tmp=tmp_path,
+        )
+    assert nothing_built(tmp_path)
+
+
+def test_too_many_mel_bands_for_the_fft_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"features.n_mels=256 leaves .* mel band\(s\) without an FFT bin"):
+        planned("features.n_mels=256", "features.n_fft=512", "features.win_length=512", "model.input_shape=[256,500]", tmp=tmp_path)
+
+
+def test_features_the_model_cannot_take_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"model=dcase21 takes input of 40 mel bands x 500 frames.*40 x 400"):
+        planned("features.frames=400", "features.stats_frames=400", tmp=tmp_path)
+
+
+def test_a_fraction_too_small_for_a_stratum_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"fraction 0.01 leaves the smallest stratum"):
+        planned("prune=cosine", "runs=[{criteria:[cosine],fractions:[0.01],repeats:1}]", tmp=tmp_path)
+    assert nothing_built(tmp_path)
+
+
+def test_runtime_values_name_their_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^runtime.num_threads=-1"):
+        planned("runtime.num_threads=-1", tmp=tmp_path)
+
+
+def test_a_full_disk_is_refused_before_anything_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    from asc.disk import DiskSpaceError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 40, 1 << 40, 1 << 20))
+    with pytest.raises(DiskSpaceError, match="features"):
+        planned(tmp=tmp_path)
+    assert nothing_built(tmp_path)
+
+
+@pytest.mark.slow
+def test_cli_refuses_a_bad_kept_file_and_a_wrong_model_in_one_line(run_asc, tmp_path: Path) -> None:
+    kept = tmp_path / "kept.json"
+    kept.write_text('{"C1": [0, 1, 99], "C2": [0], "C3": [0]}')
+    h5 = three_class_keras(tmp_path / "other_task.h5")
+    paths = [f"paths.data={tmp_path}/data", f"paths.store={tmp_path}/store", f"paths.results={tmp_path}/results"]
+    for args in (["prune=given", f"prune.kept_file={kept}"], [f"train.init_from={h5}"]):
+        result = run_asc(*args, *paths, f"hydra.run.dir={tmp_path}/run", timeout=120)
+        assert result.returncode == 1, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("asc: error:")]
+        assert len(errors) == 1, result.output
+        assert ("prune.kept.C1" in errors[0]) or ("3 output classes" in errors[0]), errors[0]
+        assert nothing_built(tmp_path), result.output
