@@ -33,7 +33,8 @@ from http_fixtures import (
 from asc.data import archive, prepare
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
 from asc.data.checksums import Archive
-from asc.data.prepare import DiskSpaceError, Need, check_disk, disk_plan, prepare_archive, prepare_tau
+from asc.data.prepare import disk_plan, prepare_archive, prepare_tau
+from asc.disk import DiskSpaceError, Need, check_disk
 
 # ------------------------------------------------------------------------------------ item 9: member types
 
