@@ -30,7 +30,8 @@ from http_fixtures import (
     write,
 )
 
-from asc.data import archive, prepare
+from asc import disk
+from asc.data import archive
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
 from asc.data.checksums import Archive
 from asc.data.prepare import disk_plan, prepare_archive, prepare_tau
@@ -273,7 +274,7 @@ def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, 
     def top(path: Path) -> str:
         return next(p for p in free if p in Path(path).parts)
 
-    monkeypatch.setattr(prepare, "_device", lambda path: hash(top(path)))
+    monkeypatch.setattr(disk, "_device", lambda path: hash(top(path)))
     monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(0, 0, free[top(path)]))
 
 
