@@ -18,7 +18,9 @@ from tests.keras_fixtures import keras_layers, write_keras_h5
 
 
 def planned(*overrides: str, tmp: Path) -> dict[str, Any]:
-    cfg = composed(f"paths.data={tmp}/data", f"paths.store={tmp}/store", f"paths.results={tmp}/results", *overrides)
+    cfg = composed(
+        f"paths.data={tmp}/data", f"paths.store={tmp}/store", f"paths.results={tmp}/results", *overrides
+    )
     validate(cfg)
     check_plan(make_plan(cfg), cfg, upto="report")
     return cfg
@@ -42,7 +44,9 @@ def test_a_given_model_with_other_classes_is_refused_naming_both_values(tmp_path
 
 def test_a_given_model_with_other_input_is_refused(tmp_path: Path) -> None:
     h5 = write_keras_h5(tmp_path / "short.h5", keras_layers(build_model({"input_shape": [40, 1000]})))
-    with pytest.raises(InputError, match=r"40 mel bands x 1000 frames.*40 x 500 \(features.n_mels, features.frames\)"):
+    with pytest.raises(
+        InputError, match=r"40 mel bands x 1000 frames.*40 x 500 \(features.n_mels, features.frames\)"
+    ):
         planned(f"train.init_from={h5}", tmp=tmp_path)
 
 
@@ -80,7 +84,10 @@ def test_a_numpy_kept_file_never_fails_with_a_codec_error(tmp_path: Path) -> Non
 
 
 def test_a_resampled_rate_names_the_hop_not_the_audio(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"features.hop_length=882 .*32000.* features.hop_length=640 features.win_length=1280"):
+    with pytest.raises(
+        ConfigError,
+        match=r"features.hop_length=882 .*32000.* features.hop_length=640 features.win_length=1280",
+    ):
         planned("dataset.sample_rate=32000", "features.resample=true", tmp=tmp_path)
     with pytest.raises(ConfigError, match=r"features.fmax=22050.*Nyquist.*features.fmax=16000"):
         planned(
@@ -95,11 +102,19 @@ def test_a_resampled_rate_names_the_hop_not_the_audio(tmp_path: Path) -> None:
 
 def test_too_many_mel_bands_for_the_fft_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"features.n_mels=256 leaves .* mel band\(s\) without an FFT bin"):
-        planned("features.n_mels=256", "features.n_fft=512", "features.win_length=512", "model.input_shape=[256,500]", tmp=tmp_path)
+        planned(
+            "features.n_mels=256",
+            "features.n_fft=512",
+            "features.win_length=512",
+            "model.input_shape=[256,500]",
+            tmp=tmp_path,
+        )
 
 
 def test_features_the_model_cannot_take_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"model=dcase21 takes input of 40 mel bands x 500 frames.*40 x 400"):
+    with pytest.raises(
+        ConfigError, match=r"model=dcase21 takes input of 40 mel bands x 500 frames.*40 x 400"
+    ):
         planned("features.frames=400", "features.stats_frames=400", tmp=tmp_path)
 
 
@@ -114,7 +129,9 @@ def test_runtime_values_name_their_key(tmp_path: Path) -> None:
         planned("runtime.num_threads=-1", tmp=tmp_path)
 
 
-def test_a_full_disk_is_refused_before_anything_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_is_refused_before_anything_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
     from collections import namedtuple
 
@@ -132,7 +149,11 @@ def test_cli_refuses_a_bad_kept_file_and_a_wrong_model_in_one_line(run_asc, tmp_
     kept = tmp_path / "kept.json"
     kept.write_text('{"C1": [0, 1, 99], "C2": [0], "C3": [0]}')
     h5 = three_class_keras(tmp_path / "other_task.h5")
-    paths = [f"paths.data={tmp_path}/data", f"paths.store={tmp_path}/store", f"paths.results={tmp_path}/results"]
+    paths = [
+        f"paths.data={tmp_path}/data",
+        f"paths.store={tmp_path}/store",
+        f"paths.results={tmp_path}/results",
+    ]
     for args in (["prune=given", f"prune.kept_file={kept}"], [f"train.init_from={h5}"]):
         result = run_asc(*args, *paths, f"hydra.run.dir={tmp_path}/run", timeout=120)
         assert result.returncode == 1, result.output

@@ -1,0 +1,83 @@
+"""The chain is the one list of stages and it does the work; the package's import graph has no circle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from asc.chain import CHAIN, STAGES
+from asc.plan import make_plan
+from tests.config_fixtures import composed
+
+PACKAGE = Path(__file__).resolve().parents[1] / "asc"
+
+
+def test_every_stage_module_plans_checks_and_runs() -> None:
+    for stage in CHAIN:
+        for name in ("plan", "check", "run"):
+            assert callable(getattr(stage.module, name)), f"{stage.module.__name__}.{name}"
+        assert stage.module.__name__ == f"asc.stages.{stage.name}"
+        assert all(STAGES.index(u) < STAGES.index(stage.name) for u in stage.upstream), stage.name
+
+
+def test_steps_read_only_planned_upstream_steps() -> None:
+    steps = make_plan(composed("experiment=paper"))
+    seen: set[str] = set()
+    for step in steps:
+        assert all(u.id in seen for u in step.upstream), step.id
+        seen.add(step.id)
+
+
+def _imports(path: Path) -> set[str]:
+    """The asc modules a module imports, at its top or inside a function (a deferred import is still an edge),
+    except under ``if TYPE_CHECKING:`` (type hints only)."""
+    tree = ast.parse(path.read_text())
+    hints = [n for n in ast.walk(tree) if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)]
+    hidden = {id(sub) for n in hints for sub in ast.walk(n)}
+    out = set()
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module if node.level == 0 else _resolve(path, node.module, node.level)
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("asc")}
+
+
+def _resolve(path: Path, module: str, level: int) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[: len(parts) - level] + [module])
+
+
+def test_the_import_graph_has_no_circle() -> None:
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph = {
+        name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()
+    }
+
+    def visit(node: str, stack: list[str], done: set[str]) -> None:
+        if node in stack:
+            raise AssertionError("import circle: " + " -> ".join(stack[stack.index(node) :] + [node]))
+        if node in done:
+            return
+        for nxt in sorted(graph[node]):
+            visit(nxt, [*stack, node], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        visit(name, [], done)
+
+
+def test_planning_loads_no_torch() -> None:
+    code = "import sys, asc.validate, asc.plan, asc.dryrun; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
