@@ -39,7 +39,9 @@ def test_moving_the_folder_keeps_the_identity(folder: Path, tmp_path: Path) -> N
         lambda r: (r / "audio" / "bus-lisbon-1-0-a.wav").unlink(),  # a clip removed
         lambda r: (r / "audio" / "bus-lisbon-1-1-a.wav").write_bytes(b"y" * 7),  # resized
         lambda r: (r / "audio" / "bus-lisbon-1-1-a.wav").rename(r / "audio" / "bus-lisbon-1-1-b.wav"),
-        lambda r: (r / "meta.csv").write_text("filename\tscene_label\naudio/a.wav\ttram\n"),  # metadata edited
+        lambda r: (r / "meta.csv").write_text(
+            "filename\tscene_label\naudio/a.wav\ttram\n"
+        ),  # metadata edited
         lambda r: (r / "evaluation_setup" / "fold1_train.csv").write_text("filename\n"),
         lambda r: (r / "evaluation_setup" / "fold2_train.csv").write_text("filename\n"),
     ],
