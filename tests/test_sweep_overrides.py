@@ -27,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
             ["-m", "prune=glob(l*)", "++prune.kept.C1=choice([0,1])"],
         ),
         (
+            ["-m", "prune=l1,gm", "+prune.per_layer_ratio.C2=0.25"],
+            ["-m", "prune=l1,gm", "+prune.per_layer_ratio.C2=choice(0.25)"],
+        ),
+        (
             ["-m", "dataset=demo,standin", "dataset.scale=0.2"],
             ["-m", "dataset=demo,standin", "dataset.scale=choice(0.2)"],
         ),
@@ -35,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
             ["hydra.mode=MULTIRUN", "prune=l1,l2", "prune.ratio=choice(0.3)"],
         ),
     ],
-    ids=["ratio", "layers", "force-add", "other-group", "mode-override"],
+    ids=["ratio", "layers", "force-add", "add", "other-group", "mode-override"],
 )
 def test_keys_of_a_swept_group_become_one_value_sweeps(argv: list[str], want: list[str]) -> None:
     assert per_job_overrides(argv) == want
