@@ -1,18 +1,23 @@
 """ONNX export of any stored model (our checkpoints or a Keras .h5), and the ``asc-export`` command.
 
 Needs the optional ``export`` dependencies (``pip install -e ".[export]"``: onnx, onnxruntime, onnxscript).
-Two exporters: torch's dynamo exporter (the default since torch 2.9; needs onnxscript) and the older TorchScript
-one, which is deprecated but exports this network in a fraction of the time and needs only ``onnx``; ``auto``
-takes dynamo when onnxscript is installed. Both give the same graph semantics (checked against onnxruntime).
+Two exporters: torch's dynamo exporter (the default since torch 2.9; needs onnxscript; opset 18 and up) and the
+older TorchScript one, which is deprecated but exports this network in a fraction of the time, needs only ``onnx``
+and writes opsets 7-20. ``auto`` takes dynamo for opset ≥ 18 when onnxscript is installed, TorchScript otherwise,
+and falls back to the other when the first cannot write the requested opset. Both give the same graph semantics
+(checked against onnxruntime); the written file's opset is checked against the request.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib.util
+import logging
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +36,53 @@ def _require(module: str) -> None:
         raise ModuleNotFoundError(f"ONNX export needs the `{module}` package; {INSTALL_HINT}")
 
 
+# torch's dynamo exporter has operator implementations from opset 18 up; for a lower opset it converts its
+# opset-18 graph down with onnx's version converter, which may fail (this network: 17 converts, 13 does not) and
+# then keeps 18 with only a logged warning. The written file's opset is therefore always checked.
+DYNAMO_NATIVE_OPSET = 18
+_QUIET = ("torch.onnx", "onnxscript")
+
+
+@contextlib.contextmanager
+def _quiet_exporters() -> Iterator[None]:
+    """Silence the exporters' warnings and the version converter's logged traceback: the outcome is checked
+    (:func:`written_opset`) and reported in one line instead."""
+    loggers = [logging.getLogger(name) for name in _QUIET]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def written_opset(path: str | Path) -> int:
+    """The default-domain (``ai.onnx``) opset version an .onnx file declares."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _export_with(
+    exporter: str, model: nn.Module, tmp: Path, example: torch.Tensor, opset: int, dynamic: bool
+):
+    names = {"input_names": [INPUT], "output_names": [OUTPUT], "opset_version": opset}
+    if exporter == "dynamo":
+        shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic else None
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, dynamic_shapes=shapes, verbose=False, **names
+        )
+        program.save(tmp, external_data=False)
+    else:
+        axes = {INPUT: {0: "batch"}, OUTPUT: {0: "batch"}} if dynamic else None
+        torch.onnx.export(model, (example,), tmp, dynamo=False, dynamic_axes=axes, **names)
+
+
 def export_onnx(
     model: nn.Module,
     path: str | Path,
@@ -40,36 +92,55 @@ def export_onnx(
     exporter: str = "auto",
 ) -> Path:
     """Write ``model`` (eval mode, input ``mel`` of shape (batch, 1, mel, frames), output ``logits``) to ``path``
-    atomically; with ``dynamic_batch`` the batch axis is symbolic. Returns ``path``."""
+    atomically, in exactly ONNX opset ``opset``; with ``dynamic_batch`` the batch axis is symbolic.
+
+    ``exporter``: ``dynamo``, ``torchscript`` or ``auto`` (dynamo for opset ≥ 18 when onnxscript is installed,
+    else TorchScript, which writes opsets up to 20 natively; the other one is tried when the first cannot write
+    the requested opset). Returns ``path``, which holds the requested opset; otherwise nothing is written and a
+    ValueError names the opset, what each exporter did and the fix.
+    """
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter={exporter!r}; valid: {', '.join(EXPORTERS)}")
     _require("onnx")
     if exporter == "auto":
-        exporter = "dynamo" if importlib.util.find_spec("onnxscript") else "torchscript"
-    if exporter == "dynamo":
-        _require("onnxscript")
+        dynamo = importlib.util.find_spec("onnxscript") is not None
+        order = ["dynamo", "torchscript"] if opset >= DYNAMO_NATIVE_OPSET else ["torchscript", "dynamo"]
+        candidates = [e for e in order if dynamo or e == "torchscript"]
+    else:
+        if exporter == "dynamo":
+            _require("onnxscript")
+        candidates = [exporter]
     path = Path(path)
     was_training = model.training
     model.eval()
     param = next(model.parameters())
     # Batch 2, not 1: an example batch of 1 lets the exporter specialise the batch axis to a constant.
     example = torch.zeros(2, 1, *model.spec["input_shape"], dtype=param.dtype, device=param.device)
-    names = {"input_names": [INPUT], "output_names": [OUTPUT], "opset_version": opset}
+    tried = []
     try:
-        with atomic_path(path) as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
-            if exporter == "dynamo":
-                shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
-                program = torch.onnx.export(
-                    model, (example,), dynamo=True, dynamic_shapes=shapes, verbose=False, **names
-                )
-                program.save(tmp, external_data=False)
-            else:
-                axes = {INPUT: {0: "batch"}, OUTPUT: {0: "batch"}} if dynamic_batch else None
-                torch.onnx.export(model, (example,), tmp, dynamo=False, dynamic_axes=axes, **names)
+        for name in candidates:
+            try:
+                with atomic_path(path) as tmp, _quiet_exporters():
+                    _export_with(name, model, tmp, example, opset, dynamic_batch)
+                    got = written_opset(tmp)
+                    if got != opset:
+                        raise _WrongOpset(f"the {name} exporter wrote opset {got}")
+                return path
+            except _WrongOpset as err:
+                tried.append(str(err))
+            except Exception as err:  # noqa: BLE001  (an exporter's refusal, reported in the one line below)
+                tried.append(f"the {name} exporter failed ({str(err).splitlines()[0][:160]})")
     finally:
         model.train(was_training)
-    return path
+    other = "" if exporter == "auto" else "; --exporter auto tries both"
+    raise ValueError(
+        f"cannot write {path} in ONNX opset {opset}: {'; '.join(tried)}; nothing was written. Choose another "
+        f"--opset (TorchScript writes 7-20, dynamo {DYNAMO_NATIVE_OPSET} and up){other}"
+    )
+
+
+class _WrongOpset(Exception):
+    pass
 
 
 def onnx_session(path: str | Path, *, threads: int | None = None):
@@ -100,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asc-export", description=main.__doc__)
     parser.add_argument("model", type=Path, help="our checkpoint (model.pt) or a Keras 2.x .h5 model")
     parser.add_argument("out", type=Path, help="the .onnx file to write")
-    parser.add_argument("--opset", type=int, default=18)
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset the file must have (default 18)")
     parser.add_argument("--static-batch", action="store_true", help="fix the batch axis at 2")
     parser.add_argument("--exporter", choices=EXPORTERS, default="auto")
     parser.add_argument("--atol", type=float, default=1e-4, help="allowed onnxruntime vs PyTorch difference")
@@ -114,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"asc-export: {err}", file=sys.stderr)
         return 2
     print(
-        f"wrote {args.out} (widths {model.spec['widths']}, input {INPUT} (batch, 1, "
+        f"wrote {args.out} (ONNX opset {written_opset(args.out)}, widths {model.spec['widths']}, input {INPUT} (batch, 1, "
         f"{', '.join(map(str, model.spec['input_shape']))}), output {OUTPUT})"
     )
     if importlib.util.find_spec("onnxruntime") is None:

@@ -49,10 +49,9 @@ def test_default_config() -> None:
     assert cfg["model"]["name"] == "dcase21"
     assert cfg.get("prune") is None  # no single criterion selected: the experiment's runs say what to prune
     assert set(cfg["criteria"]) >= set(PAPER_CRITERIA)
-    assert cfg["finetune"]["name"] == "default"
     assert cfg["protocol"]["name"] == "ours"
-    # experiment=demo is the default overlay: its train schedule and the five paper criteria.
-    assert cfg["train"]["name"] == "demo"
+    # The demo dataset's short schedules; experiment=demo is the default overlay: the five paper criteria.
+    assert cfg["train"]["name"] == "demo" and cfg["finetune"]["name"] == "demo"
     assert cfg["runs"][0]["criteria"] == PAPER_CRITERIA
     assert set(cfg["paths"]) >= {"data", "store", "results"}
     assert cfg["seed"] == 0 and cfg["runtime"]["device"] in ("auto", "cpu", "cuda")
@@ -76,6 +75,40 @@ def test_experiment_demo_sets_the_paper_criteria() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("overrides", "train", "finetune"),
+    [
+        ((), ("demo", 12), ("demo", 4)),
+        (("dataset=tau2020mobile",), ("baseline", 200), ("default", 30)),  # the real data: the paper's recipe
+        (("dataset=standin",), ("demo", 12), ("demo", 4)),
+        (("experiment=demo", "dataset=tau2020mobile"), ("baseline", 200), ("default", 30)),
+        (("dataset=tau2020mobile", "train=demo"), ("demo", 12), ("default", 30)),  # the user's choice wins
+        (("dataset=tau2020mobile", "finetune=demo", "train.epochs=7"), ("baseline", 7), ("demo", 4)),
+        (("experiment=paper", "dataset=standin"), ("baseline", 200), ("default", 30)),
+        (("experiment=paper_fig5",), ("baseline", 200), ("default", 30)),
+    ],
+)
+def test_the_recipe_follows_the_dataset(overrides, train, finetune) -> None:
+    """`asc dataset=tau2020mobile` once trained the demo's 12 epochs on 27 GB; the names say the recipe."""
+    cfg = composed(*overrides)
+    assert (cfg["train"]["name"], cfg["train"]["epochs"]) == train
+    assert (cfg["finetune"]["name"], cfg["finetune"]["epochs"]) == finetune
+    paper = composed("train=baseline", "finetune=default")
+    for stage, (name, _) in (("train", train), ("finetune", finetune)):
+        if name in ("baseline", "default") and "train.epochs=7" not in overrides:
+            assert (
+                cfg[stage] == paper[stage]
+            )  # the paper's recipe is exactly train/baseline + finetune/default
+
+
+def test_every_dataset_has_its_recipes() -> None:
+    """The defaults list picks train/<dataset> and finetune/<dataset>: a dataset config needs both."""
+    for dataset in (CONF / "dataset").glob("*.yaml"):
+        assert (CONF / "train" / dataset.name).is_file() and (CONF / "finetune" / dataset.name).is_file(), (
+            dataset
+        )
+
+
 def test_command_line_overrides_apply() -> None:
     cfg = composed("runs.0.criteria=[cosine,l1]", "train.lr=0.002", "dataset.cities=[barcelona]")
     assert cfg["runs"][0]["criteria"] == ["cosine", "l1"]
@@ -90,13 +123,26 @@ def test_paths_interpolate_into_the_tau_config() -> None:
     assert cfg["dataset"]["download_dir"].startswith("/somewhere/data/")
 
 
+def _recipe_name(group: str, name: str) -> str:
+    """An option is named after its file, except a recipe chosen for a dataset (train/tau2020mobile.yaml) that
+    only extends another: it keeps that recipe's name (the dry run names the recipe a job uses)."""
+    import yaml
+
+    data = yaml.safe_load((CONF / group / f"{name}.yaml").read_text()) or {}
+    if set(data) == {"defaults"}:
+        return _recipe_name(group, next(d for d in data["defaults"] if d != "_self_"))
+    return name
+
+
 @pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
 def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
     cfg = composed(f"{group}={name}")
     if group == "prune":  # a preset of a criterion (authors_kept) names the criterion it configures
         assert cfg["prune"]["name"] in CRITERIA
     elif group not in ("experiment", "protocol"):
-        assert cfg[group]["name"] == name, f"conf/{group}/{name}.yaml has name {cfg[group]['name']!r}"
+        assert cfg[group]["name"] == _recipe_name(group, name), (
+            f"conf/{group}/{name}.yaml: {cfg[group]['name']!r}"
+        )
 
     # What the pipeline does with each group must work on what the group holds.
     validate(cfg)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from asc.data.prepare import is_complete
-from asc.data.tau import COLUMNS, CsvFormatError, build_index, read_table
+from asc.data.tau import COLUMNS, CsvFormatError, MetadataError, build_index, read_table
 
 FOLD = "evaluation_setup/fold1_train.csv"
 GOOD = {
@@ -43,7 +43,7 @@ def test_good_files_read(tmp_path: Path) -> None:
             FOLD,
             "filename\tlabel\naudio/airport-lisbon-1000-40000-a.wav\tairport\n",
             1,
-            "lacks the column(s) scene_label",
+            "without scene_label",
         ),
         (FOLD, "filename\tscene_label\naudio/a-b-1-2-a.wav\tairport\taudio/x.wav\n", 2, "3 field(s)"),
         (
@@ -98,3 +98,141 @@ def test_not_utf8_is_named(tmp_path: Path) -> None:
     (root / "meta.csv").write_bytes(b"filename\tscene_label\xff\n")
     with pytest.raises(CsvFormatError, match="meta.csv: not UTF-8"):
         read_table(root, "meta.csv")
+
+
+# ---------------------------------------------------------------- re-saved by common tools (issue 17, item 3)
+
+META = "meta.csv"
+A = "audio/airport-lisbon-1000-40000-a.wav"
+B = "audio/bus-paris-10-400-s1.wav"
+C = "audio/tram-paris-10-500-b.wav"
+EVAL = "evaluation_setup/fold1_evaluate.csv"
+
+
+def _resaved(text: str, how: str) -> bytes:
+    """``text`` (tab-separated) as a tool re-saves it: a BOM (Excel, Notepad), quoted names and fields (R's
+    write.table, pandas quoting=csv.QUOTE_ALL), CRLF line ends (Windows), or all of them."""
+    if how in ("quoted", "all"):
+        text = "\n".join("\t".join(f'"{f}"' for f in line.split("\t")) for line in text.splitlines()) + "\n"
+    if how in ("crlf", "all"):
+        text = text.replace("\n", "\r\n")
+    data = text.encode("utf-8")
+    return b"\xef\xbb\xbf" + data if how in ("bom", "all") else data
+
+
+def with_audio(root: Path) -> Path:
+    (root / "audio").mkdir(exist_ok=True)
+    for wav in (A, B, C):
+        (root / wav).write_bytes(b"")
+    return root
+
+
+@pytest.mark.parametrize("how", ["bom", "quoted", "crlf", "all"])
+def test_resaved_metadata_reads_as_the_same_data(tmp_path: Path, how: str) -> None:
+    root = with_audio(dataset(tmp_path))
+    before = build_index(root, {}, seed=0)
+    for name in GOOD:
+        (root / name).write_bytes(_resaved(GOOD[name], how))
+        assert read_table(root, name).equals(read_table(dataset(tmp_path / "ref"), name))
+    assert build_index(root, {}, seed=0).equals(before)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "Filename\tscene_label\n",
+            r"the header's columns are \['Filename', 'scene_label'\], without filename "
+            r"\('Filename' is not 'filename'\)",
+        ),
+        (
+            "filename \tscene_label\n",
+            r"\['filename ', 'scene_label'\], without filename \('filename ' is not",
+        ),
+        ("\ufeff\ufefffilename\tscene_label\n", r"\['\\ufefffilename', 'scene_label'\]"),  # a BOM saved twice
+        ("filename;scene_label\n", r"semicolon-separated"),
+        ('"filename\tscene_label\n', r"fold1_train.csv, line 1: a quoted field is never closed"),
+    ],
+    ids=["case", "space", "double-bom", "semicolon", "open-quote"],
+)
+def test_what_differs_is_named_exactly(tmp_path: Path, text: str, says: str) -> None:
+    root = dataset(tmp_path)
+    (root / FOLD).write_text(text + "audio/airport-lisbon-1000-40000-a.wav\tairport\n", encoding="utf-8")
+    with pytest.raises(CsvFormatError, match=says) as err:
+        build_index(root, {}, seed=0)
+    assert str(root / FOLD) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_utf16_is_named(tmp_path: Path) -> None:
+    root = dataset(tmp_path)
+    (root / FOLD).write_bytes(GOOD[FOLD].encode("utf-16"))
+    with pytest.raises(CsvFormatError, match=r"fold1_train.csv: UTF-16 text .*save it as UTF-8"):
+        build_index(root, {}, seed=0)
+
+
+# ---------------------------------------------------------------- wrong in content (issue 17, item 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        (
+            FOLD,
+            f"filename\tscene_label\n{A}\tairport\n{A}\tairport\n",
+            rf"{FOLD}, line 3: {A} is listed again "
+            r"\(first at line 2\)",
+        ),
+        (
+            EVAL,
+            f"filename\tscene_label\n{B}\tbus\n{A}\tairport\n",
+            rf"{EVAL}, line 3: {A} is also in .*{FOLD} "
+            r"\(line 2\)",
+        ),
+        (
+            EVAL,
+            f"filename\tscene_label\n{B}\tbus\n{C}\ttram\n",
+            rf"{EVAL}, line 3: {C} is not listed in .*meta.csv",
+        ),
+        (
+            FOLD,
+            f"filename\tscene_label\n{A}\tbus\n",
+            rf"{FOLD}, line 2: {A}: scene_label 'bus' disagrees with "
+            r"the file name \('airport'\)",
+        ),
+        (
+            META,
+            GOOD[META].replace("\tairport\t", "\tpark\t"),
+            rf"{FOLD}, line 2: {A}: scene_label 'airport' "
+            r"disagrees with .*meta.csv, line 2 \('park'\)",
+        ),
+        (META, GOOD[META] + f"{A}\tairport\tlisbon-1000\ta\n", rf"meta.csv, line 4: {A} is listed again"),
+        (FOLD, f"filename\tscene_label\n{A}\tairprt\n", r"unknown scene 'airprt'"),
+    ],
+    ids=[
+        "duplicate",
+        "train-and-evaluate",
+        "not-in-meta",
+        "name-label",
+        "meta-label",
+        "meta-duplicate",
+        "scene",
+    ],
+)
+def test_wrong_content_names_file_line_and_clip(tmp_path: Path, name: str, text: str, says: str) -> None:
+    root = with_audio(dataset(tmp_path))
+    (root / name).write_text(text)
+    with pytest.raises(MetadataError, match=says) as err:
+        build_index(root, {}, seed=0)
+    assert "\n" not in str(err.value) and "restore the file from the meta archive" in str(err.value)
+
+
+def test_absent_audio_is_still_a_partial_download(tmp_path: Path, caplog) -> None:
+    """Fold entries without their WAV stay a warning (dataset.archives subsets), not an error."""
+    root = dataset(tmp_path)
+    (root / "audio").mkdir()
+    (root / A).write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        table = build_index(root, {}, seed=0)
+    assert (
+        table["filename"].tolist() == [A] and "1 clips listed in the fold files have no audio" in caplog.text
+    )

@@ -57,3 +57,35 @@ def test_asc_export_command(tmp_path, capsys):
     assert "widths [11, 9, 20]" in out and "onnxruntime vs PyTorch" in out
     assert export.main([str(tmp_path / "missing.pt"), str(tmp_path / "x.onnx")]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
+
+
+def test_the_requested_opset_is_written_or_refused(tmp_path, capsys):
+    """--opset 13 once printed a converter traceback, 'wrote m.onnx' and exit 0 with an opset-18 file."""
+    pt = tmp_path / "model.pt"
+    save_model(randomised_model(PRUNED), pt)
+    assert export.main([str(pt), str(tmp_path / "m13.onnx"), "--opset", "13"]) == 0
+    assert export.written_opset(tmp_path / "m13.onnx") == 13
+    captured = capsys.readouterr()
+    assert "ONNX opset 13" in captured.out and "Traceback" not in captured.err
+    assert (
+        export.main([str(pt), str(tmp_path / "m25.onnx"), "--opset", "25", "--exporter", "torchscript"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "opset 25" in err and "torchscript exporter failed" in err
+    assert not (tmp_path / "m25.onnx").exists() and not list(tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.slow
+def test_dynamo_cannot_write_opset_13_and_says_so(tmp_path, capsys):
+    pytest.importorskip("onnxscript")
+    model = randomised_model(PRUNED)
+    with pytest.raises(
+        ValueError, match=r"opset 13: the dynamo exporter wrote opset 18; nothing was written"
+    ) as e:
+        export.export_onnx(model, tmp_path / "d.onnx", opset=13, exporter="dynamo")
+    assert "--exporter auto tries both" in str(e.value) and not (tmp_path / "d.onnx").exists()
+    assert "Traceback" not in capsys.readouterr().err
+    path = export.export_onnx(
+        model, tmp_path / "d17.onnx", opset=17, exporter="dynamo"
+    )  # converts down: kept
+    assert export.written_opset(path) == 17 and export.max_onnx_difference(model, path) <= 1e-4

@@ -10,6 +10,7 @@ import pytest
 import torch
 from model_fixtures import randomised_model
 
+from asc.errors import InputError
 from asc.prune import CRITERIA, prune_model
 from asc.prune import representatives as rep
 from asc.prune.criteria import greedy_select
@@ -199,7 +200,7 @@ def test_given_from_files_and_errors(tmp_path) -> None:
         prune_model(model, {**cfg, "kept": {"C1": [0]}})
     with pytest.raises(ValueError, match="repeats"):
         prune_model(model, {**cfg, "kept": {"C1": [0, 0], "C2": [1]}})
-    with pytest.raises(FileNotFoundError, match="kept_file"):
+    with pytest.raises(InputError, match="kept_file=.*nope.json does not exist"):
         prune_model(model, {**cfg, "kept_file": str(tmp_path / "nope.json")})
 
 

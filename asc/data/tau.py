@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from asc.atomic import atomic_path
+from asc.data.tau_metadata import COLUMNS, CsvFormatError, MetadataError, check_folds, read_table
+
+__all__ = ["COLUMNS", "CsvFormatError", "MetadataError", "read_folds", "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -49,58 +52,6 @@ def parse_filename(filename: str) -> dict[str, str]:
     if len(parts) < 5:
         raise ValueError(f"{filename!r} is not named <scene>-<city>-<location>-<segment>-<device>.wav")
     return {"scene": parts[0], "city": parts[1], "location": "-".join(parts[1:-2]), "device": parts[-1]}
-
-
-# The columns each metadata file must have (docs/tau2020_mobile.md); more columns are allowed.
-COLUMNS = {
-    "meta.csv": ("filename", "scene_label", "identifier", "source_label"),
-    "evaluation_setup/fold1_train.csv": ("filename", "scene_label"),
-    "evaluation_setup/fold1_evaluate.csv": ("filename", "scene_label"),
-    "evaluation_setup/fold1_test.csv": ("filename",),
-}
-
-
-class CsvFormatError(ValueError):
-    """A metadata file is not the tab-separated table the TAU layout has (message: file, line, format)."""
-
-
-def read_table(root: Path, name: str) -> pd.DataFrame:
-    """Read one of the TAU metadata files (``name`` is a key of COLUMNS) as strings, checking its format:
-    tab-separated, a header row holding the expected columns, every row as many fields as the header, no empty
-    value in an expected column. Any deviation is a CsvFormatError naming the file and the line."""
-    path, expected = root / name, COLUMNS[name]
-    fmt = f"expected a tab-separated file whose header row has the columns {' <TAB> '.join(expected)}"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} is missing; {root} is not a complete TAU-layout dataset") from None
-    except UnicodeDecodeError as e:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); {fmt}") from None
-    if not lines:
-        raise CsvFormatError(f"{path} is empty; {fmt}")
-    header = lines[0].split("\t")
-    missing = [c for c in expected if c not in header]
-    if missing:
-        comma = " (it looks comma-separated)" if len(header) == 1 and "," in lines[0] else ""
-        raise CsvFormatError(
-            f"{path}, line 1: the header {lines[0][:120]!r} lacks the column(s) {', '.join(missing)}{comma}; {fmt}"
-        )
-    at = [header.index(c) for c in expected]
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():  # a blank (e.g. trailing) line holds no clip
-            continue
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise CsvFormatError(
-                f"{path}, line {number}: {len(fields)} field(s) where the header has {len(header)} "
-                f"({line[:120]!r}); {fmt}"
-            )
-        empty = [expected[k] for k, i in enumerate(at) if not fields[i].strip()]
-        if empty:
-            raise CsvFormatError(f"{path}, line {number}: empty {', '.join(empty)} ({line[:120]!r}); {fmt}")
-        rows.append(fields)
-    return pd.DataFrame(rows, columns=header, dtype=str)
 
 
 def location_split(
@@ -150,9 +101,10 @@ def write_metadata(root: str | Path, table: pd.DataFrame) -> None:
 def read_folds(
     root: str | Path, *, expected_counts: Mapping[str, int] | None = None, audio: bool = True
 ) -> pd.DataFrame:
-    """Read meta.csv and the fold files of ``root`` into one table (``split`` = the fold: train | evaluate);
-    clips whose audio is absent are dropped with a warning (a partial download works on what is there).
-    ``audio=False``: a features-only dataset (the stand-in), no WAV to look for."""
+    """Read meta.csv and the fold files of ``root`` into one table (``split`` = the fold: train | evaluate),
+    after the format and content checks of asc/data/tau_metadata.py (CsvFormatError / MetadataError naming the
+    file, line and clip). Clips whose audio is absent are dropped with a warning: a partial download works on
+    what is there. ``audio=False``: a features-only dataset (the stand-in), no WAV to look for."""
     root = Path(root)
     missing = [n for n in REQUIRED if not (root / n).is_file()]
     if missing:
@@ -160,29 +112,28 @@ def read_folds(
             f"dataset folder {root} lacks {', '.join(missing)}; download or generate the dataset first "
             "(for TAU: its meta archive), or point dataset.root at a complete copy"
         )
-    meta = read_table(root, "meta.csv").set_index("filename")
+    meta = read_table(root, "meta.csv")
     folds = {
         "train": read_table(root, "evaluation_setup/fold1_train.csv"),
         "evaluate": read_table(root, "evaluation_setup/fold1_evaluate.csv"),
     }
+    check_folds(root, meta, folds, SCENES)
+    # meta.csv is authoritative for identifier and device
+    where = dict(
+        zip(meta["filename"], zip(meta["identifier"], meta["source_label"], strict=True), strict=True)
+    )
     rows = []
     for split, fold in folds.items():
         for filename, scene in zip(fold["filename"], fold["scene_label"], strict=True):
-            if scene not in SCENES:
-                raise ValueError(
-                    f"{root}/evaluation_setup/fold1_{split}.csv: unknown scene {scene!r} for {filename}"
-                )
             fields = parse_filename(filename)
-            if filename in meta.index:  # meta.csv is authoritative for identifier and device
-                fields["location"] = meta.at[filename, "identifier"]
-                fields["device"] = meta.at[filename, "source_label"]
+            location, device = where[filename]
             rows.append(
                 {
                     "filename": filename,
                     "scene": scene,
                     "city": fields["city"],
-                    "location": fields["location"],
-                    "device": fields["device"],
+                    "location": location,
+                    "device": device,
                     "split": split,
                 }
             )

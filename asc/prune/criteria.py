@@ -16,7 +16,18 @@ ascending. Adding one is one function here plus one YAML file in ``conf/prune/``
     #   ratio: 0.5          # or  ratio: null + match: cosine  (same kept count as Algorithm 1)
 
 Ratios are the fraction of filters *removed* (the paper's "pruning ratio"); at least one filter always stays.
-All sorts are stable, so equal scores are decided by the lower filter index — runs are reproducible.
+
+Ties and degenerate filters. All sorts are stable, so equal scores or distances are decided by the lower filter
+index (of a mutual nearest pair Algorithm 1 keeps the lower one) — runs are reproducible. Duplicates go first in
+every similarity-based criterion: a filter whose weights equal those of a lower-index filter exactly (all-zero
+filters are copies of each other) is removed before any other filter, and the lowest-index copy stays.
+Algorithm 1 (cosine, chebyshev, average, nystrom) gets this from the distances: copies are at distance 0, zero
+filters included (representatives.py defines cos = 1 between zero filters, 0 to any other filter). The ratio
+criteria built on similarity or geometry (centrality, fpgm, operator_norm, gm) rank copies below every other
+filter (:func:`keep_highest` with ``duplicates``) and then by their score. The magnitude criteria (l1, l2) rank by
+norm alone: a zero filter has norm 0 and goes first; copies tie and the lower index stays. A lone zero filter has
+no copy: under the cosine it is orthogonal to every filter (distance 1), so Algorithm 1 decides it like any
+other. Layers without copies or zero filters get exactly the results they got before these rules.
 """
 
 from __future__ import annotations
@@ -138,10 +149,22 @@ def n_keep(weight: torch.Tensor, opts: Mapping[str, Any]) -> int:
     return len(lookup(match)(weight, {}).kept)
 
 
-def keep_highest(score: torch.Tensor | np.ndarray, k: int) -> list[int]:
-    """Indices of the k highest scores, ascending; ties keep the lower index."""
-    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+def keep_highest(score: torch.Tensor | np.ndarray, k: int, duplicates: np.ndarray | None = None) -> list[int]:
+    """Indices of the k highest scores, ascending; ties keep the lower index. ``duplicates`` (bool, n): those
+    filters rank below every other one whatever their score (see :func:`duplicate_filters`)."""
+    key = -np.asarray(score, dtype=np.float64)
+    if duplicates is None or not np.any(duplicates):
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((key, np.asarray(duplicates, dtype=bool)))  # stable; the last key sorts first
     return sorted(int(i) for i in order[:k])
+
+
+def duplicate_filters(weight: torch.Tensor) -> np.ndarray:
+    """Boolean (n,): filter i has exactly the weights of a lower-index filter (all-zero filters included)."""
+    flat = weight.detach().flatten(1).double().cpu().numpy() + 0.0  # + 0.0 turns -0.0 into 0.0
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    return first[np.ravel(inverse)] != np.arange(len(flat))
 
 
 def lookup(name: str) -> Criterion:
@@ -270,12 +293,14 @@ def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
         central = np.array([scores[i] for i in range(n)])
     else:
         raise ValueError(f"prune.measure={measure!r} is not one of degree, betweenness")
-    return Selection(keep_highest(-central, n_keep(weight, opts)), extras={"centrality": central.tolist()})
+    kept = keep_highest(-central, n_keep(weight, opts), duplicate_filters(weight))
+    return Selection(kept, extras={"centrality": central.tolist()})
 
 
 @register("fpgm")
 def fpgm(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """He et al. 2019: score_i = Σ_j ‖W_i − W_j‖₂ on the raw weights; prune the smallest (nearest the geometric
-    median, hence the most replaceable)."""
+    median, hence the most replaceable); exact copies go first."""
     flat = weight.detach().to(torch.float64).flatten(1)
-    return Selection(keep_highest(torch.cdist(flat, flat).sum(dim=1), n_keep(weight, opts)))
+    score = torch.cdist(flat, flat).sum(dim=1)
+    return Selection(keep_highest(score, n_keep(weight, opts), duplicate_filters(weight)))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .criteria import Selection, keep_highest, n_keep, register
+from .criteria import Selection, duplicate_filters, keep_highest, n_keep, register
 
 
 def operator_norm_scores(weight: torch.Tensor) -> np.ndarray:
@@ -59,13 +59,16 @@ def gm_scores(weight: torch.Tensor) -> np.ndarray:
 
 @register("operator_norm")
 def operator_norm(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
-    """Singh & Plumbley (TASLP): keep the filters with the highest operator-norm score."""
+    """Singh & Plumbley (TASLP): keep the filters with the highest operator-norm score; exact copies go first."""
     score = operator_norm_scores(weight)
-    return Selection(keep_highest(score, n_keep(weight, opts)), extras={"score": score.tolist()})
+    kept = keep_highest(score, n_keep(weight, opts), duplicate_filters(weight))
+    return Selection(kept, extras={"score": score.tolist()})
 
 
 @register("gm")
 def gm(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
-    """The authors' geometric-mean baseline: keep the filters whose gmean|W_i| is farthest from the layer's."""
+    """The authors' geometric-mean baseline: keep the filters whose gmean|W_i| is farthest from the layer's;
+    exact copies go first. A lone zero filter (gmean of no non-zero entry: 0) is far from the layer's and stays."""
     score = gm_scores(weight)
-    return Selection(keep_highest(score, n_keep(weight, opts)), extras={"score": score.tolist()})
+    kept = keep_highest(score, n_keep(weight, opts), duplicate_filters(weight))
+    return Selection(kept, extras={"score": score.tolist()})

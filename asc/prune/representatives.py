@@ -8,6 +8,13 @@ r_i = sign(v1[0])·u1. Unlike u1 itself this does not depend on the sign the SVD
 Everything here is batched over the n filters of a layer (one ``torch.linalg.svd`` call on the (n, kh·kw, c_in)
 stack, one matrix product for all pairs) and runs in float64, so near-ties in the distances are decided by the
 weights rather than by rounding noise.
+
+Degenerate filters. An all-zero filter has no direction: its representative is the zero vector (for every c_in;
+an SVD of a zero matrix would return an arbitrary unit vector), and its cosine similarity is defined as 1 with
+itself and with every other zero filter (they are the same filter: distance 0, so Algorithm 1 prunes all but the
+lowest-index one first) and 0 with any non-zero filter (orthogonal: distance 1). A constant non-zero filter is
+an ordinary one: its representative is the normalised constant vector, and two such filters of the same sign are
+at distance 0. Layers without zero filters get exactly the numbers they got before this rule.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ def representatives(weight: torch.Tensor) -> torch.Tensor:
     """Unit-norm representative r_i for every filter: (n, c_in, kh, kw) → (n, kh·kw) float64.
 
     For c_in = 1 (layer C1) A_i is a single column, so r_i is simply the normalised filter. An all-zero filter
-    gets a zero representative (its cosine to everything is then 0, i.e. distance 1).
+    gets the zero representative (see the module docstring for its similarities).
     """
     a = filter_matrices(weight)
     if a.shape[2] == 1:
@@ -61,7 +68,21 @@ def representatives(weight: torch.Tensor) -> torch.Tensor:
     else:
         u1, v1 = _top_singular_vectors(a)
         r = _sign_of_first_entry(v1)[:, None] * u1
+        r = torch.where(zero_filters(a)[:, None], torch.zeros_like(r), r)
     return torch.nn.functional.normalize(r, dim=1)
+
+
+def zero_filters(weight: torch.Tensor) -> torch.Tensor:
+    """Boolean (n,): filter i is all zeros (any tensor with the filters on its first axis)."""
+    return ~weight.detach().flatten(1).ne(0).any(dim=1)
+
+
+def _zero_rule(s: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Similarity 1 between zero representatives (diagonal included); their other entries are already 0."""
+    zero = zero_filters(r)
+    if zero.any():
+        s = s.masked_fill(zero[:, None] & zero[None, :], 1.0)
+    return s
 
 
 def _symmetric(m: torch.Tensor) -> torch.Tensor:
@@ -70,8 +91,9 @@ def _symmetric(m: torch.Tensor) -> torch.Tensor:
 
 
 def cosine_similarity(r: torch.Tensor) -> torch.Tensor:
-    """S[i, j] = cos(r_i, r_j) for unit rows r (signed, not absolute)."""
-    return _symmetric(r @ r.T)
+    """S[i, j] = cos(r_i, r_j) for unit (or zero) rows r (signed, not absolute); zero rows as in the module
+    docstring."""
+    return _zero_rule(_symmetric(r @ r.T), r)
 
 
 def cosine_distance(r: torch.Tensor) -> torch.Tensor:
@@ -124,7 +146,8 @@ def nystrom_similarity(r: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor
 
     C = RᵀR[:, L] (n × m), W = C[L, :] (m × m), S ≈ C · pinv(W) · Cᵀ. It is exact once the landmark
     representatives span the span of all representatives, i.e. generically once m ≥ rank(R) (≤ kh·kw).
+    Zero rows (zero filters) get the exact matrix's entries (module docstring): their rows of C are zero.
     """
     c = r @ r[landmarks].T
     w = c[landmarks]
-    return _symmetric(c @ torch.linalg.pinv(w, hermitian=True) @ c.T)
+    return _zero_rule(_symmetric(c @ torch.linalg.pinv(w, hermitian=True) @ c.T), r)
