@@ -21,13 +21,12 @@ from asc.data.archive import _plan, extract, file_lock, is_extracted
 from asc.data.checksums import Archive, resumable_bytes
 from asc.data.tau import REQUIRED, read_table
 from asc.data.zenodo import archives_from_config, fetch
-from asc.disk import Need, check_disk
+from asc.disk import DATASET_FIX, Need, check_disk, feature_bytes
 
 log = logging.getLogger(__name__)
 
 # Extracted size of an archive the config gives none for: TAU's WAVs deflate by ~10 %, so 1.15 x the zip.
 FALLBACK_RATIO = 1.15
-NPY_OVERHEAD = 1 << 20  # .npy headers, stats.npz, manifest: well below this
 
 
 def is_complete(root: Path) -> bool:
@@ -56,11 +55,6 @@ def extraction_bytes(a: Archive, *, root: Path, download_dir: Path, estimate: in
 
 def _present(path: Path, size: int) -> bool:
     return path.is_file() and path.stat().st_size == size
-
-
-def feature_bytes(clips: int, *, n_mels: int = 40, frames: int = 500) -> int:
-    """float32 features of ``clips`` clips (memmapped .npy per split) plus headers and statistics."""
-    return clips * n_mels * frames * 4 + NPY_OVERHEAD
 
 
 def disk_plan(
@@ -92,12 +86,13 @@ def disk_plan(
                 "the largest zip still to download (delete_archives=true)"
                 if delete_archives
                 else f"{n} zip(s) still to download",
+                DATASET_FIX,
             )
         )
     if unpack:
-        plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)"))
+        plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)", DATASET_FIX))
     if features_dir is not None and features:
-        plan.append(Need(features_dir, features, "features"))
+        plan.append(Need(features_dir, features, "features", "point paths.data at a larger disk"))
     return plan
 
 
