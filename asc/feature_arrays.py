@@ -151,7 +151,6 @@ def _require_finite(chunk: np.ndarray, start: int, path: Path) -> None:
         )
 
 
-
 class NpyWriter:
     """Sequential writer of one ``.npy`` file: ``writer[start:stop] = block`` appends clips in order (the way
     :func:`asc.features.extract` fills its output), so no page of the file is ever memory-mapped."""
@@ -175,7 +174,9 @@ class NpyWriter:
 
 
 @contextmanager
-def write_npy(path: str | Path, shape: tuple[int, ...], dtype: np.dtype | str = np.float32) -> Iterator[NpyWriter]:
+def write_npy(
+    path: str | Path, shape: tuple[int, ...], dtype: np.dtype | str = np.float32
+) -> Iterator[NpyWriter]:
     """Create the ``.npy`` file ``path`` (new: O_EXCL, never through a symlink) of ``shape`` and ``dtype``, its
     space reserved up front; the block fills it in order (see :class:`NpyWriter`) and must fill it completely.
     A full disk or quota raises :class:`asc.disk.DiskFullError` naming the folder and the file's size."""

@@ -29,8 +29,12 @@ from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
-from asc.feature_arrays import NpyWriter, write_npy
-from asc.feature_arrays import load_split  # noqa: F401 - its home before asc.feature_arrays; callers import it here
+from asc.feature_arrays import (
+    NpyWriter,
+    load_split,  # noqa: F401 - its home before asc.feature_arrays; callers import it here
+    write_npy,
+)
+from asc.locks import ensure_held
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -321,6 +325,7 @@ def _build(
     # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.
     fold1_train = BandSums(frontend.n_mels)
     for split, rows in table.groupby("split", sort=False):
+        ensure_held()  # a job suspended past the lock's stale timeout stops here: another one builds these
         shape = (len(rows), frontend.n_mels, frontend.frames)
         written += [out_dir / f"{split}.npy", out_dir / f"{split}.csv"]
         with atomic_path(out_dir / f"{split}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:

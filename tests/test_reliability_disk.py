@@ -46,7 +46,11 @@ def test_features_on_a_full_tmpfs_fail_with_one_line_naming_the_folder(tmp_path:
     """Before: a memory-mapped write into a sparse file on a full disk killed the job with SIGBUS (exit 135)."""
     monkeypatch.setattr(features, "load_audio", noise_clip)  # 40 one-second clips, no WAV files needed
     table = pd.DataFrame(
-        {"filename": [f"c{i}.wav" for i in range(40)], "scene": "park", "split": ["train"] * 20 + ["evaluate"] * 20}
+        {
+            "filename": [f"c{i}.wav" for i in range(40)],
+            "scene": "park",
+            "split": ["train"] * 20 + ["evaluate"] * 20,
+        }
     )
     with mounted_tmpfs(tmp_path / "small", size="128k") as small:
         out = small / "features"
