@@ -123,7 +123,10 @@ def verify(folder: Path, label: str, *, fix: str = "") -> None:
     if "files" not in manifest:
         log.info("%s: %s predates file checksums; reused unverified", label, folder / MANIFEST)
         return
-    reason = problem(folder, manifest)
+    try:
+        reason = problem(folder, manifest)
+    except (KeyError, TypeError, AttributeError) as err:
+        reason = f"its {MANIFEST} lists the files in an unknown form ({type(err).__name__}: {err})"
     if reason is not None:
         raise DamagedArtifactError(
             f"{label}: the stored artifact {folder} is damaged: {reason}; "
