@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from asc.atomic import temp_path
+from asc.errors import InputError
+
 MARGIN = 256 << 20  # head-room left on every file system the plan writes to
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # no space left; disk quota exceeded (a cluster's per-user quota)
 
@@ -155,6 +158,29 @@ def explain_full_disk(folder: str | Path, what: str, need: int | None = None) ->
         full = DiskFullError(full_disk_message(folder, what, need))
         full.errno = err.errno  # kept for callers that test it; str() stays the one line
         raise full from err
+
+
+def check_writable(folder: str | Path, *, what: str, setting: str = "") -> None:
+    """Raise :class:`asc.errors.InputError` (one line naming the folder, why and the fix) unless this process can
+    create files in ``folder`` (or, while it does not exist yet, in its nearest existing parent, where it will be
+    made). Probes with a real file (created O_EXCL, removed at once): permission bits alone miss read-only mounts,
+    ACLs and root squashing on NFS. ``what``: e.g. "the results folder"; ``setting``: the config key naming it."""
+    folder = Path(folder)
+    existing = _existing(folder)
+    where = f"{what} {folder}" + (f" ({setting})" if setting else "")
+    fix = f"point {setting} at a folder this job can write" if setting else "use a folder this job can write"
+    if not existing.is_dir():
+        raise InputError(f"{where}: {existing} is a file, not a folder; {fix}")
+    probe = temp_path(existing / "asc-write-probe")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as err:
+        why = "a read-only file system" if err.errno == errno.EROFS else err.strerror
+        raise InputError(
+            f"{where} is not writable ({why}, found at {existing}); {fix}, or fix its permissions "
+            "(checked before any stage runs, so nothing was built)"
+        ) from err
 
 
 def reserve(fd: int, size: int) -> None:
