@@ -157,6 +157,7 @@ def _copy_member(src: IO[bytes], dst: IO[bytes]) -> None:
 def _maybe_delete(zip_path: Path, delete_after: bool) -> None:
     if delete_after and zip_path.exists():
         zip_path.unlink(missing_ok=True)  # a concurrent job may have deleted it a moment ago
+        zip_path.with_name(zip_path.name + ".md5").unlink(missing_ok=True)  # its checksum cache
         log.info("deleted %s", zip_path)
 
 

@@ -136,15 +136,17 @@ def prepare_tau(
             )
         log.info("using the existing dataset in %s (dataset.download=false)", root)
         return root
+    selected = archives_from_config(cfg["files"], list(cfg["archives"]))
+    dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
+    if delete:
+        delete_extracted_zips(selected, root=root, download_dir=dest)
     if is_complete(root):
         log.info("%s already holds every clip its fold files list; nothing to download", root)
         return root
-    selected = archives_from_config(cfg["files"], list(cfg["archives"]))
     archives = [a for a in selected if not is_extracted(a.name, root)]
     if not archives:
         log.info("all selected archives are already extracted into %s", root)
         return root
-    dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
     extracted = _extracted_sizes(cfg["files"])
     clips = _feature_clips(cfg, selected, extracted) if features_dir is not None else 0
     check_disk(
@@ -166,6 +168,21 @@ def prepare_tau(
     for a in archives:
         prepare_archive(a, root=root, download_dir=dest, base_url=cfg["base_url"], delete=delete, **options)
     return root
+
+
+def delete_extracted_zips(archives: Sequence[Archive], *, root: Path, download_dir: Path) -> list[Path]:
+    """With ``delete_archives``: delete the zips (and their checksum caches) of archives already extracted into
+    root. A job killed between an archive's extraction marker and the deletion of its zip left one behind, and
+    the next run skips that archive entirely; this is where it goes. Returns what was deleted."""
+    gone = []
+    for a in archives:
+        zip_path = Path(download_dir) / a.name
+        if is_extracted(a.name, root) and zip_path.is_file():
+            zip_path.unlink(missing_ok=True)
+            zip_path.with_name(zip_path.name + ".md5").unlink(missing_ok=True)
+            log.info("deleted %s (extracted into %s; dataset.delete_archives=true)", zip_path, root)
+            gone.append(zip_path)
+    return gone
 
 
 def prepare_archive(
