@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from asc.atomic import atomic_write_text, sweep_stale_temps
+from asc.disk import explain_full_disk
 from asc.locks import hold
 from asc.results_check import ResultsTableError, check_results_table  # noqa: F401 - callers catch it here
 
@@ -194,7 +195,8 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
         else:
             table = new
         table = table.reindex(columns=_ordered_columns(table.columns))
-        atomic_write_text(path, table.to_csv(index=False))
+        with explain_full_disk(path.parent, f"the results table {path.name}"):
+            atomic_write_text(path, table.to_csv(index=False))
     log.debug("results: wrote %d row(s) to %s", len(new), path)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from reliability_fixtures import mounted_tmpfs
 
-from asc import disk, features
+from asc import disk, features, results
 from asc.data.standin import plan_standin, render_features
 from asc.disk import (
     DATASET_FIX,
@@ -28,6 +28,7 @@ from asc.disk import (
 )
 from asc.feature_arrays import NpyWriter, write_npy
 from asc.features import FrontEnd, build_features
+from asc.store import Store
 
 GB = 10**9
 Usage = namedtuple("Usage", "total used free")
@@ -154,3 +155,26 @@ def test_standin_features_use_the_same_writer(tmp_path: Path) -> None:
     with mounted_tmpfs(tmp_path / "small", size="128k") as small:
         with pytest.raises(DiskFullError, match="train.npy"):
             render_features(plan_standin(200, 40, 0), small, seed=0, frames=50, progress=False)
+
+
+def test_a_full_disk_in_any_builder_names_the_artifact(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.artifact("train", {"seed": 0})
+
+    def builder(work: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(work / "last.pt"))
+
+    with pytest.raises(DiskFullError) as err:
+        store.build(art, builder, describe="baseline seed 0", need=5 << 20)
+    message = str(err.value)
+    assert f"the disk holding {art.path.parent} is full" in message and "train " + art.key in message
+    assert "it needs 5.0 MiB" in message and "\n" not in message
+
+
+def test_a_full_disk_while_recording_results_is_named(tmp_path: Path, monkeypatch) -> None:
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    monkeypatch.setattr(results, "atomic_write_text", full)
+    with pytest.raises(DiskFullError, match="results.csv"):
+        results.append(tmp_path / "results.csv", [{"run_id": "x", "stage": "prune"}])
