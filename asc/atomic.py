@@ -38,6 +38,12 @@ def temp_path(path: str | Path, pid: int | None = None) -> Path:
     )
 
 
+def final_name(path: str | Path) -> str:
+    """The name a temp file of :func:`temp_path` will be renamed to (any other name unchanged)."""
+    match = TEMP_NAME.match(Path(path).name)
+    return match["name"] if match else Path(path).name
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a hidden temporary sibling of ``path`` to write; it replaces ``path`` only if the block succeeds

@@ -5,20 +5,35 @@ On the real dataset fold1_train is 13,962 × 40 × 500 float32 = 1.1 GB. Normali
 twice its size and the float32 result at once: 4.5 GB. Here the file is read a bounded chunk of clips at a time,
 each chunk normalised in float64 exactly as that expression does and rounded into one preallocated float32
 array, so the split is held once plus one chunk. ``order`` picks and orders the clips while reading, so callers
-(asc/splits.py) lay out several splits in that one array instead of copying them out of it.
+(asc/splits.py) lay out several splits in that one array instead of copying them out of it. Every chunk read is
+checked to be finite (as fast as the read itself), so a damaged file is named instead of training on NaN.
+
+Writing (:func:`write_npy`) uses plain sequential writes into a file whose space is reserved first: a memory-mapped
+write that meets a full disk or quota kills the process with SIGBUS and no message, a plain write raises ENOSPC,
+which :mod:`asc.disk` turns into one line naming the folder.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from asc.atomic import final_name
+from asc.disk import explain_full_disk, reserve
+
 # Working memory per chunk, counted in float64. Any size gives the same bits (each element is one subtraction
 # and one division, rounded once to float32); this only bounds the temporary.
 CHUNK_BYTES = 64 * 2**20
+
+
+class DamagedFeaturesError(ValueError):
+    """A stored feature file that is not what asc wrote (truncated, non-finite values); the message names it."""
 
 
 def read_rows(feature_dir: Path, split: str) -> pd.DataFrame:
@@ -79,9 +94,9 @@ def load_array(
     with open(path, "rb") as fh:
         shape, dtype = _header(fh, path)
         if shape[0] != clips:
-            raise ValueError(
+            raise DamagedFeaturesError(
                 f"{path} holds {shape[0]} clips but {split}.csv lists {clips}; the features are "
-                "incomplete: delete the folder and rebuild them"
+                f"incomplete: delete the folder {feature_dir} and rerun to rebuild them"
             )
         dest = _destinations(shape[0], order)
         out = np.empty(
@@ -91,18 +106,92 @@ def load_array(
         step = max(1, int(chunk_rows) if chunk_rows else CHUNK_BYTES // (8 * max(per_clip, 1)))
         raw = np.empty((min(step, shape[0]), *shape[1:]), dtype=dtype)
         if normalise:
-            stats = np.load(feature_dir / "stats.npz")
-            mean, std = stats["mean"], stats["std"]
+            mean, std = read_stats(feature_dir)
             buffer = np.empty(raw.shape, dtype=np.result_type(raw, mean, std))
         for start in range(0, shape[0], step):
             chunk = raw[: min(step, shape[0] - start)]
             _read_exactly(fh, chunk, path)
             to = dest[start : start + len(chunk)]
             keep = to >= 0
+            _require_finite(chunk, start, path)
             if not keep.all():
                 chunk, to = chunk[keep], to[keep]
             out[to] = normalised(chunk, mean=mean, std=std, buffer=buffer) if normalise else chunk
     return out
+
+
+def read_stats(feature_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The per-band normalisation statistics (mean, std: float64 of shape (n_mels,)) of ``stats.npz``, checked
+    finite; a damaged file raises :class:`DamagedFeaturesError` naming it."""
+    path = Path(feature_dir) / "stats.npz"
+    try:
+        with np.load(path) as stats:
+            mean, std = stats["mean"], stats["std"]
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zipfile, pickle and KeyError all mean "not what asc wrote"
+        raise DamagedFeaturesError(
+            f"{path} cannot be read ({type(err).__name__}: {err}); delete the folder {path.parent} and rerun"
+        ) from err
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise DamagedFeaturesError(
+            f"{path} holds non-finite statistics, which asc never stores: the file is damaged; "
+            f"delete the folder {path.parent} and rerun to rebuild it"
+        )
+    return mean, std
+
+
+def _require_finite(chunk: np.ndarray, start: int, path: Path) -> None:
+    finite = np.isfinite(chunk.reshape(len(chunk), -1)).all(axis=1)
+    if not finite.all():
+        clip = start + int(np.flatnonzero(~finite)[0])
+        raise DamagedFeaturesError(
+            f"{path}: clip {clip} (row {clip + 2} of {path.with_suffix('.csv').name}) holds non-finite values, "
+            f"which asc never stores: the file is damaged; delete the folder {path.parent} and rerun to rebuild it"
+        )
+
+
+class NpyWriter:
+    """Sequential writer of one ``.npy`` file: ``writer[start:stop] = block`` appends clips in order (the way
+    :func:`asc.features.extract` fills its output), so no page of the file is ever memory-mapped."""
+
+    def __init__(self, fh: BinaryIO, path: Path, shape: tuple[int, ...], dtype: np.dtype):
+        self.fh, self.path, self.shape, self.dtype = fh, path, tuple(shape), np.dtype(dtype)
+        self.rows = 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __setitem__(self, index: slice, value: np.ndarray) -> None:
+        if not isinstance(index, slice) or index.step not in (None, 1) or (index.start or 0) != self.rows:
+            raise ValueError(f"{self.path}: clips are written in order; next is {self.rows}, got {index}")
+        start, stop = self.rows, index.stop
+        block = np.ascontiguousarray(value, dtype=self.dtype)
+        if block.shape != (stop - start, *self.shape[1:]) or stop > self.shape[0]:
+            raise ValueError(f"{self.path}: block of shape {block.shape} does not fit rows {start}:{stop}")
+        self.fh.write(memoryview(block).cast("B"))
+        self.rows = stop
+
+
+@contextmanager
+def write_npy(
+    path: str | Path, shape: tuple[int, ...], dtype: np.dtype | str = np.float32
+) -> Iterator[NpyWriter]:
+    """Create the ``.npy`` file ``path`` (new: O_EXCL, never through a symlink) of ``shape`` and ``dtype``, its
+    space reserved up front; the block fills it in order (see :class:`NpyWriter`) and must fill it completely.
+    A full disk or quota raises :class:`asc.disk.DiskFullError` naming the folder and the file's size."""
+    path, dtype = Path(path), np.dtype(dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    with explain_full_disk(path.parent, f"the feature array {final_name(path)}", need=size):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            reserve(fd, fh.tell() + size)
+            writer = NpyWriter(fh, path, shape, dtype)
+            yield writer
+            if writer.rows != shape[0]:
+                raise ValueError(f"{path}: {writer.rows} of {shape[0]} clips were written")
 
 
 def _header(fh: BinaryIO, path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -114,11 +203,11 @@ def _header(fh: BinaryIO, path: Path) -> tuple[tuple[int, ...], np.dtype]:
         )
         shape, fortran_order, dtype = read(fh)
     except ValueError as err:
-        raise ValueError(
+        raise DamagedFeaturesError(
             f"{path} is not a .npy feature array ({err}); delete it and rebuild the features"
         ) from err
     if fortran_order or dtype.hasobject or len(shape) < 1:
-        raise ValueError(
+        raise DamagedFeaturesError(
             f"{path} is not a C-ordered numeric array as asc writes features; rebuild the features"
         )
     return shape, dtype
@@ -141,4 +230,6 @@ def _destinations(n: int, order: np.ndarray | None) -> np.ndarray:
 def _read_exactly(fh: BinaryIO, into: np.ndarray, path: Path) -> None:
     got = fh.readinto(memoryview(into).cast("B"))
     if got != into.nbytes:
-        raise ValueError(f"{path} ends early (truncated file); delete the features folder and rebuild it")
+        raise DamagedFeaturesError(
+            f"{path} ends early (truncated file); delete the folder {path.parent} and rerun to rebuild it"
+        )

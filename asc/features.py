@@ -29,7 +29,12 @@ from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
-from asc.feature_arrays import load_split  # noqa: F401 - its home before asc.feature_arrays; callers import it here
+from asc.feature_arrays import (
+    NpyWriter,
+    load_split,  # noqa: F401 - its home before asc.feature_arrays; callers import it here
+    write_npy,
+)
+from asc.locks import ensure_held
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -230,7 +235,7 @@ def _decoded(
 
 def extract(
     paths: Sequence[Path],
-    out: np.ndarray,
+    out: np.ndarray | NpyWriter,
     frontend: FrontEnd,
     *,
     clip_seconds: float,
@@ -240,7 +245,8 @@ def extract(
     desc: str = "features",
     progress: bool | None = None,
 ) -> BandSums:
-    """Fill ``out`` (N, n_mels, frames) with the features of ``paths`` in order; return the per-band sums of
+    """Fill ``out`` (N, n_mels, frames: an array, or a :class:`NpyWriter` filled in order) with the features of
+    ``paths`` in order; return the per-band sums of
     all ``stats_frames`` frames (for the normalisation statistics, without reading ``out`` back).
 
     ``batch_size`` is the CPU batch (larger is slower: cache); CUDA always uses 64.
@@ -285,7 +291,8 @@ def build_features(
     device: torch.device | str = "cpu",
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """One memmapped float32 array per split + per-band normalisation stats from fold1_train (train + val).
+    """One float32 ``.npy`` array per split (plain writes into reserved space: a full disk is an error naming
+    the folder, never a SIGBUS) + per-band normalisation stats from fold1_train (train + val).
 
     On any error (a bad clip, non-finite numbers) every file this call wrote is removed again, so the folder
     never holds features or stats of a failed build.
@@ -318,15 +325,13 @@ def _build(
     # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.
     fold1_train = BandSums(frontend.n_mels)
     for split, rows in table.groupby("split", sort=False):
+        ensure_held()  # a job suspended past the lock's stale timeout stops here: another one builds these
         shape = (len(rows), frontend.n_mels, frontend.frames)
         written += [out_dir / f"{split}.npy", out_dir / f"{split}.csv"]
-        with atomic_path(out_dir / f"{split}.npy") as tmp:
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        with atomic_path(out_dir / f"{split}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:
             sums = extract(
                 [root / f for f in rows["filename"]], arr, frontend, desc=f"features {split}", **speed
             )
-            arr.flush()
-            del arr
         if split in ("train", "val"):
             fold1_train.merge(sums)
         atomic_write_text(out_dir / f"{split}.csv", rows.to_csv(index=False))

@@ -11,6 +11,11 @@ every ``log_every_s`` and takes the lock over, with a warning, when the holder i
 
 Taking over is serialised by a second, short-lived ``<path>.takeover`` file, so two waiters that both find the
 same dead holder never both get the lock.
+
+A holder that was only frozen (``scontrol suspend``, suspend-mode preemption, a stalled VM) longer than
+``stale_after`` wakes up without its lock. :class:`Lease` (what ``hold`` yields) says so: :meth:`Lease.ensure`
+raises :class:`LockLostError` once the lock file names another holder, and :func:`ensure_held` checks every lock
+this process holds, so long builders can stop early and nothing built under a lost lock is ever published.
 """
 
 from __future__ import annotations
@@ -53,6 +58,54 @@ class Holder:
         now = time.time() if now is None else now
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
         return f"pid {self.pid} on host {self.host} since {since}, last heartbeat {now - self.heartbeat:.0f} s ago"
+
+
+class LockLostError(RuntimeError):
+    """This process's lock was taken over while it held it (it was suspended or stalled longer than the stale
+    timeout): what it built under the lock must be discarded, never published."""
+
+
+class Lease:
+    """This process's hold on one lock (yielded by :func:`hold`): who holds it and whether it still does."""
+
+    def __init__(self, path: Path, token: str, holder: Holder, label: str, stale_after: float):
+        self.path, self.token, self.label, self.stale_after = path, token, label, stale_after
+        self.pid, self.host, self.since = holder.pid, holder.host, holder.since
+        self._lost = threading.Event()
+
+    def lost(self) -> str | None:
+        """Why this process no longer holds the lock (who holds it now), or None while it does. Reads the lock
+        file: the holder's token is the generation, a taker-over writes its own."""
+        holder = read_holder(self.path)
+        if holder is not None and holder.token == self.token:
+            return None
+        self._lost.set()
+        return f"it is now held by {holder.describe()}" if holder is not None else "the lock file was removed"
+
+    def ensure(self) -> None:
+        """Raise :class:`LockLostError` (one line naming the lock and the fix) if the lock was taken over."""
+        reason = self.lost()
+        if reason is not None:
+            raise LockLostError(
+                f"lost the lock of {self.label} while building it ({reason}): this process went more than "
+                f"{self.stale_after:g} s without a heartbeat (suspended or stalled), so another job took it over; "
+                f"what this one built is discarded and the other job's result is kept (raise ${STALE_ENV} "
+                "if jobs are suspended for longer)"
+            )
+
+
+_HELD: set[Lease] = set()  # every lock this process holds now (for ensure_held)
+_HELD_GUARD = threading.Lock()
+
+
+def ensure_held() -> None:
+    """Raise :class:`LockLostError` if any lock this process holds was taken over. Cheap (one small read per
+    held lock): long builders call it at safe points (after a training epoch, between feature splits) to stop
+    building an artifact that is no longer theirs."""
+    with _HELD_GUARD:
+        leases = list(_HELD)
+    for lease in leases:
+        lease.ensure()
 
 
 def stale_after_default() -> float:
@@ -134,13 +187,14 @@ def _take_over(path: Path, seen: Holder, stale_after: float) -> bool:
         guard.unlink(missing_ok=True)
 
 
-def _heartbeat(path: Path, token: str, every_s: float, stop: threading.Event) -> None:
+def _heartbeat(path: Path, token: str, every_s: float, stop: threading.Event, lost: threading.Event) -> None:
     while not stop.wait(every_s):
         holder = read_holder(path)
         if holder is None or holder.token != token:
+            lost.set()
             log.error(
-                "the lock %s was taken over while this process held it (now: %s); "
-                "raise $%s if this host was only slow",
+                "the lock %s was taken over while this process held it (now: %s); what this process builds "
+                "under it will be discarded; raise $%s if this host was only slow or suspended",
                 path,
                 holder and holder.describe(),
                 STALE_ENV,
@@ -162,8 +216,9 @@ def hold(
     log_every_s: float = 30.0,
     poll_max_s: float = 1.0,
     what: str = "",
-) -> Iterator[Holder]:
-    """Hold the lock file ``path`` for the block (see the module docstring); yield this holder.
+) -> Iterator[Lease]:
+    """Hold the lock file ``path`` for the block (see the module docstring); yield this process's
+    :class:`Lease` (its ``token``, and :meth:`Lease.ensure` to check that it still holds the lock).
 
     ``stale_after``: seconds without a heartbeat after which a holder counts as dead (default
     ``$ASC_LOCK_STALE_AFTER`` or 600). ``timeout_s``: give up waiting with a TimeoutError naming the holder.
@@ -199,15 +254,29 @@ def hold(
             )
         time.sleep(delay)
         delay = min(delay * 2, poll_max_s)
+    held = read_holder(path)
+    lease = Lease(
+        path,
+        token,
+        held if held is not None else Holder(os.getpid(), me["host"], time.time(), token, time.time()),
+        label,
+        stale_after,
+    )
     stop = threading.Event()
     beat = threading.Thread(
-        target=_heartbeat, args=(path, token, min(30.0, stale_after / 4), stop), daemon=True, name="asc-lock"
+        target=_heartbeat,
+        args=(path, token, min(30.0, stale_after / 4), stop, lease._lost),
+        daemon=True,
+        name="asc-lock",
     )
     beat.start()
+    with _HELD_GUARD:
+        _HELD.add(lease)
     try:
-        held = read_holder(path)
-        yield held if held is not None else Holder(os.getpid(), me["host"], time.time(), token, time.time())
+        yield lease
     finally:
+        with _HELD_GUARD:
+            _HELD.discard(lease)
         stop.set()
         beat.join()
         holder = read_holder(path)

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from asc.atomic import atomic_write_text, sweep_stale_temps
+from asc.disk import explain_full_disk
 from asc.locks import hold
+from asc.results_check import ResultsTableError, check_results_table  # noqa: F401 - callers catch it here
 
 log = logging.getLogger(__name__)
 
@@ -185,23 +187,27 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
     with hold(f"{path}.lock", timeout_s=timeout_s, what=f"results table {path.name}"):
         sweep_stale_temps(path.parent)
         if path.exists():
+            check_results_table(path)
             # Read as text so rows written earlier are copied byte-for-byte, never re-parsed and re-printed.
-            old = pd.read_csv(path, dtype=str, keep_default_na=False)
+            old = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             old = old[~old["run_id"].isin(set(new["run_id"]))]
             table = pd.concat([old, new], ignore_index=True)
         else:
             table = new
         table = table.reindex(columns=_ordered_columns(table.columns))
-        atomic_write_text(path, table.to_csv(index=False))
+        with explain_full_disk(path.parent, f"the results table {path.name}"):
+            atomic_write_text(path, table.to_csv(index=False))
     log.debug("results: wrote %d row(s) to %s", len(new), path)
 
 
 def load(path: Path) -> pd.DataFrame:
-    """Read the results table with the documented dtypes (see :func:`normalize`)."""
+    """Read the results table with the documented dtypes (see :func:`normalize`); a table that cannot be read
+    raises :class:`asc.results_check.ResultsTableError` naming the file and line."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"results table {path} does not exist; {PRODUCER_HINT}")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    check_results_table(path)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     return normalize(raw)
 
 

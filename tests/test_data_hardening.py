@@ -35,7 +35,7 @@ from asc.data import archive
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
 from asc.data.checksums import Archive
 from asc.data.prepare import disk_plan, prepare_archive, prepare_tau
-from asc.disk import DiskSpaceError, Need, check_disk
+from asc.disk import DATASET_FIX, DiskSpaceError, Need, check_disk
 
 # ------------------------------------------------------------------------------------ item 9: member types
 
@@ -93,7 +93,7 @@ def slow_counting_copy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real, copied = archive._copy_member, []
 
     def copy(src, dst):
-        copied.append(Path(dst.name).name)
+        copied.append(src.name)  # the member name
         time.sleep(0.05)
         real(src, dst)
 
@@ -281,15 +281,15 @@ def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, 
 def test_check_disk_adds_up_per_file_system_and_names_the_fix(tmp_path: Path, monkeypatch) -> None:
     fake_disks(monkeypatch, tmp_path, {"fast": 10 * GB, "big": 100 * GB})
     plan = [
-        Need(tmp_path / "fast" / "zips", 6 * GB, "6 zip(s)"),
-        Need(tmp_path / "fast" / "tau", 6 * GB, "extract"),
+        Need(tmp_path / "fast" / "zips", 6 * GB, "6 zip(s)", DATASET_FIX),
+        Need(tmp_path / "fast" / "tau", 6 * GB, "extract", DATASET_FIX),
         Need(tmp_path / "big" / "features", 2 * GB, "features"),
     ]
     with pytest.raises(DiskSpaceError) as err:
         check_disk(plan)
     message = str(err.value)
     assert "free 9.3 GiB" in message and str(tmp_path / "fast" / "zips") in message
-    assert "features" not in message.split("\nFree")[0]  # the big disk is fine: not listed as short
+    assert "features" not in message  # the big disk is fine: not listed as short
     assert "dataset.delete_archives=true" in message and "paths.data" in message
     check_disk(plan[:1] + plan[2:])  # fits: no error
 

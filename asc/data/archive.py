@@ -22,6 +22,8 @@ from typing import IO
 
 from tqdm.auto import tqdm
 
+from asc.atomic import sweep_stale_temps, temp_path
+from asc.disk import explain_full_disk
 from asc.locks import hold
 from asc.progress import show_progress
 
@@ -75,7 +77,10 @@ def extract(
                 # Another job may be extracting the same archive: wait for it, then find the marker.
                 with file_lock(target / MARKER_DIR / f"{zip_path.name}.lock"):
                     if not is_extracted(zip_path.name, target):
-                        _extract_all(zf, plan, zip_path, target, show_progress(progress))
+                        sweep_stale_temps(target, recursive=True)  # members of a killed extraction
+                        need = sum(i.file_size for i, _ in plan)
+                        with explain_full_disk(target, f"the members of {zip_path.name}", need=need):
+                            _extract_all(zf, plan, zip_path, target, show_progress(progress))
                         _maybe_delete(zip_path, delete_after)
                         return target
     log.info("skipped %s (already extracted into %s)", zip_path.name, target)
@@ -102,23 +107,40 @@ def _extract_all(
                 out.mkdir(parents=True, exist_ok=True)
                 continue
             # Files only get their final name once complete, so the right size means "done".
-            if out.is_file() and out.stat().st_size == info.file_size:
+            if _is_plain_file(out, info.file_size):
                 skipped += 1
             else:
                 out.parent.mkdir(parents=True, exist_ok=True)
-                # A fixed name (the archive's lock keeps other jobs out): a killed run's leftover is overwritten.
-                tmp = out.with_name(f".{out.name}.extracting")
-                try:
-                    with zf.open(info) as src, open(tmp, "wb") as dst:
-                        _copy_member(src, dst)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)  # no half-written litter in the dataset folder
-                    raise
-                os.replace(tmp, out)
+                _write_member(zf, info, out)
             bar.update(info.file_size)
     (target / MARKER_DIR / zip_path.name).write_text(f"{len(files)} files\n")
     resumed = f" (resumed: {skipped} of {len(files)} files were already there)" if skipped else ""
     log.info("extracted %s into %s (%d files)%s", zip_path.name, target, len(files), resumed)
+
+
+def _is_plain_file(path: Path, size: int) -> bool:
+    """A regular file (not a link to one) of ``size`` bytes."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
+
+
+def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path) -> None:
+    """Write one member under a fresh temp name and rename it to ``out``. The temp file is created new
+    (O_EXCL, O_NOFOLLOW) under a name no other process can guess (asc.atomic.temp_path), so a link planted in the
+    dataset folder is never written through; a killed run's leftover is swept by the next extraction."""
+    out.with_name(f".{out.name}.extracting").unlink(missing_ok=True)  # the fixed temp name of older versions
+    tmp = temp_path(out)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        with zf.open(info) as src, os.fdopen(fd, "wb") as dst:
+            _copy_member(src, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written litter in the dataset folder
+        raise
+    os.replace(tmp, out)
 
 
 def _label(name: str) -> str:
@@ -135,6 +157,7 @@ def _copy_member(src: IO[bytes], dst: IO[bytes]) -> None:
 def _maybe_delete(zip_path: Path, delete_after: bool) -> None:
     if delete_after and zip_path.exists():
         zip_path.unlink(missing_ok=True)  # a concurrent job may have deleted it a moment ago
+        zip_path.with_name(zip_path.name + ".md5").unlink(missing_ok=True)  # its checksum cache
         log.info("deleted %s", zip_path)
 
 

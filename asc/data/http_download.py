@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from asc.data import checksums
 from asc.data.checksums import Archive
+from asc.disk import explain_full_disk
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ def download_archive(
         return
 
 
+def _read(resp: Any, size: int, offset: int, total: int) -> bytes:
+    try:
+        return resp.read(size)
+    except (OSError, http.client.HTTPException) as e:
+        raise _Transient(f"connection lost after {offset} of {total} bytes: {e}") from e
+
+
 def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, overall: Any) -> str:
     """One request; appends to the part file and returns the MD5 of the complete file."""
     offset = checksums.file_size(part)
@@ -139,21 +147,20 @@ def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, ov
                 f"{url}: server announces {length} bytes, expected {a.bytes - offset} ({a.name} has {a.bytes} "
                 f"bytes); wrong URL or stale size table?"
             )
+        # A full disk or quota is no network fault to retry: one line naming the folder (asc.disk).
         with (
+            explain_full_disk(part.parent, f"the download {part.name}", need=a.bytes - offset),
             open(part, "ab" if offset else "wb") as f,
             byte_bar(a.bytes, offset, _label(a.name), show, leave=False) as bar,
         ):
-            try:
-                while chunk := resp.read(checksums.CHUNK):
-                    if offset + len(chunk) > a.bytes:
-                        raise DownloadError(f"{url}: body longer than the expected {a.bytes} bytes")
-                    f.write(chunk)
-                    h.update(chunk)
-                    offset += len(chunk)
-                    bar.update(len(chunk))
-                    overall.update(len(chunk))
-            except (OSError, http.client.HTTPException) as e:
-                raise _Transient(f"connection lost after {offset} of {a.bytes} bytes: {e}") from e
+            while chunk := _read(resp, checksums.CHUNK, offset, a.bytes):
+                if offset + len(chunk) > a.bytes:
+                    raise DownloadError(f"{url}: body longer than the expected {a.bytes} bytes")
+                f.write(chunk)
+                h.update(chunk)
+                offset += len(chunk)
+                bar.update(len(chunk))
+                overall.update(len(chunk))
             if offset == a.bytes:
                 f.flush()
                 os.fsync(f.fileno())  # the rename must not outlive the data on a crash

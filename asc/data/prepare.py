@@ -21,13 +21,12 @@ from asc.data.archive import _plan, extract, file_lock, is_extracted
 from asc.data.checksums import Archive, resumable_bytes
 from asc.data.tau import REQUIRED, read_table
 from asc.data.zenodo import archives_from_config, fetch
-from asc.disk import Need, check_disk
+from asc.disk import DATASET_FIX, Need, check_disk, feature_bytes
 
 log = logging.getLogger(__name__)
 
 # Extracted size of an archive the config gives none for: TAU's WAVs deflate by ~10 %, so 1.15 x the zip.
 FALLBACK_RATIO = 1.15
-NPY_OVERHEAD = 1 << 20  # .npy headers, stats.npz, manifest: well below this
 
 
 def is_complete(root: Path) -> bool:
@@ -56,11 +55,6 @@ def extraction_bytes(a: Archive, *, root: Path, download_dir: Path, estimate: in
 
 def _present(path: Path, size: int) -> bool:
     return path.is_file() and path.stat().st_size == size
-
-
-def feature_bytes(clips: int, *, n_mels: int = 40, frames: int = 500) -> int:
-    """float32 features of ``clips`` clips (memmapped .npy per split) plus headers and statistics."""
-    return clips * n_mels * frames * 4 + NPY_OVERHEAD
 
 
 def disk_plan(
@@ -92,12 +86,13 @@ def disk_plan(
                 "the largest zip still to download (delete_archives=true)"
                 if delete_archives
                 else f"{n} zip(s) still to download",
+                DATASET_FIX,
             )
         )
     if unpack:
-        plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)"))
+        plan.append(Need(root, unpack, f"extracting {len(todo)} archive(s)", DATASET_FIX))
     if features_dir is not None and features:
-        plan.append(Need(features_dir, features, "features"))
+        plan.append(Need(features_dir, features, "features", "point paths.data at a larger disk"))
     return plan
 
 
@@ -159,15 +154,17 @@ def prepare_tau(
             )
         log.info("using the existing dataset in %s (dataset.download=false)", root)
         return root
+    selected = archives_from_config(cfg["files"], list(cfg["archives"]))
+    dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
+    if delete:
+        delete_extracted_zips(selected, root=root, download_dir=dest)
     if is_complete(root):
         log.info("%s already holds every clip its fold files list; nothing to download", root)
         return root
-    selected = archives_from_config(cfg["files"], list(cfg["archives"]))
     archives = [a for a in selected if not is_extracted(a.name, root)]
     if not archives:
         log.info("all selected archives are already extracted into %s", root)
         return root
-    dest, delete = Path(cfg["download_dir"]), bool(cfg.get("delete_archives", False))
     extracted = _extracted_sizes(cfg["files"])
     clips = _feature_clips(cfg, selected, extracted) if features_dir is not None else 0
     check_disk(
@@ -189,6 +186,21 @@ def prepare_tau(
     for a in archives:
         prepare_archive(a, root=root, download_dir=dest, base_url=cfg["base_url"], delete=delete, **options)
     return root
+
+
+def delete_extracted_zips(archives: Sequence[Archive], *, root: Path, download_dir: Path) -> list[Path]:
+    """With ``delete_archives``: delete the zips (and their checksum caches) of archives already extracted into
+    root. A job killed between an archive's extraction marker and the deletion of its zip left one behind, and
+    the next run skips that archive entirely; this is where it goes. Returns what was deleted."""
+    gone = []
+    for a in archives:
+        zip_path = Path(download_dir) / a.name
+        if is_extracted(a.name, root) and zip_path.is_file():
+            zip_path.unlink(missing_ok=True)
+            zip_path.with_name(zip_path.name + ".md5").unlink(missing_ok=True)
+            log.info("deleted %s (extracted into %s; dataset.delete_archives=true)", zip_path, root)
+            gone.append(zip_path)
+    return gone
 
 
 def prepare_archive(

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
 from asc.data.tau import SCENES, write_metadata
+from asc.feature_arrays import write_npy
 from asc.progress import show_progress
 
 CITIES = [
@@ -165,10 +166,8 @@ def render_features(
     bar = tqdm(total=len(table), desc="stand-in features", unit="clip", disable=not show_progress(progress))
     for code, fold in enumerate(("train", "evaluate")):
         rows = table[table["split"] == fold].reset_index(drop=True)
-        with atomic_path(out_dir / f"{fold}.npy") as tmp:
-            arr = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.float32, shape=(len(rows), n_mels, frames)
-            )
+        shape = (len(rows), n_mels, frames)
+        with atomic_path(out_dir / f"{fold}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:
             for k, start in enumerate(range(0, len(rows), CHUNK)):
                 x = voice.render(
                     rows.iloc[start : start + CHUNK], frames, np.random.default_rng([seed, 2, code, k])
@@ -180,8 +179,6 @@ def render_features(
                     s2 += (x64**2).sum(axis=(0, 2))
                     total += x.shape[0] * frames
                 bar.update(len(x))
-            arr.flush()
-            del arr
         atomic_write_text(out_dir / f"{fold}.csv", rows.to_csv(index=False))
         clips[fold] = len(rows)
     bar.close()

@@ -1,0 +1,75 @@
+"""The results table checked as a file before anything reads or appends to it: a table that is empty, ragged, in
+another encoding or lacks the key columns is named with its line, before any stage runs, instead of failing every
+later job after training with pandas' "No columns to parse from file"."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from pathlib import Path
+
+from asc.errors import InputError
+
+KEY_COLUMNS = ("run_id", "stage")  # what appending (replace by run_id) and every view need
+BOMS = {codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16", codecs.BOM_UTF32_LE: "UTF-32"}
+
+
+class ResultsTableError(InputError):
+    """The results table cannot be read or appended to; the message names the file, the line and the fix."""
+
+
+def _fix(path: Path) -> str:
+    return (
+        f"repair that line, or move {path.name} aside: rerunning the experiments records their rows again from "
+        "the store (nothing is retrained)"
+    )
+
+
+def check_results_table(path: str | Path) -> None:
+    """Raise :class:`ResultsTableError` (one line: file, line, what is wrong, the fix) unless ``path`` is absent
+    or a comma-separated UTF-8 table whose header has the key columns and whose every row has the header's
+    number of fields. Reads the whole file (results tables are small: ~3 KB per row)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ResultsTableError(
+            f"results table {path} cannot be read ({err.strerror}); {_fix(path)}"
+        ) from err
+    for bom, name in BOMS.items():
+        if data.startswith(bom):
+            raise ResultsTableError(
+                f"results table {path} is {name} text, asc writes and reads UTF-8 (was it saved by a spreadsheet?); "
+                f"save it as UTF-8 CSV, or {_fix(path)}"
+            )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ResultsTableError(
+            f"results table {path}, line {line}: not UTF-8 text (byte {err.start}: {err.reason}); {_fix(path)}"
+        ) from None
+    if not text.strip():
+        raise ResultsTableError(f"results table {path} is empty (no header line); {_fix(path)}")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        missing = [c for c in KEY_COLUMNS if c not in header]
+        if missing:
+            raise ResultsTableError(
+                f"results table {path}, line 1: the header {','.join(header)[:80]!r} lacks the column(s) "
+                f"{', '.join(missing)}: not an asc results table; {_fix(path)}"
+            )
+        for fields in reader:
+            if fields and len(fields) != len(header):
+                raise ResultsTableError(
+                    f"results table {path}, line {reader.line_num}: {len(fields)} field(s) where the header has "
+                    f"{len(header)} (a ragged row: cut off or edited by hand); {_fix(path)}"
+                )
+    except csv.Error as err:
+        raise ResultsTableError(
+            f"results table {path}, line {reader.line_num}: not a readable CSV row ({err}); {_fix(path)}"
+        ) from None
