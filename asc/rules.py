@@ -37,7 +37,9 @@ def rule_for(dataset: Mapping[str, Any]) -> str:
     """The complexity rule a dataset config selects (``complexity_rule``; TAU 2020 sets default to dcase2021)."""
     rule = dataset.get("complexity_rule", "dcase2021")
     if rule not in RULES:
-        raise ConfigError(f"dataset.complexity_rule={rule!r} is not valid: expected one of {', '.join(RULES)}")
+        raise ConfigError(
+            f"dataset.complexity_rule={rule!r} is not valid: expected one of {', '.join(RULES)}"
+        )
     return rule
 
 
@@ -65,7 +67,9 @@ def rule_columns(rule: str, model: nn.Module) -> dict[str, Any]:
     n = counts["params_torch"]
     cols: dict[str, Any] = {"d22_params": n}
     cols |= {f"d22_mem_{p}_kB": round(n * b / 1000, 3) for p, b in BYTES_PER_PARAM.items()}
-    cols["d22_fit_bits"] = max((8 * b for b in BYTES_PER_PARAM.values() if n * b <= LIMIT_BYTES_2022), default=0)
+    cols["d22_fit_bits"] = max(
+        (8 * b for b in BYTES_PER_PARAM.values() if n * b <= LIMIT_BYTES_2022), default=0
+    )
     cols["d22_macs"] = counts["macs"]
     cols["d22_macs_ok"] = counts["macs"] <= LIMIT_MACS_2022
     cols["d22_nessi_macs"] = nessi_macs(model)
