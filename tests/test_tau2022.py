@@ -180,6 +180,12 @@ def test_fetch_splits_from_a_mirror(tmp_path):
         assert not (tmp_path / "split5.csv").exists()
         with pytest.raises(InputError, match="could not download"):
             tau2022.fetch_splits(tmp_path, ["split10"], base_url=srv.base_url)
+    published = _split_text(list(_pool(698)["filename"]))  # split5's 6,980 clips of 698 recordings
+    with FileServer({"split5.csv": published.encode()}) as srv:
+        (path,) = tau2022.fetch_splits(tmp_path, ["split5"], base_url=srv.base_url)
+        assert len(tau2022.read_split(path)) == 6980 and len(srv.requests) == 1
+        tau2022.fetch_splits(tmp_path, ["split5"], base_url=srv.base_url)
+        assert len(srv.requests) == 1  # present and valid: not fetched again
 
 
 def test_write_splits_are_nested_stratified_and_whole(tmp_path):

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from asc.atomic import atomic_path
 from asc.data import tau, tau2022
 from asc.data.tau import SCENES
+from asc.errors import ConfigError
 from asc.process import die_with_parent
 from asc.progress import show_progress
 
@@ -62,7 +63,7 @@ def pieces(cfg: Mapping[str, Any]) -> int:
         return 1
     n = float(rec) / float(cfg["clip_seconds"])
     if n < 1 or abs(n - round(n)) > 1e-9 or round(n) > tau2022.PIECES:
-        raise ValueError(
+        raise ConfigError(
             f"dataset.recording_seconds={rec} must be 1 to {tau2022.PIECES} times dataset.clip_seconds="
             f"{cfg['clip_seconds']}"
         )

@@ -36,6 +36,7 @@ from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
 from asc.data.tau import SCENES, write_metadata
 from asc.data.tau2022 import PIECES, piece_name, write_splits
+from asc.errors import ConfigError
 from asc.progress import show_progress
 
 CITIES = [
@@ -160,7 +161,7 @@ def write_standin(root: str | Path, *, seed: int = 0, scale: float = 1.0, pieces
     """The dataset stage: the TAU metadata layout of the stand-in's clips in ``root`` (no audio); with
     ``pieces`` > 1 the TAU 2022 naming and split files under ``root/split_setup``."""
     if pieces not in (1, PIECES):
-        raise ValueError(
+        raise ConfigError(
             f"dataset.pieces={pieces}: 1 (TAU 2020, 10-s clips) or {PIECES} (TAU 2022, 1-s clips)"
         )
     counts = expected_counts(scale)
