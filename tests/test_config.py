@@ -134,22 +134,47 @@ def _recipe_name(group: str, name: str) -> str:
     return name
 
 
-@pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
+# 1-s datasets (TAU 2022 layout) need the 1-s front end and network; a variant of a generated set keeps the
+# generator's name (the dataset stage dispatches on it).
+COMPANIONS = {
+    name: ["features=logmel40x51", "model=dcase22"] for name in ("demo1s", "standin1s", "tau2022mobile")
+}
+VARIANT_OF = {"demo1s": "demo", "standin1s": "standin"}
+# Their `runs` blocks use the keys `splits` / `per_device`, which the plan learns when the benchmark is wired.
+PENDING = {"dcase_benchmark", "dcase_benchmark_demo"}
+
+
+def _option_params() -> list:
+    return [
+        pytest.param(
+            g,
+            n,
+            id=f"{g}={n}",
+            marks=[pytest.mark.xfail(strict=True, reason="runs keys splits/per_device not wired yet")]
+            if g == "experiment" and n in PENDING
+            else [],
+        )
+        for g, n in OPTIONS
+    ]
+
+
+@pytest.mark.parametrize(("group", "name"), _option_params())
 def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
-    cfg = composed(f"{group}={name}")
+    cfg = composed(f"{group}={name}", *COMPANIONS.get(name, []))
     if group == "prune":  # a preset of a criterion (authors_kept) names the criterion it configures
         assert cfg["prune"]["name"] in CRITERIA
     elif group not in ("experiment", "protocol"):
-        assert cfg[group]["name"] == _recipe_name(group, name), (
-            f"conf/{group}/{name}.yaml: {cfg[group]['name']!r}"
-        )
+        wanted = VARIANT_OF.get(name) or _recipe_name(group, name)
+        assert cfg[group]["name"] == wanted, f"conf/{group}/{name}.yaml has name {cfg[group]['name']!r}"
 
     # What the pipeline does with each group must work on what the group holds.
     validate(cfg)
     model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
     layers = conv_names(model.spec)
     LogMel(FrontEnd.from_config(cfg["features"]))
-    assert round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"]) == 441_000
+    samples = round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"])
+    assert samples in (44_100, 441_000)  # TAU 2022's 1-s or TAU 2020's 10-s clips
+    assert 1 + samples // cfg["features"]["hop_length"] >= cfg["features"]["frames"]  # centred frames
     for stage in ("train", "finetune"):
         assert FIT_KEYS <= set(cfg[stage]), f"{stage} lacks {FIT_KEYS - set(cfg[stage])}"
     assert cfg["stage"] in STAGES

@@ -37,7 +37,20 @@ def test_every_experiment_file_is_covered() -> None:
     assert {"demo", "paper", "paper_fig3", "paper_fig5", "paper_fig6", "paper_table1"} <= set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+# The DCASE 2022-2025 benchmark's `runs` blocks use the keys `splits` / `per_device`, which the plan learns when
+# the benchmark is wired (strict: the marker must go then).
+PENDING = {"dcase_benchmark", "dcase_benchmark_demo"}
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    [
+        pytest.param(e, marks=pytest.mark.xfail(strict=True, reason="splits/per_device not wired yet"))
+        if e in PENDING
+        else e
+        for e in EXPERIMENTS
+    ],
+)
 def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
     cfg = composed(
         f"experiment={experiment}",

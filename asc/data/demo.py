@@ -12,6 +12,11 @@ mixes in a little of another scene's envelope and noise, a share of clips ("atyp
 altogether, and every clip goes through its device's response. The baseline lands near 50 %, like the real one. Everything is drawn from
 ``numpy.random.default_rng([seed, ...])`` keyed by names and clip numbers, so the output is byte-identical for a
 seed whatever the number of worker processes.
+
+The 1-s variant (``recording_seconds: 10`` with ``clip_seconds: 1``, conf/dataset/demo1s.yaml) renders the same
+10-s recordings and cuts each into ten 1-s files named as TAU 2022 names them (asc/data/tau2022.py), piece k
+holding samples [k·sr, (k+1)·sr): the DCASE 2022 layout at demo size. Without ``recording_seconds`` every
+clip is one file of ``clip_seconds``, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ import soundfile as sf
 from tqdm import tqdm
 
 from asc.atomic import atomic_path
-from asc.data import tau
+from asc.data import tau, tau2022
 from asc.data.tau import SCENES
+from asc.errors import ConfigError
 from asc.process import die_with_parent
 from asc.progress import show_progress
 
@@ -48,6 +54,25 @@ class Clip:
     segment: int
     device: str
     split: str  # train | evaluate (the official fold names)
+
+
+def pieces(cfg: Mapping[str, Any]) -> int:
+    """Files per rendered recording: recording_seconds / clip_seconds (1 without ``recording_seconds``)."""
+    rec = cfg.get("recording_seconds")
+    if rec is None:
+        return 1
+    n = float(rec) / float(cfg["clip_seconds"])
+    if n < 1 or abs(n - round(n)) > 1e-9 or round(n) > tau2022.PIECES:
+        raise ConfigError(
+            f"dataset.recording_seconds={rec} must be 1 to {tau2022.PIECES} times dataset.clip_seconds="
+            f"{cfg['clip_seconds']}"
+        )
+    return int(round(n))
+
+
+def file_names(clip: Clip, n: int) -> list[str]:
+    """The files of one rendered recording: itself, or its n pieces in TAU 2022 naming."""
+    return [clip.filename] if n == 1 else [tau2022.piece_name(clip.filename, k) for k in range(n)]
 
 
 def _name_seed(*names: str) -> list[int]:
@@ -79,9 +104,15 @@ def plan_clips(cfg: Mapping[str, Any]) -> list[Clip]:
 
 def fold_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
     """The demo's folds as :func:`asc.data.tau.read_folds` reads them back from its metadata (filename, scene,
-    city, location = ``<city>-<id>``, device, split = train | evaluate), from the config alone."""
+    city, location = ``<city>-<id>``, device, split = train | evaluate), every piece of a recording cut into
+    several files (the 1-s variant), from the config alone."""
+    n = pieces(cfg)
     return pd.DataFrame(
-        [(c.filename, c.scene, c.city, f"{c.city}-{c.location}", c.device, c.split) for c in plan_clips(cfg)],
+        [
+            (f, c.scene, c.city, f"{c.city}-{c.location}", c.device, c.split)
+            for c in plan_clips(cfg)
+            for f in file_names(c, n)
+        ],
         columns=["filename", "scene", "city", "location", "device", "split"],
     )
 
@@ -101,7 +132,7 @@ class Synthesiser:
     def __init__(self, cfg: Mapping[str, Any]):
         self.seed = int(cfg["seed"])
         self.sr = int(cfg["sample_rate"])
-        self.n = int(round(cfg["clip_seconds"] * self.sr))
+        self.n = int(round(cfg.get("recording_seconds", cfg["clip_seconds"]) * self.sr))
         self.difficulty = float(cfg["difficulty"])
         self.atypical = float(cfg.get("atypical", 0.0))
         self.freqs = np.fft.rfftfreq(self.n, 1 / self.sr)
@@ -217,8 +248,14 @@ def _render_and_write(args: tuple[dict[str, Any], Clip, str]) -> None:
     cfg, clip, root = args
     cache_key = repr(sorted(cfg.items()))
     synth = _SYNTH.get(cache_key) or _SYNTH.setdefault(cache_key, Synthesiser(cfg))
-    with atomic_path(Path(root) / clip.filename) as tmp:  # resuming skips finished files: never half a WAV
-        sf.write(tmp, synth.render(clip), int(cfg["sample_rate"]), subtype="PCM_24", format="WAV")
+    names = file_names(clip, pieces(cfg))
+    audio = synth.render(clip)
+    step = len(audio) // len(names)
+    for k, name in enumerate(names):
+        with atomic_path(Path(root) / name) as tmp:  # resuming skips finished files: never half a WAV
+            sf.write(
+                tmp, audio[k * step : (k + 1) * step], int(cfg["sample_rate"]), subtype="PCM_24", format="WAV"
+            )
 
 
 def _complete(path: Path, frames: int) -> bool:
@@ -246,8 +283,8 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
     # render what is missing or not a complete clip.
     for stale in (root / "audio").glob(".*.tmp"):
         stale.unlink(missing_ok=True)
-    frames = int(round(cfg["clip_seconds"] * int(cfg["sample_rate"])))
-    todo = [c for c in clips if not _complete(root / c.filename, frames)]
+    frames, n = int(round(cfg["clip_seconds"] * int(cfg["sample_rate"]))), pieces(cfg)
+    todo = [c for c in clips if not all(_complete(root / f, frames) for f in file_names(c, n))]
     jobs = [(cfg, c, str(root)) for c in todo]
     disable = not show_progress(progress)
     workers = max(1, int(cfg.get("workers", 1)))
@@ -263,5 +300,10 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
     tau.write_metadata(root, fold_table(cfg))
     train = [c for c in clips if c.split == "train"]
     evaluate = [c for c in clips if c.split == "evaluate"]
-    log.info("demo dataset: %d train + %d evaluate clips in %s", len(train), len(evaluate), root)
-    return {"clips": len(clips), "train": len(train), "evaluate": len(evaluate)}
+    if n > 1:  # the 1-s variant carries split files in the DCASE 2024 format, as tau2022mobile does
+        rows = pd.DataFrame(
+            [(c.filename, c.scene, c.device) for c in train], columns=["filename", "scene", "device"]
+        )
+        tau2022.write_splits(rows, root / "split_setup", seed=int(cfg["seed"]))
+    log.info("demo dataset: %d train + %d evaluate clips in %s", n * len(train), n * len(evaluate), root)
+    return {"clips": n * len(clips), "train": n * len(train), "evaluate": n * len(evaluate)}

@@ -16,6 +16,11 @@ nearest-centroid classifier on per-band means scores well above chance and well 
 Everything comes from ``numpy.random.default_rng([seed, ...])`` keyed by fold and chunk number, so a seed gives
 identical bytes. Below a scale of ~0.1 fewer locations per scene and city are filled, and the validation share
 drifts up towards 50 %.
+
+The TAU 2022 variant (``pieces: 10``, conf/dataset/standin1s.yaml) lists every recording as its ten 1-s pieces,
+named as TAU 2022 names them (139,620 / 29,680 clips at scale 1), renders them at the front end's frame count
+(51 for 1 s) and writes split files in the DCASE 2024 format (asc/data/tau2022.py :func:`write_splits`).
+``scale`` counts recordings in both variants.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from tqdm import tqdm
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
 from asc.data.tau import SCENES, write_metadata
+from asc.data.tau2022 import PIECES, piece_name, write_splits
+from asc.errors import ConfigError
 from asc.feature_arrays import write_npy
 from asc.progress import show_progress
 
@@ -60,9 +67,13 @@ MIN_SCALE = 2 * len(SCENES) * len(CITIES) / 13962
 CHUNK = 256  # clips generated at once (~20 MB of float32): fixed, so the bytes do not depend on memory
 
 
-def expected_counts(scale: float = 1.0) -> dict[str, int]:
-    """fold1 clip counts at this scale: the real set's (13,962 / 2,968) times ``scale``."""
-    return {"train": max(1, round(13962 * scale)), "evaluate": max(1, round(2968 * scale))}
+def expected_counts(scale: float = 1.0, pieces: int = 1) -> dict[str, int]:
+    """fold1 clip counts at this scale: the real set's (13,962 / 2,968 recordings) times ``scale``, each
+    listed as ``pieces`` clips."""
+    return {
+        "train": pieces * max(1, round(13962 * scale)),
+        "evaluate": pieces * max(1, round(2968 * scale)),
+    }
 
 
 def _shuffled_shares(shares: dict[str, float], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,8 +84,11 @@ def _shuffled_shares(shares: dict[str, float], n: int, rng: np.random.Generator)
     return rng.permutation(np.repeat(np.array(list(shares)), counts))
 
 
-def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) -> pd.DataFrame:
-    """The clip table (filename, scene, city, location, device, split = the fold: train | evaluate)."""
+def plan_standin(
+    n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0, pieces: int = 1
+) -> pd.DataFrame:
+    """The clip table (filename, scene, city, location, device, split = the fold: train | evaluate) of
+    ``n_train`` / ``n_evaluate`` recordings, each as ``pieces`` 1-s clips when ``pieces`` > 1."""
     rng = np.random.default_rng([seed, 0])
     parts = []
     for fold, n, n_loc in (("train", n_train, TRAIN_LOCATIONS), ("evaluate", n_evaluate, EVAL_LOCATIONS)):
@@ -104,7 +118,14 @@ def plan_standin(n_train: int = 13962, n_evaluate: int = 2968, seed: int = 0) ->
             [f"audio/{r.scene}-{r.location}-{j}-{r.device}.wav" for j, r in enumerate(rows.itertuples())],
         )
         parts.append(rows)
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    if pieces == 1:
+        return table
+    out = table.loc[table.index.repeat(pieces)].reset_index(drop=True)
+    out["filename"] = [
+        piece_name(f, k) for f, k in zip(out["filename"], np.tile(np.arange(pieces), len(table)), strict=True)
+    ]
+    return out
 
 
 class _Voice:
@@ -137,16 +158,24 @@ class _Voice:
         return x
 
 
-def write_standin(root: str | Path, *, seed: int = 0, scale: float = 1.0) -> dict[str, Any]:
-    """The dataset stage: the TAU metadata layout of the stand-in's clips in ``root`` (no audio)."""
+def write_standin(root: str | Path, *, seed: int = 0, scale: float = 1.0, pieces: int = 1) -> dict[str, Any]:
+    """The dataset stage: the TAU metadata layout of the stand-in's clips in ``root`` (no audio); with
+    ``pieces`` > 1 the TAU 2022 naming and split files under ``root/split_setup``."""
+    if pieces not in (1, PIECES):
+        raise ConfigError(
+            f"dataset.pieces={pieces}: 1 (TAU 2020, 10-s clips) or {PIECES} (TAU 2022, 1-s clips)"
+        )
     counts = expected_counts(scale)
     if counts["train"] < 2 * len(SCENES) * len(CITIES):
         raise ValueError(
             f"dataset.scale={scale} leaves {counts['train']} fold1_train clips, too small for a "
             f"location-grouped validation split; use a scale of at least {MIN_SCALE:.4f}"
         )
-    write_metadata(root, plan_standin(counts["train"], counts["evaluate"], seed))
-    return counts
+    table = plan_standin(counts["train"], counts["evaluate"], seed, pieces)
+    write_metadata(root, table)
+    if pieces > 1:
+        write_splits(table[table["split"] == "train"], Path(root) / "split_setup", seed=seed)
+    return expected_counts(scale, pieces)
 
 
 def render_features(

@@ -48,6 +48,11 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
             f"features.win_length={win} is longer than features.n_fft={n_fft}: raise n_fft to >= {win}"
         )
     have, need = frames_per_clip(f, clip_seconds), int(f["stats_frames"])
+    if have < need and clip_seconds == 1 and int(f["frames"]) != 51:
+        raise ConfigError(
+            f"features={f['name']} takes {need} frames, but the dataset's clips last 1 s ({have} frames at this hop): "
+            "add features=logmel40x51 model=dcase22 (the DCASE 2022-2025 front end and network)"
+        )
     if have < need:
         # the official hop fits `frames` hops into the clip (882 = 441000 / 500); keep the window/hop ratio
         new_hop = math.floor(round(clip_seconds * sr) / int(f["frames"]))
