@@ -1,4 +1,4 @@
-"""The stage chain, declared once: dataset → index → features → train → prune → finetune → report.
+"""The stage chain, declared once: dataset → index → features → train → prune → finetune → perdevice → report.
 
 Each stage is one module under asc/stages/ with three functions, and this list is the only place that names them:
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from asc.stages import dataset, features, finetune, index, prune, report, train
+from asc.stages import dataset, features, finetune, index, perdevice, prune, report, train
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ CHAIN: tuple[Stage, ...] = (
     Stage("train", ("features", "index"), "store", train),
     Stage("prune", ("train",), "store", prune),
     Stage("finetune", ("prune", "features", "index"), "store", finetune),
-    Stage("report", ("train", "prune", "finetune"), "", report),
+    Stage("perdevice", ("finetune", "features", "index"), "store", perdevice),
+    Stage("report", ("train", "prune", "finetune", "perdevice"), "", report),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)
 STORE_OF: dict[str, str] = {s.name: s.store for s in CHAIN}

@@ -33,13 +33,18 @@ class Context:
         """The step's finished artifact folder (it exists once the step is built)."""
         return artifact_dir(self.cfg["paths"], step.stage, step.key)
 
-    def build(self, step: Step, builder: Callable[[Path], dict[str, Any] | None]) -> Path:
-        """``builder(work)`` under the artifact's lock unless it is built; returns the artifact folder."""
+    def build(
+        self, step: Step, builder: Callable[[Path], dict[str, Any] | None], *, rebuild_damaged: bool = False
+    ) -> Path:
+        """``builder(work)`` under the artifact's lock unless it is built (a reused artifact is verified against
+        its manifest first); returns the artifact folder. ``rebuild_damaged``: a damaged artifact is deleted and
+        built again (artifacts whose content does not depend on the run: datasets, index, features) instead of
+        being refused (models: what was built from them would no longer match)."""
         art = Artifact(step.stage, step.key, self.path(step))
         ups = [Artifact(u.stage, u.key, self.path(u)) for u in step.upstream if STORE_OF[u.stage]]
-        self._stores[STORE_OF[step.stage]].build(
-            art, builder, config=step.config, upstream=ups, describe=step.label
-        )
+        damaged = "rebuild" if rebuild_damaged else "refuse"
+        store = self._stores[STORE_OF[step.stage]]
+        store.build(art, builder, config=step.config, upstream=ups, describe=step.label, damaged=damaged)
         return art.path
 
     def build_batch(self, steps: Sequence[Step], builder: Callable[[Batch], None]) -> None:
@@ -70,8 +75,14 @@ class Context:
 
     def record(self, steps: Sequence[Step]) -> None:
         """Append the results rows of ``steps`` (their artifacts' row.json) to the results table."""
-        rows = [self.path(s) / "row.json" for s in steps]
-        results.append(self.results / "results.csv", [json.loads(p.read_text()) for p in rows if p.is_file()])
+        rows = [json.loads((self.path(s) / "row.json").read_text()) for s in steps]
+        results.append(self.results / "results.csv", rows)
+
+    @property
+    def dataset_fields(self) -> dict[str, str]:
+        """What every results row says of its dataset: the name and the complexity rule (asc/rules.py)."""
+        d = self.cfg["dataset"]
+        return {"dataset": d["name"], "rule": d.get("complexity_rule", "dcase2021")}
 
     def splits(self, step: Step) -> Any:
         """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,
@@ -85,7 +96,11 @@ class Context:
         return self._splits[key]
 
     def train_options(self, precision: str) -> dict[str, Any]:
-        """``train_many``'s keyword arguments: the recipe's precision (keyed) and the runtime's speed options."""
+        """``train_many``'s keyword arguments: the recipe's precision (keyed) and the runtime's speed options.
+        After every epoch the job checks that it still holds its artifacts' locks: a job suspended past the stale
+        timeout stops, rather than build what another job has taken over."""
+        from asc.locks import ensure_held
+
         rt = self.runtime
         return {
             "device": self.device,
@@ -95,4 +110,5 @@ class Context:
             "compile": rt["compile"],
             "progress": rt["progress"],
             "precision": precision,
+            "on_epoch_end": lambda run, epoch: ensure_held(),
         }

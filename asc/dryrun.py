@@ -51,6 +51,8 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
         if step.stage == "train":
             return str(len(train))
         f = step.args["fraction"]
+        if "split" in step.args:  # an official split: its share of fold1_train (the files may not exist yet)
+            return f"~{round(f * len(pool_of(table, 'fold1_train')))}"
         return str(len(nested_fractions(pool, [f], seed=step.args["subset_seed"])[f]))
 
     return exact
@@ -75,6 +77,7 @@ def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> 
     counts: dict[str, list[int]] = {}
     for s in shown:
         trains = s.stage == "finetune" or (s.stage == "train" and not cfg["train"].get("init_from"))
+        trains = trains or s.stage == "perdevice"
         examples = examples_of(s) if trains else ""
         status = _status(s, cfg)
         if STORE_OF[s.stage]:

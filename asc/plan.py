@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from asc.chain import CHAIN, artifact_dir
-from asc.disk import check_disk
+from asc.disk import check_disk, check_writable
+from asc.rows import ROW_STAGE
 from asc.step import Step
 from asc.store import MANIFEST
 
@@ -41,14 +43,26 @@ def is_built(cfg: Mapping[str, Any], step: Step) -> bool:
 
 
 def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> None:
-    """Every stage's checks up to ``upto`` (one-line errors naming the file, key or value), then free disk space
-    for the artifacts the store lacks, per file system."""
-    grouped, needs = by_stage(steps), []
+    """Every stage's checks up to ``upto`` (one-line errors naming the file, key or value); then that the folders
+    the job writes to are writable, that the results table it appends to is sound, and that the disks hold what
+    the missing artifacts will take (per file system)."""
+    from asc.results_check import check_results_table
+
+    grouped, needs, writes = by_stage(steps), [], set()
     for stage in CHAIN[: [s.name for s in CHAIN].index(upto) + 1]:
         todo = grouped[stage.name]
         stage_needs = stage.check(todo, cfg)
         missing = {s.id for s in todo if not stage.store or not is_built(cfg, s)}
         needs += [need for step, need in stage_needs if step.id in missing]
+        if stage.store and missing:
+            writes.add(stage.store)
+    for store in sorted(writes):
+        check_writable(cfg["paths"][store], what=f"the {store} folder", setting=f"paths.{store}")
+    if any(grouped[name] for name in ROW_STAGE):
+        results = Path(cfg["paths"]["results"])
+        check_writable(results, what="the results folder", setting="paths.results")
+        if (results / "results.csv").exists():
+            check_results_table(results / "results.csv")
     check_disk(needs)
 
 
@@ -63,13 +77,13 @@ def approx_train_examples(cfg: Mapping[str, Any]) -> int:
     """Clips of the training pool before the index exists: fold1_train minus the validation share."""
     d = cfg["dataset"]
     if d["name"] == "demo":
-        from asc.data.demo import plan_clips  # pure: the demo's clip list follows from its config
+        from asc.data.demo import pieces, plan_clips  # pure: the demo's clip list follows from its config
 
-        n = sum(1 for c in plan_clips(d) if c.split == "train")
+        n = pieces(d) * sum(1 for c in plan_clips(d) if c.split == "train")
     elif d["name"] == "standin":
         from asc.data.standin import expected_counts
 
-        n = expected_counts(float(d["scale"]))["train"]
+        n = expected_counts(float(d["scale"]), int(d.get("pieces", 1)))["train"]
     else:
         n = int((d.get("expected_counts") or {}).get("train", 0))
     return (

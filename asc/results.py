@@ -32,8 +32,10 @@ COLUMNS: list[str] = [
     "criterion",
     "layers",
     "fraction",
+    "split",
     "repeat",
     "seed",
+    "baseline_seed",
     "finetuned",
     "accuracy",
     "class_avg_accuracy",
@@ -66,12 +68,14 @@ COLUMNS: list[str] = [
     "closest_distance",
     "l1_norms",
     "kept_indices",
+    "model_spec",
 ]
-STAGES = ("baseline", "prune", "finetune")
+STAGES = ("baseline", "prune", "finetune", "per_device")
 DEVICE_PREFIX = "acc_"  # per-device accuracy columns are dynamic: acc_a, acc_b, acc_s1, ...
 
 STR_COLUMNS = [
     "run_id",
+    "split",
     "stage",
     "dataset",
     "criterion",
@@ -83,6 +87,7 @@ STR_COLUMNS = [
     "l1_norms",
     "kept_indices",
     "machine",
+    "model_spec",
 ]
 INT_COLUMNS = [
     "repeat",

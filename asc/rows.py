@@ -6,6 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+# The stages whose artifacts are evaluated models, each recording one results row, and their names in the table.
+ROW_STAGE = {"train": "baseline", "prune": "prune", "finetune": "finetune", "perdevice": "per_device"}
+
 
 def make_row(
     *,

@@ -15,6 +15,9 @@ from typing import Any
 from asc.chain import STAGES
 from asc.errors import ConfigError
 
+RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
+SPLIT_NAMES = ("split5", "split10", "split25", "split50", "split100")  # DCASE 2024 (asc.data.tau2022)
+
 
 def _fail(key: str, value: Any, expected: str) -> None:
     raise ConfigError(f"{key}={value!r} is not valid: expected {expected}")
@@ -78,6 +81,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
+    _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
+    if d["name"] == "demo":
+        from asc.data.demo import pieces
+
+        pieces(d)  # recording_seconds a whole multiple of clip_seconds (the 1-s variant)
     if d["name"] == "standin":  # below MIN_SCALE a scene and city would lack a second location to hold out
         from asc.data.standin import MIN_SCALE
 
@@ -113,12 +121,16 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if cfg.get("prune"):
         _prune("prune", cfg["prune"], layers)
     if not isinstance(cfg["runs"], list):
-        _fail("runs", cfg["runs"], "a list of {criteria, layer_sets, fractions, repeats} blocks")
+        _fail(
+            "runs",
+            cfg["runs"],
+            "a list of {criteria, layer_sets, fractions, splits, repeats, per_device} blocks",
+        )
     for i, block in enumerate(cfg["runs"]):
         key = f"runs[{i}]"
-        unknown = set(block) - {"criteria", "layer_sets", "fractions", "repeats"}
+        unknown = set(block) - set(RUNS_KEYS)
         if unknown:
-            _fail(f"{key} keys", sorted(unknown), "criteria, layer_sets, fractions, repeats")
+            _fail(f"{key} keys", sorted(unknown), ", ".join(RUNS_KEYS))
         for name in block.get("criteria") or []:
             _choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
         for layer_set in block.get("layer_sets") or []:
@@ -127,4 +139,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
                 _fail(f"{key}.layer_sets", layer_set, f"lists of the model's conv layers {list(layers)}")
         for fraction in block.get("fractions") or []:
             _number(f"{key}.fractions", fraction, 0.0, 1.0)
-        _int(f"{key}.repeats", block.get("repeats", 0), 1 if block.get("fractions") else 0)
+        for split in block.get("splits") or []:
+            _choice(f"{key}.splits", split, SPLIT_NAMES)
+        tunes = bool(block.get("fractions") or block.get("splits"))
+        _int(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
+        if block.get("per_device") not in (None, True, False):
+            _fail(f"{key}.per_device", block["per_device"], "true or false")
+        if block.get("per_device") and not tunes:
+            _fail(f"{key}.per_device", True, "fractions or splits to fine-tune the general models on first")

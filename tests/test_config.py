@@ -140,31 +140,15 @@ COMPANIONS = {
     name: ["features=logmel40x51", "model=dcase22"] for name in ("demo1s", "standin1s", "tau2022mobile")
 }
 VARIANT_OF = {"demo1s": "demo", "standin1s": "standin"}
-# Their `runs` blocks use the keys `splits` / `per_device`, which the plan learns when the benchmark is wired.
-PENDING = {"dcase_benchmark", "dcase_benchmark_demo"}
 
 
-def _option_params() -> list:
-    return [
-        pytest.param(
-            g,
-            n,
-            id=f"{g}={n}",
-            marks=[pytest.mark.xfail(strict=True, reason="runs keys splits/per_device not wired yet")]
-            if g == "experiment" and n in PENDING
-            else [],
-        )
-        for g, n in OPTIONS
-    ]
-
-
-@pytest.mark.parametrize(("group", "name"), _option_params())
+@pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
 def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
     cfg = composed(f"{group}={name}", *COMPANIONS.get(name, []))
     if group == "prune":  # a preset of a criterion (authors_kept) names the criterion it configures
         assert cfg["prune"]["name"] in CRITERIA
     elif group not in ("experiment", "protocol"):
-        wanted = VARIANT_OF.get(name) or _recipe_name(group, name)
+        wanted = VARIANT_OF[name] if group == "dataset" and name in VARIANT_OF else _recipe_name(group, name)
         assert cfg[group]["name"] == wanted, f"conf/{group}/{name}.yaml has name {cfg[group]['name']!r}"
 
     # What the pipeline does with each group must work on what the group holds.

@@ -60,8 +60,11 @@ def test_an_unreadable_model_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kept", "why"),
     [
-        ({"C1": [0, 1, 99], "C2": [0], "C3": [0]}, r"prune.kept.C1=.*outside \[0, 16\)"),
-        ({"C1": [0, 0], "C2": [0], "C3": [0]}, "repeats an index"),
+        (
+            {"C1": [0, 1, 99], "C2": [0], "C3": [0]},
+            r"kept.json \(entry C1\)=\[0, 1, 99\]: indices \[99\] are outside \[0, 16\)",
+        ),
+        ({"C1": [0, 0], "C2": [0], "C3": [0]}, r"\(entry C1\)=\[0, 0\]: it repeats \[0\]"),
         ({"C1": [], "C2": [0], "C3": [0]}, "empty"),
         ({"C2": [0], "C3": [0]}, "no kept indices for layer C1"),
     ],
@@ -159,5 +162,5 @@ def test_cli_refuses_a_bad_kept_file_and_a_wrong_model_in_one_line(run_asc, tmp_
         assert result.returncode == 1, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("asc: error:")]
         assert len(errors) == 1, result.output
-        assert ("prune.kept.C1" in errors[0]) or ("3 output classes" in errors[0]), errors[0]
+        assert ("(entry C1)=[0, 1, 99]" in errors[0]) or ("3 output classes" in errors[0]), errors[0]
         assert nothing_built(tmp_path), result.output

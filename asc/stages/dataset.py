@@ -1,9 +1,9 @@
 """Stage ``dataset``: generated sets (demo, stand-in) are built into the data store; TAU is downloaded into
 ``dataset.root`` (or used where the user keeps it).
 
-Key: what the dataset *is*. A generated set: its generator's settings. TAU downloaded by asc: the archive list
-with sizes and MD5s (every zip is checked before it is extracted), never the folder it lives in, so moving
-``data/`` keeps every key.
+Key: what the dataset *is* (:func:`identity`), never where it lives, so moving a folder keeps every key: a
+generated set's settings; a user's own copy (``dataset.download=false``) by what it holds, so a changed folder
+re-keys everything downstream; TAU downloaded by asc by its archives' sizes and MD5s.
 """
 
 from __future__ import annotations
@@ -27,9 +27,19 @@ WAV_BYTES_PER_SECOND = 44100 * 3  # the demo writes TAU's format: 44.1 kHz, 24-b
 
 
 def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
-    """What the dataset is: a generated set's generator settings, or TAU's archives with their sizes and MD5s."""
+    """What the dataset is: a generated set's generator settings; a folder the user brings
+    (``dataset.download=false``), what it holds (asc.fingerprint.folder_identity: metadata content, audio files
+    and sizes, with ``dataset.content_hash`` every file's SHA-256); TAU downloaded by asc, its archives with their
+    sizes and MD5s (every zip is checked before it is extracted)."""
     if dataset["name"] in GENERATED:
         return {k: v for k, v in dataset.items() if k != "validation"}
+    if not dataset.get("download", True):
+        from asc.fingerprint import folder_identity
+
+        return {
+            "name": dataset["name"],
+            "folder": folder_identity(dataset["root"], full_hash=bool(dataset.get("content_hash"))),
+        }
     files = dataset.get("files") or {}
     archives = list(dataset.get("archives") or [])
     return {
@@ -58,7 +68,10 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         from asc.data.demo import plan_clips
 
         seconds = len(plan_clips(d)) * float(d["clip_seconds"])
-        return [(step, Need(data, int(seconds * WAV_BYTES_PER_SECOND), "the demo audio"))]
+        need = Need(
+            data, int(seconds * WAV_BYTES_PER_SECOND), "the demo audio", "point paths.data at a larger disk"
+        )
+        return [(step, need)]
     if d["name"] in GENERATED:
         return []
     root = Path(d["root"])
@@ -83,14 +96,24 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     if d["name"] == "demo":
         from asc.data import demo
 
-        ctx.build(step, lambda work: demo.generate({**d, "workers": rt["workers"]}, work, rt["progress"]))
+        def generate(work: Path) -> dict[str, Any]:
+            return demo.generate({**d, "workers": rt["workers"]}, work, rt["progress"])
+
+        ctx.build(step, generate, rebuild_damaged=True)
     elif d["name"] == "standin":
         from asc.data import standin
 
-        ctx.build(
-            step, lambda work: standin.write_standin(work, seed=int(d["seed"]), scale=float(d["scale"]))
-        )
+        def write(work: Path) -> dict[str, Any]:
+            pieces = int(d.get("pieces", 1))
+            return standin.write_standin(work, seed=int(d["seed"]), scale=float(d["scale"]), pieces=pieces)
+
+        ctx.build(step, write, rebuild_damaged=True)
     else:  # TAU lives where the user keeps it, not in the store; it checks itself
         from asc.data.prepare import prepare_tau
 
         prepare_tau(d, progress=rt["progress"])
+        splits = d.get("official_splits") or {}
+        if splits.get("dir") and d.get("download", True):  # the DCASE 2024 split files (tau2022mobile)
+            from asc.data.tau2022 import fetch_splits
+
+            fetch_splits(splits["dir"], base_url=splits["base_url"])

@@ -16,15 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc.disk import Need
+from asc.disk import Need, feature_bytes
 from asc.errors import ConfigError, InputError
 from asc.stages import dataset, index
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
     from asc.context import Context
-
-NPY_OVERHEAD = 1 << 20  # .npy headers, statistics, file lists: well below this
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -118,8 +116,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     clips = (
         len(table) if table is not None else sum(int(v) for v in (d.get("expected_counts") or {}).values())
     )
-    size = clips * int(f["n_mels"]) * int(f["frames"]) * 4 + NPY_OVERHEAD
-    return [(step, Need(Path(cfg["paths"]["data"]), size, "features")) for step in steps]
+    size = feature_bytes(clips, n_mels=int(f["n_mels"]), frames=int(f["frames"]))
+    need = Need(Path(cfg["paths"]["data"]), size, "features", "point paths.data at a larger disk")
+    return [(step, need) for step in steps]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -156,4 +155,4 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 progress=rt["progress"],
             )
 
-        ctx.build(step, build)
+        ctx.build(step, build, rebuild_damaged=True)

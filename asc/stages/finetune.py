@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from asc.disk import Need
 from asc.errors import InputError
-from asc.stages import index
-from asc.stages.prune import ARTIFACT_BYTES, label_of, prune_runs, prune_step
-from asc.stages.train import recipe
+from asc.stages import dataset, index
+from asc.stages.prune import prune_runs, prune_step
+from asc.stages.train import baseline_spec, model_need, recipe
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
@@ -38,40 +38,42 @@ def seeds(finetune: Mapping[str, Any], repeat: int) -> tuple[int, int]:
     return seed, int(finetune["seed"]) if finetune["subset"] == "shared" else seed
 
 
+def step_for(
+    cfg: Mapping[str, Any], source: Step, subset: float | str, repeat: int, data: tuple[Step, Step]
+) -> Step:
+    """Fine-tuning the pruned network ``source`` on ``subset`` (a fraction of ours, or an official split's
+    name), repeat ``repeat``; ``data``: the features and index steps."""
+    f = cfg["finetune"]
+    seed, subset_seed = seeds(f, repeat)
+    base = {**recipe(f), "train_on": f["train_on"]}
+    if isinstance(subset, str):  # an official split is a fixed list of recordings: no subset draw to seed
+        keyed = {**base, "split": subset, "repeat": repeat, "seed": seed}
+        args = {"split": subset, "fraction": split_fraction(subset)}
+        name = subset
+    else:
+        keyed = {**base, "fraction": subset, "repeat": repeat, "seed": seed, "subset_seed": subset_seed}
+        args = {"fraction": subset, "subset_seed": subset_seed}
+        name = f"{subset:g}"
+    label = f"{source.label} {name} #{repeat}"
+    return make_step("finetune", label, keyed, (source, *data), repeat=repeat, seed=seed, **args)
+
+
+def split_fraction(name: str) -> float:
+    """The share of fold1_train an official split holds (split25 → 0.25): its ``fraction`` in the results."""
+    return int(name.removeprefix("split")) / 100
+
+
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     (features,), (idx,) = up["features"], up["index"]
     pruned = {s.id: s for s in up["prune"]}
     if not pruned:
         return []
     baseline = up["prune"][0].up("train")  # every pruned network of a job starts from one baseline
-    f = cfg["finetune"]
-    config = {**recipe(f), "train_on": f["train_on"]}
     steps = []
-    for pcfg, fractions, repeats in prune_runs(cfg):
-        source = pruned[prune_step(pcfg, baseline).id]
-        label = label_of(pcfg)
-        for fraction in fractions:
-            for repeat in range(repeats):
-                seed, subset_seed = seeds(f, repeat)
-                keyed = {
-                    **config,
-                    "fraction": fraction,
-                    "repeat": repeat,
-                    "seed": seed,
-                    "subset_seed": subset_seed,
-                }
-                steps.append(
-                    make_step(
-                        "finetune",
-                        f"{label} {fraction:g} #{repeat}",
-                        keyed,
-                        (source, features, idx),
-                        fraction=fraction,
-                        repeat=repeat,
-                        seed=seed,
-                        subset_seed=subset_seed,
-                    )
-                )
+    for block in prune_runs(cfg):
+        source = pruned[prune_step(block.config, baseline).id]
+        for subset in [*block.fractions, *block.splits]:
+            steps += [step_for(cfg, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps
 
 
@@ -97,13 +99,44 @@ def check_fractions(
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
-    if steps:
+    drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})
+    if drawn:
         table = index.preview(cfg)
         if table is not None:
-            check_fractions(
-                pool_of(table, cfg["finetune"]["train_on"]), sorted({s.args["fraction"] for s in steps})
-            )
-    return [(step, Need(Path(cfg["paths"]["store"]), ARTIFACT_BYTES, "fine-tuned models")) for step in steps]
+            check_fractions(pool_of(table, cfg["finetune"]["train_on"]), drawn)
+    _check_split_files(cfg, sorted({s.args["split"] for s in steps if "split" in s.args}))
+    spec = baseline_spec(cfg)  # an upper bound: a pruned network is smaller
+    return [(step, model_need(cfg, spec, "fine-tuned models")) for step in steps]
+
+
+def _check_split_files(cfg: Mapping[str, Any], names: Sequence[str]) -> None:
+    """Official split files that exist before building (the published ones, once fetched) are read now; a
+    generated set's are written by its dataset stage."""
+    if not names:
+        return
+    from asc.data.tau2022 import read_split, split_dir_for
+
+    d = cfg["dataset"]
+    split_dir, published = split_dir_for(d, d.get("root", ""))
+    for name in names:
+        if published and (split_dir / f"{name}.csv").is_file():
+            read_split(split_dir / f"{name}.csv", name)
+
+
+def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
+    """Positions into ``pool`` (the fine-tuning pool's rows) of the step's subset: our nested stratified draw
+    of its fraction, or the recordings its official split lists."""
+    if "split" in step.args:
+        from asc.data.tau2022 import official_split, split_dir_for
+
+        root = dataset.root_of(step.up("index").up("dataset"), ctx)
+        split_dir, published = split_dir_for(ctx.cfg["dataset"], root)
+        strict = ctx.cfg["finetune"]["train_on"] == "fold1_train"  # DCASE 2024/2025 train on the whole split
+        return official_split(step.args["split"], pool, split_dir, strict=strict, published=published)
+    from asc.fractions import nested_fractions
+
+    fraction = step.args["fraction"]
+    return nested_fractions(pool, [fraction], seed=step.args["subset_seed"])[fraction]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -135,7 +168,7 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
 
     from asc.complexity import complexity
     from asc.evaluate import evaluate
-    from asc.fractions import nested_fractions, save_lists
+    from asc.fractions import save_lists
     from asc.model import build_model
     from asc.publish import publish
     from asc.stages.prune import facts
@@ -146,9 +179,9 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
     pool, select = splits.pool(f["train_on"]), splits.selection(f["select_on"])
     runs = []
     for step, work in batch:
-        fraction, pruned = step.args["fraction"], models[step.up("prune").id]
-        subset = nested_fractions(pool.rows, [fraction], seed=step.args["subset_seed"])[fraction]
-        save_lists(pool.rows, {fraction: subset}, work)
+        pruned = models[step.up("prune").id]
+        subset = subset_of(step, pool.rows, ctx)
+        save_lists(pool.rows, {step.args["fraction"]: subset}, work)
         start = build_model(pruned.spec)  # a fresh copy: every run starts from the pruned weights
         start.load_state_dict(pruned.state_dict())
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
@@ -168,11 +201,12 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             run.model,
             score,
             final=ctx.path(step),
-            dataset=ctx.cfg["dataset"]["name"],
+            **ctx.dataset_fields,
             full=complexity(baseline),
             extra={**history, "train_examples": examples},
             **facts(info, baseline),
             fraction=step.args["fraction"],
+            split=step.args.get("split", ""),
             repeat=step.args["repeat"],
             seed=step.args["seed"],
             baseline_seed=int(baseline_step.args["seed"]),

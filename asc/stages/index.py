@@ -84,4 +84,4 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             tau.save_index(table, work)
             return {"clips": table["split"].value_counts().to_dict()}
 
-        ctx.build(step, build)
+        ctx.build(step, build, rebuild_damaged=True)

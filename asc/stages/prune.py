@@ -13,10 +13,11 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
 from asc.errors import InputError
+from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
@@ -24,16 +25,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_BYTES = 1 << 20  # a pruned model's checkpoint, info.json (per-filter distances and norms) and row
-
 
 def _layers(layers: Any) -> list[str]:
     return [layers] if isinstance(layers, str) else [str(x) for x in layers]
 
 
-def prune_runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[float], int]]:
-    """(prune config, fractions, repeats) per block entry: the `runs` blocks, or with `prune=<name>` selected
-    that one config in place of every block's criteria and layer sets."""
+class Block(NamedTuple):
+    """One pruned network of a job and what its `runs` block asks of it: fine-tuning on each of our stratified
+    ``fractions`` and each official DCASE 2024 ``splits`` (split5 … split100), ``repeats`` times each, and with
+    ``per_device`` one copy per known device on top of each fine-tuned network (asc/stages/perdevice.py)."""
+
+    config: dict[str, Any]
+    fractions: list[float]
+    splits: list[str]
+    repeats: int
+    per_device: bool
+
+
+def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
+    """Every block entry: the `runs` blocks' criteria × layer sets, or with `prune=<name>` selected that one
+    config in place of every block's criteria and layer sets."""
     selected = cfg.get("prune")
     out = []
     for i, block in enumerate(cfg["runs"]):
@@ -51,7 +62,9 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[tuple[dict[str, Any], list[float]
                 for layers in block.get("layer_sets") or [base["layers"]]:
                     configs.append(dict(base, layers=_layers(layers)))
         fractions = [float(f) for f in block.get("fractions") or []]
-        out += [(c, fractions, int(block.get("repeats") or 0)) for c in configs]
+        splits = [str(s) for s in block.get("splits") or []]
+        repeats, per_device = int(block.get("repeats") or 0), bool(block.get("per_device"))
+        out += [Block(c, fractions, splits, repeats, per_device) for c in configs]
     return out
 
 
@@ -60,23 +73,19 @@ def label_of(pcfg: Mapping[str, Any]) -> str:
 
 
 def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
-    """The step pruning ``baseline`` with the criterion config ``pcfg``."""
-    if not pcfg.get("kept_file"):
+    """The step pruning ``baseline`` with the criterion config ``pcfg``. Given kept indices are keyed by what
+    they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args."""
+    if pcfg["name"] != "given":
         return make_step("prune", label_of(pcfg), pcfg, (baseline,))
-    from asc.fingerprint import file_digest
+    from asc.prune.given import keyed_config
 
-    source = Path(pcfg["kept_file"])
-    if not source.is_file():
-        raise InputError(
-            f"prune.kept_file={source} does not exist; give a JSON/YAML {{layer: [indices]}} file"
-        )
-    keyed = {**pcfg, "kept_file": {"sha256": file_digest(source)}}
-    return make_step("prune", label_of(pcfg), keyed, (baseline,), kept_file=str(source))
+    where = {"kept_file": pcfg["kept_file"]} if pcfg.get("kept_file") else {}
+    return make_step("prune", label_of(pcfg), keyed_config(pcfg), (baseline,), **where)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     baseline = up["train"][0]  # pruning starts from the first seed's baseline
-    return [prune_step(pcfg, baseline) for pcfg, _, _ in prune_runs(cfg)]
+    return [prune_step(block.config, baseline) for block in prune_runs(cfg)]
 
 
 def criterion_config(step: Step) -> dict[str, Any]:
@@ -88,26 +97,16 @@ def criterion_config(step: Step) -> dict[str, Any]:
     )
 
 
-def baseline_widths(cfg: Mapping[str, Any]) -> dict[str, int]:
-    """Filters per conv layer (C1, C2, ...) of the baseline the job prunes: the model config's, or the given
-    model file's."""
-    widths = cfg["model"]["widths"]
-    if cfg["train"].get("init_from"):
-        from asc.model_file import read_model_file
-
-        widths = read_model_file(cfg["train"]["init_from"])[0].spec["widths"]
-    return {f"C{i + 1}": int(w) for i, w in enumerate(widths)}
-
-
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    spec = baseline_spec(cfg)
     given = [s for s in steps if s.config["name"] == "given"]
     if given:
         from asc.prune.given import check_kept
 
-        widths = baseline_widths(cfg)
+        widths = {f"C{i + 1}": int(w) for i, w in enumerate(spec["widths"])}
         for step in given:
             check_kept(criterion_config(step), widths)
-    return [(step, Need(Path(cfg["paths"]["store"]), ARTIFACT_BYTES, "pruned models")) for step in steps]
+    return [(step, model_need(cfg, spec, "pruned models")) for step in steps]
 
 
 def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
@@ -151,7 +150,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 model,
                 score,
                 final=ctx.path(step),
-                dataset=ctx.cfg["dataset"]["name"],
+                **ctx.dataset_fields,
                 full=complexity(baseline),
                 **facts(info, baseline),
                 seed=int(step.config.get("seed", 0)),

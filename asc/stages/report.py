@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
-    models = tuple(up["train"] + up["prune"] + up["finetune"])
+    models = tuple(up["train"] + up["prune"] + up["finetune"] + up["perdevice"])
     return [make_step("report", "tables and figures", {"results": "all rows"}, models)]
 
 

@@ -8,11 +8,12 @@ and the features (for a given file, the file's own; a mismatch names both values
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc.disk import Need
+from asc.disk import Need, model_artifact_bytes
 from asc.errors import ConfigError, InputError
 from asc.step import Step, make_step
 
@@ -54,7 +55,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     ]
 
 
-def _parameters(spec: Mapping[str, Any]) -> int:
+def parameters(spec: Mapping[str, Any]) -> int:
     """Parameters of a DCASE21-family spec (convs, BN, dense layers), for the disk estimate only."""
     k, c_in, n = int(spec["kernel"]), 1, 0
     height, width = spec["input_shape"]
@@ -84,22 +85,42 @@ def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) 
         )
 
 
-def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
-    t, spec = cfg["train"], cfg["model"]
-    if t.get("init_from"):
-        from asc.model_file import read_model_file
+def baseline_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec of the baseline the job prunes: the model config's, or the ``train.init_from`` file's (read once
+    per file version; raises InputError naming the file when it is not a model)."""
+    source = cfg["train"].get("init_from")
+    if not source:
+        return {k: v for k, v in cfg["model"].items() if k != "name"}
+    stat = Path(source).stat()
+    return dict(_file_spec(str(source), stat.st_mtime_ns, stat.st_size))
 
-        try:
-            model, _ = read_model_file(t["init_from"])
-        except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it
-            raise InputError(f"train.init_from={t['init_from']} cannot be read as a model: {err}") from None
-        spec = model.spec
-        check_model(spec, cfg, what=f"train.init_from={t['init_from']}")
-    else:
-        check_model(spec, cfg, what=f"model={cfg['model']['name']}")
-    # model.pt, and while training last.pt: weights, selected weights, Adam's two moments
-    size = 6 * 4 * _parameters(spec) + (64 << 10)
-    return [(step, Need(Path(cfg["paths"]["store"]), size, "model checkpoints")) for step in steps]
+
+@functools.lru_cache(maxsize=8)
+def _file_spec(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    from asc.model_file import read_model_file
+
+    try:
+        model, _ = read_model_file(path)
+    except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it
+        raise InputError(f"train.init_from={path} cannot be read as a model: {err}") from None
+    return model.spec
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    spec = baseline_spec(cfg)
+    source = cfg["train"].get("init_from")
+    check_model(spec, cfg, what=f"train.init_from={source}" if source else f"model={cfg['model']['name']}")
+    return [(step, model_need(cfg, spec, "baselines")) for step in steps]
+
+
+def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Need:
+    """The disk a model artifact of ``spec``'s size takes at its peak (checkpoints while training, the model)."""
+    return Need(
+        Path(cfg["paths"]["store"]),
+        model_artifact_bytes(parameters(spec)),
+        what,
+        "point paths.store at a larger disk",
+    )
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -123,7 +144,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 model,
                 score,
                 final=ctx.path(step),
-                dataset=ctx.cfg["dataset"]["name"],
+                **ctx.dataset_fields,
                 full=complexity(model),
                 extra=history,
                 criterion="none",

@@ -1,0 +1,140 @@
+"""Stage ``perdevice``: one copy of a fine-tuned (general) network per known recording device, fine-tuned on
+that device's clips of the same subset, all copies in one fused pass; evaluated with device routing (a clip of a
+known device goes to its device's model, any other to the general model), as DCASE 2025 Task 1 allows.
+
+A `runs` block with ``per_device: true`` asks for it on each of its fine-tuned networks (asc/per_device.py has
+the subsets, the runs and the routing). Key: the general network's key, the devices and the recipe (the
+fine-tuning recipe keeping the last epoch, as the 2025 baseline does: its device models are not selected).
+The artifact holds the general model (``model.pt``) and one ``device_<d>.pt`` per device; its results row is the
+routed evaluation (stage ``per_device``: overall and per-device accuracy).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asc.disk import Need
+from asc.stages.finetune import step_for, subset_of
+from asc.stages.prune import prune_runs, prune_step
+from asc.stages.train import baseline_spec, model_need, recipe
+from asc.step import Step, make_step
+
+if TYPE_CHECKING:
+    from asc.context import Context
+
+log = logging.getLogger(__name__)
+
+KNOWN_DEVICES = ("a", "b", "c", "s1", "s2", "s3")  # TAU's training devices (asc.per_device.KNOWN_DEVICES)
+
+
+def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    (features,), (idx,) = up["features"], up["index"]
+    tuned = {s.id: s for s in up["finetune"]}
+    if not tuned:
+        return []
+    baseline = up["finetune"][0].up("prune").up("train")
+    config = {**recipe(cfg["finetune"]), "keep": "last epoch", "devices": list(KNOWN_DEVICES)}
+    steps = []
+    for block in prune_runs(cfg):
+        if not block.per_device:
+            continue
+        source = prune_step(block.config, baseline)
+        for subset in [*block.fractions, *block.splits]:
+            for repeat in range(block.repeats):
+                general = tuned[step_for(cfg, source, subset, repeat, (features, idx)).id]
+                label = f"{general.label} per device"
+                steps.append(make_step("perdevice", label, config, (general, features, idx), **general.args))
+    return steps
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    spec = baseline_spec(cfg)  # an upper bound per device model
+    need = model_need(cfg, spec, "per-device models")
+    return [(step, Need(need.path, need.bytes * len(KNOWN_DEVICES), need.what, need.fix)) for step in steps]
+
+
+def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.model import load_model
+
+    splits = ctx.splits(steps[0])
+    general = {s.up("finetune").id: load_model(ctx.path(s.up("finetune")) / "model.pt")[0] for s in steps}
+    for step in steps:
+        ctx.build_batch([step], lambda batch: _per_device(batch, ctx, general, splits))
+    ctx.record(steps)
+
+
+def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str, Any], splits: Any) -> None:
+    import json
+
+    import numpy as np
+
+    from asc.complexity import complexity
+    from asc.data.tau import SCENES
+    from asc.model import load_model, save_model
+    from asc.per_device import device_runs, device_subsets, last_epoch, routed_metrics
+    from asc.publish import publish
+    from asc.stages.prune import facts
+    from asc.stages.train import recipe_of
+    from asc.train import train_many
+
+    f = ctx.cfg["finetune"]
+    pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(f["select_on"]), splits.evaluate
+    for step, work in batch:
+        tuned = step.up("finetune")
+        model = general[tuned.id]
+        subset = np.asarray(subset_of(tuned, pool.rows, ctx))
+        per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
+        positions = {d: subset[p] for d, p in per_device.items()}  # back into the pool's positions
+        runs = device_runs(
+            model, positions, recipe=last_epoch(recipe_of(f)), seed=step.args["seed"], workdir=work
+        )
+        histories = train_many(
+            runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"])
+        )
+        devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
+        scores = routed_metrics(
+            model,
+            devices,
+            evaluate.x,
+            evaluate.y.numpy(),
+            evaluate.rows["device"].tolist(),
+            SCENES,
+            batch_size=int(ctx.runtime["eval_batch_size"]),
+            device=ctx.device,
+        )
+        for d, device_model in devices.items():
+            save_model(device_model.cpu(), work / f"device_{d}.pt", device=d, label=f"{step.label} {d}")
+        prune_step_ = tuned.up("prune")
+        baseline_step = prune_step_.up("train")
+        baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
+        info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
+        seconds = sum(h["train_seconds"] for h in histories)
+        publish(
+            step,
+            work,
+            model,
+            scores,
+            final=ctx.path(step),
+            **ctx.dataset_fields,
+            full=complexity(baseline),
+            extra={"devices": {d: h for d, h in zip(devices, histories, strict=True)}},
+            **facts(info, baseline),
+            fraction=step.args["fraction"],
+            split=step.args.get("split", ""),
+            repeat=step.args["repeat"],
+            seed=step.args["seed"],
+            baseline_seed=int(baseline_step.args["seed"]),
+            train_time_s=seconds,
+            epochs=int(f["epochs"]),
+            select_on="last epoch",
+            train_examples=int(sum(len(p) for p in positions.values())),
+        )
+        log.info(
+            "per-device models of %s: routed accuracy %.4f in %.1f s",
+            tuned.label,
+            scores["accuracy"],
+            seconds,
+        )
