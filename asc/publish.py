@@ -55,8 +55,7 @@ def publish(
         full=full,
         checkpoint=str(final / "model.pt"),
         model_spec=json.dumps(model.spec, sort_keys=True),
-        **memory_columns(counted["params_keras"]),
-        **rule_columns(rule, model),
+        **(memory_columns(counted["params_keras"]) | rule_columns(rule, model)),  # 2021's columns always
         **fields,
     )
     atomic_write_json(work / "row.json", row)

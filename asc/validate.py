@@ -68,6 +68,17 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
 
 def validate(cfg: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for the first invalid value of the resolved config."""
+    lacking = [group for group in ("train", "finetune") if not cfg.get(group)]
+    if (
+        lacking
+    ):  # the recipes follow the dataset (conf/config.yaml): a dataset config of the user's own has none
+        name = cfg["dataset"]["name"]
+        files = " and ".join(f"conf/{g}/<dataset>.yaml" for g in lacking)
+        raise ConfigError(
+            f"the dataset config (name: {name}) has no training recipe ({files}, e.g. `defaults: [baseline]` for the paper's or "
+            f"`[demo]` for the short one, beside your dataset config): add them, or choose on the command line: "
+            "train=baseline finetune=default (the paper's) or train=demo finetune=demo"
+        )
     _choice("stage", cfg["stage"], STAGES)
     if cfg["report_only"] and cfg["stage"] != "report":
         _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")

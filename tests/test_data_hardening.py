@@ -183,6 +183,8 @@ def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
                     "asc",
                     f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
                     "dataset=mirror",
+                    "train=demo",
+                    "finetune=demo",
                     f"dataset.base_url={server.base_url}",
                     "dataset.archives=[meta,audio.1]",
                     "dataset.clip_seconds=0.1",

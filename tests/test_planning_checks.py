@@ -164,3 +164,34 @@ def test_cli_refuses_a_bad_kept_file_and_a_wrong_model_in_one_line(run_asc, tmp_
         assert len(errors) == 1, result.output
         assert ("(entry C1)=[0, 1, 99]" in errors[0]) or ("3 output classes" in errors[0]), errors[0]
         assert nothing_built(tmp_path), result.output
+
+
+def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: Path) -> None:
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from tests.config_fixtures import CONF
+
+    (tmp_path / "dataset").mkdir()
+    shutil.copy(CONF / "dataset" / "tau2020mobile.yaml", tmp_path / "dataset" / "mine.yaml")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="config", overrides=[f"hydra.searchpath=[file://{tmp_path}]", "dataset=mine"]
+        )
+        chosen = compose(
+            config_name="config",
+            overrides=[
+                f"hydra.searchpath=[file://{tmp_path}]",
+                "dataset=mine",
+                "train=baseline",
+                "finetune=default",
+            ],
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"^the dataset config \(name: tau2020mobile\) has no training recipe .*train=baseline finetune=default",
+    ):
+        validate(OmegaConf.to_container(cfg, resolve=True))
+    validate(OmegaConf.to_container(chosen, resolve=True))

@@ -72,6 +72,8 @@ def run_asc(tmp: Path, server: FileServer, files: dict[str, bytes], archives: li
         "asc",
         f"hydra.searchpath=[file://{tmp / 'conf'}]",
         "dataset=mirror",
+        "train=baseline",  # a dataset config of our own names no recipe: the paper's, shortened below
+        "finetune=default",
         f"dataset.base_url={server.base_url}",
         f"dataset.archives=[{','.join(archives)}]",
         f"paths.data={tmp / 'data'}",
