@@ -60,7 +60,8 @@ def join_latency(df: pd.DataFrame, latency: pd.DataFrame | None) -> pd.DataFrame
     """``df`` with the latency of each row's architecture (matched on the canonical ``model_spec``) as median
     and spread columns (see the module doc); ``lat_*`` columns the rows themselves carry (tables written when
     each model was timed alone, at a different moment) are dropped. Rows without a readable ``model_spec`` or
-    an architecture missing from ``latency`` get NaN. ``latency_machine`` names where each was measured."""
+    an architecture missing from ``latency`` get NaN. ``latency_machine`` names where each was measured and
+    ``architecture`` its label (the widths)."""
     out = df.drop(columns=[c for c in df.columns if c.startswith("lat_")])
     if latency is None or latency.empty or "model_spec" not in out:
         return out
@@ -70,9 +71,15 @@ def join_latency(df: pd.DataFrame, latency: pd.DataFrame | None) -> pd.DataFrame
         cell = cell.drop_duplicates("_k", keep="last").set_index("_k")
         for stat, source in [("", "median_ms")] + [(s, f"{s}_ms") for s in SPREAD]:
             out[latency_column(backend, batch, stat)] = keys.map(cell[source]).astype(float)
-    machines = lat.drop_duplicates("_k", keep="last").set_index("_k")["machine"]
-    out["latency_machine"] = keys.map(machines)
+    last = lat.drop_duplicates("_k", keep="last").set_index("_k")
+    out["latency_machine"] = keys.map(last["machine"])
+    out["architecture"] = keys.map(last["architecture"])
     return out
+
+
+def _first_text(values: pd.Series) -> str:
+    texts = [v for v in values if isinstance(v, str) and v]
+    return texts[0] if texts else ""
 
 
 def cost_points(df: pd.DataFrame) -> pd.DataFrame:
@@ -113,6 +120,8 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
             stored = rows[col].dropna() if col in rows else []
             rec[col] = stored.iloc[0] if len(stored) else mem.get(col, np.nan)  # old rows: derive from params
         rec.update({col: rows[col].median() for col in latencies + spreads})
+        if "architecture" in rows:
+            rec["architecture"] = _first_text(rows["architecture"])
         records.append(rec)
     points = pd.DataFrame.from_records(records)
     if points.empty:
@@ -143,9 +152,8 @@ def spread_notes(points: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         q1, q3 = col.replace("_ms", "_q1_ms"), col.replace("_ms", "_q3_ms")
         if q1 not in points or q3 not in points:
             continue
-        cells = points[[col, q1, q3, "criterion", "layers"]].dropna(subset=[col, q1, q3])
-        cells = cells.drop_duplicates([col, q1, q3]).sort_values(col)
-        names = [f"{c} {ls}".strip() for c, ls in zip(cells["criterion"], cells["layers"], strict=True)]
+        cells = points.dropna(subset=[col, q1, q3]).drop_duplicates([col, q1, q3]).sort_values(col)
+        names = list(cells["architecture"]) if "architecture" in cells else list(cells["criterion"])
         close = [
             f"{names[i]} vs {names[i + 1]} ({cells[col].iloc[i + 1] - cells[col].iloc[i]:.2f} ms apart)"
             for i in range(len(cells) - 1)

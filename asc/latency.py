@@ -242,9 +242,9 @@ def measure(
     specs: Mapping[str, str],
     *,
     backends: Sequence[str] | None = None,
-    batch_sizes: Sequence[int] = (1, 64),
+    batch_sizes: Sequence[int] = (1, 16),
     repeats: int = 15,
-    budget_s: float = 6.0,
+    budget_s: float = 3.0,
     warmup: int = 1,
 ) -> pd.DataFrame:
     """Latency of every architecture of ``specs`` (``{canonical spec: label}``, see :func:`specs_of`) in one

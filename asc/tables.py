@@ -230,8 +230,12 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         f"({len(base)} baseline seed(s)).",
         "Mean A − B over the n pairs (accuracy in percentage points, log loss in nats); 95% CI: Student t "
         "interval of the mean difference; p: two-sided paired t-test (scipy.stats.ttest_rel).",
-        f"p (Holm): Holm-adjusted over the {tests} tests of this table, per metric (statsmodels multipletests); "
-        f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test.",
+        (
+            f"p (Holm): Holm-adjusted over the {tests} tests of this table, per metric (statsmodels multipletests); "
+            if tests
+            else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
+        )
+        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test.",
     ]
     return table
 

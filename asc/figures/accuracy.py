@@ -19,8 +19,8 @@ from asc.figures.style import (
     STYLE,
     ci_err,
     coinciding,
-    dodged,
     draw_reference,
+    errorbar_dodged,
     save_figure,
 )
 from asc.results import MissingResultsError, for_dataset, select, sort_layer_sets
@@ -174,14 +174,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
             for ax, key, stats in ((ax_acc, "acc", acc), (ax_time, "time", tim)):
                 ys = [m.mean for m in stats]
                 means[key][crit] = dict(zip(fr, ys, strict=True))
-                ax.errorbar(
-                    xs,
-                    ys,
-                    yerr=ci_err(stats),
-                    label=LABELS[crit],
-                    transform=dodged(ax, i, len(present)),
-                    **style,
-                )
+                errorbar_dodged(ax, i, len(present), xs, ys, yerr=ci_err(stats), label=LABELS[crit], **style)
             no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)).mean
             if np.isfinite(no_ft):
                 # Nudge the markers apart: l1 and random often both sit at chance level.
@@ -214,7 +207,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         ax_acc.set_ylabel("Accuracy (%)")
         ax_time.set_ylabel("Fine-tuning time (s)")
         ax_time.set_ylim(bottom=0)
-        ax_acc.legend(frameon=False, loc="lower right", title=CI_LABEL, title_fontsize=6)
+        ax_acc.legend(frameon=False, loc="best", title=CI_LABEL, title_fontsize=6)
         ax_time.legend(frameon=False, loc="upper left")
         fig.tight_layout()
         return save_figure(fig, stem)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from asc.cost_views import cost_points, latency_columns_in, pareto_mask, spread_notes
-from asc.figures.style import CI_LABEL, COLORS, LABELS, STYLE, dodged, save_figure
+from asc.figures.style import CI_LABEL, COLORS, LABELS, STYLE, errorbar_dodged, save_figure
 from asc.results import MissingResultsError, for_dataset
 
 
@@ -41,7 +41,10 @@ def _cost_panel(
         base, color = p["criterion"] == "none", colors[p["criterion"]]
         half = p["acc_high"] - p["accuracy"] if np.isfinite(p["acc_high"]) else 0.0
         xerr = [[(p[column] - p[q1]) / scale], [(p[q3] - p[column]) / scale]] if spread else None
-        ax.errorbar(
+        errorbar_dodged(
+            ax,
+            i,
+            k,
             p[column] / scale,
             p["accuracy"],
             yerr=half,
@@ -53,7 +56,6 @@ def _cost_panel(
             capsize=1.5,
             lw=0.8,
             ls="",
-            transform=dodged(ax, i, k),
         )
     front = points[pareto_mask(points[column], points["accuracy"])].sort_values(column)
     ax.step(front[column] / scale, front["accuracy"], where="post", color="0.4", lw=0.8, ls="--", zorder=0)
@@ -92,19 +94,13 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
         fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 2.8), sharey=True, squeeze=False)
         colors = _criterion_colors(points["criterion"])
         base = points[points["baseline"]]
-        unpruned = "Unpruned" + (f" (n = {int(base['n'].iloc[0])} seeds)" if len(base) else "")
+        unpruned = "Unpruned" + (f" (n = {int(base['n'].iloc[0])})" if len(base) else "")
         for ax, (column, scale, label) in zip(axes[0], panels, strict=True):
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
             ax.set_xlabel(label)
             if column != "macs" and spread_notes(points, [column]):
-                ax.annotate(
-                    "IQRs of neighbouring models overlap:\nthis latency order is within the noise",
-                    (0.98, 0.03),
-                    xycoords="axes fraction",
-                    ha="right",
-                    fontsize=5.5,
-                    color="firebrick",
-                )
+                note = "IQRs of neighbouring models overlap: this latency order is within the noise"
+                ax.set_title(note, fontsize=5.5, color="firebrick", loc="right")
         axes[0][0].set_ylabel(f"Accuracy (%; {CI_LABEL})")
         handles = [
             plt.Line2D(

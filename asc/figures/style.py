@@ -64,6 +64,24 @@ def dodged(ax: plt.Axes, i: int, k: int, step_pt: float = 3.5) -> transforms.Tra
     return transforms.offset_copy(ax.transData, fig=ax.figure, x=(i - (k - 1) / 2) * step_pt, units="points")
 
 
+def errorbar_dodged(ax: plt.Axes, i: int, k: int, x, y, *, yerr=None, xerr=None, **style):
+    """``ax.errorbar`` drawn through :func:`dodged`; the axes still scale to the data and bars (matplotlib does
+    not autoscale to artists with a transform other than ``transData``)."""
+    ax.errorbar(x, y, yerr=yerr, xerr=xerr, transform=dodged(ax, i, k), **style)
+    x, y = np.atleast_1d(np.asarray(x, dtype=float)), np.atleast_1d(np.asarray(y, dtype=float))
+
+    def low_high(err) -> np.ndarray:  # (2, n): below and above, as matplotlib reads yerr/xerr
+        err = np.zeros(len(x)) if err is None else np.nan_to_num(np.asarray(err, dtype=float))
+        return np.broadcast_to(err if err.ndim == 2 else np.atleast_1d(err), (2, len(x)))
+
+    dx, dy = low_high(xerr), low_high(yerr)
+    corners = np.concatenate(
+        [np.column_stack([x - dx[0], y - dy[0]]), np.column_stack([x + dx[1], y + dy[1]])]
+    )
+    ax.update_datalim(corners[np.isfinite(corners).all(axis=1)])
+    ax.autoscale_view()
+
+
 def coinciding(series: Mapping[str, Mapping[float, float]], tol: float) -> list[list[str]]:
     """Groups of series whose values agree within ``tol`` at every x they share (at least one): the ones a
     figure must say it drew side by side."""
