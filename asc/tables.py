@@ -213,16 +213,17 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             "B": comp["b"],
             "Metric": comp["metric"].map(lambda m: compare.METRICS[m][0]),
             "n": comp["n"].astype(int),
-            "Mean A − B": comp["mean_diff"].round(3),
-            "95% CI low": comp["ci_low"].round(3),
-            "95% CI high": comp["ci_high"].round(3),
+            "Mean A − B": comp["mean_diff"].round(4),
+            "95% CI low": comp["ci_low"].round(4),
+            "95% CI high": comp["ci_high"].round(4),
             "p": comp["p"].map(_fmt_p),
             "p (Holm)": comp["p_holm"].map(_fmt_p),
             "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),
             "Note": comp["note"],
         }
     ).reset_index(drop=True)
-    tests = int(comp["p"].notna().sum())
+    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in compare.METRICS}
+    counts = ", ".join(f"{n} for {compare.METRICS[m][0].split(' (')[0]}" for m, n in tests.items())
     base = compare.baseline_of(df)
     table.attrs["notes"] = [
         "Pairs: runs of A and B with the same dataset, layer set, fine-tuning fraction, repeat and baseline seed "
@@ -231,8 +232,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         "Mean A − B over the n pairs (accuracy in percentage points, log loss in nats); 95% CI: Student t "
         "interval of the mean difference; p: two-sided paired t-test (scipy.stats.ttest_rel).",
         (
-            f"p (Holm): Holm-adjusted over the {tests} tests of this table, per metric (statsmodels multipletests); "
-            if tests
+            f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
+            "multipletests); "
+            if any(tests.values())
             else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
         )
         + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test.",
@@ -241,7 +243,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics."""
+    """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics (the
+    baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
     if df.empty:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
     keys = ["dataset", "stage", "criterion", "layers", "fraction"]
@@ -253,7 +256,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         rec.update(
             {
                 "n": len(rows),
-                "Accuracy (%)": fmt_mean_std(rows["accuracy"]),
+                "Accuracy (%)": (fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std)(
+                    rows["accuracy"]
+                ),
                 "Class-avg acc. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
                 "Log loss": fmt_mean_std(rows["log_loss"], scale=1.0, digits=3),
                 "Params": _first(rows, "params_torch"),

@@ -49,6 +49,8 @@ def test_baseline_seeds_are_shown_as_a_distribution():
     assert tables.table1(df)["Accuracy (%)"].iloc[0] == expected
     assert tables.criteria_table(df)["Acc. no FT (%)"].iloc[0] == expected
     assert tables.cost_table(df)["Accuracy (%)"].iloc[0] == expected
+    summary = tables.summary_table(df)
+    assert summary.loc[summary["stage"] == "baseline", "Accuracy (%)"].iloc[0] == expected
 
 
 def test_criteria_table(df):

@@ -94,7 +94,11 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
         fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 2.8), sharey=True, squeeze=False)
         colors = _criterion_colors(points["criterion"])
         base = points[points["baseline"]]
-        unpruned = "Unpruned" + (f" (n = {int(base['n'].iloc[0])})" if len(base) else "")
+        unpruned = "Unpruned"
+        if len(base):
+            b = base.iloc[0]
+            spread = f" ± {b['accuracy_std']:.1f}%, n = {b['n']}; bar: 95% CI" if b["n"] > 1 else "%, n = 1"
+            unpruned += f" ({b['accuracy']:.1f}{spread})"
         for ax, (column, scale, label) in zip(axes[0], panels, strict=True):
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
             ax.set_xlabel(label)
