@@ -80,7 +80,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
     ]
     x = np.arange(len(layer_sets))
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(max(3.4, 0.95 * len(layer_sets) + 0.8), 2.6))
+        fig, ax = plt.subplots(figsize=(max(3.4, 1.15 * len(layer_sets) + 0.8), 2.6))
         b1 = ax.bar(x - 0.2, pre, 0.4, color=COLORS["before"], label="Without fine-tuning")
         b2 = ax.bar(
             x + 0.2,
