@@ -1,5 +1,6 @@
 """Writing a table as CSV, Markdown and LaTeX: a tiny formatter for each, so no `tabulate`/`jinja2` dependency
-is needed."""
+is needed. A table's notes (``table.attrs["notes"]``: what its markers and intervals mean) follow it in
+Markdown and LaTeX; the CSV stays plain data."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def _cell(value) -> str:
     return str(value)
 
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?( ± \d+(\.\d+)?)?$")
+# A number, "mean ± std", optionally "(n = 1)" and significance markers.
+_NUMBER = re.compile(r"^[<-]?\d+(\.\d+)?( ± \d+(\.\d+)?)?( \(n = 1\))?[*†]*$")
 
 
 def _right_aligned(column: pd.Series) -> bool:
@@ -40,7 +42,13 @@ def to_markdown(table: pd.DataFrame) -> str:
     align = ["---:" if _right_aligned(table[c]) else ":---" for c in table.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
+    if _notes(table):  # "*" would start emphasis in Markdown
+        lines += [""] + [f"Note: {note}  ".replace("*", r"\*") for note in _notes(table)]
     return "\n".join(lines) + "\n"
+
+
+def _notes(table: pd.DataFrame) -> list[str]:
+    return [str(n) for n in table.attrs.get("notes", []) if str(n)]
 
 
 _TEX_ESCAPES = {
@@ -59,7 +67,9 @@ _TEX_ESCAPES = {
 
 def _tex(text: str) -> str:
     out = "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
-    return out.replace("±", r"$\pm$").replace("–", "--")
+    for char, tex in (("±", r"$\pm$"), ("–", "--"), ("−", "$-$"), ("†", r"\dag{}"), ("…", r"\dots{}")):
+        out = out.replace(char, tex)
+    return out
 
 
 def to_latex(table: pd.DataFrame) -> str:
@@ -74,6 +84,7 @@ def to_latex(table: pd.DataFrame) -> str:
         " & ".join(_tex(_cell(v) or "–") for v in row) + r" \\" for row in table.itertuples(index=False)
     ]
     lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\smallskip{\footnotesize " + _tex(note) + "}" for note in _notes(table)]
     return "\n".join(lines) + "\n"
 
 

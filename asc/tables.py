@@ -1,9 +1,10 @@
 """The report's tables, each a pure function of the results table returning a DataFrame.
 
-Table 1 of the paper, every criterion x layer set, the cost of every model, and a summary of all rows. When
-the rows a table needs are missing it raises :class:`asc.results.MissingResultsError` naming the experiment
-that produces them. ``TABLES`` names those ``asc.report.write_report`` writes per dataset (the summary covers
-all datasets).
+Table 1 of the paper, every criterion x layer set (with significance markers), the paired comparisons
+(:mod:`asc.compare`), the cost of every model, and a summary of all rows. When the rows a table needs are
+missing it raises :class:`asc.results.MissingResultsError` naming the experiment that produces them. Notes that
+belong under a table (what a marker or interval means) are in ``table.attrs["notes"]``; the writers print them.
+``TABLES`` names those ``asc.report.write_report`` writes per dataset (the summary covers all datasets).
 """
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asc import cost
+from asc import compare
+from asc.cost_views import cost_table
 from asc.figures.accuracy import ALL_LAYERS
 from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets
 
-__all__ = ["TABLES", "cost_table", "criteria_table", "fmt_mean_std", "summary_table", "table1"]
+__all__ = [
+    "TABLES",
+    "comparison_table",
+    "cost_table",
+    "criteria_table",
+    "fmt_acc",
+    "fmt_mean_std",
+    "fmt_reference",
+    "summary_table",
+    "table1",
+]
 
 TABLE1_METHODS = {
     "cosine": "Proposed cosine distance based method",
@@ -34,6 +46,23 @@ def fmt_mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
     return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def fmt_acc(values, marker: str = "") -> str:
+    """An accuracy cell in %: '48.6 ± 0.7' plus ``marker``; one value says so: '48.6 (n = 1)'; none gives ''."""
+    m = compare.mean_ci(values, scale=100.0)
+    if m.n == 0:
+        return ""
+    return f"{m.mean:.1f} (n = 1){marker}" if m.n == 1 else f"{m.mean:.1f} ± {m.std:.1f}{marker}"
+
+
+def fmt_reference(values) -> str:
+    """The unpruned reference as a distribution: '48.6 ± 0.7 (n = 10; 95 % CI 48.1–49.1)' (std over the
+    baseline seeds; Student t interval of the mean); one baseline gives '48.6 (n = 1)'."""
+    m = compare.mean_ci(values, scale=100.0)
+    if m.n < 2:
+        return fmt_acc(values)
+    return f"{m.mean:.1f} ± {m.std:.1f} (n = {m.n}; 95 % CI {m.low:.1f}–{m.high:.1f})"
+
+
 def _first(rows: pd.DataFrame, column: str):
     values = rows[column].dropna()
     values = values[values != ""] if values.dtype == object else values
@@ -46,7 +75,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
     base = select(df, stage="baseline")
     if not base.empty:
         records.append(
-            {"Method": "Unpruned network", "Kept": "", "Accuracy (%)": fmt_mean_std(base["accuracy"])}
+            {"Method": "Unpruned network", "Kept": "", "Accuracy (%)": fmt_reference(base["accuracy"])}
         )
     found = 0
     for crit, name in TABLE1_METHODS.items():
@@ -81,25 +110,67 @@ def _structure(rows: pd.DataFrame) -> dict:
     }
 
 
+SIG, BEST = "*", "†"
+MARKER_NOTES = [
+    f"{SIG}: differs from the unpruned baseline (paired t-test on accuracy, Holm-adjusted p < "
+    f"{compare.ALPHA:g}; see the comparison table)",
+    f"{BEST}: better than every other criterion at this layer set and fraction (same test)",
+    "mean ± std over repeats; (n = 1): a single run, no spread",
+]
+
+
+def _fkey(fraction) -> float | None:
+    return None if pd.isna(fraction) else round(float(fraction), 6)
+
+
+def _markers(comp: pd.DataFrame) -> dict[tuple, str]:
+    """{(criterion, layers, finetuned, fraction key): markers} from the accuracy rows of
+    :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
+    acc = comp[comp["metric"] == "accuracy"]
+    sig = acc["p_holm"] < compare.ALPHA  # NaN (no test) is never significant
+    marks: dict[tuple, str] = {}
+    for (layers, finetuned, frac), group in acc.groupby(["layers", "finetuned", "fraction"], dropna=False):
+        where = (layers, bool(finetuned), _fkey(frac))
+
+        def mark(crit: str, sign: str, where=where) -> None:
+            marks[(crit, *where)] = marks.get((crit, *where), "") + sign
+
+        for crit in group.loc[(group["b"] == compare.UNPRUNED) & sig[group.index], "a"]:
+            mark(crit, SIG)
+        pairs = group[group["b"] != compare.UNPRUNED]
+        for crit in sorted(set(pairs["a"]) | set(pairs["b"])):
+            mine = pairs[(pairs["a"] == crit) | (pairs["b"] == crit)]
+            if (((mine["a"] == crit) == (mine["mean_diff"] > 0)) & sig[mine.index]).all():
+                mark(crit, BEST)
+    return marks
+
+
 def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Every criterion x layer set: size, reductions, accuracy before and after fine-tuning at each fraction."""
+    """Every criterion x layer set: size, reductions, accuracy before and after fine-tuning at each fraction,
+    with the markers of :data:`MARKER_NOTES`; the baseline row is the reference distribution (:func:`fmt_reference`)."""
     pruned = df[df["stage"] != "baseline"]
     if pruned.empty:
         raise MissingResultsError("the criteria table needs prune rows; run `asc experiment=paper_fig3`")
     fractions = sorted(pruned.loc[pruned["finetuned"], "fraction"].dropna().unique())
+    marks = _markers(compare.comparisons(df))
     records = []
     base = select(df, stage="baseline")
     keys = [("none", "")] if not base.empty else []
     keys += sorted(set(zip(pruned["criterion"], pruned["layers"], strict=True)), key=lambda k: (k[0], k[1]))
     for crit, layers in keys:
-        rows = (
-            base if crit == "none" else pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
-        )
+        if crit == "none":
+            rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
+            rec["Acc. no FT (%)"] = fmt_reference(base["accuracy"])
+            records.append(rec)
+            continue
+        rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
         rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
-        rec["Acc. no FT (%)"] = fmt_mean_std(rows.loc[~rows["finetuned"], "accuracy"])
+        mark = marks.get((crit, layers, False, None), "")
+        rec["Acc. no FT (%)"] = fmt_acc(rows.loc[~rows["finetuned"], "accuracy"], mark)
         for f in fractions:
-            rec[f"Acc. FT {f * 100:g}% (%)"] = fmt_mean_std(
-                select(rows, finetuned=True, fraction=f)["accuracy"]
+            mark = marks.get((crit, layers, True, _fkey(f)), "")
+            rec[f"Acc. FT {f * 100:g}% (%)"] = fmt_acc(
+                select(rows, finetuned=True, fraction=f)["accuracy"], mark
             )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
@@ -107,56 +178,73 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     # Baseline first, then by layer set in the paper's order, then criterion.
     table["_b"] = table["Criterion"] != "none"
     table["_l"] = table["Layers"].map(order)
-    return table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
+    table = table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
+    table.attrs["notes"] = list(MARKER_NOTES)
+    return table
 
 
-LATENCY_LABELS = {"cpu": "CPU", "ort": "ORT", "cuda": "CUDA"}
-PRECISION = {32: "fp32", 16: "fp16", 8: "int8", 0: "no"}
+def _fmt_p(p: float) -> str:
+    return "" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _latency_label(column: str) -> str:
-    """lat_cpu_b1_ms -> 'CPU b1 (ms)'."""
-    _, backend, batch, _ = column.split("_")
-    return f"{LATENCY_LABELS.get(backend, backend)} {batch} (ms)"
-
-
-def cost_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Every model (baseline, criterion x layer set): parameter memory, the DCASE 128 KB check, MACs, measured
-    latencies, accuracy, and whether it lies on the accuracy-vs-MACs / accuracy-vs-latency Pareto front."""
-    points = cost.cost_points(df)
-    if points.empty or points["macs"].isna().all():
+def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The paired comparisons of :func:`asc.compare.comparisons`, one line per comparison and metric: A − B at
+    one layer set and fine-tuning fraction, the number of pairs, the mean difference and its 95 % t interval
+    (accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
+    0.05, and a note for the cases without a test (n = 1, all differences equal)."""
+    comp = compare.comparisons(df)
+    if comp.empty:
         raise MissingResultsError(
-            "the cost table needs model rows with accuracy and MACs; run `asc experiment=demo` or `asc`"
+            "the comparison table needs two criteria (or a criterion and the unpruned baseline) at the same "
+            "layer set and fraction; run `asc` (the demo)"
         )
-    latencies = cost.latency_columns_in(points)
-    fits = points["dcase_fit_bits"]
+    comp = comp.assign(
+        _l=comp["layers"].map(layer_key), _u=comp["b"] == compare.UNPRUNED, _m=comp["metric"] != "accuracy"
+    )
+    comp = comp.sort_values(["_l", "finetuned", "fraction", "_u", "a", "b", "_m"], na_position="first")
     table = pd.DataFrame(
         {
-            "Criterion": points["criterion"],
-            "Layers": points["layers"],
-            "Params (Keras)": points["params_keras"],
-            "fp32 (KB)": points["mem_fp32_kb"].round(1),
-            "fp16 (KB)": points["mem_fp16_kb"].round(1),
-            "int8 (KB)": points["mem_int8_kb"].round(1),
-            "DCASE 128 KB": [PRECISION.get(int(b), "") if pd.notna(b) else "" for b in fits],
-            "MACs (M)": (points["macs"] / 1e6).round(2),
-            **{_latency_label(c): points[c].round(2) for c in latencies},
-            "Accuracy (%)": [
-                f"{m:.1f}" if n == 1 else f"{m:.1f} ± {s:.1f}"
-                for m, s, n in zip(points["accuracy"], points["accuracy_std"], points["n"], strict=True)
+            "Layers": comp["layers"],
+            "Fine-tuning data": [
+                f"{f * 100:g}%" if ft else "none"
+                for f, ft in zip(comp["fraction"], comp["finetuned"], strict=True)
             ],
-            "Accuracy of": points["basis"],
-            "Front (MACs)": np.where(cost.pareto_mask(points["macs"], points["accuracy"]), "yes", ""),
+            "A": comp["a"],
+            "B": comp["b"],
+            "Metric": comp["metric"].map(lambda m: compare.METRICS[m][0]),
+            "n": comp["n"].astype(int),
+            "Mean A − B": comp["mean_diff"].round(4),
+            "95% CI low": comp["ci_low"].round(4),
+            "95% CI high": comp["ci_high"].round(4),
+            "p": comp["p"].map(_fmt_p),
+            "p (Holm)": comp["p_holm"].map(_fmt_p),
+            "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),
+            "Note": comp["note"],
         }
-    )
-    if latencies:
-        front = cost.pareto_mask(points[latencies[0]], points["accuracy"])
-        table[f"Front ({_latency_label(latencies[0]).replace(' (ms)', '')})"] = np.where(front, "yes", "")
+    ).reset_index(drop=True)
+    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in compare.METRICS}
+    counts = ", ".join(f"{n} for {compare.METRICS[m][0].split(' (')[0]}" for m, n in tests.items())
+    base = compare.baseline_of(df)
+    table.attrs["notes"] = [
+        "Pairs: runs of A and B with the same dataset, layer set, fine-tuning fraction, repeat and baseline seed "
+        "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
+        f"({len(base)} baseline seed(s)).",
+        "Mean A − B over the n pairs (accuracy in percentage points, log loss in nats); 95% CI: Student t "
+        "interval of the mean difference; p: two-sided paired t-test (scipy.stats.ttest_rel).",
+        (
+            f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
+            "multipletests); "
+            if any(tests.values())
+            else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
+        )
+        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test.",
+    ]
     return table
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics."""
+    """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics (the
+    baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
     if df.empty:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
     keys = ["dataset", "stage", "criterion", "layers", "fraction"]
@@ -168,7 +256,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         rec.update(
             {
                 "n": len(rows),
-                "Accuracy (%)": fmt_mean_std(rows["accuracy"]),
+                "Accuracy (%)": (fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std)(
+                    rows["accuracy"]
+                ),
                 "Class-avg acc. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
                 "Log loss": fmt_mean_std(rows["log_loss"], scale=1.0, digits=3),
                 "Params": _first(rows, "params_torch"),
@@ -185,4 +275,4 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["_s", "_l", "_f"]).reset_index(drop=True)
 
 
-TABLES = {"table1": table1, "criteria": criteria_table, "cost": cost_table}
+TABLES = {"table1": table1, "criteria": criteria_table, "comparison": comparison_table, "cost": cost_table}

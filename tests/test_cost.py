@@ -1,16 +1,15 @@
-"""Cost columns: DCASE-rule parameter memory, latency medians (cached per spec, RNG untouched), machine info."""
+"""Counted cost (DCASE-rule parameter memory) and the report-time cost views: latency joined through each row's
+model_spec, one point per model with its accuracy interval, the Pareto front, and the spread-vs-difference note."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
 
+import numpy as np
 import pytest
-import torch
+from results_fixtures import make_latency, make_results
 
-from asc import cost
-
-TINY = {"widths": [2, 3, 2], "input_shape": [20, 40], "pools": [None, [2, 2], [5, 4]], "dense": 4}
-FAST = {"batch_sizes": (1, 4), "repeats": 3, "warmup": 1}
+from asc import cost, cost_views
 
 
 def test_memory_columns_follow_the_dcase_rule():
@@ -25,78 +24,54 @@ def test_memory_columns_follow_the_dcase_rule():
     assert cost.memory_columns(32769)["dcase_fit_bits"] == 16
     assert cost.memory_columns(131072)["dcase_fit_bits"] == 8
     assert cost.memory_columns(131073)["dcase_fit_bits"] == 0
+    # The executor's old call (spec and latency options) gets the memory columns only: no latency per row.
+    assert cost.cost_columns({"widths": [1]}, 1000, measure=True, backends=None) == cost.memory_columns(1000)
 
 
-def test_median_stops_at_the_budget_but_not_below_three_runs():
-    calls = []
-    ms = cost._median_ms(lambda: calls.append(1), repeats=50, warmup=2, budget_s=0.0)
-    assert len(calls) == 2 + 3 and ms >= 0
-    calls.clear()
-    cost._median_ms(lambda: calls.append(1), repeats=2, warmup=0, budget_s=10.0)
-    assert len(calls) == 2
-    calls.clear()
-    cost._median_ms(lambda: calls.append(1), repeats=6, warmup=0, budget_s=10.0)
-    assert len(calls) == 6
+def test_join_latency_matches_spellings_and_drops_row_latencies():
+    df = make_results(repeats=1)
+    lat = make_latency(df)
+    # A row's spec spelled differently (indented, keys in another order) is the same architecture.
+    df.loc[5, "model_spec"] = json.dumps(json.loads(df.loc[5, "model_spec"]), indent=1, sort_keys=True)
+    df.loc[6, "model_spec"] = ""  # an old row: no spec, no latency
+    df["lat_cpu_b1_ms"] = 999.0  # measured one model at a time: not comparable, dropped
+    joined = cost_views.join_latency(df, lat)
+    assert cost_views.latency_columns_in(joined) == ["lat_cpu_b1_ms", "lat_cpu_b64_ms", "lat_ort_b1_ms"]
+    expected = 0.5 + df["macs"] / 4e7
+    assert joined.loc[5, "lat_cpu_b1_ms"] == pytest.approx(expected[5])
+    assert np.isnan(joined.loc[6, "lat_cpu_b1_ms"]) and (joined["lat_cpu_b1_ms"] != 999.0).all()
+    assert joined.loc[5, "lat_cpu_b1_q3_ms"] - joined.loc[5, "lat_cpu_b1_q1_ms"] == pytest.approx(
+        0.1 * expected[5]
+    )
+    assert joined.loc[5, "latency_machine"].startswith("synthetic CPU")
+    assert "lat_cpu_b1_ms" not in cost_views.join_latency(df, None)
 
 
-def test_measure_latency_is_cached_and_leaves_the_rng_alone():
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    before = cost._measure.cache_info().hits
-    first = cost.measure_latency(TINY, **FAST)
-    assert torch.equal(torch.rand(3), expected)  # building the timing model did not draw from the global RNG
-    assert set(first) == {"lat_cpu_b1_ms", "lat_cpu_b4_ms"} and all(v > 0 for v in first.values())
-    # Same widths, different non-structural keys spelled differently: one cache entry.
-    again = cost.measure_latency({**TINY, "widths": (2, 3, 2)}, **FAST)
-    assert again == first and cost._measure.cache_info().hits == before + 1
-    other = cost.measure_latency({**TINY, "widths": [1, 1, 1]}, **FAST)
-    assert cost._measure.cache_info().hits == before + 1 and set(other) == set(first)
+def test_cost_points_carry_the_accuracy_interval():
+    df = make_results(repeats=3, baseline_seeds=4)
+    points = cost_views.cost_points(cost_views.join_latency(df, make_latency(df)))
+    base = points.iloc[0]
+    assert (
+        base["criterion"] == "none"
+        and base["n"] == 4
+        and base["acc_low"] < base["accuracy"] < base["acc_high"]
+    )
+    cos = points[(points["criterion"] == "cosine") & (points["layers"] == "C1+C2+C3")].iloc[0]
+    assert cos["n"] == 3 and cos["basis"] == "FT 100%" and np.isfinite(cos["lat_cpu_b1_q1_ms"])
 
 
-def test_measure_latency_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="device='tpu'"):
-        cost.measure_latency(TINY, device="tpu")
-    with pytest.raises(ValueError, match="repeats"):
-        cost.measure_latency(TINY, repeats=0)
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA device"):
-            cost.measure_latency(TINY, device="cuda")
-
-
-@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
-def test_onnxruntime_latency():
-    cols = cost.measure_latency(TINY, device="ort", **FAST)
-    assert set(cols) == {"lat_ort_b1_ms", "lat_ort_b4_ms"} and all(v > 0 for v in cols.values())
-    assert "ort" in cost.available_backends()
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_latency():
-    cols = cost.measure_latency(TINY, device="cuda", **FAST)
-    assert set(cols) == {"lat_cuda_b1_ms", "lat_cuda_b4_ms"} and all(v > 0 for v in cols.values())
-    assert cost.machine_info()["gpu"]
-
-
-def test_cost_columns_and_machine():
-    info = cost.machine_info()
-    assert info["cores"] >= 1 and info["torch"] == torch.__version__ and info["cpu"]
-    assert torch.__version__ in cost.machine_label(info)
-    only_memory = cost.cost_columns(TINY, 1000, measure=False)
-    assert set(only_memory) == {"mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"}
-    cols = cost.cost_columns(TINY, 1000, **FAST)
-    assert {"lat_cpu_b1_ms", "lat_cpu_b4_ms", "machine"} <= set(cols) and cols["mem_fp32_kb"] == 3.91
-    assert ("lat_ort_b1_ms" in cols) == ("ort" in cost.available_backends())
-    assert set(cost.latency_columns(TINY, backends=["cpu"], **FAST)) == {"lat_cpu_b1_ms", "lat_cpu_b4_ms"}
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="'cuda' is not available"):
-            cost.latency_columns(TINY, backends=["cuda"], **FAST)
+def test_spread_notes_only_where_the_interquartile_ranges_overlap():
+    df = make_results(repeats=1)
+    tight = cost_views.cost_points(cost_views.join_latency(df, make_latency(df, spread=0.001)))
+    assert cost_views.spread_notes(tight, ["lat_cpu_b1_ms"]) == []
+    loose = cost_views.cost_points(cost_views.join_latency(df, make_latency(df, spread=0.05)))
+    (note,) = cost_views.spread_notes(loose, ["lat_cpu_b1_ms"])
+    assert note.startswith(cost_views.NOISE_NOTE) and "cpu batch 1" in note and "ms apart" in note
 
 
 def test_pareto_mask():
     macs = [100, 80, 80, 50, 60, float("nan")]
     acc = [48, 46, 45, 40, 39, 50]
     # 80/45 is beaten by 80/46 (same cost, more accurate); 60/39 by 50/40; NaN cost is never on the front.
-    assert cost.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
-    assert cost.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither
+    assert cost_views.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
+    assert cost_views.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither

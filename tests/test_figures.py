@@ -1,13 +1,15 @@
-"""Each paper figure renders from a small synthetic results table and refuses an insufficient one."""
+"""Each paper figure renders from a small synthetic results table and refuses an insufficient one; error bars
+are 95 % t intervals, the baseline a band, and coinciding series stay visible."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from results_fixtures import LAYER_SETS, make_results  # noqa: F401
+from results_fixtures import make_latency, make_results
 
 from asc import figures
-from asc.figures import accuracy, filters, pareto
+from asc.cost_views import join_latency
+from asc.figures import accuracy, filters, pareto, style
 from asc.results import MissingResultsError, normalize
 
 
@@ -59,9 +61,63 @@ def test_several_datasets_need_a_choice(results, tmp_path):
     assert len(accuracy.fig5_cosine_vs_l1(both, tmp_path / "f5", dataset="tau2020mobile")) == 2
 
 
-def test_cost_figure_without_latency(results, tmp_path):
-    # Rows from before latency was measured: only the accuracy-vs-MACs panel is drawn.
-    old = results.drop(columns=[c for c in results.columns if c.startswith("lat_")])
-    assert len(pareto.cost_pareto(old, tmp_path / "cost")) == 2
-    with pytest.raises(MissingResultsError, match="asc experiment=paper_fig3"):
-        pareto.cost_pareto(results.assign(macs=float("nan")), tmp_path / "none")
+def capture(monkeypatch, module) -> list:
+    """Keep the figures ``module`` draws (instead of closing them on save)."""
+    kept = []
+    monkeypatch.setattr(module, "save_figure", lambda fig, stem: kept.append(fig) or [stem])
+    return kept
+
+
+def test_cost_figure_with_and_without_latency(results, tmp_path, monkeypatch):
+    kept = capture(monkeypatch, pareto)
+    pareto.cost_pareto(join_latency(results, make_latency(results, spread=0.05)), tmp_path / "cost")
+    pareto.cost_pareto(join_latency(results, make_latency(results, spread=0.001)), tmp_path / "cost")
+    pareto.cost_pareto(results, tmp_path / "cost")  # rows without latency: only the accuracy-vs-MACs panel
+    (noisy, clear, old) = kept
+    assert len(noisy.axes) == 2 and len(old.axes) == 1 and "Latency" in noisy.axes[1].get_xlabel()
+    titles = [fig.axes[-1].get_title(loc="right") for fig in (noisy, clear)]
+    assert "within the noise" in titles[0] and titles[1] == ""
+    # Models of equal widths (chebyshev, average, random at C1+C2+C3 without fine-tuning: the same MACs) are
+    # drawn side by side, not on top of each other.
+    by_cost: dict[float, list[float]] = {}
+    for line in old.axes[0].lines:
+        if (
+            line.get_marker() in ("o", "*")
+            and len(line.get_xydata()) == 1
+            and line.get_markerfacecolor() != "none"
+        ):
+            display_x = line.get_transform().transform(line.get_xydata())[0][0]
+            by_cost.setdefault(round(line.get_xydata()[0][0], 6), []).append(round(display_x, 3))
+    shared = [xs for xs in by_cost.values() if len(xs) > 1]
+    assert shared and all(len(set(xs)) == len(xs) for xs in shared)
+
+
+def test_fig6_draws_coinciding_series_side_by_side(results, tmp_path, monkeypatch):
+    # Criteria that keep equal widths train in the same time: equal times must stay visible and be named.
+    same_time = results.assign(train_time_s=results["fraction"].fillna(0) * 600 + 60)
+    kept = capture(monkeypatch, accuracy)
+    accuracy.fig6_fractions(same_time, tmp_path / "f6")
+    ax_time = kept[0].axes[1]
+    lines = [
+        line for line in ax_time.lines if line.get_marker() in ("o", "s", "^") and line.get_linestyle() == "-"
+    ]
+    assert len(lines) == 3 and len({line.get_marker() for line in lines}) == 3
+    first = [line.get_transform().transform(line.get_xydata())[0] for line in lines]  # display coordinates
+    assert len({round(x, 3) for x, _ in first}) == 3 and len({round(y, 3) for _, y in first}) == 1
+    assert any("drawn side by side" in t.get_text() for t in ax_time.texts)
+
+
+def test_reference_band_and_intervals():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    style.draw_reference(ax, [0.47, 0.48, 0.50])
+    assert "n = 3; band: 95% CI" in ax.get_legend_handles_labels()[1][0] and len(ax.patches) == 1
+    fig2, ax2 = plt.subplots()
+    style.draw_reference(ax2, [0.47])
+    assert ax2.get_legend_handles_labels()[1] == ["Unpruned (47.0%, n = 1)"] and not ax2.patches
+    plt.close(fig)
+    plt.close(fig2)
+    assert style.coinciding({"a": {1: 10.0, 2: 20.0}, "b": {1: 10.1, 2: 20.0}, "c": {1: 15.0}}, tol=0.2) == [
+        ["a", "b"]
+    ]

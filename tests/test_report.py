@@ -1,4 +1,5 @@
-"""Report tables (CSV/Markdown/LaTeX) and write_report over complete and partial results tables."""
+"""Report tables (CSV/Markdown/LaTeX) and write_report over complete and partial results tables, with latency
+measured once per report (side by side) and reused while it covers every architecture."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from results_fixtures import make_results
+from results_fixtures import make_latency, make_results
 
-from asc import report, results, table_writers, tables
+from asc import cost_views, latency, report, results, table_writers, tables
 from asc.results import MissingResultsError
 
 
@@ -32,10 +33,24 @@ def test_fmt_mean_std():
 
 def test_table1(df):
     t = tables.table1(df)
-    assert list(t["Accuracy (%)"]) == ["48.6", "16.0", "10.0", "10.0", "10.0", "10.0"]
+    assert list(t["Accuracy (%)"]) == ["48.6 (n = 1)", "16.0", "10.0", "10.0", "10.0", "10.0"]
     assert t["Method"].iloc[0] == "Unpruned network" and "cosine" in t["Method"].iloc[1]
     with pytest.raises(MissingResultsError, match="paper_table1"):
         tables.table1(df[df["stage"] == "baseline"])
+
+
+def test_baseline_seeds_are_shown_as_a_distribution():
+    df = make_results(repeats=1, baseline_seeds=4)
+    acc = df.loc[df["stage"] == "baseline", "accuracy"] * 100
+    half = 3.182446 * acc.std() / 2  # t_0.975 with 3 degrees of freedom, sqrt(4) = 2
+    expected = (
+        f"{acc.mean():.1f} ± {acc.std():.1f} (n = 4; 95 % CI {acc.mean() - half:.1f}–{acc.mean() + half:.1f})"
+    )
+    assert tables.table1(df)["Accuracy (%)"].iloc[0] == expected
+    assert tables.criteria_table(df)["Acc. no FT (%)"].iloc[0] == expected
+    assert tables.cost_table(df)["Accuracy (%)"].iloc[0] == expected
+    summary = tables.summary_table(df)
+    assert summary.loc[summary["stage"] == "baseline", "Accuracy (%)"].iloc[0] == expected
 
 
 def test_criteria_table(df):
@@ -43,7 +58,7 @@ def test_criteria_table(df):
     assert t.iloc[0]["Criterion"] == "none"
     cos = t[(t["Criterion"] == "cosine") & (t["Layers"] == "C1+C2+C3")].iloc[0]
     assert cos["Params red. (%)"] == 48 and cos["MACs paper red. (%)"] == 31
-    assert cos["Acc. no FT (%)"] == "16.0"
+    assert cos["Acc. no FT (%)"] == "16.0 (n = 1)"
     assert " ± " in cos["Acc. FT 100% (%)"] and " ± " in cos["Acc. FT 10% (%)"]
     assert set(t["Criterion"]) == {"none", "cosine", "chebyshev", "average", "l1", "random"}
     assert list(t["Layers"][t["Criterion"] == "cosine"]) == [
@@ -81,6 +96,17 @@ def test_latex_and_markdown_escape():
     assert r"a_b & c\|d" in table_writers.to_markdown(t)
 
 
+def test_notes_and_markers_in_the_writers(tmp_path):
+    t = pd.DataFrame({"acc": ["48.6 ± 0.7*†", "40.1 (n = 1)", "<0.001"], "who": ["a", "b", "c"]})
+    t.attrs["notes"] = ["*: Holm p < 0.05", "† best; 5 % − 3 %"]
+    md, tex = table_writers.to_markdown(t), table_writers.to_latex(t)
+    assert "---: | :--- |" in md and "{rl}" in tex  # marked numbers still line up right
+    assert md.endswith("Note: \\*: Holm p < 0.05  \nNote: † best; 5 % − 3 %  \n")
+    assert r"48.6 $\pm$ 0.7*\dag{}" in tex and r"{\footnotesize \dag{} best; 5 \% $-$ 3 \%}" in tex
+    csv = table_writers.write_table(t, tmp_path / "t")[0].read_text()
+    assert "Note" not in csv and "Holm" not in csv  # the CSV stays data
+
+
 def test_write_report_complete(df, tmp_path):
     path = rows_to_csv(df, tmp_path / "results.csv")
     written = report.write_report(path, tmp_path / "report")
@@ -88,6 +114,7 @@ def test_write_report_complete(df, tmp_path):
         "summary",
         "table1",
         "criteria",
+        "comparison",
         "fig2_closest_distance",
         "fig3_layer_sets",
         "fig4_l1_norms",
@@ -108,7 +135,7 @@ def test_write_report_partial_warns(df, tmp_path, caplog):
     path = rows_to_csv(partial, tmp_path / "results.csv")
     with caplog.at_level(logging.WARNING, logger="asc.report"):
         written = report.write_report(path, tmp_path / "report")
-    assert set(written) == {"summary", "table1", "criteria", "cost", "cost_pareto"}
+    assert set(written) == {"summary", "table1", "criteria", "comparison", "cost", "cost_pareto"}
     for name in ("Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "paper_fig3", "paper_fig5", "paper_fig6"):
         assert name in caplog.text
     assert not list((tmp_path / "report").glob("fig*"))
@@ -120,7 +147,9 @@ def test_write_report_several_datasets(df, tmp_path):
     both = both[both["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~both["finetuned"]]
     written = report.write_report(rows_to_csv(both, tmp_path / "results.csv"), tmp_path / "report")
     assert set(written) == {"summary"} | {
-        f"{d}/{t}" for d in ("demo", "tau2020mobile") for t in ("table1", "criteria", "cost", "cost_pareto")
+        f"{d}/{t}"
+        for d in ("demo", "tau2020mobile")
+        for t in ("table1", "criteria", "comparison", "cost", "cost_pareto")
     }
     assert written["demo/table1"][0].parent == tmp_path / "report" / "demo"
     summary = pd.read_csv(written["summary"][0])
@@ -158,17 +187,19 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
 
 
 def test_cost_table(df):
-    t = tables.cost_table(df)
+    t = tables.cost_table(cost_views.join_latency(df, make_latency(df)))
     base = t.iloc[0]
     assert base["Criterion"] == "none" and base["Params (Keras)"] == 46246 + 128
     assert base["fp16 (KB)"] == 90.6 and base["DCASE 128 KB"] == "fp16" and base["Accuracy of"] == "trained"
     assert {"CPU b1 (ms)", "CPU b64 (ms)", "ORT b1 (ms)", "Front (MACs)", "Front (CPU b1)"} <= set(t.columns)
+    assert {"CPU b1 IQR (ms)", "ORT b1 IQR (ms)"} <= set(t.columns) and "interleaved" in t.attrs["notes"][0]
     cos = t[(t["Criterion"] == "cosine") & (t["Layers"] == "C1+C2+C3")].iloc[0]
     assert cos["Accuracy of"] == "FT 100%" and " ± " in cos["Accuracy (%)"]
+    assert base["Accuracy (%)"] == "48.6 (n = 1)"
     assert cos["MACs (M)"] == round(286e6 * 0.69 / 1e6, 2)
     # Table 1-only criteria have no fine-tuned rows: their accuracy is the pruned one.
     cheb = t[t["Criterion"] == "chebyshev"].iloc[0]
-    assert cheb["Accuracy of"] == "no FT" and cheb["Accuracy (%)"] == "10.0"
+    assert cheb["Accuracy of"] == "no FT" and cheb["Accuracy (%)"] == "10.0 (n = 1)"
     # The front: nothing on it is beaten by a cheaper, more accurate model; the unpruned baseline is on it
     # (most accurate), and so is the cheapest fine-tuned cosine model.
     front = t[t["Front (MACs)"] == "yes"]
@@ -183,9 +214,59 @@ def test_cost_table(df):
 
 def test_cost_table_without_measured_columns(df):
     # Rows written before the cost columns existed: memory is derived from params_keras, latency is left out.
-    old = df.drop(columns=[c for c in df.columns if c.startswith(("lat_", "mem_", "dcase_"))])
+    old = df.drop(columns=[c for c in df.columns if c.startswith(("mem_", "dcase_"))])
     t = tables.cost_table(old)
     assert t.iloc[0]["fp32 (KB)"] == pytest.approx((46246 + 128) * 4 / 1024, abs=0.06)
     assert not any("(ms)" in c for c in t.columns) and "Front (MACs)" in t.columns
     with pytest.raises(MissingResultsError, match="asc experiment=demo"):
         tables.cost_table(df.iloc[:0])
+
+
+def test_write_report_measures_latency_once_and_reuses_it(df, tmp_path, monkeypatch, caplog):
+    calls = []
+
+    def fake_measure(specs, **options):
+        calls.append((sorted(specs.values()), options))
+        return make_latency(df)[lambda t: t["model_spec"].isin(set(specs))].assign(
+            machine=latency.machine_label()
+        )
+
+    monkeypatch.setattr(latency, "measure", fake_measure)
+    monkeypatch.setattr(report.figures, "FIGURES", {})  # the other tables and the figures are tested above
+    monkeypatch.setattr(report, "TABLES", {"cost": tables.cost_table})
+    options = {
+        "measure": True,
+        "backends": ["cpu", "ort"],
+        "batch_sizes": [1, 64],
+        "repeats": 5,
+        "budget_s": 2.0,
+    }
+    path = rows_to_csv(df, tmp_path / "results.csv")
+    out = tmp_path / "report"
+    written = report.write_report(path, out, latency=options)
+    ((specs, kwargs),) = calls
+    assert (
+        len(specs) == 8 and kwargs["repeats"] == 5 and kwargs["batch_sizes"] == [1, 64]
+    )  # 7 layer sets + full
+    assert written["latency"] == [out / "latency.csv"] and (out / "machine.json").is_file()
+    assert "ORT b1 (ms)" in pd.read_csv(written["cost"][0]).columns
+    # Every architecture, backend and batch is in latency.csv: the next report reuses it; so does report_only.
+    report.write_report(path, out, latency={**options, "batch_sizes": [1]})
+    report.write_report(path, out, latency=None)
+    assert len(calls) == 1 and "CPU b1 (ms)" in pd.read_csv(out / "cost.csv").columns
+    # A new architecture: all of them are measured again, side by side.
+    wider = df.iloc[:1].assign(
+        run_id="wide", model_spec=df["model_spec"].iloc[0].replace("[16, 16, 32]", "[16, 16, 40]")
+    )
+    results.append(path, wider.to_dict("records"))
+    report.write_report(path, out, latency=options)
+    assert len(calls) == 2 and len(calls[1][0]) == 9
+    # Options that cannot work fail before anything is measured.
+    with pytest.raises(latency.ConfigError, match="runtime.latency.repeats"):
+        report.write_report(path, out, latency={**options, "repeats": 0})
+    # Rows from before model_spec: nothing to measure, said once.
+    old = tmp_path / "old.csv"
+    rows_to_csv(df.drop(columns=["model_spec"]), old)
+    with caplog.at_level(logging.INFO, logger="asc.report"):
+        written = report.write_report(old, tmp_path / "old", latency=options)
+    assert "no model_spec" in caplog.text and "latency" not in written and len(calls) == 2

@@ -1,5 +1,6 @@
 """Figures of accuracy against what was pruned and how: Fig. 3 (layer sets), Fig. 5 (cosine vs l1-norm) and
-Fig. 6 (fraction of the training data used for fine-tuning)."""
+Fig. 6 (fraction of the training data used for fine-tuning). Error bars are 95 % Student t intervals of the
+mean over repeats (none for n = 1); the unpruned baseline is its mean with its interval as a band."""
 
 from __future__ import annotations
 
@@ -9,23 +10,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from asc.figures.style import COLORS, LABELS, STYLE, save_figure
-from asc.results import MissingResultsError, for_dataset, mean_std, select, sort_layer_sets
+from asc.compare import MeanCI, mean_ci
+from asc.figures.style import (
+    CI_LABEL,
+    COLORS,
+    LABELS,
+    MARKERS,
+    STYLE,
+    ci_err,
+    coinciding,
+    draw_reference,
+    errorbar_dodged,
+    save_figure,
+)
+from asc.results import MissingResultsError, for_dataset, select, sort_layer_sets
 
 ALL_LAYERS = "C1+C2+C3"
 
 
-def _baseline_pct(df: pd.DataFrame) -> float:
-    return mean_std(select(df, stage="baseline")["accuracy"] * 100)[0]
-
-
 def _draw_baseline(ax: plt.Axes, df: pd.DataFrame) -> None:
-    base = _baseline_pct(df)
-    if np.isfinite(base):
-        ax.axhline(base, color="0.3", ls="--", lw=0.9, label=f"Unpruned ({base:.1f}%)", zorder=1)
-        lo, hi = ax.get_ylim()  # axhline does not autoscale: keep the line off the top edge
-        if base > hi - 0.05 * (hi - lo):
-            ax.set_ylim(lo, base + 0.08 * (hi - lo))
+    draw_reference(ax, select(df, stage="baseline")["accuracy"])
 
 
 def _reduction(df: pd.DataFrame, criterion: str, layers: str, column: str) -> float:
@@ -34,8 +38,8 @@ def _reduction(df: pd.DataFrame, criterion: str, layers: str, column: str) -> fl
     return float(values.iloc[0]) if len(values) else float("nan")
 
 
-def _acc(rows: pd.DataFrame) -> tuple[float, float, int]:
-    return mean_std(rows["accuracy"] * 100)
+def _acc(rows: pd.DataFrame) -> MeanCI:
+    return mean_ci(rows["accuracy"], scale=100.0)
 
 
 def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -> None:
@@ -67,7 +71,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
             "C1, C2, C3, C1+C2, ..., C1+C2+C3; run `asc experiment=paper_fig3`"
         )
     layer_sets = sort_layer_sets(list(before["layers"]) + list(after["layers"]))
-    pre = [_acc(before[before["layers"] == ls])[0] for ls in layer_sets]
+    pre = [_acc(before[before["layers"] == ls]).mean for ls in layer_sets]
     post = [_acc(after[after["layers"] == ls]) for ls in layer_sets]
     ticks = [
         f"{ls} ({_reduction(df, 'cosine', ls, 'macs_paper_reduction_pct'):.1f}%)\n"
@@ -76,20 +80,20 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
     ]
     x = np.arange(len(layer_sets))
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(max(3.4, 0.95 * len(layer_sets) + 0.8), 2.6))
+        fig, ax = plt.subplots(figsize=(max(3.4, 1.15 * len(layer_sets) + 0.8), 2.6))
         b1 = ax.bar(x - 0.2, pre, 0.4, color=COLORS["before"], label="Without fine-tuning")
         b2 = ax.bar(
             x + 0.2,
-            [m for m, _, _ in post],
+            [m.mean for m in post],
             0.4,
-            yerr=[s for _, s, _ in post],
+            yerr=ci_err(post),
             capsize=2,
             color=COLORS["cosine"],
             error_kw={"lw": 0.8},
-            label="With fine-tuning (mean ± std)",
+            label=f"With fine-tuning (mean; {CI_LABEL})",
         )
         _bar_labels(ax, b1, pre)
-        _bar_labels(ax, b2, [m for m, _, _ in post], inside=True)
+        _bar_labels(ax, b2, [m.mean for m in post], inside=True)
         _draw_baseline(ax, df)
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers (MAC reduction, paper convention)")
@@ -116,11 +120,11 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         lows, highs = [], []
         for offset, crit in ((-0.2, "cosine"), (0.2, "l1")):
             stats = [_acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)]) for ls in layer_sets]
-            means, stds = [m for m, _, _ in stats], [s for _, s, _ in stats]
+            means, errs = [m.mean for m in stats], ci_err(stats)
             bar_style = {"capsize": 2, "color": COLORS[crit], "error_kw": {"lw": 0.8}, "label": LABELS[crit]}
-            ax.bar(x + offset, means, 0.4, yerr=stds, **bar_style)
-            lows += [m - s for m, s in zip(means, stds, strict=True) if np.isfinite(m)]
-            highs += [m + s for m, s in zip(means, stds, strict=True) if np.isfinite(m)]
+            ax.bar(x + offset, means, 0.4, yerr=errs, **bar_style)
+            lows += [m - e for m, e in zip(means, errs, strict=True) if np.isfinite(m)]
+            highs += [m + e for m, e in zip(means, errs, strict=True) if np.isfinite(m)]
         # Zoom in (the y axis does not start at 0): the criteria differ by ~1 %, invisible on a 0–100 axis.
         ax.set_ylim(max(0.0, np.floor(min(lows) - 3)), max(highs) + 1)
         _draw_baseline(ax, df)
@@ -130,13 +134,16 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers")
         ax.set_ylabel("Accuracy after fine-tuning (%)")
-        ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15))
+        ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15), title=CI_LABEL)
         fig.tight_layout()
         return save_figure(fig, stem)
 
 
 def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
-    """Accuracy (left) and fine-tuning time (right) vs the fraction of training data, pruning C1+C2+C3."""
+    """Accuracy (left) and fine-tuning time (right) vs the fraction of training data, pruning C1+C2+C3.
+
+    Criteria that keep equal widths train in the same time, so their time curves coincide: every series has
+    its own marker and is shifted sideways by a few points, and a panel names the series it drew side by side."""
     df = for_dataset(df, dataset)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
@@ -147,20 +154,28 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
             "and random; run `asc experiment=paper_fig6`"
         )
     fractions = np.sort(rows["fraction"].unique())
+    present = [c for c in crits if c in set(rows["criterion"])]
+    means: dict[str, dict[str, dict[float, float]]] = {"acc": {}, "time": {}}
     with plt.rc_context(STYLE):
         fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(7.0, 2.5))
-        for crit in [c for c in crits if c in set(rows["criterion"])]:
+        for i, crit in enumerate(present):
             sub = rows[rows["criterion"] == crit]
             fr = [f for f in fractions if np.isclose(sub["fraction"], f).any()]
-            acc = [_acc(sub[np.isclose(sub["fraction"], f)]) for f in fr]
-            tim = [mean_std(sub[np.isclose(sub["fraction"], f)]["train_time_s"]) for f in fr]
+            at = [sub[np.isclose(sub["fraction"], f)] for f in fr]
+            acc, tim = [_acc(r) for r in at], [mean_ci(r["train_time_s"]) for r in at]
             xs = np.asarray(fr) * 100
-            style = {"color": COLORS[crit], "marker": "o", "ms": 3.5, "capsize": 2, "lw": 1.1}
-            for ax, stats in ((ax_acc, acc), (ax_time, tim)):
-                ax.errorbar(
-                    xs, [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], label=LABELS[crit], **style
-                )
-            no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False))[0]
+            style = {
+                "color": COLORS[crit],
+                "marker": MARKERS.get(crit, "o"),
+                "ms": 3.5,
+                "capsize": 2,
+                "lw": 1.1,
+            }
+            for ax, key, stats in ((ax_acc, "acc", acc), (ax_time, "time", tim)):
+                ys = [m.mean for m in stats]
+                means[key][crit] = dict(zip(fr, ys, strict=True))
+                errorbar_dodged(ax, i, len(present), xs, ys, yerr=ci_err(stats), label=LABELS[crit], **style)
+            no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)).mean
             if np.isfinite(no_ft):
                 # Nudge the markers apart: l1 and random often both sit at chance level.
                 x0 = 1.5 * (crits.index(crit) - 1)
@@ -172,13 +187,27 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
         ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax_time.set_xticks(ticks[has_no_ft:], [f"{t:g}" for t in ticks[has_no_ft:]])
-        for ax in (ax_acc, ax_time):
+        # Where each panel is empty: accuracy rises from the lower left, time from the lower left to the right.
+        corners = {"acc": ((0.02, 0.97), "left", "top", -1), "time": ((0.98, 0.03), "right", "bottom", 1)}
+        for ax, key in ((ax_acc, "acc"), (ax_time, "time")):
             ax.set_xlabel("Fine-tuning data (% of training set)")
             ax.grid(alpha=0.3, lw=0.5)
+            lo, hi = ax.get_ylim()
+            (x, y), ha, va, step = corners[key]
+            for j, group in enumerate(coinciding(means[key], tol=0.01 * (hi - lo))):
+                ax.annotate(
+                    f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side",
+                    (x, y + step * 0.08 * j),
+                    xycoords="axes fraction",
+                    ha=ha,
+                    va=va,
+                    fontsize=5.5,
+                    color="0.3",
+                )
         ax_acc.set_ylabel("Accuracy (%)")
         ax_time.set_ylabel("Fine-tuning time (s)")
         ax_time.set_ylim(bottom=0)
-        ax_acc.legend(frameon=False, loc="lower right")
+        ax_acc.legend(frameon=False, loc="best", title=CI_LABEL, title_fontsize=6)
         ax_time.legend(frameon=False, loc="upper left")
         fig.tight_layout()
         return save_figure(fig, stem)

@@ -1,4 +1,8 @@
-"""The cost figure: accuracy against MACs and against measured latency, the Pareto front marked."""
+"""The cost figure: accuracy against MACs and against measured latency, the Pareto front marked.
+
+Vertical bars are 95 % t intervals of the mean accuracy (none for n = 1); horizontal bars on the latency panel
+are the interquartile range over the interleaved rounds (``latency.csv``). Models at the same cost (criteria
+that keep equal widths) are shifted sideways by a few points so each stays visible."""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ from pathlib import Path
 
 import matplotlib.colors
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from asc.cost import cost_points, latency_columns_in, pareto_mask
-from asc.figures.style import COLORS, LABELS, STYLE, save_figure
+from asc.cost_views import cost_points, latency_columns_in, pareto_mask, spread_notes
+from asc.figures.style import CI_LABEL, COLORS, LABELS, STYLE, errorbar_dodged, save_figure
 from asc.results import MissingResultsError, for_dataset
 
 
@@ -27,12 +32,23 @@ def _cost_panel(
     ax: plt.Axes, points: pd.DataFrame, column: str, scale: float, colors: dict[str, str]
 ) -> None:
     """Accuracy against one cost column: a marker per model (hollow = not fine-tuned), the front stepped."""
-    for _, p in points.iterrows():
+    q1, q3 = column.replace("_ms", "_q1_ms"), column.replace("_ms", "_q3_ms")
+    spread = q1 in points and q3 in points
+    # Models at one cost (equal widths) are drawn side by side, in a fixed order.
+    slot = points.groupby(points[column].round(9), sort=False).cumcount()
+    count = points.groupby(points[column].round(9), sort=False)[column].transform("size")
+    for (_, p), i, k in zip(points.iterrows(), slot, count, strict=True):
         base, color = p["criterion"] == "none", colors[p["criterion"]]
-        ax.errorbar(
+        half = p["acc_high"] - p["accuracy"] if np.isfinite(p["acc_high"]) else 0.0
+        xerr = [[(p[column] - p[q1]) / scale], [(p[q3] - p[column]) / scale]] if spread else None
+        errorbar_dodged(
+            ax,
+            i,
+            k,
             p[column] / scale,
             p["accuracy"],
-            yerr=p["accuracy_std"],
+            yerr=half,
+            xerr=xerr,
             marker="*" if base else "o",
             ms=7 if base else 4,
             color=color,
@@ -71,14 +87,25 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
     if latencies:
         backend, batch = latencies[0].split("_")[1:3]
         name = {"cpu": "PyTorch CPU", "ort": "onnxruntime CPU", "cuda": "PyTorch CUDA"}.get(backend, backend)
-        panels.append((latencies[0], 1.0, f"Measured latency (ms), {name}, batch {batch[1:]}"))
+        panels.append(
+            (latencies[0], 1.0, f"Latency (ms; median, IQR over rounds), {name}, batch {batch[1:]}")
+        )
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 2.8), sharey=True, squeeze=False)
         colors = _criterion_colors(points["criterion"])
+        base = points[points["baseline"]]
+        unpruned = "Unpruned"
+        if len(base):
+            b = base.iloc[0]
+            spread = f" ± {b['accuracy_std']:.1f}%, n = {b['n']}; bar: 95% CI" if b["n"] > 1 else "%, n = 1"
+            unpruned += f" ({b['accuracy']:.1f}{spread})"
         for ax, (column, scale, label) in zip(axes[0], panels, strict=True):
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
             ax.set_xlabel(label)
-        axes[0][0].set_ylabel("Accuracy (%)")
+            if column != "macs" and spread_notes(points, [column]):
+                note = "IQRs of neighbouring models overlap: this latency order is within the noise"
+                ax.set_title(note, fontsize=5.5, color="firebrick", loc="right")
+        axes[0][0].set_ylabel(f"Accuracy (%; {CI_LABEL})")
         handles = [
             plt.Line2D(
                 [],
@@ -87,7 +114,7 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
                 marker="*" if c == "none" else "o",
                 ms=6 if c == "none" else 4,
                 color=colors[c],
-                label="Unpruned" if c == "none" else LABELS.get(c, c),
+                label=unpruned if c == "none" else LABELS.get(c, c),
             )
             for c in dict.fromkeys(points["criterion"])
         ]

@@ -1,10 +1,17 @@
-"""The figures' shared look: legend labels, colours and rc style, and writing a figure as PNG + PDF."""
+"""The figures' shared look: legend labels, colours, markers and rc style, writing a figure as PNG + PDF, and
+the drawing rules every figure follows: error bars are 95 % t intervals of the mean, the unpruned baseline is a
+line with its interval as a band, and series that coincide are drawn side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import transforms
+
+from asc.compare import MeanCI, mean_ci
 
 LABELS = {
     "cosine": "Cosine (proposed)",
@@ -40,3 +47,72 @@ def save_figure(fig: plt.Figure, stem: Path) -> list[Path]:
     fig.savefig(paths[1])
     plt.close(fig)
     return paths
+
+
+MARKERS = {"cosine": "o", "l1": "s", "random": "^"}  # distinct shapes: a series hidden by another still shows
+CI_LABEL = "bars: 95% t CI of the mean"
+
+
+def ci_err(stats: Sequence[MeanCI]) -> np.ndarray:
+    """Error-bar half-widths of 95 % t intervals (:func:`asc.compare.mean_ci`); 0 where there is none (n = 1)."""
+    return np.array([s.high - s.mean if np.isfinite(s.high) else 0.0 for s in stats])
+
+
+def dodged(ax: plt.Axes, i: int, k: int, step_pt: float = 3.5) -> transforms.Transform:
+    """Data transform of the ``i``-th of ``k`` series shifted sideways by ``step_pt`` points per series, centred:
+    series that coincide (criteria that keep equal widths train in the same time) stay visible side by side."""
+    return transforms.offset_copy(ax.transData, fig=ax.figure, x=(i - (k - 1) / 2) * step_pt, units="points")
+
+
+def errorbar_dodged(ax: plt.Axes, i: int, k: int, x, y, *, yerr=None, xerr=None, **style):
+    """``ax.errorbar`` drawn through :func:`dodged`; the axes still scale to the data and bars (matplotlib does
+    not autoscale to artists with a transform other than ``transData``)."""
+    ax.errorbar(x, y, yerr=yerr, xerr=xerr, transform=dodged(ax, i, k), **style)
+    x, y = np.atleast_1d(np.asarray(x, dtype=float)), np.atleast_1d(np.asarray(y, dtype=float))
+
+    def low_high(err) -> np.ndarray:  # (2, n): below and above, as matplotlib reads yerr/xerr
+        err = np.zeros(len(x)) if err is None else np.nan_to_num(np.asarray(err, dtype=float))
+        return np.broadcast_to(err if err.ndim == 2 else np.atleast_1d(err), (2, len(x)))
+
+    dx, dy = low_high(xerr), low_high(yerr)
+    corners = np.concatenate(
+        [np.column_stack([x - dx[0], y - dy[0]]), np.column_stack([x + dx[1], y + dy[1]])]
+    )
+    ax.update_datalim(corners[np.isfinite(corners).all(axis=1)])
+    ax.autoscale_view()
+
+
+def coinciding(series: Mapping[str, Mapping[float, float]], tol: float) -> list[list[str]]:
+    """Groups of series whose values agree within ``tol`` at every x they share (at least one): the ones a
+    figure must say it drew side by side."""
+    names = list(series)
+    groups: list[list[str]] = []
+    for name in names:
+        for group in groups:
+            other = series[group[0]]
+            shared = set(series[name]) & set(other)
+            if shared and all(abs(series[name][x] - other[x]) <= tol for x in shared):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return [g for g in groups if len(g) > 1]
+
+
+def draw_reference(ax: plt.Axes, values) -> None:
+    """The unpruned baseline as a distribution: its mean accuracy (``values`` are fractions, drawn in %) as a
+    dashed line, its 95 % t interval over the baseline seeds as a band, mean ± std and n in the legend."""
+    ref = mean_ci(values, scale=100.0)
+    if ref.n == 0:
+        return
+    if ref.n == 1:
+        label = f"Unpruned ({ref.mean:.1f}%, n = 1)"
+    else:
+        label = f"Unpruned ({ref.mean:.1f} ± {ref.std:.1f}%, n = {ref.n}; band: 95% CI)"
+    ax.axhline(ref.mean, color="0.3", ls="--", lw=0.9, label=label, zorder=1)
+    if np.isfinite(ref.low) and ref.high > ref.low:
+        ax.axhspan(ref.low, ref.high, color="0.3", alpha=0.12, lw=0, zorder=0)
+    top = ref.high if np.isfinite(ref.high) else ref.mean
+    lo, hi = ax.get_ylim()  # axhline does not autoscale: keep the line and band off the top edge
+    if top > hi - 0.05 * (hi - lo):
+        ax.set_ylim(lo, top + 0.08 * (hi - lo))

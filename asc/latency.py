@@ -1,0 +1,302 @@
+"""Inference latency of every architecture of a report, measured side by side in one session.
+
+Latency depends on the widths, not the weights, so each architecture (a row's ``model_spec``, the JSON of
+:func:`asc.model.normalise_spec`) is built once with random weights under a forked RNG. For each backend (torch
+on CPU, onnxruntime on CPU, torch on CUDA) and batch size, all architectures are timed *interleaved round by
+round* — one forward pass of each, in an order rotated every round — so a burst of load from other processes
+hits all of them alike and the medians rank the models, not the moment each was measured (the same design as
+``scripts/bench.py``). Each (architecture, backend, batch) keeps the median, quartiles and min–max of its
+per-round times in ms per batch (``numpy.percentile``, linear interpolation).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from asc.errors import ConfigError
+from asc.model import build_model, normalise_spec
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("cpu", "ort", "cuda")  # torch on CPU, onnxruntime on CPU, torch on CUDA
+OPTION_KEYS = ("measure", "backends", "batch_sizes", "repeats", "budget_s")
+COLUMNS = [
+    "machine",
+    "architecture",
+    "backend",
+    "batch",
+    "rounds",
+    "median_ms",
+    "q1_ms",
+    "q3_ms",
+    "min_ms",
+    "max_ms",
+    "model_spec",
+]
+MIN_ROUNDS = 3  # a median and quartiles of fewer rounds say little; the budget never cuts below this
+
+
+def available_backends() -> list[str]:
+    """The backends this process can measure: torch CPU always, onnxruntime if installed, CUDA if present."""
+    found = ["cpu"]
+    if all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
+        found.append("ort")
+    if torch.cuda.is_available():
+        found.append("cuda")
+    return found
+
+
+def _fail(key: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"runtime.latency.{key}={value!r} is not valid: expected {expected}")
+
+
+def check_latency_options(options: Mapping[str, Any]) -> None:
+    """Raise :class:`asc.errors.ConfigError` (one line naming ``runtime.latency.<key>``) for an option that
+    cannot work: an unknown key, a non-boolean ``measure``, an unknown backend, ``ort`` without onnxruntime or
+    ``cuda`` without a CUDA device (only checked when ``measure`` is true), ``repeats`` < 1, empty or
+    non-positive ``batch_sizes``, a negative or non-finite ``budget_s``."""
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        _fail(unknown[0], options[unknown[0]], f"one of the keys {', '.join(OPTION_KEYS)}")
+    measure = options.get("measure", True)
+    if not isinstance(measure, bool):
+        _fail("measure", measure, "true or false")
+    backends = options.get("backends")
+    if backends is not None:
+        names = [backends] if isinstance(backends, str) else backends
+        if not isinstance(names, list | tuple) or not names or any(b not in BACKENDS for b in names):
+            _fail("backends", backends, f"null (every available one) or a list of {', '.join(BACKENDS)}")
+        if measure and "ort" in names and "ort" not in available_backends():
+            _fail(
+                "backends", backends, "no 'ort' here: onnxruntime is not installed (pip install onnxruntime)"
+            )
+        if measure and "cuda" in names and not torch.cuda.is_available():
+            _fail("backends", backends, "no 'cuda' here: torch sees no CUDA device")
+    sizes = options.get("batch_sizes", [1])
+    if (
+        not isinstance(sizes, list | tuple)
+        or not sizes
+        or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in sizes)
+    ):
+        _fail("batch_sizes", sizes, "a non-empty list of integers >= 1")
+    repeats = options.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        _fail("repeats", repeats, "an integer >= 1 (interleaved rounds per backend and batch size)")
+    budget = options.get("budget_s", 0.0)
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not math.isfinite(budget)
+        or budget < 0
+    ):
+        _fail("budget_s", budget, "a number of seconds >= 0")
+
+
+def canonical_spec(text: str) -> str:
+    """The one spelling of a ``model_spec`` JSON: normalised (:func:`asc.model.normalise_spec`), keys sorted.
+    Raises ``ValueError`` for text that is not a model spec."""
+    return json.dumps(normalise_spec(json.loads(text)), sort_keys=True, separators=(",", ":"))
+
+
+def architecture_label(spec: Mapping[str, Any]) -> str:
+    """The widths of the conv layers, ``"16-16-32"``: what tells the report's architectures apart."""
+    return "-".join(str(int(w)) for w in spec["widths"])
+
+
+def specs_of(model_specs: Iterable[Any]) -> dict[str, str]:
+    """``{canonical spec: label}`` of the distinct architectures among ``model_specs`` (a results table's
+    ``model_spec`` column); blank and unreadable values are skipped (logged once). Labels are the widths, with
+    ``#2``, ``#3`` appended when specs of equal widths differ in another setting."""
+    found: dict[str, str] = {}
+    bad = 0
+    for text in model_specs:
+        if not isinstance(text, str) or not text.strip():
+            continue
+        try:
+            key = canonical_spec(text)
+        except (ValueError, TypeError):
+            bad += 1
+            continue
+        if key not in found:
+            label = architecture_label(json.loads(key))
+            taken = sum(1 for v in found.values() if v.split("#")[0] == label)
+            found[key] = label if not taken else f"{label}#{taken + 1}"
+    if bad:
+        log.warning("latency: %d row(s) have a model_spec that is not a model spec; not measured", bad)
+    return found
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def machine_info() -> dict[str, Any]:
+    """What the latencies were measured on: CPU model, cores, torch threads, versions, GPU."""
+    try:
+        import onnxruntime
+
+        ort_version = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
+    cuda = torch.cuda.is_available()
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "onnxruntime": ort_version,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def machine_label(info: Mapping[str, Any] | None = None) -> str:
+    """One short line naming the machine (``latency.csv``'s ``machine`` column)."""
+    info = info or machine_info()
+    text = f"{info['cpu']} ({info['cores']} cores, {info['torch_threads']} threads), torch {info['torch']}"
+    return text + (f", {info['gpu']}" if info.get("gpu") else "")
+
+
+def _runners(specs: Sequence[str], backend: str, tmp: Path) -> list[Callable[[torch.Tensor], Any]]:
+    """One forward function per architecture (random weights, eval mode) on ``backend``."""
+    out = []
+    for i, key in enumerate(specs):
+        with torch.random.fork_rng(devices=[]):  # measuring never shifts the pipeline's random stream
+            torch.manual_seed(0)
+            model = build_model(json.loads(key)).eval()
+        if backend == "ort":
+            from asc.export import INPUT, export_onnx, onnx_session
+
+            try:  # the TorchScript exporter takes a fraction of the dynamo one's time; the graph is the same
+                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="torchscript")
+            except Exception:  # noqa: BLE001 - removed in a future torch: fall back to the default exporter
+                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="auto")
+            session = onnx_session(path)
+            out.append(lambda x, s=session: s.run(None, {INPUT: x.numpy()}))
+        else:
+            model = model.to("cuda" if backend == "cuda" else "cpu")
+
+            def run(x, m=model):
+                with torch.inference_mode():
+                    return m(x)
+
+            out.append(run)
+    return out
+
+
+def interleaved_times(
+    runs: Sequence[Callable[[], Any]],
+    *,
+    rounds: int,
+    budget_s: float = math.inf,
+    warmup: int = 1,
+    sync: Callable[[], Any] = lambda: None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[list[float]]:
+    """Seconds of each of ``runs`` per round: ``warmup`` untimed calls of each, then up to ``rounds`` rounds
+    of one timed call of each, the order rotated by one every round (no model always runs first). Stops after
+    the round in which the timed calls exceed ``budget_s``, but never before ``min(3, rounds)`` rounds."""
+    for run in runs:
+        for _ in range(warmup):
+            run()
+    sync()
+    times: list[list[float]] = [[] for _ in runs]
+    spent = 0.0
+    for r in range(rounds):
+        if r >= min(MIN_ROUNDS, rounds) and spent > budget_s:
+            break
+        for j in range(len(runs)):
+            i = (j + r) % len(runs)
+            start = clock()
+            runs[i]()
+            sync()
+            times[i].append(clock() - start)
+            spent += times[i][-1]
+    return times
+
+
+def measure(
+    specs: Mapping[str, str],
+    *,
+    backends: Sequence[str] | None = None,
+    batch_sizes: Sequence[int] = (1, 16),
+    repeats: int = 15,
+    budget_s: float = 3.0,
+    warmup: int = 1,
+) -> pd.DataFrame:
+    """Latency of every architecture of ``specs`` (``{canonical spec: label}``, see :func:`specs_of`) in one
+    session: for each backend (default: :func:`available_backends`) and batch size, the architectures are timed
+    interleaved over up to ``repeats`` rounds (:func:`interleaved_times`). ``budget_s`` caps the timed calls
+    of the whole session (split evenly over the backend × batch cells; ONNX export and warm-up are outside it).
+
+    Returns :data:`COLUMNS`: one row per architecture × backend × batch with the per-round median, quartiles
+    (``q1_ms``, ``q3_ms``) and extremes in ms per batch, the number of rounds and the machine label. An
+    unavailable backend named in ``backends`` raises :class:`asc.errors.ConfigError`."""
+    check_latency_options(
+        {"backends": list(backends) if backends else None, "batch_sizes": list(batch_sizes)}
+        | {"repeats": repeats, "budget_s": budget_s}
+    )
+    backends = list(backends or available_backends())
+    keys = list(specs)
+    shapes = [tuple(json.loads(key)["input_shape"]) for key in keys]
+    records = []
+    cell_budget = budget_s / max(1, len(backends) * len(batch_sizes))
+    with tempfile.TemporaryDirectory(prefix="asc-latency-") as tmp:
+        for backend in backends:
+            runners = _runners(keys, backend, Path(tmp)) if keys else []
+            sync = torch.cuda.synchronize if backend == "cuda" else (lambda: None)
+            for batch in batch_sizes:
+                xs: dict[tuple[int, ...], torch.Tensor] = {}
+                for shape in shapes:  # seeded: every session times the same input
+                    x = torch.randn(
+                        int(batch), 1, *shape, generator=torch.Generator().manual_seed(int(batch))
+                    )
+                    xs[shape] = x.cuda() if backend == "cuda" else x
+                calls = [
+                    functools.partial(run, xs[shape]) for run, shape in zip(runners, shapes, strict=True)
+                ]
+                times = interleaved_times(
+                    calls, rounds=int(repeats), budget_s=cell_budget, warmup=warmup, sync=sync
+                )
+                for key, t in zip(keys, times, strict=True):
+                    ms = np.asarray(t) * 1000.0
+                    q1, med, q3 = np.percentile(ms, [25, 50, 75])
+                    records.append(
+                        {
+                            "machine": machine_label(),
+                            "architecture": specs[key],
+                            "backend": backend,
+                            "batch": int(batch),
+                            "rounds": len(ms),
+                            "median_ms": round(float(med), 4),
+                            "q1_ms": round(float(q1), 4),
+                            "q3_ms": round(float(q3), 4),
+                            "min_ms": round(float(ms.min()), 4),
+                            "max_ms": round(float(ms.max()), 4),
+                            "model_spec": key,
+                        }
+                    )
+    return pd.DataFrame.from_records(records, columns=COLUMNS)
