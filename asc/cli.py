@@ -57,7 +57,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
 
     validate(plain)  # every value, before any work
     if plain["report_only"]:
-        report.write(plain["paths"]["results"])
+        report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
         print("\n" + report.summary(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
         return
     steps = make_plan(plain)
@@ -142,8 +142,9 @@ class ReportAfterMultirun(Callback):
             return
         from asc.stages import report
 
-        results = OmegaConf.to_container(config, resolve=False)["paths"]["results"]
-        report.write(results)
+        results = OmegaConf.to_container(config.paths, resolve=True)["results"]
+        latency = OmegaConf.to_container(config.runtime.latency, resolve=True)
+        report.write(results, latency)  # every job's models measured side by side, once
         print("\n" + report.summary(results) + "\n")
 
 

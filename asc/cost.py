@@ -10,12 +10,7 @@ Latency is not a property of a row: it is measured by the report for all archite
 
 from __future__ import annotations
 
-from typing import Any
-
-from asc.latency import machine_info, machine_label
-
-__all__ = ["BYTES_PER_PARAM", "DCASE_LIMIT_KB", "KB", "cost_columns", "machine_info", "machine_label"]
-__all__ += ["memory_columns"]
+__all__ = ["BYTES_PER_PARAM", "DCASE_LIMIT_KB", "KB", "memory_columns"]
 
 KB = 1024
 DCASE_LIMIT_KB = 128.0
@@ -33,10 +28,3 @@ def memory_columns(params: int) -> dict[str, float | int]:
     fits = [8 * b for b in BYTES_PER_PARAM.values() if params * b <= DCASE_LIMIT_KB * KB]
     cols["dcase_fit_bits"] = max(fits, default=0)
     return cols
-
-
-def cost_columns(spec: dict[str, Any], params_keras: int, **_latency_options: Any) -> dict[str, Any]:
-    """The cost columns of one results row: :func:`memory_columns` of ``params_keras``. ``spec`` and the
-    latency options of the executor's old call are accepted for that call only and ignored (latency moved to
-    the report); the executor should call :func:`memory_columns` directly."""
-    return memory_columns(params_keras)

@@ -24,6 +24,7 @@ from asc.cost_views import NOISE_NOTE, join_latency
 from asc.results import MissingResultsError, for_dataset, load
 from asc.table_writers import to_markdown, write_table
 from asc.tables import TABLES, summary_table
+from asc.tables_devices import per_device_table
 
 __all__ = ["LATENCY_FILE", "measured_latency", "summary_markdown", "write_report"]
 
@@ -128,8 +129,11 @@ def write_report(
     written["summary"] = write_table(summary_table(df), out_dir / "summary")
     datasets = sorted(set(df["dataset"]))
     for dataset in datasets:
-        sub = for_dataset(df, dataset)
+        every = for_dataset(df, dataset)
+        sub = every[every["stage"] != "per_device"]  # routed sets of models: their own table only
         where, prefix = (out_dir, "") if len(datasets) == 1 else (out_dir / dataset, f"{dataset}/")
+        if (every["stage"] == "per_device").any():
+            written[prefix + "per_device"] = write_table(per_device_table(every), where / "per_device")
         for name, build in TABLES.items():
             try:
                 table = build(sub)

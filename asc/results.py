@@ -47,19 +47,12 @@ COLUMNS: list[str] = [
     "params_reduction_pct",
     "macs_reduction_pct",
     "macs_paper_reduction_pct",
-    # Measured cost (asc.cost.cost_columns): parameter memory at three precisions, the DCASE 128 KB check,
-    # median latency in ms per batch (torch CPU, onnxruntime CPU, torch CUDA) and the machine it was measured on.
+    # Parameter memory at three precisions and the DCASE 2021 128 KB check (asc.cost.memory_columns); latency
+    # is measured by the report, all architectures side by side (asc.latency), never stored in a row.
     "mem_fp32_kb",
     "mem_fp16_kb",
     "mem_int8_kb",
     "dcase_fit_bits",
-    "lat_cpu_b1_ms",
-    "lat_cpu_b64_ms",
-    "lat_ort_b1_ms",
-    "lat_ort_b64_ms",
-    "lat_cuda_b1_ms",
-    "lat_cuda_b64_ms",
-    "machine",
     "kept",
     "train_time_s",
     "epochs",
@@ -86,7 +79,6 @@ STR_COLUMNS = [
     "closest_distance",
     "l1_norms",
     "kept_indices",
-    "machine",
     "model_spec",
 ]
 INT_COLUMNS = [

@@ -248,7 +248,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
     keys = ["dataset", "stage", "criterion", "layers", "fraction"]
-    stage_order = {"baseline": 0, "prune": 1, "finetune": 2}
+    stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     records = []
     for key, rows in df.groupby(keys, dropna=False, sort=False):
         rec = dict(zip(keys, key, strict=True))

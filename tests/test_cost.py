@@ -24,8 +24,6 @@ def test_memory_columns_follow_the_dcase_rule():
     assert cost.memory_columns(32769)["dcase_fit_bits"] == 16
     assert cost.memory_columns(131072)["dcase_fit_bits"] == 8
     assert cost.memory_columns(131073)["dcase_fit_bits"] == 0
-    # The executor's old call (spec and latency options) gets the memory columns only: no latency per row.
-    assert cost.cost_columns({"widths": [1]}, 1000, measure=True, backends=None) == cost.memory_columns(1000)
 
 
 def test_join_latency_matches_spellings_and_drops_row_latencies():

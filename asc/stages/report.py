@@ -23,7 +23,24 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
-    return []
+    """The latency options (an unknown backend, onnxruntime not installed, no CUDA) and the results rows' disk."""
+    from asc.disk import results_bytes
+    from asc.latency import check_latency_options
+
+    check_latency_options(cfg["runtime"]["latency"])
+    results = Path(cfg["paths"]["results"])
+    return [
+        (
+            s,
+            Need(
+                results,
+                results_bytes(len(s.upstream)),
+                "results rows",
+                "point paths.results at a larger disk",
+            ),
+        )
+        for s in steps
+    ]
 
 
 def summary(results_dir: str | Path, dataset: str | None = None) -> str:
@@ -34,16 +51,14 @@ def summary(results_dir: str | Path, dataset: str | None = None) -> str:
     return report.summary_markdown(results.for_dataset(results.load(path), dataset))
 
 
-def write(results_dir: str | Path) -> None:
-    """Every table and figure of the results table in ``results_dir``, written beside it."""
+def write(results_dir: str | Path, latency: Mapping[str, Any] | None) -> None:
+    """Every table and figure of the results table in ``results_dir``, written beside it; ``latency``: the
+    ``runtime.latency`` options to measure every architecture side by side now, or None to reuse what was."""
     from asc import report
-    from asc.atomic import atomic_write_json
-    from asc.cost import machine_info
 
-    report.write_report(Path(results_dir) / "results.csv", Path(results_dir))
-    atomic_write_json(Path(results_dir) / "machine.json", machine_info())  # where latencies were measured
+    report.write_report(Path(results_dir) / "results.csv", Path(results_dir), latency=latency)
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
     if ctx.write_report:
-        write(ctx.results)
+        write(ctx.results, ctx.runtime["latency"])
