@@ -27,6 +27,7 @@ of each new (batch, models) shape pay the compilation. CUDA graphs are not offer
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -42,7 +43,8 @@ from tqdm import tqdm
 from asc import fused
 from asc.atomic import atomic_path
 from asc.checks import NonFiniteError, require_finite
-from asc.device import auto_group_size, parts, precision_mode, resident
+from asc.device import auto_group_size, on_device, parts, precision_mode
+from asc.graphs import GraphedSteps
 from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,20 @@ def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
 
 
 # ---------------------------------------------------------------------- the fused loop
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compiled_forward(compile: bool | str) -> Callable[..., torch.Tensor]:
+    """torch.compile of the fused forward: ``True`` (inductor), a mode of :data:`COMPILE_MODES` (inductor in
+    that mode; reduce-overhead adds CUDA graphs) or another string, which names a backend ("eager", "aot_eager":
+    the capture without a compiler, for the CPU tests)."""
+    if compile is True:
+        return torch.compile(fused.forward, dynamic=True)
+    if compile in COMPILE_MODES:
+        return torch.compile(fused.forward, mode=compile)
+    return torch.compile(fused.forward, dynamic=True, backend=compile)
+
+
 def _check(runs: Sequence[Run]) -> None:
     shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
     sizes = {r.recipe.batch_size for r in runs}
@@ -159,6 +175,10 @@ def train_many(
     compile: bool | str = False,
     progress: bool | None = None,
     group_size: int | None = None,
+    formulation: str = "auto",
+    graphs: bool | None = None,
+    resident: bool | None = None,
+    dropout_rng: str = "auto",
     on_epoch_end: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
@@ -166,11 +186,19 @@ def train_many(
     ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
     ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
     Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
-    ``group_size``: most models per grouped pass (default :func:`auto_group_size`: 1 on the CPU, all on CUDA).
     A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
-    :class:`~asc.checks.NonFiniteError` names it."""
+    :class:`~asc.checks.NonFiniteError` names it.
+
+    Speed only (same results up to float rounding; each GPU branch runs on the CPU under its switch, see
+    tests/test_gpu_paths.py): ``group_size`` most models per grouped pass (default :func:`auto_group_size`: 1 on
+    the CPU, all on CUDA); ``formulation`` of the convolutions (:mod:`asc.fused_conv`: auto, grouped, split,
+    im2col); ``graphs`` CUDA-graph replay of repeated step shapes (:mod:`asc.graphs`; None = on CUDA unless
+    ``compile``; True on the CPU emulates it); ``resident`` features on the device with batches gathered there
+    (None = when they fit, :func:`asc.device.resident`); ``dropout_rng`` (:func:`asc.fused_ops.keep_mask`)."""
     _check(runs)
     device = torch.device(device)
+    if graphs and compile:
+        raise ValueError("graphs=True and compile are exclusive: choose one way to cut launch overhead")
     if not fuse and len(runs) > 1:
         kw = dict(
             device=device,
@@ -180,22 +208,35 @@ def train_many(
             compile=compile,
             progress=progress,
             group_size=group_size,
+            formulation=formulation,
+            graphs=graphs,
+            resident=resident,
+            dropout_rng=dropout_rng,
         )
         cb = on_epoch_end
         return [
             train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
             for i, r in enumerate(runs)
         ]
-    stack = fused.FusedStack([r.model for r in runs], device, channels_last=channels_last)
+    stack = fused.FusedStack(
+        [r.model for r in runs],
+        device,
+        channels_last=channels_last,
+        formulation=formulation,
+        dropout_rng=dropout_rng,
+    )
     states = [_load(r, stack, m) for m, r in enumerate(runs)]
-    x, y = (resident(t, device) for t in train)
-    xs, ys = (resident(t, device) for t in select)
+    x, y = (on_device(t, device, resident) for t in train)
+    xs, ys = (on_device(t, device, resident) for t in select)
     lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
-    backend = compile if isinstance(compile, str) else "inductor"
-    forward_fn = torch.compile(fused.forward, dynamic=True, backend=backend) if compile else fused.forward
+    forward_fn = compiled_forward(compile) if compile else fused.forward
+    step = functools.partial(stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
+    if (device.type == "cuda" and not compile) if graphs is None else graphs:
+        step = GraphedSteps(step, device, emulate=device.type != "cuda")
     bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
+    ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
     disable = not show_progress(progress)
     with precision_mode(precision, device):
         while todo := [
@@ -218,19 +259,16 @@ def train_many(
                         groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
                 for size, same in groups.items():
                     for sel in parts(same, k):
-                        idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
+                        idx = pos[ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
                         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-                        losses = stack.train_step(
-                            sel, xb, yb, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn
-                        )
-                        loss_sum[sel] += losses.double() * size
+                        losses = step(sel, xb, yb)
+                        loss_sum.index_add_(0, ix(tuple(sel), device), losses.double() * size)
             correct = torch.zeros(len(runs), dtype=torch.float64, device=device)
             for i in range(0, len(xs), eval_batch_size):
                 xb, yb = xs[i : i + eval_batch_size].to(device), ys[i : i + eval_batch_size].to(device)
                 for sel in parts(todo, k):
-                    correct[sel] += (
-                        stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
-                    ).sum(0)
+                    hits = stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
+                    correct.index_add_(0, ix(tuple(sel), device), hits.sum(0).double())
             accs = (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
             losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
             for acc, m in zip(accs, todo, strict=True):
