@@ -1,6 +1,8 @@
 """One prepared GPU check: speed of every GPU path against the physical bound, the CUDA tests and a real CLI slice.
 
-    python scripts/gpu_check.py [--out DIR] [--rehearse] [--budget-s S] [--sections a,b,...]
+    PYTHONPATH=. python scripts/gpu_check.py [--out DIR] [--rehearse] [--budget-s S] [--sections a,b,...]
+
+(scripts/gpu_check.sh sets PYTHONPATH to the checkout, so that ``asc`` is this checkout's without installing it.)
 
 Sections, cheapest and most important first (each is skipped once the budget is nearly spent, and the JSON
 (gpu_check.json) and Markdown (gpu_check.md) under ``--out`` are rewritten after every section, so a run cut off
@@ -64,6 +66,7 @@ FULL = {
     "min_steps": 3,
     "cli_scale": None,  # asc.data.standin.MIN_SCALE (+ a margin)
     "compile_n_train": 2048,
+    "spec": {},  # the paper's network (asc.model.DEFAULT_SPEC)
     "tests_timeout_s": 150,
     "cli_timeout_s": 150,
 }
@@ -79,6 +82,7 @@ REHEARSE = {
     "min_s": 0.0,
     "min_steps": 1,
     "compile_n_train": 16,
+    "spec": {"widths": [4, 4, 8], "input_shape": [20, 100], "pools": [None, [5, 5], [4, 20]]},
 }
 
 
@@ -191,14 +195,17 @@ def sec_env(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def baseline_data(
-    n_train: int, n_val: int, device: torch.device
+    s: dict[str, Any], n_train: int, n_val: int, device: torch.device
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Class-structured random log-mel-sized data (speed does not depend on the values), made on the device."""
+    from asc.model import normalise_spec
+
+    shape = normalise_spec(s["spec"])["input_shape"]
     g = torch.Generator(device=device).manual_seed(0)
     out = {}
     for name, n in (("train", n_train), ("val", n_val)):
         y = torch.randint(0, 10, (n,), generator=g, device=device)
-        x = torch.randn(n, 40, 500, generator=g, device=device) + 0.1 * y[:, None, None]
+        x = torch.randn(n, *shape, generator=g, device=device) + 0.1 * y[:, None, None]
         out[name] = (x, y)
     return out
 
@@ -214,7 +221,14 @@ def train_rate(
     recipe = Recipe(epochs=epochs, batch_size=s["batch"], lr=1e-3, adam_eps=1e-7, select_after=0)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory(prefix="asc-gpu-check-") as tmp:
-        run = Run(build_model(), torch.arange(n_train), seed=0, workdir=Path(tmp), recipe=recipe, label="m1")
+        run = Run(
+            build_model(s["spec"]),
+            torch.arange(n_train),
+            seed=0,
+            workdir=Path(tmp),
+            recipe=recipe,
+            label="m1",
+        )
         start = time.perf_counter()
         h = train_many([run], data["train"], data["val"], device=device, progress=False, **options)[0]
         total = time.perf_counter() - start
@@ -231,7 +245,7 @@ def train_rate(
 
 def sec_baseline(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     s, dev = ctx["s"], ctx["device"]
-    data = baseline_data(s["n_train"], s["n_val"], dev)
+    data = baseline_data(s, s["n_train"], s["n_val"], dev)
     cases = {
         "eager fp32": {"graphs": False},
         "CUDA graphs fp32": {"graphs": True},
@@ -287,15 +301,17 @@ def sec_baseline(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return out, md
 
 
-def fused_step(m: int, device: torch.device, batch: int, formulation: str) -> Callable[[], int]:
+def fused_step(s: dict[str, Any], m: int, device: torch.device, formulation: str) -> Callable[[], int]:
     """One fused Adam step of m baseline networks (FusedStack.train_step, the code train_many runs), input on
     the device: the compute that fusion changes, without data gathering or evaluation."""
     from asc import fused
     from asc.model import build_model
 
     torch.manual_seed(0)
-    stack = fused.FusedStack([build_model() for _ in range(m)], device, formulation=formulation)
-    x = torch.randn(batch, m, 40, 500, device=device)
+    nets = [build_model(s["spec"]) for _ in range(m)]
+    stack = fused.FusedStack(nets, device, formulation=formulation)
+    batch = s["batch"]
+    x = torch.randn(batch, m, *nets[0].spec["input_shape"], device=device)
     y = torch.randint(0, 10, (batch, m), device=device)
     kw = {
         "lr": torch.full((m,), 1e-3, dtype=torch.float64, device=device),
@@ -318,7 +334,7 @@ def measure_fused(ctx: dict[str, Any], m: int, precision: str, formulation: str)
     s, dev = ctx["s"], ctx["device"]
     try:
         with precision_mode(precision, dev):
-            return rate(fused_step(m, dev, s["batch"], formulation), dev, s["min_s"], s["min_steps"])
+            return rate(fused_step(s, m, dev, formulation), dev, s["min_s"], s["min_steps"])
     except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -368,7 +384,7 @@ def sec_forms(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     rows = []
     for m in s["form_ms"]:
         res[m] = {f: measure_fused(ctx, m, "fp32", f) for f in fused_conv.FORMULATIONS}
-        step = fused_step(m, dev, s["batch"], "auto")
+        step = fused_step(s, m, dev, "auto")
         step()
         picks[m] = {"pick": step.stack.chosen}
         ok = {f: r for f, r in res[m].items() if isinstance(r, float)}
@@ -464,8 +480,7 @@ def sec_projection(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Baseline at the best measured M = 1 fp32 rate, fine-tuning at the fused fp32 rate of the grid's width
     groups (all criteria of one layer set keep equal widths: ~10-200 runs per fused call; M = 32 is taken, the
     largest measured M ≤ 32 if it is missing), evaluation and pruning not included."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import bench_grid
+    import bench_grid  # the sibling script: scripts/ is sys.path[0] when this file runs
 
     full = bench_grid.full_grid_examples("paper")
     m1 = ctx.get("m1_rate", {})
@@ -492,7 +507,7 @@ def sec_projection(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def sec_compile(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     s, dev = ctx["s"], ctx["device"]
     n = s["compile_n_train"]
-    data = baseline_data(n, s["batch"], dev)
+    data = baseline_data(s, n, s["batch"], dev)
     modes = ["aot_eager"] if ctx["rehearse"] else [True, "reduce-overhead"]
     res, rows = {}, []
     for mode in modes:
@@ -546,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.rehearse and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU machine, or --rehearse for the CPU rehearsal")
     device = torch.device("cpu" if args.rehearse else "cuda")
+    if args.rehearse:  # tiny ops: OpenMP barriers of 2+ threads on a shared CPU would cost more than the work
+        torch.set_num_threads(1)
     ctx: dict[str, Any] = {
         "s": REHEARSE if args.rehearse else FULL,
         "device": device,

@@ -11,6 +11,7 @@ args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [[ "${args[i]}" == "--out" ]] && out="${args[i + 1]}"; done
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's asc, not an installed one
 if compgen -G ".whl/*.whl" >/dev/null && ! python3 -c "import hydra, omegaconf, librosa, soundfile" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/asc-site \
     .whl/*.whl || { echo "wheel install failed" | tee "$out/gpu_check.log"; exit 2; }

@@ -4,6 +4,7 @@ sizes and writes its JSON and Markdown (figures are never asserted: only that ea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ def rehearse(out: Path, sections: str, timeout: float) -> dict:
     proc = subprocess.run(
         [sys.executable, "scripts/gpu_check.py", "--rehearse", "--out", str(out), "--sections", sections],
         cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's asc, as gpu_check.sh sets it
         capture_output=True,
         text=True,
         timeout=timeout,
