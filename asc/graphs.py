@@ -7,9 +7,10 @@ input buffers, and the step must do everything in place on the stack's tensors w
 :meth:`asc.fused.FusedStack.train_step` is written so (device index tensors made once, counter-hash dropout,
 per-model step counts on the device).
 
-A shape is captured on its ``after``-th occurrence: the eager occurrences before it warm up cuDNN's algorithm
-choice, the autograd engine and the allocator without spending extra (untracked) training steps, and shapes that
-occur once (a resumed run's odd step) never pay a capture. All graphs share one memory pool (they never run
+A shape is captured on its ``after``-th occurrence: the eager occurrences before it (on the capture stream,
+fenced by synchronisations, as ``torch.cuda.make_graphed_callables`` warms up) prepare cuDNN's algorithm choice,
+the autograd engine and the allocator without spending extra (untracked) training steps, and shapes that occur
+once (a resumed run's odd step) never pay a capture. All graphs share one memory pool (they never run
 concurrently) and at most ``max_graphs`` are kept: ragged fine-tuning steps beyond that run eagerly. A capture
 that fails is logged and that shape runs eagerly from then on.
 
@@ -51,13 +52,17 @@ class GraphedSteps:
         self.failed: set[tuple] = set()
         self.replays = 0
         self.pool = None if emulate else torch.cuda.graph_pool_handle()
+        self.stream = None if emulate else torch.cuda.Stream(device)  # warm-ups and captures, as PyTorch's
+        # make_graphed_callables does: lazy per-stream state (cuBLAS workspaces) is made before the capture
 
     def __call__(self, sel: list[int], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         key = (tuple(sel), tuple(x.shape), x.dtype, tuple(y.shape))
         if key not in self.graphs:
             self.seen[key] = self.seen.get(key, 0) + 1
-            if self.seen[key] < self.after or key in self.failed or len(self.graphs) >= self.max_graphs:
+            if key in self.failed or len(self.graphs) >= self.max_graphs:
                 return self.step(sel, x, y)
+            if self.seen[key] < self.after:
+                return self._warm_up(sel, x, y)
             self._capture(key, sel, x, y)
             if key not in self.graphs:
                 return self.step(sel, x, y)
@@ -70,6 +75,16 @@ class GraphedSteps:
         graph.replay()
         return out
 
+    def _warm_up(self, sel: list[int], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """An eager occurrence of a shape that will be captured: on the capture stream, fenced by syncs."""
+        if self.emulate:
+            return self.step(sel, x, y)
+        torch.cuda.synchronize(self.device)
+        with torch.cuda.stream(self.stream):
+            out = self.step(sel, x, y)
+        torch.cuda.synchronize(self.device)
+        return out
+
     def _capture(self, key: tuple, sel: list[int], x: torch.Tensor, y: torch.Tensor) -> None:
         sx, sy = torch.empty_like(x), torch.empty_like(y)
         if self.emulate:
@@ -78,7 +93,7 @@ class GraphedSteps:
         graph = torch.cuda.CUDAGraph()
         try:
             torch.cuda.synchronize(self.device)
-            with torch.cuda.graph(graph, pool=self.pool):
+            with torch.cuda.graph(graph, pool=self.pool, stream=self.stream):
                 out = self.step(sel, sx, sy)
         except RuntimeError as err:  # capture refused an op: this shape stays eager, training goes on
             self.failed.add(key)

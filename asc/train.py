@@ -12,17 +12,7 @@ step has at most a few groups). The alternative, masked BatchNorm over padded ba
 and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
 CPU time proportional to the examples trained.
 
-Options and their effect on results (``precision``, ``compile``; none measured on a GPU yet — expected effects):
-``fp32`` (default) keeps the paper's numbers and makes fused and one-by-one agree to float rounding; it also
-switches TF32 off, which cuDNN convolutions otherwise use by default on Ampere and later. ``tf32`` lets CUDA
-matmuls/convs round their inputs to a 10-bit mantissa (~5e-4 relative error per product): a different float
-trajectory, like another reduction order but larger. ``bf16`` autocasts the forward pass to bfloat16 (8-bit
-mantissa; BN statistics, loss and Adam stay float32): the fastest on a GPU, for timing and exploration; a
-result made with it is not the paper's fp32 recipe, so keep it out of comparisons with fp32 runs.
-``compile=True`` wraps the fused forward in ``torch.compile`` (a string names the backend, e.g. "eager" to
-check the capture without a compiler): the same math, but generated kernels reorder float sums (differences at
-float rounding level, amplified by training as any reordering is — see tests/test_fused.py) and the first steps
-of each new (batch, models) shape pay the compilation. CUDA graphs are not offered: ragged steps change shapes.
+Speed options (precision, compile, formulation, CUDA graphs, residency) and their effect: :mod:`asc.speed`.
 """
 
 from __future__ import annotations
@@ -46,6 +36,7 @@ from asc.checks import NonFiniteError, require_finite
 from asc.device import auto_group_size, on_device, parts, precision_mode
 from asc.graphs import GraphedSteps
 from asc.progress import show_progress
+from asc.speed import compiled_forward
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +126,6 @@ def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
 
 
 # ---------------------------------------------------------------------- the fused loop
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-def compiled_forward(compile: bool | str) -> Callable[..., torch.Tensor]:
-    """torch.compile of the fused forward: ``True`` (inductor), a mode of :data:`COMPILE_MODES` (inductor in
-    that mode; reduce-overhead adds CUDA graphs) or another string, which names a backend ("eager", "aot_eager":
-    the capture without a compiler, for the CPU tests)."""
-    if compile is True:
-        return torch.compile(fused.forward, dynamic=True)
-    if compile in COMPILE_MODES:
-        return torch.compile(fused.forward, mode=compile)
-    return torch.compile(fused.forward, dynamic=True, backend=compile)
-
-
 def _check(runs: Sequence[Run]) -> None:
     shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
     sizes = {r.recipe.batch_size for r in runs}

@@ -56,7 +56,9 @@ def test_dropout_masks_do_not_depend_on_batch_mates() -> None:
     keys = fused_ops.dropout_keys(seeds, steps, layer=1)
     together = fused_ops.keep_mask(keys, batch=4, n=500, p=0.3)
     for g in range(4):
-        alone = fused_ops.keep_mask(fused_ops.dropout_keys(seeds[g : g + 1], steps[g : g + 1], 1), 4, 500, 0.3)
+        alone = fused_ops.keep_mask(
+            fused_ops.dropout_keys(seeds[g : g + 1], steps[g : g + 1], 1), 4, 500, 0.3
+        )
         assert torch.equal(together[:, g], alone[:, 0])
     kept = together > 0
     assert abs(kept.float().mean().item() - 0.7) < 0.02

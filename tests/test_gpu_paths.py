@@ -198,3 +198,20 @@ def test_aot_eager_compiled_training_equals_eager(data, tmp_path) -> None:
     train_many(plain, data["train"], data["val"], progress=False)
     train_many(comp, data["train"], data["val"], progress=False, compile="aot_eager")
     assert_runs_equal(plain, comp)
+
+
+def test_runtime_speed_options_map_to_train_many_and_name_bad_values() -> None:
+    from asc.errors import ConfigError
+    from asc.speed import speed_options
+
+    rt = {"compile": False, "formulation": "auto", "cuda_graphs": "auto"}
+    assert speed_options(rt) == {"compile": False, "formulation": "auto", "graphs": None}
+    assert speed_options({**rt, "cuda_graphs": False, "compile": "reduce-overhead"})["graphs"] is False
+    for bad, key in (
+        ({"formulation": "fft"}, "runtime.formulation"),
+        ({"cuda_graphs": "yes"}, "runtime.cuda_graphs"),
+        ({"compile": 3}, "runtime.compile"),
+        ({"cuda_graphs": True, "compile": True}, "exclusive"),
+    ):
+        with pytest.raises(ConfigError, match=key):
+            speed_options({**rt, **bad})
