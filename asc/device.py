@@ -20,12 +20,19 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def precision_mode(precision: str, device: torch.device):
-    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
+def precision_mode(precision: str, device: torch.device, cudnn_benchmark: bool = False):
+    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs).
+    ``cudnn_benchmark``: cuDNN times its algorithms on the first call of each shape and keeps the fastest (FFT
+    and other algorithms that its heuristics skip); speed only, though another algorithm sums in another order."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
-    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    flags = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cudnn.benchmark,
+    )
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.benchmark = cudnn_benchmark
     # No autocast cache: the fused step makes new leaf tensors each step, whose cached bf16 copies would pile
     # up until the context exits, and a CUDA graph must not capture casts cached outside it.
     autocast = torch.autocast(
@@ -35,7 +42,11 @@ def precision_mode(precision: str, device: torch.device):
         with autocast:
             yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+        (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cudnn.benchmark,
+        ) = flags
 
 
 def fits(x: torch.Tensor, free_bytes: int) -> bool:

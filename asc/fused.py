@@ -160,7 +160,8 @@ class FusedStack:
         self.steps = torch.zeros(self.m, dtype=torch.int64, device=self.device)
         self.channels_last = channels_last
         self.formulation = fused_conv.check(formulation)
-        self.chosen: dict[tuple[int, int], str] = {}  # auto: (models, batch) → the measured fastest
+        self.chosen: str | None = None  # auto: the measured fastest, once per stack (see conv_for)
+        self.timings: dict[str, float] = {}
         self.dropout_rng = dropout_rng
         self._idx: dict[tuple[int, ...], torch.Tensor] = {}
 
@@ -210,13 +211,14 @@ class FusedStack:
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
-    def conv_for(self, g: int, batch: int) -> str:
-        """The formulation a pass of g models at ``batch`` uses (under auto: measured, else grouped)."""
+    def conv_for(self, g: int) -> str:
+        """The formulation a pass of g models uses. Under auto: a single model is one plain convolution in every
+        formulation (grouped); otherwise the one measured on this stack's first fused step, which then holds for
+        every shape of the stack (the ranking held from M = 8 to 128 on an H200, README "Performance"; one
+        measurement per shape would cost more than it saves in ragged fine-tuning, where G changes often)."""
         if self.formulation != "auto":
             return self.formulation
-        return self.chosen.get((g, batch)) or next(
-            (c for (gg, _), c in self.chosen.items() if gg == g), "grouped"
-        )
+        return "grouped" if g == 1 or self.chosen is None else self.chosen
 
     def train_step(
         self,
@@ -243,9 +245,9 @@ class FusedStack:
         keys = layer_keys(seeds if idx is None else seeds[idx], steps, self.n_dropout)
         kw = dict(train=True, keys=keys, channels_last=self.channels_last, dropout_rng=self.dropout_rng)
         xin = self._input(x)
-        if self.formulation == "auto" and (len(sel), len(x)) not in self.chosen:
+        if self.formulation == "auto" and self.chosen is None and len(sel) > 1:
             self._choose(forward_fn, t, params, xin, y, kw)
-        logits = forward_fn(self.ops, t, xin, conv=self.conv_for(len(sel), len(x)), **kw)
+        logits = forward_fn(self.ops, t, xin, conv=self.conv_for(len(sel)), **kw)
         losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(0)  # (G,)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         grad = torch.cat([gr.reshape(len(sel), -1) for gr in grads], 1)
@@ -272,7 +274,7 @@ class FusedStack:
 
     def _choose(self, forward_fn: Any, t: dict, params: dict, xin: torch.Tensor, y: torch.Tensor, kw: dict):
         """Time each formulation's forward + backward of this step (on copies of the BN statistics: the
-        models are untouched) and remember the fastest for this (models, batch) shape."""
+        models are untouched) and keep the fastest for this stack."""
 
         def trial(conv: str) -> None:
             tt = {k: v if k in params else v.clone() for k, v in t.items()}
@@ -280,9 +282,8 @@ class FusedStack:
             loss = F.cross_entropy(out.transpose(1, 2), y, reduction="none").sum()
             torch.autograd.grad(loss, list(params.values()))
 
-        best, times = fused_conv.choose(trial, self.device)
-        self.chosen[(len(xin[0]), len(xin))] = best
-        log.info("fused step of %d model(s) at batch %d: %s (%s)", len(xin[0]), len(xin), best, times)
+        self.chosen, self.timings = fused_conv.choose(trial, self.device)
+        log.info("fused convolutions: %s (seconds per step, measured: %s)", self.chosen, self.timings)
 
     @torch.no_grad()
     def logits(self, sel: list[int], x: torch.Tensor, forward_fn: Any = forward) -> torch.Tensor:
@@ -290,5 +291,5 @@ class FusedStack:
         idx = self.index(sel)
         t = self.t if idx is None else {k: v.index_select(0, idx) for k, v in self.t.items()}
         xb = self._input(x.unsqueeze(1).expand(-1, len(sel), -1, -1))
-        conv = self.conv_for(len(sel), len(x))
+        conv = self.conv_for(len(sel))
         return forward_fn(self.ops, t, xb, train=False, channels_last=self.channels_last, conv=conv)

@@ -34,8 +34,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 
 def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
-    """train_many's keyword arguments for the config's ``runtime.compile``, ``runtime.formulation`` and
-    ``runtime.cuda_graphs`` (speed only: no artifact key holds them). Raises ConfigError naming a bad value."""
+    """train_many's keyword arguments for the config's ``runtime.compile``, ``runtime.formulation``,
+    ``runtime.cuda_graphs`` and ``runtime.cudnn_benchmark`` (speed only: no artifact key holds them). Raises
+    ConfigError naming a bad value."""
     comp, form, graphs = (
         rt.get("compile", False),
         rt.get("formulation", "auto"),
@@ -52,9 +53,17 @@ def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
         )
     if graphs not in ("auto", True, False):
         raise ConfigError(f"runtime.cuda_graphs={graphs!r} is not valid: expected auto, true or false")
+    bench = rt.get("cudnn_benchmark", False)
+    if not isinstance(bench, bool):
+        raise ConfigError(f"runtime.cudnn_benchmark={bench!r} is not valid: expected true or false")
     if graphs is True and comp:
         raise ConfigError("runtime.cuda_graphs=true and runtime.compile are exclusive: set one of them")
-    return {"compile": comp, "formulation": form, "graphs": None if graphs == "auto" else graphs}
+    return {
+        "compile": comp,
+        "formulation": form,
+        "graphs": None if graphs == "auto" else graphs,
+        "cudnn_benchmark": bench,
+    }
 
 
 def compiled_forward(compile: bool | str) -> Callable[..., torch.Tensor]:

@@ -156,6 +156,7 @@ def train_many(
     graphs: bool | None = None,
     resident: bool | None = None,
     dropout_rng: str = "auto",
+    cudnn_benchmark: bool = False,
     on_epoch_end: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
@@ -171,7 +172,8 @@ def train_many(
     the CPU, all on CUDA); ``formulation`` of the convolutions (:mod:`asc.fused_conv`: auto, grouped, split,
     im2col); ``graphs`` CUDA-graph replay of repeated step shapes (:mod:`asc.graphs`; None = on CUDA unless
     ``compile``; True on the CPU emulates it); ``resident`` features on the device with batches gathered there
-    (None = when they fit, :func:`asc.device.resident`); ``dropout_rng`` (:func:`asc.fused_ops.keep_mask`)."""
+    (None = when they fit, :func:`asc.device.on_device`); ``dropout_rng`` (:func:`asc.fused_ops.keep_mask`);
+    ``cudnn_benchmark`` (:func:`asc.device.precision_mode`)."""
     _check(runs)
     device = torch.device(device)
     if graphs and compile:
@@ -189,6 +191,7 @@ def train_many(
             graphs=graphs,
             resident=resident,
             dropout_rng=dropout_rng,
+            cudnn_benchmark=cudnn_benchmark,
         )
         cb = on_epoch_end
         return [
@@ -215,7 +218,7 @@ def train_many(
     bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
     ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
     disable = not show_progress(progress)
-    with precision_mode(precision, device):
+    with precision_mode(precision, device, cudnn_benchmark):
         while todo := [
             m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
         ]:

@@ -12,14 +12,17 @@ by a timeout still returns what it measured):
 2. ``baseline``  the baseline recipe at M = 1 through ``train_many`` on data of the full stand-in's size
                  (asc.data.standin: 13,962 fold1_train clips, 30 % held out for selection), eager vs CUDA
                  graphs (fp32, and bf16 with graphs): examples/s, the projected 200-epoch time.
-3. ``fused``     fused training steps, aggregate examples/s at M = 1, 8, 32, 128 in fp32, tf32 and bf16 (the
-                 grouped formulation), and the speed-up over one by one (M = 1, the same code).
+3. ``fused``     fused training steps, aggregate examples/s at M = 1, 8, 32, 128 in fp32, tf32 and bf16
+                 (formulation=auto, the default), and the speed-up over one by one (M = 1, the same code).
 4. ``forms``     the exact formulations of the fused convolution side by side (asc.fused_conv) and what
                  ``formulation=auto`` picks.
-5. ``tests``     the CUDA tests (pytest -m cuda).
-6. ``cli``       a real slice of ``experiment=paper`` through ``python -m asc`` on the stand-in, on the device.
-7. ``projection`` the whole ``experiment=paper`` grid projected from the measured rates.
-8. ``compile``   the M = 1 baseline through torch.compile (default and reduce-overhead): rate and compile time.
+5. ``projection`` the whole ``experiment=paper`` grid projected from the measured rates.
+6. ``tests``     the CUDA tests (pytest -m cuda) of the trainer, the latency and the resume.
+7. ``cli``       a real slice of ``experiment=paper`` through ``python -m asc`` on the stand-in, on the device.
+8. ``compile``   the M = 1 fused step through torch.compile (inductor): compile time and rate; in a child process
+                 killed after 75 s (a first try on an H200 compiled for over 2 minutes inside train_many).
+9. ``clitest``   the CUDA test of the CLI (tests/test_cli.py: the demo dataset's audio, librosa, up to pruning).
+10. ``compile_ro`` the same with mode="reduce-overhead" (inductor + CUDA graphs).
 
 Bounds: one training example of the DCASE21 network costs 3 × 2 × MACs (forward; backward twice the forward)
 ≈ 1.72 GFLOP; an H100/H200 gives ~67 TFLOP/s in strict fp32, ~495 in tf32 and ~990 in bf16 (dense, datasheet).
@@ -45,7 +48,18 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("env", "baseline", "fused", "forms", "tests", "cli", "projection", "compile")
+SECTIONS = (
+    "env",
+    "baseline",
+    "fused",
+    "forms",
+    "projection",
+    "tests",
+    "cli",
+    "compile",
+    "clitest",
+    "compile_ro",
+)
 PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 990.0}  # H100/H200 SXM datasheet, dense
 GOALS = {
     "baseline_200_epochs_min": 2.0,
@@ -60,12 +74,11 @@ FULL = {
     "batch": 16,
     "epochs": 3,
     "ms": (1, 8, 32, 128),
-    "form_ms": (8, 32, 128),
+    "form_ms": (8, 64),  # the ranking held from 8 to 128 (2026-11-30); 64 keeps grouped's slow steps short
     "precisions": ("fp32", "tf32", "bf16"),
-    "min_s": 0.4,
+    "min_s": 0.3,
     "min_steps": 3,
     "cli_scale": None,  # asc.data.standin.MIN_SCALE (+ a margin)
-    "compile_n_train": 2048,
     "spec": {},  # the paper's network (asc.model.DEFAULT_SPEC)
     "tests_timeout_s": 100,
     "cli_timeout_s": 120,
@@ -81,7 +94,6 @@ REHEARSE = {
     "precisions": ("fp32", "bf16"),
     "min_s": 0.0,
     "min_steps": 1,
-    "compile_n_train": 16,
     "spec": {"widths": [4, 4, 8], "input_shape": [20, 100], "pools": [None, [5, 5], [4, 20]]},
 }
 
@@ -106,9 +118,9 @@ def sync(device: torch.device) -> None:
 
 
 def rate(fn: Callable[[], int], device: torch.device, min_s: float, min_steps: int) -> float:
-    """Items/s of ``fn`` (returns items done): two warm-up calls, then calls until min_s and min_steps."""
-    for _ in range(2):
-        fn()
+    """Items/s of ``fn`` (returns items done): one warm-up call (cuDNN's choice, allocations), then calls until
+    min_s and min_steps."""
+    fn()
     sync(device)
     n, calls, start = 0, 0, time.perf_counter()
     while calls < min_steps or time.perf_counter() - start < min_s:
@@ -249,6 +261,7 @@ def sec_baseline(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     cases = {
         "eager fp32": {"graphs": False},
         "CUDA graphs fp32": {"graphs": True},
+        "CUDA graphs fp32, cudnn.benchmark": {"graphs": True, "cudnn_benchmark": True},
         "CUDA graphs bf16": {"graphs": True, "precision": "bf16"},
     }
     res = {}
@@ -301,7 +314,14 @@ def sec_baseline(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return out, md
 
 
-def fused_step(s: dict[str, Any], m: int, device: torch.device, formulation: str) -> Callable[[], int]:
+def fused_step(
+    s: dict[str, Any],
+    m: int,
+    device: torch.device,
+    formulation: str,
+    channels_last: bool = True,
+    forward_fn: Callable[..., torch.Tensor] | None = None,
+) -> Callable[[], int]:
     """One fused Adam step of m baseline networks (FusedStack.train_step, the code train_many runs), input on
     the device: the compute that fusion changes, without data gathering or evaluation."""
     from asc import fused
@@ -309,7 +329,7 @@ def fused_step(s: dict[str, Any], m: int, device: torch.device, formulation: str
 
     torch.manual_seed(0)
     nets = [build_model(s["spec"]) for _ in range(m)]
-    stack = fused.FusedStack(nets, device, formulation=formulation)
+    stack = fused.FusedStack(nets, device, formulation=formulation, channels_last=channels_last)
     batch = s["batch"]
     x = torch.randn(batch, m, *nets[0].spec["input_shape"], device=device)
     y = torch.randint(0, 10, (batch, m), device=device)
@@ -321,20 +341,28 @@ def fused_step(s: dict[str, Any], m: int, device: torch.device, formulation: str
     sel = list(range(m))
 
     def run() -> int:
-        stack.train_step(sel, x, y, **kw)
+        stack.train_step(sel, x, y, **kw, forward_fn=forward_fn or fused.forward)
         return batch * m
 
     run.stack = stack
     return run
 
 
-def measure_fused(ctx: dict[str, Any], m: int, precision: str, formulation: str) -> float | str:
+def measure_fused(
+    ctx: dict[str, Any],
+    m: int,
+    precision: str,
+    formulation: str,
+    channels_last: bool = True,
+    bench: bool = False,
+) -> float | str:
     from asc.device import precision_mode
 
     s, dev = ctx["s"], ctx["device"]
     try:
-        with precision_mode(precision, dev):
-            return rate(fused_step(s, m, dev, formulation), dev, s["min_s"], s["min_steps"])
+        with precision_mode(precision, dev, cudnn_benchmark=bench):
+            step = fused_step(s, m, dev, formulation, channels_last)
+            return rate(step, dev, s["min_s"], s["min_steps"])
     except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -348,7 +376,7 @@ def sec_fused(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     for p in s["precisions"]:
         res[p] = {}
         for m in s["ms"]:
-            res[p][m] = measure_fused(ctx, m, p, "grouped")
+            res[p][m] = measure_fused(ctx, m, p, "auto")
             ctx["fused"] = res
         one = res[p][s["ms"][0]]
         for m, r in res[p].items():
@@ -367,7 +395,8 @@ def sec_fused(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
         rows,
     )
     md += (
-        f"\n\nGrouped formulation, batch {s['batch']} per network, Adam steps on device-resident input. Goals: fp32 "
+        f"\n\nformulation=auto (train_many's default; section forms compares them), batch {s['batch']} per network, "
+        "Adam steps on device-resident input. Goals: fp32 "
         f"≥ {pct(GOALS['fused_fp32_bound_fraction_m32'])} of the bound at M ≥ 32: {pct(frac)}, "
         f"{verdict(frac >= GOALS['fused_fp32_bound_fraction_m32'])}; bf16 ≥ {GOALS['bf16_examples_per_s']:,.0f} "
         f"examples/s: {max(bf16, default=0):,.0f}, {verdict(max(bf16, default=0) >= GOALS['bf16_examples_per_s'])}."
@@ -375,41 +404,62 @@ def sec_fused(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return {"examples_per_s": res, "fp32_bound_fraction_m_ge_32": frac}, md
 
 
+FORM_CASES = {  # column → (formulation, channels_last, cudnn.benchmark)
+    "grouped": ("grouped", True, False),
+    "split": ("split", True, False),
+    "im2col": ("im2col", True, False),
+    "split NCHW": ("split", False, False),
+    "grouped, cudnn.benchmark": ("grouped", True, True),
+    "split, cudnn.benchmark": ("split", True, True),
+}
+
+
 def sec_forms(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    from asc import fused_conv
+    """The formulations side by side (fp32 at form_ms; bf16 at the largest M without im2col), and the pick of
+    formulation=auto on a fresh stack's first fused step."""
+    from asc.device import precision_mode
 
     s, dev = ctx["s"], ctx["device"]
-    res: dict[int, dict[str, Any]] = {}
-    picks: dict[int, Any] = {}
+    res: dict[str, dict[str, Any]] = {}
     rows = []
-    for m in s["form_ms"]:
-        res[m] = {f: measure_fused(ctx, m, "fp32", f) for f in fused_conv.FORMULATIONS}
-        step = fused_step(s, m, dev, "auto")
-        step()
-        picks[m] = {"pick": step.stack.chosen}
-        ok = {f: r for f, r in res[m].items() if isinstance(r, float)}
-        fastest = max(ok, key=ok.get) if ok else "-"
-        cells = [f"{r:,.0f}" if isinstance(r, float) else r for r in res[m].values()]
-        rows.append([m, *cells, fastest, next(iter(step.stack.chosen.values()), "-")])
+    cases = [("fp32", m, FORM_CASES) for m in s["form_ms"]]
+    cases.append(("bf16", s["form_ms"][-1], {k: v for k, v in FORM_CASES.items() if "im2col" not in k}))
+    for precision, m, variants in cases:
+        name = f"{precision} M={m}"
+        res[name] = {k: measure_fused(ctx, m, precision, *v) for k, v in variants.items()}
+        with precision_mode(precision, dev):
+            step = fused_step(s, m, dev, "auto")
+            step()
+        res[name]["auto picked"] = step.stack.chosen
+        res[name]["auto timings s"] = step.stack.timings
         ctx["forms"] = res
-    md = md_table(["M (fp32)", *fused_conv.FORMULATIONS, "fastest", "auto picked"], rows)
-    md += "\n\nExamples/s of the fused Adam step; every formulation computes the same sums (tests/test_gpu_paths.py)."
-    return {
-        "examples_per_s": res,
-        "auto": {m: {str(k): v for k, v in p["pick"].items()} for m, p in picks.items()},
-    }, md
+        rows.append(
+            [name]
+            + [
+                f"{res[name][k]:,.0f}" if isinstance(res[name].get(k), float) else res[name].get(k, "")
+                for k in FORM_CASES
+            ]
+            + [step.stack.chosen or "-"]
+        )
+    md = md_table(["case", *FORM_CASES, "auto picked"], rows)
+    md += (
+        "\n\nExamples/s of the fused Adam step, batch 16 per network; every formulation computes the same sums "
+        "(tests/test_gpu_paths.py); cudnn.benchmark lets cuDNN time its algorithms per shape."
+    )
+    return {"examples_per_s": res}, md
 
 
-TEST_GROUPS = {  # the fast ones first: the CLI test builds the demo dataset (audio, librosa) before its run
+TEST_GROUPS = {  # "cli" builds the demo dataset (audio decoding, librosa) before its run: its own, last section
     "unit": ["tests/test_fused_cuda.py", "tests/test_train.py", "tests/test_cost.py"],
     "cli": ["tests/test_cli.py"],
 }
 
 
-def sec_tests(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def sec_tests(ctx: dict[str, Any], groups: Sequence[str] = ("unit",)) -> tuple[dict[str, Any], str]:
     out: dict[str, Any] = {}
     md = []
-    for name, files in TEST_GROUPS.items():
+    for name in groups:
+        files = TEST_GROUPS[name]
         cmd = [
             sys.executable,
             "-m",
@@ -432,7 +482,7 @@ def sec_tests(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
-                timeout=ctx["s"]["tests_timeout_s"],
+                timeout=max(10.0, min(ctx["s"]["tests_timeout_s"], ctx.get("left_s", 1e9) - 10)),
                 check=False,
             )
             tail, rc = (proc.stdout + proc.stderr)[-3000:], proc.returncode
@@ -472,7 +522,12 @@ def sec_cli(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
         start = time.perf_counter()
         try:
             proc = subprocess.run(
-                cmd, cwd=ROOT, capture_output=True, text=True, timeout=ctx["s"]["cli_timeout_s"], check=False
+                cmd,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=max(10.0, min(ctx["s"]["cli_timeout_s"], ctx.get("left_s", 1e9) - 10)),
+                check=False,
             )
             tail, rc = (proc.stdout + proc.stderr)[-3000:], proc.returncode
         except subprocess.TimeoutExpired as err:
@@ -516,34 +571,30 @@ def sec_projection(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return out, md
 
 
-def sec_compile(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def sec_compile(ctx: dict[str, Any], mode: bool | str = True) -> tuple[dict[str, Any], str]:
+    """The M = 1 fused step (fp32) through torch.compile in ``mode``: the first call's seconds (tracing and
+    compiling forward and backward) and the rate after it; compare the fused section's M = 1 (eager, same step)
+    and the baseline section's CUDA graphs."""
+    from asc.device import precision_mode
+    from asc.speed import compiled_forward
+
     s, dev = ctx["s"], ctx["device"]
-    n = s["compile_n_train"]
-    data = baseline_data(s, n, s["batch"], dev)
-    modes = ["aot_eager"] if ctx["rehearse"] else [True, "reduce-overhead"]
-    res, rows = {}, []
-    for mode in modes:
-        name = "inductor" if mode is True else str(mode)
-        try:
-            r = train_rate(s, dev, data, n, 3, compile=mode, graphs=False)
-            res[name] = r
-            rows.append(
-                [
-                    name,
-                    f"{r['examples_per_s']:,.0f}",
-                    pct(r["examples_per_s"] / bound("fp32")),
-                    f"{r['first_epoch_s']:.1f}",
-                ]
-            )
-        except Exception as err:  # a compiler failure is a finding, not the end of the check
-            res[name] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
-            rows.append([name, res[name], "", ""])
-        ctx["compile"] = res
-    md = md_table(["M = 1 fp32, torch.compile", "examples/s", "of bound", "1st epoch s (compile)"], rows)
-    return (
-        res,
-        md + f"\n\n{n} training clips per epoch, 3 epochs; compare the baseline section's eager and graphs.",
+    mode = "aot_eager" if ctx["rehearse"] else mode
+    name = "inductor" if mode is True else str(mode)
+    with precision_mode("fp32", dev):
+        step = fused_step(s, 1, dev, "grouped", forward_fn=compiled_forward(mode))
+        start = time.perf_counter()
+        step()
+        sync(dev)
+        first = time.perf_counter() - start
+        r = rate(step, dev, s["min_s"], 20 * s["min_steps"])
+    eager = ctx.get("fused", {}).get("fp32", {}).get(1)
+    out = {"mode": name, "first_call_s": first, "examples_per_s": r}
+    md = md_table(
+        ["M = 1 fused step, fp32", "examples/s", "of bound", "1st call s (compile)"],
+        [[f"torch.compile {name}", f"{r:,.0f}", pct(r / bound("fp32")), f"{first:.1f}"]],
     )
+    return out, md + (f"\n\nEager, same step: {eager:,.0f} examples/s." if isinstance(eager, float) else "")
 
 
 RUNNERS: dict[str, tuple[Callable, float]] = {  # name → (function, seconds it needs at least, full size)
@@ -551,11 +602,38 @@ RUNNERS: dict[str, tuple[Callable, float]] = {  # name → (function, seconds it
     "baseline": (sec_baseline, 30),
     "fused": (sec_fused, 30),
     "forms": (sec_forms, 20),
+    "projection": (sec_projection, 1),
     "tests": (sec_tests, 40),
     "cli": (sec_cli, 40),
-    "projection": (sec_projection, 1),
     "compile": (sec_compile, 40),
+    "compile_ro": (lambda ctx: sec_compile(ctx, "reduce-overhead"), 40),
+    "clitest": (lambda ctx: sec_tests(ctx, ("cli",)), 40),
 }
+
+
+ISOLATED = {
+    "compile": 75.0,
+    "compile_ro": 75.0,
+}  # sections that run in a child process, killed after this many seconds at most
+
+
+def isolated(name: str, args: argparse.Namespace, timeout: float) -> tuple[dict[str, Any], str]:
+    """Run one section in a child process (a compiler that hangs or runs long cannot take the rest down)."""
+    with tempfile.TemporaryDirectory(prefix="asc-gpu-check-child-") as tmp:
+        cmd = [sys.executable, __file__, "--child", "--sections", name, "--out", tmp]
+        cmd += ["--rehearse"] if args.rehearse else []
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            tail = (proc.stdout + proc.stderr)[-2000:]
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}, f"timed out after {timeout:.0f} s (killed)"
+        path = Path(tmp) / "gpu_check.json"
+        if not path.is_file() or name not in json.loads(path.read_text())["sections"]:
+            return {
+                "error": f"child exited {proc.returncode}: {tail}"
+            }, f"FAILED (child rc {proc.returncode})"
+        md = (Path(tmp) / "gpu_check.md").read_text().split(f"## {name}\n\n", 1)[-1]
+        return json.loads(path.read_text())["sections"][name], md
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -566,6 +644,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--budget-s", type=float, default=300.0, help="skip sections once this is nearly spent"
     )
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"subset of {','.join(SECTIONS)}")
+    parser.add_argument(
+        "--child", action="store_true", help=argparse.SUPPRESS
+    )  # an isolated section's process
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.sections.split(",") if n.strip()]
     if bad := sorted(set(names) - set(SECTIONS)):
@@ -594,8 +675,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         start = time.perf_counter()
         print(f"== {name} ({left:.0f} s of the budget left)", flush=True)
+        ctx["left_s"] = left
         try:
-            result, md = fn(ctx)
+            if name in ISOLATED and not args.child:
+                result, md = isolated(name, args, timeout=max(10.0, min(ISOLATED[name], left - 15)))
+            else:
+                result, md = fn(ctx)
         except Exception as err:  # one broken section must not cost the others' figures
             import traceback
 

@@ -106,7 +106,8 @@ def test_auto_formulation_is_grouped_on_the_cpu() -> None:
         "seeds": torch.arange(2),
     }
     stack.train_step([0, 1], x, y, **kw)
-    assert stack.chosen == {(2, 4): "grouped"} and stack.conv_for(2, 64) == "grouped"
+    assert stack.chosen == "grouped" and stack.conv_for(2) == "grouped"
+    assert fused.FusedStack(models(2), "cpu", formulation="split").conv_for(1) == "split"
 
 
 # ------------------------------------------------------------------ counter-hash dropout on the CPU
@@ -204,13 +205,15 @@ def test_runtime_speed_options_map_to_train_many_and_name_bad_values() -> None:
     from asc.errors import ConfigError
     from asc.speed import speed_options
 
-    rt = {"compile": False, "formulation": "auto", "cuda_graphs": "auto"}
-    assert speed_options(rt) == {"compile": False, "formulation": "auto", "graphs": None}
+    rt = {"compile": False, "formulation": "auto", "cuda_graphs": "auto", "cudnn_benchmark": False}
+    want = {"compile": False, "formulation": "auto", "graphs": None, "cudnn_benchmark": False}
+    assert speed_options(rt) == want
     assert speed_options({**rt, "cuda_graphs": False, "compile": "reduce-overhead"})["graphs"] is False
     for bad, key in (
         ({"formulation": "fft"}, "runtime.formulation"),
         ({"cuda_graphs": "yes"}, "runtime.cuda_graphs"),
         ({"compile": 3}, "runtime.compile"),
+        ({"cudnn_benchmark": "on"}, "runtime.cudnn_benchmark"),
         ({"cuda_graphs": True, "compile": True}, "exclusive"),
     ):
         with pytest.raises(ConfigError, match=key):
