@@ -213,12 +213,16 @@ class FusedStack:
 
     def conv_for(self, g: int) -> str:
         """The formulation a pass of g models uses. Under auto: a single model is one plain convolution in every
-        formulation (grouped); otherwise the one measured on this stack's first fused step, which then holds for
-        every shape of the stack (the ranking held from M = 8 to 128 on an H200, README "Performance"; one
-        measurement per shape would cost more than it saves in ragged fine-tuning, where G changes often)."""
+        formulation (grouped); otherwise the one measured on this stack's first fused training step, which then
+        holds for every shape of the stack (the ranking held from M = 8 to 128 on an H200, README
+        "Performance"; one measurement per shape would cost more than it saves in ragged fine-tuning, where G
+        changes often). Before any measurement (evaluation-only stacks): split on CUDA (2.2-3.3× grouped in that
+        fp32 run), grouped on the CPU (:func:`asc.device.auto_group_size` makes it one plain convolution)."""
         if self.formulation != "auto":
             return self.formulation
-        return "grouped" if g == 1 or self.chosen is None else self.chosen
+        if g == 1:
+            return "grouped"
+        return self.chosen or ("split" if self.device.type == "cuda" else "grouped")
 
     def train_step(
         self,
