@@ -86,8 +86,9 @@ def test_every_speed_option_trains(data: dict, tmp_path: Path, options: dict) ->
         {"formulation": "im2col"},
         {"formulation": "auto"},
         {"channels_last": False, "graphs": True},
+        {"cudnn_benchmark": True, "graphs": True, "formulation": "split"},
     ],
-    ids=["graphs", "host-features", "split", "im2col", "auto", "nchw-graphs"],
+    ids=["graphs", "host-features", "split", "im2col", "auto", "nchw-graphs", "benchmark-graphs-split"],
 )
 def test_each_gpu_path_trains_as_the_plain_one_and_as_the_cpu(
     data: dict, reference: tuple[list, list], tmp_path: Path, options: dict
