@@ -224,5 +224,7 @@ def test_precision_mode_sets_and_restores_the_cudnn_and_autocast_flags() -> None
     before = torch.backends.cudnn.benchmark
     with asc_device.precision_mode("bf16", torch.device("cpu"), cudnn_benchmark=not before):
         assert torch.backends.cudnn.benchmark is not before
-        assert torch.is_autocast_enabled("cpu") and not torch.is_autocast_cache_enabled()  # see precision_mode
+        assert (
+            torch.is_autocast_enabled("cpu") and not torch.is_autocast_cache_enabled()
+        )  # see precision_mode
     assert torch.backends.cudnn.benchmark is before
