@@ -20,26 +20,50 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def precision_mode(precision: str, device: torch.device):
-    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs)."""
+def precision_mode(precision: str, device: torch.device, cudnn_benchmark: bool = False):
+    """fp32 switches TF32 *off* (cuDNN convolutions default to TF32 on Ampere and later GPUs).
+    ``cudnn_benchmark``: cuDNN times its algorithms on the first call of each shape and keeps the fastest (FFT
+    and other algorithms that its heuristics skip); speed only, though another algorithm sums in another order."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; valid values: {', '.join(PRECISIONS)}")
-    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    flags = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cudnn.benchmark,
+    )
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    # No autocast cache: the fused step makes new leaf tensors each step, whose cached bf16 copies would pile
+    # up until the context exits, and a CUDA graph must not capture casts cached outside it.
+    autocast = torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False
+    )
     try:
         with autocast:
             yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+        (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.backends.cudnn.benchmark,
+        ) = flags
 
 
-def resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """The tensor on ``device`` if it takes under half the free device memory, else left on the CPU (then
-    each mini-batch is gathered on the CPU and copied over)."""
-    if device.type != "cuda" or x.device == device:
+def fits(x: torch.Tensor, free_bytes: int) -> bool:
+    """Whether x may live on a device with ``free_bytes`` free: under half of it (the rest is for activations)."""
+    return x.numel() * x.element_size() < free_bytes // 2
+
+
+def on_device(x: torch.Tensor, device: torch.device, resident: bool | None = None) -> torch.Tensor:
+    """Where the training loop keeps a feature (or label) tensor: on ``device`` (mini-batches are then gathered
+    there: no host work or copy per step, no DataLoader) or on the CPU (each mini-batch is gathered on the CPU and
+    copied over). ``resident``: True/False force it; None moves it to a CUDA device when it :func:`fits` the
+    free memory, and always to the CPU. Both places give the same batches (tests/test_fused_cuda.py)."""
+    if x.device == device:
         return x
-    return x.to(device) if x.numel() * x.element_size() < torch.cuda.mem_get_info(device)[0] // 2 else x
+    if resident is None:
+        resident = device.type != "cuda" or fits(x, torch.cuda.mem_get_info(device)[0])
+    return x.to(device) if resident else x
 
 
 def auto_group_size(device: torch.device) -> int:

@@ -38,15 +38,19 @@ def predict_many(
     device: torch.device | str = "cpu",
     channels_last: bool = True,
     group_size: int | None = None,
+    formulation: str = "auto",
 ) -> list[np.ndarray]:
     """Class probabilities (N, classes) of each model: models of one shape in batched passes of ``group_size``
-    (default :func:`auto_group_size`), in float32 without TF32 like training's default."""
+    (default :func:`auto_group_size`; on CUDA all of them in one pass), in float32 without TF32 like training's
+    default. ``formulation``: the convolutions' (:mod:`asc.fused_conv`; auto: :meth:`asc.fused.FusedStack.conv_for`)."""
     groups: dict[tuple, list[int]] = {}
     for i, model in enumerate(models):
         groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
     out: list[np.ndarray] = [np.zeros((0, 0))] * len(models)
     for idxs in groups.values():
-        stack = fused.FusedStack([models[i] for i in idxs], device, channels_last=channels_last)
+        stack = fused.FusedStack(
+            [models[i] for i in idxs], device, channels_last=channels_last, formulation=formulation
+        )
         k = group_size or auto_group_size(stack.device)
         with precision_mode("fp32", stack.device):
             chunks = [

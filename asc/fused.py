@@ -24,6 +24,8 @@ so a model gets the same mask whether it trains alone or fused, and resuming nee
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,50 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BETAS = (0.9, 0.999)  # torch.optim.Adam's (and Keras') defaults, which the recipe uses
-_M32 = 0xFFFFFFFF
+from asc import fused_conv
+from asc.fused_ops import adam_apply, adam_scalars, keep_mask, layer_keys
 
-
-def mix32(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer hash (xorshift-multiply, two multipliers < 2^31 so int64 products never overflow)."""
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & _M32
-    x = x ^ (x >> 15)
-    x = (x * 0x1B873593) & _M32
-    return x ^ (x >> 16)
-
-
-def dropout_keys(seeds: torch.Tensor, steps: torch.Tensor, layer: int) -> torch.Tensor:
-    """One 32-bit key per model (int64 tensors of equal shape) for the dropout layer ``layer`` at ``steps``."""
-    k = mix32((seeds & _M32) ^ mix32((seeds >> 32) & _M32))
-    k = mix32(k ^ (steps & _M32))
-    return mix32(k ^ layer)
-
-
-def hash_uniform(keys: torch.Tensor, batch: int, n: int) -> torch.Tensor:
-    """(batch, G, n) uniforms in [0, 1): element (b, g, j) hashes model g's key with b·n + j, the element's index
-    in that model's own activation — one vectorised pass for all models (the CUDA path)."""
-    if batch * n >= 2**32:
-        raise ValueError(
-            f"dropout layer of {batch}×{n} elements per model exceeds the 32-bit element counter"
-        )
-    idx = torch.arange(batch * n, device=keys.device, dtype=torch.int64).view(batch, 1, n)
-    return (mix32(keys.view(1, -1, 1) ^ idx) >> 8).to(torch.float32) * 2.0**-24  # 24 bits: exact in float32
-
-
-def keep_mask(keys: torch.Tensor, batch: int, n: int, p: float) -> torch.Tensor:
-    """(batch, G, n) dropout mask, 1/(1-p) where kept, model g's part drawn from its key alone. On the CPU each
-    model's uniforms come from a generator seeded with its key (one fast mt19937 pass; the int64 hash costs ~13 %
-    of a CPU step), on CUDA from :func:`hash_uniform` (one kernel for all models instead of M). Both are
-    counter-based — same mask fused or alone, no RNG state to checkpoint — but CPU and CUDA masks differ, as
-    PyTorch's own dropout does across devices."""
-    if keys.device.type == "cpu":
-        u = torch.stack(
-            [torch.rand(batch, n, generator=torch.Generator().manual_seed(k)) for k in keys.tolist()], 1
-        )
-    else:
-        u = hash_uniform(keys, batch, n)
-    return (u >= p).to(torch.float32) / (1.0 - p)
+log = logging.getLogger(__name__)
 
 
 def plan(model: nn.Module) -> list[tuple[Any, ...]]:
@@ -114,20 +76,20 @@ def forward(
     train: bool,
     keys: list[torch.Tensor] | None = None,
     channels_last: bool = False,
+    conv: str = "grouped",
+    dropout_rng: str = "auto",
 ) -> torch.Tensor:
     """Logits (B, G, classes) of G stacked models ``t`` (name → (G, ...)) on x (B, G, H, W). In train mode BN
     uses batch statistics and updates ``t``'s running statistics in place; ``keys`` (per dropout layer a (G,)
-    tensor from :func:`dropout_keys`) switch dropout on. ``channels_last``: x is NHWC, so make the weights so."""
+    tensor from :func:`dropout_keys`) switch dropout on (masks from :func:`keep_mask` with ``dropout_rng``).
+    ``channels_last``: x is NHWC, so make the weights so. ``conv``: the formulation of the per-model
+    convolutions (:data:`asc.fused_conv.FORMULATIONS`, all exact)."""
     batch, g = x.shape[:2]
+    conv_fn = fused_conv.CONV[conv]
     for op in ops:
         kind = op[0]
         if kind == "conv":
-            w = t[f"{op[1]}.weight"]
-            w = w.reshape(-1, *w.shape[2:])
-            if channels_last:  # input and weights both channels_last: oneDNN's fast path (2-3× for the 16→16
-                w = w.to(memory_format=torch.channels_last)  # conv). .to, not .contiguous: for C_in = 1 only
-                # .to sets NHWC strides, and PyTorch infers the conv's output layout from the strides.
-            x = F.conv2d(x, w, t[f"{op[1]}.bias"].reshape(-1), padding=op[2], groups=g)
+            x = conv_fn(x, t[f"{op[1]}.weight"], t[f"{op[1]}.bias"], op[2], g, channels_last)
         elif kind == "bn":
             n = op[1]
             x = F.batch_norm(
@@ -147,7 +109,7 @@ def forward(
         elif kind == "pool":
             x = F.max_pool2d(x, op[1])
         elif kind == "dropout" and keys is not None:
-            mask = keep_mask(keys[op[1]], batch, x[0].numel() // g, op[2])
+            mask = keep_mask(keys[op[1]], batch, x[0].numel() // g, op[2], dropout_rng)
             x = x * mask.view(x.shape)
         elif kind == "flatten":
             x = x.reshape(batch, g, -1)  # (C, H, W) per model, as nn.Flatten does for one model
@@ -156,54 +118,24 @@ def forward(
     return x
 
 
-def adam_update(
-    param: torch.Tensor,
-    grad: torch.Tensor,
-    exp_avg: torch.Tensor,
-    exp_avg_sq: torch.Tensor,
-    *,
-    steps: torch.Tensor,
-    lr: torch.Tensor,
-    eps: torch.Tensor,
-) -> torch.Tensor:
-    """torch.optim.Adam's update (single-tensor path, no weight decay) of G stacked models at once; leading
-    axis = model. ``steps`` (G,) counts each model's steps including this one, ``lr`` (G,) float64, ``eps`` (G,)
-    float32. Updates the moments in place, returns the new parameters."""
-    return adam_apply(param, grad, exp_avg, exp_avg_sq, *adam_scalars(steps, lr), eps=eps)
-
-
-def adam_scalars(steps: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(step size, sqrt of the second bias correction), (G,) float32 each, computed once per step for every
-    parameter tensor (on a GPU each op is a kernel launch). Torch computes the bias corrections in Python floats
-    (float64) and its kernels cast them to float32: done alike here, so the result is the same."""
-    bc1 = 1 - BETAS[0] ** steps.double()
-    bc2_sqrt = (1 - BETAS[1] ** steps.double()).sqrt().float()
-    return (-(lr.double() / bc1)).float(), bc2_sqrt
-
-
-def adam_apply(
-    param: torch.Tensor,
-    grad: torch.Tensor,
-    exp_avg: torch.Tensor,
-    exp_avg_sq: torch.Tensor,
-    step_size: torch.Tensor,
-    bc2_sqrt: torch.Tensor,
-    *,
-    eps: torch.Tensor,
-) -> torch.Tensor:
-    """:func:`adam_update` with the scalars of :func:`adam_scalars` precomputed."""
-    shape = (-1,) + (1,) * (param.dim() - 1)
-    exp_avg.lerp_(grad, 1 - BETAS[0])
-    exp_avg_sq.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
-    denom = (exp_avg_sq.sqrt() / bc2_sqrt.view(shape)).add_(eps.view(shape))
-    return param + step_size.view(shape) * exp_avg / denom  # addcdiv's (value·a)/b order
-
-
 class FusedStack:
-    """The stacked weights, BN statistics and Adam state of M same-shape models, on one device."""
+    """The stacked weights, BN statistics and Adam state of M same-shape models, on one device.
+
+    The parameters of all layers live in one (M, P) tensor (``flat``; ``t`` holds views of it under the
+    BaselineCNN names, beside the stacked BN buffers), and so do the Adam moments: an Adam step is ~10 kernels for
+    every layer at once instead of ~10 per parameter tensor, which is what a launch-bound M = 1 step on a GPU
+    pays for. Element-wise, so the arithmetic is the same as per tensor. ``formulation``: the convolutions'
+    (:mod:`asc.fused_conv`; ``auto`` measures them on the first step of each shape on CUDA); ``dropout_rng``:
+    :func:`asc.fused_ops.keep_mask`'s."""
 
     def __init__(
-        self, models: Sequence[nn.Module], device: torch.device | str, *, channels_last: bool = True
+        self,
+        models: Sequence[nn.Module],
+        device: torch.device | str,
+        *,
+        channels_last: bool = True,
+        formulation: str = "grouped",
+        dropout_rng: str = "auto",
     ):
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
         if len(shapes) != 1:
@@ -214,14 +146,32 @@ class FusedStack:
         self.ops = plan(models[0])
         self.m = len(models)
         self.param_names = [n for n, _ in models[0].named_parameters()]
+        states = [m.state_dict() for m in models]
+        self.shapes = {k: tuple(states[0][k].shape) for k in self.param_names}
+        self.flat = torch.cat(
+            [torch.stack([s[k].detach().reshape(-1) for s in states]) for k in self.param_names], 1
+        ).to(self.device)
+        views = self._views(self.flat)
         self.t = {
-            k: torch.stack([m.state_dict()[k].detach() for m in models]).to(self.device).contiguous()
-            for k in models[0].state_dict()
+            k: views[k] if k in views else torch.stack([s[k].detach() for s in states]).to(self.device)
+            for k in states[0]
         }
-        self.exp_avg = {k: torch.zeros_like(self.t[k]) for k in self.param_names}
-        self.exp_avg_sq = {k: torch.zeros_like(self.t[k]) for k in self.param_names}
+        self.exp_avg, self.exp_avg_sq = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
         self.steps = torch.zeros(self.m, dtype=torch.int64, device=self.device)
         self.channels_last = channels_last
+        self.formulation = fused_conv.check(formulation)
+        self.chosen: str | None = None  # auto: the measured fastest, once per stack (see conv_for)
+        self.timings: dict[str, float] = {}
+        self.dropout_rng = dropout_rng
+        self._idx: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def _views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        out, start = {}, 0
+        for k in self.param_names:
+            n = math.prod(self.shapes[k])
+            out[k] = flat[:, start : start + n].unflatten(1, self.shapes[k])
+            start += n
+        return out
 
     # ------------------------------------------------------------------ per-model state
     def state_dict(self, m: int) -> dict[str, torch.Tensor]:
@@ -233,28 +183,46 @@ class FusedStack:
             v[m].copy_(state[k])
 
     def optimizer_state(self, m: int) -> dict[str, Any]:
+        avg, avg_sq = self._views(self.exp_avg), self._views(self.exp_avg_sq)
         return {
             "step": int(self.steps[m]),
-            "exp_avg": {k: v[m].cpu().clone() for k, v in self.exp_avg.items()},
-            "exp_avg_sq": {k: v[m].cpu().clone() for k, v in self.exp_avg_sq.items()},
+            "exp_avg": {k: v[m].cpu().clone() for k, v in avg.items()},
+            "exp_avg_sq": {k: v[m].cpu().clone() for k, v in avg_sq.items()},
         }
 
     def load_optimizer_state(self, m: int, state: dict[str, Any]) -> None:
         self.steps[m] = int(state["step"])
+        avg, avg_sq = self._views(self.exp_avg), self._views(self.exp_avg_sq)
         for k in self.param_names:
-            self.exp_avg[k][m].copy_(state["exp_avg"][k])
-            self.exp_avg_sq[k][m].copy_(state["exp_avg_sq"][k])
+            avg[k][m].copy_(state["exp_avg"][k])
+            avg_sq[k][m].copy_(state["exp_avg_sq"][k])
 
     # ------------------------------------------------------------------ compute
-    def _gather(self, sel: list[int]) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """(index tensor or None when sel is every model, in order) and the selected rows (views or copies)."""
+    def index(self, sel: list[int]) -> torch.Tensor | None:
+        """None when sel is every model in order, else sel as a device tensor (made once per selection: no
+        host-to-device copy per step, and a CUDA graph may capture steps that use it)."""
         if sel == list(range(self.m)):
-            return None, dict(self.t)
-        idx = torch.tensor(sel, device=self.device)
-        return idx, {k: v.index_select(0, idx) for k, v in self.t.items()}
+            return None
+        key = tuple(sel)
+        if key not in self._idx:
+            self._idx[key] = torch.tensor(sel, device=self.device)
+        return self._idx[key]
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
+
+    def conv_for(self, g: int) -> str:
+        """The formulation a pass of g models uses. Under auto: a single model is one plain convolution in every
+        formulation (grouped); otherwise the one measured on this stack's first fused training step, which then
+        holds for every shape of the stack (the ranking held from M = 8 to 128 on an H200, README
+        "Performance"; one measurement per shape would cost more than it saves in ragged fine-tuning, where G
+        changes often). Before any measurement (evaluation-only stacks): split on CUDA (2.2-3.3× grouped in that
+        fp32 run), grouped on the CPU (:func:`asc.device.auto_group_size` makes it one plain convolution)."""
+        if self.formulation != "auto":
+            return self.formulation
+        if g == 1:
+            return "grouped"
+        return self.chosen or ("split" if self.device.type == "cuda" else "grouped")
 
     def train_step(
         self,
@@ -269,42 +237,63 @@ class FusedStack:
     ) -> torch.Tensor:
         """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G); ``lr``, ``eps``, ``seeds`` hold one
         value per model of the stack. Returns the G mean losses (detached, on the device)."""
-        idx, t = self._gather(sel)
-        params = {k: t[k].detach().requires_grad_() for k in self.param_names}
+        idx = self.index(sel)
+        if idx is None:
+            flat, t = self.flat, dict(self.t)
+        else:
+            flat = self.flat.index_select(0, idx)
+            t = {k: v.index_select(0, idx) for k, v in self.t.items() if k not in self.shapes}
+        params = {k: v.detach().requires_grad_() for k, v in self._views(flat).items()}
         t.update(params)
         steps = self.steps if idx is None else self.steps[idx]
-        seeds_g = seeds if idx is None else seeds[idx]
-        n_drop = sum(op[0] == "dropout" for op in self.ops)
-        keys = [dropout_keys(seeds_g, steps, layer) for layer in range(n_drop)]
-        logits = forward_fn(
-            self.ops, t, self._input(x), train=True, keys=keys, channels_last=self.channels_last
-        )
+        keys = layer_keys(seeds if idx is None else seeds[idx], steps, self.n_dropout)
+        kw = dict(train=True, keys=keys, channels_last=self.channels_last, dropout_rng=self.dropout_rng)
+        xin = self._input(x)
+        if self.formulation == "auto" and self.chosen is None and len(sel) > 1:
+            self._choose(forward_fn, t, params, xin, y, kw)
+        logits = forward_fn(self.ops, t, xin, conv=self.conv_for(len(sel)), **kw)
         losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(0)  # (G,)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
+        grad = torch.cat([gr.reshape(len(sel), -1) for gr in grads], 1)
         steps = steps + 1
         lr_g, eps_g = (lr, eps) if idx is None else (lr[idx], eps[idx])
-        scalars = adam_scalars(steps, lr_g)
-        for k, grad in zip(self.param_names, grads, strict=True):
-            m1 = self.exp_avg[k] if idx is None else self.exp_avg[k].index_select(0, idx)
-            m2 = self.exp_avg_sq[k] if idx is None else self.exp_avg_sq[k].index_select(0, idx)
-            new = adam_apply(params[k].detach(), grad, m1, m2, *scalars, eps=eps_g)
-            if idx is None:
-                self.t[k].copy_(new)
-            else:
-                for store, value in ((self.t[k], new), (self.exp_avg[k], m1), (self.exp_avg_sq[k], m2)):
-                    store.index_copy_(0, idx, value)
+        m1 = self.exp_avg if idx is None else self.exp_avg.index_select(0, idx)
+        m2 = self.exp_avg_sq if idx is None else self.exp_avg_sq.index_select(0, idx)
+        new = adam_apply(flat, grad, m1, m2, *adam_scalars(steps, lr_g), eps=eps_g)
         if idx is None:
+            self.flat.copy_(new)
             self.steps += 1
         else:
+            for store, value in ((self.flat, new), (self.exp_avg, m1), (self.exp_avg_sq, m2)):
+                store.index_copy_(0, idx, value)
             self.steps.index_copy_(0, idx, steps)
             for k in self.t:  # BN running statistics and batch counters were updated on the gathered copies
                 if k not in params:
                     self.t[k].index_copy_(0, idx, t[k])
         return losses.detach()
 
+    @property
+    def n_dropout(self) -> int:
+        return sum(op[0] == "dropout" for op in self.ops)
+
+    def _choose(self, forward_fn: Any, t: dict, params: dict, xin: torch.Tensor, y: torch.Tensor, kw: dict):
+        """Time each formulation's forward + backward of this step (on copies of the BN statistics: the
+        models are untouched) and keep the fastest for this stack."""
+
+        def trial(conv: str) -> None:
+            tt = {k: v if k in params else v.clone() for k, v in t.items()}
+            out = forward_fn(self.ops, tt, xin, conv=conv, **kw)
+            loss = F.cross_entropy(out.transpose(1, 2), y, reduction="none").sum()
+            torch.autograd.grad(loss, list(params.values()))
+
+        self.chosen, self.timings = fused_conv.choose(trial, self.device)
+        log.info("fused convolutions: %s (seconds per step, measured: %s)", self.chosen, self.timings)
+
     @torch.no_grad()
     def logits(self, sel: list[int], x: torch.Tensor, forward_fn: Any = forward) -> torch.Tensor:
         """Eval-mode logits (B, G, classes) of the models ``sel`` on the shared input x (B, H, W)."""
-        _, t = self._gather(sel)
-        xb = x.unsqueeze(1).expand(-1, len(sel), -1, -1)
-        return forward_fn(self.ops, t, self._input(xb), train=False, channels_last=self.channels_last)
+        idx = self.index(sel)
+        t = self.t if idx is None else {k: v.index_select(0, idx) for k, v in self.t.items()}
+        xb = self._input(x.unsqueeze(1).expand(-1, len(sel), -1, -1))
+        conv = self.conv_for(len(sel))
+        return forward_fn(self.ops, t, xb, train=False, channels_last=self.channels_last, conv=conv)

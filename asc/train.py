@@ -12,21 +12,12 @@ step has at most a few groups). The alternative, masked BatchNorm over padded ba
 and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
 CPU time proportional to the examples trained.
 
-Options and their effect on results (``precision``, ``compile``; none measured on a GPU yet — expected effects):
-``fp32`` (default) keeps the paper's numbers and makes fused and one-by-one agree to float rounding; it also
-switches TF32 off, which cuDNN convolutions otherwise use by default on Ampere and later. ``tf32`` lets CUDA
-matmuls/convs round their inputs to a 10-bit mantissa (~5e-4 relative error per product): a different float
-trajectory, like another reduction order but larger. ``bf16`` autocasts the forward pass to bfloat16 (8-bit
-mantissa; BN statistics, loss and Adam stay float32): the fastest on a GPU, for timing and exploration; a
-result made with it is not the paper's fp32 recipe, so keep it out of comparisons with fp32 runs.
-``compile=True`` wraps the fused forward in ``torch.compile`` (a string names the backend, e.g. "eager" to
-check the capture without a compiler): the same math, but generated kernels reorder float sums (differences at
-float rounding level, amplified by training as any reordering is — see tests/test_fused.py) and the first steps
-of each new (batch, models) shape pay the compilation. CUDA graphs are not offered: ragged steps change shapes.
+Speed options (precision, compile, formulation, CUDA graphs, residency) and their effect: :mod:`asc.speed`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -42,8 +33,10 @@ from tqdm import tqdm
 from asc import fused
 from asc.atomic import atomic_path
 from asc.checks import NonFiniteError, require_finite
-from asc.device import auto_group_size, parts, precision_mode, resident
+from asc.device import auto_group_size, on_device, parts, precision_mode
+from asc.graphs import GraphedSteps
 from asc.progress import show_progress
+from asc.speed import compiled_forward
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +152,11 @@ def train_many(
     compile: bool | str = False,
     progress: bool | None = None,
     group_size: int | None = None,
+    formulation: str = "auto",
+    graphs: bool | None = None,
+    resident: bool | None = None,
+    dropout_rng: str = "auto",
+    cudnn_benchmark: bool = False,
     on_epoch_end: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
@@ -166,11 +164,20 @@ def train_many(
     ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
     ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
     Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
-    ``group_size``: most models per grouped pass (default :func:`auto_group_size`: 1 on the CPU, all on CUDA).
     A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
-    :class:`~asc.checks.NonFiniteError` names it."""
+    :class:`~asc.checks.NonFiniteError` names it.
+
+    Speed only (same results up to float rounding; each GPU branch runs on the CPU under its switch, see
+    tests/test_gpu_paths.py): ``group_size`` most models per grouped pass (default :func:`auto_group_size`: 1 on
+    the CPU, all on CUDA); ``formulation`` of the convolutions (:mod:`asc.fused_conv`: auto, grouped, split,
+    im2col); ``graphs`` CUDA-graph replay of repeated step shapes (:mod:`asc.graphs`; None = on CUDA unless
+    ``compile``; True on the CPU emulates it); ``resident`` features on the device with batches gathered there
+    (None = when they fit, :func:`asc.device.on_device`); ``dropout_rng`` (:func:`asc.fused_ops.keep_mask`);
+    ``cudnn_benchmark`` (:func:`asc.device.precision_mode`)."""
     _check(runs)
     device = torch.device(device)
+    if graphs and compile:
+        raise ValueError("graphs=True and compile are exclusive: choose one way to cut launch overhead")
     if not fuse and len(runs) > 1:
         kw = dict(
             device=device,
@@ -180,24 +187,38 @@ def train_many(
             compile=compile,
             progress=progress,
             group_size=group_size,
+            formulation=formulation,
+            graphs=graphs,
+            resident=resident,
+            dropout_rng=dropout_rng,
+            cudnn_benchmark=cudnn_benchmark,
         )
         cb = on_epoch_end
         return [
             train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
             for i, r in enumerate(runs)
         ]
-    stack = fused.FusedStack([r.model for r in runs], device, channels_last=channels_last)
+    stack = fused.FusedStack(
+        [r.model for r in runs],
+        device,
+        channels_last=channels_last,
+        formulation=formulation,
+        dropout_rng=dropout_rng,
+    )
     states = [_load(r, stack, m) for m, r in enumerate(runs)]
-    x, y = (resident(t, device) for t in train)
-    xs, ys = (resident(t, device) for t in select)
+    x, y = (on_device(t, device, resident) for t in train)
+    xs, ys = (on_device(t, device, resident) for t in select)
     lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
-    backend = compile if isinstance(compile, str) else "inductor"
-    forward_fn = torch.compile(fused.forward, dynamic=True, backend=backend) if compile else fused.forward
+    forward_fn = compiled_forward(compile) if compile else fused.forward
+    step = functools.partial(stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
+    if (device.type == "cuda" and not compile) if graphs is None else graphs:
+        step = GraphedSteps(step, device, emulate=device.type != "cuda")
     bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
+    ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
     disable = not show_progress(progress)
-    with precision_mode(precision, device):
+    with precision_mode(precision, device, cudnn_benchmark):
         while todo := [
             m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
         ]:
@@ -218,19 +239,16 @@ def train_many(
                         groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
                 for size, same in groups.items():
                     for sel in parts(same, k):
-                        idx = pos[torch.tensor(sel, device=pos.device), t * bs : t * bs + size].T  # (size, G)
+                        idx = pos[ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
                         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-                        losses = stack.train_step(
-                            sel, xb, yb, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn
-                        )
-                        loss_sum[sel] += losses.double() * size
+                        losses = step(sel, xb, yb)
+                        loss_sum.index_add_(0, ix(tuple(sel), device), losses.double() * size)
             correct = torch.zeros(len(runs), dtype=torch.float64, device=device)
             for i in range(0, len(xs), eval_batch_size):
                 xb, yb = xs[i : i + eval_batch_size].to(device), ys[i : i + eval_batch_size].to(device)
                 for sel in parts(todo, k):
-                    correct[sel] += (
-                        stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
-                    ).sum(0)
+                    hits = stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
+                    correct.index_add_(0, ix(tuple(sel), device), hits.sum(0).double())
             accs = (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
             losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
             for acc, m in zip(accs, todo, strict=True):

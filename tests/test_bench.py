@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ def bench(*args: str, timeout: float) -> str:
     proc = subprocess.run(
         [sys.executable, "scripts/bench.py", "--quick", *args],
         cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's asc, not whichever is installed
         capture_output=True,
         text=True,
         timeout=timeout,

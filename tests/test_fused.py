@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc import fused
+from asc import fused, fused_ops
 from asc.model import build_model
 from asc.train import Recipe, Run, train_many
 
@@ -38,7 +38,7 @@ def test_adam_update_matches_torch_optim_adam_with_per_model_step_counts() -> No
         )  # models drop out, as in an epoch
         grad = torch.randn(len(sel), 5, 4, generator=g) * 10.0**-k
         a, b = m1[sel], m2[sel]
-        new = fused.adam_update(param[sel], grad, a, b, steps=steps[sel] + 1, lr=lr[sel], eps=eps[sel])
+        new = fused_ops.adam_update(param[sel], grad, a, b, steps=steps[sel] + 1, lr=lr[sel], eps=eps[sel])
         param[sel], m1[sel], m2[sel], steps[sel] = new, a, b, steps[sel] + 1
         for j, i in enumerate(sel.tolist()):
             refs[i].grad = grad[j].clone()
@@ -53,25 +53,27 @@ def test_adam_update_matches_torch_optim_adam_with_per_model_step_counts() -> No
 def test_dropout_masks_do_not_depend_on_batch_mates() -> None:
     seeds = torch.tensor([1, 2, 3, 2**40 + 1])
     steps = torch.tensor([0, 7, 7, 0])
-    keys = fused.dropout_keys(seeds, steps, layer=1)
-    together = fused.keep_mask(keys, batch=4, n=500, p=0.3)
+    keys = fused_ops.dropout_keys(seeds, steps, layer=1)
+    together = fused_ops.keep_mask(keys, batch=4, n=500, p=0.3)
     for g in range(4):
-        alone = fused.keep_mask(fused.dropout_keys(seeds[g : g + 1], steps[g : g + 1], 1), 4, 500, 0.3)
+        alone = fused_ops.keep_mask(
+            fused_ops.dropout_keys(seeds[g : g + 1], steps[g : g + 1], 1), 4, 500, 0.3
+        )
         assert torch.equal(together[:, g], alone[:, 0])
     kept = together > 0
     assert abs(kept.float().mean().item() - 0.7) < 0.02
     assert torch.allclose(together[kept], torch.tensor(1 / 0.7))
     assert not torch.equal(together[:, 0], together[:, 3])  # high bits of the seed matter
-    other_step = fused.keep_mask(fused.dropout_keys(seeds, steps + 1, 1), 4, 500, 0.3)
-    other_layer = fused.keep_mask(fused.dropout_keys(seeds, steps, 2), 4, 500, 0.3)
+    other_step = fused_ops.keep_mask(fused_ops.dropout_keys(seeds, steps + 1, 1), 4, 500, 0.3)
+    other_layer = fused_ops.keep_mask(fused_ops.dropout_keys(seeds, steps, 2), 4, 500, 0.3)
     assert not torch.equal(together, other_step) and not torch.equal(together, other_layer)
 
 
 def test_hashed_uniforms_the_cuda_path_uses_are_per_model_and_uniform() -> None:
-    keys = fused.dropout_keys(torch.tensor([1, 2, 3]), torch.tensor([5, 5, 0]), layer=0)
-    together = fused.hash_uniform(keys, batch=8, n=1000)
+    keys = fused_ops.dropout_keys(torch.tensor([1, 2, 3]), torch.tensor([5, 5, 0]), layer=0)
+    together = fused_ops.hash_uniform(keys, batch=8, n=1000)
     for g in range(3):
-        assert torch.equal(together[:, g], fused.hash_uniform(keys[g : g + 1], 8, 1000)[:, 0])
+        assert torch.equal(together[:, g], fused_ops.hash_uniform(keys[g : g + 1], 8, 1000)[:, 0])
     assert 0 <= together.min() and together.max() < 1
     counts = torch.histc(together, bins=10, min=0, max=1) / together.numel()
     assert (counts - 0.1).abs().max() < 0.01  # 24,000 draws: a biased hash would show
