@@ -100,6 +100,7 @@ class Context:
         After every epoch the job checks that it still holds its artifacts' locks: a job suspended past the stale
         timeout stops, rather than build what another job has taken over."""
         from asc.locks import ensure_held
+        from asc.speed import speed_options
 
         rt = self.runtime
         return {
@@ -107,7 +108,7 @@ class Context:
             "fuse": bool(rt["fuse"]),
             "eval_batch_size": int(rt["eval_batch_size"]),
             "channels_last": bool(rt["channels_last"]),
-            "compile": rt["compile"],
+            **speed_options(rt),  # compile, conv formulation, CUDA graphs, cudnn.benchmark
             "progress": rt["progress"],
             "precision": precision,
             "on_epoch_end": lambda run, epoch: ensure_held(),

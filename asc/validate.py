@@ -84,6 +84,9 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
     rt = cfg["runtime"]
     _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    from asc.speed import speed_options
+
+    speed_options(rt)  # compile, formulation, cuda_graphs, cudnn_benchmark
     if rt["num_threads"] is not None:
         _int("runtime.num_threads", rt["num_threads"], 1)
     for key in ("workers", "feature_batch_size", "eval_batch_size"):
