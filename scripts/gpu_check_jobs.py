@@ -116,6 +116,8 @@ def sec_cli(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
             f"paths.results={ws}/results",
             f"hydra.run.dir={ws}/hydra",
         ]
+        if ctx["rehearse"]:  # the CPU proves the path, not the speed: a narrow network
+            overrides.append("model.widths=[4,4,8]")
         cmd = [sys.executable, "-m", "asc", *overrides]
         start = time.perf_counter()
         try:
