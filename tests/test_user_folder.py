@@ -1,0 +1,70 @@
+"""A dataset folder the user brings (``dataset.download=false``) is keyed by what it holds (issue 17 item 1):
+a changed folder re-keys everything built from it, the same folder moved elsewhere keeps every key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from asc.plan import make_plan
+from tests.config_fixtures import composed
+
+STAGES = ("dataset", "index", "features", "train")
+
+
+def keys(root: Path) -> dict[str, str]:
+    cfg = composed("dataset=tau2020mobile", "dataset.download=false", f"dataset.root={root}")
+    return {s.stage: s.key for s in make_plan(cfg) if s.stage in STAGES}
+
+
+def test_a_changed_folder_rekeys_and_a_moved_one_does_not(tiny_demo: Path, tmp_path: Path) -> None:
+    mine = shutil.copytree(tiny_demo, tmp_path / "mine")
+    before = keys(mine)
+    moved = shutil.copytree(mine, tmp_path / "elsewhere" / "copy")
+    assert keys(moved) == before  # the same content elsewhere: every artifact reused
+
+    clip = next((mine / "audio").glob("*.wav"))
+    clip.rename(tmp_path / clip.name)  # a clip missing (a partial copy)
+    gone = keys(mine)
+    assert all(gone[s] != before[s] for s in STAGES), gone
+    (tmp_path / clip.name).rename(clip)  # added back: the first folder again
+    assert keys(mine) == before
+
+    meta = mine / "evaluation_setup" / "fold1_evaluate.csv"
+    meta.write_bytes(meta.read_bytes() + b"\n")  # a re-saved file: its bytes are keyed (conservative)
+    assert keys(mine)["dataset"] != before["dataset"]
+
+
+@pytest.mark.slow
+def test_the_index_of_a_completed_folder_is_rebuilt_not_reused(run_asc, tiny_demo: Path, tmp_path: Path) -> None:
+    """The reported fault: audio of five scenes missing, indexed; the audio added, rerun → the stale index was
+    reused. Now the second run builds a new index that holds every clip."""
+    mine = shutil.copytree(tiny_demo, tmp_path / "mine")
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for scene in ("bus", "metro", "park", "tram", "airport"):
+        for wav in (mine / "audio").glob(f"{scene}-*.wav"):
+            wav.rename(aside / wav.name)
+    args = [
+        "dataset=tau2020mobile",
+        "dataset.download=false",
+        f"dataset.root={mine}",
+        "stage=index",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+    ]
+    first = run_asc(*args, f"hydra.run.dir={tmp_path / 'run1'}", timeout=120)
+    assert first.returncode == 0, first.output[-3000:]
+    for wav in aside.iterdir():
+        wav.rename(mine / "audio" / wav.name)
+    second = run_asc(*args, f"hydra.run.dir={tmp_path / 'run2'}", timeout=120)
+    assert second.returncode == 0, second.output[-3000:]
+    assert "index" in second.output and "built in" in second.output, second.output[-3000:]
+    indexes = sorted((tmp_path / "store" / "index").glob("*/index.csv"), key=lambda p: p.stat().st_mtime)
+    assert len(indexes) == 2
+    counts = [len(pd.read_csv(p)) for p in indexes]
+    assert counts[0] < counts[1] == sum(1 for _ in (mine / "audio").glob("*.wav"))
