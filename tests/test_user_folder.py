@@ -39,7 +39,9 @@ def test_a_changed_folder_rekeys_and_a_moved_one_does_not(tiny_demo: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_the_index_of_a_completed_folder_is_rebuilt_not_reused(run_asc, tiny_demo: Path, tmp_path: Path) -> None:
+def test_the_index_of_a_completed_folder_is_rebuilt_not_reused(
+    run_asc, tiny_demo: Path, tmp_path: Path
+) -> None:
     """The reported fault: audio of five scenes missing, indexed; the audio added, rerun → the stale index was
     reused. Now the second run builds a new index that holds every clip."""
     mine = shutil.copytree(tiny_demo, tmp_path / "mine")
