@@ -78,11 +78,14 @@ class Context:
         rows = [json.loads((self.path(s) / "row.json").read_text()) for s in steps]
         results.append(self.results / "results.csv", rows)
 
-    @property
-    def dataset_fields(self) -> dict[str, str]:
-        """What every results row says of its dataset: the name and the complexity rule (asc/rules.py)."""
+    def publish(self, step: Step, work: Path, model: Any, scores: Mapping[str, Any], **fields: Any) -> None:
+        """One evaluated model as the step's artifact, built in ``work`` (asc/publish.py: checkpoint, metrics,
+        results row); ``fields`` go to :func:`asc.publish.publish` (``full``, ``extra``, the row's own fields)."""
+        from asc.publish import publish
+
         d = self.cfg["dataset"]
-        return {"dataset": d["name"], "rule": d.get("complexity_rule", "dcase2021")}
+        rule = d.get("complexity_rule", "dcase2021")
+        publish(step, work, model, scores, final=self.path(step), dataset=d["name"], rule=rule, **fields)
 
     def splits(self, step: Step) -> Any:
         """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,

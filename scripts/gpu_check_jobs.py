@@ -74,24 +74,24 @@ def sec_tests(ctx: dict[str, Any], groups: Sequence[str] = ("unit",)) -> tuple[d
         if ctx["rehearse"]:
             cmd.append("--collect-only")
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                cmd,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=max(10.0, min(ctx["s"]["tests_timeout_s"], ctx.get("left_s", 1e9) - 10)),
-                check=False,
-            )
-            tail, rc = (proc.stdout + proc.stderr)[-3000:], proc.returncode
-        except subprocess.TimeoutExpired as err:
-            tail, rc = f"timed out after {err.timeout} s", "timeout"
+        tail, rc = _run(cmd, ctx, "tests_timeout_s")
         summary = tail.strip().splitlines()[-1] if tail.strip() else ""
         out[name] = {"cmd": " ".join(cmd), "rc": rc, "seconds": time.perf_counter() - start, "tail": tail}
         out[name]["summary"] = summary
         md.append(f"`{' '.join(cmd[2:])}` → rc {rc}: {summary}\n\n```\n{tail[-1500:]}\n```")
     out["rc"] = next((v["rc"] for v in out.values() if v["rc"] != 0), 0)
     return out, "\n\n".join(md)
+
+
+def _run(cmd: list[str], ctx: dict[str, Any], limit: str) -> tuple[str, int | str]:
+    """(the output's last 3000 characters, the exit code or "timeout") of ``cmd`` in the checkout, killed after
+    the section's ``limit`` or what is left of the budget."""
+    timeout = max(10.0, min(ctx["s"][limit], ctx.get("left_s", 1e9) - 10))
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as err:
+        return f"timed out after {err.timeout} s", "timeout"
+    return (proc.stdout + proc.stderr)[-3000:], proc.returncode
 
 
 def sec_cli(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -120,18 +120,7 @@ def sec_cli(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
             overrides.append("model.widths=[4,4,8]")
         cmd = [sys.executable, "-m", "asc", *overrides]
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                cmd,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=max(10.0, min(ctx["s"]["cli_timeout_s"], ctx.get("left_s", 1e9) - 10)),
-                check=False,
-            )
-            tail, rc = (proc.stdout + proc.stderr)[-3000:], proc.returncode
-        except subprocess.TimeoutExpired as err:
-            tail, rc = f"timed out after {err.timeout} s", "timeout"
+        tail, rc = _run(cmd, ctx, "cli_timeout_s")
         seconds = time.perf_counter() - start
         results = Path(ws) / "results" / "results.csv"
         rows = results.read_text().count("\n") - 1 if results.is_file() else 0

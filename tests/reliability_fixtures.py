@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,22 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+GB = 10**9
+Usage = namedtuple("Usage", "total used free")
+
+
+def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, int]) -> None:
+    """Each named folder under tmp_path is its own file system (a mount point) with the given free bytes."""
+    from asc import disk
+
+    for name in free:
+        (tmp_path / name).mkdir(exist_ok=True)
+
+    def top(path: Path) -> str:
+        return next(p for p in free if p in Path(path).parts)
+
+    monkeypatch.setattr(disk, "_device", lambda path: hash(top(path)))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(0, 0, free[top(path)]))
 
 
 @contextmanager

@@ -6,14 +6,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
 import threading
 import time
 import zipfile
-from collections import namedtuple
 from pathlib import Path
 
 import pytest
@@ -29,8 +27,8 @@ from http_fixtures import (
     tiny_wav,
     write,
 )
+from reliability_fixtures import GB, fake_disks
 
-from asc import disk
 from asc.data import archive
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
 from asc.data.checksums import Archive
@@ -214,9 +212,6 @@ def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------ item 3: disk plan
 
-Usage = namedtuple("Usage", "total used free")
-GB = 10**9
-
 
 def big_archives() -> list[Archive]:
     return [Archive(f"{PREFIX}audio.{i}.zip", 2 * GB, "0" * 32) for i in (1, 2, 3)]
@@ -266,18 +261,6 @@ def test_fallback_estimate_without_config_size(tmp_path: Path) -> None:
         [a], root=tmp_path / "r", download_dir=tmp_path / "z", extracted={}, delete_archives=False
     )
     assert [n.bytes for n in plan] == [1000, 1150]
-
-
-def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, int]) -> None:
-    """Each named folder under tmp_path is its own file system (a mount point) with the given free bytes."""
-    for name in free:
-        (tmp_path / name).mkdir(exist_ok=True)
-
-    def top(path: Path) -> str:
-        return next(p for p in free if p in Path(path).parts)
-
-    monkeypatch.setattr(disk, "_device", lambda path: hash(top(path)))
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(0, 0, free[top(path)]))
 
 
 def test_check_disk_adds_up_per_file_system_and_names_the_fix(tmp_path: Path, monkeypatch) -> None:

@@ -4,14 +4,12 @@ every stage's planned writes can be checked up front with a message that is not 
 from __future__ import annotations
 
 import errno
-import shutil
-from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from reliability_fixtures import mounted_tmpfs
+from reliability_fixtures import GB, fake_disks, mounted_tmpfs
 
 from asc import disk, features, results
 from asc.data.standin import plan_standin, render_features
@@ -29,9 +27,6 @@ from asc.disk import (
 from asc.feature_arrays import NpyWriter, write_npy
 from asc.features import FrontEnd, build_features
 from asc.store import Store
-
-GB = 10**9
-Usage = namedtuple("Usage", "total used free")
 
 FRONTEND = FrontEnd(
     sample_rate=8000, n_fft=256, win_length=200, hop_length=100, n_mels=40, fmin=0.0, fmax=4000.0,
@@ -111,18 +106,6 @@ def test_estimates_of_what_stages_write() -> None:
     assert model_artifact_bytes(46_000) < 3 << 20
     assert model_artifact_bytes(10**6) > 9 * 4 * 10**6
     assert results_bytes(100) == 100 * disk.ROW_BYTES
-
-
-def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, int]) -> None:
-    """Each named folder under tmp_path is its own file system with the given free bytes."""
-    for name in free:
-        (tmp_path / name).mkdir(exist_ok=True)
-
-    def top(path: Path) -> str:
-        return next(p for p in free if p in Path(path).parts)
-
-    monkeypatch.setattr(disk, "_device", lambda path: hash(top(path)))
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(0, 0, free[top(path)]))
 
 
 def test_check_disk_names_each_short_disk_and_the_fix_of_each_need(tmp_path: Path, monkeypatch) -> None:

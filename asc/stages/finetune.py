@@ -170,7 +170,6 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
     from asc.evaluate import evaluate
     from asc.fractions import save_lists
     from asc.model import build_model
-    from asc.publish import publish
     from asc.stages.prune import facts
     from asc.stages.train import recipe_of
     from asc.train import Run, train_many
@@ -195,13 +194,11 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
         baseline = models[baseline_step.id]
         info = json.loads((ctx.path(prune_step) / "info.json").read_text())
         examples = len(run.train_idx)
-        publish(
+        ctx.publish(
             step,
             work,
             run.model,
             score,
-            final=ctx.path(step),
-            **ctx.dataset_fields,
             full=complexity(baseline),
             extra={**history, "train_examples": examples},
             **facts(info, baseline),

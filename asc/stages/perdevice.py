@@ -75,7 +75,6 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
     from asc.data.tau import SCENES
     from asc.model import load_model, save_model
     from asc.per_device import device_runs, device_subsets, last_epoch, routed_metrics
-    from asc.publish import publish
     from asc.stages.prune import facts
     from asc.stages.train import recipe_of
     from asc.train import train_many
@@ -112,13 +111,11 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
         baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
         info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
         seconds = sum(h["train_seconds"] for h in histories)
-        publish(
+        ctx.publish(
             step,
             work,
             model,
             scores,
-            final=ctx.path(step),
-            **ctx.dataset_fields,
             full=complexity(baseline),
             extra={"devices": {d: h for d, h in zip(devices, histories, strict=True)}},
             **facts(info, baseline),

@@ -129,7 +129,6 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.evaluate import evaluate
     from asc.model import load_model
     from asc.prune import prune_model
-    from asc.publish import publish
 
     for step in steps:
         baseline_step = step.up("train")
@@ -144,13 +143,11 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 device=ctx.device,
             )
             atomic_write_json(work / "info.json", info)
-            publish(
+            ctx.publish(
                 step,
                 work,
                 model,
                 score,
-                final=ctx.path(step),
-                **ctx.dataset_fields,
                 full=complexity(baseline),
                 **facts(info, baseline),
                 seed=int(step.config.get("seed", 0)),

@@ -126,7 +126,6 @@ def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Ne
 def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.complexity import complexity
     from asc.evaluate import evaluate
-    from asc.publish import publish
 
     t = ctx.cfg["train"]
     splits = ctx.splits(steps[0])
@@ -138,13 +137,11 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             models, splits.evaluate, batch_size=int(ctx.runtime["eval_batch_size"]), device=ctx.device
         )
         for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
-            publish(
+            ctx.publish(
                 step,
                 work,
                 model,
                 score,
-                final=ctx.path(step),
-                **ctx.dataset_fields,
                 full=complexity(model),
                 extra=history,
                 criterion="none",
