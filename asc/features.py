@@ -14,24 +14,21 @@ checks every clip (finite, mono, rate, length). The normalisation statistics are
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
+from asc.audio import AudioError, decoded
 from asc.checks import require_finite
 from asc.feature_arrays import (
     NpyWriter,
-    load_split,  # noqa: F401 - its home before asc.feature_arrays; callers import it here
     write_npy,
 )
 from asc.locks import ensure_held
@@ -42,10 +39,6 @@ log = logging.getLogger(__name__)
 EPS = float(np.spacing(1))
 DTYPES = ("float32", "float64")
 PAD_MODES = ("reflect", "constant")
-
-
-class AudioError(ValueError):
-    """A clip that cannot become a feature matrix (unreadable, non-finite, wrong rate, channels or length)."""
 
 
 @dataclass(frozen=True)
@@ -174,65 +167,6 @@ def librosa_reference(y: np.ndarray, frontend: FrontEnd) -> np.ndarray:
     return np.log(mel_matrix(f) @ spec + EPS)[:, : f.stats_frames].astype(np.float32)
 
 
-def load_audio(path: str | Path, frontend: FrontEnd, clip_seconds: float) -> np.ndarray:
-    """Mono waveform (float32, or float64 for a float64 front end) of exactly clip_seconds·sample_rate samples.
-
-    Every clip is checked here (the decode happens anyway): readable, finite, one channel, the configured rate
-    (or resampled if ``frontend.resample``) and length; anything else is an AudioError naming the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"audio file {path} does not exist; re-download or regenerate the dataset")
-    # float32 holds 24-bit PCM exactly, and halves the decoding work when the STFT runs in float32 anyway.
-    try:
-        y, sr = sf.read(str(path), dtype=frontend.dtype, always_2d=True)
-    except Exception as err:  # soundfile raises several types for broken files
-        raise AudioError(f"cannot decode {path}: {err}; the file is corrupt, re-download it") from err
-    if y.shape[1] != 1:
-        # The dataset is mono; averaging channels would silently make features of a different recording.
-        raise AudioError(
-            f"{path} has {y.shape[1]} channels, expected 1 (mono); it is not a clip of this dataset"
-        )
-    y = y[:, 0]
-    # Only float WAVs can hold NaN/inf; a single one would make every band's statistics NaN.
-    if not np.isfinite(y).all():
-        bad = int((~np.isfinite(y)).sum())
-        raise AudioError(
-            f"{path} holds {bad} non-finite sample(s) (NaN/inf), expected finite audio; "
-            "the file is corrupt, re-download or regenerate it"
-        )
-    if sr != frontend.sample_rate:
-        if not frontend.resample:
-            raise AudioError(
-                f"{path} is {sr} Hz but features.sample_rate is {frontend.sample_rate}; "
-                "set features.resample=true to resample it (the official baseline does)"
-            )
-        import librosa
-
-        y = librosa.resample(y, orig_sr=sr, target_sr=frontend.sample_rate)
-    expected = round(clip_seconds * frontend.sample_rate)
-    if y.size != expected:
-        raise AudioError(
-            f"{path} has {y.size} samples, expected {expected} ({clip_seconds} s at {frontend.sample_rate} Hz); "
-            "the file is truncated or not a clip of this dataset — re-download it"
-        )
-    return y
-
-
-def _decoded(
-    paths: Sequence[Path], frontend: FrontEnd, clip_seconds: float, ahead: int, workers: int
-) -> Iterator[np.ndarray]:
-    """Decode in threads, in order, at most ``ahead`` clips in flight (libsndfile releases the GIL)."""
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        queue: deque = deque()
-        for path in paths:
-            queue.append(pool.submit(load_audio, path, frontend, clip_seconds))
-            if len(queue) >= ahead:
-                yield queue.popleft().result()
-        while queue:
-            yield queue.popleft().result()
-
-
 def extract(
     paths: Sequence[Path],
     out: np.ndarray | NpyWriter,
@@ -258,9 +192,9 @@ def extract(
     sums = BandSums(frontend.n_mels)
     pending: list[np.ndarray] = []
     done = 0
-    decoded = _decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
+    clips = decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
     with tqdm(total=len(paths), desc=desc, unit="clip", disable=disable) as bar, torch.inference_mode():
-        for i, y in enumerate(decoded):
+        for i, y in enumerate(clips):
             pending.append(y)
             if len(pending) == batch or i == len(paths) - 1:
                 x = logmel(torch.from_numpy(np.stack(pending)).to(device, non_blocking=True)).cpu().numpy()

@@ -271,7 +271,8 @@ def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
 def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     import soundfile as sf
 
-    from asc.features import FrontEnd, LogMel, extract, load_audio
+    from asc.audio import load_audio
+    from asc.features import FrontEnd, LogMel, extract
 
     cfg = load_cfg("features/logmel40x500.yaml")
     frontend = FrontEnd.from_config(cfg)

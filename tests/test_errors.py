@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asc.features import AudioError, FrontEnd, load_audio
+from asc.audio import AudioError, load_audio
+from asc.features import FrontEnd
 from asc.model import build_model
 from asc.prune import prune_model
 

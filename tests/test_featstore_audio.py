@@ -12,8 +12,10 @@ import pytest
 import soundfile as sf
 from config_fixtures import composed
 
+from asc.audio import AudioError, load_audio
 from asc.checks import NonFiniteError
-from asc.features import AudioError, FrontEnd, build_features, librosa_reference, load_audio, load_split
+from asc.feature_arrays import load_split
+from asc.features import FrontEnd, build_features, librosa_reference
 from asc.store import Store
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from reliability_fixtures import GB, fake_disks, mounted_tmpfs
 
-from asc import disk, features, results
+from asc import audio, disk, results
 from asc.data.standin import plan_standin, render_features
 from asc.disk import (
     DATASET_FIX,
@@ -40,7 +40,7 @@ def noise_clip(path: Path, frontend: FrontEnd, clip_seconds: float) -> np.ndarra
 
 def test_features_on_a_full_tmpfs_fail_with_one_line_naming_the_folder(tmp_path: Path, monkeypatch) -> None:
     """Before: a memory-mapped write into a sparse file on a full disk killed the job with SIGBUS (exit 135)."""
-    monkeypatch.setattr(features, "load_audio", noise_clip)  # 40 one-second clips, no WAV files needed
+    monkeypatch.setattr(audio, "load_audio", noise_clip)  # 40 one-second clips, no WAV files needed
     table = pd.DataFrame(
         {
             "filename": [f"c{i}.wav" for i in range(40)],
