@@ -18,6 +18,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from asc import CONF_DIR
+from asc.disk import DiskSpaceError
+from asc.errors import InputError
 
 log = logging.getLogger("asc")
 
@@ -52,13 +54,14 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
     from asc.dryrun import format_plan
     from asc.execute import execute
     from asc.plan import check_plan, make_plan
+    from asc.rows import dataset_label
     from asc.stages import report
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
     if plain["report_only"]:
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
-        print("\n" + report.summary(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
+        print("\n" + report.summary(plain["paths"]["results"], dataset_label(plain["dataset"])) + "\n")
         return
     steps = make_plan(plain)
     check_plan(steps, plain, upto=plain["stage"])  # every input and the disks, before anything is built
@@ -71,7 +74,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         torch.set_num_threads(int(plain["runtime"]["num_threads"]))
     execute(steps, plain, upto=plain["stage"], report=not multirun)
     if plain["stage"] == "report" and not multirun:
-        print("\n" + report.summary(plain["paths"]["results"], plain["dataset"]["name"]) + "\n")
+        print("\n" + report.summary(plain["paths"]["results"], dataset_label(plain["dataset"])) + "\n")
 
 
 def per_job_overrides(argv: list[str]) -> list[str]:
@@ -106,7 +109,12 @@ def per_job_overrides(argv: list[str]) -> list[str]:
         inside = any(o.key_or_group.startswith(f"{group}.") for group in swept)
         if inside and not o.is_sweep_override() and not o.is_delete() and o.input_line:
             key = o.get_key_element()
-            rewrite[o.input_line] = f"{key}=choice({o.input_line[len(key) + 1 :]})"
+            value = o.input_line[len(key) + 1 :]
+            if o.key_or_group.startswith("prune."):
+                # ++: set in every job, added where the job's criterion lacks the key, so that asc.validate
+                # refuses that job in one line (an option the criterion does not have) instead of Hydra's error
+                key = "++" + key.lstrip("+")
+            rewrite[o.input_line] = f"{key}=choice({value})"
     return [rewrite.get(a, a) for a in argv]
 
 
@@ -127,10 +135,10 @@ def hydra_main(cfg: DictConfig) -> None:
     try:
         run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)
     except Exception as err:
-        if multirun:  # the launcher collects the failure and reports it once, after the sweep
-            log.exception("job failed")
+        if multirun and not isinstance(err, InputError | DiskSpaceError):
+            log.exception("job failed")  # a fault of the program: the launcher reports it, with its traceback
             raise
-        _fail(err)
+        _fail(err)  # a user's input: one line; in a sweep it stops there (the other jobs would meet it too)
         sys.exit(1)
 
 

@@ -214,6 +214,7 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             "Front (MACs)": np.where(pareto_mask(points["macs"], points["accuracy"]), "yes", ""),
         }
     )
+    table = _with_2022_rule(table, df)
     if latencies:
         front = pareto_mask(points[latencies[0]], points["accuracy"])
         table[f"Front ({_latency_label(latencies[0]).replace(' (ms)', '')})"] = np.where(front, "yes", "")
@@ -224,6 +225,32 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             *spread_notes(points, latencies),
         ]
     return table
+
+
+D22 = {  # the DCASE 2022-2025 rule's columns (asc/rules.py): parameters at their stored precision, kB = 1000 B
+    "d22_params": "2022 rule: params",
+    "d22_mem_fp32_kB": "fp32 (kB)",
+    "d22_mem_fp16_kB": "fp16 (kB)",
+    "d22_mem_int8_kB": "int8 (kB)",
+    "d22_fit_bits": "DCASE 128 kB",
+    "d22_macs_ok": "≤ 30 M MACs",
+}
+
+
+def _with_2022_rule(table: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """The 2022-2025 rule's columns beside the 2021 ones when the rows carry them (a 1-s dataset)."""
+    present = [c for c in D22 if c in df and df[c].notna().any()]
+    if not present:
+        return table
+    per_model = df.groupby(["criterion", "layers"], sort=False, dropna=False)[present].first().reset_index()
+    per_model = per_model.rename(columns={"criterion": "Criterion", "layers": "Layers", **D22})
+    if "DCASE 128 kB" in per_model:
+        per_model["DCASE 128 kB"] = [
+            PRECISION.get(int(b), "") if pd.notna(b) else "" for b in per_model["DCASE 128 kB"]
+        ]
+    merged = table.merge(per_model, on=["Criterion", "Layers"], how="left")
+    merged.attrs = table.attrs
+    return merged
 
 
 def _fmt_point(p: pd.Series) -> str:

@@ -40,6 +40,7 @@ def _require(module: str) -> None:
 # opset-18 graph down with onnx's version converter, which may fail (this network: 17 converts, 13 does not) and
 # then keeps 18 with only a logged warning. The written file's opset is therefore always checked.
 DYNAMO_NATIVE_OPSET = 18
+MIN_OPSET = 7  # the oldest opset torch's TorchScript exporter writes
 _QUIET = ("torch.onnx", "onnxscript")
 
 
@@ -102,6 +103,16 @@ def export_onnx(
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter={exporter!r}; valid: {', '.join(EXPORTERS)}")
     _require("onnx")
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if (
+        not MIN_OPSET <= opset <= newest
+    ):  # outside what any exporter writes: refuse before one prints its graph
+        raise ValueError(
+            f"cannot write {path} in ONNX opset {opset}: opsets {MIN_OPSET}-{newest} can be written here "
+            f"(TorchScript {MIN_OPSET}-20, dynamo {DYNAMO_NATIVE_OPSET}-{newest}); nothing was written"
+        )
     if exporter == "auto":
         dynamo = importlib.util.find_spec("onnxscript") is not None
         order = ["dynamo", "torchscript"] if opset >= DYNAMO_NATIVE_OPSET else ["torchscript", "dynamo"]
@@ -164,6 +175,19 @@ def max_onnx_difference(model: nn.Module, path: str | Path, *, batch: int = 3, s
     return float(np.abs(ours - theirs).max())
 
 
+def _read(path: Path, reader) -> tuple[nn.Module, dict]:
+    """The model of a user's file, or one ValueError line naming it (a folder, garbage, a bare state_dict)."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the model file in it (e.g. {path / 'model.pt'})")
+    try:
+        return reader(path)
+    except (OSError, ValueError):
+        raise
+    except Exception as err:  # noqa: BLE001 - torch.load and h5py raise many types for a file that is not a model
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path} cannot be read as a model ({why})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``asc-export MODEL.pt|MODEL.h5 OUT.onnx``: export a stored model and check it with onnxruntime."""
     from asc.model_file import read_model_file
@@ -176,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exporter", choices=EXPORTERS, default="auto")
     parser.add_argument("--atol", type=float, default=1e-4, help="allowed onnxruntime vs PyTorch difference")
     args = parser.parse_args(argv)
+    from asc.checks import require_finite
+
     try:
-        model, _ = read_model_file(args.model)
+        model, _ = _read(args.model, read_model_file)
+        require_finite(f"{args.model}: weights", model.state_dict())  # an ONNX file of NaNs helps no one
         export_onnx(
             model, args.out, opset=args.opset, dynamic_batch=not args.static_batch, exporter=args.exporter
         )
@@ -191,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("onnxruntime") is None:
         print(f"onnxruntime is not installed: output not checked ({INSTALL_HINT})")
         return 0
-    diff = max_onnx_difference(model, args.out)
+    diff = max_onnx_difference(model, args.out, batch=2 if args.static_batch else 3)
     print(f"onnxruntime vs PyTorch: max |difference| {diff:.2e} (allowed {args.atol:g})")
     return 0 if diff <= args.atol else 1
 

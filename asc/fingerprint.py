@@ -47,10 +47,25 @@ def _files_under(folder: Path, rel: str) -> list[tuple[str, os.DirEntry]]:
     return sorted(found, key=lambda item: item[0])
 
 
+def _table_digest(root: Path, rel: str) -> str:
+    """A metadata file by what it says: the columns asc reads, as the TAU layout's reader parses them, so a file
+    re-saved by a spreadsheet or R (BOM, quotes, CRLF, blank lines, extra columns) keys like the original; a file
+    the reader does not know, or cannot read (the index's check names what is wrong with it), by its bytes."""
+    from asc.data.tau_metadata import COLUMNS, CsvFormatError, read_table
+
+    if rel not in COLUMNS:
+        return file_digest(root / rel)
+    try:
+        table = read_table(root, rel)[list(COLUMNS[rel])]
+    except CsvFormatError:
+        return file_digest(root / rel)
+    return hashlib.sha256(table.to_csv(index=False, sep="\t").encode("utf-8")).hexdigest()
+
+
 def folder_identity(root: str | Path, *, full_hash: bool = False) -> dict[str, Any]:
     """What a user-supplied dataset folder in the TAU layout holds, as a JSON-able dict for an artifact key.
 
-    Covered: the content (SHA-256) of ``meta.csv`` and of every file under ``evaluation_setup/``; the relative
+    Covered: what ``meta.csv`` and every file under ``evaluation_setup/`` say (:func:`_table_digest`); the relative
     path and size in bytes of every file under ``audio/`` (one ``os.scandir``/``stat`` per file, no audio read:
     ~23k files take well under a second). With ``full_hash=True`` every audio file's SHA-256 too (reads all of
     it: ~30 GB for TAU). Not covered: the folder's own path (moving or copying the folder keeps the identity),
@@ -69,9 +84,9 @@ def folder_identity(root: str | Path, *, full_hash: bool = False) -> dict[str, A
             f"dataset folder {root} does not exist or is not a folder; point dataset.root at the folder that "
             "holds meta.csv, evaluation_setup/ and audio/"
         )
-    metadata = {name: file_digest(root / name) for name in METADATA_FILES if (root / name).is_file()}
+    metadata = {name: _table_digest(root, name) for name in METADATA_FILES if (root / name).is_file()}
     for folder in METADATA_DIRS:
-        metadata.update({rel: file_digest(entry.path) for rel, entry in _files_under(root / folder, folder)})
+        metadata.update({rel: _table_digest(root, rel) for rel, _ in _files_under(root / folder, folder)})
     listing = hashlib.sha256()
     count = total = 0
     for rel, entry in _files_under(root / AUDIO_DIR, AUDIO_DIR):

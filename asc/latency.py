@@ -78,7 +78,9 @@ def check_latency_options(options: Mapping[str, Any]) -> None:
         _fail("measure", measure, "true or false")
     backends = options.get("backends")
     if backends is not None:
-        names = [backends] if isinstance(backends, str) else backends
+        names = backends
+        if isinstance(names, str):  # Hydra reads `backends=cpu` as the text "cpu": say how to write the list
+            _fail("backends", backends, f"a list, e.g. runtime.latency.backends=[{backends}]")
         if not isinstance(names, list | tuple) or not names or any(b not in BACKENDS for b in names):
             _fail("backends", backends, f"null (every available one) or a list of {', '.join(BACKENDS)}")
         if measure and "ort" in names and "ort" not in available_backends():

@@ -134,6 +134,11 @@ def load_model(
             f"model checkpoint {path} does not exist; run the stage that produces it first"
         )
     blob = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(blob, dict) or "spec" not in blob or "state_dict" not in blob:
+        raise ValueError(
+            f"{path} is not an asc checkpoint (no model spec and state_dict: a bare state_dict or another "
+            "program's file); save models with asc, or Keras' model.save('x.h5')"
+        )
     model = build_model(blob.pop("spec"))
     model.load_state_dict(blob.pop("state_dict"))
     return model, blob

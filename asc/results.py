@@ -91,7 +91,9 @@ INT_COLUMNS = [
     "macs_paper",
     "dcase_fit_bits",
 ]
-PRODUCER_HINT = "run `asc` (full paper pipeline) or `asc experiment=demo` (small synthetic run) to produce it"
+PRODUCER_HINT = (
+    "run `asc` (the demo experiment) or `asc experiment=paper` (the paper's, on TAU) to produce it"
+)
 
 
 class MissingResultsError(ValueError):

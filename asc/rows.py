@@ -10,6 +10,12 @@ from typing import Any
 ROW_STAGE = {"train": "baseline", "prune": "prune", "finetune": "finetune", "perdevice": "per_device"}
 
 
+def dataset_label(dataset: Mapping[str, Any]) -> str:
+    """The results table's name for a dataset config: its ``label`` (a variant of a generated set, e.g. demo1s:
+    its rows must not pool with the 10-s demo's), else its ``name``."""
+    return str(dataset.get("label") or dataset["name"])
+
+
 def make_row(
     *,
     stage: str,

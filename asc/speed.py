@@ -56,6 +56,11 @@ def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
     bench = rt.get("cudnn_benchmark", False)
     if not isinstance(bench, bool):
         raise ConfigError(f"runtime.cudnn_benchmark={bench!r} is not valid: expected true or false")
+    if isinstance(comp, str) and comp not in COMPILE_MODES and comp not in torch._dynamo.list_backends(None):
+        raise ConfigError(
+            f"runtime.compile={comp!r} is not valid: expected false, true, one of {', '.join(COMPILE_MODES)} or "
+            "a torch.compile backend (torch._dynamo.list_backends(None): e.g. inductor, eager, aot_eager)"
+        )
     if graphs is True and comp:
         raise ConfigError("runtime.cuda_graphs=true and runtime.compile are exclusive: set one of them")
     return {

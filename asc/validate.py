@@ -33,6 +33,19 @@ def _int(key: str, value: Any, low: int) -> None:
         _fail(key, value, f"an integer >= {low}")
 
 
+def _bool(key: str, value: Any, *, none: bool = False) -> None:
+    if not (isinstance(value, bool) or (none and value is None)):
+        _fail(key, value, "true or false" + (" or null" if none else ""))
+
+
+def _list(key: str, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):  # Hydra reads `fractions=0.5` as a number: say how to write the list
+        _fail(key, value, f"a list, e.g. {key.split('.')[-1]}=[{value}]")
+    return value
+
+
 def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True, high_open: bool = False):
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
@@ -57,13 +70,46 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
 
     _choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
-    if not chosen or any(name not in layers for name in chosen):
-        _fail(f"{key}.layers", chosen, f"a non-empty list of the model's conv layers {list(layers)}")
+    if not chosen or any(name not in layers for name in chosen) or len(set(chosen)) != len(chosen):
+        _fail(
+            f"{key}.layers", chosen, f"a non-empty list of distinct conv layers of the model {list(layers)}"
+        )
     if p.get("ratio") is not None:
         _number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
         _choice(f"{key}.per_layer_ratio key", layer, chosen)
         _number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
+
+
+def _demo(d: Mapping[str, Any]) -> None:
+    """The demo generator's settings (asc/data/demo.py), which otherwise fail deep inside the generation."""
+    from asc.data.demo import pieces
+
+    for key in ("train_locations", "evaluate_locations", "segments_per_location"):
+        _int(f"dataset.{key}", d[key], 1)
+    cities = _list("dataset.cities", d["cities"])
+    if not cities or len(set(cities)) != len(cities):
+        _fail("dataset.cities", cities, "a non-empty list of distinct city names")
+    devices = _list("dataset.evaluate_devices", d["evaluate_devices"])
+    train = _list("dataset.train_devices", d["train_devices"])
+    if "a" not in train or not set(train) <= set(devices):
+        _fail("dataset.train_devices", train, f"a list holding the reference device a, within {devices}")
+    _number("dataset.atypical", d.get("atypical", 0.0), 0.0, 1.0, low_open=False, high_open=True)
+    _number("dataset.difficulty", d.get("difficulty", 1.0), 0.0, 100.0, low_open=False)
+    pieces(d)  # recording_seconds a whole multiple of clip_seconds (the 1-s variant)
+
+
+def _options_of_the_criterion(p: Mapping[str, Any], criteria: Mapping[str, Mapping[str, Any]]) -> None:
+    """A key the selected criterion's config files do not have (``+prune.ratio=0.3`` on cosine, or a sweep's
+    shared option that one of its criteria lacks) would be ignored by the criterion yet change its key."""
+    known = set().union(*(set(c) for c in criteria.values() if c.get("name") == p["name"]))
+    for extra in sorted(set(p) - known):
+        _fail(
+            f"prune.{extra}",
+            p[extra],
+            f"an option of criterion {p['name']} ({', '.join(sorted(known - {'name'}))}); criterion {p['name']} has "
+            "no such option: drop it, or sweep only criteria that have it",
+        )
 
 
 def validate(cfg: Mapping[str, Any]) -> None:
@@ -84,6 +130,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
     rt = cfg["runtime"]
     _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    if rt["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail("runtime.device", "cuda", "auto or cpu: torch sees no CUDA device here")
     from asc.speed import speed_options
 
     speed_options(rt)  # compile, formulation, cuda_graphs, cudnn_benchmark
@@ -91,20 +142,26 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _int("runtime.num_threads", rt["num_threads"], 1)
     for key in ("workers", "feature_batch_size", "eval_batch_size"):
         _int(f"runtime.{key}", rt[key], 1)
+    for key in ("fuse", "channels_last"):
+        _bool(f"runtime.{key}", rt[key])
+    _bool("runtime.progress", rt["progress"], none=True)
     d = cfg["dataset"]
+    _int("dataset.sample_rate", d["sample_rate"], 1)
+    _number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
     _choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
     _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
     if d["name"] == "demo":
-        from asc.data.demo import pieces
-
-        pieces(d)  # recording_seconds a whole multiple of clip_seconds (the 1-s variant)
+        _demo(d)
     if d["name"] == "standin":  # below MIN_SCALE a scene and city would lack a second location to hold out
         from asc.data.standin import MIN_SCALE
 
         _number("dataset.scale", d["scale"], math.ceil(MIN_SCALE * 1e4) / 1e4, 10.0, low_open=False)
     f = cfg["features"]
+    for key in ("n_fft", "win_length", "hop_length", "n_mels", "frames"):
+        _int(f"features.{key}", f[key], 1)
+    _bool("features.resample", f["resample"])
     _choice("features.stats_frames", f["stats_frames"], (f["frames"], f["frames"] + 1))
     _choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
     _choice("features.dtype", f["dtype"], ("float32", "float64"))
@@ -134,6 +191,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _prune(f"criteria.{name}", p, layers)
     if cfg.get("prune"):
         _prune("prune", cfg["prune"], layers)
+        _options_of_the_criterion(cfg["prune"], cfg["criteria"])
     if not isinstance(cfg["runs"], list):
         _fail(
             "runs",
@@ -145,19 +203,24 @@ def validate(cfg: Mapping[str, Any]) -> None:
         unknown = set(block) - set(RUNS_KEYS)
         if unknown:
             _fail(f"{key} keys", sorted(unknown), ", ".join(RUNS_KEYS))
-        for name in block.get("criteria") or []:
+        for name in _list(f"{key}.criteria", block.get("criteria")):
             _choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
-        for layer_set in block.get("layer_sets") or []:
+        for layer_set in _list(f"{key}.layer_sets", block.get("layer_sets")):
             chosen = [layer_set] if isinstance(layer_set, str) else list(layer_set)
-            if not chosen or any(x not in layers for x in chosen):
-                _fail(f"{key}.layer_sets", layer_set, f"lists of the model's conv layers {list(layers)}")
-        for fraction in block.get("fractions") or []:
+            if not chosen or any(x not in layers for x in chosen) or len(set(chosen)) != len(chosen):
+                _fail(
+                    f"{key}.layer_sets",
+                    layer_set,
+                    f"lists of distinct conv layers of the model {list(layers)}",
+                )
+        _list(f"{key}.splits", block.get("splits"))
+        for fraction in _list(f"{key}.fractions", block.get("fractions")):
             _number(f"{key}.fractions", fraction, 0.0, 1.0)
         for split in block.get("splits") or []:
             _choice(f"{key}.splits", split, SPLIT_NAMES)
         tunes = bool(block.get("fractions") or block.get("splits"))
         _int(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
-        if block.get("per_device") not in (None, True, False):
+        if block.get("per_device") is not None and not isinstance(block["per_device"], bool):
             _fail(f"{key}.per_device", block["per_device"], "true or false")
         if block.get("per_device") and not tunes:
             _fail(f"{key}.per_device", True, "fractions or splits to fine-tune the general models on first")

@@ -73,3 +73,12 @@ def test_pareto_mask():
     # 80/45 is beaten by 80/46 (same cost, more accurate); 60/39 by 50/40; NaN cost is never on the front.
     assert cost_views.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
     assert cost_views.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither
+
+
+def test_the_cost_table_shows_the_2022_rule_when_the_rows_carry_it():
+    df = make_results(repeats=1)
+    assert "2022 rule: params" not in cost_views.cost_table(df)  # TAU 2020 rows: the 2021 rule alone
+    df = df.assign(d22_params=46118, d22_mem_fp32_kB=184.472, d22_mem_fp16_kB=92.236, d22_fit_bits=16)
+    table = cost_views.cost_table(df)
+    assert table["2022 rule: params"].iloc[0] == 46118 and table["fp16 (kB)"].iloc[0] == 92.236
+    assert table["DCASE 128 kB"].iloc[0] == "fp16" and table["DCASE 128 KB"].iloc[0] == "fp16"

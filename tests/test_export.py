@@ -3,6 +3,8 @@ at any batch size; the asc-export command exports our checkpoints and Keras .h5 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
 from asc import export
-from asc.model import save_model
+from asc.model import build_model, save_model
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -89,3 +91,28 @@ def test_dynamo_cannot_write_opset_13_and_says_so(tmp_path, capsys):
         model, tmp_path / "d17.onnx", opset=17, exporter="dynamo"
     )  # converts down: kept
     assert export.written_opset(path) == 17 and export.max_onnx_difference(model, path) <= 1e-4
+
+
+def test_the_command_says_one_line_for_what_it_cannot_export(tmp_path, capsys):
+    good = tmp_path / "m.pt"
+    save_model(build_model({"widths": [2, 2, 4]}), good)
+    assert (
+        export.main([str(good), str(tmp_path / "s.onnx"), "--static-batch"]) == 0
+    )  # checked at its own batch
+    broken = build_model({"widths": [2, 2, 4]})
+    with torch.no_grad():
+        broken.features[0].weight[0, 0, 0, 0] = float("nan")
+    save_model(broken, tmp_path / "nan.pt")
+    torch.save({"features.0.weight": torch.zeros(2)}, tmp_path / "sd.pt")
+    cases = [
+        ([str(good), str(tmp_path / "a.onnx"), "--opset", "99"], "opsets 7-"),
+        ([str(tmp_path / "nan.pt"), str(tmp_path / "b.onnx")], "non-finite"),
+        ([str(tmp_path / "sd.pt"), str(tmp_path / "c.onnx")], "not an asc checkpoint"),
+        ([str(tmp_path), str(tmp_path / "d.onnx")], "is a folder"),
+    ]
+    for argv, said in cases:
+        capsys.readouterr()
+        assert export.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err
+        assert not Path(argv[1]).exists()

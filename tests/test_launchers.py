@@ -60,7 +60,11 @@ def test_failing_job_logs_its_exception_and_keeps_the_store_sound(workdir):
     proc = sweep(workdir, "failing", "prune=cosine", "prune.layers=[C1],[C9]")
     assert proc.returncode != 0
     job_log = (workdir / "sweeps" / "failing" / "1" / "cli.log").read_text()
-    assert "job failed" in job_log and "C9" in job_log and "Traceback" in job_log
+    assert (
+        "failed" in job_log and "C9" in job_log and "Traceback" in job_log
+    )  # the traceback: in the log only
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("asc: error:")]
+    assert len(errors) == 1 and "prune.layers" in errors[0] and "Traceback" not in proc.stderr, proc.stderr
     table = pd.read_csv(workdir / "failing" / "results.csv")  # the good job's row is intact and parses
     assert table.loc[table["stage"] == "prune", "layers"].tolist() == ["C1"]
     assert all(

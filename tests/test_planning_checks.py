@@ -116,9 +116,16 @@ def test_too_many_mel_bands_for_the_fft_are_refused(tmp_path: Path) -> None:
 
 def test_features_the_model_cannot_take_are_refused(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"model=dcase21 takes input of 40 mel bands x 500 frames.*40 x 400"
+        ConfigError, match=r"model=dcase21 takes input of 64 mel bands x 500 frames.*40 x 500"
     ):
-        planned("features.frames=400", "features.stats_frames=400", tmp=tmp_path)
+        planned("model.input_shape=[64,500]", tmp=tmp_path)
+
+
+def test_a_front_end_that_drops_most_of_each_clip_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"features=logmel40x51 keeps 51 frames of the 501 a 10 s clip gives"
+    ):
+        planned("features=logmel40x51", "model=dcase22", tmp=tmp_path)
 
 
 def test_a_fraction_too_small_for_a_stratum_is_refused_before_training(tmp_path: Path) -> None:
@@ -195,3 +202,57 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
     ):
         validate(OmegaConf.to_container(cfg, resolve=True))
     validate(OmegaConf.to_container(chosen, resolve=True))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["dataset.sample_rate=44100.5"], r"^dataset.sample_rate=44100.5 is not valid: expected an integer"),
+        (["features.resample=maybe"], r"^features.resample='maybe' is not valid: expected true or false"),
+        (["features.hop_length=882.5"], r"^features.hop_length=882.5 is not valid"),
+        (["runtime.fuse=maybe"], r"^runtime.fuse='maybe'"),
+        (
+            ["runs.0.fractions=0.5"],
+            r"^runs\[0\].fractions=0.5 is not valid: expected a list, e.g. fractions=\[0.5\]",
+        ),
+        (
+            ["runs.0.layer_sets=[[C1,C1]]"],
+            r"^runs\[0\].layer_sets=\['C1', 'C1'\] is not valid: expected lists of distinct",
+        ),
+        (["dataset.cities=[]"], r"^dataset.cities=\[\] is not valid"),
+        (["dataset.train_devices=[a,zz]"], r"^dataset.train_devices=\['a', 'zz'\] is not valid"),
+        (
+            ["runtime.latency.backends=cpu"],
+            r"runtime.latency.backends='cpu' is not valid: expected a list, e.g.",
+        ),
+        (["runtime.compile=nonsense"], r"^runtime.compile='nonsense' is not valid"),
+        (
+            ["prune=cosine", "++prune.ratio=0.3"],
+            r"^prune.ratio=0.3 is not valid: expected an option of criterion cosine",
+        ),
+        (
+            ["prune=l1", "++prune.kept.C1=[0,1]"],
+            r"^prune.kept=.* is not valid: expected an option of criterion l1",
+        ),
+    ],
+)
+def test_values_that_used_to_fail_late_or_silently(
+    tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        planned(*overrides, tmp=tmp_path)
+    assert nothing_built(tmp_path)
+
+
+def test_official_splits_need_a_set_of_one_second_clips(tmp_path: Path) -> None:
+    with pytest.raises(
+        InputError, match=r"DCASE 2024's splits of 1-s clips, which dataset=demo \(10-s clips\)"
+    ):
+        planned("runs=[{criteria:[cosine],splits:[split5],repeats:1}]", tmp=tmp_path)
+
+
+def test_a_one_second_variant_reports_under_its_own_name() -> None:
+    from asc.rows import dataset_label
+
+    assert dataset_label(composed("dataset=demo1s")["dataset"]) == "demo1s"
+    assert dataset_label(composed()["dataset"]) == "demo"

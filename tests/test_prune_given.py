@@ -133,15 +133,18 @@ def test_missing_layer_hint_works_when_pasted() -> None:
     assert again["kept"]["C4"] == [0]
 
 
-def test_the_key_follows_the_files_content(tmp_path: Path, authors_folder: Path) -> None:
+def test_the_key_follows_the_indices_not_the_files(tmp_path: Path, authors_folder: Path) -> None:
     cfg = {**CFG, "kept_file": str(authors_folder)}
     first = keyed_config(cfg)
     moved = shutil.move(authors_folder, tmp_path / "elsewhere")
-    assert keyed_config({**cfg, "kept_file": str(moved)}) == first
+    assert keyed_config({**cfg, "kept_file": str(moved)}) == first  # moved: the same artifact
+    # The same indices in another form (a JSON file, inline) key the same artifact: the files' bytes do not matter.
+    (tmp_path / "k.json").write_text(json.dumps({k: list(map(int, v)) for k, v in first["kept"].items()}))
+    assert keyed_config({**CFG, "kept_file": str(tmp_path / "k.json")}) == first
+    assert keyed_config({**CFG, "kept": first["kept"]}) == first
+    # An entry for a layer that is not pruned changes nothing; other indices for a pruned one do.
+    only_c1 = {**cfg, "kept_file": str(moved), "layers": ["C1"]}
     np.save(Path(moved) / "C2.npy", np.array([3, 6]))
+    assert keyed_config(only_c1) == keyed_config({**only_c1, "kept_file": str(tmp_path / "k.json")})
     assert keyed_config({**cfg, "kept_file": str(moved)}) != first
     assert set(kept_file_identity(cfg | {"kept_file": str(moved)})["files"]) == {"C1.npy", "C2.npy", "C3.npy"}
-    # The layer scaffold keys like the empty mapping it replaced, and a single file keys as before.
-    (tmp_path / "k.json").write_text(json.dumps(WANT))
-    single = keyed_config({**CFG, "kept_file": str(tmp_path / "k.json")})
-    assert single["kept"] == {} and set(single["kept_file"]) == {"sha256"}

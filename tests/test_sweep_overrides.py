@@ -17,10 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("argv", "want"),
     [
-        (["-m", "prune=cosine,l1", "prune.ratio=0.3"], ["-m", "prune=cosine,l1", "prune.ratio=choice(0.3)"]),
+        (
+            ["-m", "prune=cosine,l1", "prune.ratio=0.3"],
+            ["-m", "prune=cosine,l1", "++prune.ratio=choice(0.3)"],
+        ),
         (
             ["--multirun", "prune=l1,l2", "prune.layers=[C1]"],
-            ["--multirun", "prune=l1,l2", "prune.layers=choice([C1])"],
+            ["--multirun", "prune=l1,l2", "++prune.layers=choice([C1])"],
         ),
         (
             ["-m", "prune=glob(l*)", "++prune.kept.C1=[0,1]"],
@@ -28,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
         ),
         (
             ["-m", "prune=l1,gm", "+prune.per_layer_ratio.C2=0.25"],
-            ["-m", "prune=l1,gm", "+prune.per_layer_ratio.C2=choice(0.25)"],
+            ["-m", "prune=l1,gm", "++prune.per_layer_ratio.C2=choice(0.25)"],
         ),
         (
             ["-m", "dataset=demo,standin", "dataset.scale=0.2"],
@@ -36,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
         ),
         (
             ["hydra.mode=MULTIRUN", "prune=l1,l2", "prune.ratio=0.3"],
-            ["hydra.mode=MULTIRUN", "prune=l1,l2", "prune.ratio=choice(0.3)"],
+            ["hydra.mode=MULTIRUN", "prune=l1,l2", "++prune.ratio=choice(0.3)"],
         ),
     ],
     ids=["ratio", "layers", "force-add", "add", "other-group", "mode-override"],

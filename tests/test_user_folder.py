@@ -34,8 +34,11 @@ def test_a_changed_folder_rekeys_and_a_moved_one_does_not(tiny_demo: Path, tmp_p
     assert keys(mine) == before
 
     meta = mine / "evaluation_setup" / "fold1_evaluate.csv"
-    meta.write_bytes(meta.read_bytes() + b"\n")  # a re-saved file: its bytes are keyed (conservative)
-    assert keys(mine)["dataset"] != before["dataset"]
+    text = meta.read_text()
+    meta.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # re-saved by a spreadsheet
+    assert keys(mine) == before  # the same table: nothing rebuilt
+    meta.write_text(text.replace("\tbus", "\ttram", 1))  # a label changed: everything downstream re-keyed
+    assert all(keys(mine)[s] != before[s] for s in STAGES)
 
 
 @pytest.mark.slow

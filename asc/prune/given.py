@@ -148,8 +148,8 @@ def _missing(layer: str, table: Mapping[str, Kept], opts: Mapping[str, Any]) -> 
     )
 
 
-def layer_indices(kept: Kept, layer: str, width: int) -> list[int]:
-    """Validate one layer's raw indices against its width → sorted list of ints; InputError naming the source."""
+def _indices(kept: Kept, layer: str) -> list[int]:
+    """One layer's raw indices as ints, in their order (type checks only); InputError naming the source."""
     raw = kept.values
     if isinstance(raw, np.ndarray):
         if raw.dtype == bool:
@@ -175,6 +175,12 @@ def layer_indices(kept: Kept, layer: str, width: int) -> list[int]:
         ):
             raise InputError(f"{kept.where}={raw!r} must be a list of integer filter indices of {layer}")
         idx = [int(i) for i in raw]
+    return idx
+
+
+def layer_indices(kept: Kept, layer: str, width: int) -> list[int]:
+    """Validate one layer's raw indices against its width → sorted list of ints; InputError naming the source."""
+    idx = _indices(kept, layer)
     bad = [i for i in idx if not 0 <= i < width]
     repeated = sorted({i for i in idx if idx.count(i) > 1})
     if bad or not idx or repeated:
@@ -231,13 +237,15 @@ def kept_file_identity(opts: Mapping[str, Any]) -> Any:
 
 
 def keyed_config(opts: Mapping[str, Any]) -> dict[str, Any]:
-    """The given config as it keys the prune step: null inline entries dropped (the config's layer scaffold,
-    so ``kept: {C1: null, ...}`` keys like ``kept: {}``) and ``kept_file`` replaced by its content identity."""
-    out = dict(opts)
-    if "kept" in opts:
-        out["kept"] = {k: v for k, v in dict(opts["kept"] or {}).items() if v is not None}
-    if opts.get("kept_file"):
-        out["kept_file"] = kept_file_identity(opts)
+    """The given config as it keys the prune step: the kept indices it resolves to for the pruned layers (sorted:
+    the selection is a set), wherever they come from. So the same indices inline, in JSON or YAML, in ``.npy``
+    files, an ``.npz`` or a folder key the same artifact; an entry for a layer that is not pruned, or a file's
+    bytes that say the same thing, change nothing; moving or editing a file changes the key only when the indices
+    change. Reads the files (InputError naming a file or entry that is not indices)."""
+    out = {k: v for k, v in opts.items() if k not in ("kept", "kept_file")}
+    table = read_kept(opts)
+    layers = [opts["layers"]] if isinstance(opts.get("layers"), str) else list(opts.get("layers") or table)
+    out["kept"] = {layer: sorted(_indices(table[layer], layer)) for layer in layers if layer in table}
     return out
 
 

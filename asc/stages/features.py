@@ -51,6 +51,12 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
             f"features={f['name']} takes {need} frames, but the dataset's clips last 1 s ({have} frames at this hop): "
             "add features=logmel40x51 model=dcase22 (the DCASE 2022-2025 front end and network)"
         )
+    if have > int(f["frames"]) + 1:  # the features would keep the clip's start and drop the rest
+        raise ConfigError(
+            f"features={f['name']} keeps {f['frames']} frames of the {have} a {clip_seconds:g} s clip gives "
+            f"(dataset.clip_seconds): the rest of every clip would be dropped; use the front end and network of "
+            "this clip length (10 s: features=logmel40x500 model=dcase21; 1 s: features=logmel40x51 model=dcase22)"
+        )
     if have < need:
         # the official hop fits `frames` hops into the clip (882 = 441000 / 500); keep the window/hop ratio
         new_hop = math.floor(round(clip_seconds * sr) / int(f["frames"]))
@@ -74,11 +80,15 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
 def _check_mel_bands(f: Mapping[str, Any]) -> None:
     """Every mel band must cover at least one FFT bin, else its log-energy is constant and its normalisation
     divides by a zero spread (NaN features)."""
+    import warnings
+
     import numpy as np
 
     from asc.features import FrontEnd, mel_matrix
 
-    bank = mel_matrix(FrontEnd.from_config(f))
+    with warnings.catch_warnings():  # librosa warns of the empty bands this check names in one line
+        warnings.simplefilter("ignore")
+        bank = mel_matrix(FrontEnd.from_config(f))
     empty = np.flatnonzero(bank.max(axis=1) <= 0)
     if empty.size:
         raise ConfigError(

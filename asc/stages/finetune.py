@@ -110,17 +110,33 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 
 def _check_split_files(cfg: Mapping[str, Any], names: Sequence[str]) -> None:
-    """Official split files that exist before building (the published ones, once fetched) are read now; a
-    generated set's are written by its dataset stage."""
+    """The official splits list 1-s clips (TAU 2022 naming): a generated set has them only in its 1-s variant
+    (its dataset stage writes them); published files or a folder's own are read now, where they exist."""
     if not names:
         return
     from asc.data.tau2022 import read_split, split_dir_for
 
     d = cfg["dataset"]
+    if d["name"] in dataset.GENERATED:
+        from asc.data.demo import pieces
+
+        if (pieces(d) if d["name"] == "demo" else int(d.get("pieces", 1))) == 1:
+            raise InputError(
+                f"runs ... splits: {list(names)} are DCASE 2024's splits of 1-s clips, which dataset={d['name']} "
+                "(10-s clips) has none of: use its 1-s variant (dataset=demo1s or standin1s, with "
+                "features=logmel40x51 model=dcase22) or fractions"
+            )
+        return
     split_dir, published = split_dir_for(d, d.get("root", ""))
     for name in names:
-        if published and (split_dir / f"{name}.csv").is_file():
-            read_split(split_dir / f"{name}.csv", name)
+        path = split_dir / f"{name}.csv"
+        if path.is_file():
+            read_split(path, name, published=published)
+        elif not published:
+            raise InputError(
+                f"runs ... splits: {path} does not exist; put the DCASE 2024 split files there or name their "
+                "folder in dataset.official_splits.dir"
+            )
 
 
 def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
@@ -132,7 +148,16 @@ def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
         root = dataset.root_of(step.up("index").up("dataset"), ctx)
         split_dir, published = split_dir_for(ctx.cfg["dataset"], root)
         strict = ctx.cfg["finetune"]["train_on"] == "fold1_train"  # DCASE 2024/2025 train on the whole split
-        return official_split(step.args["split"], pool, split_dir, strict=strict, published=published)
+        name, nominal = step.args["split"], step.args["fraction"]
+        positions = official_split(name, pool, split_dir, strict=strict, published=published)
+        share = len(positions) / max(len(pool), 1)
+        if abs(share - nominal) > nominal / 2:  # a tiny generated set cannot hold every split's share
+            log.warning(
+                "official split %s holds %d of the pool's %d clips (%.0f %%), not %g %%: its results do not "
+                "stand for %s (the set is too small for its split files)",
+                name, len(positions), len(pool), 100 * share, 100 * nominal, name,
+            )  # fmt: skip
+        return positions
     from asc.fractions import nested_fractions
 
     fraction = step.args["fraction"]
@@ -143,9 +168,8 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.model import load_model
 
     splits = ctx.splits(steps[0])
-    check_fractions(
-        splits.pool(ctx.cfg["finetune"]["train_on"]).rows, sorted({s.args["fraction"] for s in steps})
-    )
+    drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
+    check_fractions(splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn)  # the index is built: exactly
     models = {}  # step id -> model: each pruned network and each baseline, read once
     for s in steps:
         for source in (s.up("prune"), s.up("prune").up("train")):

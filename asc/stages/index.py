@@ -8,6 +8,8 @@ and later stages check against it at planning time (e.g. a fine-tuning fraction 
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +33,28 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
     """The dataset's folds (asc.data.tau.read_folds' table) if they can be known before building: a generated
-    set's from its config, a TAU folder's when its metadata is there; else None (still to be downloaded)."""
+    set's from its config, a TAU folder's when its metadata is there; else None (still to be downloaded). Read
+    once per dataset config and folder state (several checks and the dry run ask)."""
+    from asc.data.tau import REQUIRED
+
     d = cfg["dataset"]
+    root = Path(str(d.get("root", "")))
+    stamp = tuple(_stamp(root / name) for name in (*REQUIRED, "audio"))
+    table = _folds(json.dumps(d, sort_keys=True, default=str), stamp)
+    return None if table is None else table.copy()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _folds(dataset_json: str, stamp: tuple) -> pd.DataFrame | None:
+    d = json.loads(dataset_json)
     if d["name"] == "demo":
         from asc.data.demo import fold_table
 
@@ -40,8 +62,8 @@ def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
     if d["name"] == "standin":
         from asc.data.standin import expected_counts, plan_standin
 
-        counts = expected_counts(float(d["scale"]))
-        return plan_standin(counts["train"], counts["evaluate"], int(d["seed"]))
+        counts = expected_counts(float(d["scale"]))  # recordings; the 1-s variant lists `pieces` clips each
+        return plan_standin(counts["train"], counts["evaluate"], int(d["seed"]), int(d.get("pieces", 1)))
     from asc.data import tau
 
     root = Path(d["root"])

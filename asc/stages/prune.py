@@ -79,8 +79,10 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
         return make_step("prune", label_of(pcfg), pcfg, (baseline,))
     from asc.prune.given import keyed_config
 
-    where = {"kept_file": pcfg["kept_file"]} if pcfg.get("kept_file") else {}
-    return make_step("prune", label_of(pcfg), keyed_config(pcfg), (baseline,), **where)
+    given = {
+        k: pcfg[k] for k in ("kept", "kept_file") if pcfg.get(k)
+    }  # as the user gave them: errors name them
+    return make_step("prune", label_of(pcfg), keyed_config(pcfg), (baseline,), **given)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -89,12 +91,9 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def criterion_config(step: Step) -> dict[str, Any]:
-    """The config the criterion reads: the keyed config, with the ``kept_file`` path its key replaced."""
-    return (
-        {**step.config, "kept_file": step.args["kept_file"]}
-        if "kept_file" in step.args
-        else dict(step.config)
-    )
+    """The config the criterion reads: the keyed config with the kept indices as the user gave them (a file's
+    path, inline entries) put back, so that what it reads and what an error names is theirs."""
+    return {**step.config, **{k: step.args[k] for k in ("kept", "kept_file") if k in step.args}}
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:

@@ -9,6 +9,7 @@ and the features (for a given file, the file's own; a mismatch names both values
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from asc.step import Step, make_step
 
 if TYPE_CHECKING:
     from asc.context import Context
+
+log = logging.getLogger(__name__)
 
 RECIPE_KEYS = ("epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "precision")
 N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SCENES)
@@ -97,18 +100,31 @@ def baseline_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _file_spec(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    from asc.checks import require_finite
     from asc.model_file import read_model_file
 
     try:
         model, _ = read_model_file(path)
-    except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it
-        raise InputError(f"train.init_from={path} cannot be read as a model: {err}") from None
+        require_finite("its weights", model.state_dict())
+    except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it, in one line
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(
+            f"train.init_from={path} cannot be read as a model ({why}); give a Keras model.save('x.h5') file of "
+            "the DCASE21 family or an asc model.pt"
+        ) from None
     return model.spec
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     spec = baseline_spec(cfg)
-    source = cfg["train"].get("init_from")
+    t, source = cfg["train"], cfg["train"].get("init_from")
+    if not source and int(t["select_after"]) >= int(t["epochs"]):
+        log.warning(
+            "train.select_after=%s >= train.epochs=%s: no epoch competes for the best on the selection split, "
+            "the last one is kept",
+            t["select_after"],
+            t["epochs"],
+        )
     check_model(spec, cfg, what=f"train.init_from={source}" if source else f"model={cfg['model']['name']}")
     return [(step, model_need(cfg, spec, "baselines")) for step in steps]
 
