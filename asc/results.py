@@ -91,8 +91,9 @@ INT_COLUMNS = [
     "macs_paper",
     "dcase_fit_bits",
 ]
-PRODUCER_HINT = "run `asc experiment=demo` (the demo, what `asc` runs) or `asc experiment=paper` (the paper's, on TAU) to produce it"
-    "run `asc` (the demo experiment) or `asc experiment=paper` (the paper's, on TAU) to produce it"
+PRODUCER_HINT = (
+    "run `asc experiment=demo` (the demo, what `asc` runs) or `asc experiment=paper` (the paper's, on TAU) to "
+    "produce it"
 )
 
 
