@@ -14,6 +14,8 @@ from typing import Any
 
 from asc.chain import STAGES, STORE_OF
 from asc.plan import approx_examples_per_epoch, is_built
+from asc.rows import dataset_label
+from asc.split_files import fraction_of
 from asc.stages import index
 from asc.stages.dataset import GENERATED
 from asc.stages.finetune import pool_of
@@ -48,11 +50,11 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
     train, pool = pool_of(table, "train"), pool_of(table, cfg["finetune"]["train_on"])
 
     def exact(step: Step) -> str:
+        if "split" in step.args:  # an official split: its share of fold1_train (the files may not exist yet)
+            return f"~{round(fraction_of(step.args['split']) * len(pool_of(table, 'fold1_train')))}"
         if step.stage == "train":
             return str(len(train))
         f = step.args["fraction"]
-        if "split" in step.args:  # an official split: its share of fold1_train (the files may not exist yet)
-            return f"~{round(f * len(pool_of(table, 'fold1_train')))}"
         return str(len(nested_fractions(pool, [f], seed=step.args["subset_seed"])[f]))
 
     return exact
@@ -64,9 +66,11 @@ def recipes(cfg: Mapping[str, Any]) -> str:
     if t.get("init_from"):
         base = f"baseline from train.init_from={t['init_from']} (not trained)"
     else:
-        base = f"train={t['name']} ({t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']:g}, seeds {list(t['seeds'])})"
+        on = f", on {t['split']}" if t.get("split") else ""
+        base = f"train={t['name']} ({t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']:g}, "
+        base += f"seeds {list(t['seeds'])}{on})"
     tune = f"finetune={f['name']} ({f['epochs']} epochs, batch {f['batch_size']}, select on {f['select_on']})"
-    return f"recipes on {cfg['dataset']['name']}: {base}; {tune}"
+    return f"recipes on {dataset_label(cfg['dataset'])}: {base}; {tune}"
 
 
 def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from asc.chain import CHAIN, artifact_dir
 from asc.disk import check_disk, check_writable
 from asc.rows import ROW_STAGE
+from asc.split_files import fraction_of
 from asc.step import Step
 from asc.store import MANIFEST
 
@@ -69,8 +70,15 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
 def approx_examples_per_epoch(cfg: Mapping[str, Any]) -> Callable[[Step], int]:
     """Training examples per epoch of a train or finetune step, estimated before the index exists."""
     held = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": "train"}))
+    fold = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": "fold1_train"}))
     pool = approx_train_examples(cfg)
-    return lambda step: held if step.stage == "train" else math.floor(pool * step.args["fraction"] + 0.5)
+
+    def approx(step: Step) -> int:
+        if step.stage == "train":  # fold1_train minus the hold-out, or an official split of all of it
+            return math.floor(fold * fraction_of(step.args["split"]) + 0.5) if "split" in step.args else held
+        return math.floor(pool * step.args["fraction"] + 0.5)
+
+    return approx
 
 
 def approx_train_examples(cfg: Mapping[str, Any]) -> int:

@@ -65,6 +65,24 @@ def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
     _choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
 
 
+def _official_split(t: Mapping[str, Any]) -> None:
+    """``train.split``: DCASE 2024/2025 draw a split from all of fold1_train, so the val hold-out is in it."""
+    split = t.get("split")
+    if split is None:
+        return
+    from asc.data.tau2022 import SPLIT_NAMES
+
+    if split not in SPLIT_NAMES:
+        _fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
+    if t.get("init_from"):
+        _fail("train.split", split, "null with train.init_from (a given model is not trained)")
+    if t["select_on"] != "test":
+        raise ConfigError(
+            f"train.split={split} trains on clips of all fold1_train, the val hold-out included, so "
+            "train.select_on=val would select on training clips: set train.select_on=test (as DCASE 2024/2025)"
+        )
+
+
 def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
     from asc.prune import CRITERIA
 
@@ -182,6 +200,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _int(f"train.seeds[{i}]", seed, 0)
     if t.get("init_from") is not None and not Path(t["init_from"]).is_file():
         _fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
+    _official_split(t)
     ft = cfg["finetune"]
     _recipe("finetune", ft)
     _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))

@@ -217,7 +217,7 @@ def official_split(
         )
         if strict:
             raise InputError(
-                f"{message}; train on fold1_train (finetune.train_on=fold1_train) as DCASE 2024/2025 do, "
+                f"{message}; train on all of fold1_train as DCASE 2024/2025 do (finetune.train_on=fold1_train), "
                 "or check that dataset.root is the complete set"
             )
         log.info("%s; using the %d that are", message, len(wanted) - len(missing))

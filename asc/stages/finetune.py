@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc import split_files
 from asc.disk import Need
 from asc.errors import InputError
 from asc.stages import dataset, index
@@ -48,7 +49,7 @@ def step_for(
     base = {**recipe(f), "train_on": f["train_on"]}
     if isinstance(subset, str):  # an official split is a fixed list of recordings: no subset draw to seed
         keyed = {**base, "split": subset, "repeat": repeat, "seed": seed}
-        args = {"split": subset, "fraction": split_fraction(subset)}
+        args = {"split": subset, "fraction": split_files.fraction_of(subset)}
         name = subset
     else:
         keyed = {**base, "fraction": subset, "repeat": repeat, "seed": seed, "subset_seed": subset_seed}
@@ -56,11 +57,6 @@ def step_for(
         name = f"{subset:g}"
     label = f"{source.label} {name} #{repeat}"
     return make_step("finetune", label, keyed, (source, *data), repeat=repeat, seed=seed, **args)
-
-
-def split_fraction(name: str) -> float:
-    """The share of fold1_train an official split holds (split25 → 0.25): its ``fraction`` in the results."""
-    return int(name.removeprefix("split")) / 100
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -104,60 +100,21 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         table = index.preview(cfg)
         if table is not None:
             check_fractions(pool_of(table, cfg["finetune"]["train_on"]), drawn)
-    _check_split_files(cfg, sorted({s.args["split"] for s in steps if "split" in s.args}))
+    names = sorted({s.args["split"] for s in steps if "split" in s.args})
+    split_files.check_files(cfg, names, key="runs ... splits")
     spec = baseline_spec(cfg)  # an upper bound: a pruned network is smaller
     return [(step, model_need(cfg, spec, "fine-tuned models")) for step in steps]
-
-
-def _check_split_files(cfg: Mapping[str, Any], names: Sequence[str]) -> None:
-    """The official splits list 1-s clips (TAU 2022 naming): a generated set has them only in its 1-s variant
-    (its dataset stage writes them); published files or a folder's own are read now, where they exist."""
-    if not names:
-        return
-    from asc.data.tau2022 import read_split, split_dir_for
-
-    d = cfg["dataset"]
-    if d["name"] in dataset.GENERATED:
-        from asc.data.demo import pieces
-
-        if (pieces(d) if d["name"] == "demo" else int(d.get("pieces", 1))) == 1:
-            raise InputError(
-                f"runs ... splits: {list(names)} are DCASE 2024's splits of 1-s clips, which dataset={d['name']} "
-                "(10-s clips) has none of: use its 1-s variant (dataset=demo1s or standin1s, with "
-                "features=logmel40x51 model=dcase22) or fractions"
-            )
-        return
-    split_dir, published = split_dir_for(d, d.get("root", ""))
-    for name in names:
-        path = split_dir / f"{name}.csv"
-        if path.is_file():
-            read_split(path, name, published=published)
-        elif not published:
-            raise InputError(
-                f"runs ... splits: {path} does not exist; put the DCASE 2024 split files there or name their "
-                "folder in dataset.official_splits.dir"
-            )
 
 
 def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
     """Positions into ``pool`` (the fine-tuning pool's rows) of the step's subset: our nested stratified draw
     of its fraction, or the recordings its official split lists."""
     if "split" in step.args:
-        from asc.data.tau2022 import official_split, split_dir_for
-
         root = dataset.root_of(step.up("index").up("dataset"), ctx)
-        split_dir, published = split_dir_for(ctx.cfg["dataset"], root)
         strict = ctx.cfg["finetune"]["train_on"] == "fold1_train"  # DCASE 2024/2025 train on the whole split
-        name, nominal = step.args["split"], step.args["fraction"]
-        positions = official_split(name, pool, split_dir, strict=strict, published=published)
-        share = len(positions) / max(len(pool), 1)
-        if abs(share - nominal) > nominal / 2:  # a tiny generated set cannot hold every split's share
-            log.warning(
-                "official split %s holds %d of the pool's %d clips (%.0f %%), not %g %%: its results do not "
-                "stand for %s (the set is too small for its split files)",
-                name, len(positions), len(pool), 100 * share, 100 * nominal, name,
-            )  # fmt: skip
-        return positions
+        return split_files.positions(
+            step.args["split"], pool, ctx.cfg["dataset"], root, strict=strict, key="runs ... splits"
+        )
     from asc.fractions import nested_fractions
 
     fraction = step.args["fraction"]

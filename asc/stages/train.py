@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc import split_files
 from asc.disk import Need, model_artifact_bytes
 from asc.errors import ConfigError, InputError
 from asc.step import Step, make_step
@@ -46,13 +47,16 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
                 "train", label, config, (features, index), init_from=str(source), seed=int(t["seeds"][0])
             )
         ]
+    split = t.get("split")  # an official split (DCASE 2025 trains on split25); keyed only when given
+    on = {"split": split} if split else {}
     return [
         make_step(
             "train",
-            f"baseline seed {seed}",
-            {"model": cfg["model"], "train": recipe(t), "seed": int(seed)},
+            f"baseline seed {seed}" + (f" on {split}" if split else ""),
+            {"model": cfg["model"], "train": {**recipe(t), **on}, "seed": int(seed)},
             (features, index),
             seed=int(seed),
+            **on,
         )
         for seed in t["seeds"]
     ]
@@ -126,6 +130,8 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
             t["epochs"],
         )
     check_model(spec, cfg, what=f"train.init_from={source}" if source else f"model={cfg['model']['name']}")
+    if t.get("split") and not source:
+        split_files.check_files(cfg, [t["split"]], key="train.split")
     return [(step, model_need(cfg, spec, "baselines")) for step in steps]
 
 
@@ -148,6 +154,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
     def build(batch: list[tuple[Step, Path]]) -> None:
         trained = _from_files(batch) if t.get("init_from") else _train(batch, ctx, splits)
+        examples = [history.pop("train_examples", len(splits.train.y)) for _, history in trained][0]
         models = [model for model, _ in trained]
         scores = evaluate(
             models, splits.evaluate, batch_size=int(ctx.runtime["eval_batch_size"]), device=ctx.device
@@ -167,7 +174,8 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 train_time_s=history["train_seconds"],
                 epochs=history["epochs"],
                 select_on=t["select_on"],
-                train_examples=len(splits.train.y),
+                split=step.args.get("split", ""),
+                train_examples=examples,
             )
 
     ctx.build_batch(steps, build)
@@ -186,23 +194,40 @@ def _from_files(batch: list[tuple[Step, Path]]) -> list[tuple[Any, dict[str, Any
 
 
 def _train(batch: list[tuple[Step, Path]], ctx: Context, splits: Any) -> list[tuple[Any, dict[str, Any]]]:
-    """One baseline per (step, work folder) on all of the train split, in one train_many call."""
+    """One baseline per (step, work folder) in one train_many call: on all of the train split (fold1_train
+    minus the hold-out), or on the clips of the official split ``train.split`` lists, drawn from all of
+    fold1_train as DCASE 2024/2025 define them (every step of a job has the same split)."""
+    import numpy as np
     import torch
 
     from asc.model import build_model
+    from asc.stages.dataset import root_of
     from asc.train import Run, train_many
 
     t = ctx.cfg["train"]
     spec = {k: v for k, v in ctx.cfg["model"].items() if k != "name"}
+    if t.get("split"):
+        pool = splits.pool("fold1_train")
+        root = root_of(batch[0][0].up("index").up("dataset"), ctx)
+        found = split_files.positions(
+            t["split"], pool.rows, ctx.cfg["dataset"], root, strict=True, key="train.split"
+        )
+        chosen_rows = torch.as_tensor(np.asarray(found), dtype=torch.long)
+    else:
+        pool = splits.train
+        chosen_rows = torch.arange(len(pool.y))
     runs = []
     for step, work in batch:
         torch.manual_seed(step.args["seed"])  # the initial weights too: a rerun in a new process is identical
-        everything = torch.arange(len(splits.train.y))
-        runs.append(Run(build_model(spec), everything, step.args["seed"], work, recipe_of(t), step.label))
+        runs.append(
+            Run(build_model(spec), chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label)
+        )
     select = splits.selection(t["select_on"])
-    train, chosen = (splits.train.x, splits.train.y), (select.x, select.y)
-    histories = train_many(runs, train, chosen, **ctx.train_options(t["precision"]))
-    return [(run.model, history) for run, history in zip(runs, histories, strict=True)]
+    histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(t["precision"]))
+    return [
+        (run.model, {**history, "train_examples": len(chosen_rows)})
+        for run, history in zip(runs, histories, strict=True)
+    ]
 
 
 def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
