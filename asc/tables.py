@@ -213,9 +213,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             "B": comp["b"],
             "Metric": comp["metric"].map(lambda m: compare.METRICS[m][0]),
             "n": comp["n"].astype(int),
-            "Mean A − B": comp["mean_diff"].round(4),
-            "95% CI low": comp["ci_low"].round(4),
-            "95% CI high": comp["ci_high"].round(4),
+            "Mean A − B": comp["mean_diff"].round(4) + 0.0,  # + 0.0: a rounded -0.00001 shows 0.0, not -0.0
+            "95% CI low": comp["ci_low"].round(4) + 0.0,
+            "95% CI high": comp["ci_high"].round(4) + 0.0,
             "p": comp["p"].map(_fmt_p),
             "p (Holm)": comp["p_holm"].map(_fmt_p),
             "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),

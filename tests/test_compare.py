@@ -227,3 +227,13 @@ def test_criteria_table_markers():
     assert cell["cosine"].endswith("*†") and cell["l1"].endswith("*") and cell["random"].endswith("*")
     assert "†" not in cell["l1"] and "(n = 1)" in t.loc[t["Criterion"] == "none", "Acc. no FT (%)"].iloc[0]
     assert any("†" in note for note in t.attrs["notes"])
+
+
+def test_a_difference_that_rounds_to_zero_shows_no_minus_sign():
+    rows = [run("cosine", 0.5, repeat=r) for r in range(2)] + [
+        run("l1", 0.5 + d, repeat=r) for r, d in enumerate((1e-7, 2e-7))
+    ]
+    shown = tables.comparison_table(table([baseline(0.5), *rows]))
+    numbers = shown[["Mean A − B", "95% CI low", "95% CI high"]].to_numpy().ravel()
+    rounded_zero = [x for x in numbers if x == 0]
+    assert rounded_zero and all(math.copysign(1.0, x) == 1.0 for x in rounded_zero)
