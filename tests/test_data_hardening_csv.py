@@ -202,9 +202,14 @@ def test_utf16_is_named(tmp_path: Path) -> None:
         (
             META,
             GOOD[META].replace("\tairport\t", "\tpark\t"),
-            rf"{FOLD}, line 2: {A}: scene_label 'airport' "
-            r"disagrees with .*meta.csv, line 2 \('park'\)",
+            rf"meta.csv, line 2: {A}: scene_label 'park' disagrees with the file name \('airport'\)",
         ),
+        (
+            META,
+            GOOD[META].replace("\tparis-10\ts1\n", "\tparis-10\ts2\n"),
+            rf"meta.csv, line 3: {B}: source_label 's2' disagrees with the file name's device \('s1'\)",
+        ),
+        (META, GOOD[META].replace("\tbus\t", "\tbuss\t"), rf"meta.csv, line 3: {B}: unknown scene 'buss'"),
         (META, GOOD[META] + f"{A}\tairport\tlisbon-1000\ta\n", rf"meta.csv, line 4: {A} is listed again"),
         (FOLD, f"filename\tscene_label\n{A}\tairprt\n", r"unknown scene 'airprt'"),
     ],
@@ -214,6 +219,8 @@ def test_utf16_is_named(tmp_path: Path) -> None:
         "not-in-meta",
         "name-label",
         "meta-label",
+        "meta-device",
+        "meta-scene",
         "meta-duplicate",
         "scene",
     ],

@@ -5,9 +5,10 @@ UTF-8 byte-order mark (Excel, Windows Notepad), quoted header names and fields (
 ``quoting``), CRLF line ends. Anything else that differs from the tab-separated layout is a :class:`CsvFormatError`
 naming the file, the line and exactly what differs (the header's columns as they really are, repr'd).
 
-Content (:func:`check_folds`): a clip listed twice in a fold, a clip in both fold1_train and fold1_evaluate, a
-fold entry that meta.csv does not list, and a scene label on which the fold file, meta.csv and the file name
-disagree are each a :class:`MetadataError` naming the file, the line and the clip. Fold entries whose audio is
+Content (:func:`check_folds`): a clip listed twice in a fold or in meta.csv, a clip in both fold1_train and
+fold1_evaluate, a fold entry that meta.csv does not list, an unknown scene, a scene label on which the fold file,
+meta.csv and the file name disagree, and a device (meta.csv's source_label) that the file name contradicts are each
+a :class:`MetadataError` naming the file, the line and the clip (a meta.csv fault at its meta.csv line). Fold entries whose audio is
 absent are not an error here: a partial download (``dataset.archives`` subset) is a supported case, and
 :func:`asc.data.tau.read_folds` excludes them with a warning.
 """
@@ -118,7 +119,7 @@ def read_table(root: Path, name: str) -> pd.DataFrame:
 def check_folds(root: Path, meta: pd.DataFrame, folds: Mapping[str, pd.DataFrame], scenes: list[str]) -> None:
     """The content checks of the module docstring, on tables from :func:`read_table` (``folds``: train and
     evaluate). ``scenes`` are the valid scene labels. Raises MetadataError for the first problem found."""
-    meta_at = _first_lines(root, "meta.csv", meta)
+    meta_at = _meta_lines(root, meta, scenes)
     seen: dict[str, tuple[str, int]] = {}
     for split, fold in folds.items():
         name = f"evaluation_setup/fold1_{split}.csv"
@@ -141,23 +142,32 @@ def check_folds(root: Path, meta: pd.DataFrame, folds: Mapping[str, pd.DataFrame
                 raise MetadataError(
                     f"{clip}: scene_label {scene!r} disagrees with the file name ({named!r}); {FIX}"
                 )
-            if filename not in meta_at:
+            if filename not in meta_at:  # (meta.csv's own scene already agrees with the name: so does this)
                 raise MetadataError(f"{clip} is not listed in {root / 'meta.csv'}; {FIX}")
-            meta_line, meta_scene = meta_at[filename]
-            if meta_scene != scene:
-                raise MetadataError(
-                    f"{clip}: scene_label {scene!r} disagrees with {root / 'meta.csv'}, line {meta_line} "
-                    f"({meta_scene!r}); {FIX}"
-                )
 
 
-def _first_lines(root: Path, name: str, meta: pd.DataFrame) -> dict[str, tuple[int, str]]:
-    """filename → (line, scene_label) of meta.csv; a clip listed twice there is an error too."""
-    out: dict[str, tuple[int, str]] = {}
-    for line, filename, scene in zip(meta.index, meta["filename"], meta["scene_label"], strict=True):
+def _meta_lines(root: Path, meta: pd.DataFrame, scenes: list[str]) -> set[str]:
+    """The clips meta.csv lists, after checking each of its lines on its own: listed once, a
+    known scene, and the scene and the device (source_label) that its file name says (docs/tau2020_mobile.md:
+    ``<scene>-…-<device>.wav``), so a wrong label is named at its meta.csv line, not at a fold file's."""
+    where = root / "meta.csv"
+    out: dict[str, int] = {}
+    for line, filename, scene, device in zip(
+        meta.index, meta["filename"], meta["scene_label"], meta["source_label"], strict=True
+    ):
+        clip = f"{where}, line {line}: {filename}"
         if filename in out:
+            raise MetadataError(f"{clip} is listed again (first at line {out[filename]}); {FIX}")
+        if scene not in scenes:
+            raise MetadataError(f"{clip}: unknown scene {scene!r} (valid: {', '.join(scenes)}); {FIX}")
+        named = Path(filename).stem.split("-")
+        if named[0] != scene:
             raise MetadataError(
-                f"{root / name}, line {line}: {filename} is listed again (first at line {out[filename][0]}); {FIX}"
+                f"{clip}: scene_label {scene!r} disagrees with the file name ({named[0]!r}); {FIX}"
             )
-        out[filename] = (int(line), scene)
-    return out
+        if named[-1] != device:
+            raise MetadataError(
+                f"{clip}: source_label {device!r} disagrees with the file name's device ({named[-1]!r}); {FIX}"
+            )
+        out[filename] = int(line)
+    return set(out)
