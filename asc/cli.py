@@ -54,14 +54,14 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
     from asc.dryrun import format_plan
     from asc.execute import execute
     from asc.plan import check_plan, make_plan
-    from asc.rows import dataset_label
     from asc.stages import report
+    from asc.stages.dataset import results_label
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
     if plain["report_only"]:
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
-        print("\n" + report.summary(plain["paths"]["results"], dataset_label(plain["dataset"])) + "\n")
+        print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
         return
     steps = make_plan(plain)
     check_plan(steps, plain, upto=plain["stage"])  # every input and the disks, before anything is built
@@ -74,7 +74,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         torch.set_num_threads(int(plain["runtime"]["num_threads"]))
     execute(steps, plain, upto=plain["stage"], report=not multirun)
     if plain["stage"] == "report" and not multirun:
-        print("\n" + report.summary(plain["paths"]["results"], dataset_label(plain["dataset"])) + "\n")
+        print("\n" + report.summary(plain["paths"]["results"], results_label(plain, steps)) + "\n")
 
 
 def per_job_overrides(argv: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from asc import results
 from asc.chain import STORE_OF, artifact_dir
-from asc.rows import dataset_label
+from asc.stages.dataset import results_label
 from asc.step import Step
 from asc.store import Artifact, Store
 
@@ -86,9 +86,8 @@ class Context:
 
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
-        publish(
-            step, work, model, scores, final=self.path(step), dataset=dataset_label(d), rule=rule, **fields
-        )
+        label = results_label(self.cfg, [step])
+        publish(step, work, model, scores, final=self.path(step), dataset=label, rule=rule, **fields)
 
     def splits(self, step: Step) -> Any:
         """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,

@@ -10,10 +10,13 @@ from typing import Any
 ROW_STAGE = {"train": "baseline", "prune": "prune", "finetune": "finetune", "perdevice": "per_device"}
 
 
-def dataset_label(dataset: Mapping[str, Any]) -> str:
+def dataset_label(dataset: Mapping[str, Any], folder_key: str | None = None) -> str:
     """The results table's name for a dataset config: its ``label`` (a variant of a generated set, e.g. demo1s:
-    its rows must not pool with the 10-s demo's), else its ``name``."""
-    return str(dataset.get("label") or dataset["name"])
+    its rows must not pool with the 10-s demo's), else its ``name``; for a folder the user brought (keyed by
+    what it holds), ``<name>@<the first 8 characters of its dataset key>``, so the rows of two different copies
+    never pool as repeats of one experiment (asc/stages/dataset.py ``results_label``)."""
+    name = str(dataset.get("label") or dataset["name"])
+    return f"{name}@{folder_key[:8]}" if folder_key else name
 
 
 def make_row(

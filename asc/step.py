@@ -37,6 +37,12 @@ class Step:
                 return step
         raise KeyError(f"{self.id} reads no {stage} artifact")
 
+    def origin(self, stage: str) -> Step | None:
+        """The step of ``stage`` this one is built from, at any depth upstream (itself if of ``stage``)."""
+        if self.stage == stage:
+            return self
+        return next((found for u in self.upstream if (found := u.origin(stage)) is not None), None)
+
 
 def make_step(stage: str, label: str, config: Any, upstream: tuple[Step, ...] = (), **args: Any) -> Step:
     """A step keyed by ``config`` and its upstream keys (asc/store.py ``config_key``)."""

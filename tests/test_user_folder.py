@@ -41,6 +41,42 @@ def test_a_changed_folder_rekeys_and_a_moved_one_does_not(tiny_demo: Path, tmp_p
     assert all(keys(mine)[s] != before[s] for s in STAGES)
 
 
+def test_a_complete_folder_is_keyed_by_content_even_with_download_left_on(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    """dataset.root pointed at a complete copy, dataset.download left at true: nothing is downloaded into it,
+    so it is the user's folder and keyed as one (before, both folders got the archive list's keys)."""
+    small = shutil.copytree(tiny_demo, tmp_path / "small")
+    fold = small / "evaluation_setup" / "fold1_train.csv"
+    fold.write_text("".join(fold.read_text().splitlines(keepends=True)[:-3]))  # three clips fewer
+
+    def on(root: Path) -> dict[str, str]:
+        cfg = composed("dataset=tau2020mobile", f"dataset.root={root}")
+        return {s.stage: s.key for s in make_plan(cfg) if s.stage in STAGES}
+
+    assert on(tiny_demo) == keys(tiny_demo)
+    assert all(on(small)[s] != on(tiny_demo)[s] for s in STAGES)
+    assert on(tmp_path / "not yet downloaded") == on(tmp_path / "elsewhere")  # asc downloads: the archives
+
+
+def test_rows_of_two_folders_never_pool(tiny_demo: Path, tmp_path: Path) -> None:
+    from asc.stages.dataset import results_label
+
+    other = shutil.copytree(tiny_demo, tmp_path / "other")
+    fold = other / "evaluation_setup" / "fold1_train.csv"
+    fold.write_text("".join(fold.read_text().splitlines(keepends=True)[:-3]))  # another, complete, copy
+
+    def label(*overrides: str) -> str:
+        cfg = composed(*overrides)
+        return results_label(cfg, make_plan(cfg))
+
+    mine = label("dataset=tau2020mobile", "dataset.download=false", f"dataset.root={tiny_demo}")
+    theirs = label("dataset=tau2020mobile", f"dataset.root={other}")
+    assert mine.startswith("tau2020mobile@") and theirs.startswith("tau2020mobile@") and mine != theirs
+    assert label() == "demo" and label("dataset=demo1s") == "demo1s"
+    assert label("dataset=tau2020mobile", f"dataset.root={tmp_path / 'empty'}") == "tau2020mobile"
+
+
 @pytest.mark.slow
 def test_the_index_of_a_completed_folder_is_rebuilt_not_reused(
     run_asc, tiny_demo: Path, tmp_path: Path

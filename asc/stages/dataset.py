@@ -28,12 +28,12 @@ WAV_BYTES_PER_SECOND = 44100 * 3  # the demo writes TAU's format: 44.1 kHz, 24-b
 
 def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
     """What the dataset is: a generated set's generator settings; a folder the user brings
-    (``dataset.download=false``), what it holds (asc.fingerprint.folder_identity: metadata content, audio files
+    (``dataset.download=false``, or a complete copy asc did not extract: :func:`brought`), what it holds (asc.fingerprint.folder_identity: metadata content, audio files
     and sizes, with ``dataset.content_hash`` every file's SHA-256); TAU downloaded by asc, its archives with their
     sizes and MD5s (every zip is checked before it is extracted)."""
     if dataset["name"] in GENERATED:
         return {k: v for k, v in dataset.items() if k != "validation"}
-    if not dataset.get("download", True):
+    if not dataset.get("download", True) or brought(dataset):
         from asc.fingerprint import folder_identity
 
         return {
@@ -48,6 +48,27 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
         "prefix": files.get("prefix"),
         "suffix": files.get("suffix"),
     }
+
+
+def brought(dataset: Mapping[str, Any]) -> bool:
+    """A complete copy at ``dataset.root`` that asc did not extract (no extraction record for some selected
+    archive): the user brought it, so it is keyed by what it holds even with ``dataset.download=true`` (nothing
+    will be downloaded into it). A folder asc downloads keeps its archive key before and after the download."""
+    from asc.data.archive import is_extracted
+    from asc.data.prepare import is_complete
+    from asc.data.zenodo import archives_from_config
+
+    root = Path(dataset["root"])
+    selected = archives_from_config(dataset["files"], list(dataset["archives"]))
+    return not all(is_extracted(a.name, root) for a in selected) and is_complete(root)
+
+
+def results_label(cfg: Mapping[str, Any], steps: Sequence[Step]) -> str:
+    """The ``dataset`` of the results rows built from ``steps``' dataset step (asc.rows.dataset_label)."""
+    from asc.rows import dataset_label
+
+    data = next(found for s in steps if (found := s.origin("dataset")) is not None)
+    return dataset_label(cfg["dataset"], data.key if "folder" in data.config else None)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
