@@ -7,11 +7,13 @@ the smallest stratum) run as soon as the index exists, still before any training
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asc import CONF_DIR
 from asc.chain import STAGES
 from asc.errors import ConfigError
 
@@ -70,8 +72,6 @@ def _official_split(t: Mapping[str, Any]) -> None:
     split = t.get("split")
     if split is None:
         return
-    from asc.data.tau2022 import SPLIT_NAMES
-
     if split not in SPLIT_NAMES:
         _fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
     if t.get("init_from"):
@@ -117,13 +117,30 @@ def _demo(d: Mapping[str, Any]) -> None:
     pieces(d)  # recording_seconds a whole multiple of clip_seconds (the 1-s variant)
 
 
-def _options_of_the_criterion(p: Mapping[str, Any], criteria: Mapping[str, Mapping[str, Any]]) -> None:
-    """A key the selected criterion's config files do not have (``+prune.ratio=0.3`` on cosine, or a sweep's
-    shared option that one of its criteria lacks) would be ignored by the criterion yet change its key."""
-    known = set().union(*(set(c) for c in criteria.values() if c.get("name") == p["name"]))
+@functools.cache
+def _criterion_files() -> dict[str, dict[str, Any]]:
+    """conf/prune/<file>.yaml → its keys and criterion name, as written (what a criterion has as options)."""
+    from omegaconf import OmegaConf
+
+    files = {}
+    for path in sorted((CONF_DIR / "prune").glob("*.yaml")):
+        conf = OmegaConf.load(path)
+        files[path.stem] = {"name": conf.get("name"), "options": frozenset(conf.keys())}
+    return files
+
+
+def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None = None) -> None:
+    """A key the criterion's config files do not have (``+prune.ratio=0.3`` or ``+criteria.cosine.ratio=0.3`` on
+    cosine, a misspelt ``+criteria.l1.ratoi``, or a sweep's shared option that one of its criteria lacks) would be
+    ignored by the criterion yet change its key. ``file``: the conf/prune file the entry was composed from."""
+    files = _criterion_files()
+    mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
+    if not mine:
+        return  # a criterion of the user's own config: its options are its own
+    known = set().union(*(f["options"] for f in mine))
     for extra in sorted(set(p) - known):
         _fail(
-            f"prune.{extra}",
+            f"{key}.{extra}",
             p[extra],
             f"an option of criterion {p['name']} ({', '.join(sorted(known - {'name'}))}); criterion {p['name']} has "
             "no such option: drop it, or sweep only criteria that have it",
@@ -208,9 +225,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _int("finetune.seed", ft["seed"], 0)
     for name, p in cfg["criteria"].items():
         _prune(f"criteria.{name}", p, layers)
+        _options_of_the_criterion(f"criteria.{name}", p, file=name)
     if cfg.get("prune"):
         _prune("prune", cfg["prune"], layers)
-        _options_of_the_criterion(cfg["prune"], cfg["criteria"])
+        _options_of_the_criterion("prune", cfg["prune"])
     if not isinstance(cfg["runs"], list):
         _fail(
             "runs",

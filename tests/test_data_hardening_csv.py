@@ -8,6 +8,7 @@ import pytest
 
 from asc.data.prepare import is_complete
 from asc.data.tau import COLUMNS, CsvFormatError, MetadataError, build_index, read_table
+from asc.errors import InputError
 
 FOLD = "evaluation_setup/fold1_train.csv"
 GOOD = {
@@ -96,7 +97,7 @@ def test_is_complete_reports_a_malformed_fold_file(tmp_path: Path) -> None:
 def test_not_utf8_is_named(tmp_path: Path) -> None:
     root = dataset(tmp_path)
     (root / "meta.csv").write_bytes(b"filename\tscene_label\xff\n")
-    with pytest.raises(CsvFormatError, match="meta.csv: not UTF-8"):
+    with pytest.raises(CsvFormatError, match="meta.csv, line 1: not UTF-8"):
         read_table(root, "meta.csv")
 
 
@@ -152,8 +153,13 @@ def test_resaved_metadata_reads_as_the_same_data(tmp_path: Path, how: str) -> No
         ("\ufeff\ufefffilename\tscene_label\n", r"\['\\ufefffilename', 'scene_label'\]"),  # a BOM saved twice
         ("filename;scene_label\n", r"semicolon-separated"),
         ('"filename\tscene_label\n', r"fold1_train.csv, line 1: a quoted field is never closed"),
+        ("filename\tscene_label\tscene_label\n", r"line 1: the header names 'scene_label' twice"),
+        (
+            "filename\tscene_label\naudio\\bus-paris-10-400-s1.wav\tbus\n",
+            r"line 2: the file name 'audio.+bus-paris-10-400-s1.wav' uses '.' \(a Windows path\)",
+        ),
     ],
-    ids=["case", "space", "double-bom", "semicolon", "open-quote"],
+    ids=["case", "space", "double-bom", "semicolon", "open-quote", "column-twice", "backslash"],
 )
 def test_what_differs_is_named_exactly(tmp_path: Path, text: str, says: str) -> None:
     root = dataset(tmp_path)
@@ -161,6 +167,22 @@ def test_what_differs_is_named_exactly(tmp_path: Path, text: str, says: str) -> 
     with pytest.raises(CsvFormatError, match=says) as err:
         build_index(root, {}, seed=0)
     assert str(root / FOLD) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_not_utf8_names_the_line(tmp_path: Path) -> None:
+    root = dataset(tmp_path)
+    (root / FOLD).write_bytes(GOOD[FOLD].replace("airport\n", "a\u00e9roport\n").encode("cp1252"))
+    with pytest.raises(CsvFormatError, match=r"fold1_train.csv, line 2: not UTF-8 text"):
+        build_index(root, {}, seed=0)
+
+
+def test_a_fold_without_clips_is_named(tmp_path: Path) -> None:
+    root = with_audio(dataset(tmp_path))
+    (root / "evaluation_setup/fold1_evaluate.csv").write_text("filename\tscene_label\n")
+    with pytest.raises(
+        InputError, match=r"fold1_evaluate.csv lists no clip whose audio is under .*nothing to evaluate"
+    ):
+        build_index(root, {}, seed=0)
 
 
 def test_utf16_is_named(tmp_path: Path) -> None:
@@ -210,6 +232,11 @@ def test_utf16_is_named(tmp_path: Path) -> None:
             rf"meta.csv, line 3: {B}: source_label 's2' disagrees with the file name's device \('s1'\)",
         ),
         (META, GOOD[META].replace("\tbus\t", "\tbuss\t"), rf"meta.csv, line 3: {B}: unknown scene 'buss'"),
+        (
+            META,
+            GOOD[META].replace("\tparis-10\t", "\tlyon-10\t"),
+            rf"meta.csv, line 3: {B}: identifier 'lyon-10' names another city than the file name \('paris'\)",
+        ),
         (META, GOOD[META] + f"{A}\tairport\tlisbon-1000\ta\n", rf"meta.csv, line 4: {A} is listed again"),
         (FOLD, f"filename\tscene_label\n{A}\tairprt\n", r"unknown scene 'airprt'"),
     ],
@@ -221,6 +248,7 @@ def test_utf16_is_named(tmp_path: Path) -> None:
         "meta-label",
         "meta-device",
         "meta-scene",
+        "meta-city",
         "meta-duplicate",
         "scene",
     ],
@@ -230,16 +258,18 @@ def test_wrong_content_names_file_line_and_clip(tmp_path: Path, name: str, text:
     (root / name).write_text(text)
     with pytest.raises(MetadataError, match=says) as err:
         build_index(root, {}, seed=0)
-    assert "\n" not in str(err.value) and "restore the file from the meta archive" in str(err.value)
+    assert "\n" not in str(err.value) and "in a copy asc downloaded, restore the file" in str(err.value)
 
 
 def test_absent_audio_is_still_a_partial_download(tmp_path: Path, caplog) -> None:
     """Fold entries without their WAV stay a warning (dataset.archives subsets), not an error."""
     root = dataset(tmp_path)
+    (root / META).write_text(GOOD[META] + f"{C}\ttram\tparis-10\tb\n")
+    (root / FOLD).write_text(GOOD[FOLD] + f"{C}\ttram\n")
     (root / "audio").mkdir()
-    (root / A).write_bytes(b"")
+    for clip in (A, B):
+        (root / clip).write_bytes(b"")
     with caplog.at_level("WARNING"):
         table = build_index(root, {}, seed=0)
-    assert (
-        table["filename"].tolist() == [A] and "1 clips listed in the fold files have no audio" in caplog.text
-    )
+    assert sorted(table["filename"]) == [A, B]
+    assert "1 clips listed in the fold files have no audio" in caplog.text

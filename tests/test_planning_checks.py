@@ -234,6 +234,15 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             ["prune=l1", "++prune.kept.C1=[0,1]"],
             r"^prune.kept=.* is not valid: expected an option of criterion l1",
         ),
+        (
+            ["+criteria.cosine.ratio=0.3"],
+            r"^criteria.cosine.ratio=0.3 is not valid: expected an option of criterion cosine",
+        ),
+        (
+            ["+criteria.l1.ratoi=0.3"],
+            r"^criteria.l1.ratoi=0.3 is not valid: expected an option of criterion l1",
+        ),
+        (["train.split=split25"], r"^train.split=split25 trains on clips of all fold1_train"),
     ],
 )
 def test_values_that_used_to_fail_late_or_silently(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from asc.atomic import atomic_path
 from asc.data.tau_metadata import COLUMNS, CsvFormatError, MetadataError, check_folds, read_table
+from asc.errors import InputError
 
 __all__ = ["COLUMNS", "CsvFormatError", "MetadataError", "read_folds", "read_table"]
 
@@ -152,9 +153,12 @@ def read_folds(
         have = int((table["split"] == split).sum())
         if have != int(expected):
             log.warning("fold1_%s has %d clips with audio; the full dataset has %d", split, have, expected)
-    train = table["split"] == "train"
-    if not train.any():
-        raise ValueError(f"no fold1_train clip with audio under {root}: nothing to train on")
+    for split, what in (("train", "to train on"), ("evaluate", "to evaluate on")):
+        if not (table["split"] == split).any():
+            raise InputError(
+                f"{root / f'evaluation_setup/fold1_{split}.csv'} lists no clip whose audio is under {root}: "
+                f"nothing {what}; fill that fold file, or point dataset.root at the complete copy"
+            )
     return table
 
 

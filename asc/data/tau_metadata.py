@@ -30,7 +30,10 @@ COLUMNS = {
     "evaluation_setup/fold1_evaluate.csv": ("filename", "scene_label"),
     "evaluation_setup/fold1_test.csv": ("filename",),
 }
-FIX = "fix that line, or restore the file from the meta archive (delete <root>/.extracted/<prefix>meta.zip, rerun)"
+FIX = (
+    "fix that line (in a copy asc downloaded, restore the file instead: delete "
+    "<root>/.extracted/<prefix>meta.zip and rerun)"
+)
 
 
 class CsvFormatError(InputError):
@@ -83,7 +86,10 @@ def read_table(root: Path, name: str) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")  # a leading byte-order mark is no part of the first column's name
     except UnicodeDecodeError as e:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); {fmt}") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise CsvFormatError(
+            f"{path}, line {line}: not UTF-8 text ({e.reason} at byte {e.start}; re-save the file as UTF-8); {fmt}"
+        ) from None
     lines = text.splitlines()  # \n, \r\n and \r alike
     if not lines:
         raise CsvFormatError(f"{path} is empty; {fmt}")
@@ -96,6 +102,9 @@ def read_table(root: Path, name: str) -> pd.DataFrame:
             f"{path}, line 1: the header's columns are {header!r}, without {', '.join(missing)}"
             f"{' (' + near + ')' if near else ''}{_separator_hint(lines[0])}; {fmt}"
         )
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise CsvFormatError(f"{path}, line 1: the header names {', '.join(map(repr, twice))} twice; {fmt}")
     at = [header.index(c) for c in expected]
     rows, numbers = [], []
     while (fields := _next_row(reader, path, fmt)) is not None:
@@ -111,6 +120,11 @@ def read_table(root: Path, name: str) -> pd.DataFrame:
         empty = [expected[k] for k, i in enumerate(at) if not fields[i].strip()]
         if empty:
             raise CsvFormatError(f"{path}, line {number}: empty {', '.join(empty)} ({shown!r}); {fmt}")
+        if "\\" in fields[at[0]]:
+            raise CsvFormatError(
+                f"{path}, line {number}: the file name {fields[at[0]]!r} uses '\\' (a Windows path); TAU's "
+                "names are relative paths with '/' (audio/<name>.wav): replace the backslashes"
+            )
         rows.append(fields)
         numbers.append(number)
     return pd.DataFrame(rows, columns=header, index=pd.Index(numbers, name="line"), dtype=str)
@@ -147,13 +161,19 @@ def check_folds(root: Path, meta: pd.DataFrame, folds: Mapping[str, pd.DataFrame
 
 
 def _meta_lines(root: Path, meta: pd.DataFrame, scenes: list[str]) -> set[str]:
-    """The clips meta.csv lists, after checking each of its lines on its own: listed once, a
-    known scene, and the scene and the device (source_label) that its file name says (docs/tau2020_mobile.md:
-    ``<scene>-…-<device>.wav``), so a wrong label is named at its meta.csv line, not at a fold file's."""
+    """The clips meta.csv lists, after checking each of its lines on its own: listed once, a known scene, and
+    the scene, the city (identifier's first field) and the device (source_label) that its file name says
+    (docs/tau2020_mobile.md: ``<scene>-<city>-…-<device>.wav``), so a wrong label is named at its meta.csv
+    line, not at a fold file's. The rest of the identifier is not checked: TAU 2022's was never seen."""
     where = root / "meta.csv"
     out: dict[str, int] = {}
-    for line, filename, scene, device in zip(
-        meta.index, meta["filename"], meta["scene_label"], meta["source_label"], strict=True
+    for line, filename, scene, identifier, device in zip(
+        meta.index,
+        meta["filename"],
+        meta["scene_label"],
+        meta["identifier"],
+        meta["source_label"],
+        strict=True,
     ):
         clip = f"{where}, line {line}: {filename}"
         if filename in out:
@@ -164,6 +184,10 @@ def _meta_lines(root: Path, meta: pd.DataFrame, scenes: list[str]) -> set[str]:
         if named[0] != scene:
             raise MetadataError(
                 f"{clip}: scene_label {scene!r} disagrees with the file name ({named[0]!r}); {FIX}"
+            )
+        if len(named) > 1 and identifier.split("-")[0] != named[1]:  # city-location (TAU 2020; 2022 unseen)
+            raise MetadataError(
+                f"{clip}: identifier {identifier!r} names another city than the file name ({named[1]!r}); {FIX}"
             )
         if named[-1] != device:
             raise MetadataError(

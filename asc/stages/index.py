@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from asc.context import Context
+
+log = logging.getLogger(__name__)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -85,8 +88,24 @@ def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     if cfg["dataset"]["name"] not in dataset.GENERATED:
-        folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
+        table = folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
+        if table is not None:
+            _warn_untrained_scenes(table, cfg["dataset"]["root"])
     return []
+
+
+def _warn_untrained_scenes(table: pd.DataFrame, root: str) -> None:
+    """A scene that no fold1_train clip (with audio) holds is evaluated but never learned: say which."""
+    from asc.data.tau import SCENES
+
+    missing = sorted(set(SCENES) - set(table.loc[table["split"] == "train", "scene"]))
+    if missing:
+        log.warning(
+            "fold1_train under %s has no clip (with audio) of %d scene(s): %s; the network never learns them",
+            root,
+            len(missing),
+            ", ".join(missing),
+        )
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
