@@ -97,6 +97,50 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
         _choice(f"{key}.per_layer_ratio key", layer, chosen)
         _number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
+    _criterion_options(key, p, chosen)
+
+
+# The values each criterion option takes (asc/prune/criteria.py, representatives.py, surgery.py raise the same
+# when they meet another; checked here so that a typo fails before the baseline trains).
+OPTION_CHOICES = {
+    "partner": ("argmin", "argsort1"),
+    "kept_partner": ("average", "skip"),
+    "distance": ("one_minus_cos", "one_minus_abs_cos"),
+    "edge_length": ("distance", "similarity"),
+    "measure": ("degree", "betweenness"),
+    "landmark_choice": ("first", "random", "kmeans++"),
+    "dense_mapping": ("correct", "authors"),
+}
+
+
+# The criteria that decide how many filters to keep by themselves (Algorithm 1 and its variants): what a
+# ratio-free criterion's `match` and random's `reference` can name.
+DECIDE_THEIR_COUNT = ("average", "chebyshev", "cosine", "nystrom")
+
+
+def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
+    for option, choices in OPTION_CHOICES.items():
+        if option in p:
+            _choice(f"{key}.{option}", p[option], choices)
+    if p.get("match") is not None:  # ratio: null + match: the kept count of another criterion
+        _choice(f"{key}.match", p["match"], DECIDE_THEIR_COUNT)
+    if "reference" in p:  # random: the widths of another criterion
+        _choice(f"{key}.reference", p["reference"], DECIDE_THEIR_COUNT)
+    if "seed" in p:
+        _int(f"{key}.seed", p["seed"], 0)
+    if p.get("round_decimals") is not None:
+        _int(f"{key}.round_decimals", p["round_decimals"], 0)
+    if "landmarks" in p:
+        value = p["landmarks"]
+        per_layer = value if isinstance(value, Mapping) else dict.fromkeys(layers, value)
+        for layer in layers:
+            m = per_layer.get(layer)
+            if m != "auto" and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+                _fail(
+                    f"{key}.landmarks",
+                    value,
+                    f"an int >= 1, auto, or one of them per layer of {list(layers)}",
+                )
 
 
 def _demo(d: Mapping[str, Any]) -> None:

@@ -243,6 +243,24 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             r"^criteria.l1.ratoi=0.3 is not valid: expected an option of criterion l1",
         ),
         (["train.split=split25"], r"^train.split=split25 trains on clips of all fold1_train"),
+        (["prune=cosine", "prune.partner=foo"], r"^prune.partner='foo' is not valid: expected one of argmin"),
+        (["prune=average", "prune.dense_mapping=foo"], r"^prune.dense_mapping='foo' is not valid"),
+        (
+            ["prune=nystrom", "prune.landmarks=0"],
+            r"^prune.landmarks=0 is not valid: expected an int >= 1, auto",
+        ),
+        (["prune=nystrom", "prune.landmarks=100"], r"^prune.landmarks=100 for C1, which has 16 filters"),
+        (["prune=nystrom", "prune.landmark_choice=foo"], r"^prune.landmark_choice='foo' is not valid"),
+        (["prune=centrality", "prune.measure=foo"], r"^prune.measure='foo' is not valid"),
+        (["prune=centrality", "prune.distance=foo"], r"^prune.distance='foo' is not valid"),
+        (["prune=average", "prune.kept_partner=foo"], r"^prune.kept_partner='foo' is not valid"),
+        (
+            ["prune=l1", "prune.match=l2"],
+            r"^prune.match='l2' is not valid: expected one of average, chebyshev",
+        ),
+        (["prune=random", "prune.reference=foo"], r"^prune.reference='foo' is not valid"),
+        (["prune=random", "prune.seed=-1"], r"^prune.seed=-1 is not valid"),
+        (["prune=cosine", "prune.round_decimals=-2"], r"^prune.round_decimals=-2 is not valid"),
     ],
 )
 def test_values_that_used_to_fail_late_or_silently(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
-from asc.errors import InputError
+from asc.errors import ConfigError, InputError
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
 
@@ -98,13 +98,22 @@ def criterion_config(step: Step) -> dict[str, Any]:
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     spec = baseline_spec(cfg)
+    widths = {f"C{i + 1}": int(w) for i, w in enumerate(spec["widths"])}
     given = [s for s in steps if s.config["name"] == "given"]
     if given:
         from asc.prune.given import check_kept
 
-        widths = {f"C{i + 1}": int(w) for i, w in enumerate(spec["widths"])}
         for step in given:
             check_kept(criterion_config(step), widths)
+    for step in steps:  # Nystrom's m columns of an n-filter layer's similarity: at most n
+        landmarks = step.config.get("landmarks")
+        for layer in step.config.get("layers") or []:
+            m = landmarks.get(layer) if isinstance(landmarks, Mapping) else landmarks
+            if isinstance(m, int) and m > widths.get(layer, m):
+                raise ConfigError(
+                    f"prune.landmarks={m} for {layer}, which has {widths[layer]} filters: use at most "
+                    f"{widths[layer]} (or landmarks=auto)"
+                )
     return [(step, model_need(cfg, spec, "pruned models")) for step in steps]
 
 
