@@ -204,6 +204,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
             f"`[demo]` for the short one, beside your dataset config): add them, or choose on the command line: "
             "train=baseline finetune=default (the paper's) or train=demo finetune=demo"
         )
+    for key in ("dry_run", "report_only"):
+        _bool(key, cfg[key])
     _choice("stage", cfg["stage"], STAGES)
     if cfg["report_only"] and cfg["stage"] != "report":
         _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
@@ -248,6 +250,17 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("features.sample_rate", f["sample_rate"], f"dataset.sample_rate ({d['sample_rate']})")
     from asc.model import build_model, conv_names
 
+    m = cfg["model"]
+    for key in ("kernel", "dense", "n_classes"):
+        _int(f"model.{key}", m[key], 1)
+    widths = _list("model.widths", m["widths"])
+    for i, width in enumerate(widths):
+        _int(f"model.widths[{i}]", width, 1)
+    _number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
+    _number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
+    _number(
+        "model.bn_momentum", m["bn_momentum"], 0.0, 1.0
+    )  # torch's: the weight of the new batch statistics
     try:
         layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
     except (ValueError, TypeError) as err:
@@ -257,8 +270,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
     seeds = t["seeds"]
     if not isinstance(seeds, list) or not seeds:
         _fail("train.seeds", seeds, "a non-empty list of integers")
+    _int("seed", cfg["seed"], 0)  # train.seeds defaults to [${seed}]: name the key the user typed
     for i, seed in enumerate(seeds):
         _int(f"train.seeds[{i}]", seed, 0)
+    if len(set(seeds)) != len(seeds):
+        _fail("train.seeds", seeds, "distinct seeds (a repeated seed trains the same baseline twice)")
     if t.get("init_from") is not None and not Path(t["init_from"]).is_file():
         _fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
     _official_split(t)
@@ -300,6 +316,12 @@ def validate(cfg: Mapping[str, Any]) -> None:
         for split in block.get("splits") or []:
             _choice(f"{key}.splits", split, SPLIT_NAMES)
         tunes = bool(block.get("fractions") or block.get("splits"))
+        if tunes and "repeats" not in block:
+            _fail(
+                f"{key}.repeats",
+                "(missing)",
+                "an integer >= 1: how often each fraction or split is fine-tuned",
+            )
         _int(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
         if block.get("per_device") is not None and not isinstance(block["per_device"], bool):
             _fail(f"{key}.per_device", block["per_device"], "true or false")

@@ -261,6 +261,16 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
         (["prune=random", "prune.reference=foo"], r"^prune.reference='foo' is not valid"),
         (["prune=random", "prune.seed=-1"], r"^prune.seed=-1 is not valid"),
         (["prune=cosine", "prune.round_decimals=-2"], r"^prune.round_decimals=-2 is not valid"),
+        (["model.bn_eps=-1"], r"^model.bn_eps=-1 is not valid"),
+        (["model.bn_momentum=5"], r"^model.bn_momentum=5 is not valid"),
+        (["model.kernel=0"], r"^model.kernel=0 is not valid"),
+        (["model.dense=-3"], r"^model.dense=-3 is not valid"),
+        (["report_only=no"], r"^report_only='no' is not valid: expected true or false"),
+        (["dry_run=maybe"], r"^dry_run='maybe' is not valid"),
+        (["seed=-1"], r"^seed=-1 is not valid"),
+        (["train.seeds=[0,0]"], r"^train.seeds=\[0, 0\] is not valid: expected distinct seeds"),
+        (["runs=[{criteria:[cosine],fractions:[1.0]}]"], r"^runs\[0\].repeats='\(missing\)' is not valid"),
+        (["dataset.train_locations=1"], r"^the index would hold no train clip: of fold1_train's 120 clips"),
     ],
 )
 def test_values_that_used_to_fail_late_or_silently(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.disk import Need
+from asc.errors import ConfigError
 from asc.stages import dataset
 from asc.step import Step, make_step
 
@@ -91,7 +92,35 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         table = folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
         if table is not None:
             _warn_untrained_scenes(table, cfg["dataset"]["root"])
+    table = preview(cfg)
+    if table is not None:
+        _check_splits_hold_clips(table, cfg)
     return []
+
+
+def _check_splits_hold_clips(table: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """The hold-out must leave clips to train on, and hold some where the best epoch is chosen on it."""
+    v = cfg["dataset"]["validation"]
+    sizes = table["split"].value_counts()
+    selects_on_val = "val" in (cfg["train"]["select_on"], cfg["finetune"]["select_on"])
+    for split, needed in (("train", True), ("val", selects_on_val)):
+        if needed and not sizes.get(split, 0):
+            fold = int(sizes.get("train", 0) + sizes.get("val", 0))
+            raise ConfigError(
+                f"the index would hold no {split} clip: of fold1_train's {fold} clips, the hold-out "
+                f"(dataset.validation.method={v['method']}, amount={v['amount']}) takes "
+                f"{int(sizes.get('val', 0))}; change dataset.validation.amount"
+                + (
+                    ", or give the demo more locations (dataset.train_locations)"
+                    if "train_locations" in cfg["dataset"]
+                    else ""
+                )
+                + (
+                    " or select on test (train.select_on=test finetune.select_on=test)"
+                    if split == "val"
+                    else ""
+                )
+            )
 
 
 def _warn_untrained_scenes(table: pd.DataFrame, root: str) -> None:
