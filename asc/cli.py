@@ -53,13 +53,14 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
     """Everything after composition, on the resolved config (tests call this directly)."""
     from asc.dryrun import format_plan
     from asc.execute import execute
-    from asc.plan import check_plan, make_plan
+    from asc.plan import check_plan, check_report_only, make_plan
     from asc.stages import report
     from asc.stages.dataset import results_label
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
     if plain["report_only"]:
+        check_report_only(plain["paths"]["results"])
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
         print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
         return

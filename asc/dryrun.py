@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES, STORE_OF
-from asc.plan import approx_examples_per_epoch, is_built
+from asc.plan import approx_examples_per_epoch, damage, is_built
 from asc.rows import dataset_label
 from asc.split_files import fraction_of
 from asc.stages import index
@@ -29,7 +29,9 @@ def _status(step: Step, cfg: Mapping[str, Any]) -> str:
         from asc.data.prepare import is_complete
 
         return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"
-    return "cached" if is_built(cfg, step) else "missing"
+    if not is_built(cfg, step):
+        return "missing"
+    return "damaged" if damage(cfg, step) else "cached"
 
 
 def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step], str]:

@@ -115,6 +115,26 @@ def problem(folder: Path, manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def sizes_problem(folder: Path) -> str | None:
+    """What a stat can tell without reading the files (for planning): an unreadable manifest, a file missing or
+    of another size than was written; None when those hold (:func:`verify` also compares checksums)."""
+    try:
+        manifest = read_manifest(folder, str(folder))
+        files = manifest.get("files") or {}
+        for rel, entry in files.items():
+            try:
+                size = (Path(folder) / rel).stat().st_size
+            except FileNotFoundError:
+                return f"{rel} is missing"
+            if size != entry["bytes"]:
+                return f"{rel} has {size} bytes where {entry['bytes']} were written (truncated or replaced)"
+    except DamagedArtifactError:
+        return f"its {MANIFEST} cannot be read"
+    except (KeyError, TypeError, AttributeError):
+        return f"its {MANIFEST} lists the files in an unknown form"
+    return None
+
+
 def verify(folder: Path, label: str, *, fix: str = "") -> None:
     """Raise :class:`DamagedArtifactError` (one line naming the artifact, the file and what differs) unless the
     published artifact in ``folder`` holds what its manifest records. ``label``: the artifact, e.g.

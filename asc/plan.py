@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.chain import CHAIN, artifact_dir
+from asc.chain import CHAIN, STORE_OF, artifact_dir
 from asc.disk import check_disk, check_writable
 from asc.rows import ROW_STAGE
 from asc.split_files import fraction_of
@@ -43,6 +43,32 @@ def is_built(cfg: Mapping[str, Any], step: Step) -> bool:
     return (artifact_dir(cfg["paths"], step.stage, step.key) / MANIFEST).is_file()
 
 
+# Stages whose damaged artifacts are deleted and built again (data: the same inputs give the same bytes); a
+# damaged model is refused instead (on a GPU a retrained one differs, and everything downstream hangs from it).
+REBUILT_WHEN_DAMAGED = ("dataset", "index", "features")
+
+
+def damage(cfg: Mapping[str, Any], step: Step) -> str | None:
+    """Why a built artifact is damaged, as far as sizes tell (asc.manifest.sizes_problem), or None."""
+    from asc.manifest import sizes_problem
+
+    if not STORE_OF[step.stage] or not is_built(cfg, step):
+        return None
+    return sizes_problem(artifact_dir(cfg["paths"], step.stage, step.key))
+
+
+def _refuse_damaged_models(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
+    from asc.manifest import DamagedArtifactError
+
+    for step in steps:
+        if step.stage not in REBUILT_WHEN_DAMAGED and (why := damage(cfg, step)):
+            folder = artifact_dir(cfg["paths"], step.stage, step.key)
+            raise DamagedArtifactError(
+                f"{step.stage} {step.key} ({step.label}): the stored artifact {folder} is damaged: {why}; delete "
+                f"{folder} and rerun to rebuild it (found while planning: nothing was built)"
+            )
+
+
 def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> None:
     """Every stage's checks up to ``upto`` (one-line errors naming the file, key or value); then that the folders
     the job writes to are writable, that the results table it appends to is sound, and that the disks hold what
@@ -53,18 +79,29 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
     for stage in CHAIN[: [s.name for s in CHAIN].index(upto) + 1]:
         todo = grouped[stage.name]
         stage_needs = stage.check(todo, cfg)
-        missing = {s.id for s in todo if not stage.store or not is_built(cfg, s)}
+        _refuse_damaged_models(todo, cfg)
+        missing = {s.id for s in todo if not stage.store or not is_built(cfg, s) or damage(cfg, s)}
         needs += [need for step, need in stage_needs if step.id in missing]
         if stage.store and missing:
-            writes.add(stage.store)
-    for store in sorted(writes):
-        check_writable(cfg["paths"][store], what=f"the {store} folder", setting=f"paths.{store}")
+            writes.add((stage.store, stage.name))
+    for store, name in sorted(writes):  # the stage's own folder: it may be read-only where its store is not
+        folder = Path(cfg["paths"][store]) / name
+        check_writable(folder, what=f"the {store} folder's {name}/", setting=f"paths.{store}")
     if any(grouped[name] for name in ROW_STAGE):
         results = Path(cfg["paths"]["results"])
         check_writable(results, what="the results folder", setting="paths.results")
         if (results / "results.csv").exists():
             check_results_table(results / "results.csv")
     check_disk(needs)
+
+
+def check_report_only(results: str | Path) -> None:
+    """``report_only=true`` rewrites the tables beside the results table: that table sound, its folder writable."""
+    from asc.results_check import check_results_table
+
+    check_writable(results, what="the results folder", setting="paths.results")
+    if (Path(results) / "results.csv").exists():
+        check_results_table(Path(results) / "results.csv")
 
 
 def approx_examples_per_epoch(cfg: Mapping[str, Any]) -> Callable[[Step], int]:

@@ -150,3 +150,39 @@ def test_truncated_features_and_damaged_statistics_are_named(tmp_path: Path) -> 
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(DamagedFeaturesError, match="ends early"):
         load_array(folder, "train", clips=6, normalise=False)
+
+
+def _publish_by_hand(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    model_builder(folder)
+    (folder / MANIFEST).write_text(json.dumps({"files": manifest.record(folder)}))
+
+
+def test_a_damaged_model_is_refused_while_planning_and_damaged_data_shown(tmp_path: Path) -> None:
+    """Issue 18 item 3, at planning: a truncated baseline is named before anything (e.g. another criterion's
+    pruning) is built; damaged features are shown as such by the dry run (they are rebuilt)."""
+    from config_fixtures import composed
+
+    from asc.chain import artifact_dir
+    from asc.dryrun import format_plan
+    from asc.plan import check_plan, make_plan
+
+    cfg = composed(
+        f"paths.data={tmp_path}/data", f"paths.store={tmp_path}/store", f"paths.results={tmp_path}/r"
+    )
+    steps = make_plan(cfg)
+    by_stage = {s.stage: s for s in steps}
+    features = artifact_dir(cfg["paths"], "features", by_stage["features"].key)
+    _publish_by_hand(features)
+    (features / "model.pt").write_bytes(b"short")
+    assert "damaged" in format_plan(steps, cfg, upto="features")
+    baseline = artifact_dir(cfg["paths"], "train", by_stage["train"].key)
+    _publish_by_hand(baseline)
+    check_plan(steps, cfg, upto="report")  # intact
+    (baseline / "model.pt").write_bytes(b"short")
+    with pytest.raises(
+        DamagedArtifactError,
+        match=r"^train .*model.pt has 5 bytes where 4096 were written.*"
+        r"found while planning",
+    ):
+        check_plan(steps, cfg, upto="report")

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import transforms
 
+from asc.atomic import atomic_path
 from asc.compare import MeanCI, mean_ci
 
 LABELS = {
@@ -39,13 +40,16 @@ STYLE = {
 
 
 def save_figure(fig: plt.Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` (300 dpi) and ``stem.pdf``, close the figure and return both paths."""
+    """Write ``stem.png`` (300 dpi) and ``stem.pdf``, each through a temporary file (a full disk never leaves a
+    truncated figure), close the figure and return both paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
-    fig.savefig(paths[0], dpi=300)
-    fig.savefig(paths[1])
-    plt.close(fig)
+    try:
+        for path, dpi in zip(paths, (300, None), strict=True):
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=dpi or "figure", format=path.suffix[1:])
+    finally:
+        plt.close(fig)
     return paths
 
 
