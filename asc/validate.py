@@ -173,6 +173,48 @@ def _criterion_files() -> dict[str, dict[str, Any]]:
     return files
 
 
+GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol")  # conf/<group>/*.yaml
+
+
+@functools.cache
+def _known_keys() -> dict[str, frozenset[str]]:
+    """The keys asc reads, per config node: those its own config files write (conf/config.yaml for the top level,
+    runtime, runtime.latency and paths; the union over a group's files for each group)."""
+    from omegaconf import OmegaConf
+
+    def keys(conf: Any) -> set[str]:
+        return {k for k in conf.keys() if k not in ("defaults", "hydra")}
+
+    top = OmegaConf.load(CONF_DIR / "config.yaml")
+    known = {"": keys(top) | set(GROUPS) | {"criteria", "prune"}}
+    for node in ("runtime", "runtime.latency", "paths"):
+        known[node] = keys(OmegaConf.select(top, node))
+    for group in GROUPS:
+        known[group] = set().union(*(keys(OmegaConf.load(f)) for f in (CONF_DIR / group).glob("*.yaml")))
+    return {node: frozenset(k) for node, k in known.items()}
+
+
+def _unknown_keys(cfg: Mapping[str, Any]) -> None:
+    """A key no config file of asc has (``+train.epoch=3``, ``+features.nmels=64``) is read by nothing: it would
+    change an artifact's key while the run did what the defaults say."""
+    import difflib
+
+    for node, known in _known_keys().items():
+        value = cfg if not node else functools.reduce(lambda c, k: c.get(k) or {}, node.split("."), cfg)
+        for key in sorted(set(value) - known):
+            name = f"{node}.{key}" if node else key
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = (
+                f"did you mean {node + '.' if node else ''}{near[0]}?"
+                if near
+                else f"{node or 'the config'} has: "
+            )
+            raise ConfigError(
+                f"{name} is not a key asc reads (added with +?): {hint}"
+                + ("" if near else ", ".join(sorted(known)))
+            )
+
+
 def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None = None) -> None:
     """A key the criterion's config files do not have (``+prune.ratio=0.3`` or ``+criteria.cosine.ratio=0.3`` on
     cosine, a misspelt ``+criteria.l1.ratoi``, or a sweep's shared option that one of its criteria lacks) would be
@@ -204,6 +246,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
             f"`[demo]` for the short one, beside your dataset config): add them, or choose on the command line: "
             "train=baseline finetune=default (the paper's) or train=demo finetune=demo"
         )
+    _unknown_keys(cfg)
     for key in ("dry_run", "report_only"):
         _bool(key, cfg[key])
     _choice("stage", cfg["stage"], STAGES)
