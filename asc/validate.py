@@ -286,7 +286,15 @@ def validate(cfg: Mapping[str, Any]) -> None:
     for key in ("n_fft", "win_length", "hop_length", "n_mels", "frames"):
         _int(f"features.{key}", f[key], 1)
     _bool("features.resample", f["resample"])
-    _choice("features.stats_frames", f["stats_frames"], (f["frames"], f["frames"] + 1))
+    if f["stats_frames"] not in (
+        f["frames"],
+        f["frames"] + 1,
+    ):  # protocol.stats_frames sets it for 500 frames
+        _fail(
+            "features.stats_frames",
+            f["stats_frames"],
+            f"features.frames or one more ({f['frames']} or {f['frames'] + 1}; set it beside features.frames)",
+        )
     _choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
     _choice("features.dtype", f["dtype"], ("float32", "float64"))
     if f["sample_rate"] != d["sample_rate"]:

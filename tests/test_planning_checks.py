@@ -293,3 +293,29 @@ def test_a_one_second_variant_reports_under_its_own_name() -> None:
 
     assert dataset_label(composed("dataset=demo1s")["dataset"]) == "demo1s"
     assert dataset_label(composed()["dataset"]) == "demo"
+
+
+def test_an_odd_clip_is_named_as_the_file_and_a_whole_folder_as_the_config(
+    tiny_demo: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    import pandas as pd
+    import soundfile as sf
+
+    mine = shutil.copytree(tiny_demo, tmp_path / "mine")
+    folder = [f"dataset.root={mine}", "dataset.download=false", "dataset=tau2020mobile"]
+    with pytest.raises(
+        InputError, match=r"is 10 s \(so are the other clips checked\) but dataset.clip_seconds=5"
+    ):
+        planned(*folder, "dataset.clip_seconds=5", tmp=tmp_path / "a")
+    first = mine / pd.read_csv(mine / "evaluation_setup" / "fold1_train.csv", sep="\t")["filename"].iloc[0]
+    audio, rate = sf.read(first)
+    sf.write(first, audio[: rate // 3], rate, subtype="PCM_24")  # truncated
+    with pytest.raises(
+        InputError, match=r"is 0.333.* s, unlike other clips .* the file is damaged or truncated"
+    ):
+        planned(*folder, tmp=tmp_path / "b")
+    first.write_text("not audio")
+    with pytest.raises(InputError, match=r"cannot be read as audio .*replace it"):
+        planned(*folder, tmp=tmp_path / "c")

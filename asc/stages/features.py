@@ -99,30 +99,53 @@ def _check_mel_bands(f: Mapping[str, Any]) -> None:
 
 
 def _check_first_clip(cfg: Mapping[str, Any], table: Any) -> None:
-    """A user's own folder: its first clip's rate and length against the front end (a header read)."""
+    """A user's own folder: its first and last clips' rate and length against the front end (header reads). When
+    the two agree with each other but not with the config, the config is named; when only one differs, that
+    file (truncated, resampled, not audio)."""
     import soundfile as sf
 
     d, f = cfg["dataset"], cfg["features"]
-    path = Path(d["root"]) / table["filename"].iloc[0]
-    info = sf.info(str(path))
-    if info.samplerate != int(f["sample_rate"]) and not f["resample"]:
-        raise InputError(
-            f"{path} is {info.samplerate} Hz but features.sample_rate={f['sample_rate']}: set "
-            f"dataset.sample_rate={info.samplerate} (the features follow it) or features.resample=true"
+    paths = [
+        Path(d["root"]) / name
+        for name in dict.fromkeys([table["filename"].iloc[0], table["filename"].iloc[-1]])
+    ]
+    infos = {}
+    for path in paths:
+        try:
+            infos[path] = sf.info(str(path))
+        except Exception as err:  # noqa: BLE001 - libsndfile's reasons vary: name the file, in one line
+            raise InputError(
+                f"{path} cannot be read as audio ({str(err).strip().splitlines()[-1]}); replace it with the WAV "
+                "the fold files name, or remove it from them"
+            ) from None
+    rate, seconds = int(f["sample_rate"]), float(d["clip_seconds"])
+    odd_rate = [p for p, i in infos.items() if i.samplerate != rate and not f["resample"]]
+    odd_length = [p for p, i in infos.items() if abs(i.duration - seconds) > 1.0 / i.samplerate]
+    for odd, what in ((odd_rate, "rate"), (odd_length, "length")):
+        if not odd:
+            continue
+        path, info = odd[0], infos[odd[0]]
+        got = f"{info.samplerate} Hz" if what == "rate" else f"{info.duration:g} s"
+        if len(odd) < len(infos):  # the other sampled clip agrees with the config: this file is the odd one
+            raise InputError(
+                f"{path} is {got}, unlike other clips of dataset.root ({rate} Hz, {seconds:g} s as the config "
+                "says): the file is damaged or truncated; replace it"
+            )
+        fix = (
+            f"set dataset.sample_rate={info.samplerate} (the features follow it) or features.resample=true"
+            if what == "rate"
+            else f"set dataset.clip_seconds={info.duration:g}"
         )
-    if abs(info.duration - float(d["clip_seconds"])) > 1.0 / info.samplerate:
-        raise InputError(
-            f"{path} lasts {info.duration:g} s but dataset.clip_seconds={d['clip_seconds']}: set "
-            f"dataset.clip_seconds={info.duration:g}"
-        )
+        wanted = f"features.sample_rate={rate}" if what == "rate" else f"dataset.clip_seconds={seconds:g}"
+        raise InputError(f"{path} is {got} (so are the other clips checked) but {wanted}: {fix}")
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     f, d = cfg["features"], cfg["dataset"]
-    check_frontend(f, float(d["clip_seconds"]))
     table = index.folds(cfg)
     if table is not None and d["name"] not in dataset.GENERATED and len(table):
-        _check_first_clip(cfg, table)
+        _check_first_clip(cfg, table)  # first: what the audio is decides what the front end must fit
+    check_frontend(f, float(d["clip_seconds"]))
     clips = (
         len(table) if table is not None else sum(int(v) for v in (d.get("expected_counts") or {}).values())
     )
