@@ -4,6 +4,7 @@ our checkpoints (asc/model.py), told apart by content, not by name (a renamed fi
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,5 +31,14 @@ def read_model_file(
         raise ValueError(
             f"{path} is a Keras 3 `.keras` archive, which is not supported; in Keras save the model as HDF5 "
             "with `model.save('model.h5')` and load that file"
+        )
+    if not zipfile.is_zipfile(
+        path
+    ):  # torch.save writes a zip archive; anything else would fail deep in pickle
+        head = path.read_bytes()[:16]
+        raise ValueError(
+            f"{path} is empty (0 bytes)"
+            if not head
+            else f"{path} is neither an HDF5 file (Keras .h5) nor a PyTorch checkpoint (it starts {head!r})"
         )
     return load_model(path, map_location)

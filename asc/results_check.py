@@ -12,6 +12,7 @@ from pathlib import Path
 from asc.errors import InputError
 
 KEY_COLUMNS = ("run_id", "stage")  # what appending (replace by run_id) and every view need
+NUMERIC = ("accuracy", "log_loss")  # what every table and comparison computes with
 BOMS = {codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16", codecs.BOM_UTF32_LE: "UTF-32"}
 
 
@@ -19,10 +20,11 @@ class ResultsTableError(InputError):
     """The results table cannot be read or appended to; the message names the file, the line and the fix."""
 
 
-def _fix(path: Path) -> str:
+def _fix(path: Path, *, line: bool = True) -> str:
     return (
-        f"repair that line, or move {path.name} aside: rerunning the experiments records their rows again from "
-        "the store (nothing is retrained)"
+        ("repair that line, or " if line else "")
+        + f"move {path.name} aside: rerunning the experiments records their rows again from the store (nothing is "
+        "retrained)"
     )
 
 
@@ -43,7 +45,7 @@ def check_results_table(path: str | Path) -> None:
         if data.startswith(bom):
             raise ResultsTableError(
                 f"results table {path} is {name} text, asc writes and reads UTF-8 (was it saved by a spreadsheet?); "
-                f"save it as UTF-8 CSV, or {_fix(path)}"
+                f"save it as UTF-8 CSV, or {_fix(path, line=False)}"
             )
     try:
         text = data.decode("utf-8-sig")
@@ -53,23 +55,54 @@ def check_results_table(path: str | Path) -> None:
             f"results table {path}, line {line}: not UTF-8 text (byte {err.start}: {err.reason}); {_fix(path)}"
         ) from None
     if not text.strip():
-        raise ResultsTableError(f"results table {path} is empty (no header line); {_fix(path)}")
+        raise ResultsTableError(f"results table {path} is empty (no header line); {_fix(path, line=False)}")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
         missing = [c for c in KEY_COLUMNS if c not in header]
         if missing:
+            first = text.splitlines()[0]
+            why = (
+                "it is semicolon-separated (a spreadsheet's re-save); asc writes commas"
+                if ";" in first and "," not in first
+                else "not an asc results table"
+            )
             raise ResultsTableError(
                 f"results table {path}, line 1: the header {','.join(header)[:80]!r} lacks the column(s) "
-                f"{', '.join(missing)}: not an asc results table; {_fix(path)}"
+                f"{', '.join(missing)}: {why}; {_fix(path)}"
             )
+        seen: dict[str, int] = {}
+        numeric = [(c, header.index(c)) for c in NUMERIC if c in header]
         for fields in reader:
-            if fields and len(fields) != len(header):
+            if not fields:
+                continue
+            line = reader.line_num
+            if len(fields) != len(header):
                 raise ResultsTableError(
-                    f"results table {path}, line {reader.line_num}: {len(fields)} field(s) where the header has "
+                    f"results table {path}, line {line}: {len(fields)} field(s) where the header has "
                     f"{len(header)} (a ragged row: cut off or edited by hand); {_fix(path)}"
                 )
+            run_id = fields[header.index("run_id")]
+            if run_id in seen:  # appends replace a run's row: two rows of one run were written by hand
+                raise ResultsTableError(
+                    f"results table {path}, line {line}: run {run_id} again (first at line {seen[run_id]}), "
+                    f"which would count as two repeats; {_fix(path)}"
+                )
+            seen[run_id] = line
+            for column, at in numeric:
+                if fields[at] and not _is_number(fields[at]):
+                    raise ResultsTableError(
+                        f"results table {path}, line {line}: {column}={fields[at]!r} is not a number; {_fix(path)}"
+                    )
     except csv.Error as err:
         raise ResultsTableError(
             f"results table {path}, line {reader.line_num}: not a readable CSV row ({err}); {_fix(path)}"
         ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

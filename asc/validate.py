@@ -247,6 +247,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
             "train=baseline finetune=default (the paper's) or train=demo finetune=demo"
         )
     _unknown_keys(cfg)
+    for key in ("data", "store", "results"):
+        value = cfg["paths"][key]
+        if not isinstance(value, str) or not value.strip():
+            _fail(f"paths.{key}", value, "a folder (a non-empty path)")
     for key in ("dry_run", "report_only"):
         _bool(key, cfg[key])
     _choice("stage", cfg["stage"], STAGES)

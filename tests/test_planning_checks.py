@@ -270,6 +270,13 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
         (["seed=-1"], r"^seed=-1 is not valid"),
         (["train.seeds=[0,0]"], r"^train.seeds=\[0, 0\] is not valid: expected distinct seeds"),
         (["runs=[{criteria:[cosine],fractions:[1.0]}]"], r"^runs\[0\].repeats='\(missing\)' is not valid"),
+        (["paths.store=null"], r"^paths.store=None is not valid: expected a folder"),
+        (["paths.results=''"], r"^paths.results='' is not valid: expected a folder"),
+        (
+            ["+train.epoch=3"],
+            r"^train.epoch is not a key asc reads \(added with \+\?\): did you mean train.epochs\?",
+        ),
+        (["+foo=1"], r"^foo is not a key asc reads"),
         (["dataset.train_locations=1"], r"^the index would hold no train clip: of fold1_train's 120 clips"),
     ],
 )

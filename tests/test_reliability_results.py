@@ -37,8 +37,25 @@ def table(tmp_path: Path, data: bytes) -> Path:
         (HEADER.encode() + b"train/a,baseline,d\xe9mo,0.5,\n", "line 2: not UTF-8 text"),
         (b"name,accuracy\nx,0.5\n", "line 1: the header 'name,accuracy' lacks the column(s) run_id, stage"),
         ((HEADER + 'train/a,baseline,demo,0.5,"[0.1\n').encode(), "line 2: not a readable CSV row"),
+        (HEADER.replace(",", ";").encode(), "lacks the column(s) run_id, stage: it is semicolon-separated"),
+        (
+            (HEADER + ROWS + "train/a,baseline,demo,0.9,\n").encode(),
+            "line 4: run train/a again (first at line 2)",
+        ),
+        ((HEADER + "train/a,baseline,demo,abc,\n").encode(), "line 2: accuracy='abc' is not a number"),
     ],
-    ids=["empty", "blank", "ragged", "utf16", "latin1", "foreign", "open-quote"],
+    ids=[
+        "empty",
+        "blank",
+        "ragged",
+        "utf16",
+        "latin1",
+        "foreign",
+        "open-quote",
+        "semicolon",
+        "twice",
+        "text",
+    ],
 )
 def test_broken_tables_are_named_with_their_line(tmp_path: Path, data: bytes, expected: str) -> None:
     path = table(tmp_path, data)
