@@ -63,7 +63,8 @@ def _load_array(data: bytes | Any, where: str) -> np.ndarray:
 def _read_file(path: Path, where: str, layer: str | None) -> dict[str, Kept]:
     """One file → {layer: Kept}. ``layer`` names the layer for a file holding one list (a mapping entry)."""
     if not path.is_file():
-        raise InputError(f"{where} does not exist; give {_FORMS}")
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputError(f"{where} {what}; give {_FORMS}")
     with open(path, "rb") as fh:
         head = fh.read(len(_NPY_MAGIC))
     if head == _NPY_MAGIC:
@@ -90,8 +91,15 @@ def _read_file(path: Path, where: str, layer: str | None) -> dict[str, Kept]:
     if layer is not None:
         return {layer: Kept(data, where)}
     if not isinstance(data, Mapping):
+        text_npy = path.suffix in (".npy", ".npz")  # np.savetxt or a hand-written list under a NumPy name
         raise InputError(
-            f"{where} holds a {type(data).__name__}, not a mapping {{layer: [indices]}}; give {_FORMS}"
+            f"{where} "
+            + (
+                "is text, not a NumPy file (np.save writes one)"
+                if text_npy
+                else f"holds a {type(data).__name__}"
+            )
+            + f", not a mapping {{layer: [indices]}}; give {_FORMS}"
         )
     return {str(k): Kept(v, f"{where} (entry {k})") for k, v in data.items()}
 
@@ -166,7 +174,13 @@ def _indices(kept: Kept, layer: str) -> list[int]:
         ):
             flat = flat.astype(np.int64)  # documented: whole-number floats from NumPy files are accepted
         if not np.issubdtype(flat.dtype, np.integer):
-            raise InputError(f"{kept.where} has dtype {flat.dtype}; give integer filter indices of {layer}")
+            odd = (
+                flat[~np.isfinite(flat) | (flat != np.round(flat))]
+                if np.issubdtype(flat.dtype, np.floating)
+                else flat
+            )
+            shown = f"holds {odd[0].item()!r}, not a whole number" if odd.size else f"has dtype {flat.dtype}"
+            raise InputError(f"{kept.where} {shown}; give integer filter indices of {layer}")
         idx = [int(i) for i in flat]
     else:
         ok = isinstance(raw, Sequence) and not isinstance(raw, str | bytes)
