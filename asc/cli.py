@@ -135,6 +135,12 @@ def hydra_main(cfg: DictConfig) -> None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)
+    except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run
+        print(
+            "asc: interrupted; rerun the same command to resume (finished artifacts are kept)",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     except Exception as err:
         if multirun and not isinstance(err, InputError | DiskSpaceError):
             log.exception("job failed")  # a fault of the program: the launcher reports it, with its traceback

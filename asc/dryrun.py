@@ -1,4 +1,5 @@
-"""``asc dry_run=true``: the plan as a table — stage, key, cached | missing, label, training examples — after the
+"""``asc dry_run=true``: the plan as a table — stage, key, status (cached, missing, damaged: rebuilt or refused,
+always: the report, given: a dataset folder the user brought), label, training examples — after the
 recipes the job trains with.
 
 Status reads only manifests (and, for TAU, whether the dataset folder is complete); example counts are exact
@@ -28,6 +29,8 @@ def _status(step: Step, cfg: Mapping[str, Any]) -> str:
     if step.stage == "dataset" and cfg["dataset"]["name"] not in GENERATED:
         from asc.data.prepare import is_complete
 
+        if not cfg["dataset"].get("download", True):
+            return "given"  # the user's own folder: used as it is, never built
         return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"
     if not is_built(cfg, step):
         return "missing"
