@@ -66,6 +66,6 @@ def test_a_differing_official_piece_is_named(tmp_path):
 
 
 def test_a_clip_of_the_wrong_length_is_refused(tmp_path):
-    _source(tmp_path / "src", lengths=(10 * SR - 1,))
+    _source(tmp_path / "src", lengths=(10 * SR - 1, 10 * SR))
     with pytest.raises(InputError, match="expected a mono 10-s clip"):
         derive_1s(tmp_path / "src", tmp_path / "out", sample_rate=SR)
