@@ -249,7 +249,6 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             ["prune=nystrom", "prune.landmarks=0"],
             r"^prune.landmarks=0 is not valid: expected an int >= 1, auto",
         ),
-        (["prune=nystrom", "prune.landmarks=100"], r"^prune.landmarks=100 for C1, which has 16 filters"),
         (["prune=nystrom", "prune.landmark_choice=foo"], r"^prune.landmark_choice='foo' is not valid"),
         (["prune=centrality", "prune.measure=foo"], r"^prune.measure='foo' is not valid"),
         (["prune=centrality", "prune.distance=foo"], r"^prune.distance='foo' is not valid"),

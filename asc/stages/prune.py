@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
-from asc.errors import ConfigError, InputError
+from asc.errors import InputError
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
 
@@ -105,14 +105,20 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
         for step in given:
             check_kept(criterion_config(step), widths)
-    for step in steps:  # Nystrom's m columns of an n-filter layer's similarity: at most n
+    for (
+        step
+    ) in steps:  # Nystrom's m columns of an n-filter layer's similarity: m >= n is the exact similarity
         landmarks = step.config.get("landmarks")
         for layer in step.config.get("layers") or []:
             m = landmarks.get(layer) if isinstance(landmarks, Mapping) else landmarks
             if isinstance(m, int) and m > widths.get(layer, m):
-                raise ConfigError(
-                    f"prune.landmarks={m} for {layer}, which has {widths[layer]} filters: use at most "
-                    f"{widths[layer]} (or landmarks=auto)"
+                log.info(
+                    "%s: landmarks=%d for %s, which has %d filters: every filter is a landmark (the exact "
+                    "similarity, as asc/prune/representatives.py clamps m)",
+                    step.label,
+                    m,
+                    layer,
+                    widths[layer],
                 )
     return [(step, model_need(cfg, spec, "pruned models")) for step in steps]
 
