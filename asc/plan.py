@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.chain import CHAIN, STORE_OF, artifact_dir
-from asc.disk import check_disk, check_writable
+from asc.disk import Need, check_disk, check_writable
 from asc.rows import ROW_STAGE
 from asc.split_files import fraction_of
 from asc.step import Step
@@ -92,16 +92,47 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
         check_writable(results, what="the results folder", setting="paths.results")
         if (results / "results.csv").exists():
             check_results_table(results / "results.csv")
+            _refuse_pooling(results / "results.csv", grouped["train"], cfg)
     check_disk(needs)
+
+
+def _refuse_pooling(table: Path, baselines: Sequence[Step], cfg: Mapping[str, Any]) -> None:
+    """The report pools rows of one dataset label by seed and repeat: a baseline of the same seed built from
+    another recipe or model (another train key) already in the table would count as a repeat of this one."""
+    import pandas as pd
+
+    from asc.results_check import ResultsTableError
+    from asc.stages.dataset import results_label
+
+    if not baselines:
+        return
+    label = results_label(cfg, baselines)
+    rows = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if not {"run_id", "stage", "dataset", "seed"} <= set(rows.columns):
+        return
+    rows.index += 2  # the file's line numbers (1 = the header)
+    theirs = rows[(rows["stage"] == "baseline") & (rows["dataset"] == label)]
+    for step in baselines:
+        ours = f"{step.stage}/{step.key}"
+        other = theirs[(theirs["seed"] == str(step.args["seed"])) & (theirs["run_id"] != ours)]
+        if len(other):
+            raise ResultsTableError(
+                f"results table {table}, line {other.index[0]}: baseline seed {step.args['seed']} of {label} from "
+                f"another recipe or model ({other['run_id'].iloc[0]}, not {ours}); this job's rows would pool with "
+                "its rows as repeats: give this job its own paths.results (e.g. paths.results=outputs/results_b), "
+                "or move the table aside"
+            )
 
 
 def check_report_only(results: str | Path) -> None:
     """``report_only=true`` rewrites the tables beside the results table: that table sound, its folder writable."""
     from asc.results_check import check_results_table
+    from asc.stages.report import REPORT_BYTES
 
     check_writable(results, what="the results folder", setting="paths.results")
     if (Path(results) / "results.csv").exists():
         check_results_table(Path(results) / "results.csv")
+    check_disk([Need(Path(results), REPORT_BYTES, "the report", "point paths.results at a larger disk")])
 
 
 def approx_examples_per_epoch(cfg: Mapping[str, Any]) -> Callable[[Step], int]:

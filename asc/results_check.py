@@ -7,12 +7,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 from pathlib import Path
 
 from asc.errors import InputError
 
 KEY_COLUMNS = ("run_id", "stage")  # what appending (replace by run_id) and every view need
-NUMERIC = ("accuracy", "log_loss")  # what every table and comparison computes with
+NUMERIC = {
+    "accuracy": (0.0, 1.0),
+    "log_loss": (0.0, math.inf),
+}  # what every table and comparison computes with
 BOMS = {codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16", codecs.BOM_UTF32_LE: "UTF-32"}
 
 
@@ -90,9 +94,11 @@ def check_results_table(path: str | Path) -> None:
                 )
             seen[run_id] = line
             for column, at in numeric:
-                if fields[at] and not _is_number(fields[at]):
+                low, high = NUMERIC[column]
+                if fields[at] and not (_is_number(fields[at]) and low <= float(fields[at]) <= high):
                     raise ResultsTableError(
-                        f"results table {path}, line {line}: {column}={fields[at]!r} is not a number; {_fix(path)}"
+                        f"results table {path}, line {line}: {column}={fields[at]!r} is not a number in "
+                        f"[{low:g}, {high:g}]; {_fix(path)}"
                     )
     except csv.Error as err:
         raise ResultsTableError(

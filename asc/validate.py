@@ -67,7 +67,7 @@ def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
     _choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
 
 
-def _official_split(t: Mapping[str, Any]) -> None:
+def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
     """``train.split``: DCASE 2024/2025 draw a split from all of fold1_train, so the val hold-out is in it."""
     split = t.get("split")
     if split is None:
@@ -76,11 +76,12 @@ def _official_split(t: Mapping[str, Any]) -> None:
         _fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
     if t.get("init_from"):
         _fail("train.split", split, "null with train.init_from (a given model is not trained)")
-    if t["select_on"] != "test":
-        raise ConfigError(
-            f"train.split={split} trains on clips of all fold1_train, the val hold-out included, so "
-            "train.select_on=val would select on training clips: set train.select_on=test (as DCASE 2024/2025)"
-        )
+    for key, value in (("train.select_on", t["select_on"]), ("finetune.select_on", finetune["select_on"])):
+        if value != "test":
+            raise ConfigError(
+                f"train.split={split} trains on clips of all fold1_train, the val hold-out included, so "
+                f"{key}=val would select on training clips: set {key}=test (as DCASE 2024/2025)"
+            )
 
 
 def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
@@ -94,6 +95,12 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
         )
     if p.get("ratio") is not None:
         _number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
+    if not isinstance(p.get("per_layer_ratio") or {}, Mapping):
+        _fail(
+            f"{key}.per_layer_ratio",
+            p["per_layer_ratio"],
+            "a mapping {layer: ratio}, e.g. '++prune.per_layer_ratio.C1=0.5'",
+        )
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
         _choice(f"{key}.per_layer_ratio key", layer, chosen)
         _number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
@@ -280,6 +287,13 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
     _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
+    for key in ("download", "delete_archives", "content_hash"):  # the downloaded sets' options
+        if key in d:
+            _bool(f"dataset.{key}", d[key])
+    if "retries" in d:
+        _int("dataset.retries", d["retries"], 1)
+    if "base_url" in d and not str(d["base_url"]).startswith(("http://", "https://", "file:")):
+        _fail("dataset.base_url", d["base_url"], "an http(s):// or file: URL")
     if d["name"] == "demo":
         _demo(d)
     if d["name"] == "standin":  # below MIN_SCALE a scene and city would lack a second location to hold out
@@ -311,6 +325,19 @@ def validate(cfg: Mapping[str, Any]) -> None:
     widths = _list("model.widths", m["widths"])
     for i, width in enumerate(widths):
         _int(f"model.widths[{i}]", width, 1)
+    shape = m["input_shape"]
+    if not isinstance(shape, list) or len(shape) != 2:
+        _fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
+    for i, n in enumerate(shape):
+        _int(f"model.input_shape[{i}]", n, 1)
+    pools = m["pools"]
+    if not isinstance(pools, list) or len(pools) != len(widths):
+        _fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
+    for i, pool in enumerate(pools):
+        if pool is not None and not (
+            isinstance(pool, list) and len(pool) == 2 and all(isinstance(v, int) and v >= 1 for v in pool)
+        ):
+            _fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
     _number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
     _number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
     _number(
@@ -332,7 +359,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _fail("train.seeds", seeds, "distinct seeds (a repeated seed trains the same baseline twice)")
     if t.get("init_from") is not None and not Path(t["init_from"]).is_file():
         _fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
-    _official_split(t)
+    _official_split(t, cfg["finetune"])
     ft = cfg["finetune"]
     _recipe("finetune", ft)
     _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))

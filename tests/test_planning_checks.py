@@ -276,6 +276,26 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             r"^train.epoch is not a key asc reads \(added with \+\?\): did you mean train.epochs\?",
         ),
         (["+foo=1"], r"^foo is not a key asc reads"),
+        (
+            ["prune=l1", "prune.per_layer_ratio=0.5"],
+            r"^prune.per_layer_ratio=0.5 is not valid: expected a mapping",
+        ),
+        (["model.pools=[5,5,5]"], r"^model.pools\[0\]=5 is not valid"),
+        (["model.pools=[[0,0],[1,1],[1,1]]"], r"^model.pools\[0\]=\[0, 0\] is not valid"),
+        (["model.input_shape=foo"], r"^model.input_shape='foo' is not valid"),
+        (["dataset=tau2020mobile", "dataset.download=maybe"], r"^dataset.download='maybe' is not valid"),
+        (["dataset=tau2020mobile", "dataset.retries=-1"], r"^dataset.retries=-1 is not valid"),
+        (["dataset=tau2020mobile", "dataset.base_url=notaurl"], r"^dataset.base_url='notaurl' is not valid"),
+        (
+            [
+                "dataset=demo1s",
+                "features=logmel40x51",
+                "model=dcase22",
+                "train.split=split25",
+                "train.select_on=test",
+            ],
+            r"^train.split=split25 .* finetune.select_on=val would select on training clips",
+        ),
         (["dataset.train_locations=1"], r"^the index would hold no train clip: of fold1_train's 120 clips"),
     ],
 )
@@ -325,3 +345,21 @@ def test_an_odd_clip_is_named_as_the_file_and_a_whole_folder_as_the_config(
     first.write_text("not audio")
     with pytest.raises(InputError, match=r"cannot be read as audio .*replace it"):
         planned(*folder, tmp=tmp_path / "c")
+
+
+def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_path: Path) -> None:
+    from asc.results_check import ResultsTableError
+
+    results = tmp_path / "results"
+    results.mkdir()
+    table = results / "results.csv"
+    table.write_text("run_id,stage,dataset,seed,accuracy\ntrain/0123456789ab,baseline,demo,0,0.5\n")
+    with pytest.raises(
+        ResultsTableError, match=r"line 2: baseline seed 0 of demo from another recipe or model"
+    ):
+        planned("train.epochs=3", tmp=tmp_path)
+    planned("train.epochs=3", "seed=1", tmp=tmp_path)  # another seed: a repeat, as train.seeds makes them
+    ours = make_plan(composed(f"paths.results={results}", "train.epochs=3"))
+    key = next(s.key for s in ours if s.stage == "train")
+    table.write_text(f"run_id,stage,dataset,seed,accuracy\ntrain/{key},baseline,demo,0,0.5\n")
+    planned("train.epochs=3", tmp=tmp_path)  # the same baseline: its own row

@@ -43,6 +43,14 @@ def table(tmp_path: Path, data: bytes) -> Path:
             "line 4: run train/a again (first at line 2)",
         ),
         ((HEADER + "train/a,baseline,demo,abc,\n").encode(), "line 2: accuracy='abc' is not a number"),
+        (
+            (HEADER + "train/a,baseline,demo,1.5,\n").encode(),
+            "line 2: accuracy='1.5' is not a number in [0, 1]",
+        ),
+        (
+            (HEADER + "train/a,baseline,demo,nan,\n").encode(),
+            "line 2: accuracy='nan' is not a number in [0, 1]",
+        ),
     ],
     ids=[
         "empty",
@@ -55,6 +63,8 @@ def table(tmp_path: Path, data: bytes) -> Path:
         "semicolon",
         "twice",
         "text",
+        "range",
+        "nan",
     ],
 )
 def test_broken_tables_are_named_with_their_line(tmp_path: Path, data: bytes, expected: str) -> None:

@@ -29,7 +29,7 @@ ONE_SECOND = ["dataset=standin1s", "features=logmel40x51", "model=dcase22"]
             r"train.split='split7'.*null or one of split5",
         ),
         (
-            ["train.split=split25", "train.select_on=test"],
+            ["train.split=split25", "train.select_on=test", "finetune.select_on=test"],
             InputError,
             r"train.split: \['split25'\] are DCASE 2024's splits of 1-s clips, which dataset=demo",
         ),
@@ -46,7 +46,10 @@ def test_a_split_that_cannot_work_is_refused_at_planning(
 def test_the_split_keys_the_baseline_and_nothing_else_changes() -> None:
     plain = {s.stage: s for s in make_plan(composed(*ONE_SECOND))}
     on_split = {
-        s.stage: s for s in make_plan(composed(*ONE_SECOND, "train.split=split25", "train.select_on=test"))
+        s.stage: s
+        for s in make_plan(
+            composed(*ONE_SECOND, "train.split=split25", "train.select_on=test", "finetune.select_on=test")
+        )
     }
     assert on_split["features"].key == plain["features"].key
     assert on_split["train"].key != plain["train"].key
@@ -61,6 +64,7 @@ def test_the_baseline_trains_on_the_clips_of_its_split(tmp_path: Path) -> None:
         "dataset=standin1s",
         "train.split=split25",
         "train.select_on=test",
+        "finetune.select_on=test",
         "stage=train",
         f"paths.data={tmp_path / 'data'}",
         f"paths.store={tmp_path / 'store'}",

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from asc.context import Context
 
 
+REPORT_BYTES = 16 << 20  # tables and figures (PNG at 300 dpi and PDF) of a paper-sized report: a few MB
+
+
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     models = tuple(up["train"] + up["prune"] + up["finetune"] + up["perdevice"])
     return [make_step("report", "tables and figures", {"results": "all rows"}, models)]
@@ -34,7 +37,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
             s,
             Need(
                 results,
-                results_bytes(len(s.upstream)),
+                results_bytes(len(s.upstream)) + REPORT_BYTES,
                 "results rows",
                 "point paths.results at a larger disk",
             ),
@@ -55,8 +58,10 @@ def write(results_dir: str | Path, latency: Mapping[str, Any] | None) -> None:
     """Every table and figure of the results table in ``results_dir``, written beside it; ``latency``: the
     ``runtime.latency`` options to measure every architecture side by side now, or None to reuse what was."""
     from asc import report
+    from asc.disk import explain_full_disk
 
-    report.write_report(Path(results_dir) / "results.csv", Path(results_dir), latency=latency)
+    with explain_full_disk(results_dir, "the report's tables and figures", REPORT_BYTES):
+        report.write_report(Path(results_dir) / "results.csv", Path(results_dir), latency=latency)
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
