@@ -363,3 +363,21 @@ def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_pat
     key = next(s.key for s in ours if s.stage == "train")
     table.write_text(f"run_id,stage,dataset,seed,accuracy\ntrain/{key},baseline,demo,0,0.5\n")
     planned("train.epochs=3", tmp=tmp_path)  # the same baseline: its own row
+
+
+def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    a_file = tmp_path / "root.txt"
+    a_file.write_text("")
+    with pytest.raises(
+        InputError, match=r"the dataset folder .*root.txt \(dataset.root\): .* is a file, not a folder"
+    ):
+        planned("dataset=tau2020mobile", f"dataset.root={a_file}", tmp=tmp_path / "a")
+    mine = shutil.copytree(tiny_demo, tmp_path / "mine")
+    last = mine / pd.read_csv(mine / "evaluation_setup" / "fold1_evaluate.csv", sep="\t")["filename"].iloc[-2]
+    last.write_bytes(b"")
+    with pytest.raises(InputError, match=r"is 0 bytes, not a WAV file"):
+        planned("dataset=tau2020mobile", f"dataset.root={mine}", "dataset.download=false", tmp=tmp_path / "b")

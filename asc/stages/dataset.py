@@ -106,8 +106,12 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
                 "the folder that holds meta.csv, audio/ and evaluation_setup/, or set dataset.download=true"
             )
         return []
-    from asc.data.prepare import download_needs
+    from asc.data.prepare import download_needs, is_complete
+    from asc.disk import check_writable
 
+    if not is_complete(root):  # something will be downloaded and extracted there
+        check_writable(root, what="the dataset folder", setting="dataset.root")
+        check_writable(d["download_dir"], what="the download folder", setting="dataset.download_dir")
     return [(step, need) for need in download_needs(d)]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.disk import Need
-from asc.errors import ConfigError
+from asc.errors import ConfigError, InputError
 from asc.stages import dataset
 from asc.step import Step, make_step
 
@@ -92,6 +92,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         table = folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
         if table is not None:
             _warn_untrained_scenes(table, cfg["dataset"]["root"])
+            _refuse_empty_audio(table, Path(cfg["dataset"]["root"]))
     table = preview(cfg)
     if table is not None:
         _check_splits_hold_clips(table, cfg)
@@ -120,6 +121,21 @@ def _check_splits_hold_clips(table: pd.DataFrame, cfg: Mapping[str, Any]) -> Non
                     if split == "val"
                     else ""
                 )
+            )
+
+
+WAV_HEADER_BYTES = 44  # the smallest RIFF/WAVE file (its header): anything shorter holds no audio
+
+
+def _refuse_empty_audio(table: pd.DataFrame, root: Path) -> None:
+    """A listed clip that is an empty (or header-less) file fails only when its features are computed: name it
+    now (its size is read anyway, for the folder's key)."""
+    for name in table["filename"]:
+        size = (root / name).stat().st_size
+        if size < WAV_HEADER_BYTES:
+            raise InputError(
+                f"{root / name} is {size} bytes, not a WAV file (a failed copy or download?); replace it with "
+                "the clip the fold files name, or remove it from them"
             )
 
 
