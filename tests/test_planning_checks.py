@@ -381,3 +381,12 @@ def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path
     last.write_bytes(b"")
     with pytest.raises(InputError, match=r"is 0 bytes, not a WAV file"):
         planned("dataset=tau2020mobile", f"dataset.root={mine}", "dataset.download=false", tmp=tmp_path / "b")
+
+
+def test_an_unknown_recipe_is_named_not_an_interpolation_error(run_asc, tmp_path: Path) -> None:
+    result = run_asc("train=foo", "dry_run=true", f"hydra.run.dir={tmp_path}", timeout=120)
+    errors = [line for line in result.output.splitlines() if line.startswith("asc: error:")]
+    assert result.returncode == 1 and len(errors) == 1
+    assert errors[0].startswith(
+        "asc: error: train=foo is not a recipe of conf/train/: choose one of baseline"
+    )
