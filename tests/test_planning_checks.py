@@ -342,7 +342,7 @@ def test_an_odd_clip_is_named_as_the_file_and_a_whole_folder_as_the_config(
         InputError, match=r"is 0.333.* s, unlike other clips .* the file is damaged or truncated"
     ):
         planned(*folder, tmp=tmp_path / "b")
-    first.write_text("not audio")
+    first.write_text("not audio, but long enough to pass for a file with a WAV header in it")
     with pytest.raises(InputError, match=r"cannot be read as audio .*replace it"):
         planned(*folder, tmp=tmp_path / "c")
 
