@@ -92,35 +92,64 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
         check_writable(results, what="the results folder", setting="paths.results")
         if (results / "results.csv").exists():
             check_results_table(results / "results.csv")
-            _refuse_pooling(results / "results.csv", grouped["train"], cfg)
+            _refuse_pooling(results / "results.csv", steps, cfg)
     check_disk(needs)
 
 
-def _refuse_pooling(table: Path, baselines: Sequence[Step], cfg: Mapping[str, Any]) -> None:
-    """The report pools rows of one dataset label by seed and repeat: a baseline of the same seed built from
-    another recipe or model (another train key) already in the table would count as a repeat of this one."""
+def _refuse_pooled_rows(table: Path) -> None:
+    """Two rows of one dataset label that the report would pool as repeats but that were built otherwise (two run
+    ids for one :func:`asc.rows.pooling_key`): written by jobs of different setups into one folder."""
     import pandas as pd
 
     from asc.results_check import ResultsTableError
+    from asc.rows import pooling_key
+
+    rows = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if not {"run_id", "stage", "dataset"} <= set(rows.columns):
+        return
+    seen: dict[tuple[str, ...], tuple[int, str]] = {}
+    for line, row in zip(range(2, len(rows) + 2), rows.to_dict("records"), strict=True):
+        key = (row["dataset"], *pooling_key(row))
+        if key in seen and seen[key][1] != row["run_id"]:
+            raise ResultsTableError(
+                f"results table {table}, line {line}: {row['run_id']} and line {seen[key][0]} ({seen[key][1]}) "
+                "are the same run of different setups (recipe, model or option); the tables would pool them as "
+                "repeats: keep each setup's rows in a results folder of its own"
+            )
+        seen.setdefault(key, (line, row["run_id"]))
+
+
+def _refuse_pooling(table: Path, steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
+    """The report pools the rows of one dataset label that agree on what a row is (asc.rows.pooling_key: stage,
+    criterion, layers, fraction, repeat, baseline seed) as repeats. A row of the table that agrees with a step of
+    this job but was built otherwise (another run id: another recipe, model or criterion option) would count as a
+    repeat of it: refuse, naming the line."""
+    import pandas as pd
+
+    from asc.results_check import ResultsTableError
+    from asc.rows import pooling_key, step_pooling_key
     from asc.stages.dataset import results_label
 
-    if not baselines:
+    ours = [s for s in steps if s.stage in ("train", "prune", "finetune")]
+    if not ours:
         return
-    label = results_label(cfg, baselines)
     rows = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if not {"run_id", "stage", "dataset", "seed"} <= set(rows.columns):
+    if not {"run_id", "stage", "dataset"} <= set(rows.columns):
         return
-    rows.index += 2  # the file's line numbers (1 = the header)
-    theirs = rows[(rows["stage"] == "baseline") & (rows["dataset"] == label)]
-    for step in baselines:
-        ours = f"{step.stage}/{step.key}"
-        other = theirs[(theirs["seed"] == str(step.args["seed"])) & (theirs["run_id"] != ours)]
-        if len(other):
+    label = results_label(cfg, ours)
+    seen = {}
+    for line, row in zip(range(2, len(rows) + 2), rows.to_dict("records"), strict=True):
+        if row["dataset"] == label:
+            seen.setdefault(pooling_key(row), (line, row["run_id"]))
+    for step in ours:
+        found = seen.get(step_pooling_key(step))
+        if found and found[1] != step.id:
+            results = Path(cfg["paths"]["results"])
             raise ResultsTableError(
-                f"results table {table}, line {other.index[0]}: baseline seed {step.args['seed']} of {label} from "
-                f"another recipe or model ({other['run_id'].iloc[0]}, not {ours}); this job's rows would pool with "
-                "its rows as repeats: give this job its own paths.results (e.g. paths.results=outputs/results_b), "
-                "or move the table aside"
+                f"results table {table}, line {found[0]}: {step.stage} {step.label} of {label} built otherwise "
+                f"({found[1]}, not {step.id}: another recipe, model or option); the tables would pool both as "
+                f"repeats: give this job its own paths.results (e.g. paths.results={results}_2), or move the "
+                "table aside"
             )
 
 
@@ -132,6 +161,7 @@ def check_report_only(results: str | Path) -> None:
     check_writable(results, what="the results folder", setting="paths.results")
     if (Path(results) / "results.csv").exists():
         check_results_table(Path(results) / "results.csv")
+        _refuse_pooled_rows(Path(results) / "results.csv")
     check_disk([Need(Path(results), REPORT_BYTES, "the report", "point paths.results at a larger disk")])
 
 

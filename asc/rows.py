@@ -19,6 +19,52 @@ def dataset_label(dataset: Mapping[str, Any], folder_key: str | None = None) -> 
     return f"{name}@{folder_key[:8]}" if folder_key else name
 
 
+def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the report pools repeats by, from a results row (strings as the CSV holds them): the stage, the
+    criterion and layers, the fine-tuning fraction or split, the repeat and the baseline's seed."""
+    fraction = row.get("fraction") or ""
+    baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
+    return (
+        str(row.get("stage", "")),
+        str(row.get("criterion") or "none"),
+        str(row.get("layers") or ""),
+        f"{float(fraction):g}" if fraction not in ("", "nan") else "",
+        str(row.get("split") or ""),
+        _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
+        _whole(baseline_seed),
+    )
+
+
+def _whole(value: Any) -> str:
+    """``"3"``, ``"3.0"`` and ``3`` alike (a CSV read as strings, or a step's int); empty when missing."""
+    try:
+        return str(int(float(value)))
+    except (TypeError, ValueError):
+        return ""
+
+
+def step_pooling_key(step: Any) -> tuple[str, ...]:
+    """:func:`pooling_key` of the row a train, prune or finetune step will write (asc.step.Step)."""
+    train = step.origin("train")
+    seed = _whole(train.args["seed"]) if train is not None else ""
+    if step.stage == "train":
+        return ("baseline", "none", "", "", "", "", seed)
+    prune = step.origin("prune")
+    criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
+    if step.stage == "prune":
+        return ("prune", criterion, layers, "", "", "", seed)
+    fraction = f"{float(step.args['fraction']):g}"
+    return (
+        "finetune",
+        criterion,
+        layers,
+        fraction,
+        str(step.args.get("split", "")),
+        str(step.args["repeat"]),
+        seed,
+    )
+
+
 def make_row(
     *,
     stage: str,

@@ -363,6 +363,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
     ft = cfg["finetune"]
     _recipe("finetune", ft)
     _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))
+    if ft["train_on"] == "fold1_train" and ft["select_on"] == "val":
+        raise ConfigError(
+            "finetune.train_on=fold1_train trains on the val hold-out too, so finetune.select_on=val would select "
+            "on training clips: set finetune.select_on=test (as protocol=authors) or finetune.train_on=train"
+        )
     _choice("finetune.subset", ft["subset"], ("per_repeat", "shared"))
     _int("finetune.seed", ft["seed"], 0)
     for name, p in cfg["criteria"].items():

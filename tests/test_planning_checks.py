@@ -296,6 +296,7 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             ],
             r"^train.split=split25 .* finetune.select_on=val would select on training clips",
         ),
+        (["finetune.train_on=fold1_train"], r"^finetune.train_on=fold1_train trains on the val hold-out too"),
         (["dataset.train_locations=1"], r"^the index would hold no train clip: of fold1_train's 120 clips"),
     ],
 )
@@ -354,15 +355,30 @@ def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_pat
     results.mkdir()
     table = results / "results.csv"
     table.write_text("run_id,stage,dataset,seed,accuracy\ntrain/0123456789ab,baseline,demo,0,0.5\n")
-    with pytest.raises(
-        ResultsTableError, match=r"line 2: baseline seed 0 of demo from another recipe or model"
-    ):
+    with pytest.raises(ResultsTableError, match=r"line 2: train baseline seed 0 of demo built otherwise"):
         planned("train.epochs=3", tmp=tmp_path)
     planned("train.epochs=3", "seed=1", tmp=tmp_path)  # another seed: a repeat, as train.seeds makes them
     ours = make_plan(composed(f"paths.results={results}", "train.epochs=3"))
     key = next(s.key for s in ours if s.stage == "train")
     table.write_text(f"run_id,stage,dataset,seed,accuracy\ntrain/{key},baseline,demo,0,0.5\n")
     planned("train.epochs=3", tmp=tmp_path)  # the same baseline: its own row
+    table.write_text(  # a fine-tuning of another recipe, from the same baseline
+        "run_id,stage,dataset,seed,baseline_seed,criterion,layers,fraction,repeat,accuracy\n"
+        f"train/{key},baseline,demo,0,0,none,,,,0.5\n"
+        "finetune/0123456789ab,finetune,demo,0,0,cosine,C1+C2+C3,1.0,0,0.5\n"
+    )
+    with pytest.raises(
+        ResultsTableError, match=r"line 3: finetune cosine C1\+C2\+C3 1 #0 of demo built otherwise"
+    ):
+        planned("train.epochs=3", tmp=tmp_path)
+    from asc.plan import check_report_only
+
+    table.write_text(
+        "run_id,stage,dataset,seed,accuracy\n"
+        "train/0123456789ab,baseline,demo,0,0.5\ntrain/ba9876543210,baseline,demo,0,0.6\n"
+    )
+    with pytest.raises(ResultsTableError, match=r"line 3: train/ba9876543210 and line 2 .* are the same run"):
+        check_report_only(results)
 
 
 def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path, tmp_path: Path) -> None:
