@@ -99,7 +99,7 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
         _fail(
             f"{key}.per_layer_ratio",
             p["per_layer_ratio"],
-            "a mapping {layer: ratio}, e.g. '++prune.per_layer_ratio.C1=0.5'",
+            f"a mapping {{layer: ratio}}, e.g. '++{key}.per_layer_ratio.C1=0.5'",
         )
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
         _choice(f"{key}.per_layer_ratio key", layer, chosen)
@@ -287,6 +287,16 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
     _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
+    if d["name"] not in ("demo", "standin"):  # a set that lives in a folder: where, and what to fetch
+        for key in ("root", "download_dir"):
+            if key in d and (not isinstance(d[key], str) or not d[key].strip()):
+                _fail(f"dataset.{key}", d[key], "a folder (a non-empty path)")
+        if "archives" in d and not isinstance(d["archives"], list):
+            _fail(
+                "dataset.archives",
+                d["archives"],
+                "a list of archive names, e.g. dataset.archives=[meta,audio.1]",
+            )
     for key in ("download", "delete_archives", "content_hash"):  # the downloaded sets' options
         if key in d:
             _bool(f"dataset.{key}", d[key])

@@ -297,6 +297,12 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             r"^train.split=split25 .* finetune.select_on=val would select on training clips",
         ),
         (["finetune.train_on=fold1_train"], r"^finetune.train_on=fold1_train trains on the val hold-out too"),
+        (
+            ["dataset=tau2020mobile", "dataset.root=null"],
+            r"^dataset.root=None is not valid: expected a folder",
+        ),
+        (["dataset=tau2020mobile", "dataset.archives=null"], r"^dataset.archives=None is not valid"),
+        (["prune=l1", "criteria.l1.per_layer_ratio=0.5"], r"e.g. '\+\+criteria.l1.per_layer_ratio.C1=0.5'"),
         (["dataset.train_locations=1"], r"^the index would hold no train clip: of fold1_train's 120 clips"),
     ],
 )
@@ -392,6 +398,11 @@ def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path
         InputError, match=r"the dataset folder .*root.txt \(dataset.root\): .* is a file, not a folder"
     ):
         planned("dataset=tau2020mobile", f"dataset.root={a_file}", tmp=tmp_path / "a")
+    with pytest.raises(InputError, match=r"dataset.archives=\['audio.1'\] lacks meta"):
+        empty = tmp_path / "empty"
+        planned(
+            "dataset=tau2020mobile", f"dataset.root={empty}", "dataset.archives=[audio.1]", tmp=tmp_path / "a"
+        )
     mine = shutil.copytree(tiny_demo, tmp_path / "mine")
     last = mine / pd.read_csv(mine / "evaluation_setup" / "fold1_evaluate.csv", sep="\t")["filename"].iloc[-2]
     last.write_bytes(b"")

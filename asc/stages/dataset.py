@@ -110,6 +110,11 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     from asc.disk import check_writable
 
     if not is_complete(root):  # something will be downloaded and extracted there
+        if "meta" not in list(d["archives"]) and not (root / "meta.csv").is_file():
+            raise InputError(
+                f"dataset.archives={list(d['archives'])} lacks meta (meta.csv and the fold files), which "
+                f"dataset.root={root} does not hold either: add meta to dataset.archives"
+            )
         check_writable(root, what="the dataset folder", setting="dataset.root")
         check_writable(d["download_dir"], what="the download folder", setting="dataset.download_dir")
     return [(step, need) for need in download_needs(d)]
