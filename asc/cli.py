@@ -123,21 +123,16 @@ def check_recipe_choices(choices: Any) -> None:
     """``train=<name>`` / ``finetune=<name>`` name a file of conf/train/ or conf/finetune/. The groups are
     optional (they follow the dataset), so Hydra composes an unknown name as nothing, silently."""
     from asc.errors import ConfigError
+    from asc.validate import no_recipe
 
     for group in ("train", "finetune"):
         chosen = choices.get(group)
         if not chosen or (CONF_DIR / group / f"{chosen}.yaml").is_file():
             continue
+        # the dataset's own recipe, absent: a dataset config of the user's
+        if chosen == choices.get("dataset"):
+            raise no_recipe(chosen, [group])
         have = ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
-        if chosen == choices.get(
-            "dataset"
-        ):  # the dataset's own recipe, absent: a dataset config of the user's
-            raise ConfigError(
-                f"the dataset config (name: {chosen}) has no {group} recipe (conf/{group}/{chosen}.yaml, e.g. "
-                "`defaults: [baseline]` for the paper's or `[demo]` for the short one, beside your dataset "
-                "config): add it, or choose one on the command line: train=baseline finetune=default (the "
-                f"paper's) or train=demo finetune=demo"
-            )
         raise ConfigError(f"{group}={chosen} is not a recipe of conf/{group}/: choose one of {have}")
 
 
@@ -156,9 +151,8 @@ def hydra_main(cfg: DictConfig) -> None:
         )
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        check_recipe_choices(
-            HydraConfig.get().runtime.choices
-        )  # before resolving: finetune.lr is ${train.lr}
+        # before resolving: finetune.lr is ${train.lr}, which a missing train recipe leaves dangling
+        check_recipe_choices(HydraConfig.get().runtime.choices)
         run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run
         print(

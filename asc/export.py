@@ -106,9 +106,8 @@ def export_onnx(
     import onnx
 
     newest = onnx.defs.onnx_opset_version()
-    if (
-        not MIN_OPSET <= opset <= newest
-    ):  # outside what any exporter writes: refuse before one prints its graph
+    # outside what any exporter writes: refuse before one prints its graph
+    if not MIN_OPSET <= opset <= newest:
         raise ValueError(
             f"cannot write {path} in ONNX opset {opset}: opsets {MIN_OPSET}-{newest} can be written here "
             f"(TorchScript {MIN_OPSET}-20, dynamo {DYNAMO_NATIVE_OPSET}-{newest}); nothing was written"

@@ -95,13 +95,9 @@ def problem(folder: Path, manifest: dict[str, Any]) -> str | None:
     if files is None:
         return None
     stamps: dict[str, list[int]] = {}
-    for rel, entry in files.items():
-        try:
-            stamps[rel] = _stamp(folder / rel)
-        except FileNotFoundError:
-            return f"{rel} is missing"
-        if stamps[rel][0] != entry["bytes"]:
-            return f"{rel} has {stamps[rel][0]} bytes where {entry['bytes']} were written (truncated or replaced)"
+    reason = _size_problem(folder, files, stamps)
+    if reason is not None:
+        return reason
     try:
         cached = json.loads((folder / VERIFIED).read_text())
     except (OSError, ValueError):
@@ -115,24 +111,29 @@ def problem(folder: Path, manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def _size_problem(folder: Path, files: dict[str, Any], stamps: dict[str, list[int]]) -> str | None:
+    """A file of the manifest's ``files`` missing or of another size than was written (one phrase), or None;
+    fills ``stamps`` with each file's :func:`_stamp` as it goes."""
+    for rel, entry in files.items():
+        try:
+            stamps[rel] = _stamp(Path(folder) / rel)
+        except FileNotFoundError:
+            return f"{rel} is missing"
+        if stamps[rel][0] != entry["bytes"]:
+            return f"{rel} has {stamps[rel][0]} bytes where {entry['bytes']} were written (truncated or replaced)"
+    return None
+
+
 def sizes_problem(folder: Path) -> str | None:
     """What a stat can tell without reading the files (for planning): an unreadable manifest, a file missing or
     of another size than was written; None when those hold (:func:`verify` also compares checksums)."""
     try:
         manifest = read_manifest(folder, str(folder))
-        files = manifest.get("files") or {}
-        for rel, entry in files.items():
-            try:
-                size = (Path(folder) / rel).stat().st_size
-            except FileNotFoundError:
-                return f"{rel} is missing"
-            if size != entry["bytes"]:
-                return f"{rel} has {size} bytes where {entry['bytes']} were written (truncated or replaced)"
+        return _size_problem(folder, manifest.get("files") or {}, {})
     except DamagedArtifactError:
         return f"its {MANIFEST} cannot be read"
     except (KeyError, TypeError, AttributeError):
         return f"its {MANIFEST} lists the files in an unknown form"
-    return None
 
 
 def verify(folder: Path, label: str, *, fix: str = "") -> None:

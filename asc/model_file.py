@@ -32,9 +32,8 @@ def read_model_file(
             f"{path} is a Keras 3 `.keras` archive, which is not supported; in Keras save the model as HDF5 "
             "with `model.save('model.h5')` and load that file"
         )
-    if not zipfile.is_zipfile(
-        path
-    ):  # torch.save writes a zip archive; anything else would fail deep in pickle
+    # torch.save writes a zip archive; anything else would fail deep in pickle
+    if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:16]
         raise ValueError(
             f"{path} is empty (0 bytes)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +57,17 @@ def damage(cfg: Mapping[str, Any], step: Step) -> str | None:
     return sizes_problem(artifact_dir(cfg["paths"], step.stage, step.key))
 
 
-def _refuse_damaged_models(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
+def _refuse_damaged_models(steps: Sequence[Step], damaged: Mapping[str, str], cfg: Mapping[str, Any]) -> None:
+    """``damaged``: step id → why (:func:`damage`) for the steps whose stored artifact is damaged."""
     from asc.manifest import DamagedArtifactError
 
     for step in steps:
-        if step.stage not in REBUILT_WHEN_DAMAGED and (why := damage(cfg, step)):
+        if step.stage not in REBUILT_WHEN_DAMAGED and step.id in damaged:
             folder = artifact_dir(cfg["paths"], step.stage, step.key)
             raise DamagedArtifactError(
-                f"{step.stage} {step.key} ({step.label}): the stored artifact {folder} is damaged: {why}; delete "
-                f"{folder} and rerun to rebuild it (found while planning: nothing was built)"
+                f"{step.stage} {step.key} ({step.label}): the stored artifact {folder} is damaged: "
+                f"{damaged[step.id]}; delete {folder} and rerun to rebuild it (found while planning: nothing was "
+                "built)"
             )
 
 
@@ -79,8 +81,9 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
     for stage in CHAIN[: [s.name for s in CHAIN].index(upto) + 1]:
         todo = grouped[stage.name]
         stage_needs = stage.check(todo, cfg)
-        _refuse_damaged_models(todo, cfg)
-        missing = {s.id for s in todo if not stage.store or not is_built(cfg, s) or damage(cfg, s)}
+        damaged = {s.id: why for s in todo if (why := damage(cfg, s))}
+        _refuse_damaged_models(todo, damaged, cfg)
+        missing = {s.id for s in todo if not stage.store or not is_built(cfg, s) or s.id in damaged}
         needs += [need for step, need in stage_needs if step.id in missing]
         if stage.store and missing:
             writes.add((stage.store, stage.name))
@@ -96,27 +99,34 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
     check_disk(needs)
 
 
-def _refuse_pooled_rows(table: Path) -> None:
-    """Two rows of one dataset label that the report would pool as repeats but that were built otherwise (two run
-    ids for one :func:`asc.rows.pooling_key`): written by jobs of different setups into one folder."""
+def _pooling_rows(table: Path) -> Iterator[tuple[int, str, str, tuple[str, ...]]]:
+    """(line, dataset, run id, :func:`asc.rows.pooling_key`) of each row of the results table; nothing when the
+    table lacks the columns that say what a row is."""
     import pandas as pd
 
-    from asc.results_check import ResultsTableError
     from asc.rows import pooling_key
 
     rows = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if not {"run_id", "stage", "dataset"} <= set(rows.columns):
         return
-    seen: dict[tuple[str, ...], tuple[int, str]] = {}
     for line, row in zip(range(2, len(rows) + 2), rows.to_dict("records"), strict=True):
-        key = (row["dataset"], *pooling_key(row))
-        if key in seen and seen[key][1] != row["run_id"]:
+        yield line, row["dataset"], row["run_id"], pooling_key(row)
+
+
+def _refuse_pooled_rows(table: Path) -> None:
+    """Two rows of one dataset label that the report would pool as repeats but that were built otherwise (two run
+    ids for one :func:`asc.rows.pooling_key`): written by jobs of different setups into one folder."""
+    from asc.results_check import ResultsTableError
+
+    seen: dict[tuple[str, ...], tuple[int, str]] = {}
+    for line, dataset, run_id, key in _pooling_rows(table):
+        first = seen.setdefault((dataset, *key), (line, run_id))
+        if first[1] != run_id:
             raise ResultsTableError(
-                f"results table {table}, line {line}: {row['run_id']} and line {seen[key][0]} ({seen[key][1]}) "
+                f"results table {table}, line {line}: {run_id} and line {first[0]} ({first[1]}) "
                 "are the same run of different setups (recipe, model or option); the tables would pool them as "
                 "repeats: keep each setup's rows in a results folder of its own"
             )
-        seen.setdefault(key, (line, row["run_id"]))
 
 
 def _refuse_pooling(table: Path, steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
@@ -124,23 +134,18 @@ def _refuse_pooling(table: Path, steps: Sequence[Step], cfg: Mapping[str, Any]) 
     criterion, layers, fraction, repeat, baseline seed) as repeats. A row of the table that agrees with a step of
     this job but was built otherwise (another run id: another recipe, model or criterion option) would count as a
     repeat of it: refuse, naming the line."""
-    import pandas as pd
-
     from asc.results_check import ResultsTableError
-    from asc.rows import pooling_key, step_pooling_key
+    from asc.rows import step_pooling_key
     from asc.stages.dataset import results_label
 
     ours = [s for s in steps if s.stage in ("train", "prune", "finetune")]
     if not ours:
         return
-    rows = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if not {"run_id", "stage", "dataset"} <= set(rows.columns):
-        return
     label = results_label(cfg, ours)
-    seen = {}
-    for line, row in zip(range(2, len(rows) + 2), rows.to_dict("records"), strict=True):
-        if row["dataset"] == label:
-            seen.setdefault(pooling_key(row), (line, row["run_id"]))
+    seen: dict[tuple[str, ...], tuple[int, str]] = {}
+    for line, dataset, run_id, key in _pooling_rows(table):
+        if dataset == label:
+            seen.setdefault(key, (line, run_id))
     for step in ours:
         found = seen.get(step_pooling_key(step))
         if found and found[1] != step.id:

@@ -54,15 +54,8 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     if step.stage == "prune":
         return ("prune", criterion, layers, "", "", "", seed)
     fraction = f"{float(step.args['fraction']):g}"
-    return (
-        "finetune",
-        criterion,
-        layers,
-        fraction,
-        str(step.args.get("split", "")),
-        str(step.args["repeat"]),
-        seed,
-    )
+    split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
+    return ("finetune", criterion, layers, fraction, split, repeat, seed)
 
 
 def make_row(

@@ -16,6 +16,7 @@ from typing import Any
 from asc import CONF_DIR
 from asc.chain import STAGES
 from asc.errors import ConfigError
+from asc.stages.dataset import GENERATED
 
 RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
 SPLIT_NAMES = ("split5", "split10", "split25", "split50", "split100")  # DCASE 2024 (asc.data.tau2022)
@@ -240,19 +241,22 @@ def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None =
         )
 
 
+def no_recipe(dataset: str, groups: Sequence[str]) -> ConfigError:
+    """The error for a dataset config without its training recipes (``groups``: train, finetune)."""
+    files = " and ".join(f"conf/{g}/<dataset>.yaml" for g in groups)
+    return ConfigError(
+        f"the dataset config (name: {dataset}) has no training recipe ({files}, e.g. `defaults: [baseline]` for "
+        "the paper's or `[demo]` for the short one, beside your dataset config): add them, or choose on the "
+        "command line: train=baseline finetune=default (the paper's) or train=demo finetune=demo"
+    )
+
+
 def validate(cfg: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for the first invalid value of the resolved config."""
+    # The recipes follow the dataset (conf/config.yaml): a dataset config of the user's own has none.
     lacking = [group for group in ("train", "finetune") if not cfg.get(group)]
-    if (
-        lacking
-    ):  # the recipes follow the dataset (conf/config.yaml): a dataset config of the user's own has none
-        name = cfg["dataset"]["name"]
-        files = " and ".join(f"conf/{g}/<dataset>.yaml" for g in lacking)
-        raise ConfigError(
-            f"the dataset config (name: {name}) has no training recipe ({files}, e.g. `defaults: [baseline]` for the paper's or "
-            f"`[demo]` for the short one, beside your dataset config): add them, or choose on the command line: "
-            "train=baseline finetune=default (the paper's) or train=demo finetune=demo"
-        )
+    if lacking:
+        raise no_recipe(cfg["dataset"]["name"], lacking)
     _unknown_keys(cfg)
     for key in ("data", "store", "results"):
         value = cfg["paths"][key]
@@ -287,7 +291,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     _int("dataset.validation.seed", d["validation"]["seed"], 0)
     _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
-    if d["name"] not in ("demo", "standin"):  # a set that lives in a folder: where, and what to fetch
+    if d["name"] not in GENERATED:  # a set that lives in a folder: where, and what to fetch
         for key in ("root", "download_dir"):
             if key in d and (not isinstance(d[key], str) or not d[key].strip()):
                 _fail(f"dataset.{key}", d[key], "a folder (a non-empty path)")
@@ -314,10 +318,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
     for key in ("n_fft", "win_length", "hop_length", "n_mels", "frames"):
         _int(f"features.{key}", f[key], 1)
     _bool("features.resample", f["resample"])
-    if f["stats_frames"] not in (
-        f["frames"],
-        f["frames"] + 1,
-    ):  # protocol.stats_frames sets it for 500 frames
+    # protocol.stats_frames sets it for the 500-frame front end; another `frames` needs it set beside it
+    if f["stats_frames"] not in (f["frames"], f["frames"] + 1):
         _fail(
             "features.stats_frames",
             f["stats_frames"],
@@ -350,9 +352,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
             _fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
     _number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
     _number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
-    _number(
-        "model.bn_momentum", m["bn_momentum"], 0.0, 1.0
-    )  # torch's: the weight of the new batch statistics
+    # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
+    _number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
     try:
         layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
     except (ValueError, TypeError) as err:

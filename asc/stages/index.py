@@ -129,7 +129,7 @@ WAV_HEADER_BYTES = 44  # the smallest RIFF/WAVE file (its header): anything shor
 
 def _refuse_empty_audio(table: pd.DataFrame, root: Path) -> None:
     """A listed clip that is an empty (or header-less) file fails only when its features are computed: name it
-    now (its size is read anyway, for the folder's key)."""
+    now, with one stat per clip (as the folder's key takes its sizes)."""
     for name in table["filename"]:
         size = (root / name).stat().st_size
         if size < WAV_HEADER_BYTES:

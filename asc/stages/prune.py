@@ -79,9 +79,8 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
         return make_step("prune", label_of(pcfg), pcfg, (baseline,))
     from asc.prune.given import keyed_config
 
-    given = {
-        k: pcfg[k] for k in ("kept", "kept_file") if pcfg.get(k)
-    }  # as the user gave them: errors name them
+    # the kept indices as the user gave them (a path, inline entries): errors name them
+    given = {k: pcfg[k] for k in ("kept", "kept_file") if pcfg.get(k)}
     return make_step("prune", label_of(pcfg), keyed_config(pcfg), (baseline,), **given)
 
 
@@ -105,9 +104,8 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
         for step in given:
             check_kept(criterion_config(step), widths)
-    for (
-        step
-    ) in steps:  # Nystrom's m columns of an n-filter layer's similarity: m >= n is the exact similarity
+    # Nystrom's m columns of an n-filter layer's similarity: m >= n is the exact similarity
+    for step in steps:
         landmarks = step.config.get("landmarks")
         for layer in step.config.get("layers") or []:
             m = landmarks.get(layer) if isinstance(landmarks, Mapping) else landmarks

@@ -153,8 +153,10 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     splits = ctx.splits(steps[0])
 
     def build(batch: list[tuple[Step, Path]]) -> None:
-        trained = _from_files(batch) if t.get("init_from") else _train(batch, ctx, splits)
-        examples = [history.pop("train_examples", len(splits.train.y)) for _, history in trained][0]
+        if t.get("init_from"):
+            trained, examples = _from_files(batch), len(splits.train.y)
+        else:
+            trained, examples = _train(batch, ctx, splits)
         models = [model for model, _ in trained]
         scores = evaluate(
             models, splits.evaluate, batch_size=int(ctx.runtime["eval_batch_size"]), device=ctx.device
@@ -193,10 +195,13 @@ def _from_files(batch: list[tuple[Step, Path]]) -> list[tuple[Any, dict[str, Any
     ]
 
 
-def _train(batch: list[tuple[Step, Path]], ctx: Context, splits: Any) -> list[tuple[Any, dict[str, Any]]]:
+def _train(
+    batch: list[tuple[Step, Path]], ctx: Context, splits: Any
+) -> tuple[list[tuple[Any, dict[str, Any]]], int]:
     """One baseline per (step, work folder) in one train_many call: on all of the train split (fold1_train
     minus the hold-out), or on the clips of the official split ``train.split`` lists, drawn from all of
-    fold1_train as DCASE 2024/2025 define them (every step of a job has the same split)."""
+    fold1_train as DCASE 2024/2025 define them (every step of a job has the same split). Returns the (model,
+    history) pairs and the number of training examples."""
     import numpy as np
     import torch
 
@@ -224,10 +229,7 @@ def _train(batch: list[tuple[Step, Path]], ctx: Context, splits: Any) -> list[tu
         )
     select = splits.selection(t["select_on"])
     histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(t["precision"]))
-    return [
-        (run.model, {**history, "train_examples": len(chosen_rows)})
-        for run, history in zip(runs, histories, strict=True)
-    ]
+    return [(run.model, history) for run, history in zip(runs, histories, strict=True)], len(chosen_rows)
 
 
 def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
