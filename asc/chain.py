@@ -6,7 +6,8 @@ Each stage is one module under asc/stages/ with three functions, and this list i
   upstream stages (``up[name]``); pure, except that a user-named file or folder is read to key it by content;
 - ``check(steps, cfg) -> list[Need]``: everything that can be known before building, reading only what the user
   named; raises a one-line :class:`~asc.errors.InputError`; returns the disk space each artifact will take;
-- ``run(steps, ctx)``: builds the steps the store lacks (asc/context.py) and records their results rows.
+- ``run(steps, ctx)``: builds the steps the store lacks (asc/context.py) and records their results rows;
+- optionally ``ready(cfg) -> bool``: whether the content this stage makes exists already (see :meth:`Stage.ready`).
 
 asc/plan.py and asc/execute.py are loops over this list. Adding a stage is one module and one line here.
 ``store`` is the ``paths.*`` root its artifacts live under: ``data`` (datasets, features: shared by every
@@ -43,6 +44,13 @@ class Stage:
     @property
     def run(self) -> Any:
         return self.module.run
+
+    def ready(self, cfg: Any) -> bool:
+        """Whether what this stage makes already exists as later stages' checks read it (a module's ``ready``,
+        e.g. a dataset still to be downloaded is not): if not, the executor repeats those checks after the
+        stage has run, so a job that planned before the content existed refuses what one that planned after
+        would refuse."""
+        return bool(getattr(self.module, "ready", lambda cfg: True)(cfg))
 
 
 CHAIN: tuple[Stage, ...] = (

@@ -65,7 +65,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
         return
     steps = make_plan(plain)
-    check_plan(steps, plain, upto=plain["stage"])  # every input and the disks, before anything is built
+    unseen = check_plan(steps, plain, upto=plain["stage"])  # every input, the disks: before any build
     if plain["dry_run"]:
         print(format_plan(steps, plain, upto=plain["stage"]))
         return
@@ -73,7 +73,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         import torch
 
         torch.set_num_threads(int(plain["runtime"]["num_threads"]))
-    execute(steps, plain, upto=plain["stage"], report=not multirun)
+    execute(steps, plain, upto=plain["stage"], report=not multirun, unseen=unseen)
     if plain["stage"] == "report" and not multirun:
         print("\n" + report.summary(plain["paths"]["results"], results_label(plain, steps)) + "\n")
 

@@ -1,5 +1,10 @@
 """Executing a plan: each stage of the chain, in order, builds what the store lacks (asc/chain.py, asc/context.py).
 
+A stage whose content did not exist at planning (a dataset still to be downloaded, or being extracted by
+another job) has the later stages' checks run as soon as it has run, before anything is built on that content:
+a job refuses the same data the same way whether it planned before the data arrived or after (asc/chain.py,
+``Stage.ready``).
+
 Every stage's time goes into the job's log, and one line at the end lists them all, so a slow job says where
 its time went.
 """
@@ -8,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from asc.chain import CHAIN, STAGES
@@ -20,17 +25,30 @@ log = logging.getLogger(__name__)
 
 
 def execute(
-    steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str, report: bool = True
+    steps: Sequence[Step],
+    cfg: Mapping[str, Any],
+    *,
+    upto: str,
+    report: bool = True,
+    unseen: Collection[str] | None = None,
 ) -> dict[str, float]:
     """Bring every step up to the stage ``upto`` up to date (``report=False``: a multirun job, whose report is
-    written once after the sweep); returns the seconds each stage took."""
+    written once after the sweep); returns the seconds each stage took. ``unseen``: the stages whose content
+    planning could not see (what :func:`asc.plan.check_plan` returned; None: asked now)."""
     ctx = Context(cfg, write_report=report)
     grouped, seconds = by_stage(steps), {}
-    for stage in CHAIN[: STAGES.index(upto) + 1]:
+    chain = CHAIN[: STAGES.index(upto) + 1]
+    if unseen is None:
+        unseen = {stage.name for stage in chain if not stage.ready(cfg)}
+    for i, stage in enumerate(chain):
         if not grouped[stage.name]:
             continue
         start = time.perf_counter()
         stage.run(grouped[stage.name], ctx)
+        if stage.name in unseen:  # planning could not see this content: check it now, before it is used
+            log.info("stage %s: its content now exists; checking it as planning would have", stage.name)
+            for later in chain[i + 1 :]:
+                later.check(grouped[later.name], cfg)
         seconds[stage.name] = time.perf_counter() - start
         log.info(
             "stage %s: %d step(s) up to date in %.1f s",

@@ -71,14 +71,19 @@ def _refuse_damaged_models(steps: Sequence[Step], damaged: Mapping[str, str], cf
             )
 
 
-def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> None:
+def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> frozenset[str]:
     """Every stage's checks up to ``upto`` (one-line errors naming the file, key or value); then that the folders
     the job writes to are writable, that the results table it appends to is sound, and that the disks hold what
-    the missing artifacts will take (per file system)."""
+    the missing artifacts will take (per file system).
+
+    Returns the stages whose content did not exist yet (``Stage.ready``, asked before any check reads it): the
+    executor repeats the later stages' checks once such a stage has run (asc/execute.py)."""
     from asc.results_check import check_results_table
 
+    chain = CHAIN[: [s.name for s in CHAIN].index(upto) + 1]
+    unseen = frozenset(stage.name for stage in chain if not stage.ready(cfg))
     grouped, needs, writes = by_stage(steps), [], set()
-    for stage in CHAIN[: [s.name for s in CHAIN].index(upto) + 1]:
+    for stage in chain:
         todo = grouped[stage.name]
         stage_needs = stage.check(todo, cfg)
         damaged = {s.id: why for s in todo if (why := damage(cfg, s))}
@@ -97,6 +102,7 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> N
             check_results_table(results / "results.csv")
             _refuse_pooling(results / "results.csv", steps, cfg)
     check_disk(needs)
+    return unseen
 
 
 def _pooling_rows(table: Path) -> Iterator[tuple[int, str, str, tuple[str, ...]]]:

@@ -81,3 +81,37 @@ def test_planning_loads_no_torch() -> None:
     code = "import sys, asc.validate, asc.plan, asc.dryrun; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_checks_of_content_that_did_not_exist_at_planning_run_before_it_is_used(monkeypatch) -> None:
+    """A stage whose content did not exist at planning (a download another job is filling) has the later
+    stages' checks run once it has run, before any later stage builds; a ready stage's are not repeated."""
+    from types import SimpleNamespace
+
+    from asc import chain, execute
+
+    calls: list[str] = []
+
+    def module(name: str, ready: bool | None = None) -> SimpleNamespace:
+        m = SimpleNamespace(
+            plan=None,
+            check=lambda steps, cfg: calls.append(f"check {name}") or [],
+            run=lambda steps, ctx: calls.append(f"run {name}"),
+        )
+        if ready is not None:
+            m.ready = lambda cfg: ready
+        return m
+
+    fake = (
+        chain.Stage("a", (), "data", module("a", ready=False)),
+        chain.Stage("b", ("a",), "store", module("b")),
+        chain.Stage("c", ("b",), "store", module("c", ready=True)),
+        chain.Stage("d", ("c",), "store", module("d")),
+    )
+    monkeypatch.setattr(execute, "CHAIN", fake)
+    monkeypatch.setattr(execute, "STAGES", tuple(s.name for s in fake))
+    monkeypatch.setattr(execute, "Context", lambda cfg, write_report: None)
+    steps = [SimpleNamespace(stage=s.name) for s in fake]
+    monkeypatch.setattr(execute, "by_stage", lambda steps: {s.stage: [s] for s in steps})
+    execute.execute(steps, {}, upto="d")
+    assert calls == ["run a", "check b", "check c", "check d", "run b", "run c", "run d"]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from http_fixtures import (
-    META_CSV,
     PREFIX,
     TOP,
     FileServer,
@@ -146,26 +145,37 @@ def test_concurrent_prepare_fetches_and_extracts_once(tmp_path: Path, monkeypatc
     assert is_extracted(a.name, tmp_path / "root") and not (tmp_path / "zips" / a.name).exists()
 
 
-def tiny_mirror(n_pad: int = 150) -> dict[str, bytes]:
+TRAINED_LOCATIONS = ("lisbon-1000", "lisbon-1001")  # the grouped hold-out takes one, one stays to train on
+
+
+def tiny_mirror(n_pad: int = 150, train_locations: tuple[str, ...] = TRAINED_LOCATIONS) -> dict[str, bytes]:
     """meta + one audio zip (clips of 0.1 s, so dataset.clip_seconds=0.1), padded with small unlisted files so
-    that an extraction takes long enough for two jobs to meet."""
-    audio = {
-        f"{TOP}/audio/{n}": tiny_wav(4410, seed=i)
-        for i, n in enumerate(["airport-lisbon-1000-40000-a.wav", "bus-paris-10-400-s1.wav"])
+    that an extraction takes long enough for two jobs to meet. fold1_train holds one airport clip per location
+    in ``train_locations``: with one location the hold-out leaves no clip to train on (planning refuses)."""
+    train = [f"audio/airport-{loc}-4000{i}-a.wav" for i, loc in enumerate(train_locations)]
+    evaluate = "audio/bus-paris-10-400-s1.wav"
+    meta = b"filename\tscene_label\tidentifier\tsource_label\n" + b"".join(
+        f"{name}\tairport\t{name.split('-', 1)[1].rsplit('-', 2)[0]}\ta\n".encode() for name in train
+    )
+    meta += f"{evaluate}\tbus\tparis-10\ts1\n".encode()
+    members = {
+        f"{TOP}/meta.csv": meta,
+        f"{TOP}/evaluation_setup/fold1_train.csv": b"filename\tscene_label\n"
+        + b"".join(f"{n}\tairport\n".encode() for n in train),
+        f"{TOP}/evaluation_setup/fold1_evaluate.csv": f"filename\tscene_label\n{evaluate}\tbus\n".encode(),
+        f"{TOP}/evaluation_setup/fold1_test.csv": f"filename\n{evaluate}\n".encode(),
     }
+    audio = {f"{TOP}/{n}": tiny_wav(4410, seed=i) for i, n in enumerate([*train, evaluate])}
     audio.update({f"{TOP}/doc/pad{i:03d}.txt": bytes(2048) for i in range(n_pad)})
-    meta = zipfile.ZipFile(io.BytesIO(tau_meta_zip()))
-    members = {i.filename: meta.read(i) for i in meta.infolist() if not i.is_dir()}
-    assert members[f"{TOP}/meta.csv"] == META_CSV
     return {f"{PREFIX}meta.zip": make_zip(members), f"{PREFIX}audio.1.zip": make_zip(audio)}
 
 
-@pytest.mark.slow
-def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
+def two_jobs_on_one_folder(tmp_path: Path, files: dict[str, bytes]) -> tuple[list[int], list[str], int]:
+    """Two CLI jobs (stage=index) started together on one empty data folder served by a local mirror: one
+    downloads and extracts, the other waits. Returns their exit codes, outputs and the mirror's request count."""
     from omegaconf import OmegaConf
 
     repo = Path(__file__).resolve().parents[1]
-    files = tiny_mirror()
     cfg = OmegaConf.load(repo / "conf/dataset/tau2020mobile.yaml")
     for name, data in files.items():
         cfg.files[name.removeprefix(PREFIX).removesuffix(".zip")] = {"bytes": len(data), "md5": md5(data)}
@@ -201,13 +211,33 @@ def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
             for k in range(2)
         ]
         outputs = [job.communicate(timeout=300)[0] for job in jobs]
-    for job, out in zip(jobs, outputs, strict=True):
-        assert job.returncode == 0, out[-3000:]
+        requests = len(server.requests)
+    return [job.returncode for job in jobs], outputs, requests
+
+
+@pytest.mark.slow
+def test_two_cli_jobs_on_one_data_folder(tmp_path: Path) -> None:
+    files = tiny_mirror()
+    codes, outputs, requests = two_jobs_on_one_folder(tmp_path, files)
+    for code, out in zip(codes, outputs, strict=True):
+        assert code == 0, out[-3000:]
     extracted = re.findall(r"\bextracted (\S+\.zip) into", "".join(outputs))
     assert sorted(extracted) == sorted(files), "\n".join(o[-2000:] for o in outputs)  # each archive once
-    assert len(server.requests) == 2  # each archive downloaded once
+    assert requests == 2  # each archive downloaded once
     root = tmp_path / "data" / TOP
-    assert len(list((root / "audio").glob("*.wav"))) == 2 and not list(root.rglob("*.extracting"))
+    assert len(list((root / "audio").glob("*.wav"))) == 3 and not list(root.rglob("*.extracting"))
+    assert len(list((tmp_path / "store" / "index").glob("*/manifest.json"))) == 1  # both jobs: one index
+
+
+@pytest.mark.slow
+def test_two_cli_jobs_refuse_the_same_data_alike(tmp_path: Path) -> None:
+    """Data that planning refuses (the hold-out leaves fold1_train without a clip to train on) is refused by
+    both jobs, whether a job planned before the data arrived or after, and no index is built from it."""
+    codes, outputs, _ = two_jobs_on_one_folder(tmp_path, tiny_mirror(train_locations=("lisbon-1000",)))
+    for code, out in zip(codes, outputs, strict=True):
+        assert code != 0, out[-3000:]
+        assert "the index would hold no train clip" in out, out[-3000:]
+    assert not list((tmp_path / "store").glob("index/*"))
 
 
 # ------------------------------------------------------------------------------------ item 3: disk plan

@@ -51,6 +51,12 @@ def is_extracted(zip_name: str | Path, target: Path) -> bool:
     return (Path(target) / MARKER_DIR / Path(zip_name).name).is_file()
 
 
+def is_being_extracted(zip_name: str | Path, target: Path) -> bool:
+    """True while a job extracts the archive called zip_name into target (its lock file exists): its files may
+    already all be there, its marker not yet."""
+    return (Path(target) / MARKER_DIR / f"{Path(zip_name).name}.lock").is_file()
+
+
 def extract(
     zip_path: Path,
     target: Path,

@@ -53,14 +53,35 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
 def brought(dataset: Mapping[str, Any]) -> bool:
     """A complete copy at ``dataset.root`` that asc did not extract (no extraction record for some selected
     archive): the user brought it, so it is keyed by what it holds even with ``dataset.download=true`` (nothing
-    will be downloaded into it). A folder asc downloads keeps its archive key before and after the download."""
-    from asc.data.archive import is_extracted
+    will be downloaded into it). A folder asc downloads keeps its archive key before, during and after the
+    download: an archive another job is extracting (its lock held, its files maybe all there, its record not
+    yet) counts as extracted by asc, so two jobs on one folder never key it differently by timing."""
+    from asc.data.archive import is_being_extracted, is_extracted
     from asc.data.prepare import is_complete
     from asc.data.zenodo import archives_from_config
 
     root = Path(dataset["root"])
     selected = archives_from_config(dataset["files"], list(dataset["archives"]))
-    return not all(is_extracted(a.name, root) for a in selected) and is_complete(root)
+    by_asc = all(is_extracted(a.name, root) or is_being_extracted(a.name, root) for a in selected)
+    return not by_asc and is_complete(root)
+
+
+def ready(cfg: Mapping[str, Any]) -> bool:
+    """Whether the dataset's content exists as the job will read it, so that the later stages' checks see it at
+    planning: a generated set (its content follows from the config), a folder the user keeps
+    (``dataset.download=false``: it is what it is), or a download whose selected archives are all extracted
+    (or a complete copy). Otherwise those checks run when the content first exists inside the job (asc/execute.py),
+    not on a half-extracted folder that another job is still filling."""
+    d = cfg["dataset"]
+    if d["name"] in GENERATED or not d.get("download", True):
+        return True
+    from asc.data.archive import is_extracted
+    from asc.data.prepare import is_complete
+    from asc.data.zenodo import archives_from_config
+
+    root = Path(d["root"])
+    selected = archives_from_config(d["files"], list(d["archives"]))
+    return all(is_extracted(a.name, root) for a in selected) or is_complete(root)
 
 
 def results_label(cfg: Mapping[str, Any], steps: Sequence[Step]) -> str:

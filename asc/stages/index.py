@@ -38,10 +38,14 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
     """The dataset's folds (asc.data.tau.read_folds' table) if they can be known before building: a generated
     set's from its config, a TAU folder's when its metadata is there; else None (still to be downloaded). Read
-    once per dataset config and folder state (several checks and the dry run ask)."""
+    once per dataset config and folder state (several checks and the dry run ask). A download still under way
+    (another job may be extracting it) counts as not there (:func:`asc.stages.dataset.ready`): its checks run
+    once it is complete, with the same messages."""
     from asc.data.tau import REQUIRED
 
     d = cfg["dataset"]
+    if not dataset.ready(cfg):
+        return None
     root = Path(str(d.get("root", "")))
     stamp = tuple(_stamp(root / name) for name in (*REQUIRED, "audio"))
     table = _folds(json.dumps(d, sort_keys=True, default=str), stamp)
