@@ -9,20 +9,26 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
 
-if TYPE_CHECKING:
-    from asc.features import FrontEnd
+
+class AudioFormat(Protocol):
+    """What decoding needs of a front end (asc.features.FrontEnd has it): the rate, whether other rates are
+    resampled to it, and the sample type."""
+
+    sample_rate: int
+    resample: bool
+    dtype: str
 
 
 class AudioError(ValueError):
     """A clip that cannot become a feature matrix (unreadable, non-finite, wrong rate, channels or length)."""
 
 
-def load_audio(path: str | Path, frontend: FrontEnd, clip_seconds: float) -> np.ndarray:
+def load_audio(path: str | Path, frontend: AudioFormat, clip_seconds: float) -> np.ndarray:
     """Mono waveform (float32, or float64 for a float64 front end) of exactly clip_seconds·sample_rate samples.
 
     Every clip is checked here (the decode happens anyway): readable, finite, one channel, the configured rate
@@ -68,7 +74,7 @@ def load_audio(path: str | Path, frontend: FrontEnd, clip_seconds: float) -> np.
 
 
 def decoded(
-    paths: Sequence[Path], frontend: FrontEnd, clip_seconds: float, ahead: int, workers: int
+    paths: Sequence[Path], frontend: AudioFormat, clip_seconds: float, ahead: int, workers: int
 ) -> Iterator[np.ndarray]:
     """Decode in threads, in order, at most ``ahead`` clips in flight (libsndfile releases the GIL)."""
     with ThreadPoolExecutor(max(1, workers)) as pool:

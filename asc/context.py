@@ -1,5 +1,7 @@
 """What a stage's ``run`` gets: where artifacts live, how to build them under their locks, the device, the
-runtime options, the features in memory and the results table. Nothing here knows a stage by name.
+runtime options, the features in memory and the results table. Nothing here knows a stage by name, and nothing
+here imports the chain or a stage: the executor hands over which store each stage's artifacts live in and how
+results rows name their dataset (so the stages may name this type without an import circle).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from asc import results
-from asc.chain import STORE_OF, artifact_dir
-from asc.stages.dataset import results_label
 from asc.step import Step
 from asc.store import Artifact, Store
 
@@ -19,10 +19,20 @@ Batch = list[tuple[Step, Path]]  # (step, its work folder) pairs that one builde
 
 
 class Context:
-    def __init__(self, cfg: Mapping[str, Any], *, write_report: bool = True):
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        *,
+        store_of: Mapping[str, str],
+        results_label: Callable[[Mapping[str, Any], Sequence[Step]], str],
+        write_report: bool = True,
+    ):
+        """``store_of``: stage name → the ``paths`` key its artifacts live under ("" for none: asc/chain.py);
+        ``results_label(cfg, steps)``: the results rows' dataset name (asc/stages/dataset.py)."""
         from asc.device import resolve_device
 
         self.cfg = cfg
+        self.store_of, self.results_label = dict(store_of), results_label
         self.runtime = cfg["runtime"]
         self.device = resolve_device(self.runtime["device"])
         self.results = Path(cfg["paths"]["results"])
@@ -32,7 +42,7 @@ class Context:
 
     def path(self, step: Step) -> Path:
         """The step's finished artifact folder (it exists once the step is built)."""
-        return artifact_dir(self.cfg["paths"], step.stage, step.key)
+        return Path(self.cfg["paths"][self.store_of[step.stage]]) / step.stage / step.key
 
     def build(
         self, step: Step, builder: Callable[[Path], dict[str, Any] | None], *, rebuild_damaged: bool = False
@@ -42,9 +52,9 @@ class Context:
         built again (artifacts whose content does not depend on the run: datasets, index, features) instead of
         being refused (models: what was built from them would no longer match)."""
         art = Artifact(step.stage, step.key, self.path(step))
-        ups = [Artifact(u.stage, u.key, self.path(u)) for u in step.upstream if STORE_OF[u.stage]]
+        ups = [Artifact(u.stage, u.key, self.path(u)) for u in step.upstream if self.store_of[u.stage]]
         damaged = "rebuild" if rebuild_damaged else "refuse"
-        store = self._stores[STORE_OF[step.stage]]
+        store = self._stores[self.store_of[step.stage]]
         store.build(art, builder, config=step.config, upstream=ups, describe=step.label, damaged=damaged)
         return art.path
 
@@ -86,7 +96,7 @@ class Context:
 
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
-        label = results_label(self.cfg, [step])
+        label = self.results_label(self.cfg, [step])
         publish(step, work, model, scores, final=self.path(step), dataset=label, rule=rule, **fields)
 
     def splits(self, step: Step) -> Any:

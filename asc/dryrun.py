@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from asc.chain import STAGES, STORE_OF
+from asc.data.kinds import kind_of
 from asc.plan import approx_examples_per_epoch, damage, is_built
 from asc.rows import dataset_label
 from asc.split_files import fraction_of
 from asc.stages import index
-from asc.stages.dataset import GENERATED
 from asc.stages.finetune import pool_of
 from asc.step import Step
 
@@ -26,7 +26,7 @@ from asc.step import Step
 def _status(step: Step, cfg: Mapping[str, Any]) -> str:
     if not STORE_OF[step.stage]:
         return "always"
-    if step.stage == "dataset" and cfg["dataset"]["name"] not in GENERATED:
+    if step.stage == "dataset" and not kind_of(cfg["dataset"]).generated:
         from asc.data.prepare import is_complete
 
         if not cfg["dataset"].get("download", True):

@@ -16,9 +16,10 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from asc.chain import CHAIN, STAGES
+from asc.chain import CHAIN, STAGES, STORE_OF
 from asc.context import Context
 from asc.plan import by_stage
+from asc.stages.dataset import results_label
 from asc.step import Step
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def execute(
     """Bring every step up to the stage ``upto`` up to date (``report=False``: a multirun job, whose report is
     written once after the sweep); returns the seconds each stage took. ``unseen``: the stages whose content
     planning could not see (what :func:`asc.plan.check_plan` returned; None: asked now)."""
-    ctx = Context(cfg, write_report=report)
+    ctx = Context(cfg, store_of=STORE_OF, results_label=results_label, write_report=report)
     grouped, seconds = by_stage(steps), {}
     chain = CHAIN[: STAGES.index(upto) + 1]
     if unseen is None:

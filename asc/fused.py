@@ -83,7 +83,7 @@ def forward(
     uses batch statistics and updates ``t``'s running statistics in place; ``keys`` (per dropout layer a (G,)
     tensor from :func:`dropout_keys`) switch dropout on (masks from :func:`keep_mask` with ``dropout_rng``).
     ``channels_last``: x is NHWC, so make the weights so. ``conv``: the formulation of the per-model
-    convolutions (:data:`asc.fused_conv.FORMULATIONS`, all exact)."""
+    convolutions (:data:`asc.formulations.FORMULATIONS`, all exact)."""
     batch, g = x.shape[:2]
     conv_fn = fused_conv.CONV[conv]
     for op in ops:

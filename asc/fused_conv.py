@@ -26,9 +26,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from asc.formulations import CHOICES
+
 log = logging.getLogger(__name__)
-FORMULATIONS = ("grouped", "split", "im2col")
-CHOICES = ("auto", *FORMULATIONS)
 # What auto times: im2col ran at 0.3× split and ≤ 1.1× grouped in fp32 at M = 8-128 on an H200 (README
 # "Performance"): its memory traffic (C_in·k² values per output pixel, written and read) bounds it. Explicit only.
 AUTO_CANDIDATES = ("grouped", "split")

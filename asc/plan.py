@@ -192,17 +192,10 @@ def approx_examples_per_epoch(cfg: Mapping[str, Any]) -> Callable[[Step], int]:
 
 def approx_train_examples(cfg: Mapping[str, Any]) -> int:
     """Clips of the training pool before the index exists: fold1_train minus the validation share."""
+    from asc.data.kinds import kind_of
+
     d = cfg["dataset"]
-    if d["name"] == "demo":
-        from asc.data.demo import pieces, plan_clips  # pure: the demo's clip list follows from its config
-
-        n = pieces(d) * sum(1 for c in plan_clips(d) if c.split == "train")
-    elif d["name"] == "standin":
-        from asc.data.standin import expected_counts
-
-        n = expected_counts(float(d["scale"]), int(d.get("pieces", 1)))["train"]
-    else:
-        n = int((d.get("expected_counts") or {}).get("train", 0))
+    n = kind_of(d).train_clips(d)
     return (
         n if cfg["finetune"]["train_on"] == "fold1_train" else math.ceil(n * (1 - d["validation"]["amount"]))
     )

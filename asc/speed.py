@@ -23,12 +23,13 @@ change the arithmetic beyond float summation order: each is checked against the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from asc import fused, fused_conv
+from asc import formulations
 from asc.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -47,16 +48,16 @@ def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
             f"runtime.compile={comp!r} is not valid: expected false, true, one of {', '.join(COMPILE_MODES)} "
             "or a torch.compile backend name"
         )
-    if form not in fused_conv.CHOICES:
+    if form not in formulations.CHOICES:
         raise ConfigError(
-            f"runtime.formulation={form!r} is not valid: expected one of {', '.join(fused_conv.CHOICES)}"
+            f"runtime.formulation={form!r} is not valid: expected one of {', '.join(formulations.CHOICES)}"
         )
     if graphs not in ("auto", True, False):
         raise ConfigError(f"runtime.cuda_graphs={graphs!r} is not valid: expected auto, true or false")
     bench = rt.get("cudnn_benchmark", False)
     if not isinstance(bench, bool):
         raise ConfigError(f"runtime.cudnn_benchmark={bench!r} is not valid: expected true or false")
-    if isinstance(comp, str) and comp not in COMPILE_MODES and comp not in torch._dynamo.list_backends(None):
+    if isinstance(comp, str) and comp not in COMPILE_MODES and comp not in _backends():
         raise ConfigError(
             f"runtime.compile={comp!r} is not valid: expected false, true, one of {', '.join(COMPILE_MODES)} or "
             "a torch.compile backend (torch._dynamo.list_backends(None): e.g. inductor, eager, aot_eager)"
@@ -71,10 +72,21 @@ def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _backends() -> list[str]:
+    """torch.compile's backends: a backend name is the one speed option that needs torch to check."""
+    import torch
+
+    return torch._dynamo.list_backends(None)
+
+
 def compiled_forward(compile: bool | str) -> Callable[..., torch.Tensor]:
     """torch.compile of the fused forward: ``True`` (inductor), a mode of :data:`COMPILE_MODES` (inductor in
     that mode; reduce-overhead adds CUDA graphs) or another string, which names a backend ("eager", "aot_eager":
     the capture without a compiler, for the CPU tests)."""
+    import torch
+
+    from asc import fused
+
     if compile is True:
         return torch.compile(fused.forward, dynamic=True)
     if compile in COMPILE_MODES:

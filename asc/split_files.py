@@ -27,14 +27,12 @@ def check_files(cfg: Mapping[str, Any], names: Sequence[str], *, key: str) -> No
     ``key``: the config key that asked for them, named in the error. Raises InputError."""
     if not names:
         return
+    from asc.data.kinds import kind_of
     from asc.data.tau2022 import read_split, split_dir_for
-    from asc.stages.dataset import GENERATED
 
     d = cfg["dataset"]
-    if d["name"] in GENERATED:
-        from asc.data.demo import pieces
-
-        if (pieces(d) if d["name"] == "demo" else int(d.get("pieces", 1))) == 1:
+    if kind_of(d).generated:
+        if kind_of(d).pieces(d) == 1:
             raise InputError(
                 f"{key}: {list(names)} are DCASE 2024's splits of 1-s clips, which dataset={d['name']} "
                 "(10-s clips) has none of: use its 1-s variant (dataset=demo1s or standin1s, with "

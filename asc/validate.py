@@ -15,57 +15,22 @@ from typing import Any
 
 from asc import CONF_DIR
 from asc.chain import STAGES
+from asc.data.kinds import kind_of
 from asc.errors import ConfigError
-from asc.stages.dataset import GENERATED
+from asc.values import boolean, choice, fail, integer, listed, number
 
 RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
 SPLIT_NAMES = ("split5", "split10", "split25", "split50", "split100")  # DCASE 2024 (asc.data.tau2022)
 
 
-def _fail(key: str, value: Any, expected: str) -> None:
-    raise ConfigError(f"{key}={value!r} is not valid: expected {expected}")
-
-
-def _choice(key: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        _fail(key, value, "one of " + ", ".join(map(str, choices)))
-
-
-def _int(key: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        _fail(key, value, f"an integer >= {low}")
-
-
-def _bool(key: str, value: Any, *, none: bool = False) -> None:
-    if not (isinstance(value, bool) or (none and value is None)):
-        _fail(key, value, "true or false" + (" or null" if none else ""))
-
-
-def _list(key: str, value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):  # Hydra reads `fractions=0.5` as a number: say how to write the list
-        _fail(key, value, f"a list, e.g. {key.split('.')[-1]}=[{value}]")
-    return value
-
-
-def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True, high_open: bool = False):
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        _fail(key, value, f"a number in {interval}")
-
-
 def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
-    _int(f"{prefix}.epochs", r["epochs"], 1)
-    _int(f"{prefix}.batch_size", r["batch_size"], 1)
-    _number(f"{prefix}.lr", r["lr"], 0.0, math.inf)
-    _number(f"{prefix}.adam_eps", r["adam_eps"], 0.0, math.inf)
-    _int(f"{prefix}.select_after", r["select_after"], 0)
-    _choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
-    _choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
+    integer(f"{prefix}.epochs", r["epochs"], 1)
+    integer(f"{prefix}.batch_size", r["batch_size"], 1)
+    number(f"{prefix}.lr", r["lr"], 0.0, math.inf)
+    number(f"{prefix}.adam_eps", r["adam_eps"], 0.0, math.inf)
+    integer(f"{prefix}.select_after", r["select_after"], 0)
+    choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
+    choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
 
 
 def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
@@ -74,9 +39,9 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
     if split is None:
         return
     if split not in SPLIT_NAMES:
-        _fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
+        fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
     if t.get("init_from"):
-        _fail("train.split", split, "null with train.init_from (a given model is not trained)")
+        fail("train.split", split, "null with train.init_from (a given model is not trained)")
     for key, value in (("train.select_on", t["select_on"]), ("finetune.select_on", finetune["select_on"])):
         if value != "test":
             raise ConfigError(
@@ -88,23 +53,21 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
 def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
     from asc.prune import CRITERIA
 
-    _choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
+    choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
     if not chosen or any(name not in layers for name in chosen) or len(set(chosen)) != len(chosen):
-        _fail(
-            f"{key}.layers", chosen, f"a non-empty list of distinct conv layers of the model {list(layers)}"
-        )
+        fail(f"{key}.layers", chosen, f"a non-empty list of distinct conv layers of the model {list(layers)}")
     if p.get("ratio") is not None:
-        _number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
+        number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
     if not isinstance(p.get("per_layer_ratio") or {}, Mapping):
-        _fail(
+        fail(
             f"{key}.per_layer_ratio",
             p["per_layer_ratio"],
             f"a mapping {{layer: ratio}}, e.g. '++{key}.per_layer_ratio.C1=0.5'",
         )
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
-        _choice(f"{key}.per_layer_ratio key", layer, chosen)
-        _number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
+        choice(f"{key}.per_layer_ratio key", layer, chosen)
+        number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
     _criterion_options(key, p, chosen)
 
 
@@ -129,44 +92,26 @@ DECIDE_THEIR_COUNT = ("average", "chebyshev", "cosine", "nystrom")
 def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
     for option, choices in OPTION_CHOICES.items():
         if option in p:
-            _choice(f"{key}.{option}", p[option], choices)
+            choice(f"{key}.{option}", p[option], choices)
     if p.get("match") is not None:  # ratio: null + match: the kept count of another criterion
-        _choice(f"{key}.match", p["match"], DECIDE_THEIR_COUNT)
+        choice(f"{key}.match", p["match"], DECIDE_THEIR_COUNT)
     if "reference" in p:  # random: the widths of another criterion
-        _choice(f"{key}.reference", p["reference"], DECIDE_THEIR_COUNT)
+        choice(f"{key}.reference", p["reference"], DECIDE_THEIR_COUNT)
     if "seed" in p:
-        _int(f"{key}.seed", p["seed"], 0)
+        integer(f"{key}.seed", p["seed"], 0)
     if p.get("round_decimals") is not None:
-        _int(f"{key}.round_decimals", p["round_decimals"], 0)
+        integer(f"{key}.round_decimals", p["round_decimals"], 0)
     if "landmarks" in p:
         value = p["landmarks"]
         per_layer = value if isinstance(value, Mapping) else dict.fromkeys(layers, value)
         for layer in layers:
             m = per_layer.get(layer)
             if m != "auto" and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-                _fail(
+                fail(
                     f"{key}.landmarks",
                     value,
                     f"an int >= 1, auto, or one of them per layer of {list(layers)}",
                 )
-
-
-def _demo(d: Mapping[str, Any]) -> None:
-    """The demo generator's settings (asc/data/demo.py), which otherwise fail deep inside the generation."""
-    from asc.data.demo import pieces
-
-    for key in ("train_locations", "evaluate_locations", "segments_per_location"):
-        _int(f"dataset.{key}", d[key], 1)
-    cities = _list("dataset.cities", d["cities"])
-    if not cities or len(set(cities)) != len(cities):
-        _fail("dataset.cities", cities, "a non-empty list of distinct city names")
-    devices = _list("dataset.evaluate_devices", d["evaluate_devices"])
-    train = _list("dataset.train_devices", d["train_devices"])
-    if "a" not in train or not set(train) <= set(devices):
-        _fail("dataset.train_devices", train, f"a list holding the reference device a, within {devices}")
-    _number("dataset.atypical", d.get("atypical", 0.0), 0.0, 1.0, low_open=False, high_open=True)
-    _number("dataset.difficulty", d.get("difficulty", 1.0), 0.0, 100.0, low_open=False)
-    pieces(d)  # recording_seconds a whole multiple of clip_seconds (the 1-s variant)
 
 
 @functools.cache
@@ -233,7 +178,7 @@ def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None =
         return  # a criterion of the user's own config: its options are its own
     known = set().union(*(f["options"] for f in mine))
     for extra in sorted(set(p) - known):
-        _fail(
+        fail(
             f"{key}.{extra}",
             p[extra],
             f"an option of criterion {p['name']} ({', '.join(sorted(known - {'name'}))}); criterion {p['name']} has "
@@ -261,99 +206,87 @@ def validate(cfg: Mapping[str, Any]) -> None:
     for key in ("data", "store", "results"):
         value = cfg["paths"][key]
         if not isinstance(value, str) or not value.strip():
-            _fail(f"paths.{key}", value, "a folder (a non-empty path)")
+            fail(f"paths.{key}", value, "a folder (a non-empty path)")
     for key in ("dry_run", "report_only"):
-        _bool(key, cfg[key])
-    _choice("stage", cfg["stage"], STAGES)
+        boolean(key, cfg[key])
+    choice("stage", cfg["stage"], STAGES)
     if cfg["report_only"] and cfg["stage"] != "report":
-        _fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
+        fail("report_only", cfg["report_only"], "stage=report (it only rewrites the report)")
     rt = cfg["runtime"]
-    _choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
     if rt["device"] == "cuda":
         import torch
 
         if not torch.cuda.is_available():
-            _fail("runtime.device", "cuda", "auto or cpu: torch sees no CUDA device here")
+            fail("runtime.device", "cuda", "auto or cpu: torch sees no CUDA device here")
     from asc.speed import speed_options
 
     speed_options(rt)  # compile, formulation, cuda_graphs, cudnn_benchmark
     if rt["num_threads"] is not None:
-        _int("runtime.num_threads", rt["num_threads"], 1)
+        integer("runtime.num_threads", rt["num_threads"], 1)
     for key in ("workers", "feature_batch_size", "eval_batch_size"):
-        _int(f"runtime.{key}", rt[key], 1)
+        integer(f"runtime.{key}", rt[key], 1)
     for key in ("fuse", "channels_last"):
-        _bool(f"runtime.{key}", rt[key])
-    _bool("runtime.progress", rt["progress"], none=True)
+        boolean(f"runtime.{key}", rt[key])
+    boolean("runtime.progress", rt["progress"], none=True)
     d = cfg["dataset"]
-    _int("dataset.sample_rate", d["sample_rate"], 1)
-    _number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
-    _choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
-    _number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
-    _int("dataset.validation.seed", d["validation"]["seed"], 0)
-    _choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
-    if d["name"] not in GENERATED:  # a set that lives in a folder: where, and what to fetch
-        for key in ("root", "download_dir"):
-            if key in d and (not isinstance(d[key], str) or not d[key].strip()):
-                _fail(f"dataset.{key}", d[key], "a folder (a non-empty path)")
-        if "archives" in d and not isinstance(d["archives"], list):
-            _fail(
-                "dataset.archives",
-                d["archives"],
-                "a list of archive names, e.g. dataset.archives=[meta,audio.1]",
-            )
+    integer("dataset.sample_rate", d["sample_rate"], 1)
+    number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
+    choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
+    number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
+    integer("dataset.validation.seed", d["validation"]["seed"], 0)
+    choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
+    kind = kind_of(d)
+    kind.check_options(
+        d
+    )  # the kind's own options: a folder's where and what to fetch, a generator's settings
     for key in ("download", "delete_archives", "content_hash"):  # the downloaded sets' options
         if key in d:
-            _bool(f"dataset.{key}", d[key])
+            boolean(f"dataset.{key}", d[key])
     if "retries" in d:
-        _int("dataset.retries", d["retries"], 1)
+        integer("dataset.retries", d["retries"], 1)
     if "base_url" in d and not str(d["base_url"]).startswith(("http://", "https://", "file:")):
-        _fail("dataset.base_url", d["base_url"], "an http(s):// or file: URL")
-    if d["name"] == "demo":
-        _demo(d)
-    if d["name"] == "standin":  # below MIN_SCALE a scene and city would lack a second location to hold out
-        from asc.data.standin import MIN_SCALE
-
-        _number("dataset.scale", d["scale"], math.ceil(MIN_SCALE * 1e4) / 1e4, 10.0, low_open=False)
+        fail("dataset.base_url", d["base_url"], "an http(s):// or file: URL")
     f = cfg["features"]
     for key in ("n_fft", "win_length", "hop_length", "n_mels", "frames"):
-        _int(f"features.{key}", f[key], 1)
-    _bool("features.resample", f["resample"])
+        integer(f"features.{key}", f[key], 1)
+    boolean("features.resample", f["resample"])
     # protocol.stats_frames sets it for the 500-frame front end; another `frames` needs it set beside it
     if f["stats_frames"] not in (f["frames"], f["frames"] + 1):
-        _fail(
+        fail(
             "features.stats_frames",
             f["stats_frames"],
             f"features.frames or one more ({f['frames']} or {f['frames'] + 1}; set it beside features.frames)",
         )
-    _choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
-    _choice("features.dtype", f["dtype"], ("float32", "float64"))
+    choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
+    choice("features.dtype", f["dtype"], ("float32", "float64"))
     if f["sample_rate"] != d["sample_rate"]:
-        _fail("features.sample_rate", f["sample_rate"], f"dataset.sample_rate ({d['sample_rate']})")
+        fail("features.sample_rate", f["sample_rate"], f"dataset.sample_rate ({d['sample_rate']})")
     from asc.model import build_model, conv_names
 
     m = cfg["model"]
     for key in ("kernel", "dense", "n_classes"):
-        _int(f"model.{key}", m[key], 1)
-    widths = _list("model.widths", m["widths"])
+        integer(f"model.{key}", m[key], 1)
+    widths = listed("model.widths", m["widths"])
     for i, width in enumerate(widths):
-        _int(f"model.widths[{i}]", width, 1)
+        integer(f"model.widths[{i}]", width, 1)
     shape = m["input_shape"]
     if not isinstance(shape, list) or len(shape) != 2:
-        _fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
+        fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
     for i, n in enumerate(shape):
-        _int(f"model.input_shape[{i}]", n, 1)
+        integer(f"model.input_shape[{i}]", n, 1)
     pools = m["pools"]
     if not isinstance(pools, list) or len(pools) != len(widths):
-        _fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
+        fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
     for i, pool in enumerate(pools):
         if pool is not None and not (
             isinstance(pool, list) and len(pool) == 2 and all(isinstance(v, int) and v >= 1 for v in pool)
         ):
-            _fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
-    _number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
-    _number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
+            fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
+    number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
+    number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
     # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
-    _number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
+    number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
     try:
         layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
     except (ValueError, TypeError) as err:
@@ -362,25 +295,25 @@ def validate(cfg: Mapping[str, Any]) -> None:
     _recipe("train", t)
     seeds = t["seeds"]
     if not isinstance(seeds, list) or not seeds:
-        _fail("train.seeds", seeds, "a non-empty list of integers")
-    _int("seed", cfg["seed"], 0)  # train.seeds defaults to [${seed}]: name the key the user typed
+        fail("train.seeds", seeds, "a non-empty list of integers")
+    integer("seed", cfg["seed"], 0)  # train.seeds defaults to [${seed}]: name the key the user typed
     for i, seed in enumerate(seeds):
-        _int(f"train.seeds[{i}]", seed, 0)
+        integer(f"train.seeds[{i}]", seed, 0)
     if len(set(seeds)) != len(seeds):
-        _fail("train.seeds", seeds, "distinct seeds (a repeated seed trains the same baseline twice)")
+        fail("train.seeds", seeds, "distinct seeds (a repeated seed trains the same baseline twice)")
     if t.get("init_from") is not None and not Path(t["init_from"]).is_file():
-        _fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
+        fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
     _official_split(t, cfg["finetune"])
     ft = cfg["finetune"]
     _recipe("finetune", ft)
-    _choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))
+    choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))
     if ft["train_on"] == "fold1_train" and ft["select_on"] == "val":
         raise ConfigError(
             "finetune.train_on=fold1_train trains on the val hold-out too, so finetune.select_on=val would select "
             "on training clips: set finetune.select_on=test (as protocol=authors) or finetune.train_on=train"
         )
-    _choice("finetune.subset", ft["subset"], ("per_repeat", "shared"))
-    _int("finetune.seed", ft["seed"], 0)
+    choice("finetune.subset", ft["subset"], ("per_repeat", "shared"))
+    integer("finetune.seed", ft["seed"], 0)
     for name, p in cfg["criteria"].items():
         _prune(f"criteria.{name}", p, layers)
         _options_of_the_criterion(f"criteria.{name}", p, file=name)
@@ -388,7 +321,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         _prune("prune", cfg["prune"], layers)
         _options_of_the_criterion("prune", cfg["prune"])
     if not isinstance(cfg["runs"], list):
-        _fail(
+        fail(
             "runs",
             cfg["runs"],
             "a list of {criteria, layer_sets, fractions, splits, repeats, per_device} blocks",
@@ -397,31 +330,31 @@ def validate(cfg: Mapping[str, Any]) -> None:
         key = f"runs[{i}]"
         unknown = set(block) - set(RUNS_KEYS)
         if unknown:
-            _fail(f"{key} keys", sorted(unknown), ", ".join(RUNS_KEYS))
-        for name in _list(f"{key}.criteria", block.get("criteria")):
-            _choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
-        for layer_set in _list(f"{key}.layer_sets", block.get("layer_sets")):
+            fail(f"{key} keys", sorted(unknown), ", ".join(RUNS_KEYS))
+        for name in listed(f"{key}.criteria", block.get("criteria")):
+            choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
+        for layer_set in listed(f"{key}.layer_sets", block.get("layer_sets")):
             chosen = [layer_set] if isinstance(layer_set, str) else list(layer_set)
             if not chosen or any(x not in layers for x in chosen) or len(set(chosen)) != len(chosen):
-                _fail(
+                fail(
                     f"{key}.layer_sets",
                     layer_set,
                     f"lists of distinct conv layers of the model {list(layers)}",
                 )
-        _list(f"{key}.splits", block.get("splits"))
-        for fraction in _list(f"{key}.fractions", block.get("fractions")):
-            _number(f"{key}.fractions", fraction, 0.0, 1.0)
+        listed(f"{key}.splits", block.get("splits"))
+        for fraction in listed(f"{key}.fractions", block.get("fractions")):
+            number(f"{key}.fractions", fraction, 0.0, 1.0)
         for split in block.get("splits") or []:
-            _choice(f"{key}.splits", split, SPLIT_NAMES)
+            choice(f"{key}.splits", split, SPLIT_NAMES)
         tunes = bool(block.get("fractions") or block.get("splits"))
         if tunes and "repeats" not in block:
-            _fail(
+            fail(
                 f"{key}.repeats",
                 "(missing)",
                 "an integer >= 1: how often each fraction or split is fine-tuned",
             )
-        _int(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
+        integer(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
         if block.get("per_device") is not None and not isinstance(block["per_device"], bool):
-            _fail(f"{key}.per_device", block["per_device"], "true or false")
+            fail(f"{key}.per_device", block["per_device"], "true or false")
         if block.get("per_device") and not tunes:
-            _fail(f"{key}.per_device", True, "fractions or splits to fine-tune the general models on first")
+            fail(f"{key}.per_device", True, "fractions or splits to fine-tune the general models on first")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc.data.kinds import kind_of
 from asc.disk import Need
 from asc.errors import InputError
 from asc.step import Step, make_step
@@ -19,20 +20,14 @@ from asc.step import Step, make_step
 if TYPE_CHECKING:
     from asc.context import Context
 
-# Built from their config into the data store; any other dataset lives at dataset.root.
-GENERATED = ("demo", "standin")
-# Metadata without audio: the features stage renders their features and decodes nothing.
-FEATURES_ONLY = ("standin",)
-WAV_BYTES_PER_SECOND = 44100 * 3  # the demo writes TAU's format: 44.1 kHz, 24-bit mono
-
 
 def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
     """What the dataset is: a generated set's generator settings; a folder the user brings
     (``dataset.download=false``, or a complete copy asc did not extract: :func:`brought`), what it holds (asc.fingerprint.folder_identity: metadata content, audio files
     and sizes, with ``dataset.content_hash`` every file's SHA-256); TAU downloaded by asc, its archives with their
     sizes and MD5s (every zip is checked before it is extracted)."""
-    if dataset["name"] in GENERATED:
-        return {k: v for k, v in dataset.items() if k != "validation"}
+    if kind_of(dataset).generated:  # `kind` is a declaration of the config, not data: it keys nothing
+        return {k: v for k, v in dataset.items() if k not in ("validation", "kind")}
     if not dataset.get("download", True) or brought(dataset):
         from asc.fingerprint import folder_identity
 
@@ -73,7 +68,7 @@ def ready(cfg: Mapping[str, Any]) -> bool:
     (or a complete copy). Otherwise those checks run when the content first exists inside the job (asc/execute.py),
     not on a half-extracted folder that another job is still filling."""
     d = cfg["dataset"]
-    if d["name"] in GENERATED or not d.get("download", True):
+    if kind_of(d).generated or not d.get("download", True):
         return True
     from asc.data.archive import is_extracted
     from asc.data.prepare import is_complete
@@ -94,7 +89,7 @@ def results_label(cfg: Mapping[str, Any], steps: Sequence[Step]) -> str:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     d = cfg["dataset"]
-    where = {} if d["name"] in GENERATED else {"root": str(d["root"])}
+    where = {} if kind_of(d).generated else {"root": str(d["root"])}
     return [make_step("dataset", d["name"], identity(d), **where)]
 
 
@@ -106,16 +101,14 @@ def root_of(step: Step, ctx: Context) -> Path:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     d, data = cfg["dataset"], Path(cfg["paths"]["data"])
     (step,) = steps
-    if d["name"] == "demo":
-        from asc.data.demo import plan_clips
-
-        seconds = len(plan_clips(d)) * float(d["clip_seconds"])
-        need = Need(
-            data, int(seconds * WAV_BYTES_PER_SECOND), "the demo audio", "point paths.data at a larger disk"
+    kind = kind_of(d)
+    if kind.generated:  # built into the data store
+        size = kind.store_bytes(d)
+        return (
+            [(step, Need(data, size, f"the {d['name']} set", "point paths.data at a larger disk"))]
+            if size
+            else []
         )
-        return [(step, need)]
-    if d["name"] in GENERATED:
-        return []
     root = Path(d["root"])
     if not d.get("download", True):
         from asc.data.tau import REQUIRED
@@ -144,21 +137,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 def run(steps: Sequence[Step], ctx: Context) -> None:
     d, rt = ctx.cfg["dataset"], ctx.runtime
     (step,) = steps
-    if d["name"] == "demo":
-        from asc.data import demo
-
-        def generate(work: Path) -> dict[str, Any]:
-            return demo.generate({**d, "workers": rt["workers"]}, work, rt["progress"])
-
-        ctx.build(step, generate, rebuild_damaged=True)
-    elif d["name"] == "standin":
-        from asc.data import standin
-
-        def write(work: Path) -> dict[str, Any]:
-            pieces = int(d.get("pieces", 1))
-            return standin.write_standin(work, seed=int(d["seed"]), scale=float(d["scale"]), pieces=pieces)
-
-        ctx.build(step, write, rebuild_damaged=True)
+    kind = kind_of(d)
+    if kind.generated:
+        ctx.build(step, lambda work: kind.build(d, work, rt), rebuild_damaged=True)
     else:  # TAU lives where the user keeps it, not in the store; it checks itself
         from asc.data.prepare import prepare_tau
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc.data.kinds import kind_of
 from asc.disk import Need, feature_bytes
 from asc.errors import ConfigError, InputError
 from asc.stages import dataset, index
@@ -143,7 +144,7 @@ def _check_first_clip(cfg: Mapping[str, Any], table: Any) -> None:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     f, d = cfg["features"], cfg["dataset"]
     table = index.folds(cfg)
-    if table is not None and d["name"] not in dataset.GENERATED and len(table):
+    if table is not None and not kind_of(d).generated and len(table):
         _check_first_clip(cfg, table)  # first: what the audio is decides what the front end must fit
     check_frontend(f, float(d["clip_seconds"]))
     clips = (
@@ -164,7 +165,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
         root = dataset.root_of(step.up("dataset"), ctx)
 
         def build(work: Path, root: Path = root) -> dict[str, Any]:
-            if d["name"] in dataset.FEATURES_ONLY:
+            if not kind_of(d).has_audio:
                 from asc.data.standin import render_features
 
                 table = tau.read_folds(root, audio=False)

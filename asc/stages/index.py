@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc.data.kinds import kind_of
 from asc.disk import Need
 from asc.errors import ConfigError, InputError
 from asc.stages import dataset
@@ -63,21 +64,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 @functools.lru_cache(maxsize=4)
 def _folds(dataset_json: str, stamp: tuple) -> pd.DataFrame | None:
     d = json.loads(dataset_json)
-    if d["name"] == "demo":
-        from asc.data.demo import fold_table
-
-        return fold_table(d)
-    if d["name"] == "standin":
-        from asc.data.standin import expected_counts, plan_standin
-
-        counts = expected_counts(float(d["scale"]))  # recordings; the 1-s variant lists `pieces` clips each
-        return plan_standin(counts["train"], counts["evaluate"], int(d["seed"]), int(d.get("pieces", 1)))
-    from asc.data import tau
-
-    root = Path(d["root"])
-    if not all((root / name).is_file() for name in tau.REQUIRED):
-        return None
-    return tau.read_folds(root, expected_counts=d.get("expected_counts") or {})
+    return kind_of(d).fold_table(d)
 
 
 def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
@@ -92,7 +79,7 @@ def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
-    if cfg["dataset"]["name"] not in dataset.GENERATED:
+    if not kind_of(cfg["dataset"]).generated:
         table = folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
         if table is not None:
             _warn_untrained_scenes(table, cfg["dataset"]["root"])
@@ -162,7 +149,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
     d = ctx.cfg["dataset"]
     v = d["validation"]
-    audio = d["name"] not in dataset.FEATURES_ONLY  # a features-only set has no WAV to look for
+    audio = kind_of(d).has_audio  # a features-only set has no WAV to look for
     for step in steps:
         root = dataset.root_of(step.up("dataset"), ctx)
 
