@@ -181,7 +181,7 @@ def _criterion_files() -> dict[str, dict[str, Any]]:
     return files
 
 
-GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol")  # conf/<group>/*.yaml
+GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol", "tracking")  # conf/<group>/*.yaml
 
 
 @functools.cache
@@ -284,6 +284,9 @@ def validate(cfg: Mapping[str, Any]) -> None:
     for key in ("fuse", "channels_last"):
         _bool(f"runtime.{key}", rt[key])
     _bool("runtime.progress", rt["progress"], none=True)
+    from asc.tracking import check as check_tracking
+
+    check_tracking(cfg)  # the backend's packages installed, before anything is built
     d = cfg["dataset"]
     _int("dataset.sample_rate", d["sample_rate"], 1)
     _number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
