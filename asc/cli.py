@@ -176,11 +176,17 @@ class ReportAfterMultirun(Callback):
     tracker's store (asc/tracking.py) is created here before the first job, so parallel jobs never race to."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.get("dry_run") or config.get("report_only"):
+        if config.get("dry_run") or config.get("report_only") or "tracking" not in config:
             return
-        from asc.tracking import prepare
+        from asc.errors import ConfigError
+        from asc.tracking import check, prepare
 
-        prepare(OmegaConf.to_container(config, resolve=True))
+        plain = {key: OmegaConf.to_container(config[key], resolve=True) for key in ("tracking", "paths")}
+        try:
+            check(plain)
+        except ConfigError:
+            return  # every job refuses it at planning, in one line
+        prepare(plain)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("dry_run") or config.get("stage") != "report":

@@ -197,3 +197,30 @@ def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path):
     baseline = by_id[rows.loc[rows["stage"] == "baseline", "run_id"].iloc[0]]
     assert baseline.data.params["train.epochs"] == "2"
     assert len(client.get_metric_history(baseline.info.run_id, "train_loss")) == 2
+
+
+@pytest.mark.slow
+@needs_mlflow
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None, reason="needs [parallel]"
+)
+def test_parallel_jobs_share_one_store_and_record_the_shared_baseline_once(tmp_path):
+    """A parallel multirun: the store exists before the jobs start, and the baseline both jobs reuse is one run."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    cmd = [sys.executable, "-m", "asc", "-m", "stage=prune", "tracking=mlflow", "hydra/launcher=parallel"]
+    cmd += ["prune=cosine,l1", *[o for o in TINY_CLI if not o.startswith(("runs=", "finetune."))]]
+    cmd += [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
+    cmd += [f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "results" / "results.csv")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("asc").experiment_id])
+    artifacts = [r.data.tags["asc.artifact"] for r in runs]
+    assert sorted(artifacts) == sorted(rows["run_id"]) and len(set(artifacts)) == len(artifacts) == 3
