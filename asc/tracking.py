@@ -90,7 +90,7 @@ def _mlflow_experiment(cfg: Mapping[str, Any]) -> tuple[Any, str]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_uri(cfg))  # a SQLite store creates its tables here
-    name = cfg["tracking"]["experiment"]
+    name = cfg["tracking"].get("experiment") or "asc"
     found = client.get_experiment_by_name(name)
     return client, (found.experiment_id if found else client.create_experiment(name))
 
