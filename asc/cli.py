@@ -69,6 +69,9 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
     if plain["dry_run"]:
         print(format_plan(steps, plain, upto=plain["stage"]))
         return
+    from asc.tracking import prepare
+
+    prepare(plain)  # the tracking store exists before anything records into it (a multirun: already created)
     if plain["runtime"]["num_threads"]:
         import torch
 
@@ -169,7 +172,21 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 class ReportAfterMultirun(Callback):
-    """A multirun's jobs skip the report; it is written once, here, after the last job."""
+    """A multirun's jobs skip the report; it is written once, here, after the last job. The experiment
+    tracker's store (asc/tracking.py) is created here before the first job, so parallel jobs never race to."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("dry_run") or config.get("report_only") or "tracking" not in config:
+            return
+        from asc.errors import ConfigError
+        from asc.tracking import check, prepare
+
+        plain = {key: OmegaConf.to_container(config[key], resolve=True) for key in ("tracking", "paths")}
+        try:
+            check(plain)
+        except ConfigError:
+            return  # every job refuses it at planning, in one line
+        prepare(plain)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("dry_run") or config.get("stage") != "report":

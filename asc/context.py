@@ -85,9 +85,16 @@ class Context:
         nested(0, [])
 
     def record(self, steps: Sequence[Step]) -> None:
-        """Append the results rows of ``steps`` (their artifacts' row.json) to the results table."""
+        """Append the results rows of ``steps`` (their artifacts' row.json) to the results table, and record
+        each artifact as a run of the experiment tracker (``tracking``: asc/tracking.py)."""
+        from asc import tracking
+
         rows = [json.loads((self.path(s) / "row.json").read_text()) for s in steps]
         results.append(self.results / "results.csv", rows)
+        if tracking.enabled(self.cfg):
+            ups = {s.id: {u.stage: u.key for u in s.upstream} for s in steps}
+            entries = [tracking.entry(s.id, s.label, s.config, ups[s.id], self.path(s)) for s in steps]
+            tracking.record(self.cfg, entries)
 
     def publish(self, step: Step, work: Path, model: Any, scores: Mapping[str, Any], **fields: Any) -> None:
         """One evaluated model as the step's artifact, built in ``work`` (asc/publish.py: checkpoint, metrics,

@@ -143,6 +143,36 @@ def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
     return mask
 
 
+# The kinds of accuracy a cost point can be ("Accuracy of", cost_points' ``basis``): one Pareto front each, since
+# a fine-tuned model and one that was not are different offers. The unpruned baseline ("trained") is in each.
+FRONT_KINDS = {
+    "fine-tuned": lambda basis: basis.startswith("FT"),
+    "not fine-tuned": lambda basis: basis == "no FT",
+}
+
+
+def pareto_fronts(points: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
+    """``{kind: mask}`` for each of :data:`FRONT_KINDS` that has points other than the baseline: the points on
+    that kind's front (the baseline competes in each) of ``column`` (a cost) against ``accuracy``."""
+    basis = points["basis"].astype(str)
+    base = (basis == "trained").to_numpy()
+    fronts = {}
+    for kind, member in FRONT_KINDS.items():
+        mine = basis.map(member).to_numpy(dtype=bool)
+        if not mine.any():
+            continue
+        both = mine | base
+        mask = np.zeros(len(points), dtype=bool)
+        mask[both] = pareto_mask(points[column].to_numpy()[both], points["accuracy"].to_numpy()[both])
+        fronts[kind] = mask
+    return fronts
+
+
+def on_a_front(points: pd.DataFrame, column: str) -> np.ndarray:
+    """True for the points on the Pareto front of their own kind (:func:`pareto_fronts`)."""
+    return np.logical_or.reduce([*pareto_fronts(points, column).values(), np.zeros(len(points), dtype=bool)])
+
+
 def spread_notes(points: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """One line per latency column whose ranking is within noise: distinct architectures adjacent in median
     order whose interquartile ranges over rounds overlap (the spread is larger than the difference the order
@@ -211,12 +241,12 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             **lat_cols,
             "Accuracy (%)": accuracy,
             "Accuracy of": points["basis"],
-            "Front (MACs)": np.where(pareto_mask(points["macs"], points["accuracy"]), "yes", ""),
+            "Front (MACs)": np.where(on_a_front(points, "macs"), "yes", ""),
         }
     )
     table = _with_2022_rule(table, df)
     if latencies:
-        front = pareto_mask(points[latencies[0]], points["accuracy"])
+        front = on_a_front(points, latencies[0])
         table[f"Front ({_latency_label(latencies[0]).replace(' (ms)', '')})"] = np.where(front, "yes", "")
         machines = sorted(set(df["latency_machine"].dropna())) if "latency_machine" in df else []
         table.attrs["notes"] = [

@@ -209,6 +209,15 @@ def _runners(specs: Sequence[str], backend: str, tmp: Path) -> list[Callable[[to
     return out
 
 
+def spread_ms(seconds: Sequence[float]) -> dict[str, Any]:
+    """``rounds`` and the median, quartiles (``q1_ms``, ``q3_ms``; ``numpy.percentile``, linear interpolation)
+    and extremes of per-round times given in seconds, in ms rounded to 4 decimals."""
+    ms = np.asarray(seconds, dtype=float) * 1000.0
+    q1, med, q3 = np.percentile(ms, [25, 50, 75])
+    named = {"median_ms": med, "q1_ms": q1, "q3_ms": q3, "min_ms": ms.min(), "max_ms": ms.max()}
+    return {"rounds": len(ms)} | {k: round(float(v), 4) for k, v in named.items()}
+
+
 def interleaved_times(
     runs: Sequence[Callable[[], Any]],
     *,
@@ -217,10 +226,13 @@ def interleaved_times(
     warmup: int = 1,
     sync: Callable[[], Any] = lambda: None,
     clock: Callable[[], float] = time.perf_counter,
+    timer: Callable[[Callable[[], Any]], float] | None = None,
 ) -> list[list[float]]:
     """Seconds of each of ``runs`` per round: ``warmup`` untimed calls of each, then up to ``rounds`` rounds
     of one timed call of each, the order rotated by one every round (no model always runs first). Stops after
-    the round in which the timed calls exceed ``budget_s``, but never before ``min(3, rounds)`` rounds."""
+    the round in which the timed calls exceed ``budget_s``, but never before ``min(3, rounds)`` rounds.
+    ``timer``: how one round times a run, in seconds per call (e.g. ``torch.utils.benchmark``'s blocked
+    autorange, asc/timing.py); default one call between two ``clock`` readings. The budget counts wall time."""
     for run in runs:
         for _ in range(warmup):
             run()
@@ -233,10 +245,14 @@ def interleaved_times(
         for j in range(len(runs)):
             i = (j + r) % len(runs)
             start = clock()
-            runs[i]()
-            sync()
-            times[i].append(clock() - start)
-            spent += times[i][-1]
+            if timer is None:
+                runs[i]()
+                sync()
+            else:
+                seconds = timer(runs[i])
+            elapsed = clock() - start
+            times[i].append(elapsed if timer is None else seconds)
+            spent += elapsed
     return times
 
 
@@ -284,21 +300,6 @@ def measure(
                     calls, rounds=int(repeats), budget_s=cell_budget, warmup=warmup, sync=sync
                 )
                 for key, t in zip(keys, times, strict=True):
-                    ms = np.asarray(t) * 1000.0
-                    q1, med, q3 = np.percentile(ms, [25, 50, 75])
-                    records.append(
-                        {
-                            "machine": machine_label(),
-                            "architecture": specs[key],
-                            "backend": backend,
-                            "batch": int(batch),
-                            "rounds": len(ms),
-                            "median_ms": round(float(med), 4),
-                            "q1_ms": round(float(q1), 4),
-                            "q3_ms": round(float(q3), 4),
-                            "min_ms": round(float(ms.min()), 4),
-                            "max_ms": round(float(ms.max()), 4),
-                            "model_spec": key,
-                        }
-                    )
+                    head = {"machine": machine_label(), "architecture": specs[key], "backend": backend}
+                    records.append(head | {"batch": int(batch)} | spread_ms(t) | {"model_spec": key})
     return pd.DataFrame.from_records(records, columns=COLUMNS)

@@ -17,6 +17,7 @@ from asc.checks import require_finite
 from asc.complexity import complexity
 from asc.cost import memory_columns
 from asc.model import BaselineCNN, save_model
+from asc.provenance import provenance
 from asc.rows import ROW_STAGE, make_row
 from asc.rules import rule_columns
 from asc.step import Step
@@ -38,7 +39,7 @@ def publish(
     """Write model.pt (carrying its config), metrics.json (``scores`` + ``extra``) and row.json into ``work``,
     the artifact's build folder (``final`` is where it will live). ``full`` is the complexity of the unpruned
     model the row's reductions are relative to; ``rule`` the dataset's complexity rule (asc/rules.py), whose
-    columns the row carries too. Raises NonFiniteError (nothing stored) for non-finite weights
+    columns the row carries too; the row records what built it (asc/provenance.py). Raises NonFiniteError (nothing stored) for non-finite weights
     or metrics."""
     model = model.cpu()
     require_finite(f"{step.label}: weights", model.state_dict())
@@ -56,6 +57,7 @@ def publish(
         checkpoint=str(final / "model.pt"),
         model_spec=json.dumps(model.spec, sort_keys=True),
         **(memory_columns(counted["params_keras"]) | rule_columns(rule, model)),  # 2021's columns always
+        provenance=provenance(),
         **fields,
     )
     atomic_write_json(work / "row.json", row)

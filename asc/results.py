@@ -21,6 +21,7 @@ import pandas as pd
 from asc.atomic import atomic_write_text, sweep_stale_temps
 from asc.disk import explain_full_disk
 from asc.locks import hold
+from asc.provenance import COLUMNS as PROVENANCE
 from asc.results_check import ResultsTableError, check_results_table  # noqa: F401 - callers catch it here
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ COLUMNS: list[str] = [
     "l1_norms",
     "kept_indices",
     "model_spec",
+    # What built the row (asc/provenance.py); empty in tables written before they were recorded.
+    *PROVENANCE,
 ]
 STAGES = ("baseline", "prune", "finetune", "per_device")
 DEVICE_PREFIX = "acc_"  # per-device accuracy columns are dynamic: acc_a, acc_b, acc_s1, ...
@@ -80,7 +83,9 @@ STR_COLUMNS = [
     "l1_norms",
     "kept_indices",
     "model_spec",
+    *(c for c in PROVENANCE if c != "git_dirty"),
 ]
+BOOL_OR_MISSING = ["git_dirty"]  # True, False or unknown (pandas' nullable boolean)
 INT_COLUMNS = [
     "repeat",
     "seed",
@@ -122,6 +127,10 @@ def _to_str(value: Any) -> str:
     return "" if _missing(value) else str(value)
 
 
+def _to_bool_or_na(value: Any) -> Any:
+    return pd.NA if _missing(value) or value == "" else _to_bool(value)
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
@@ -143,7 +152,9 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
         # astype(object) keeps the dtype text even for an empty table, so `.str` works downstream.
         out[col] = out[col].astype(object).map(_to_str).astype(object)
     out["finetuned"] = out["finetuned"].map(_to_bool).astype(bool)
-    numeric = [c for c in out.columns if c not in STR_COLUMNS and c != "finetuned"]
+    for col in BOOL_OR_MISSING:
+        out[col] = out[col].astype(object).map(_to_bool_or_na).astype("boolean")
+    numeric = [c for c in out.columns if c not in STR_COLUMNS + BOOL_OR_MISSING and c != "finetuned"]
     for col in numeric:
         if col in COLUMNS or col.startswith(DEVICE_PREFIX):
             out[col] = pd.to_numeric(out[col], errors="coerce")

@@ -67,10 +67,12 @@ def make_row(
     complexity: Mapping[str, int],
     full: Mapping[str, int],
     checkpoint: str,
+    provenance: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """One row: identity, metrics, counted cost (``complexity`` of this model, ``full`` of the unpruned one) and
-    any stage-specific ``fields`` (criterion, layers, fraction, timings, measured cost, ...)."""
+    """One row: identity, metrics, counted cost (``complexity`` of this model, ``full`` of the unpruned one),
+    ``provenance`` (asc/provenance.py: versions, git commit, host; None leaves those columns empty) and any
+    stage-specific ``fields`` (criterion, layers, fraction, timings, measured cost, ...)."""
     row = {
         "run_id": run_id,
         "stage": stage,
@@ -85,6 +87,7 @@ def make_row(
         "macs_paper": complexity["macs"],
         "checkpoint": checkpoint,
         **{f"acc_{d}": v["accuracy"] for d, v in scores["per_device"].items()},
+        **(provenance or {}),
     }
     row.update(fields)
     row["params_reduction_pct"] = 100 * (1 - row["params_keras"] / full["params_keras"])

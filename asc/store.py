@@ -32,6 +32,7 @@ from asc.atomic import atomic_write_json, sweep_stale_temps
 from asc.disk import explain_full_disk
 from asc.locks import Lease, LockLostError, hold
 from asc.manifest import MANIFEST, DamagedArtifactError, record, verify
+from asc.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ class Store:
             "upstream": {a.stage: a.key for a in upstream},
             "seconds": round(time.time() - start, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "provenance": provenance(),  # what built it; never part of the key
             **extra,
             "files": record(work),
         }

@@ -126,7 +126,7 @@ def _criterion_files() -> dict[str, dict[str, Any]]:
     return files
 
 
-GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol")  # conf/<group>/*.yaml
+GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol", "tracking")  # conf/<group>/*.yaml
 
 
 @functools.cache
@@ -229,6 +229,9 @@ def validate(cfg: Mapping[str, Any]) -> None:
     for key in ("fuse", "channels_last"):
         boolean(f"runtime.{key}", rt[key])
     boolean("runtime.progress", rt["progress"], none=True)
+    from asc.tracking import check as check_tracking
+
+    check_tracking(cfg)  # the backend's packages installed, before anything is built
     d = cfg["dataset"]
     integer("dataset.sample_rate", d["sample_rate"], 1)
     number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
@@ -236,10 +239,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
     number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
     integer("dataset.validation.seed", d["validation"]["seed"], 0)
     choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
-    kind = kind_of(d)
-    kind.check_options(
-        d
-    )  # the kind's own options: a folder's where and what to fetch, a generator's settings
+    # the kind's own options: a folder's where and what to fetch, a generator's settings
+    kind_of(d).check_options(d)
     for key in ("download", "delete_archives", "content_hash"):  # the downloaded sets' options
         if key in d:
             boolean(f"dataset.{key}", d[key])

@@ -18,7 +18,7 @@ from asc.prune import CRITERIA
 from asc.validate import validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment", "protocol")
+GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment", "protocol", "tracking")
 # Found by globbing, so a new YAML file in any group folder is covered without touching this test.
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 PAPER_CRITERIA = ["cosine", "chebyshev", "average", "l1", "random"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from results_fixtures import make_latency, make_results
+from results_fixtures import make_latency, make_results, with_histories
 
 from asc import figures
 from asc.cost_views import join_latency
@@ -14,8 +14,8 @@ from asc.results import MissingResultsError, normalize
 
 
 @pytest.fixture(scope="module")
-def results() -> pd.DataFrame:
-    return make_results()
+def results(tmp_path_factory) -> pd.DataFrame:
+    return with_histories(make_results(), tmp_path_factory.mktemp("store"))
 
 
 @pytest.mark.parametrize("name", list(figures.FIGURES))
@@ -92,19 +92,45 @@ def test_cost_figure_with_and_without_latency(results, tmp_path, monkeypatch):
     assert shared and all(len(set(xs)) == len(xs) for xs in shared)
 
 
-def test_fig6_draws_coinciding_series_side_by_side(results, tmp_path, monkeypatch):
-    # Criteria that keep equal widths train in the same time: equal times must stay visible and be named.
-    same_time = results.assign(train_time_s=results["fraction"].fillna(0) * 600 + 60)
-    kept = capture(monkeypatch, accuracy)
-    accuracy.fig6_fractions(same_time, tmp_path / "f6")
-    ax_time = kept[0].axes[1]
-    lines = [
+def _time_lines(fig) -> list:
+    ax_time = fig.axes[1]
+    return [
         line for line in ax_time.lines if line.get_marker() in ("o", "s", "^") and line.get_linestyle() == "-"
     ]
-    assert len(lines) == 3 and len({line.get_marker() for line in lines}) == 3
+
+
+def test_fig6_time_panel_only_where_it_says_something(results, tmp_path, monkeypatch):
+    kept = capture(monkeypatch, accuracy)
+    # Criteria that keep equal widths train in the same time: one pooled line, not three identical ones.
+    same_time = results.assign(train_time_s=results["fraction"].fillna(0) * 600 + 60)
+    accuracy.fig6_fractions(same_time, tmp_path / "f6")
+    (line,) = _time_lines(kept[0])
+    labels = kept[0].axes[1].get_legend_handles_labels()[1]
+    assert len(labels) == 1 and labels[0].startswith("All criteria (equal widths")
+    # Times that differ by criterion: one line each, drawn side by side where they meet.
+    by_criterion = same_time.assign(
+        train_time_s=same_time["train_time_s"]
+        * same_time["criterion"].map({"cosine": 1.0, "l1": 1.3}).fillna(1.6)
+    )
+    accuracy.fig6_fractions(by_criterion, tmp_path / "f6")
+    assert len(_time_lines(kept[1])) == 3 and len({line.get_marker() for line in _time_lines(kept[1])}) == 3
+    # A time that varies with nothing, or no time at all: no time panel.
+    for flat in (results.assign(train_time_s=100.0), results.assign(train_time_s=float("nan"))):
+        accuracy.fig6_fractions(flat, tmp_path / "f6")
+        assert len(kept[-1].axes) == 1 and kept[-1].axes[0].get_ylabel() == "Accuracy (%)"
+
+
+def test_fig6_names_coinciding_accuracy_series(results, tmp_path, monkeypatch):
+    kept = capture(monkeypatch, accuracy)
+    equal = results.assign(accuracy=results["fraction"].fillna(0) * 0.1 + 0.4)
+    accuracy.fig6_fractions(equal, tmp_path / "f6")
+    ax_acc = kept[0].axes[0]
+    lines = [
+        line for line in ax_acc.lines if line.get_marker() in ("o", "s", "^") and line.get_linestyle() == "-"
+    ]
     first = [line.get_transform().transform(line.get_xydata())[0] for line in lines]  # display coordinates
-    assert len({round(x, 3) for x, _ in first}) == 3 and len({round(y, 3) for _, y in first}) == 1
-    assert any("drawn side by side" in t.get_text() for t in ax_time.texts)
+    assert len(lines) == 3 and len({round(x, 3) for x, _ in first}) == 3
+    assert any("drawn side by side" in t.get_text() for t in ax_acc.texts)
 
 
 def test_reference_band_and_intervals():

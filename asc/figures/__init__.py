@@ -6,7 +6,7 @@ returns both paths. When the rows a figure needs are missing it raises
 ``asc.report.write_report`` can skip it with a clear warning.
 
 ``FIGURES`` names them all; they live by family: ``filters`` (Figs. 2 and 4), ``accuracy`` (Figs. 3, 5, 6) and
-``pareto`` (the cost figure), with the shared labels, colours, rc style and writer in ``style``.
+``pareto`` (the cost figure), ``curves`` (the training curves), with the shared labels, colours, rc style and writer in ``style``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ matplotlib.use("Agg")  # figures are written to files only; never needs a displa
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 from asc.figures.accuracy import fig3_layer_sets, fig5_cosine_vs_l1, fig6_fractions  # noqa: E402
+from asc.figures.curves import training_curves  # noqa: E402
 from asc.figures.filters import fig2_closest_distance, fig4_l1_norms  # noqa: E402
 from asc.figures.pareto import cost_pareto  # noqa: E402
 
@@ -34,4 +35,5 @@ FIGURES: dict[str, Callable[..., list[Path]]] = {
     "fig5_cosine_vs_l1": fig5_cosine_vs_l1,
     "fig6_fractions": fig6_fractions,
     "cost_pareto": cost_pareto,
+    "training_curves": training_curves,
 }

@@ -12,15 +12,16 @@ import pandas as pd
 
 from asc.compare import MeanCI, mean_ci
 from asc.figures.style import (
-    CI_LABEL,
     COLORS,
     LABELS,
     MARKERS,
     STYLE,
     ci_err,
+    ci_note,
     coinciding,
     draw_reference,
     errorbar_dodged,
+    n_text,
     save_figure,
 )
 from asc.results import MissingResultsError, for_dataset, select, sort_layer_sets
@@ -80,8 +81,11 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
     ]
     x = np.arange(len(layer_sets))
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(max(3.4, 1.15 * len(layer_sets) + 0.8), 2.6))
-        b1 = ax.bar(x - 0.2, pre, 0.4, color=COLORS["before"], label="Without fine-tuning")
+        fig, ax = plt.subplots(figsize=(max(3.4, 1.15 * len(layer_sets) + 0.8), 2.8), layout="constrained")
+        n_pre = [len(before[before["layers"] == ls]) for ls in layer_sets]
+        b1 = ax.bar(
+            x - 0.2, pre, 0.4, color=COLORS["before"], label=f"Without fine-tuning (mean, {n_text(n_pre)})"
+        )
         b2 = ax.bar(
             x + 0.2,
             [m.mean for m in post],
@@ -90,7 +94,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
             capsize=2,
             color=COLORS["cosine"],
             error_kw={"lw": 0.8},
-            label=f"With fine-tuning (mean; {CI_LABEL})",
+            label=f"With fine-tuning (mean, {ci_note(post)})",
         )
         _bar_labels(ax, b1, pre)
         _bar_labels(ax, b2, [m.mean for m in post], inside=True)
@@ -98,9 +102,8 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers (MAC reduction, paper convention)")
         ax.set_ylabel("Accuracy (%)")
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
-        ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15))
-        fig.tight_layout()
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # bars start at 0: their lengths compare
+        fig.legend(frameon=False, ncol=2, loc="outside upper center")
         return save_figure(fig, stem)
 
 
@@ -116,34 +119,66 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
     layer_sets = sort_layer_sets(rows["layers"])
     x = np.arange(len(layer_sets))
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(max(3.4, 0.8 * len(layer_sets) + 0.8), 2.5))
-        lows, highs = [], []
-        for offset, crit in ((-0.2, "cosine"), (0.2, "l1")):
+        fig, ax = plt.subplots(figsize=(max(3.4, 0.8 * len(layer_sets) + 0.8), 2.7), layout="constrained")
+        every = []
+        for i, crit in enumerate(("cosine", "l1")):
             stats = [_acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)]) for ls in layer_sets]
-            means, errs = [m.mean for m in stats], ci_err(stats)
-            bar_style = {"capsize": 2, "color": COLORS[crit], "error_kw": {"lw": 0.8}, "label": LABELS[crit]}
-            ax.bar(x + offset, means, 0.4, yerr=errs, **bar_style)
-            lows += [m - e for m, e in zip(means, errs, strict=True) if np.isfinite(m)]
-            highs += [m + e for m, e in zip(means, errs, strict=True) if np.isfinite(m)]
-        # Zoom in (the y axis does not start at 0): the criteria differ by ~1 %, invisible on a 0–100 axis.
-        ax.set_ylim(max(0.0, np.floor(min(lows) - 3)), max(highs) + 1)
+            every += stats
+            style = {
+                "color": COLORS[crit],
+                "marker": MARKERS[crit],
+                "ms": 4,
+                "capsize": 2,
+                "lw": 0.9,
+                "ls": "",
+            }
+            label = f"{LABELS[crit]} ({n_text([m.n for m in stats])})"
+            ax.errorbar(
+                x + (i - 0.5) * 0.3, [m.mean for m in stats], yerr=ci_err(stats), label=label, **style
+            )
+        # A dot plot, not bars: the criteria differ by ~1 %, invisible on a 0–100 axis, and a zoomed axis would
+        # make bar lengths lie.
         _draw_baseline(ax, df)
         ticks = [
             f"{ls}\nparams −{_reduction(df, 'cosine', ls, 'params_reduction_pct'):.0f}%" for ls in layer_sets
         ]
         ax.set_xticks(x, ticks)
+        ax.set_xlim(-0.6, len(layer_sets) - 0.4)
+        ax.grid(axis="y", alpha=0.3, lw=0.5)
         ax.set_xlabel("Pruned layers")
         ax.set_ylabel("Accuracy after fine-tuning (%)")
-        ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.15), title=CI_LABEL)
-        fig.tight_layout()
+        fig.legend(frameon=False, ncol=3, loc="outside upper center", title=ci_note(every))
         return save_figure(fig, stem)
+
+
+def _time_series(rows: pd.DataFrame, present: list[str], fractions) -> dict[str, list[MeanCI]]:
+    """The fine-tuning time per fraction of each criterion in ``present``, or of all of them pooled
+    (``{"all": ...}``) when their curves coincide within 1 % of the longest time (criteria that keep equal
+    widths train in the same time: identical lines say nothing); empty when the time does not vary with the
+    fraction either (the panel would carry no information)."""
+    at = {
+        c: [rows[(rows["criterion"] == c) & np.isclose(rows["fraction"], f)] for f in fractions]
+        for c in present
+    }
+    series = {c: [mean_ci(r["train_time_s"]) for r in at[c]] for c in present}
+    means = {c: {f: m.mean for f, m in zip(fractions, s, strict=True) if m.n} for c, s in series.items()}
+    finite = [v for m in means.values() for v in m.values() if np.isfinite(v)]
+    if not finite:
+        return {}
+    groups = coinciding(means, tol=0.01 * max(finite))
+    if len(present) > 1 and groups and len(groups[0]) == len(present):
+        series = {"all": [mean_ci(rows[np.isclose(rows["fraction"], f)]["train_time_s"]) for f in fractions]}
+    pooled = [m.mean for s in series.values() for m in s if np.isfinite(m.mean)]
+    return series if max(pooled) - min(pooled) > 0.01 * max(pooled) else {}
 
 
 def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy (left) and fine-tuning time (right) vs the fraction of training data, pruning C1+C2+C3.
 
-    Criteria that keep equal widths train in the same time, so their time curves coincide: every series has
-    its own marker and is shifted sideways by a few points, and a panel names the series it drew side by side."""
+    Criteria that keep equal widths train in the same time: when every criterion's time curve coincides, the
+    time panel draws their pooled time as one line (its label says so); when the time does not vary with the
+    fraction either, or no row has one, there is no time panel. Accuracy series that coincide are shifted
+    sideways by a few points, and the panel names them."""
     df = for_dataset(df, dataset)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
@@ -155,15 +190,20 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         )
     fractions = np.sort(rows["fraction"].unique())
     present = [c for c in crits if c in set(rows["criterion"])]
-    means: dict[str, dict[str, dict[float, float]]] = {"acc": {}, "time": {}}
+    times = _time_series(rows, present, fractions)
+    means: dict[str, dict[float, float]] = {}
+    every: list[MeanCI] = []
     with plt.rc_context(STYLE):
-        fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(7.0, 2.5))
+        fig, axes = plt.subplots(
+            1, 2 if times else 1, figsize=(7.0 if times else 3.6, 2.6), layout="constrained"
+        )
+        ax_acc, ax_time = (axes[0], axes[1]) if times else (axes, None)
         for i, crit in enumerate(present):
             sub = rows[rows["criterion"] == crit]
             fr = [f for f in fractions if np.isclose(sub["fraction"], f).any()]
-            at = [sub[np.isclose(sub["fraction"], f)] for f in fr]
-            acc, tim = [_acc(r) for r in at], [mean_ci(r["train_time_s"]) for r in at]
-            xs = np.asarray(fr) * 100
+            acc = [_acc(sub[np.isclose(sub["fraction"], f)]) for f in fr]
+            every += acc
+            means[crit] = dict(zip(fr, [m.mean for m in acc], strict=True))
             style = {
                 "color": COLORS[crit],
                 "marker": MARKERS.get(crit, "o"),
@@ -171,10 +211,17 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
                 "capsize": 2,
                 "lw": 1.1,
             }
-            for ax, key, stats in ((ax_acc, "acc", acc), (ax_time, "time", tim)):
-                ys = [m.mean for m in stats]
-                means[key][crit] = dict(zip(fr, ys, strict=True))
-                errorbar_dodged(ax, i, len(present), xs, ys, yerr=ci_err(stats), label=LABELS[crit], **style)
+            label = f"{LABELS[crit]} ({n_text([m.n for m in acc])})"
+            errorbar_dodged(
+                ax_acc,
+                i,
+                len(present),
+                np.asarray(fr) * 100,
+                list(means[crit].values()),
+                yerr=ci_err(acc),
+                label=label,
+                **style,
+            )
             no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)).mean
             if np.isfinite(no_ft):
                 # Nudge the markers apart: l1 and random often both sit at chance level.
@@ -186,28 +233,42 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         _draw_baseline(ax_acc, df)
         ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
         ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax_time.set_xticks(ticks[has_no_ft:], [f"{t:g}" for t in ticks[has_no_ft:]])
-        # Where each panel is empty: accuracy rises from the lower left, time from the lower left to the right.
-        corners = {"acc": ((0.02, 0.97), "left", "top", -1), "time": ((0.98, 0.03), "right", "bottom", 1)}
-        for ax, key in ((ax_acc, "acc"), (ax_time, "time")):
+        _note_coinciding(ax_acc, means)
+        ax_acc.set_ylabel("Accuracy (%)")
+        ax_acc.legend(frameon=False, loc="best", title=ci_note(every), title_fontsize=6)
+        for ax in [ax_acc] + ([ax_time] if times else []):
             ax.set_xlabel("Fine-tuning data (% of training set)")
             ax.grid(alpha=0.3, lw=0.5)
-            lo, hi = ax.get_ylim()
-            (x, y), ha, va, step = corners[key]
-            for j, group in enumerate(coinciding(means[key], tol=0.01 * (hi - lo))):
-                ax.annotate(
-                    f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side",
-                    (x, y + step * 0.08 * j),
-                    xycoords="axes fraction",
-                    ha=ha,
-                    va=va,
-                    fontsize=5.5,
-                    color="0.3",
-                )
-        ax_acc.set_ylabel("Accuracy (%)")
-        ax_time.set_ylabel("Fine-tuning time (s)")
-        ax_time.set_ylim(bottom=0)
-        ax_acc.legend(frameon=False, loc="best", title=CI_LABEL, title_fontsize=6)
-        ax_time.legend(frameon=False, loc="upper left")
-        fig.tight_layout()
+        if times:
+            _time_panel(ax_time, times, fractions)
         return save_figure(fig, stem)
+
+
+def _note_coinciding(ax: plt.Axes, means: dict[str, dict[float, float]]) -> None:
+    """Name the accuracy series drawn side by side because they agree within 1 % of the axis."""
+    lo, hi = ax.get_ylim()
+    for j, group in enumerate(coinciding(means, tol=0.01 * (hi - lo))):
+        ax.annotate(
+            f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side",
+            (0.02, 0.97 - 0.08 * j),
+            xycoords="axes fraction",
+            ha="left",
+            va="top",
+            fontsize=5.5,
+            color="0.3",
+        )
+
+
+def _time_panel(ax: plt.Axes, times: dict[str, list[MeanCI]], fractions) -> None:
+    xs = np.asarray(fractions) * 100
+    for i, (crit, stats) in enumerate(times.items()):
+        name = "All criteria (equal widths: their times agree within 1%)" if crit == "all" else LABELS[crit]
+        style = {"color": COLORS.get(crit, "0.3"), "marker": MARKERS.get(crit, "o"), "ms": 3.5, "capsize": 2}
+        label = f"{name} ({ci_note(stats)})"
+        errorbar_dodged(
+            ax, i, len(times), xs, [m.mean for m in stats], yerr=ci_err(stats), label=label, lw=1.1, **style
+        )
+    ax.set_xticks(xs, [f"{t:g}" for t in xs])
+    ax.set_ylabel("Fine-tuning time (s)")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, loc="upper left", fontsize=6)

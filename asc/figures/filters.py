@@ -42,7 +42,9 @@ def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None =
             per_layer.setdefault(layer, values)
     layers = sort_layer_sets(per_layer)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(layers), figsize=(2.3 * len(layers), 2.2), sharex=True, squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(layers), figsize=(2.3 * len(layers), 2.2), sharex=True, squeeze=False, layout="constrained"
+        )
         top = max(max(v) for v in per_layer.values())
         bins = np.linspace(0.0, max(top, 1e-6) * 1.05, 13)  # shared bins so the layers' spreads compare
         for ax, layer in zip(axes[0], layers, strict=True):
@@ -62,7 +64,6 @@ def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None =
             ax.set_xlabel("Cosine distance to closest filter")
             ax.legend(handlelength=0, handletextpad=0, loc="upper right", frameon=False)
         axes[0][0].set_ylabel("Number of filters")
-        fig.tight_layout()
         return save_figure(fig, stem)
 
 
@@ -89,7 +90,7 @@ def fig4_l1_norms(
     l1_dropped = sorted(np.argsort(norms, kind="stable")[: n - k].tolist())
     idx = np.arange(n)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.6, 2.4))
+        fig, ax = plt.subplots(figsize=(3.6, 2.6), layout="constrained")
         colors = [COLORS["cosine"] if i in kept else COLORS["pruned"] for i in idx]
         ax.bar(idx, norms, 0.75, color=colors)
         ax.plot(l1_dropped, norms[l1_dropped] + 0.03 * norms.max(), "v", color=COLORS["l1"], ms=4)
@@ -112,5 +113,4 @@ def fig4_l1_norms(
         ax.set_xlabel(f"Filter index ({layer})")
         ax.set_ylabel(r"$\ell_1$-norm")
         ax.set_ylim(0, norms.max() * 1.08)
-        fig.tight_layout()
         return save_figure(fig, stem)

@@ -1,6 +1,7 @@
-"""The cost figure: accuracy against MACs and against measured latency, the Pareto front marked.
+"""The cost figure: accuracy against MACs and against measured latency, one Pareto front per kind of accuracy
+(fine-tuned, not fine-tuned: different offers, never one front; the unpruned baseline competes in both).
 
-Vertical bars are 95 % t intervals of the mean accuracy (none for n = 1); horizontal bars on the latency panel
+Vertical bars are 95 % t intervals of the mean accuracy (none for n < 2; the axis label gives n); horizontal bars on the latency panel
 are the interquartile range over the interleaved rounds (``latency.csv``). Models at the same cost (criteria
 that keep equal widths) are shifted sideways by a few points so each stays visible."""
 
@@ -8,24 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from asc.cost_views import cost_points, latency_columns_in, pareto_mask, spread_notes
-from asc.figures.style import CI_LABEL, COLORS, LABELS, STYLE, errorbar_dodged, save_figure
+from asc.compare import MeanCI
+from asc.cost_views import cost_points, latency_columns_in, pareto_fronts, spread_notes
+from asc.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
 from asc.results import MissingResultsError, for_dataset
 
-
-def _criterion_colors(criteria) -> dict[str, str]:
-    """The paper figures' colours for cosine/l1/random, distinct tab10 colours for every other criterion."""
-    taken = set(COLORS.values())
-    spare = iter(c for c in map(matplotlib.colors.to_hex, plt.get_cmap("tab10").colors) if c not in taken)
-    colors = {"none": "black"}
-    for crit in criteria:
-        colors.setdefault(crit, COLORS.get(crit) or next(spare, "0.5"))
-    return colors
+FRONT_STYLE = {"fine-tuned": {"ls": "--", "color": "0.2"}, "not fine-tuned": {"ls": ":", "color": "0.55"}}
 
 
 def _cost_panel(
@@ -33,13 +26,13 @@ def _cost_panel(
 ) -> None:
     """Accuracy against one cost column: a marker per model (hollow = not fine-tuned), the front stepped."""
     q1, q3 = column.replace("_ms", "_q1_ms"), column.replace("_ms", "_q3_ms")
-    spread = q1 in points and q3 in points
+    spread = column.endswith("_ms") and q1 in points and q3 in points  # latency only: MACs have no spread
     # Models at one cost (equal widths) are drawn side by side, in a fixed order.
     slot = points.groupby(points[column].round(9), sort=False).cumcount()
     count = points.groupby(points[column].round(9), sort=False)[column].transform("size")
     for (_, p), i, k in zip(points.iterrows(), slot, count, strict=True):
         base, color = p["criterion"] == "none", colors[p["criterion"]]
-        half = p["acc_high"] - p["accuracy"] if np.isfinite(p["acc_high"]) else 0.0
+        half = p["acc_high"] - p["accuracy"] if p["n"] >= 2 and np.isfinite(p["acc_high"]) else np.nan
         xerr = [[(p[column] - p[q1]) / scale], [(p[q3] - p[column]) / scale]] if spread else None
         errorbar_dodged(
             ax,
@@ -57,18 +50,21 @@ def _cost_panel(
             lw=0.8,
             ls="",
         )
-    front = points[pareto_mask(points[column], points["accuracy"])].sort_values(column)
-    ax.step(front[column] / scale, front["accuracy"], where="post", color="0.4", lw=0.8, ls="--", zorder=0)
-    ax.plot(front[column] / scale, front["accuracy"], "o", ms=9, mfc="none", mec="0.2", mew=0.7)
-    for i, (_, p) in enumerate(front.iterrows()):  # alternate below/above: neighbours on the front are close
-        ax.annotate(
-            p["layers"] or "unpruned",
-            (p[column] / scale, p["accuracy"]),
-            xytext=(4, -8 if i % 2 else 5),
-            textcoords="offset points",
-            fontsize=5.5,
-            color="0.2",
-        )
+    for kind, mask in pareto_fronts(points, column).items():  # one front per kind of accuracy
+        front, style = points[mask].sort_values(column), FRONT_STYLE[kind]
+        ax.step(front[column] / scale, front["accuracy"], where="post", lw=0.8, zorder=0, **style)
+        ax.plot(front[column] / scale, front["accuracy"], "o", ms=9, mfc="none", mec=style["color"], mew=0.7)
+        for i, (_, p) in enumerate(
+            front.iterrows()
+        ):  # alternate below/above: neighbours on a front are close
+            ax.annotate(
+                p["layers"] or "unpruned",
+                (p[column] / scale, p["accuracy"]),
+                xytext=(4, -8 if i % 2 else 5),
+                textcoords="offset points",
+                fontsize=5.5,
+                color=style["color"],
+            )
     ax.grid(alpha=0.3, lw=0.5)
 
 
@@ -91,8 +87,10 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             (latencies[0], 1.0, f"Latency (ms; median, IQR over rounds), {name}, batch {batch[1:]}")
         )
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 2.8), sharey=True, squeeze=False)
-        colors = _criterion_colors(points["criterion"])
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(3.5 * len(panels), 3.0), sharey=True, squeeze=False, layout="constrained"
+        )
+        colors = criterion_colors(points["criterion"])
         base = points[points["baseline"]]
         unpruned = "Unpruned"
         if len(base):
@@ -105,7 +103,10 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             if column != "macs" and spread_notes(points, [column]):
                 note = "IQRs of neighbouring models overlap: this latency order is within the noise"
                 ax.set_title(note, fontsize=5.5, color="firebrick", loc="right")
-        axes[0][0].set_ylabel(f"Accuracy (%; {CI_LABEL})")
+        stats = [
+            MeanCI(p["accuracy"], 0.0, int(p["n"]), p["acc_low"], p["acc_high"]) for _, p in points.iterrows()
+        ]
+        axes[0][0].set_ylabel(f"Accuracy (%)\n{ci_note(stats)}")
         handles = [
             plt.Line2D(
                 [],
@@ -118,18 +119,13 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             )
             for c in dict.fromkeys(points["criterion"])
         ]
-        handles += [
-            plt.Line2D([], [], ls="", marker="o", ms=4, mfc="white", color="0.3", label="Not fine-tuned"),
-            plt.Line2D(
-                [], [], ls="--", marker="o", ms=7, mfc="none", color="0.3", lw=0.8, label="Pareto front"
-            ),
-        ]
-        fig.legend(
-            handles=handles,
-            frameon=False,
-            ncol=min(len(handles), 5),
-            loc="lower center",
-            bbox_to_anchor=(0.5, 1.0),
+        handles.append(
+            plt.Line2D([], [], ls="", marker="o", ms=4, mfc="white", color="0.3", label="Not fine-tuned")
         )
-        fig.tight_layout()
+        handles += [
+            plt.Line2D([], [], marker="o", ms=7, mfc="none", lw=0.8, label=f"Pareto front, {kind}", **style)
+            for kind, style in FRONT_STYLE.items()
+            if kind in pareto_fronts(points, "macs")
+        ]
+        fig.legend(handles=handles, frameon=False, ncol=min(len(handles), 4), loc="outside upper center")
         return save_figure(fig, stem)

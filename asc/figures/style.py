@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import transforms
@@ -53,13 +54,42 @@ def save_figure(fig: plt.Figure, stem: Path) -> list[Path]:
     return paths
 
 
+def criterion_colors(criteria) -> dict[str, str]:
+    """The paper figures' colours for cosine/l1/random, distinct tab10 colours for every other criterion."""
+    taken = set(COLORS.values())
+    spare = iter(c for c in map(matplotlib.colors.to_hex, plt.get_cmap("tab10").colors) if c not in taken)
+    colors = {"none": "black"}
+    for crit in criteria:
+        colors.setdefault(crit, COLORS.get(crit) or next(spare, "0.5"))
+    return colors
+
+
 MARKERS = {"cosine": "o", "l1": "s", "random": "^"}  # distinct shapes: a series hidden by another still shows
 CI_LABEL = "bars: 95% t CI of the mean"
 
 
 def ci_err(stats: Sequence[MeanCI]) -> np.ndarray:
-    """Error-bar half-widths of 95 % t intervals (:func:`asc.compare.mean_ci`); 0 where there is none (n = 1)."""
-    return np.array([s.high - s.mean if np.isfinite(s.high) else 0.0 for s in stats])
+    """Error-bar half-widths of 95 % t intervals (:func:`asc.compare.mean_ci`); NaN (no bar drawn) where there is
+    none: n < 2 has no interval, and a zero-length bar would promise one."""
+    return np.array([s.high - s.mean if s.n >= 2 and np.isfinite(s.high) else np.nan for s in stats])
+
+
+def n_text(counts: Sequence[int]) -> str:
+    """``"n = 3"``, or ``"n = 1–3"`` when the points rest on different numbers of runs."""
+    counts = [int(c) for c in counts if c > 0]
+    if not counts:
+        return "n = 0"
+    low, high = min(counts), max(counts)
+    return f"n = {low}" if low == high else f"n = {low}–{high}"
+
+
+def ci_note(stats: Sequence[MeanCI]) -> str:
+    """What a series' error bars are, with its n: ``"n = 3; bars: 95% t CI of the mean"``, ``"n = 1: no
+    interval"``, or ``"n = 1–3; bars: 95% t CI of the mean where n ≥ 2"``."""
+    counts = [s.n for s in stats if s.n > 0]
+    if not counts or max(counts) < 2:
+        return f"{n_text(counts)}: no interval"
+    return f"{n_text(counts)}; {CI_LABEL}" + (" where n ≥ 2" if min(counts) < 2 else "")
 
 
 def dodged(ax: plt.Axes, i: int, k: int, step_pt: float = 3.5) -> transforms.Transform:

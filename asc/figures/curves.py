@@ -1,0 +1,90 @@
+"""Training curves: the training loss and the selection-split accuracy per epoch of every baseline and fine-tuned
+model, read from the history each training artifact stores (``metrics.json`` beside the row's ``checkpoint``:
+``history`` = one ``{"epoch", "loss", "select_acc", ...}`` per epoch, asc/train.py).
+
+Top row the baselines, bottom row the fine-tuned models (fine-tuning starts from a pruned network, so its epochs
+count from 1 again); each run is a thin line, and where a criterion has n ≥ 2 runs its mean per epoch is drawn
+thick. The legend gives n per series. Rows whose artifact is not on this machine are left out (one log line)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from asc.figures.style import LABELS, STYLE, criterion_colors, save_figure
+from asc.results import MissingResultsError, for_dataset
+
+log = logging.getLogger(__name__)
+
+PANELS = (("loss", "Training loss", 1.0), ("select_acc", "Selection accuracy (%)", 100.0))
+ROWS = (("baseline", "Baseline"), ("finetune", "Fine-tuning"))
+
+
+def histories(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, epoch): ``run_id``, ``stage``, ``criterion``, ``epoch``, ``loss``, ``select_acc``, from
+    the ``metrics.json`` beside each baseline and fine-tuned row's checkpoint."""
+    records, missing = [], 0
+    for _, row in df[df["stage"].isin([stage for stage, _ in ROWS])].iterrows():
+        path = Path(row["checkpoint"]).parent / "metrics.json" if row["checkpoint"] else None
+        try:
+            history = json.loads(path.read_text()).get("history") or [] if path else []
+        except (OSError, ValueError):
+            missing += 1
+            continue
+        for h in history:
+            records.append(
+                {"run_id": row["run_id"], "stage": row["stage"], "criterion": row["criterion"]}
+                | {k: h.get(k, np.nan) for k in ("epoch", "loss", "select_acc")}
+            )
+    if missing:
+        log.info("training curves: %d row(s) have no metrics.json beside their checkpoint; left out", missing)
+    return pd.DataFrame.from_records(
+        records, columns=["run_id", "stage", "criterion", "epoch", "loss", "select_acc"]
+    )
+
+
+def training_curves(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
+    """Loss and selection accuracy per epoch of the baselines and the fine-tuned models (see the module)."""
+    curves = histories(for_dataset(df, dataset))
+    if curves.empty:
+        raise MissingResultsError(
+            "the training curves need baseline or fine-tuned rows whose artifacts (metrics.json with the "
+            "per-epoch history) are in the store; run `asc` (the demo) or `asc experiment=paper_fig3`"
+        )
+    stages = [(stage, title) for stage, title in ROWS if (curves["stage"] == stage).any()]
+    colors = criterion_colors(curves["criterion"].unique())
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(stages), 2, figsize=(7.0, 2.2 * len(stages)), squeeze=False, layout="constrained"
+        )
+        for (stage, title), row in zip(stages, axes, strict=True):
+            sub = curves[curves["stage"] == stage]
+            for ax, (column, label, scale) in zip(row, PANELS, strict=True):
+                for crit, runs in sub.groupby("criterion", sort=False):
+                    color, n = colors[crit], runs["run_id"].nunique()
+                    for _, run in runs.groupby("run_id", sort=False):
+                        ax.plot(
+                            run["epoch"], run[column] * scale, color=color, lw=0.6, alpha=0.35 if n > 1 else 1
+                        )
+                    name = "Unpruned" if crit == "none" else LABELS.get(crit, crit)
+                    if n > 1:
+                        mean = runs.groupby("epoch")[column].mean() * scale
+                        ax.plot(
+                            mean.index,
+                            mean.values,
+                            color=color,
+                            lw=1.4,
+                            label=f"{name} (n = {n}; thick: mean)",
+                        )
+                    else:
+                        ax.plot([], [], color=color, lw=0.8, label=f"{name} (n = 1)")
+                ax.set_xlabel(f"{title} epoch")
+                ax.set_ylabel(label)
+                ax.grid(alpha=0.3, lw=0.5)
+            row[1].legend(frameon=False, fontsize=6, loc="best")
+        return save_figure(fig, stem)
