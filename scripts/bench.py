@@ -1,6 +1,6 @@
 """Throughput benchmarks of the front end, the training step, the malloc tuning and pruning, on this machine.
 
-    python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune,grid] [--clips N]
+    python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune,planning,grid] [--clips N]
                             [--experiment paper] [--scale S] [--modes fused,one-by-one]
 
 Every number is measured in this run: the cases of a section are interleaved round by round (so a burst of load
@@ -25,14 +25,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import bench_grid  # the sibling script: scripts/ is sys.path[0] when this file runs
+import bench_grid  # the sibling scripts: scripts/ is sys.path[0] when this file runs
+import bench_planning
 import numpy as np
 import torch
 
 from asc.__main__ import MALLOC_ENV  # the variables the `asc` entry point re-executes itself with
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune", "grid")
+SECTIONS = ("features", "decode", "train", "fused", "malloc", "prune", "planning", "grid")
 DEFAULT_SECTIONS = SECTIONS[:-1]  # the grid runs whole training jobs: asked for by name
 FULL = {
     "repeats": 7,
@@ -441,6 +442,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fused": ("3b. Fused training: M networks in one pass vs one by one", lambda: bench_fused(s)),
         "malloc": ("4. Malloc tuning (what the asc entry point's re-exec buys)", lambda: bench_malloc(s)),
         "prune": ("5. Pruning: similarity + selection (Algorithm 1)", lambda: bench_prune(s)),
+        "planning": (
+            "7. Planning: a dry run beside a bare torch import (fresh interpreters)",
+            lambda: bench_planning.bench_planning(repeats=3 if args.quick else 7, table=table),
+        ),
         "grid": (
             "6. The experiment's grid end to end on the TAU-sized stand-in",
             lambda: bench_grid.bench_grid(
