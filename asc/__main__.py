@@ -3,7 +3,9 @@
 glibc returns freed blocks larger than 32 MiB to the kernel and faults them back in on the next training step or
 STFT batch; on small VMs that page-faulting, not arithmetic, dominates (measured 1.45–1.7× faster training and
 2.5–2.9× faster batched STFT with it disabled). These variables must be set before the process starts, so the
-entry point re-executes itself once with them set. ASC_MALLOC_TUNING=0 turns this off.
+entry point re-executes itself once with them set. ASC_MALLOC_TUNING=0 turns this off. The re-executed process
+gets the command's own name back as ``sys.argv[0]`` (Hydra names the program from it: ``asc -sc install=bash``
+registers completion for ``asc``, not ``python``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+PROG_ENV = "ASC_PROG"  # the program name across the re-execution
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 
 
@@ -25,8 +28,10 @@ def malloc_tuning_wanted(environ: dict[str, str] | os._Environ = os.environ) -> 
 
 def main() -> None:
     if malloc_tuning_wanted():
-        env = {**os.environ, **MALLOC_ENV, "ASC_MALLOC_TUNED": "1"}
+        env = {**os.environ, **MALLOC_ENV, "ASC_MALLOC_TUNED": "1", PROG_ENV: sys.argv[0]}
         os.execve(sys.executable, [sys.executable, "-m", "asc", *sys.argv[1:]], env)
+    if PROG_ENV in os.environ:  # re-executed: the command as the user typed it (asc, or a path to it)
+        sys.argv[0] = os.environ.pop(PROG_ENV)
     from asc.cli import main as cli_main
 
     cli_main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from typing import Any
 
@@ -137,6 +138,29 @@ def check_recipe_choices(choices: Any) -> None:
             raise no_recipe(chosen, [group])
         have = ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
         raise ConfigError(f"{group}={chosen} is not a recipe of conf/{group}/: choose one of {have}")
+
+
+def experiments_help(width: int = 110) -> str:
+    """One line per file of conf/experiment/ for ``asc --help``: its name and its first comment's first sentence
+    (cut to ``width`` characters)."""
+    lines = []
+    for path in sorted((CONF_DIR / "experiment").glob("*.yaml")):
+        comment = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                break
+            if not line.startswith("# @package"):
+                comment.append(line.lstrip("# ").strip())
+        text = " ".join(comment)
+        first = re.split(r"\.\s+(?=[A-Z])", text)[0].rstrip(".")  # "Fig. 3" is no sentence end
+        if len(first) > width - 24:
+            first = first[: width - 25].rstrip() + "…"
+        lines.append(f"  {path.stem:<21} {first}")
+    return "\n".join(lines)
+
+
+if not OmegaConf.has_resolver("asc_experiments"):  # read by the help template (conf/config.yaml hydra.help)
+    OmegaConf.register_new_resolver("asc_experiments", experiments_help)
 
 
 def main() -> None:
