@@ -348,13 +348,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
         for split in block.get("splits") or []:
             choice(f"{key}.splits", split, SPLIT_NAMES)
         tunes = bool(block.get("fractions") or block.get("splits"))
-        if tunes and "repeats" not in block:
-            fail(
-                f"{key}.repeats",
-                "(missing)",
-                "an integer >= 1: how often each fraction or split is fine-tuned",
-            )
-        integer(f"{key}.repeats", block.get("repeats", 0), 1 if tunes else 0)
+        if block.get("repeats") is None:  # the top-level `repeats` fills it (asc.stages.prune.block_repeats)
+            integer("repeats", cfg.get("repeats"), 1 if tunes else 0)
+        else:
+            integer(f"{key}.repeats", block["repeats"], 1 if tunes else 0)
         if block.get("per_device") is not None and not isinstance(block["per_device"], bool):
             fail(f"{key}.per_device", block["per_device"], "true or false")
         if block.get("per_device") and not tunes:

@@ -55,8 +55,10 @@ def job_config(
         ]
     cfg = compose(overrides)
     if quick:
+        from asc.stages.prune import block_repeats
+
         for block in cfg["runs"]:
-            block["repeats"] = min(1, int(block["repeats"]))
+            block["repeats"] = min(1, block_repeats(block, cfg))
     return cfg
 
 

@@ -18,7 +18,21 @@ PINNED = {
         "features": ("c841e2642f2c", "c841e2642f2c", 1),
         "train": ("900dd007ea22", "900dd007ea22", 1),
         "prune": ("752c463653e1", "5295836702df", 5),
+        # issue 29 added repeats 1 and 2 of cosine, l1 and random at 100 % (the 11 runs before keep their keys:
+        # the next entry)
+        "finetune": ("021af35ad9ec", "17789fd4973a", 17),
+    },
+    # The demo's runs before issue 29, as its blocks were then
+    (
+        "runs=[{criteria:[cosine,chebyshev,average,l1,random],layer_sets:[[C1,C2,C3]],fractions:[1.0],repeats:1},"
+        "{criteria:[cosine,l1,random],layer_sets:[[C1,C2,C3]],fractions:[0.25,0.5,1.0],repeats:1}]",
+    ): {
+        "prune": ("752c463653e1", "5295836702df", 5),
         "finetune": ("021af35ad9ec", "b74966e4cd2e", 11),
+    },
+    # The top-level repeats fills every block without its own: repeat 0 keeps its key
+    ("runs=[{criteria:[cosine],layer_sets:[[C1,C2,C3]],fractions:[1.0]}]", "repeats=2"): {
+        "finetune": ("021af35ad9ec", "96233e162f8c", 2),
     },
     ("experiment=paper",): {
         "dataset": ("6a21d2e96b45", "6a21d2e96b45", 1),
@@ -34,7 +48,7 @@ PINNED = {
         "features": ("d5497df17bcf", "d5497df17bcf", 1),
         "train": ("4ba6d58ec30b", "4ba6d58ec30b", 1),
         "prune": ("7ea56afca1c8", "15dd5c23d59a", 5),
-        "finetune": ("2dd4a1bdf341", "9ea72f307fcc", 11),
+        "finetune": ("2dd4a1bdf341", "fba95420e358", 17),  # the 11th is still 9ea72f307fcc (test below)
     },
     ("protocol=authors", "experiment=paper_fig3"): {
         "train": ("f3ff81116326", "f3ff81116326", 1),
@@ -53,3 +67,9 @@ def test_known_configs_keep_their_keys(overrides: tuple[str, ...]) -> None:
     got = {stage: (k[0], k[-1], len(k)) for stage, k in keys.items()}
     for stage, expected in PINNED[overrides].items():
         assert got[stage] == expected, stage
+
+
+def test_the_demo_keeps_the_runs_it_had() -> None:
+    """Issue 29 added runs to the demo experiment; the runs it had keep their place and key."""
+    keys = [s.key for s in make_plan(composed("dataset=standin", "dataset.scale=0.05")) if s.stage == "finetune"]
+    assert (keys[0], keys[10]) == ("2dd4a1bdf341", "9ea72f307fcc")

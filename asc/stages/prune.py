@@ -63,9 +63,16 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
                     configs.append(dict(base, layers=_layers(layers)))
         fractions = [float(f) for f in block.get("fractions") or []]
         splits = [str(s) for s in block.get("splits") or []]
-        repeats, per_device = int(block.get("repeats") or 0), bool(block.get("per_device"))
+        repeats, per_device = block_repeats(block, cfg), bool(block.get("per_device"))
         out += [Block(c, fractions, splits, repeats, per_device) for c in configs]
     return out
+
+
+def block_repeats(block: Mapping[str, Any], cfg: Mapping[str, Any]) -> int:
+    """How often a `runs` block fine-tunes each fraction or split: its own ``repeats``, else the top-level
+    ``repeats`` (which fills every block that does not set its own)."""
+    own = block.get("repeats")
+    return int(own if own is not None else cfg.get("repeats") or 0)
 
 
 def label_of(pcfg: Mapping[str, Any]) -> str:
