@@ -66,9 +66,9 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
         return
     steps = make_plan(plain)
-    unseen = check_plan(steps, plain, upto=plain["stage"])  # every input, the disks: before any build
+    unseen, needs = check_plan(steps, plain, upto=plain["stage"])  # every input, the disks: before any build
     if plain["dry_run"]:
-        print(format_plan(steps, plain, upto=plain["stage"]))
+        print(format_plan(steps, plain, upto=plain["stage"], needs=needs))
         return
     from asc.tracking import prepare
 

@@ -39,6 +39,9 @@ class Context:
         self.write_report = write_report  # a multirun's jobs leave the report to its end (asc/cli.py)
         self._stores = {name: Store(cfg["paths"][name]) for name in ("data", "store")}
         self._splits: dict[tuple[str, str], Any] = {}
+        self.progress: Any = (
+            None  # the executor's asc.job_progress.JobProgress: told of every finished artifact
+        )
 
     def path(self, step: Step) -> Path:
         """The step's finished artifact folder (it exists once the step is built)."""
@@ -56,6 +59,8 @@ class Context:
         damaged = "rebuild" if rebuild_damaged else "refuse"
         store = self._stores[self.store_of[step.stage]]
         store.build(art, builder, config=step.config, upstream=ups, describe=step.label, damaged=damaged)
+        if self.progress is not None:
+            self.progress.finished(step)
         return art.path
 
     def build_batch(self, steps: Sequence[Step], builder: Callable[[Batch], None]) -> None:

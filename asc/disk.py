@@ -103,6 +103,14 @@ def _device(path: Path) -> int:
     return os.stat(_existing(path)).st_dev
 
 
+def mount_point(path: str | Path) -> Path:
+    """The mount point of the file system holding ``path`` (or its nearest existing parent)."""
+    p = _existing(Path(path))
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
 def free_bytes(path: str | Path) -> int:
     """Free bytes (for this user) on the file system holding ``path`` or its nearest existing parent."""
     return shutil.disk_usage(_existing(Path(path))).free

@@ -15,6 +15,7 @@ from typing import Any
 
 from asc.chain import STAGES, STORE_OF
 from asc.data.kinds import kind_of
+from asc.disk import Need
 from asc.plan import approx_examples_per_epoch, damage, is_built
 from asc.rows import dataset_label
 from asc.split_files import fraction_of
@@ -78,7 +79,41 @@ def recipes(cfg: Mapping[str, Any]) -> str:
     return f"recipes on {dataset_label(cfg['dataset'])}: {base}; {tune}"
 
 
-def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> str:
+def costs(steps: Sequence[Step], cfg: Mapping[str, Any], needs: Sequence[Need]) -> list[str]:
+    """What the job costs besides the table: the bytes it downloads, what it writes per file system (the disk
+    check's needs) and its projected duration (asc/eta.py: which rates, from where)."""
+    from asc.disk import human_bytes, mount_point
+    from asc.eta import Projection
+
+    d = cfg["dataset"]
+    if kind_of(d).generated or not any(s.stage == "dataset" for s in steps):
+        lines = ["download: nothing"]
+    else:
+        from asc.data.prepare import download_bytes
+
+        n, archives = download_bytes(d)
+        where = f" in {archives} archive(s) into {d['download_dir']}" if n else ""
+        lines = [f"download: {f'{human_bytes(n)} ({n / 1e9:.1f} GB)' if n else 'nothing'}{where}"]
+    by_fs: dict[Path, list[Need]] = {}
+    for need in needs:
+        if need.bytes > 0:
+            by_fs.setdefault(mount_point(need.path), []).append(need)
+    for fs, on in sorted(by_fs.items()):
+        what: dict[str, int] = {}
+        for n in on:
+            what[n.what] = what.get(n.what, 0) + n.bytes
+        parts = ", ".join(f"{w} {human_bytes(b)}" for w, b in what.items())
+        lines.append(f"disk: {human_bytes(sum(n.bytes for n in on))} on the file system at {fs} ({parts})")
+    if not by_fs:
+        lines.append("disk: nothing to write")
+    missing = [s for s in steps if _status(s, cfg) in ("missing", "damaged", "always")]
+    lines.append(f"time: {Projection(cfg).describe(missing)}")
+    return lines
+
+
+def format_plan(
+    steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str, needs: Sequence[Need] = ()
+) -> str:
     wanted = set(STAGES[: STAGES.index(upto) + 1])
     shown = [s for s in steps if s.stage in wanted]
     examples_of = _examples(steps, cfg)
@@ -93,5 +128,7 @@ def format_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> 
             counts.setdefault(s.stage, [0, 0])[status == "cached"] += 1
         lines.append(f"{s.stage:<9} {s.key:<12} {status:<7} {examples:>9}  {s.label}")
     total = ", ".join(f"{stage} {sum(c)} ({c[1]} cached)" for stage, c in counts.items())
-    lines.append(f"\n{sum(map(sum, counts.values()))} artifacts: {total}. dry run: nothing was built.")
+    lines.append(f"\n{sum(map(sum, counts.values()))} artifacts: {total}.")
+    lines += costs(shown, cfg, needs)
+    lines.append("dry run: nothing was built.")
     return "\n".join(lines)

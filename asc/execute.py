@@ -6,7 +6,8 @@ a job refuses the same data the same way whether it planned before the data arri
 ``Stage.ready``).
 
 Every stage's time goes into the job's log, and one line at the end lists them all, so a slow job says where
-its time went.
+its time went. The log also says what will be built and the projected time, one line per finished artifact with
+k/N and an ETA, and, when no bars are drawn, a line whenever a long step kept it silent (asc/job_progress.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 
 from asc.chain import CHAIN, STAGES, STORE_OF
 from asc.context import Context
+from asc.job_progress import JobProgress
 from asc.plan import by_stage
+from asc.progress import Heartbeat, show_progress
 from asc.stages.dataset import results_label
 from asc.step import Step
 
@@ -41,21 +44,27 @@ def execute(
     chain = CHAIN[: STAGES.index(upto) + 1]
     if unseen is None:
         unseen = {stage.name for stage in chain if not stage.ready(cfg)}
-    for i, stage in enumerate(chain):
-        if not grouped[stage.name]:
-            continue
-        start = time.perf_counter()
-        stage.run(grouped[stage.name], ctx)
-        if stage.name in unseen:  # planning could not see this content: check it now, before it is used
-            log.info("stage %s: its content now exists; checking it as planning would have", stage.name)
-            for later in chain[i + 1 :]:
-                later.check(grouped[later.name], cfg)
-        seconds[stage.name] = time.perf_counter() - start
-        log.info(
-            "stage %s: %d step(s) up to date in %.1f s",
-            stage.name,
-            len(grouped[stage.name]),
-            seconds[stage.name],
-        )
+    wanted = [s for stage in chain for s in grouped[stage.name] if stage.name != "report" or report]
+    progress = ctx.progress = JobProgress(wanted, cfg, device=ctx.device.type)
+    log.info("%s", progress.start_line())
+    with Heartbeat(progress.status, enabled=not show_progress(cfg["runtime"]["progress"])):
+        for i, stage in enumerate(chain):
+            if not grouped[stage.name]:
+                continue
+            start = time.perf_counter()
+            progress.begin(stage.name)
+            stage.run(grouped[stage.name], ctx)
+            if stage.name in unseen:  # planning could not see this content: check it now, before it is used
+                log.info("stage %s: its content now exists; checking it as planning would have", stage.name)
+                for later in chain[i + 1 :]:
+                    later.check(grouped[later.name], cfg)
+            seconds[stage.name] = time.perf_counter() - start
+            progress.end(stage.name, seconds[stage.name])
+            log.info(
+                "stage %s: %d step(s) up to date in %.1f s",
+                stage.name,
+                len(grouped[stage.name]),
+                seconds[stage.name],
+            )
     log.info("stage times: %s", ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
     return seconds

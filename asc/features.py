@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
 from asc.audio import AudioError, decoded
@@ -32,7 +31,7 @@ from asc.feature_arrays import (
     write_npy,
 )
 from asc.locks import ensure_held
-from asc.progress import show_progress
+from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +187,12 @@ def extract(
     device = torch.device(device)
     logmel = LogMel(frontend).to(device)
     batch = int(batch_size) if device.type == "cpu" else 64
-    disable = not show_progress(progress)
+    show = show_progress(progress)
     sums = BandSums(frontend.n_mels)
     pending: list[np.ndarray] = []
     done = 0
     clips = decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
-    with tqdm(total=len(paths), desc=desc, unit="clip", disable=disable) as bar, torch.inference_mode():
+    with progress_bar(total=len(paths), desc=desc, unit="clip", show=show) as bar, torch.inference_mode():
         for i, y in enumerate(clips):
             pending.append(y)
             if len(pending) == batch or i == len(paths) - 1:

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from asc.chain import CHAIN, STORE_OF, artifact_dir
 from asc.disk import Need, check_disk, check_writable
@@ -71,13 +71,22 @@ def _refuse_damaged_models(steps: Sequence[Step], damaged: Mapping[str, str], cf
             )
 
 
-def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> frozenset[str]:
+class Checked(NamedTuple):
+    """What :func:`check_plan` found besides its refusals."""
+
+    unseen: frozenset[
+        str
+    ]  # stages whose content did not exist yet: the executor checks their successors again
+    needs: list[Need]  # the bytes the missing artifacts will write, where (the dry run's disk lines)
+
+
+def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> Checked:
     """Every stage's checks up to ``upto`` (one-line errors naming the file, key or value); then that the folders
     the job writes to are writable, that the results table it appends to is sound, and that the disks hold what
     the missing artifacts will take (per file system).
 
     Returns the stages whose content did not exist yet (``Stage.ready``, asked before any check reads it): the
-    executor repeats the later stages' checks once such a stage has run (asc/execute.py)."""
+    executor repeats the later stages' checks once such a stage has run (asc/execute.py); and the disk needs."""
     from asc.results_check import check_results_table
 
     chain = CHAIN[: [s.name for s in CHAIN].index(upto) + 1]
@@ -102,7 +111,7 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> f
             check_results_table(results / "results.csv")
             _refuse_pooling(results / "results.csv", steps, cfg)
     check_disk(needs)
-    return unseen
+    return Checked(unseen, needs)
 
 
 def _pooling_rows(table: Path) -> Iterator[tuple[int, str, str, tuple[str, ...]]]:

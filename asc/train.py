@@ -28,14 +28,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from asc import fused
 from asc.atomic import atomic_path
 from asc.checks import NonFiniteError, require_finite
 from asc.device import auto_group_size, on_device, parts, precision_mode
 from asc.graphs import GraphedSteps
-from asc.progress import show_progress
+from asc.progress import progress_bar, show_progress
 from asc.speed import compiled_forward
 
 log = logging.getLogger(__name__)
@@ -217,7 +216,7 @@ def train_many(
         step = GraphedSteps(step, device, emulate=device.type != "cuda")
     bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
     ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
-    disable = not show_progress(progress)
+    show = show_progress(progress)
     with precision_mode(precision, device, cudnn_benchmark):
         while todo := [
             m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
@@ -230,8 +229,13 @@ def train_many(
                 pos[m, : sizes[m]] = runs[m].train_idx[torch.randperm(sizes[m], generator=states[m].shuffle)]
             pos = pos.to(x.device)
             loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
-            for t in tqdm(
-                range(max(n_steps.values())), desc=f"{len(todo)} run(s), epoch", leave=False, disable=disable
+            epoch_of = f"{min(states[m].epoch for m in todo) + 1}/{max(runs[m].recipe.epochs for m in todo)}"
+            for t in progress_bar(
+                range(max(n_steps.values())),
+                show=show,
+                desc=f"{len(todo)} run(s), epoch {epoch_of}, batch",
+                unit="batch",
+                leave=False,
             ):
                 groups: dict[int, list[int]] = {}  # batch size → runs: a last short batch is its own sub-step
                 for m in todo:

@@ -71,5 +71,7 @@ def test_known_configs_keep_their_keys(overrides: tuple[str, ...]) -> None:
 
 def test_the_demo_keeps_the_runs_it_had() -> None:
     """Issue 29 added runs to the demo experiment; the runs it had keep their place and key."""
-    keys = [s.key for s in make_plan(composed("dataset=standin", "dataset.scale=0.05")) if s.stage == "finetune"]
+    keys = [
+        s.key for s in make_plan(composed("dataset=standin", "dataset.scale=0.05")) if s.stage == "finetune"
+    ]
     assert (keys[0], keys[10]) == ("2dd4a1bdf341", "9ea72f307fcc")

@@ -268,7 +268,10 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
         (["dry_run=maybe"], r"^dry_run='maybe' is not valid"),
         (["seed=-1"], r"^seed=-1 is not valid"),
         (["train.seeds=[0,0]"], r"^train.seeds=\[0, 0\] is not valid: expected distinct seeds"),
-        (["runs=[{criteria:[cosine],fractions:[1.0]}]", "repeats=0"], r"^repeats=0 is not valid: expected an integer >= 1"),
+        (
+            ["runs=[{criteria:[cosine],fractions:[1.0]}]", "repeats=0"],
+            r"^repeats=0 is not valid: expected an integer >= 1",
+        ),
         (["runs=[{criteria:[cosine],fractions:[1.0],repeats:0}]"], r"^runs\[0\].repeats=0 is not valid"),
         (["paths.store=null"], r"^paths.store=None is not valid: expected a folder"),
         (["paths.results=''"], r"^paths.results='' is not valid: expected a folder"),

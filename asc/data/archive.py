@@ -20,12 +20,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
-from tqdm.auto import tqdm
-
 from asc.atomic import sweep_stale_temps, temp_path
 from asc.disk import explain_full_disk
 from asc.locks import hold
-from asc.progress import show_progress
+from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +97,13 @@ def _extract_all(
 ) -> None:
     files = [(info, rel) for info, rel in plan if not info.is_dir()]
     skipped = 0
-    with tqdm(
+    with progress_bar(
         total=sum(info.file_size for info, _ in files),
         desc=f"extract {_label(zip_path.name)}",
         unit="B",
         unit_scale=True,
         unit_divisor=1024,
-        disable=not show,
+        show=show,
     ) as bar:
         for info, rel in plan:
             out = target.joinpath(*rel.split("/"))

@@ -33,14 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from tqdm import tqdm
 
 from asc.atomic import atomic_path
 from asc.data import tau, tau2022
 from asc.data.tau import SCENES
 from asc.errors import ConfigError
 from asc.process import die_with_parent
-from asc.progress import show_progress
+from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +285,9 @@ def generate(cfg: Mapping[str, Any], root: Path, progress: bool | None = None) -
     frames, n = int(round(cfg["clip_seconds"] * int(cfg["sample_rate"]))), pieces(cfg)
     todo = [c for c in clips if not all(_complete(root / f, frames) for f in file_names(c, n))]
     jobs = [(cfg, c, str(root)) for c in todo]
-    disable = not show_progress(progress)
+    show = show_progress(progress)
     workers = max(1, int(cfg.get("workers", 1)))
-    with tqdm(total=len(jobs), desc="demo audio", unit="clip", disable=disable) as bar:
+    with progress_bar(total=len(jobs), desc="demo audio", unit="clip", show=show) as bar:
         if workers == 1:
             for job in jobs:
                 _render_and_write(job)

@@ -16,11 +16,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from asc.data import checksums
 from asc.data.checksums import Archive
 from asc.disk import explain_full_disk
+from asc.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ class _Transient(Exception):
 
 
 def byte_bar(total: int, initial: int, desc: str, show: bool, *, leave: bool) -> Any:
-    """A tqdm bar counting bytes (KiB, MiB, ...); drawn only when ``show``."""
-    return tqdm(total=total, initial=initial, desc=desc, leave=leave, disable=not show, **_BYTE_BAR)
+    """A tqdm bar counting bytes (KiB, MiB, ...) when ``show``, else one the log's heartbeat reports."""
+    return progress_bar(total=total, initial=initial, desc=desc, leave=leave, show=show, **_BYTE_BAR)
 
 
 def _label(name: str) -> str:

@@ -135,6 +135,19 @@ def download_needs(cfg: Mapping[str, Any]) -> list[Need]:
     )
 
 
+def download_bytes(cfg: Mapping[str, Any]) -> tuple[int, int]:
+    """(bytes still to download, archives) for ``cfg``'s selection (the dataset config): archives neither
+    extracted into ``dataset.root`` nor downloaded, less what a resumable ``.part`` already holds."""
+    root, dest = Path(cfg["root"]), Path(cfg["download_dir"])
+    if not cfg.get("download", True) or is_complete(root):
+        return 0, 0
+    todo = [
+        a for a in archives_from_config(cfg["files"], list(cfg["archives"])) if not is_extracted(a.name, root)
+    ]
+    left = [a.bytes - _downloaded(dest, a) for a in todo]
+    return sum(left), sum(1 for n in left if n > 0)
+
+
 def prepare_tau(
     cfg: Mapping[str, Any],
     progress: bool | None = None,

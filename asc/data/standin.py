@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from asc.atomic import atomic_path, atomic_write_text
 from asc.checks import require_finite
@@ -38,7 +37,7 @@ from asc.data.tau import SCENES, write_metadata
 from asc.data.tau2022 import PIECES, piece_name, write_splits
 from asc.errors import ConfigError
 from asc.feature_arrays import write_npy
-from asc.progress import show_progress
+from asc.progress import progress_bar, show_progress
 
 CITIES = [
     "barcelona",
@@ -192,7 +191,7 @@ def render_features(
     out_dir = Path(out_dir)
     voice = _Voice(table, seed, n_mels)
     s1, s2, total, clips = np.zeros(n_mels), np.zeros(n_mels), 0, {}
-    bar = tqdm(total=len(table), desc="stand-in features", unit="clip", disable=not show_progress(progress))
+    bar = progress_bar(total=len(table), desc="stand-in features", unit="clip", show=show_progress(progress))
     for code, fold in enumerate(("train", "evaluate")):
         rows = table[table["split"] == fold].reset_index(drop=True)
         shape = (len(rows), n_mels, frames)

@@ -1,0 +1,100 @@
+"""A running job's progress in its log: a start line (what will be built, per stage, and the projected time), one
+line per finished artifact with k/N and an ETA from measured rates (asc/eta.py), and the status the heartbeat
+(asc/progress.py) logs when a long step keeps the log silent. After each stage its measured rate goes into
+``<paths.store>/rates.json`` for the next dry run and ETA.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from asc.chain import STORE_OF
+from asc.eta import Projection, save_rates
+from asc.plan import is_built
+from asc.progress import duration
+from asc.step import Step
+
+log = logging.getLogger("asc.progress")
+
+
+class JobProgress:
+    """``steps``: the plan's steps up to the stage the job stops at; ``device``: where it trains (cpu, cuda)."""
+
+    def __init__(self, steps: Sequence[Step], cfg: Mapping[str, Any], *, device: str):
+        self.cfg, self.device = cfg, device
+        self.steps = list(steps)
+        self.todo = [s for s in self.steps if not STORE_OF[s.stage] or not is_built(cfg, s)]
+        self.todo_ids = {s.id for s in self.todo}
+        self.projection = Projection(cfg, device)
+        self.done: set[str] = set()
+        self.begun = self.last = time.monotonic()
+        self.stage, self.stage_begun, self.stage_units = "", self.begun, 0.0
+
+    def start_line(self) -> str:
+        per = Counter(s.stage for s in self.todo)
+        built = ", ".join(f"{stage} {n}" for stage, n in per.items())
+        cached = len(self.steps) - len(self.todo)
+        what = (
+            f"{len(self.todo)} of {len(self.steps)} steps ({cached} cached): {built}"
+            if self.todo
+            else "nothing"
+        )
+        return f"to build: {what}; {self.projection.describe(self.todo)}"
+
+    def begin(self, stage: str) -> None:
+        self.stage, self.stage_begun, self.stage_units = stage, time.monotonic(), 0.0
+
+    def finished(self, step: Step, how: str = "built") -> None:
+        """One artifact of the plan is there (built, or built by another job meanwhile): its k/N line."""
+        if step.id not in self.todo_ids or step.id in self.done:
+            return
+        self.done.add(step.id)
+        now = time.monotonic()
+        self.stage_units += self.projection.units(step)
+        self.projection.measured[step.stage] = (now - self.stage_begun) / max(self.stage_units, 1e-9)
+        self.last = now
+        log.info(
+            "[%d/%d] %s %s %s %s; %s elapsed, %s",
+            len(self.done),
+            len(self.todo),
+            how,
+            step.stage,
+            step.key,
+            step.label,
+            duration(now - self.begun),
+            self.eta(),
+        )
+
+    def end(self, stage: str, seconds: float) -> None:
+        """The stage is done: its steps that built nothing through the store (the report) count as finished, and
+        its rate (seconds per unit over the steps this run built) is recorded."""
+        for step in self.todo:
+            if step.stage == stage and step.id not in self.done:
+                self.finished(step, "done:" if not STORE_OF[stage] else "up to date:")
+        units = sum(self.projection.units(s) for s in self.todo if s.stage == stage)
+        if units:
+            self.projection.measured[stage] = seconds / units
+            save_rates(self.cfg, self.device, {stage: seconds / units})
+
+    def eta(self) -> str:
+        """``ETA 2 min 10 s`` for what is left (less the time the current step has run), or why there is none."""
+        left = [s for s in self.todo if s.id not in self.done]
+        if not left:
+            return "ETA 0 s (done)"
+        total, _, unknown = self.projection.seconds(left)
+        total = max(0.0, total - (time.monotonic() - self.last))
+        if unknown:
+            return f"ETA {duration(total)} + {', '.join(unknown)} (no rate measured yet)"
+        return f"ETA {duration(total)}"
+
+    def status(self) -> str:
+        """What the heartbeat logs: the stage under way, k/N, time elapsed and the ETA."""
+        now = time.monotonic()
+        return (
+            f"working: stage {self.stage} ({duration(now - self.stage_begun)} in it), "
+            f"{len(self.done)}/{len(self.todo)} steps done, {duration(now - self.begun)} elapsed, {self.eta()}"
+        )
