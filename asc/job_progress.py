@@ -81,15 +81,20 @@ class JobProgress:
             save_rates(self.cfg, self.device, {stage: seconds / units})
 
     def eta(self) -> str:
-        """``ETA 2 min 10 s`` for what is left (less the time the current step has run), or why there is none."""
+        """``ETA 2 min 10 s`` for what is left (the current stage's steps less the time they have run), or a
+        lower bound when the current stage runs past its projection, and the stages without a rate."""
         left = [s for s in self.todo if s.id not in self.done]
         if not left:
             return "ETA 0 s (done)"
-        total, _, unknown = self.projection.seconds(left)
-        total = max(0.0, total - (time.monotonic() - self.last))
-        if unknown:
-            return f"ETA {duration(total)} + {', '.join(unknown)} (no rate measured yet)"
-        return f"ETA {duration(total)}"
+        here = [s for s in left if s.stage == self.stage]
+        later, _, unknown = self.projection.seconds([s for s in left if s.stage != self.stage])
+        current, _, unknown_here = self.projection.seconds(here)
+        current -= time.monotonic() - self.last
+        text = f"ETA {duration(later + max(current, 0.0))}"
+        if here and current < 0 and not unknown_here:
+            text = f"ETA > {duration(later)} (stage {self.stage} runs past its projection)"
+        unknown = list(dict.fromkeys(unknown_here + unknown))
+        return f"{text} + {', '.join(unknown)} (no rate measured yet)" if unknown else text
 
     def status(self) -> str:
         """What the heartbeat logs: the stage under way, k/N, time elapsed and the ETA."""

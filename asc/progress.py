@@ -101,7 +101,10 @@ class LogBar:
         else:
             text += unit
         if rate > 0:
-            text += f", {self._amount(rate)}{unit}/s" if self.unit == "B" else f", {rate:.3g}{unit}/s"
+            shown = (
+                self._amount(rate) if self.unit == "B" else f"{rate:,.0f}" if rate >= 100 else f"{rate:.2f}"
+            )
+            text += f", {shown}{unit}/s"
             if self.total:
                 text += f", ETA {duration((self.total - self.n) / rate)}"
         return text

@@ -233,7 +233,7 @@ def train_many(
             for t in progress_bar(
                 range(max(n_steps.values())),
                 show=show,
-                desc=f"{len(todo)} run(s), epoch {epoch_of}, batch",
+                desc=f"{len(todo)} run(s), epoch {epoch_of}:",
                 unit="batch",
                 leave=False,
             ):

@@ -6,7 +6,9 @@ everything, the later ones check what is reused.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +61,25 @@ def paths(ws: Path, store: str = "store", results: str = "results", run: str = "
 @pytest.fixture(scope="module")
 def first(run_asc, ws: Path):
     return run_asc(*paths(ws), *TINY, timeout=400)
+
+
+def test_the_log_says_what_is_built_with_k_of_n_and_an_eta(first, ws: Path) -> None:
+    """Issue 29: a start line, one [k/N] line per finished artifact with an ETA, never 30 s without a line
+    (stdout is a pipe here: no bars, the heartbeat), and the measured rates left for the next projection."""
+    out = first.output
+    assert re.search(
+        r"to build: 15 of 15 steps \(0 cached\): dataset 1, index 1, features 1, train 1, prune 3, "
+        r"finetune 6, report 1; projected",
+        out,
+    ), tail(out)
+    done = re.findall(r"\[(\d+)/15\] .*; (?:\d+ (?:s|min)[^;]*) elapsed, ETA", out)
+    assert [int(k) for k in done] == list(range(1, 16)), tail(out)
+    stamps = [
+        datetime.strptime(m, "%Y-%m-%d %H:%M:%S,%f") for m in re.findall(r"^\[(\S+ \S+)\]\[", out, re.M)
+    ]
+    assert max(b - a for a, b in zip(stamps, stamps[1:])).total_seconds() <= 30
+    rates = json.loads((ws / "store" / "rates.json").read_text())["rates"]
+    assert {k.split("|")[0] for k in rates} >= {"dataset", "features", "train", "prune", "finetune", "report"}
 
 
 def test_first_run_builds_everything_and_reports(first, ws: Path) -> None:

@@ -1,0 +1,131 @@
+"""Progress in a log (issue 29): bars that count without drawing, the heartbeat that breaks a long silence, the
+job's k/N lines with an ETA, the rates a run leaves for the next projection, and the dry run's cost lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tqdm.auto import tqdm
+
+from asc.dryrun import format_plan
+from asc.eta import BENCHMARK, Projection, load_rates
+from asc.job_progress import JobProgress
+from asc.plan import check_plan, make_plan
+from asc.progress import Heartbeat, LogBar, duration, open_bars, progress_bar
+from tests.config_fixtures import composed
+
+
+def _cfg(tmp: Path, *overrides: str) -> dict[str, Any]:
+    return composed(
+        f"paths.data={tmp}/data", f"paths.store={tmp}/store", f"paths.results={tmp}/results", *overrides
+    )
+
+
+def test_a_bar_draws_on_a_terminal_and_counts_in_a_log() -> None:
+    drawn = progress_bar(total=3, desc="x", show=True, disable=True)
+    assert isinstance(drawn, tqdm)
+    drawn.close()
+    with progress_bar(total=4, desc="demo audio", unit="clip", show=False) as bar:
+        assert isinstance(bar, LogBar)
+        bar.update(2)
+        assert re.fullmatch(r"demo audio 2/4 clip \(50 %\), [\d.,]+ clip/s, ETA \d+ s", bar.status())
+        assert "demo audio 2/4" in open_bars()
+    assert open_bars() == ""  # closed: no longer reported
+    with progress_bar(total=3 << 20, initial=1 << 20, desc="download", unit="B", show=False) as b:
+        assert b.status().startswith("download 1.0 MiB/3.0 MiB (33 %)")
+    assert list(progress_bar(range(3), show=False, desc="epoch")) == [0, 1, 2] and open_bars() == ""
+
+
+def test_duration() -> None:
+    assert [duration(s) for s in (4.4, 65, 7260, 3 * 86400 + 7200)] == [
+        "4 s",
+        "1 min 05 s",
+        "2 h 01 min",
+        "3 d 2 h",
+    ]
+
+
+def test_the_heartbeat_breaks_a_silence(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with Heartbeat(lambda: "working: stage train, 3/9 steps done", silence_s=0.3):
+        with progress_bar(range(5), show=False, desc="2 run(s), epoch 1/4:", unit="batch") as bar:
+            for _ in bar:
+                time.sleep(0.25)
+    beats = [r.getMessage() for r in caplog.records if r.name == "asc.progress"]
+    assert beats, "no line in 1.25 s of silence"
+    assert all(b.startswith("working: stage train, 3/9 steps done") for b in beats)
+    assert any("2 run(s), epoch 1/4:" in b and "batch/s" in b for b in beats)
+    caplog.clear()
+    with Heartbeat(lambda: "never", silence_s=0.3, enabled=False):  # bars drawn on a terminal: no heartbeat
+        time.sleep(0.5)
+    assert not caplog.records
+
+
+def test_finished_artifacts_log_k_of_n_with_an_eta_and_leave_their_rates(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    cfg = _cfg(tmp_path)
+    steps = make_plan(cfg)
+    job = JobProgress(steps, cfg, device="cpu")
+    assert job.start_line().startswith(
+        f"to build: {len(steps)} of {len(steps)} steps (0 cached): dataset 1, index 1"
+    )
+    assert "train, finetune from the benchmark's figures" in job.start_line()
+    tunes = [s for s in steps if s.stage == "finetune"]
+    job.begin("finetune")
+    time.sleep(0.05)
+    job.finished(tunes[0])
+    job.finished(tunes[0])  # once only
+    lines = [r.getMessage() for r in caplog.records if r.name == "asc.progress"]
+    assert len(lines) == 1 and lines[0].startswith(f"[1/{len(steps)}] built finetune {tunes[0].key}")
+    assert re.search(r"ETA \d+ (s|min)", lines[0]) and "no rate measured yet" in lines[0]  # the dataset's
+    job.end("finetune", 2.0)
+    assert f"[{len(tunes)}/{len(steps)}] up to date: finetune" in caplog.records[-1].getMessage()
+    units = sum(job.projection.units(s) for s in tunes)
+    stored = load_rates(cfg)
+    assert stored["device"] == "cpu"
+    (entry,) = [v for k, v in stored["rates"].items() if k.startswith("finetune|dcase21|logmel40x500|cpu")]
+    assert entry["s_per_unit"] == pytest.approx(2.0 / units)
+    again = Projection(cfg)  # the next job (or dry run) projects fine-tuning from this machine's rate
+    assert again.rate("finetune") == (pytest.approx(2.0 / units), "measured")
+    assert again.rate("train") == (BENCHMARK["cpu"], "benchmark")
+    assert again.rate("prune") == (None, "")
+
+
+def test_a_demo_rate_projects_the_real_grid(tmp_path: Path) -> None:
+    """Training rates are kept per network, features and device, not per dataset."""
+    cfg = _cfg(tmp_path)
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "rates.json").write_text(
+        json.dumps({"device": "cpu", "rates": {"train|dcase21|logmel40x500|cpu": {"s_per_unit": 0.02}}})
+    )
+    paper = _cfg(tmp_path, "experiment=paper")
+    assert Projection(paper).rate("train") == (0.02, "measured")
+    assert Projection(cfg, "cuda").rate("train") == (BENCHMARK["cuda"], "benchmark")
+
+
+def test_the_paper_dry_run_says_download_disk_and_time(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "experiment=paper")
+    steps = make_plan(cfg)
+    needs = check_plan(steps, cfg, upto="report")
+    text = format_plan(steps, cfg, upto="report", needs=needs)
+    tail = text.splitlines()[-4:]
+    assert re.fullmatch(
+        r"download: 25\.5 GiB \(27\.4 GB\) in 18 archive\(s\) into .*downloads/tau2020mobile", tail[0]
+    ), tail
+    assert re.fullmatch(
+        r"disk: [\d.]+ GiB on the file system at /\S* \(18 zip\(s\) still to download.*\)", tail[1]
+    )
+    assert re.fullmatch(
+        r"time: projected (\d+ d \d+ h|[\d ]+h [\d ]+min) on cpu: train, finetune from the benchmark's.*",
+        tail[2],
+    )
+    assert "dataset, index, features, prune, report not projected" in tail[2]
+    assert tail[3] == "dry run: nothing was built."
