@@ -26,8 +26,8 @@ def compose(overrides: Sequence[str] = ()) -> dict[str, Any]:
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf, open_dict
 
-    from asc import CONF_DIR
     from asc.cli import check_recipe_choices
+    from asc.config_files import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=True)

@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from asc import CONF_DIR
+from asc.config_files import CONF_DIR
 from asc.disk import DiskSpaceError
 from asc.errors import InputError
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc import CONF_DIR
 from asc.chain import STAGES
+from asc.config_files import CONF_DIR
 from asc.data.kinds import kind_of
 from asc.errors import ConfigError
 from asc.values import boolean, choice, fail, integer, listed, number

@@ -37,12 +37,20 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = node.module or "" if node.level == 0 else _resolve(path, node.module, node.level)
-            if node.module:  # `from . import x` imports x, not the package it sits in
+            names = [f"{base}.{a.name}" for a in node.names]
+            out.update(names)
+            # `from . import x` imports x, not the package it sits in; so does `from asc import split_files`
+            # (the submodule, not the package's own code: asc/__init__.py's CONF_DIR and lazy API)
+            if node.module and not all(map(_is_module, names)):
                 out.add(base)
-            out.update(f"{base}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
     return {m for m in out if m.startswith("asc")}
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _resolve(path: Path, module: str | None, level: int) -> str:
