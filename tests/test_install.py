@@ -122,6 +122,7 @@ def test_a_wheel_installed_elsewhere_runs(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path / "elsewhere",
         check=True,
     )
     assert where.stdout.strip().startswith(str(tmp_path / "venv"))
