@@ -114,8 +114,12 @@ def test_checks_of_content_that_did_not_exist_at_planning_run_before_it_is_used(
     )
     monkeypatch.setattr(execute, "CHAIN", fake)
     monkeypatch.setattr(execute, "STAGES", tuple(s.name for s in fake))
-    monkeypatch.setattr(execute, "Context", lambda cfg, **kwargs: None)
+    monkeypatch.setattr(
+        execute, "Context", lambda cfg, **kwargs: SimpleNamespace(device=SimpleNamespace(type="cpu"))
+    )
+    quiet = SimpleNamespace(start_line=str, begin=lambda stage: None, end=lambda stage, s: None, status=str)
+    monkeypatch.setattr(execute, "JobProgress", lambda steps, cfg, device: quiet)  # the log's progress lines
     steps = [SimpleNamespace(stage=s.name) for s in fake]
     monkeypatch.setattr(execute, "by_stage", lambda steps: {s.stage: [s] for s in steps})
-    execute.execute(steps, {}, upto="d")
+    execute.execute(steps, {"runtime": {"progress": True}}, upto="d")
     assert calls == ["run a", "check b", "check c", "check d", "run b", "run c", "run d"]
