@@ -114,7 +114,7 @@ def test_a_demo_rate_projects_the_real_grid(tmp_path: Path) -> None:
 def test_the_paper_dry_run_says_download_disk_and_time(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, "experiment=paper")
     steps = make_plan(cfg)
-    needs = check_plan(steps, cfg, upto="report")
+    needs = check_plan(steps, cfg, upto="report").needs
     text = format_plan(steps, cfg, upto="report", needs=needs)
     tail = text.splitlines()[-4:]
     assert re.fullmatch(
