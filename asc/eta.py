@@ -6,7 +6,8 @@ A unit is what a stage's time grows with: a training example seen once (example-
 estimates examples: asc.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip for
 features (fold1_train's clips, as the dataset's kind counts them), an artifact for every other stage. Rates are kept under what they depend on: training rates under the
 model, the features and the device (so a demo run's rate projects the real dataset's grid on the same machine),
-the other stages' under the dataset and the device. Without a measured rate the training stages fall back on
+the other stages' under the dataset and the device; a training stage without its own rate takes the other
+training stage's. Without a measured rate the training stages fall back on
 :data:`BENCHMARK` (README "Performance"); a stage with neither is left out of the projection, and said so.
 """
 
@@ -124,6 +125,11 @@ class Projection:
         entry = self.stored["rates"].get(rate_key(stage, self.cfg, self.device))
         if entry:
             return float(entry["s_per_unit"]), "measured"
+        if stage in TRAINING:  # the other training stage's rate: the same network family per example-epoch
+            (other,) = (t for t in TRAINING if t != stage)
+            entry = self.stored["rates"].get(rate_key(other, self.cfg, self.device))
+            if entry:
+                return float(entry["s_per_unit"]), "measured"
         if stage in TRAINING and self.device in BENCHMARK:
             return BENCHMARK[self.device], "benchmark"
         return None, ""

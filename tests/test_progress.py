@@ -95,7 +95,10 @@ def test_finished_artifacts_log_k_of_n_with_an_eta_and_leave_their_rates(
     assert entry["s_per_unit"] == pytest.approx(2.0 / units)
     again = Projection(cfg)  # the next job (or dry run) projects fine-tuning from this machine's rate
     assert again.rate("finetune") == (pytest.approx(2.0 / units), "measured")
-    assert again.rate("train") == (BENCHMARK["cpu"], "benchmark")
+    assert again.rate("train") == (
+        pytest.approx(2.0 / units),
+        "measured",
+    )  # fine-tuning's, until it has its own
     assert again.rate("prune") == (None, "")
 
 
