@@ -4,11 +4,12 @@ job (its k/N lines and the heartbeat).
 
 A unit is what a stage's time grows with: a training example seen once (example-epochs, estimated as the dry run
 estimates examples: asc.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip for
-features (fold1_train's clips, as the dataset's kind counts them), an artifact for every other stage. Rates are kept under what they depend on: training rates under the
-model, the features and the device (so a demo run's rate projects the real dataset's grid on the same machine),
-the other stages' under the dataset and the device; a training stage without its own rate takes the other
-training stage's. Without a measured rate the training stages fall back on
-:data:`BENCHMARK` (README "Performance"); a stage with neither is left out of the projection, and said so.
+features (fold1_train's clips, as the dataset's kind counts them), an artifact for every other stage. Rates are
+kept under what they depend on: training rates under the model, the features and the device (so a demo run's
+rate projects the real dataset's grid on the same machine), the other stages' under the dataset and the device;
+a training stage without its own rate takes the other training stage's. Without a measured rate the training
+stages fall back on :data:`BENCHMARK` (README "Performance"); a stage with neither is left out of the
+projection, and said so.
 """
 
 from __future__ import annotations
