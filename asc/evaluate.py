@@ -14,16 +14,22 @@ from torch import nn
 
 from asc import fused
 from asc.device import auto_group_size, parts, precision_mode
+from asc.losses import probabilities
 
 
 @torch.inference_mode()
 def predict(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 64, device: torch.device | str = "cpu"
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    multi_label: bool = False,
 ) -> np.ndarray:
-    """Class probabilities (N, classes) in eval mode (the model is moved to ``device``)."""
+    """Class probabilities (N, classes) in eval mode (the model is moved to ``device``): softmax, or a sigmoid
+    per class when ``multi_label``."""
     model.to(device).eval()
     out = [
-        torch.softmax(model(x[i : i + batch_size].to(device)), dim=1).cpu()
+        probabilities(model(x[i : i + batch_size].to(device)), multi_label, dim=1).cpu()
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
@@ -39,10 +45,12 @@ def predict_many(
     channels_last: bool = True,
     group_size: int | None = None,
     formulation: str = "auto",
+    multi_label: bool = False,
 ) -> list[np.ndarray]:
     """Class probabilities (N, classes) of each model: models of one shape in batched passes of ``group_size``
     (default :func:`auto_group_size`; on CUDA all of them in one pass), in float32 without TF32 like training's
-    default. ``formulation``: the convolutions' (:mod:`asc.fused_conv`; auto: :meth:`asc.fused.FusedStack.conv_for`)."""
+    default. ``formulation``: the convolutions' (:mod:`asc.fused_conv`; auto: :meth:`asc.fused.FusedStack.conv_for`).
+    ``multi_label``: a sigmoid per class instead of the softmax (tagging)."""
     groups: dict[tuple, list[int]] = {}
     for i, model in enumerate(models):
         groups.setdefault(tuple((k, tuple(v.shape)) for k, v in model.state_dict().items()), []).append(i)
@@ -56,7 +64,9 @@ def predict_many(
             chunks = [
                 torch.cat(
                     [
-                        torch.softmax(stack.logits(sel, x[i : i + batch_size].to(stack.device)), dim=2)
+                        probabilities(
+                            stack.logits(sel, x[i : i + batch_size].to(stack.device)), multi_label, dim=2
+                        )
                         for sel in parts(list(range(len(idxs))), k)
                     ],
                     dim=1,

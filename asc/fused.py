@@ -35,6 +35,7 @@ from torch import nn
 
 from asc import fused_conv
 from asc.fused_ops import adam_apply, adam_scalars, keep_mask, layer_keys
+from asc.losses import per_model_loss
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class FusedStack:
         channels_last: bool = True,
         formulation: str = "grouped",
         dropout_rng: str = "auto",
+        multi_label: bool = False,
     ):
         shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
         if len(shapes) != 1:
@@ -163,6 +165,9 @@ class FusedStack:
         self.chosen: str | None = None  # auto: the measured fastest, once per stack (see conv_for)
         self.timings: dict[str, float] = {}
         self.dropout_rng = dropout_rng
+        self.multi_label = (
+            multi_label  # the loss: binary cross-entropy per tag (asc.losses), else cross-entropy
+        )
         self._idx: dict[tuple[int, ...], torch.Tensor] = {}
 
     def _views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -235,7 +240,7 @@ class FusedStack:
         seeds: torch.Tensor,
         forward_fn: Any = forward,
     ) -> torch.Tensor:
-        """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G); ``lr``, ``eps``, ``seeds`` hold one
+        """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G) (multi-label: (B, G, C)); ``lr``, ``eps``, ``seeds`` hold one
         value per model of the stack. Returns the G mean losses (detached, on the device)."""
         idx = self.index(sel)
         if idx is None:
@@ -252,7 +257,7 @@ class FusedStack:
         if self.formulation == "auto" and self.chosen is None and len(sel) > 1:
             self._choose(forward_fn, t, params, xin, y, kw)
         logits = forward_fn(self.ops, t, xin, conv=self.conv_for(len(sel)), **kw)
-        losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(0)  # (G,)
+        losses = per_model_loss(logits, y, self.multi_label)  # (G,)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         grad = torch.cat([gr.reshape(len(sel), -1) for gr in grads], 1)
         steps = steps + 1
@@ -283,7 +288,7 @@ class FusedStack:
         def trial(conv: str) -> None:
             tt = {k: v if k in params else v.clone() for k, v in t.items()}
             out = forward_fn(self.ops, tt, xin, conv=conv, **kw)
-            loss = F.cross_entropy(out.transpose(1, 2), y, reduction="none").sum()
+            loss = per_model_loss(out, y, self.multi_label).sum()
             torch.autograd.grad(loss, list(params.values()))
 
         self.chosen, self.timings = fused_conv.choose(trial, self.device)

@@ -35,7 +35,9 @@ from asc.checks import NonFiniteError, require_finite
 from asc.device import auto_group_size, on_device, parts, precision_mode
 from asc.graphs import GraphedSteps
 from asc.progress import progress_bar, show_progress
+from asc.sampling import UNIFORM, epoch_order
 from asc.speed import compiled_forward
+from asc.tasks import SCENES, Task
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Recipe:
     lr: float
     adam_eps: float
     select_after: int
+    sampling: str = UNIFORM  # the epoch's clip order: asc.sampling.SAMPLINGS
 
 
 @dataclass
@@ -76,7 +79,10 @@ class _State:
 
 
 def _identity(run: Run) -> dict[str, Any]:
-    return {"seed": int(run.seed), "recipe": asdict(run.recipe), "train_idx": run.train_idx.cpu()}
+    recipe = asdict(run.recipe)
+    if recipe["sampling"] == UNIFORM:  # as before sampling was a choice: earlier last.pt files still resume
+        del recipe["sampling"]
+    return {"seed": int(run.seed), "recipe": recipe, "train_idx": run.train_idx.cpu()}
 
 
 def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
@@ -157,10 +163,14 @@ def train_many(
     dropout_rng: str = "auto",
     cudnn_benchmark: bool = False,
     on_epoch_end: Callable[[int, int], None] | None = None,
+    task: Task = SCENES,
 ) -> list[dict[str, Any]]:
-    """Train every run with Adam + cross-entropy, M at a time in one fused pass (``fuse=False``: one by one,
-    same code with M = 1). Each run's model ends holding its selected weights: only epochs after
-    ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split.
+    """Train every run with Adam + the task's loss (:mod:`asc.losses`: cross-entropy for scenes, binary
+    cross-entropy for tagging, where y is (N, classes) 0/1), M at a time in one fused pass (``fuse=False``:
+    one by one, same code with M = 1). Each run's model ends holding its selected weights: only epochs after
+    ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split,
+    scored by the task's metric (accuracy, or mAP as :func:`asc.tagging_metrics.mean_average_precision`).
+    Each run visits its clips in the order of its recipe's ``sampling`` (:mod:`asc.sampling`).
     ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
     Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
     A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
@@ -191,6 +201,7 @@ def train_many(
             resident=resident,
             dropout_rng=dropout_rng,
             cudnn_benchmark=cudnn_benchmark,
+            task=task,
         )
         cb = on_epoch_end
         return [
@@ -203,6 +214,7 @@ def train_many(
         channels_last=channels_last,
         formulation=formulation,
         dropout_rng=dropout_rng,
+        multi_label=task.multi_label,
     )
     states = [_load(r, stack, m) for m, r in enumerate(runs)]
     x, y = (on_device(t, device, resident) for t in train)
@@ -226,7 +238,9 @@ def train_many(
             n_steps = {m: -(-sizes[m] // bs) for m in todo}
             pos = torch.zeros(len(runs), max(n_steps.values()) * bs, dtype=torch.long)
             for m in todo:  # this epoch's order of each run's own subset, from its own generator
-                pos[m, : sizes[m]] = runs[m].train_idx[torch.randperm(sizes[m], generator=states[m].shuffle)]
+                pos[m, : sizes[m]] = epoch_order(
+                    runs[m].recipe.sampling, train[1], runs[m].train_idx, states[m].shuffle
+                )
             pos = pos.to(x.device)
             loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
             epoch_of = f"{min(states[m].epoch for m in todo) + 1}/{max(runs[m].recipe.epochs for m in todo)}"
@@ -247,13 +261,8 @@ def train_many(
                         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
                         losses = step(sel, xb, yb)
                         loss_sum.index_add_(0, ix(tuple(sel), device), losses.double() * size)
-            correct = torch.zeros(len(runs), dtype=torch.float64, device=device)
-            for i in range(0, len(xs), eval_batch_size):
-                xb, yb = xs[i : i + eval_batch_size].to(device), ys[i : i + eval_batch_size].to(device)
-                for sel in parts(todo, k):
-                    hits = stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
-                    correct.index_add_(0, ix(tuple(sel), device), hits.sum(0).double())
-            accs = (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
+            score = _accuracies if not task.multi_label else _mean_aps
+            accs = score(stack, todo, xs, ys, eval_batch_size, k, forward_fn, ix)
             losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
             for acc, m in zip(accs, todo, strict=True):
                 run, st = runs[m], states[m]
@@ -270,7 +279,7 @@ def train_many(
                     {
                         "epoch": epoch,
                         "loss": loss,
-                        "select_acc": acc,
+                        task.select_key: acc,
                         "seconds": share,
                         "round_seconds": seconds,
                         "fused": len(todo),
@@ -281,11 +290,12 @@ def train_many(
                     st.best_epoch, st.best_acc, st.best_state = epoch, acc, stack.state_dict(m)
                 _save(run, st, stack, m)
                 log.info(
-                    "%s epoch %3d/%d  loss %.4f  select acc %.4f  best %.4f (epoch %d)  %.1f s",
+                    "%s epoch %3d/%d  loss %.4f  select %s %.4f  best %.4f (epoch %d)  %.1f s",
                     run.label,
                     epoch,
                     ep,
                     loss,
+                    task.metric,
                     acc,
                     st.best_acc,
                     st.best_epoch,
@@ -311,3 +321,32 @@ def train_many(
         }
         for r, st in zip(runs, states, strict=True)
     ]
+
+
+def _accuracies(stack, todo, xs, ys, batch_size, k, forward_fn, ix) -> list[float]:
+    """Each run's accuracy on the selection split (class numbers ys (N,)), in one batched pass per group."""
+    device = stack.device
+    correct = torch.zeros(stack.m, dtype=torch.float64, device=device)
+    for i in range(0, len(xs), batch_size):
+        xb, yb = xs[i : i + batch_size].to(device), ys[i : i + batch_size].to(device)
+        for sel in parts(todo, k):
+            hits = stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
+            correct.index_add_(0, ix(tuple(sel), device), hits.sum(0).double())
+    return (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
+
+
+def _mean_aps(stack, todo, xs, ys, batch_size, k, forward_fn, ix) -> list[float]:
+    """Each run's mAP on the selection split (0/1 tags ys (N, classes)), from its sigmoid outputs."""
+    from asc.tagging_metrics import mean_average_precision
+
+    if not len(xs):
+        return [math.nan] * len(todo)
+    chunks: dict[int, list[torch.Tensor]] = {m: [] for m in todo}
+    for i in range(0, len(xs), batch_size):
+        xb = xs[i : i + batch_size].to(stack.device)
+        for sel in parts(todo, k):
+            probs = torch.sigmoid(stack.logits(sel, xb, forward_fn=forward_fn)).cpu()
+            for g, m in enumerate(sel):
+                chunks[m].append(probs[:, g])
+    targets = ys.cpu().numpy()
+    return [mean_average_precision(torch.cat(chunks[m]).double().numpy(), targets) for m in todo]
