@@ -24,6 +24,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from asc.tasks import SCENES, task_of_rows
+
 __all__ = [
     "ALPHA",
     "CONFIDENCE",
@@ -41,8 +43,9 @@ log = logging.getLogger(__name__)
 CONFIDENCE = 0.95
 ALPHA = 0.05  # a comparison is marked significant when its Holm-adjusted p-value is below this
 UNPRUNED = "unpruned"  # the name of the unpruned baseline as side B of a comparison
-# metric column -> (name in tables, scale: accuracy differences in percentage points)
-METRICS = {"accuracy": ("accuracy (pp)", 100.0), "log_loss": ("log loss", 1.0)}
+# metric column -> (name in tables, scale: accuracy differences in percentage points). The columns compared are
+# the task's (asc.tasks: accuracy and log loss for scenes, mAP, AUC and d' for tagging); this is the scenes' set.
+METRICS = SCENES.paired
 PAIR = ["repeat", "baseline_seed"]
 _TOL = 1e-12  # differences closer than this are equal (float noise of a CSV round trip)
 
@@ -111,15 +114,21 @@ def _pair_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def metrics_of(df: pd.DataFrame) -> dict[str, tuple[str, float]]:
+    """The metric columns compared for a table's rows: its task's (:func:`asc.tasks.task_of_rows`)."""
+    return dict(task_of_rows(df).paired)
+
+
 def baseline_of(df: pd.DataFrame) -> pd.DataFrame:
-    """Per baseline seed, the unpruned baseline's metrics (index: seed; columns: :data:`METRICS`), the mean
+    """Per baseline seed, the unpruned baseline's metrics (index: seed; columns: :func:`metrics_of`), the mean
     where one seed has several rows. Without a ``baseline_seed`` column the pruned rows are compared with the
     first baseline row, so a table with several baselines but no such column pairs all with that one."""
+    metrics = list(metrics_of(df))
     base = df[df["stage"] == "baseline"]
     if base.empty:
-        return pd.DataFrame(columns=list(METRICS))
+        return pd.DataFrame(columns=metrics)
     seeds = pd.to_numeric(base["seed"], errors="coerce").fillna(-1.0)
-    return base.assign(seed=seeds).groupby("seed")[list(METRICS)].mean()
+    return base.assign(seed=seeds).groupby("seed")[metrics].mean()
 
 
 def _unique(rows: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -144,10 +153,13 @@ def _holm(p: pd.Series) -> pd.Series:
 
 def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     """Every paired comparison of one dataset's results table, long form: one row per (layers, finetuned,
-    fraction, a, b, metric) with ``n`` pairs, ``mean_diff`` (a − b; accuracy in percentage points),
+    fraction, a, b, metric) with ``n`` pairs, ``mean_diff`` (a − b; accuracy or mAP in points),
     ``ci_low``/``ci_high``, ``p`` (paired t), ``p_holm`` (Holm over the table's tests of that metric) and
     ``note``. Side ``b`` is another criterion (a < b by name) or :data:`UNPRUNED`; pairs need both metrics.
-    Groups without a pair give no row; an empty frame when nothing pairs."""
+    Groups without a pair give no row; an empty frame when nothing pairs. The metrics are the task's
+    (:func:`metrics_of`): accuracy and log loss, or mAP, AUC and d′."""
+    METRICS = metrics_of(df)  # noqa: N806 - the table's metrics, the module constant's role for this task
+    main = next(iter(METRICS))
     pruned = _pair_frame(df)
     base = baseline_of(df)
     records = []
@@ -167,9 +179,9 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
                 both = wide.dropna(subset=[(m, c) for m in METRICS for c in (a, b)])
                 x = {m: both[(m, a)].to_numpy() for m in METRICS}
                 y = {m: both[(m, b)].to_numpy() for m in METRICS}
-            if not len(x["accuracy"]):
+            if not len(x[main]):
                 continue
-            one_base = b == UNPRUNED and len(x["accuracy"]) > 1 and mine["baseline_seed"].nunique() == 1
+            one_base = b == UNPRUNED and len(x[main]) > 1 and mine["baseline_seed"].nunique() == 1
             for metric, (_, scale) in METRICS.items():
                 res = paired_stats(x[metric] * scale, y[metric] * scale)
                 if one_base and not res["note"]:

@@ -14,6 +14,7 @@ from typing import Any
 from asc import results
 from asc.step import Step
 from asc.store import Artifact, Store
+from asc.tasks import Task, task_of
 
 Batch = list[tuple[Step, Path]]  # (step, its work folder) pairs that one builder call builds together
 
@@ -109,7 +110,22 @@ class Context:
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
         label = self.results_label(self.cfg, [step])
-        publish(step, work, model, scores, final=self.path(step), dataset=label, rule=rule, **fields)
+        publish(
+            step,
+            work,
+            model,
+            scores,
+            final=self.path(step),
+            dataset=label,
+            rule=rule,
+            task=self.task,
+            **fields,
+        )
+
+    @property
+    def task(self) -> Task:
+        """The dataset's task (asc.tasks): its loss, output, metrics and selection."""
+        return task_of(self.cfg["dataset"])
 
     def splits(self, step: Step) -> Any:
         """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,
@@ -139,4 +155,5 @@ class Context:
             "progress": rt["progress"],
             "precision": precision,
             "on_epoch_end": lambda run, epoch: ensure_held(),
+            "task": self.task,
         }

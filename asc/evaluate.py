@@ -15,6 +15,8 @@ from torch import nn
 from asc import fused
 from asc.device import auto_group_size, parts, precision_mode
 from asc.losses import probabilities
+from asc.tasks import SCENES as SCENES_TASK
+from asc.tasks import Task
 
 
 @torch.inference_mode()
@@ -120,11 +122,24 @@ def metrics(
 
 
 def evaluate(
-    models: Sequence[nn.Module], split: Any, *, batch_size: int, device: torch.device
+    models: Sequence[nn.Module],
+    split: Any,
+    *,
+    batch_size: int,
+    device: torch.device,
+    task: Task = SCENES_TASK,
 ) -> list[dict[str, Any]]:
     """:func:`metrics` of every model on ``split`` (an :class:`asc.splits.Split`: x (N, n_mels, frames), y (N,),
-    rows with a ``device`` column), all models of one architecture in one batched pass."""
+    rows with a ``device`` column), all models of one architecture in one batched pass. A multi-label ``task``:
+    sigmoid outputs scored by :func:`asc.tagging_metrics.tagging_metrics` against y (N, classes) 0/1 (class
+    names from the split's ``classes`` when it has them)."""
+    probs = predict_many(
+        list(models), split.x, batch_size=batch_size, device=device, multi_label=task.multi_label
+    )
+    if task.multi_label:
+        from asc.tagging_metrics import tagging_metrics
+
+        return [tagging_metrics(p, split.y.numpy(), getattr(split, "classes", None)) for p in probs]
     from asc.data.tau import SCENES
 
-    probs = predict_many(list(models), split.x, batch_size=batch_size, device=device)
     return [metrics(p, split.y.numpy(), split.rows["device"].tolist(), SCENES) for p in probs]

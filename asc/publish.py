@@ -21,6 +21,7 @@ from asc.provenance import provenance
 from asc.rows import ROW_STAGE, make_row
 from asc.rules import rule_columns
 from asc.step import Step
+from asc.tasks import SCENES, Task
 
 
 def publish(
@@ -34,16 +35,18 @@ def publish(
     rule: str,
     full: Mapping[str, int],
     extra: Mapping[str, Any] | None = None,
+    task: Task = SCENES,
     **fields: Any,
 ) -> None:
     """Write model.pt (carrying its config), metrics.json (``scores`` + ``extra``) and row.json into ``work``,
     the artifact's build folder (``final`` is where it will live). ``full`` is the complexity of the unpruned
     model the row's reductions are relative to; ``rule`` the dataset's complexity rule (asc/rules.py), whose
-    columns the row carries too; the row records what built it (asc/provenance.py). Raises NonFiniteError (nothing stored) for non-finite weights
+    columns the row carries too; the row records what built it (asc/provenance.py); ``task`` which metric
+    columns it holds (asc.tasks). Raises NonFiniteError (nothing stored) for non-finite weights
     or metrics."""
     model = model.cpu()
     require_finite(f"{step.label}: weights", model.state_dict())
-    require_finite(f"{step.label}: metrics", {k: scores[k] for k in ("accuracy", "log_loss")})
+    require_finite(f"{step.label}: metrics", {k: scores[k] for k in task.finite})
     save_model(model, work / "model.pt", config=dict(step.config), label=step.label)
     atomic_write_json(work / "metrics.json", {**scores, **(extra or {})})
     counted = complexity(model)
@@ -55,6 +58,7 @@ def publish(
         complexity=counted,
         full=full,
         checkpoint=str(final / "model.pt"),
+        task=task,
         model_spec=json.dumps(model.spec, sort_keys=True),
         **(memory_columns(counted["params_keras"]) | rule_columns(rule, model)),  # 2021's columns always
         provenance=provenance(),

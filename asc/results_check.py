@@ -16,6 +16,8 @@ KEY_COLUMNS = ("run_id", "stage")  # what appending (replace by run_id) and ever
 NUMERIC = {
     "accuracy": (0.0, 1.0),
     "log_loss": (0.0, math.inf),
+    "mAP": (0.0, 1.0),  # tagging (asc.tasks.TAGGING)
+    "auc": (0.0, 1.0),
 }  # what every table and comparison computes with
 BOMS = {codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16", codecs.BOM_UTF32_LE: "UTF-32"}
 

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from asc.tasks import SCENES, Task
+
 # The stages whose artifacts are evaluated models, each recording one results row, and their names in the table.
 ROW_STAGE = {"train": "baseline", "prune": "prune", "finetune": "finetune", "perdevice": "per_device"}
 
@@ -68,6 +70,7 @@ def make_row(
     full: Mapping[str, int],
     checkpoint: str,
     provenance: Mapping[str, Any] | None = None,
+    task: Task = SCENES,
     **fields: Any,
 ) -> dict[str, Any]:
     """One row: identity, metrics, counted cost (``complexity`` of this model, ``full`` of the unpruned one),
@@ -80,13 +83,11 @@ def make_row(
         "fraction": math.nan,
         "repeat": 0,
         "finetuned": stage == "finetune",
-        "accuracy": scores["accuracy"],
-        "class_avg_accuracy": scores["class_avg_accuracy"],
-        "log_loss": scores["log_loss"],
+        **{column: scores[column] for column in task.columns},  # accuracy, ... or mAP, auc, d_prime
         **complexity,
         "macs_paper": complexity["macs"],
         "checkpoint": checkpoint,
-        **{f"acc_{d}": v["accuracy"] for d, v in scores["per_device"].items()},
+        **{f"acc_{d}": v["accuracy"] for d, v in scores.get("per_device", {}).items()},
         **(provenance or {}),
     }
     row.update(fields)

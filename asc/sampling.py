@@ -9,13 +9,18 @@ The choices are declared here (:data:`SAMPLINGS`); the train/finetune config's `
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch-free at import: validation reads SAMPLINGS while planning
+    import torch
 
 UNIFORM, BALANCED = "uniform", "balanced"
 SAMPLINGS = (UNIFORM, BALANCED)
 
 
 def _perm(n: int, generator: torch.Generator) -> list[int]:
+    import torch
+
     return torch.randperm(n, generator=generator).tolist()
 
 
@@ -24,6 +29,8 @@ def balanced_order(labels: torch.Tensor, subset: torch.Tensor, generator: torch.
 
     labels: (N,) class numbers (single-label) or (N, C) 0/1 tags (multi-label). Classes without a clip in the
     subset are never visited. Deterministic given the generator's state (it advances it)."""
+    import torch
+
     sub = labels[subset]
     tags = torch.nn.functional.one_hot(sub.long(), int(labels.max()) + 1) if sub.ndim == 1 else sub > 0
     members = [torch.nonzero(tags[:, k]).flatten().tolist() for k in range(tags.shape[1])]
@@ -48,6 +55,8 @@ def epoch_order(
 ) -> torch.Tensor:
     """The epoch's positions under ``sampling`` (:data:`SAMPLINGS`); uniform is ``subset[randperm]``, the order
     asc has always used (so its results are unchanged)."""
+    import torch
+
     if sampling == UNIFORM:
         return subset[torch.randperm(len(subset), generator=generator)]
     if sampling == BALANCED:

@@ -16,6 +16,7 @@ from asc import compare
 from asc.cost_views import cost_table
 from asc.figures.accuracy import ALL_LAYERS
 from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets
+from asc.tasks import task_of_rows
 
 __all__ = [
     "TABLES",
@@ -123,10 +124,10 @@ def _fkey(fraction) -> float | None:
     return None if pd.isna(fraction) else round(float(fraction), 6)
 
 
-def _markers(comp: pd.DataFrame) -> dict[tuple, str]:
-    """{(criterion, layers, finetuned, fraction key): markers} from the accuracy rows of
-    :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
-    acc = comp[comp["metric"] == "accuracy"]
+def _markers(comp: pd.DataFrame, metric: str = "accuracy") -> dict[tuple, str]:
+    """{(criterion, layers, finetuned, fraction key): markers} from the ``metric`` rows (the task's main
+    metric: accuracy or mAP) of :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
+    acc = comp[comp["metric"] == metric]
     sig = acc["p_holm"] < compare.ALPHA  # NaN (no test) is never significant
     marks: dict[tuple, str] = {}
     for (layers, finetuned, frac), group in acc.groupby(["layers", "finetuned", "fraction"], dropna=False):
@@ -152,7 +153,9 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     if pruned.empty:
         raise MissingResultsError("the criteria table needs prune rows; run `asc experiment=paper_fig3`")
     fractions = sorted(pruned.loc[pruned["finetuned"], "fraction"].dropna().unique())
-    marks = _markers(compare.comparisons(df))
+    task = task_of_rows(df)
+    metric, short = task.metric, task.short
+    marks = _markers(compare.comparisons(df), metric)
     records = []
     base = select(df, stage="baseline")
     keys = [("none", "")] if not base.empty else []
@@ -160,17 +163,17 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     for crit, layers in keys:
         if crit == "none":
             rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
-            rec["Acc. no FT (%)"] = fmt_reference(base["accuracy"])
+            rec[f"{short} no FT (%)"] = fmt_reference(base[metric])
             records.append(rec)
             continue
         rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
         rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
         mark = marks.get((crit, layers, False, None), "")
-        rec["Acc. no FT (%)"] = fmt_acc(rows.loc[~rows["finetuned"], "accuracy"], mark)
+        rec[f"{short} no FT (%)"] = fmt_acc(rows.loc[~rows["finetuned"], metric], mark)
         for f in fractions:
             mark = marks.get((crit, layers, True, _fkey(f)), "")
-            rec[f"Acc. FT {f * 100:g}% (%)"] = fmt_acc(
-                select(rows, finetuned=True, fraction=f)["accuracy"], mark
+            rec[f"{short} FT {f * 100:g}% (%)"] = fmt_acc(
+                select(rows, finetuned=True, fraction=f)[metric], mark
             )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
@@ -179,7 +182,7 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     table["_b"] = table["Criterion"] != "none"
     table["_l"] = table["Layers"].map(order)
     table = table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
-    table.attrs["notes"] = list(MARKER_NOTES)
+    table.attrs["notes"] = [n.replace("on accuracy", f"on {metric}") for n in MARKER_NOTES]
     return table
 
 
@@ -198,8 +201,11 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             "the comparison table needs two criteria (or a criterion and the unpruned baseline) at the same "
             "layer set and fraction; run `asc` (the demo)"
         )
+    metrics = compare.metrics_of(df)
     comp = comp.assign(
-        _l=comp["layers"].map(layer_key), _u=comp["b"] == compare.UNPRUNED, _m=comp["metric"] != "accuracy"
+        _l=comp["layers"].map(layer_key),
+        _u=comp["b"] == compare.UNPRUNED,
+        _m=comp["metric"] != next(iter(metrics)),
     )
     comp = comp.sort_values(["_l", "finetuned", "fraction", "_u", "a", "b", "_m"], na_position="first")
     table = pd.DataFrame(
@@ -211,7 +217,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             ],
             "A": comp["a"],
             "B": comp["b"],
-            "Metric": comp["metric"].map(lambda m: compare.METRICS[m][0]),
+            "Metric": comp["metric"].map(lambda m: metrics[m][0]),
             "n": comp["n"].astype(int),
             "Mean A − B": comp["mean_diff"].round(4) + 0.0,  # + 0.0: a rounded -0.00001 shows 0.0, not -0.0
             "95% CI low": comp["ci_low"].round(4) + 0.0,
@@ -222,14 +228,15 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             "Note": comp["note"],
         }
     ).reset_index(drop=True)
-    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in compare.METRICS}
-    counts = ", ".join(f"{n} for {compare.METRICS[m][0].split(' (')[0]}" for m, n in tests.items())
+    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in metrics}
+    counts = ", ".join(f"{n} for {metrics[m][0].split(' (')[0]}" for m, n in tests.items())
     base = compare.baseline_of(df)
     table.attrs["notes"] = [
         "Pairs: runs of A and B with the same dataset, layer set, fine-tuning fraction, repeat and baseline seed "
         "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
         f"({len(base)} baseline seed(s)).",
-        "Mean A − B over the n pairs (accuracy in percentage points, log loss in nats); 95% CI: Student t "
+        "Mean A − B over the n pairs (accuracy, mAP and AUC in percentage points, log loss in nats); "
+        "95% CI: Student t "
         "interval of the mean difference; p: two-sided paired t-test (scipy.stats.ttest_rel).",
         (
             f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
@@ -253,14 +260,14 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     for key, rows in df.groupby(keys, dropna=False, sort=False):
         rec = dict(zip(keys, key, strict=True))
         rec["fraction"] = "" if pd.isna(rec["fraction"]) else f"{rec['fraction'] * 100:g}%"
+        task = task_of_rows(rows)  # a summary of several datasets may hold scenes and tagging rows
         rec.update(
             {
                 "n": len(rows),
-                "Accuracy (%)": (fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std)(
-                    rows["accuracy"]
-                ),
-                "Class-avg acc. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
-                "Log loss": fmt_mean_std(rows["log_loss"], scale=1.0, digits=3),
+                task.metric_label: (
+                    fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std
+                )(rows[task.metric]),
+                **_secondary(task, rows),
                 "Params": _first(rows, "params_torch"),
                 "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
                 "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
@@ -273,6 +280,19 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame.from_records(records)
     table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f"], na_position="first")
     return table.drop(columns=["_s", "_l", "_f"]).reset_index(drop=True)
+
+
+def _secondary(task, rows: pd.DataFrame) -> dict[str, str]:
+    """The summary's other metric cells of the task: class-averaged accuracy and log loss, or AUC and d′."""
+    if task.multi_label:
+        return {
+            "AUC (%)": fmt_mean_std(rows["auc"]),
+            "d′": fmt_mean_std(rows["d_prime"], scale=1.0, digits=3),
+        }
+    return {
+        "Class-avg acc. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
+        "Log loss": fmt_mean_std(rows["log_loss"], scale=1.0, digits=3),
+    }
 
 
 TABLES = {"table1": table1, "criteria": criteria_table, "comparison": comparison_table, "cost": cost_table}

@@ -28,9 +28,11 @@ class Task:
     multi_label: bool
     metric: str
     metric_label: str
+    short: str  # the metric in a table's column head ("Acc. no FT (%)", "mAP FT 50% (%)")
     paired: Mapping[str, tuple[str, float]]
     range: Mapping[str, tuple[float, float]]
     select_key: str  # the per-epoch history entry of the selection metric (asc.train)
+    finite: tuple[str, ...]  # metrics that must be finite before a model is stored (d′ may be ±inf)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -43,9 +45,11 @@ SCENES = Task(
     multi_label=False,
     metric="accuracy",
     metric_label="Accuracy (%)",
+    short="Acc.",
     paired={"accuracy": ("accuracy (pp)", 100.0), "log_loss": ("log loss", 1.0)},
     range={"accuracy": (0.0, 1.0), "class_avg_accuracy": (0.0, 1.0), "log_loss": (0.0, float("inf"))},
     select_key="select_acc",
+    finite=("accuracy", "log_loss"),
 )
 # mAP, AUC and d' as PANNs reports them (audioset_tagging_cnn/pytorch/evaluate.py, utilities.d_prime): d' is
 # sqrt(2)·Φ⁻¹(AUC), unbounded; differences of mAP and AUC in points (×100) as PANNs' tables print them.
@@ -54,9 +58,11 @@ TAGGING = Task(
     multi_label=True,
     metric="mAP",
     metric_label="mAP (%)",
+    short="mAP",
     paired={"mAP": ("mAP (points)", 100.0), "auc": ("AUC (points)", 100.0), "d_prime": ("d′", 1.0)},
     range={"mAP": (0.0, 1.0), "auc": (0.0, 1.0), "d_prime": (float("-inf"), float("inf"))},
     select_key="select_mAP",
+    finite=("mAP", "auc"),
 )
 TASKS: dict[str, Task] = {t.name: t for t in (SCENES, TAGGING)}
 

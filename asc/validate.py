@@ -17,6 +17,7 @@ from asc.chain import STAGES
 from asc.config_files import CONF_DIR
 from asc.data.kinds import kind_of
 from asc.errors import ConfigError
+from asc.sampling import SAMPLINGS, UNIFORM
 from asc.values import boolean, choice, fail, integer, listed, number
 
 RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
@@ -31,6 +32,7 @@ def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
     integer(f"{prefix}.select_after", r["select_after"], 0)
     choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
     choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
+    choice(f"{prefix}.sampling", r.get("sampling") or UNIFORM, SAMPLINGS)
 
 
 def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:

@@ -150,3 +150,49 @@ def test_tagging_trains_through_the_fused_loop(tmp_path: Path, sampling: str) ->
     best = max(h["select_mAP"] for h in hf[0]["history"])
     assert hf[0]["best_select_acc"] == best
     assert best > 0.5  # above a random ranking's mAP (≈ the positive rate, 0.4)
+
+
+def _tagging_results():
+    from tests.results_fixtures import make_results
+
+    df = make_results(dataset="tagdemo", repeats=3)
+    df["mAP"] = df["accuracy"] * 0.8
+    df["auc"] = 0.5 + df["accuracy"]
+    df["d_prime"] = stats.norm.ppf(df["auc"]) * math.sqrt(2)
+    df[["accuracy", "class_avg_accuracy", "log_loss"]] = np.nan
+    return df
+
+
+def test_statistics_and_tables_work_on_map_as_on_accuracy() -> None:
+    from asc import compare, tables
+
+    df = _tagging_results()
+    comp = compare.comparisons(df)
+    assert set(comp["metric"]) == {"mAP", "auc", "d_prime"}
+    pick = (comp["metric"] == "mAP") & (comp["a"] == "cosine") & (comp["b"] == "l1") & comp["finetuned"]
+    row = comp[pick].iloc[0]
+    mine = df[
+        (df["stage"] == "finetune") & (df["layers"] == row["layers"]) & (df["fraction"] == row["fraction"])
+    ]
+    diff = (
+        mine[mine["criterion"] == "cosine"]["mAP"].to_numpy()
+        - mine[mine["criterion"] == "l1"]["mAP"].to_numpy()
+    )
+    assert row["mean_diff"] == pytest.approx(100 * diff.mean())  # in points, as accuracy in pp
+    crit = tables.criteria_table(df)
+    assert "mAP no FT (%)" in crit and "Acc. no FT (%)" not in crit
+    assert crit["mAP FT 100% (%)"].str.len().gt(0).any()
+    assert any("on mAP" in n for n in crit.attrs["notes"])
+    summary = tables.summary_table(df)
+    assert {"mAP (%)", "AUC (%)", "d′"} <= set(summary.columns) and "Accuracy (%)" not in summary
+    comp_table = tables.comparison_table(df)
+    assert set(comp_table["Metric"]) == {"mAP (points)", "AUC (points)", "d′"}
+
+
+def test_figures_draw_map(tmp_path: Path) -> None:
+    from asc.figures.accuracy import fig3_layer_sets, fig6_fractions
+
+    df = _tagging_results()
+    for fig in (fig3_layer_sets, fig6_fractions):
+        paths = fig(df, tmp_path / fig.__name__)
+        assert paths and all(p.stat().st_size > 0 for p in paths)

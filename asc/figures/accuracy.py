@@ -25,12 +25,13 @@ from asc.figures.style import (
     save_figure,
 )
 from asc.results import MissingResultsError, for_dataset, select, sort_layer_sets
+from asc.tasks import task_of_rows
 
 ALL_LAYERS = "C1+C2+C3"
 
 
-def _draw_baseline(ax: plt.Axes, df: pd.DataFrame) -> None:
-    draw_reference(ax, select(df, stage="baseline")["accuracy"])
+def _draw_baseline(ax: plt.Axes, df: pd.DataFrame, metric: str) -> None:
+    draw_reference(ax, select(df, stage="baseline")[metric])
 
 
 def _reduction(df: pd.DataFrame, criterion: str, layers: str, column: str) -> float:
@@ -39,8 +40,9 @@ def _reduction(df: pd.DataFrame, criterion: str, layers: str, column: str) -> fl
     return float(values.iloc[0]) if len(values) else float("nan")
 
 
-def _acc(rows: pd.DataFrame) -> MeanCI:
-    return mean_ci(rows["accuracy"], scale=100.0)
+def _acc(rows: pd.DataFrame, metric: str) -> MeanCI:
+    """The task's metric (accuracy or mAP, asc.tasks) of ``rows`` in %."""
+    return mean_ci(rows[metric], scale=100.0)
 
 
 def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -> None:
@@ -64,6 +66,7 @@ def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy with and without fine-tuning for each cosine-pruned layer set, MAC/param reductions on x."""
     df = for_dataset(df, dataset)
+    task = task_of_rows(df)
     before = select(df, stage="prune", criterion="cosine", finetuned=False)
     after = select(df, criterion="cosine", finetuned=True, fraction=1.0)
     if before.empty or after.empty:
@@ -72,8 +75,8 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
             "C1, C2, C3, C1+C2, ..., C1+C2+C3; run `asc experiment=paper_fig3`"
         )
     layer_sets = sort_layer_sets(list(before["layers"]) + list(after["layers"]))
-    pre = [_acc(before[before["layers"] == ls]).mean for ls in layer_sets]
-    post = [_acc(after[after["layers"] == ls]) for ls in layer_sets]
+    pre = [_acc(before[before["layers"] == ls], task.metric).mean for ls in layer_sets]
+    post = [_acc(after[after["layers"] == ls], task.metric) for ls in layer_sets]
     ticks = [
         f"{ls} ({_reduction(df, 'cosine', ls, 'macs_paper_reduction_pct'):.1f}%)\n"
         f"params −{_reduction(df, 'cosine', ls, 'params_reduction_pct'):.0f}%"
@@ -98,10 +101,10 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
         )
         _bar_labels(ax, b1, pre)
         _bar_labels(ax, b2, [m.mean for m in post], inside=True)
-        _draw_baseline(ax, df)
+        _draw_baseline(ax, df, task.metric)
         ax.set_xticks(x, ticks)
         ax.set_xlabel("Pruned layers (MAC reduction, paper convention)")
-        ax.set_ylabel("Accuracy (%)")
+        ax.set_ylabel(task.metric_label)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # bars start at 0: their lengths compare
         fig.legend(frameon=False, ncol=2, loc="outside upper center")
         return save_figure(fig, stem)
@@ -110,6 +113,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
 def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy after fine-tuning on all data, cosine vs l1-norm, for each pruned layer set."""
     df = for_dataset(df, dataset)
+    task = task_of_rows(df)
     rows = select(df, criterion=["cosine", "l1"], finetuned=True, fraction=1.0)
     if set(rows["criterion"]) != {"cosine", "l1"}:
         raise MissingResultsError(
@@ -122,7 +126,10 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         fig, ax = plt.subplots(figsize=(max(3.4, 0.8 * len(layer_sets) + 0.8), 2.7), layout="constrained")
         every = []
         for i, crit in enumerate(("cosine", "l1")):
-            stats = [_acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)]) for ls in layer_sets]
+            stats = [
+                _acc(rows[(rows["criterion"] == crit) & (rows["layers"] == ls)], task.metric)
+                for ls in layer_sets
+            ]
             every += stats
             style = {
                 "color": COLORS[crit],
@@ -138,7 +145,7 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
             )
         # A dot plot, not bars: the criteria differ by ~1 %, invisible on a 0–100 axis, and a zoomed axis would
         # make bar lengths lie.
-        _draw_baseline(ax, df)
+        _draw_baseline(ax, df, task.metric)
         ticks = [
             f"{ls}\nparams −{_reduction(df, 'cosine', ls, 'params_reduction_pct'):.0f}%" for ls in layer_sets
         ]
@@ -146,7 +153,7 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         ax.set_xlim(-0.6, len(layer_sets) - 0.4)
         ax.grid(axis="y", alpha=0.3, lw=0.5)
         ax.set_xlabel("Pruned layers")
-        ax.set_ylabel("Accuracy after fine-tuning (%)")
+        ax.set_ylabel(f"{task.metric_label[:-4]} after fine-tuning (%)")
         fig.legend(frameon=False, ncol=3, loc="outside upper center", title=ci_note(every))
         return save_figure(fig, stem)
 
@@ -180,6 +187,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
     fraction either, or no row has one, there is no time panel. Accuracy series that coincide are shifted
     sideways by a few points, and the panel names them."""
     df = for_dataset(df, dataset)
+    task = task_of_rows(df)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
     rows = rows[rows["fraction"].notna()]
@@ -201,7 +209,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         for i, crit in enumerate(present):
             sub = rows[rows["criterion"] == crit]
             fr = [f for f in fractions if np.isclose(sub["fraction"], f).any()]
-            acc = [_acc(sub[np.isclose(sub["fraction"], f)]) for f in fr]
+            acc = [_acc(sub[np.isclose(sub["fraction"], f)], task.metric) for f in fr]
             every += acc
             means[crit] = dict(zip(fr, [m.mean for m in acc], strict=True))
             style = {
@@ -222,7 +230,9 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
                 label=label,
                 **style,
             )
-            no_ft = _acc(select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)).mean
+            no_ft = _acc(
+                select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False), task.metric
+            ).mean
             if np.isfinite(no_ft):
                 # Nudge the markers apart: l1 and random often both sit at chance level.
                 x0 = 1.5 * (crits.index(crit) - 1)
@@ -230,11 +240,11 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         has_no_ft = any(line.get_marker() == "D" for line in ax_acc.lines)
         if has_no_ft:
             ax_acc.plot([], [], marker="D", ms=4, mfc="white", mec="0.3", ls="", label="No fine-tuning (0%)")
-        _draw_baseline(ax_acc, df)
+        _draw_baseline(ax_acc, df, task.metric)
         ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
         ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
         _note_coinciding(ax_acc, means)
-        ax_acc.set_ylabel("Accuracy (%)")
+        ax_acc.set_ylabel(task.metric_label)
         ax_acc.legend(frameon=False, loc="best", title=ci_note(every), title_fontsize=6)
         for ax in [ax_acc] + ([ax_time] if times else []):
             ax.set_xlabel("Fine-tuning data (% of training set)")

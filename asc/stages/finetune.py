@@ -168,7 +168,9 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label))
     histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
     batch_size = int(ctx.runtime["eval_batch_size"])
-    scores = evaluate([r.model for r in runs], splits.evaluate, batch_size=batch_size, device=ctx.device)
+    scores = evaluate(
+        [r.model for r in runs], splits.evaluate, batch_size=batch_size, device=ctx.device, task=ctx.task
+    )
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")
         baseline_step = prune_step.up("train")
@@ -194,9 +196,10 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             train_examples=examples,
         )
         log.info(
-            "fine-tuned %s on %d examples: accuracy %.4f in %.1f s",
+            "fine-tuned %s on %d examples: %s %.4f in %.1f s",
             step.label,
             examples,
-            score["accuracy"],
+            ctx.task.metric,
+            score[ctx.task.metric],
             history["train_seconds"],
         )

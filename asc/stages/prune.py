@@ -160,6 +160,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 ctx.splits(baseline_step).evaluate,
                 batch_size=int(ctx.runtime["eval_batch_size"]),
                 device=ctx.device,
+                task=ctx.task,
             )
             atomic_write_json(work / "info.json", info)
             ctx.publish(
@@ -177,12 +178,13 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 epochs=0,
             )
             log.info(
-                "pruned %s: widths %s, accuracy before fine-tuning %.4f",
+                "pruned %s: widths %s, %s before fine-tuning %.4f",
                 step.label,
                 info["widths"],
-                score["accuracy"],
+                ctx.task.metric,
+                score[ctx.task.metric],
             )
-            return {"widths": model.spec["widths"], "accuracy": score["accuracy"]}
+            return {"widths": model.spec["widths"], ctx.task.metric: score[ctx.task.metric]}
 
         ctx.build(step, build)
     ctx.record(steps)

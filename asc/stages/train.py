@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from asc import split_files
 from asc.disk import Need, model_artifact_bytes
 from asc.errors import ConfigError, InputError
+from asc.sampling import UNIFORM
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SC
 
 
 def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyed part of a training config (train or finetune): what changes the trained weights."""
-    return {k: stage_cfg[k] for k in RECIPE_KEYS}
+    """The keyed part of a training config (train or finetune): what changes the trained weights. ``sampling``
+    is keyed only when it is not uniform (the order asc always used), so existing keys stay."""
+    sampling = stage_cfg.get("sampling") or UNIFORM
+    return {k: stage_cfg[k] for k in RECIPE_KEYS} | ({"sampling": sampling} if sampling != UNIFORM else {})
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -159,7 +162,11 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             trained, examples = _train(batch, ctx, splits)
         models = [model for model, _ in trained]
         scores = evaluate(
-            models, splits.evaluate, batch_size=int(ctx.runtime["eval_batch_size"]), device=ctx.device
+            models,
+            splits.evaluate,
+            batch_size=int(ctx.runtime["eval_batch_size"]),
+            device=ctx.device,
+            task=ctx.task,
         )
         for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
             ctx.publish(
@@ -242,4 +249,5 @@ def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
         lr=float(stage_cfg["lr"]),
         adam_eps=float(stage_cfg["adam_eps"]),
         select_after=int(stage_cfg["select_after"]),
+        sampling=str(stage_cfg.get("sampling") or UNIFORM),
     )
