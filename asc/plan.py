@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from asc.chain import CHAIN, STORE_OF, artifact_dir
+from asc.data.layouts import layout_of
 from asc.disk import Need, check_disk, check_writable
 from asc.rows import ROW_STAGE
 from asc.split_files import fraction_of
@@ -28,10 +29,13 @@ log = logging.getLogger(__name__)
 def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     """Every artifact of the job, in build order (stage by stage), each once."""
     planned: dict[str, list[Step]] = {}
-    for stage in CHAIN:
+    chain = (
+        CHAIN[:1] if layout_of(cfg["dataset"]) is not None else CHAIN
+    )  # asc.data.layouts: dataset stage only
+    for stage in chain:
         steps = stage.plan(cfg, {name: planned[name] for name in stage.upstream})
         planned[stage.name] = list({s.id: s for s in steps}.values())  # two blocks naming one run share it
-    return [s for stage in CHAIN for s in planned[stage.name]]
+    return [s for stage in chain for s in planned[stage.name]]
 
 
 def by_stage(steps: Sequence[Step]) -> dict[str, list[Step]]:

@@ -16,8 +16,10 @@ from typing import Any
 from asc.chain import STAGES
 from asc.config_files import CONF_DIR
 from asc.data.kinds import kind_of
+from asc.data.layouts import check_stage, layout_of
 from asc.errors import ConfigError
 from asc.sampling import SAMPLINGS, UNIFORM
+from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
 
 RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
@@ -205,6 +207,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if lacking:
         raise no_recipe(cfg["dataset"]["name"], lacking)
     _unknown_keys(cfg)
+    task_of(cfg["dataset"])  # dataset.task: one of asc.tasks.TASKS
+    check_stage(cfg["dataset"], cfg["stage"])  # a set of asc.data.layouts: its layout known, stage=dataset
     for key in ("data", "store", "results"):
         value = cfg["paths"][key]
         if not isinstance(value, str) or not value.strip():
@@ -237,9 +241,11 @@ def validate(cfg: Mapping[str, Any]) -> None:
     d = cfg["dataset"]
     integer("dataset.sample_rate", d["sample_rate"], 1)
     number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
-    choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
-    number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
-    integer("dataset.validation.seed", d["validation"]["seed"], 0)
+    layout = layout_of(d)  # a set of asc.data.layouts: only its dataset stage runs (check_stage above)
+    if layout is None:
+        choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
+        number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
+        integer("dataset.validation.seed", d["validation"]["seed"], 0)
     choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
     # the kind's own options: a folder's where and what to fetch, a generator's settings
     kind_of(d).check_options(d)
@@ -250,6 +256,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
         integer("dataset.retries", d["retries"], 1)
     if "base_url" in d and not str(d["base_url"]).startswith(("http://", "https://", "file:")):
         fail("dataset.base_url", d["base_url"], "an http(s):// or file: URL")
+    if layout is not None:  # its own values are the layout's check, at planning (asc.stages.dataset)
+        return
     f = cfg["features"]
     for key in ("n_fft", "win_length", "hop_length", "n_mels", "frames"):
         integer(f"features.{key}", f[key], 1)

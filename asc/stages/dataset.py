@@ -25,7 +25,16 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
     """What the dataset is: a generated set's generator settings; a folder the user brings
     (``dataset.download=false``, or a complete copy asc did not extract: :func:`brought`), what it holds (asc.fingerprint.folder_identity: metadata content, audio files
     and sizes, with ``dataset.content_hash`` every file's SHA-256); TAU downloaded by asc, its archives with their
-    sizes and MD5s (every zip is checked before it is extracted)."""
+    sizes and MD5s (every zip is checked before it is extracted). The sets of asc.data.layouts likewise: a
+    folder the user brings by :func:`asc.data.layouts.folder_key`, a download by its archives."""
+    from asc.data.layouts import folder_key, layout_of
+
+    layout = layout_of(dataset)
+    if layout is not None:
+        if not layout.downloadable or not dataset.get("download", True):
+            return folder_key(dataset)
+        files = dataset.get("files") or {}
+        return {"name": dataset["name"], "archives": {a: files.get(a) for a in dataset["archives"]}}
     if kind_of(dataset).generated:  # `kind` is a declaration of the config, not data: it keys nothing
         return {k: v for k, v in dataset.items() if k not in ("validation", "kind")}
     if not dataset.get("download", True) or brought(dataset):
@@ -101,6 +110,11 @@ def root_of(step: Step, ctx: Context) -> Path:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     d, data = cfg["dataset"], Path(cfg["paths"]["data"])
     (step,) = steps
+    from asc.data.layouts import layout_of
+
+    layout = layout_of(d)
+    if layout is not None:
+        return _check_layout(step, d, layout)
     kind = kind_of(d)
     if kind.generated:  # built into the data store
         size = kind.store_bytes(d)
@@ -134,9 +148,35 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     return [(step, need) for need in download_needs(d)]
 
 
+def _check_layout(step: Step, d: Mapping[str, Any], layout: Any) -> list[tuple[Step, Need]]:
+    """Planning for a set of asc.data.layouts: its own values and brought folder; a download's sizes and MD5s
+    known and its folders writable, the downloads on the disk plan."""
+    from asc.data.archive_sets import check_download
+    from asc.disk import check_writable
+
+    layout.check(d)
+    if not layout.downloadable or not d.get("download", True) or layout.complete(Path(d["root"])):
+        return []
+    check_download(d)
+    check_writable(d["root"], what="the dataset folder", setting="dataset.root")
+    check_writable(d["download_dir"], what="the download folder", setting="dataset.download_dir")
+    missing = sum(int(d["files"][a]["bytes"]) for a in d["archives"])
+    fix = "point dataset.download_dir at a larger disk"
+    return [(step, Need(Path(d["download_dir"]), missing, f"the {d['name']} archives", fix))]
+
+
 def run(steps: Sequence[Step], ctx: Context) -> None:
     d, rt = ctx.cfg["dataset"], ctx.runtime
     (step,) = steps
+    from asc.data.layouts import layout_of
+
+    layout = layout_of(d)
+    if layout is not None:
+        if layout.downloadable:
+            from asc.data.archive_sets import prepare
+
+            prepare(d, layout.complete, progress=rt["progress"])
+        return
     kind = kind_of(d)
     if kind.generated:
         ctx.build(step, lambda work: kind.build(d, work, rt), rebuild_damaged=True)

@@ -1,0 +1,169 @@
+"""The datasets beyond TAU 2020/2022 and the generated sets, each declared once: where its index lives, how a
+complete copy is recognised, which task it poses (asc.tasks), whether it can be downloaded, and what keys it.
+
+A dataset config names its layout (``dataset.layout``: esc50 | tut2018 | fsd50k | audioset_hdf5); the dataset
+stage asks the :class:`Layout` (download or not, check at planning, key), never the dataset's name. Torch-free.
+The pipeline past the dataset stage (index, features, train) reads TAU's layout today: a job on one of these
+sets that asks for more than ``stage=dataset`` is refused at planning with one line (:func:`check_stage`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asc.errors import ConfigError, InputError
+
+
+def _esc50_complete(root: Path) -> bool:
+    from asc.data.esc50 import read_index
+
+    return _ok(lambda: read_index(root))
+
+
+def _tut2018_complete(root: Path) -> bool:
+    from asc.data.tut2018 import read_split
+
+    return _ok(lambda: read_split(root))
+
+
+def _fsd50k_complete(root: Path) -> bool:
+    from asc.data.fsd50k import read_split
+
+    return _ok(lambda: read_split(root))
+
+
+def _ok(read: Callable[[], Any]) -> bool:
+    try:
+        read()
+    except InputError:
+        return False
+    return True
+
+
+def _check_esc50(d: Mapping[str, Any]) -> None:
+    from asc.data.esc50 import check_fold
+
+    check_fold(d.get("fold"))
+
+
+def _check_tut2018(d: Mapping[str, Any]) -> None:
+    from asc.data.tut2018 import CHANNEL_MIXES
+
+    if d.get("channels") not in CHANNEL_MIXES:
+        raise ConfigError(f"dataset.channels={d.get('channels')!r}; choose one of {', '.join(CHANNEL_MIXES)}")
+
+
+def _check_audioset(d: Mapping[str, Any]) -> None:
+    from asc.data.audioset_hdf5 import check_folder
+
+    check_folder(d)
+
+
+def _listing_key(layout: Layout, d: Mapping[str, Any]) -> dict[str, Any]:
+    """The SHA-256 of each metadata file and a listing (relative path, size) of every other file."""
+    from asc.fingerprint import file_digest
+
+    root = Path(d["root"])
+    meta = {m: file_digest(root / m) for m in layout.metadata if (root / m).is_file()}
+    listing = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = path.relative_to(root).as_posix()
+        if rel not in meta:
+            listing.update(f"{rel}\t{path.stat().st_size}\n".encode())
+    return {"name": d["name"], "metadata": meta, "listing_sha256": listing.hexdigest()}
+
+
+def _h5_key(layout: Layout, d: Mapping[str, Any]) -> dict[str, Any]:
+    """AudioSet's HDF5 files by name, size and the SHA-256 of their clip names and targets (the waveforms are
+    tens of GB; a changed clip list or label changes the key)."""
+    from asc.data.audioset_hdf5 import check_folder
+
+    check_folder(d)  # the files and their layout first: a bad file is named in one line, not by h5py
+    root = Path(d["root"])
+    return {
+        "name": d["name"],
+        "files": {str(n): _h5_digest(root / str(n)) for n in dict(d["files"]).values()},
+    }
+
+
+def _h5_digest(path: Path) -> dict[str, Any]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        h = hashlib.sha256(f["audio_name"][:].tobytes())
+        h.update(f["target"][:].tobytes())
+        return {"bytes": path.stat().st_size, "names_targets_sha256": h.hexdigest()}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One published dataset layout. ``downloadable``: fetched from its archives (else the user brings it);
+    ``complete(root)``: a finished, checked copy is there; ``check(d)``: its own config values and (for a folder
+    the user brings) the folder, at planning; ``metadata``: the files whose bytes key a brought folder."""
+
+    name: str
+    downloadable: bool
+    complete: Callable[[Path], bool]
+    check: Callable[[Mapping[str, Any]], None]
+    metadata: tuple[str, ...]
+    key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("esc50", True, _esc50_complete, _check_esc50, ("meta/esc50.csv",), _listing_key),
+        Layout(
+            "tut2018",
+            True,
+            _tut2018_complete,
+            _check_tut2018,
+            ("meta.csv", "evaluation_setup/fold1_train.txt", "evaluation_setup/fold1_evaluate.txt"),
+            _listing_key,
+        ),
+        Layout(
+            "fsd50k",
+            True,
+            _fsd50k_complete,
+            lambda d: None,
+            (
+                "FSD50K.ground_truth/vocabulary.csv",
+                "FSD50K.ground_truth/dev.csv",
+                "FSD50K.ground_truth/eval.csv",
+            ),
+            _listing_key,
+        ),
+        Layout("audioset_hdf5", False, lambda root: False, _check_audioset, (), _h5_key),
+    )
+}
+
+
+def layout_of(d: Mapping[str, Any]) -> Layout | None:
+    """The dataset config's :class:`Layout` (``dataset.layout``), None for TAU and the generated sets."""
+    name = d.get("layout")
+    if name is None:
+        return None
+    if name not in LAYOUTS:
+        raise ConfigError(f"dataset.layout={name!r}; choose one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def check_stage(d: Mapping[str, Any], stage: str) -> None:
+    """Refuse, at planning, a job on one of these sets that asks for more than the dataset stage."""
+    if layout_of(d) is not None and stage != "dataset":
+        raise ConfigError(
+            f"stage={stage} on dataset={d['name']}: asc downloads and checks it (stage=dataset) but its index and "
+            "features are not wired into the pipeline yet; run `asc dataset=... stage=dataset`"
+        )
+
+
+def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:
+    """What a brought folder holds (the artifact key of the dataset step): its layout's ``key``."""
+    layout, root = layout_of(d), Path(d["root"])
+    if layout is None or not root.is_dir():
+        raise InputError(f"dataset.root={root} is not a folder; point it at the dataset")
+    return layout.key(layout, d)
