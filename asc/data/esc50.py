@@ -35,10 +35,10 @@ def read_index(root: str | Path, *, expect_full: bool = True) -> pd.DataFrame:
         raise InputError(f"{path} lacks the column(s) {', '.join(lacking)}; is it ESC-50's esc50.csv?")
     bad_fold = index.loc[~index["fold"].isin(range(1, FOLDS + 1)), "fold"]
     if len(bad_fold):
-        raise InputError(f"{path}: fold {bad_fold.iloc[0]!r} is not 1-{FOLDS}")
+        raise InputError(f"{path}: fold {bad_fold.iloc[0]} is not 1-{FOLDS}")
     bad_target = index.loc[~index["target"].isin(range(CLASSES)), "target"]
     if len(bad_target):
-        raise InputError(f"{path}: target {bad_target.iloc[0]!r} is not 0-{CLASSES - 1}")
+        raise InputError(f"{path}: target {bad_target.iloc[0]} is not 0-{CLASSES - 1}")
     names = index.groupby("target")["category"].nunique()
     if (names > 1).any():
         raise InputError(f"{path}: target {names[names > 1].index[0]} has several categories")
