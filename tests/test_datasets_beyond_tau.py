@@ -247,3 +247,18 @@ def test_layouts_and_brought_folders_are_keyed_by_content(tmp_path: Path) -> Non
     assert folder_key(d) != key
     with pytest.raises(ConfigError, match="dataset.layout='esc'"):
         layout_of({"layout": "esc"})
+
+
+def test_generated_tagging_demo_and_16k_scene_demo_plan(tmp_path: Path) -> None:
+    base = (f"paths.data={tmp_path}/data", "stage=dataset")
+    cfg = composed(*base, "dataset=tagging_demo")
+    validate(cfg)
+    (step,) = make_plan(cfg)
+    check_plan([step], cfg, upto="dataset")
+    assert step.config["classes"] == 24 and "root" not in step.args
+    assert make_plan(composed(*base, "dataset=tagging_demo", "dataset.seed=1"))[0].key != step.key
+    scenes = composed(f"paths.data={tmp_path}/data", "dataset=demo16k", "features=logmel40x500_16k")
+    validate(scenes)
+    steps = make_plan(scenes)
+    demo = make_plan(composed(f"paths.data={tmp_path}/data"))
+    assert steps[0].config["sample_rate"] == 16000 and steps[0].key != demo[0].key

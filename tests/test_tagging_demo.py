@@ -65,7 +65,9 @@ def test_a_sigmoid_head_learns_the_demo(demo: Path, tmp_path: Path) -> None:
     train, test = _logmel(demo / "train.h5"), _logmel(demo / "eval.h5")
     torch.manual_seed(0)
     spec = {"widths": [8, 8, 16], "input_shape": [40, 50], "n_classes": 12, "pools": [None, [5, 5], [4, 5]]}
-    run = Run(build_model(spec), torch.arange(200), 0, tmp_path / "r", Recipe(8, 16, 3e-3, 1e-7, 0, "balanced"))
+    run = Run(
+        build_model(spec), torch.arange(200), 0, tmp_path / "r", Recipe(8, 16, 3e-3, 1e-7, 0, "balanced")
+    )
     (history,) = train_many([run], train, (train[0][200:], train[1][200:]), progress=False, task=TAGGING)
     run.model.eval()
     with torch.no_grad():

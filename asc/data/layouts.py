@@ -99,6 +99,12 @@ def _h5_digest(path: Path) -> dict[str, Any]:
         return {"bytes": path.stat().st_size, "names_targets_sha256": h.hexdigest()}
 
 
+def _generate_tagging_demo(d: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    from asc.data.tagging_demo import generate
+
+    return generate(d, folder)
+
+
 @dataclass(frozen=True)
 class Layout:
     """One published dataset layout. ``downloadable``: fetched from its archives (else the user brings it);
@@ -111,6 +117,17 @@ class Layout:
     check: Callable[[Mapping[str, Any]], None]
     metadata: tuple[str, ...]
     key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
+    generate: Callable[[Mapping[str, Any], Path], dict[str, Any]] | None = None  # a generated set's writer
+
+    @property
+    def generated(self) -> bool:
+        """Built from its config into the store (like the scene demo), keyed by that config."""
+        return self.generate is not None
+
+    def generated_bytes(self, d: Mapping[str, Any]) -> int:
+        """What a generated set writes: its int16 waveforms (the HDF5 overhead is small)."""
+        clips = int(d["train_clips"]) + int(d["eval_clips"])
+        return clips * int(round(float(d["clip_seconds"]) * int(d["sample_rate"]))) * 2
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -138,6 +155,9 @@ LAYOUTS: dict[str, Layout] = {
             _listing_key,
         ),
         Layout("audioset_hdf5", False, lambda root: False, _check_audioset, (), _h5_key),
+        Layout(
+            "tagging_demo", False, lambda root: False, lambda d: None, (), _h5_key, _generate_tagging_demo
+        ),
     )
 }
 

@@ -30,6 +30,8 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
     from asc.data.layouts import folder_key, layout_of
 
     layout = layout_of(dataset)
+    if layout is not None and layout.generated:
+        return {k: v for k, v in dataset.items() if k not in ("root", "download")}
     if layout is not None:
         if not layout.downloadable or not dataset.get("download", True):
             return folder_key(dataset)
@@ -77,6 +79,16 @@ def ready(cfg: Mapping[str, Any]) -> bool:
     (or a complete copy). Otherwise those checks run when the content first exists inside the job (asc/execute.py),
     not on a half-extracted folder that another job is still filling."""
     d = cfg["dataset"]
+    from asc.data.layouts import layout_of
+
+    layout = layout_of(d)
+    if layout is not None:  # generated, brought, or downloaded and complete
+        return (
+            layout.generated
+            or not layout.downloadable
+            or not d.get("download", True)
+            or layout.complete(Path(d["root"]))
+        )
     if kind_of(d).generated or not d.get("download", True):
         return True
     from asc.data.archive import is_extracted
@@ -98,7 +110,11 @@ def results_label(cfg: Mapping[str, Any], steps: Sequence[Step]) -> str:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     d = cfg["dataset"]
-    where = {} if kind_of(d).generated else {"root": str(d["root"])}
+    from asc.data.layouts import layout_of
+
+    layout = layout_of(d)
+    generated = kind_of(d).generated or (layout is not None and layout.generated)
+    where = {} if generated else {"root": str(d["root"])}
     return [make_step("dataset", d["name"], identity(d), **where)]
 
 
@@ -114,7 +130,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
     layout = layout_of(d)
     if layout is not None:
-        return _check_layout(step, d, layout)
+        return _check_layout(step, d, layout, data)
     kind = kind_of(d)
     if kind.generated:  # built into the data store
         size = kind.store_bytes(d)
@@ -148,13 +164,25 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     return [(step, need) for need in download_needs(d)]
 
 
-def _check_layout(step: Step, d: Mapping[str, Any], layout: Any) -> list[tuple[Step, Need]]:
+def _check_layout(step: Step, d: Mapping[str, Any], layout: Any, data: Path) -> list[tuple[Step, Need]]:
     """Planning for a set of asc.data.layouts: its own values and brought folder; a download's sizes and MD5s
     known and its folders writable, the downloads on the disk plan."""
     from asc.data.archive_sets import check_download
     from asc.disk import check_writable
 
     layout.check(d)
+    if layout.generated:
+        return [
+            (
+                step,
+                Need(
+                    data,
+                    layout.generated_bytes(d),
+                    f"the {d['name']} clips",
+                    "point paths.data at a larger disk",
+                ),
+            )
+        ]
     if not layout.downloadable or not d.get("download", True) or layout.complete(Path(d["root"])):
         return []
     check_download(d)
@@ -171,6 +199,9 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.data.layouts import layout_of
 
     layout = layout_of(d)
+    if layout is not None and layout.generated:
+        ctx.build(step, lambda work: layout.generate(d, work), rebuild_damaged=True)
+        return
     if layout is not None:
         if layout.downloadable:
             from asc.data.archive_sets import prepare
