@@ -139,12 +139,22 @@ def _recipe_name(group: str, name: str) -> str:
 COMPANIONS = {
     name: ["features=logmel40x51", "model=dcase22"] for name in ("demo1s", "standin1s", "tau2022mobile")
 }
-VARIANT_OF = {"demo1s": "demo", "standin1s": "standin"}
+# The sets of asc.data.layouts run their dataset stage only (the pipeline past it reads TAU's layout); the 16-kHz
+# scene demo needs a 16-kHz front end.
+LAYOUT_SETS = ("esc50", "tut2018", "fsd50k", "audioset", "tagging_demo")
+COMPANIONS |= {name: ["stage=dataset"] for name in LAYOUT_SETS} | {
+    "audioset": ["stage=dataset", "dataset.root=x"]
+}
+COMPANIONS |= {"demo16k": ["features=logmel40x500_16k"], "logmel40x500_16k": ["dataset=demo16k"]}
+VARIANT_OF = {"demo1s": "demo", "standin1s": "standin", "demo16k": "demo"}
 
 
 @pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
 def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Path) -> None:
-    cfg = composed(f"{group}={name}", *COMPANIONS.get(name, []))
+    layout_set = group == "dataset" and name in LAYOUT_SETS  # train=esc50 etc. are recipes on the demo
+    cfg = composed(
+        f"{group}={name}", *COMPANIONS.get(name, []) if layout_set or name not in LAYOUT_SETS else []
+    )
     if group == "prune":  # a preset of a criterion (authors_kept) names the criterion it configures
         assert cfg["prune"]["name"] in CRITERIA
     elif group not in ("experiment", "protocol"):
@@ -153,11 +163,15 @@ def test_every_option_composes_and_resolves(group: str, name: str, tmp_path: Pat
 
     # What the pipeline does with each group must work on what the group holds.
     validate(cfg)
+    if layout_set:
+        if name != "audioset":  # its plan reads the files (tests/test_datasets_beyond_tau.py)
+            assert [s.stage for s in make_plan(cfg)] == ["dataset"]
+        return
     model = build_model({k: v for k, v in cfg["model"].items() if k != "name"})
     layers = conv_names(model.spec)
     LogMel(FrontEnd.from_config(cfg["features"]))
     samples = round(cfg["dataset"]["clip_seconds"] * cfg["features"]["sample_rate"])
-    assert samples in (44_100, 441_000)  # TAU 2022's 1-s or TAU 2020's 10-s clips
+    assert samples in (44_100, 441_000, 160_000)  # TAU 2022's 1-s or TAU 2020's 10-s clips; the 16-kHz demo
     assert 1 + samples // cfg["features"]["hop_length"] >= cfg["features"]["frames"]  # centred frames
     for stage in ("train", "finetune"):
         assert FIT_KEYS <= set(cfg[stage]), f"{stage} lacks {FIT_KEYS - set(cfg[stage])}"
