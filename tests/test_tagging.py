@@ -196,3 +196,22 @@ def test_figures_draw_map(tmp_path: Path) -> None:
     for fig in (fig3_layer_sets, fig6_fractions):
         paths = fig(df, tmp_path / fig.__name__)
         assert paths and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_a_tagging_row_holds_the_task_metrics(tmp_path: Path) -> None:
+    from asc.results_check import check_results_table
+    from asc.rows import make_row
+
+    scores = tagging_metrics(PROBS, TARGETS)
+    counts = {"params_torch": 10, "params_keras": 10, "macs": 100}
+    row = make_row(
+        stage="baseline", run_id="r", dataset="tagdemo", scores=scores, complexity=counts, full=counts,
+        checkpoint="m.pt", task=TAGGING,
+    )  # fmt: skip
+    assert row["mAP"] == scores["mAP"] and row["d_prime"] == scores["d_prime"] and "accuracy" not in row
+    import pandas as pd
+
+    table = tmp_path / "results.csv"
+    pd.DataFrame([row | {"mAP": 1.2}]).to_csv(table, index=False)
+    with pytest.raises(ValueError, match="mAP"):
+        check_results_table(table)
