@@ -419,5 +419,5 @@ def test_an_unknown_recipe_is_named_not_an_interpolation_error(run_asc, tmp_path
     errors = [line for line in result.output.splitlines() if line.startswith("asc: error:")]
     assert result.returncode == 1 and len(errors) == 1
     assert errors[0].startswith(
-        "asc: error: train=foo is not a recipe of conf/train/: choose one of baseline"
+        "asc: error: train=foo is not a recipe of conf/train/: choose one of audioset, baseline"
     )

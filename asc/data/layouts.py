@@ -18,30 +18,22 @@ from typing import Any
 from asc.errors import ConfigError, InputError
 
 
-def _esc50_complete(root: Path) -> bool:
+def _read_esc50(root: Path) -> Any:
     from asc.data.esc50 import read_index
 
-    return _ok(lambda: read_index(root))
+    return read_index(root)
 
 
-def _tut2018_complete(root: Path) -> bool:
+def _read_tut2018(root: Path) -> Any:
     from asc.data.tut2018 import read_split
 
-    return _ok(lambda: read_split(root))
+    return read_split(root)
 
 
-def _fsd50k_complete(root: Path) -> bool:
+def _read_fsd50k(root: Path) -> Any:
     from asc.data.fsd50k import read_split
 
-    return _ok(lambda: read_split(root))
-
-
-def _ok(read: Callable[[], Any]) -> bool:
-    try:
-        read()
-    except InputError:
-        return False
-    return True
+    return read_split(root)
 
 
 def _check_esc50(d: Mapping[str, Any]) -> None:
@@ -108,16 +100,26 @@ def _generate_tagging_demo(d: Mapping[str, Any], folder: Path) -> dict[str, Any]
 @dataclass(frozen=True)
 class Layout:
     """One published dataset layout. ``downloadable``: fetched from its archives (else the user brings it);
-    ``complete(root)``: a finished, checked copy is there; ``check(d)``: its own config values and (for a folder
+    ``read(root)``: its index, checked (InputError naming the file otherwise); ``check(d)``: its own config values and (for a folder
     the user brings) the folder, at planning; ``metadata``: the files whose bytes key a brought folder."""
 
     name: str
     downloadable: bool
-    complete: Callable[[Path], bool]
+    read: Callable[[Path], Any] | None
     check: Callable[[Mapping[str, Any]], None]
     metadata: tuple[str, ...]
     key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
     generate: Callable[[Mapping[str, Any], Path], dict[str, Any]] | None = None  # a generated set's writer
+
+    def complete(self, root: Path) -> bool:
+        """A finished copy whose index passes its checks is at ``root``."""
+        if self.read is None:
+            return False
+        try:
+            self.read(Path(root))
+        except InputError:
+            return False
+        return True
 
     @property
     def generated(self) -> bool:
@@ -133,11 +135,11 @@ class Layout:
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("esc50", True, _esc50_complete, _check_esc50, ("meta/esc50.csv",), _listing_key),
+        Layout("esc50", True, _read_esc50, _check_esc50, ("meta/esc50.csv",), _listing_key),
         Layout(
             "tut2018",
             True,
-            _tut2018_complete,
+            _read_tut2018,
             _check_tut2018,
             ("meta.csv", "evaluation_setup/fold1_train.txt", "evaluation_setup/fold1_evaluate.txt"),
             _listing_key,
@@ -145,7 +147,7 @@ LAYOUTS: dict[str, Layout] = {
         Layout(
             "fsd50k",
             True,
-            _fsd50k_complete,
+            _read_fsd50k,
             lambda d: None,
             (
                 "FSD50K.ground_truth/vocabulary.csv",
@@ -154,7 +156,7 @@ LAYOUTS: dict[str, Layout] = {
             ),
             _listing_key,
         ),
-        Layout("audioset_hdf5", False, lambda root: False, _check_audioset, (), _h5_key),
+        Layout("audioset_hdf5", False, None, _check_audioset, (), _h5_key),
         Layout(
             "tagging_demo", False, lambda root: False, lambda d: None, (), _h5_key, _generate_tagging_demo
         ),

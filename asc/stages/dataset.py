@@ -171,6 +171,8 @@ def _check_layout(step: Step, d: Mapping[str, Any], layout: Any, data: Path) -> 
     from asc.disk import check_writable
 
     layout.check(d)
+    if layout.read is not None and not d.get("download", True):  # a brought folder: its index checked now
+        layout.read(Path(d["root"]))
     if layout.generated:
         return [
             (
