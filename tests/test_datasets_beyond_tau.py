@@ -266,7 +266,12 @@ def test_generated_tagging_demo_and_16k_scene_demo_plan(tmp_path: Path) -> None:
 
 def test_a_brought_folder_is_checked_at_planning(tmp_path: Path) -> None:
     root = _write(tmp_path / "esc", esc50_members())
-    overrides = (f"paths.data={tmp_path}/data", "dataset=esc50", "dataset.download=false", f"dataset.root={root}")
+    overrides = (
+        f"paths.data={tmp_path}/data",
+        "dataset=esc50",
+        "dataset.download=false",
+        f"dataset.root={root}",
+    )
     cfg = composed(*overrides, "stage=dataset")
     validate(cfg)
     with pytest.raises(InputError, match=r"esc50.csv lists 15 clips"):  # the fake has 15 of ESC-50's 2,000
