@@ -109,7 +109,10 @@ class Context:
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
         label = self.results_label(self.cfg, [step])
-        publish(step, work, model, scores, final=self.path(step), dataset=label, rule=rule, **fields)
+        from asc.nets import input_shape_of
+
+        net = (self.cfg["model"], input_shape_of(self.cfg["model"], self.cfg["features"]))
+        publish(step, work, model, scores, final=self.path(step), dataset=label, rule=rule, net=net, **fields)
 
     def splits(self, step: Step) -> Any:
         """The features of the three splits (asc.splits.Splits) of a step that reads features and an index,

@@ -115,6 +115,12 @@ def evaluate(
     """:func:`metrics` of every model on ``split`` (an :class:`asc.splits.Split`: x (N, n_mels, frames), y (N,),
     rows with a ``device`` column), all models of one architecture in one batched pass."""
     from asc.data.tau import SCENES
+    from asc.model import BaselineCNN
 
-    probs = predict_many(list(models), split.x, batch_size=batch_size, device=device)
+    if all(isinstance(m, BaselineCNN) for m in models):
+        probs = predict_many(list(models), split.x, batch_size=batch_size, device=device)
+    else:  # zoo networks: one at a time (asc/train_plain.py)
+        from asc.train_plain import predict
+
+        probs = [predict(m, split.x, batch_size=batch_size, device=device) for m in models]
     return [metrics(p, split.y.numpy(), split.rows["device"].tolist(), SCENES) for p in probs]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,20 @@ log = logging.getLogger(__name__)
 EPS = float(np.spacing(1))
 DTYPES = ("float32", "float64")
 PAD_MODES = ("reflect", "constant")
+# Options of the zoo's front ends (conf/features/*.yaml); each default is the DCASE 2021 front end's, and a
+# features config holds the key only when it differs from it (so today's features keys are unchanged).
+WINDOWS = (
+    "hamming",
+    "hann",
+    "hann_symmetric",
+)  # periodic Hamming / periodic Hann / symmetric Hann (EfficientAT)
+MEL_SCALES = (
+    "slaney",
+    "htk",
+    "mel_domain",
+)  # librosa's two; mel_domain: triangles in HTK-mel space (Kaldi, VGGish)
+MEL_NORMS = ("slaney", None)
+LOGS = ("ln", "db")  # ln(mel + log_offset) | 10·log10(max(mel, 1e-10)) (torchlibrosa's power_to_db, PANNs)
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,14 @@ class FrontEnd:
     dtype: str
     resample: bool
     stats_frames: int | None = None
+    window: str = "hamming"
+    power: float = 1.0  # 1: magnitude, 2: power spectrum
+    mel_scale: str = "slaney"
+    mel_norm: str | None = "slaney"
+    log: str = "ln"
+    log_offset: float | None = None  # None: numpy.spacing(1), the 2021 baseline's eps
+    center: bool = True  # False: frames start at sample 0 (VGGish's framing)
+    preemphasis: float = 0.0  # y[n] - a·y[n-1] before the STFT (EfficientAT: 0.97)
 
     def __post_init__(self) -> None:
         if self.stats_frames is None:
@@ -74,12 +96,24 @@ class FrontEnd:
             raise ValueError(f"features.dtype={self.dtype!r} is not one of {DTYPES}")
         if self.pad_mode not in PAD_MODES:
             raise ValueError(f"features.pad_mode={self.pad_mode!r} is not one of {PAD_MODES}")
+        for key, value, choices in (
+            ("window", self.window, WINDOWS),
+            ("mel_scale", self.mel_scale, MEL_SCALES),
+            ("mel_norm", self.mel_norm, MEL_NORMS),
+            ("log", self.log, LOGS),
+            ("power", self.power, (1.0, 2.0)),
+        ):
+            if value not in choices:
+                raise ValueError(f"features.{key}={value!r} is not one of {choices}")
+        if not 0.0 <= self.preemphasis < 1.0:
+            raise ValueError(f"features.preemphasis={self.preemphasis} must be in [0, 1)")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> FrontEnd:
         """The FrontEnd fields of a features config node (other keys, e.g. name/batch_size/workers, are not ours)."""
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in cfg and n != "stats_frames"]
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}
+        missing = [n for n in names if n not in cfg and n not in optional]
         if missing:
             raise ValueError(
                 f"the features config lacks {missing}; conf/features/logmel40x500.yaml lists them all"
@@ -110,12 +144,48 @@ class BandSums:
 
 
 def mel_matrix(frontend: FrontEnd) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) filter bank: librosa's (Slaney or HTK scale, ``mel_norm``), or triangles in
+    HTK-mel space (``mel_domain``: Kaldi's ``get_mel_banks`` as EfficientAT uses it, and Google's VGGish
+    ``spectrogram_to_mel_matrix``: mel(f) = 1127 ln(1 + f/700), edges evenly spaced in mel, no normalisation)."""
+    f = frontend
+    if f.mel_scale == "mel_domain":
+        return _mel_domain_bank(f)
     import librosa  # heavy import, only needed here
 
-    f = frontend
     return librosa.filters.mel(
-        sr=f.sample_rate, n_fft=f.n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, htk=False
+        sr=f.sample_rate,
+        n_fft=f.n_fft,
+        n_mels=f.n_mels,
+        fmin=f.fmin,
+        fmax=f.fmax,
+        htk=f.mel_scale == "htk",
+        norm=f.mel_norm,
     )
+
+
+def _mel_domain_bank(f: FrontEnd) -> np.ndarray:
+    def mel(hz):
+        return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+    edges = np.linspace(mel(f.fmin), mel(f.fmax), f.n_mels + 2)
+    bins = mel(np.arange(f.n_fft // 2 + 1) * f.sample_rate / f.n_fft)[None, :]
+    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up, down = (bins - left) / (centre - left), (right - bins) / (right - centre)
+    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+
+
+def window_of(frontend: FrontEnd, dtype: torch.dtype) -> torch.Tensor:
+    n = frontend.win_length
+    if frontend.window == "hamming":
+        return torch.hamming_window(n, periodic=True, dtype=dtype)
+    return torch.hann_window(n, periodic=frontend.window == "hann", dtype=dtype)
+
+
+def log_compress(mel: torch.Tensor, frontend: FrontEnd) -> torch.Tensor:
+    """ln(mel + log_offset) or 10·log10(max(mel, 1e-10)) (see :data:`LOGS`)."""
+    if frontend.log == "db":
+        return 10.0 * torch.log10(mel.clamp_min(1e-10))
+    return torch.log(mel + (EPS if frontend.log_offset is None else frontend.log_offset))
 
 
 class LogMel(torch.nn.Module):
@@ -125,23 +195,27 @@ class LogMel(torch.nn.Module):
         super().__init__()
         self.frontend = frontend
         dtype = getattr(torch, frontend.dtype)
-        self.register_buffer("window", torch.hamming_window(frontend.win_length, periodic=True, dtype=dtype))
+        self.register_buffer("window", window_of(frontend, dtype))
         self.register_buffer("mel", torch.from_numpy(mel_matrix(frontend)).to(dtype))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         f = self.frontend
+        y = y.to(self.window.dtype) + EPS
+        if f.preemphasis:
+            y = y[..., 1:] - f.preemphasis * y[..., :-1]
         spec = torch.stft(
-            y.to(self.window.dtype) + EPS,
+            y,
             n_fft=f.n_fft,
             hop_length=f.hop_length,
             win_length=f.win_length,
             window=self.window,
-            center=True,
+            center=f.center,
             pad_mode=f.pad_mode,
             return_complex=True,
         )
-        mel = torch.matmul(self.mel, spec[..., : f.stats_frames].abs())
-        return torch.log(mel + EPS).float()
+        mag = spec[..., : f.stats_frames].abs()
+        mel = torch.matmul(self.mel, mag if f.power == 1.0 else mag**2)
+        return log_compress(mel, f).float()
 
 
 def librosa_reference(y: np.ndarray, frontend: FrontEnd) -> np.ndarray:
