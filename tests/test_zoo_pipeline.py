@@ -62,3 +62,27 @@ def test_zoo_network_trains_on_the_demo(run_asc, data_dir, tmp_path, name):
     model, extra = load(row_file.parent / "model.pt")
     assert extra["spec"]["name"] == name and extra["history"] == []
     assert sum(p.numel() for p in model.parameters()) == row["params_torch"]
+
+
+@pytest.mark.slow
+def test_custom_factory_trains_on_the_demo(run_asc, data_dir, tmp_path, monkeypatch):
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "mynets.py").write_text(
+        "import torch\n\n\ndef tiny(hidden=8):\n"
+        "    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d((4, 10)), torch.nn.Flatten(),\n"
+        "                               torch.nn.Linear(40, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10))\n"
+    )
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pkg), os.environ.get("PYTHONPATH", "")]))
+    args = ["model=custom", "model.factory=mynets:tiny", "+model.kwargs.hidden=4", *TINY]
+    args += [
+        f"paths.data={data_dir}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+    ]
+    result = run_asc(*args, f"hydra.run.dir={tmp_path / 'run'}", timeout=900)
+    assert result.returncode == 0, result.output[-3000:]
+    (row_file,) = (tmp_path / "store" / "train").glob("*/row.json")
+    assert json.loads(json.loads(row_file.read_text())["model_spec"])["factory"] == "mynets:tiny"

@@ -143,7 +143,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 def _check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[tuple[Step, Need]]:
     """A zoo network (asc/nets/): its classes against the dataset's scenes, and a ``train.init_from`` file read
     and matched against the network (layer names, shapes, classes; asc/nets/checkpoint.py, which imports torch,
-    as the DCASE family's file check does). The disk estimate takes the published size (10^8 when none)."""
+    as the DCASE family's file check does). The disk estimate takes the published size (10^6 parameters when none)."""
     m, source = cfg["model"], cfg["train"].get("init_from")
     if int(m.get("n_classes", fam.n_classes)) != N_SCENES:
         raise ConfigError(
@@ -152,7 +152,7 @@ def _check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[
     if source:
         stat = Path(source).stat()
         _zoo_file(str(source), stat.st_mtime_ns, stat.st_size, _frozen(m))
-    size = fam.published_params or 10**8
+    size = fam.published_params or 10**6  # a custom network's size is unknown before it is built
     need = Need(
         Path(cfg["paths"]["store"]),
         model_artifact_bytes(size),
