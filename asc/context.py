@@ -110,6 +110,9 @@ class Context:
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
         label = self.results_label(self.cfg, [step])
+        from asc.nets import input_shape_of
+
+        net = (self.cfg["model"], input_shape_of(self.cfg["model"], self.cfg["features"]))
         publish(
             step,
             work,
@@ -119,6 +122,7 @@ class Context:
             dataset=label,
             rule=rule,
             task=self.task,
+            net=net,
             **fields,
         )
 

@@ -76,7 +76,18 @@ def recipes(cfg: Mapping[str, Any]) -> str:
         base = f"train={t['name']} ({t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']:g}, "
         base += f"seeds {list(t['seeds'])}{on})"
     tune = f"finetune={f['name']} ({f['epochs']} epochs, batch {f['batch_size']}, select on {f['select_on']})"
-    return f"recipes on {dataset_label(cfg['dataset'])}: {base}; {tune}"
+    return f"recipes on {dataset_label(cfg['dataset'])}: {base}; {tune}\n{training_mode(cfg)}"
+
+
+def training_mode(cfg: Mapping[str, Any]) -> str:
+    """How the job's networks train: fused (same-shape DCASE networks in one pass) or one by one."""
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    if not fam.fusable:
+        return f"training: one by one (model={fam.name} is not fusable: asc/train_plain.py)"
+    fused = bool(cfg.get("runtime", {}).get("fuse", True))
+    return f"training: {'fused (same-shape networks in one pass)' if fused else 'one by one (runtime.fuse=false)'}"
 
 
 def costs(steps: Sequence[Step], cfg: Mapping[str, Any], needs: Sequence[Need]) -> list[str]:

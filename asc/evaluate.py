@@ -133,9 +133,19 @@ def evaluate(
     rows with a ``device`` column), all models of one architecture in one batched pass. A multi-label ``task``:
     sigmoid outputs scored by :func:`asc.tagging_metrics.tagging_metrics` against y (N, classes) 0/1 (class
     names from the split's ``classes`` when it has them)."""
-    probs = predict_many(
-        list(models), split.x, batch_size=batch_size, device=device, multi_label=task.multi_label
-    )
+    from asc.model import BaselineCNN
+
+    if all(isinstance(m, BaselineCNN) for m in models):
+        probs = predict_many(
+            list(models), split.x, batch_size=batch_size, device=device, multi_label=task.multi_label
+        )
+    else:  # zoo networks: one at a time (asc/train_plain.py)
+        from asc.train_plain import predict
+
+        probs = [
+            predict(m, split.x, batch_size=batch_size, device=device, multi_label=task.multi_label)
+            for m in models
+        ]
     if task.multi_label:
         from asc.tagging_metrics import tagging_metrics
 

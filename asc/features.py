@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,28 @@ from asc.feature_arrays import (
     write_npy,
 )
 from asc.locks import ensure_held
+from asc.mel import EPS, log_compress, mel_matrix, window_of
 from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
-EPS = float(np.spacing(1))
+
 DTYPES = ("float32", "float64")
 PAD_MODES = ("reflect", "constant")
+# Options of the zoo's front ends (conf/features/*.yaml); each default is the DCASE 2021 front end's, and a
+# features config holds the key only when it differs from it (so today's features keys are unchanged).
+WINDOWS = (
+    "hamming",
+    "hann",
+    "hann_symmetric",
+)  # periodic Hamming / periodic Hann / symmetric Hann (EfficientAT)
+MEL_SCALES = (
+    "slaney",
+    "htk",
+    "mel_domain",
+)  # librosa's two; mel_domain: triangles in HTK-mel space (Kaldi, VGGish)
+MEL_NORMS = ("slaney", None)
+LOGS = ("ln", "db")  # ln(mel + log_offset) | 10·log10(max(mel, 1e-10)) (torchlibrosa's power_to_db, PANNs)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,14 @@ class FrontEnd:
     dtype: str
     resample: bool
     stats_frames: int | None = None
+    window: str = "hamming"
+    power: float = 1.0  # 1: magnitude, 2: power spectrum
+    mel_scale: str = "slaney"
+    mel_norm: str | None = "slaney"
+    log: str = "ln"
+    log_offset: float | None = None  # None: numpy.spacing(1), the 2021 baseline's eps
+    center: bool = True  # False: frames start at sample 0 (VGGish's framing)
+    preemphasis: float = 0.0  # y[n] - a·y[n-1] before the STFT (EfficientAT: 0.97)
 
     def __post_init__(self) -> None:
         if self.stats_frames is None:
@@ -74,12 +97,24 @@ class FrontEnd:
             raise ValueError(f"features.dtype={self.dtype!r} is not one of {DTYPES}")
         if self.pad_mode not in PAD_MODES:
             raise ValueError(f"features.pad_mode={self.pad_mode!r} is not one of {PAD_MODES}")
+        for key, value, choices in (
+            ("window", self.window, WINDOWS),
+            ("mel_scale", self.mel_scale, MEL_SCALES),
+            ("mel_norm", self.mel_norm, MEL_NORMS),
+            ("log", self.log, LOGS),
+            ("power", self.power, (1.0, 2.0)),
+        ):
+            if value not in choices:
+                raise ValueError(f"features.{key}={value!r} is not one of {choices}")
+        if not 0.0 <= self.preemphasis < 1.0:
+            raise ValueError(f"features.preemphasis={self.preemphasis} must be in [0, 1)")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> FrontEnd:
         """The FrontEnd fields of a features config node (other keys, e.g. name/batch_size/workers, are not ours)."""
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in cfg and n != "stats_frames"]
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}
+        missing = [n for n in names if n not in cfg and n not in optional]
         if missing:
             raise ValueError(
                 f"the features config lacks {missing}; conf/features/logmel40x500.yaml lists them all"
@@ -109,15 +144,6 @@ class BandSums:
         return mean, np.sqrt((self.s2 - self.count * mean**2) / (self.count - 1))
 
 
-def mel_matrix(frontend: FrontEnd) -> np.ndarray:
-    import librosa  # heavy import, only needed here
-
-    f = frontend
-    return librosa.filters.mel(
-        sr=f.sample_rate, n_fft=f.n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, htk=False
-    )
-
-
 class LogMel(torch.nn.Module):
     """(batch, samples) waveform → (batch, n_mels, stats_frames) log-mel energies (float32)."""
 
@@ -125,23 +151,27 @@ class LogMel(torch.nn.Module):
         super().__init__()
         self.frontend = frontend
         dtype = getattr(torch, frontend.dtype)
-        self.register_buffer("window", torch.hamming_window(frontend.win_length, periodic=True, dtype=dtype))
+        self.register_buffer("window", window_of(frontend, dtype))
         self.register_buffer("mel", torch.from_numpy(mel_matrix(frontend)).to(dtype))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         f = self.frontend
+        y = y.to(self.window.dtype) + EPS
+        if f.preemphasis:
+            y = y[..., 1:] - f.preemphasis * y[..., :-1]
         spec = torch.stft(
-            y.to(self.window.dtype) + EPS,
+            y,
             n_fft=f.n_fft,
             hop_length=f.hop_length,
             win_length=f.win_length,
             window=self.window,
-            center=True,
+            center=f.center,
             pad_mode=f.pad_mode,
             return_complex=True,
         )
-        mel = torch.matmul(self.mel, spec[..., : f.stats_frames].abs())
-        return torch.log(mel + EPS).float()
+        mag = spec[..., : f.stats_frames].abs()
+        mel = torch.matmul(self.mel, mag if f.power == 1.0 else mag**2)
+        return log_compress(mel, f).float()
 
 
 def librosa_reference(y: np.ndarray, frontend: FrontEnd) -> np.ndarray:

@@ -8,7 +8,7 @@ metrics, counted cost (against the model it was pruned from), parameter memory a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from asc.cost import memory_columns
 from asc.model import BaselineCNN, save_model
 from asc.provenance import provenance
 from asc.rows import ROW_STAGE, make_row
-from asc.rules import rule_columns
+from asc.rules import rule_columns, zoo_rule_columns
 from asc.step import Step
 from asc.tasks import SCENES, Task
 
@@ -36,20 +36,33 @@ def publish(
     full: Mapping[str, int],
     extra: Mapping[str, Any] | None = None,
     task: Task = SCENES,
+    net: tuple[Mapping[str, Any], tuple[int, int]] | None = None,
+    history: Sequence = (),
     **fields: Any,
 ) -> None:
     """Write model.pt (carrying its config), metrics.json (``scores`` + ``extra``) and row.json into ``work``,
     the artifact's build folder (``final`` is where it will live). ``full`` is the complexity of the unpruned
     model the row's reductions are relative to; ``rule`` the dataset's complexity rule (asc/rules.py), whose
     columns the row carries too; the row records what built it (asc/provenance.py); ``task`` which metric
-    columns it holds (asc.tasks). Raises NonFiniteError (nothing stored) for non-finite weights
-    or metrics."""
+    columns it holds (asc.tasks). Raises NonFiniteError (nothing stored) for non-finite weights or metrics. A
+    network that is not of the DCASE family needs ``net`` = (its ``model`` config node, its input (mel,
+    frames)) and, when pruned, its pruning ``history`` (asc/nets/checkpoint.py)."""
     model = model.cpu()
     require_finite(f"{step.label}: weights", model.state_dict())
     require_finite(f"{step.label}: metrics", {k: scores[k] for k in task.finite})
-    save_model(model, work / "model.pt", config=dict(step.config), label=step.label)
     atomic_write_json(work / "metrics.json", {**scores, **(extra or {})})
-    counted = complexity(model)
+    if isinstance(model, BaselineCNN):
+        save_model(model, work / "model.pt", config=dict(step.config), label=step.label)
+        counted, spec = complexity(model), model.spec
+        cost_columns = memory_columns(counted["params_keras"]) | rule_columns(rule, model)  # 2021's always
+    else:  # a zoo network (asc/nets/): rebuilt from its architecture, arguments and pruning history
+        from asc.nets.checkpoint import save
+        from asc.nets.cost import complexity as net_complexity
+
+        spec = dict(net[0])
+        save(model, work / "model.pt", spec, history, config=dict(step.config), label=step.label)
+        counted = net_complexity(model, net[1])
+        cost_columns = memory_columns(counted["params_keras"]) | zoo_rule_columns(rule, counted)
     row = make_row(
         stage=ROW_STAGE[step.stage],
         run_id=step.id,
@@ -59,8 +72,8 @@ def publish(
         full=full,
         checkpoint=str(final / "model.pt"),
         task=task,
-        model_spec=json.dumps(model.spec, sort_keys=True),
-        **(memory_columns(counted["params_keras"]) | rule_columns(rule, model)),  # 2021's columns always
+        model_spec=json.dumps(spec, sort_keys=True),
+        **cost_columns,
         provenance=provenance(),
         **fields,
     )

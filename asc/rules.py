@@ -119,3 +119,23 @@ def tflite_int8_bytes(model: nn.Module) -> int:
         if isinstance(m, nn.Conv2d | nn.Linear):
             total += m.weight.numel() + 4 * m.weight.shape[0]
     return int(total)
+
+
+def zoo_rule_columns(rule: str, counts: Mapping[str, int]) -> dict[str, Any]:
+    """:func:`rule_columns` of a zoo network from its counts (asc/nets/cost.py): the same memory and MAC columns;
+    NeSsi's and the TFLite byte estimates, which model the DCASE baseline's own graph, are left empty (None)."""
+    if rule not in RULES:
+        raise ConfigError(f"complexity rule {rule!r} is not valid: expected one of {', '.join(RULES)}")
+    if rule == "dcase2021":
+        return memory_columns(counts["params_keras"])
+    n = int(counts["params_torch"])
+    cols: dict[str, Any] = {"d22_params": n}
+    cols |= {f"d22_mem_{p}_kB": round(n * b / 1000, 3) for p, b in BYTES_PER_PARAM.items()}
+    cols["d22_fit_bits"] = max(
+        (8 * b for b in BYTES_PER_PARAM.values() if n * b <= LIMIT_BYTES_2022), default=0
+    )
+    cols["d22_macs"] = int(counts["macs"])
+    cols["d22_macs_ok"] = counts["macs"] <= LIMIT_MACS_2022
+    cols["d22_nessi_macs"] = None
+    cols["d22_tflite_int8_bytes"] = None
+    return cols

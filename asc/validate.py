@@ -54,12 +54,13 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
             )
 
 
-def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
+def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None:
     from asc.prune import CRITERIA
 
     choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
-    if not chosen or any(name not in layers for name in chosen) or len(set(chosen)) != len(chosen):
+    unknown = layers is not None and any(name not in layers for name in chosen)
+    if not chosen or unknown or len(set(chosen)) != len(chosen):
         fail(f"{key}.layers", chosen, f"a non-empty list of distinct conv layers of the model {list(layers)}")
     if p.get("ratio") is not None:
         number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
@@ -200,6 +201,52 @@ def no_recipe(dataset: str, groups: Sequence[str]) -> ConfigError:
     )
 
 
+def _model(cfg: Mapping[str, Any]) -> list[str] | None:
+    """Check the ``model`` node by its family's declaration (asc/nets/families.py); the conv layer names a layer
+    set may use (C1, C2, ...) for the DCASE21/22 family, None for the zoo's other families (their layers and
+    groups are resolved when the network is built)."""
+    from asc.nets import family_of
+    from asc.nets.options import check_model
+
+    m = cfg["model"]
+    try:
+        fam = family_of(m)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if not fam.exact_surgery:
+        check_model(fam, m, cfg["features"])
+        return None
+    from asc.model import build_model, conv_names
+
+    for key in ("kernel", "dense", "n_classes"):
+        integer(f"model.{key}", m[key], 1)
+    widths = listed("model.widths", m["widths"])
+    for i, width in enumerate(widths):
+        integer(f"model.widths[{i}]", width, 1)
+    shape = m["input_shape"]
+    if not isinstance(shape, list) or len(shape) != 2:
+        fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
+    for i, n in enumerate(shape):
+        integer(f"model.input_shape[{i}]", n, 1)
+    pools = m["pools"]
+    if not isinstance(pools, list) or len(pools) != len(widths):
+        fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
+    for i, pool in enumerate(pools):
+        if pool is not None and not (
+            isinstance(pool, list) and len(pool) == 2 and all(isinstance(v, int) and v >= 1 for v in pool)
+        ):
+            fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
+    number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
+    number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
+    # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
+    number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
+    try:
+        layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model: {err}") from None
+    return layers
+
+
 def validate(cfg: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for the first invalid value of the resolved config."""
     # The recipes follow the dataset (conf/config.yaml): a dataset config of the user's own has none.
@@ -271,37 +318,13 @@ def validate(cfg: Mapping[str, Any]) -> None:
         )
     choice("features.pad_mode", f["pad_mode"], ("reflect", "constant"))
     choice("features.dtype", f["dtype"], ("float32", "float64"))
-    if f["sample_rate"] != d["sample_rate"]:
-        fail("features.sample_rate", f["sample_rate"], f"dataset.sample_rate ({d['sample_rate']})")
-    from asc.model import build_model, conv_names
-
-    m = cfg["model"]
-    for key in ("kernel", "dense", "n_classes"):
-        integer(f"model.{key}", m[key], 1)
-    widths = listed("model.widths", m["widths"])
-    for i, width in enumerate(widths):
-        integer(f"model.widths[{i}]", width, 1)
-    shape = m["input_shape"]
-    if not isinstance(shape, list) or len(shape) != 2:
-        fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
-    for i, n in enumerate(shape):
-        integer(f"model.input_shape[{i}]", n, 1)
-    pools = m["pools"]
-    if not isinstance(pools, list) or len(pools) != len(widths):
-        fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
-    for i, pool in enumerate(pools):
-        if pool is not None and not (
-            isinstance(pool, list) and len(pool) == 2 and all(isinstance(v, int) and v >= 1 for v in pool)
-        ):
-            fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
-    number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
-    number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
-    # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
-    number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
-    try:
-        layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"model: {err}") from None
+    if f["sample_rate"] != d["sample_rate"] and not f["resample"]:
+        fail(
+            "features.sample_rate",
+            f["sample_rate"],
+            f"dataset.sample_rate ({d['sample_rate']}), or features.resample=true to resample the clips",
+        )
+    layers = _model(cfg)
     t = cfg["train"]
     _recipe("train", t)
     seeds = t["seeds"]
@@ -346,7 +369,8 @@ def validate(cfg: Mapping[str, Any]) -> None:
             choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
         for layer_set in listed(f"{key}.layer_sets", block.get("layer_sets")):
             chosen = [layer_set] if isinstance(layer_set, str) else list(layer_set)
-            if not chosen or any(x not in layers for x in chosen) or len(set(chosen)) != len(chosen):
+            unknown = layers is not None and any(x not in layers for x in chosen)
+            if not chosen or unknown or len(set(chosen)) != len(chosen):
                 fail(
                     f"{key}.layer_sets",
                     layer_set,

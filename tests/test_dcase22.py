@@ -22,7 +22,9 @@ from asc.train import Recipe, Run, train_many
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "conf")
 SPEC = {
-    k: v for k, v in yaml.safe_load(open(os.path.join(CONF, "model", "dcase22.yaml"))).items() if k != "name"
+    k: v
+    for k, v in yaml.safe_load(open(os.path.join(CONF, "model", "dcase22.yaml"))).items()
+    if k not in ("name", "defaults")
 }
 
 

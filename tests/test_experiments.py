@@ -45,6 +45,9 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
         f"experiment={experiment}",
         *TINY,
         *(["dataset=standin1s"] if one_second else []),
+        # dcase2025's network is model=dcase2024 (a residual net): its pruning by dependency graph is planned
+        # separately (issue 33); the tiny run here prunes the 2022 network, which stays a choice
+        *(["model=dcase22"] if experiment == "dcase2025" else []),
         f"paths.data={ws / 'data'}",
         f"paths.store={ws / 'store'}",
         f"paths.results={ws / experiment}",

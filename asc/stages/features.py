@@ -32,8 +32,12 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def frames_per_clip(f: Mapping[str, Any], clip_seconds: float) -> int:
-    """Centred STFT frames of one clip: 1 + samples // hop (librosa and torch.stft with center=True)."""
-    return 1 + round(clip_seconds * int(f["sample_rate"])) // int(f["hop_length"])
+    """STFT frames of one clip: 1 + samples // hop centred (librosa and torch.stft with center=True), else
+    1 + (samples - n_fft) // hop; pre-emphasis (features.preemphasis) drops one sample."""
+    samples = round(clip_seconds * int(f["sample_rate"])) - (1 if f.get("preemphasis") else 0)
+    if f.get("center", True):
+        return 1 + samples // int(f["hop_length"])
+    return 1 + max(samples - int(f["n_fft"]), -int(f["hop_length"])) // int(f["hop_length"])
 
 
 def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:

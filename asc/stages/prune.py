@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
-from asc.errors import InputError
+from asc.errors import ConfigError, InputError
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
 
@@ -103,6 +103,14 @@ def criterion_config(step: Step) -> dict[str, Any]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    if not fam.exact_surgery:  # the zoo's other families: coupled layers need dependency-graph surgery
+        raise ConfigError(
+            f"model={fam.name} is pruned by dependency-graph surgery (issue 33), which this build lacks: "
+            "run up to stage=train, or prune model=dcase21|dcase22"
+        )
     spec = baseline_spec(cfg)
     widths = {f"C{i + 1}": int(w) for i, w in enumerate(spec["widths"])}
     given = [s for s in steps if s.config["name"] == "given"]

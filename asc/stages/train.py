@@ -123,6 +123,11 @@ def _file_spec(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    if not fam.exact_surgery:
+        return _check_zoo(steps, cfg, fam)
     spec = baseline_spec(cfg)
     t, source = cfg["train"], cfg["train"].get("init_from")
     if not source and int(t["select_after"]) >= int(t["epochs"]):
@@ -138,6 +143,56 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     return [(step, model_need(cfg, spec, "baselines")) for step in steps]
 
 
+def _check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[tuple[Step, Need]]:
+    """A zoo network (asc/nets/): its classes against the dataset's scenes, and a ``train.init_from`` file read
+    and matched against the network (layer names, shapes, classes; asc/nets/checkpoint.py, which imports torch,
+    as the DCASE family's file check does). The disk estimate takes the published size (10^6 parameters when none)."""
+    m, source = cfg["model"], cfg["train"].get("init_from")
+    if int(m.get("n_classes", fam.n_classes)) != N_SCENES:
+        raise ConfigError(
+            f"model.n_classes={m.get('n_classes', fam.n_classes)}, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+        )
+    if source:
+        stat = Path(source).stat()
+        _zoo_file(str(source), stat.st_mtime_ns, stat.st_size, _frozen(m))
+    size = fam.published_params or 10**6  # a custom network's size is unknown before it is built
+    need = Need(
+        Path(cfg["paths"]["store"]),
+        model_artifact_bytes(size),
+        "baselines",
+        "point paths.store at a larger disk",
+    )
+    return [(step, need) for step in steps]
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=8)
+def _zoo_file(path: str, mtime_ns: int, size: int, spec: tuple) -> None:
+    from asc.nets.checkpoint import read_pretrained
+
+    try:
+        read_pretrained(path, _thaw(spec))
+    except ValueError as err:
+        raise InputError(str(err).splitlines()[0]) from None
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and all(
+        isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value
+    ):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
 def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Need:
     """The disk a model artifact of ``spec``'s size takes at its peak (checkpoints while training, the model)."""
     return Need(
@@ -149,15 +204,16 @@ def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Ne
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
-    from asc.complexity import complexity
     from asc.evaluate import evaluate
 
     t = ctx.cfg["train"]
     splits = ctx.splits(steps[0])
 
+    from asc.nets.cost import count
+
     def build(batch: list[tuple[Step, Path]]) -> None:
         if t.get("init_from"):
-            trained, examples = _from_files(batch), len(splits.train.y)
+            trained, examples = _from_files(batch, ctx.cfg["model"]), len(splits.train.y)
         else:
             trained, examples = _train(batch, ctx, splits)
         models = [model for model, _ in trained]
@@ -174,7 +230,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 work,
                 model,
                 score,
-                full=complexity(model),
+                full=count(model, ctx.cfg),
                 extra=history,
                 criterion="none",
                 layers="",
@@ -191,15 +247,20 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     ctx.record(steps)
 
 
-def _from_files(batch: list[tuple[Step, Path]]) -> list[tuple[Any, dict[str, Any]]]:
-    """A given model file is the baseline: nothing is trained."""
+def _from_files(batch: list[tuple[Step, Path]], spec: Mapping[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """A given model file is the baseline: nothing is trained (a zoo network's file: asc/nets/checkpoint.py)."""
     from asc.model_file import read_model_file
+    from asc.nets import family_of
+
+    def read(path: str) -> Any:
+        if family_of(spec).exact_surgery:
+            return read_model_file(path)[0]
+        from asc.nets.checkpoint import read_pretrained
+
+        return read_pretrained(path, spec)
 
     history = {"best_epoch": 0, "train_seconds": 0.0, "epochs": 0}
-    return [
-        (read_model_file(s.args["init_from"])[0], {**history, "init_from": s.args["init_from"]})
-        for s, _ in batch
-    ]
+    return [(read(s.args["init_from"]), {**history, "init_from": s.args["init_from"]}) for s, _ in batch]
 
 
 def _train(
@@ -213,8 +274,10 @@ def _train(
     import torch
 
     from asc.model import build_model
+    from asc.nets import build, family_of
     from asc.stages.dataset import root_of
     from asc.train import Run, train_many
+    from asc.train_plain import train_each
 
     t = ctx.cfg["train"]
     spec = {k: v for k, v in ctx.cfg["model"].items() if k != "name"}
@@ -228,14 +291,15 @@ def _train(
     else:
         pool = splits.train
         chosen_rows = torch.arange(len(pool.y))
+    fam = family_of(ctx.cfg["model"])
     runs = []
     for step, work in batch:
         torch.manual_seed(step.args["seed"])  # the initial weights too: a rerun in a new process is identical
-        runs.append(
-            Run(build_model(spec), chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label)
-        )
+        model = build_model(spec) if fam.exact_surgery else build(ctx.cfg["model"])
+        runs.append(Run(model, chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label))
     select = splits.selection(t["select_on"])
-    histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(t["precision"]))
+    trainer = train_many if fam.fusable else train_each  # zoo networks: one by one (asc/train_plain.py)
+    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(t["precision"]))
     return [(run.model, history) for run, history in zip(runs, histories, strict=True)], len(chosen_rows)
 
 

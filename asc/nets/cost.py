@@ -1,0 +1,72 @@
+"""Costs of any zoo network, in the columns the DCASE family's rows carry (asc/complexity.py): ``params_torch``
+(``parameters()``), ``params_keras`` (trainable parameters + BatchNorm moving statistics, Keras' count, which the
+DCASE memory rules use) and ``macs`` per clip. MACs are ``torch.utils.flop_counter.FlopCounterMode``'s FLOPs // 2
+on one (1, mel, frames) input (convolutions, matrix products; no BN, pooling or activations), the general
+counterpart of the DCASE family's analytic count. The front end (STFT + mel) is not part of the network and is
+reported separately by :func:`front_end_macs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def network_macs(model: nn.Module, input_shape: tuple[int, int]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *input_shape, dtype=param.dtype, device=param.device))
+    model.train(was_training)
+    return int(counter.get_total_flops() // 2)
+
+
+def complexity(model: nn.Module, input_shape: tuple[int, int]) -> dict[str, int]:
+    """{"params_torch", "params_keras", "macs"} of any network on (mel, frames) inputs."""
+    params = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    bn_stats = sum(
+        m.running_mean.numel() + m.running_var.numel()
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    )
+    return {
+        "params_torch": int(params),
+        "params_keras": int(trainable + bn_stats),
+        "macs": network_macs(model, input_shape),
+    }
+
+
+def front_end_macs(features: Mapping[str, Any]) -> int:
+    """Multiply-accumulates of the front end per clip: per frame, an n_fft-point real FFT (n_fft/2·log2(n_fft)
+    complex butterflies ≈ 2·n_fft·log2(n_fft) real MACs, the usual estimate) + the mel projection
+    (n_mels × (n_fft/2 + 1)); window multiply included."""
+    import math
+
+    n_fft, frames = int(features["n_fft"]), int(features["stats_frames"])
+    per_frame = (
+        2 * n_fft * math.log2(n_fft)
+        + int(features["n_mels"]) * (n_fft // 2 + 1)
+        + int(features["win_length"])
+    )
+    return int(frames * per_frame)
+
+
+def count(model: nn.Module, cfg: Mapping[str, Any]) -> dict[str, int]:
+    """The cost columns of ``model`` in a job of ``cfg``: the DCASE family's analytic count (asc/complexity.py),
+    any other network's by :func:`complexity` on the input the model and features configs give."""
+    from asc.model import BaselineCNN
+    from asc.nets.families import input_shape_of
+
+    if isinstance(model, BaselineCNN):
+        from asc.complexity import complexity as dcase_complexity
+
+        return dcase_complexity(model)
+    return complexity(model, input_shape_of(cfg["model"], cfg["features"]))

@@ -1,0 +1,128 @@
+"""Training and prediction of any ``nn.Module`` one network at a time: the zoo's families that fused training
+(asc/fused.py, same-shape sequential DCASE networks) does not cover. Same recipe and selection rule as
+:func:`asc.train.train_many`: Adam + cross-entropy, shuffled mini-batches drawn with a generator seeded by the
+run's seed, one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
+(with fewer epochs than that, the last). No resume: an interrupted run starts again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from asc.checks import NonFiniteError
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    multi_label: bool = False,
+) -> np.ndarray:
+    """Class probabilities (N, classes) of ``model`` on features ``x`` (N, n_mels, frames), in eval mode: a
+    softmax, or per-class sigmoids for a ``multi_label`` task."""
+    device = torch.device(device)
+    was_training = model.training
+    model.to(device).eval()
+    out_fn = torch.sigmoid if multi_label else (lambda z: torch.softmax(z, 1))
+    out = [
+        out_fn(model(x[i : i + batch_size].to(device)).float()).cpu() for i in range(0, len(x), batch_size)
+    ]
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, 0))
+
+
+def train_one(
+    run: Any,
+    train: tuple[torch.Tensor, torch.Tensor],
+    select: tuple[torch.Tensor, torch.Tensor],
+    *,
+    device: torch.device | str = "cpu",
+    eval_batch_size: int = 64,
+    **_speed: Any,
+) -> dict[str, Any]:
+    """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
+    returns the history dict :func:`asc.train.train_many` returns. Speed options of the fused path are ignored.
+    Raises NonFiniteError when the loss becomes non-finite."""
+    device = torch.device(device)
+    model, r = run.model.to(device), run.recipe
+    opt = torch.optim.Adam(model.parameters(), lr=r.lr, eps=r.adam_eps)
+    shuffle = torch.Generator().manual_seed(int(run.seed))
+    torch.manual_seed(int(run.seed))  # dropout
+    x, y = train
+    best = {"epoch": 0, "acc": -1.0, "state": None}
+    history, total = [], 0.0
+    for epoch in range(1, r.epochs + 1):
+        start, loss_sum = time.perf_counter(), 0.0
+        model.train()
+        order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
+        for i in range(0, len(order), r.batch_size):
+            idx = order[i : i + r.batch_size]
+            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+        loss = loss_sum / max(len(order), 1)
+        if not math.isfinite(loss):
+            raise NonFiniteError(
+                f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
+            )
+        probs = predict(model, select[0], batch_size=eval_batch_size, device=device)
+        acc = float((probs.argmax(1) == select[1].numpy()).mean()) if len(probs) else math.nan
+        seconds = time.perf_counter() - start
+        total += seconds
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": loss,
+                "select_acc": acc,
+                "seconds": seconds,
+                "round_seconds": seconds,
+                "fused": 1,
+            }
+        )
+        if (epoch > r.select_after or (r.epochs <= r.select_after and epoch == r.epochs)) and acc > best[
+            "acc"
+        ]:
+            best = {
+                "epoch": epoch,
+                "acc": acc,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
+        log.info(
+            "%s epoch %3d/%d  loss %.4f  select acc %.4f  %.1f s",
+            run.label,
+            epoch,
+            r.epochs,
+            loss,
+            acc,
+            seconds,
+        )
+    model.cpu()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    return {
+        "best_epoch": best["epoch"],
+        "best_select_acc": best["acc"],
+        "history": history,
+        "train_seconds": total,
+        "epochs": r.epochs,
+    }
+
+
+def train_each(runs: Sequence[Any], train, select, **options: Any) -> list[dict[str, Any]]:
+    """:func:`train_one` for every run, one after the other."""
+    return [train_one(run, train, select, **options) for run in runs]

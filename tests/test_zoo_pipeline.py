@@ -1,0 +1,88 @@
+"""``asc model=<name> stage=train`` end to end on the tiny demo for every zoo network at CPU-sized widths, with
+its own front end (the 1-s demo for the DCASE 2024 network): trained one by one (the dry run says so), its
+checkpoint rebuilt by asc/nets/checkpoint.py, its results row costed by asc/nets/cost.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+TINY = [
+    "dataset.cities=[barcelona]",
+    "dataset.train_locations=3",
+    "dataset.evaluate_locations=1",
+    "dataset.segments_per_location=1",
+    "train.epochs=1",
+    "train.select_after=0",
+    "stage=train",
+]
+SMALL = {
+    "dcase2024": ["dataset=demo1s", "model.base_channels=8"],
+    "vggish_asc": ["model.widths=[4,4,8,8,8,8]", "model.dense=[16,8]"],
+    "panns_cnn14": ["model.widths=[4,4,8,8,8,8]"],
+    "panns_cnn10": ["model.widths=[4,4,8,8]"],
+    "panns_resnet38": ["model.widths=[4,4,8,8]", "model.blocks=[1,1,1,1]", "model.head=16"],
+    "efficientat_mn04": [],
+    "efficientat_mn10": ["model.dropout=0.1"],
+}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zoo_data")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_zoo_network_trains_on_the_demo(run_asc, data_dir, tmp_path, name):
+    args = [
+        f"model={name}",
+        *SMALL[name],
+        *TINY,
+        f"paths.data={data_dir}",
+        f"paths.store={tmp_path / 'store'}",
+    ]
+    args += [f"paths.results={tmp_path / 'results'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    dry = run_asc(*args, "dry_run=true", timeout=600)
+    assert dry.returncode == 0, dry.output[-3000:]
+    assert f"training: one by one (model={name} is not fusable" in dry.output
+    result = run_asc(*args, timeout=900)
+    assert result.returncode == 0, result.output[-3000:]
+    assert re.search(r"\btrain [0-9a-f]{12} \(baseline seed 0\): built in", result.output)
+    (row_file,) = (tmp_path / "store" / "train").glob("*/row.json")
+    row = json.loads(row_file.read_text())
+    assert json.loads(row["model_spec"])["name"] == name
+    assert row["params_torch"] > 0 and row["macs"] > 0 and row["mem_fp32_kb"] > 0
+
+    from asc.nets.checkpoint import load
+
+    model, extra = load(row_file.parent / "model.pt")
+    assert extra["spec"]["name"] == name and extra["history"] == []
+    assert sum(p.numel() for p in model.parameters()) == row["params_torch"]
+
+
+@pytest.mark.slow
+def test_custom_factory_trains_on_the_demo(run_asc, data_dir, tmp_path, monkeypatch):
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "mynets.py").write_text(
+        "import torch\n\n\ndef tiny(hidden=8):\n"
+        "    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d((4, 10)), torch.nn.Flatten(),\n"
+        "                               torch.nn.Linear(40, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10))\n"
+    )
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pkg), os.environ.get("PYTHONPATH", "")]))
+    args = ["model=custom", "model.factory=mynets:tiny", "+model.kwargs.hidden=4", *TINY]
+    args += [
+        f"paths.data={data_dir}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+    ]
+    result = run_asc(*args, f"hydra.run.dir={tmp_path / 'run'}", timeout=900)
+    assert result.returncode == 0, result.output[-3000:]
+    (row_file,) = (tmp_path / "store" / "train").glob("*/row.json")
+    assert json.loads(json.loads(row_file.read_text())["model_spec"])["factory"] == "mynets:tiny"
