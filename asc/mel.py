@@ -4,14 +4,13 @@ PANNs, VGGish, DCASE 2024, EfficientAT)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from asc.features import FrontEnd
-
+# An asc.features.FrontEnd (its options are read by name): not imported, asc/features.py imports this module.
+FrontEnd = Any
 EPS = float(np.spacing(1))
 
 
