@@ -182,20 +182,28 @@ def _timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
 # ---------------------------------------------------------------- the criteria
 
 
+def cosine_on(r: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on 1 − cos of representatives r (n, d): one layer's, or a coupled group's super-filters."""
+    dist, seconds = _timed(lambda: rep.cosine_distance(r))
+    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
+
+
+def chebyshev_on(r: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on the Chebyshev distance of representatives r (n, d)."""
+    dist, seconds = _timed(lambda: rep.chebyshev_distance(r))
+    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
+
+
 @register("cosine")
 def cosine(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Algorithm 1 on 1 − cos of the rank-1 representatives (the paper's method; no ratio)."""
-    r = rep.representatives(weight)
-    dist, seconds = _timed(lambda: rep.cosine_distance(r))
-    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
+    return cosine_on(rep.representatives(weight), opts)
 
 
 @register("chebyshev")
 def chebyshev(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Algorithm 1 on the Chebyshev distance max_k |r_i[k] − r_j[k]| of the representatives."""
-    r = rep.representatives(weight)
-    dist, seconds = _timed(lambda: rep.chebyshev_distance(r))
-    return Selection(algorithm1(dist, opts), extras={"similarity_s": seconds})
+    return chebyshev_on(rep.representatives(weight), opts)
 
 
 @register("average")
@@ -226,16 +234,26 @@ def average(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     return Selection(kept, mix=mix)
 
 
+def l1_scores(weight: torch.Tensor, opts: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """Σ|W_i| per filter (n,); higher is kept."""
+    return weight.detach().flatten(1).abs().sum(dim=1)
+
+
+def l2_scores(weight: torch.Tensor, opts: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """‖W_i‖₂ per filter (n,); higher is kept."""
+    return weight.detach().flatten(1).norm(dim=1)
+
+
 @register("l1")
 def l1(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Li et al. 2017: keep the filters with the largest Σ|W_i|."""
-    return Selection(keep_highest(weight.detach().flatten(1).abs().sum(dim=1), n_keep(weight, opts)))
+    return Selection(keep_highest(l1_scores(weight), n_keep(weight, opts)))
 
 
 @register("l2")
 def l2(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Keep the filters with the largest ‖W_i‖₂."""
-    return Selection(keep_highest(weight.detach().flatten(1).norm(dim=1), n_keep(weight, opts)))
+    return Selection(keep_highest(l2_scores(weight), n_keep(weight, opts)))
 
 
 @register("random")
@@ -261,6 +279,14 @@ def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     weight, which makes similar filters far apart and is undefined for negative cosines: with
     ``distance: one_minus_cos`` such a layer is an error). Ties keep the lower index.
     """
+    central = centrality_of(weight, opts)
+    kept = keep_highest(-central, n_keep(weight, opts), duplicate_filters(weight))
+    return Selection(kept, extras={"centrality": central.tolist()})
+
+
+def centrality_of(weight: torch.Tensor, opts: Mapping[str, Any]) -> np.ndarray:
+    """Each filter's centrality (n,) in the complete cosine graph of its representatives; options as in
+    :func:`centrality` (the most central is pruned first, so a keep-score is −centrality)."""
     sim = rep.cosine_similarity(rep.representatives(weight))
     kind = opts.get("distance", "one_minus_cos")
     if kind == "one_minus_abs_cos":
@@ -293,14 +319,17 @@ def centrality(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
         central = np.array([scores[i] for i in range(n)])
     else:
         raise ValueError(f"prune.measure={measure!r} is not one of degree, betweenness")
-    kept = keep_highest(-central, n_keep(weight, opts), duplicate_filters(weight))
-    return Selection(kept, extras={"centrality": central.tolist()})
+    return central
 
 
 @register("fpgm")
 def fpgm(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """He et al. 2019: score_i = Σ_j ‖W_i − W_j‖₂ on the raw weights; prune the smallest (nearest the geometric
     median, hence the most replaceable); exact copies go first."""
+    return Selection(keep_highest(fpgm_scores(weight), n_keep(weight, opts), duplicate_filters(weight)))
+
+
+def fpgm_scores(weight: torch.Tensor, opts: Mapping[str, Any] | None = None) -> torch.Tensor:
+    """Σ_j ‖W_i − W_j‖₂ per filter (n,) on the raw weights, float64; higher is kept."""
     flat = weight.detach().to(torch.float64).flatten(1)
-    score = torch.cdist(flat, flat).sum(dim=1)
-    return Selection(keep_highest(score, n_keep(weight, opts), duplicate_filters(weight)))
+    return torch.cdist(flat, flat).sum(dim=1)

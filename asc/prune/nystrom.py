@@ -54,13 +54,18 @@ def smallest_exact_landmarks(
 
 @register("nystrom")
 def nystrom(weight: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
+    """Algorithm 1 on the Nyström similarity of the layer's representatives (:func:`nystrom_on`)."""
+    return nystrom_on(rep.representatives(weight), opts)
+
+
+def nystrom_on(r: torch.Tensor, opts: Mapping[str, Any]) -> Selection:
     """Algorithm 1 on 1 − S, S the Nyström approximation of the cosine similarity from ``landmarks`` columns.
 
     Extras per layer: nystrom_landmarks (indices), nystrom_m, nystrom_error (relative Frobenius error of S against
     the exact matrix), kept_equals_exact, similarity_s / exact_similarity_s (the similarity step alone, exact =
-    the vectorised n×n product) and nystrom_speedup = exact_similarity_s / similarity_s.
+    the vectorised n×n product) and nystrom_speedup = exact_similarity_s / similarity_s. ``r`` (n, d): unit
+    representatives of one layer, or a coupled group's super-filters (asc/prune/group_criteria.py).
     """
-    r = rep.representatives(weight)
     start = time.perf_counter()
     exact = rep.cosine_similarity(r)
     t_exact = time.perf_counter() - start

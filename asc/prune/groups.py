@@ -1,0 +1,343 @@
+"""Dependency-graph surgery: prune the coupled layers of any ``nn.Module`` (Torch-Pruning's dependency graph).
+
+A residual addition, a depthwise conv or a shared output couples layers: removing channel i of one forces the
+same removal in the others. Torch-Pruning (Fang et al., CVPR 2023; ``torch-pruning`` 1.6, the ``prune`` extra)
+traces the network on example inputs and returns, for every conv, the *group* of layers one channel removal
+touches (out-channels of convs and BatchNorms, in-channels of the layers that read them, flatten columns of a
+dense layer). Here:
+
+- A **member** of a group is a layer whose *out*-channels the group removes and that has filters (a conv or a
+  dense layer); the BatchNorms and the readers follow. A group is **coupled** when it has more than one member.
+- **Prunable convs** are the non-depthwise conv members of every group, named ``C1 … Cn`` in forward order (the
+  order their first call runs on the example inputs), on every network: PANNs CNN14's blocks 4–6 are C7 … C12.
+  They are also named by module path; ``prune.layers`` takes either, and module-path globs
+  (``conv_block5.*``).
+- Never pruned unless asked: the family's ``ignored`` module-path globs (its classifier head and front end: no
+  group that cuts one of their out-channels is listed) and **depthwise groups** (a group with a depthwise conv
+  member is matched by a glob only if ``prune.depthwise`` is true; naming one of its convs, ``C4`` or its exact
+  path, always selects it).
+- ``prune.layers`` selects convs; a group is pruned once if any of its convs is selected, with the selected
+  convs' ``per_layer_ratio`` (which must agree) or ``ratio``. The criterion decides one kept set per group from
+  the members' weights of the *unpruned* network (asc/prune/group_criteria.py), then each group is cut in turn.
+  Torch-Pruning records each cut as ``(root module path, is_out_channel, removed indices)``: the pruning history
+  (asc/prune/history.py), from which a freshly built network is pruned again identically.
+
+Raises ValueError (a layer name that matches nothing, disagreeing ratios, a criterion undefined on a coupled
+group); ImportError with the install command when ``torch-pruning`` is missing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+import torch
+from torch import nn
+
+INSTALL = 'pip install -e ".[prune]"  (torch-pruning 1.6)'
+_GLOB = set("*?[")
+
+
+def torch_pruning() -> Any:
+    """The ``torch_pruning`` module, or ImportError naming the install command."""
+    try:
+        import torch_pruning as tp
+    except ImportError:
+        raise ImportError(f"dependency-graph pruning needs torch-pruning: {INSTALL}") from None
+    return tp
+
+
+def is_depthwise(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.conv._ConvNd) and module.groups > 1 and module.groups == module.out_channels
+
+
+def filters(module: nn.Module) -> torch.Tensor:
+    """A member's weight as one filter per out-channel: conv (n, c_in, kh, kw) (a 1-D conv's kernel gets
+    kw = 1, a transposed conv's axes are swapped), dense (n, in, 1, 1)."""
+    w = module.weight.detach()
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        w = w.transpose(0, 1)
+    while w.dim() < 4:
+        w = w.unsqueeze(-1)
+    return w.flatten(3) if w.dim() > 4 else w
+
+
+@dataclass
+class Member:
+    """One layer whose out-channels a group removes. ``order[k]``: its channel for the group's channel k."""
+
+    name: str  # Cn for a prunable conv, else its module path
+    path: str
+    module: nn.Module
+    order: torch.Tensor
+
+    def weight(self) -> torch.Tensor:
+        """(n, c_in, kh, kw) filters in the group's channel order."""
+        return filters(self.module)[self.order]
+
+
+@dataclass
+class Group:
+    """Coupled layers that lose the same channels; channel k of the group is channel k of ``root``."""
+
+    members: list[Member]  # forward order
+    channels: int
+    root: nn.Module
+    handler: Callable[..., Any]
+    depthwise: bool = False
+
+    @property
+    def label(self) -> str:
+        return "+".join(m.name for m in self.members)
+
+    @property
+    def coupled(self) -> bool:
+        return len(self.members) > 1
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    """``path`` or one of its parents matches a glob (``head`` ignores ``head.0`` too)."""
+    parts = path.split(".")
+    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatchcase(p, pat) for pat in patterns for p in prefixes)
+
+
+class Network:
+    """A model's dependency graph, its prunable convs (``convs``: name → path, forward order) and its groups.
+
+    ``example_inputs``: a tensor (or tuple of tensors) the model's forward accepts, e.g. (1, 1, mel, frames).
+    ``ignored``: module-path globs never pruned (the family's head and front end). The model is traced as it is;
+    :meth:`prune` cuts it in place (copy it first to keep the original).
+    """
+
+    def __init__(self, model: nn.Module, example_inputs: Any, ignored: Sequence[str] = ()) -> None:
+        tp = torch_pruning()
+        self.model, self.inputs, self.ignored = model, example_inputs, tuple(ignored)
+        self.paths = {m: p for p, m in model.named_modules()}
+        self.order = self._forward_order(tp)
+        self.groups = self._groups(self.ignored)
+        members = [m for g in self.groups for m in g.members]
+        convs = [m for m in members if isinstance(m.module, nn.modules.conv._ConvNd) and not is_depthwise(m.module)]
+        convs.sort(key=lambda m: self.order.get(m.path, math.inf))
+        self.convs = {f"C{i + 1}": m.path for i, m in enumerate(convs)}
+        names = {p: n for n, p in self.convs.items()}
+        for m in members:
+            m.name = names.get(m.path, m.path)
+
+    def _forward_order(self, tp: Any) -> dict[str, int]:
+        """Module path → the rank of its first call while the graph is traced (one forward pass)."""
+        order: dict[str, int] = {}
+
+        def seen(path: str) -> Callable[..., None]:
+            def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+                order.setdefault(path, len(order))
+
+            return hook
+
+        hooks = [m.register_forward_hook(seen(p)) for p, m in self.model.named_modules() if p]
+        try:
+            self.graph = tp.DependencyGraph().build_dependency(self.model, self.inputs, verbose=False)
+        finally:
+            for h in hooks:
+                h.remove()
+        return order
+
+    def _groups(self, ignored: Sequence[str]) -> list[Group]:
+        tp = torch_pruning()
+        skip = [m for p, m in self.model.named_modules() if p and _matches(p, ignored)]
+        out = []
+        for tg in self.graph.get_all_groups(ignored_layers=skip, root_module_types=(nn.modules.conv._ConvNd,)):
+            members = []
+            for item in tg:
+                module = item.dep.target.module
+                if not (self.graph.is_out_channel_pruning_fn(item.dep.handler) and isinstance(module, nn.Module)):
+                    continue
+                if not isinstance(module, nn.modules.conv._ConvNd | nn.Linear):
+                    continue
+                members.append(self._member(module, item, tp))
+            root = tg[0].dep.target.module
+            n = len(tg[0].idxs)
+            if any(len(m.order) != n for m in members):
+                continue  # a concatenation maps a member to part of the channels: not handled (never listed)
+            members.sort(key=lambda m: self.order.get(m.path, math.inf))
+            depthwise = any(is_depthwise(m.module) for m in members)
+            out.append(Group(members, n, root, tg[0].dep.handler, depthwise))
+        out.sort(key=lambda g: self.order.get(g.members[0].path, math.inf))
+        return out
+
+    def _member(self, module: nn.Module, item: Any, tp: Any) -> Member:
+        idxs, roots = [int(i) for i in item.idxs], [int(i) for i in item.root_idxs]
+        by_root = dict(zip(roots, idxs, strict=True))
+        if sorted(by_root) != list(range(len(by_root))):
+            order = torch.tensor([], dtype=torch.long)
+        else:
+            order = torch.tensor([by_root[k] for k in range(len(by_root))], dtype=torch.long)
+        path = self.paths[module]
+        return Member(path, path, module, order)
+
+    def group_of(self, name_or_path: str) -> Group:
+        path = self.convs.get(name_or_path, name_or_path)
+        for g in self.groups:
+            if any(m.path == path for m in g.members):
+                return g
+        raise KeyError(name_or_path)
+
+    def resolve(self, layers: Sequence[str] | str, depthwise: bool = False) -> dict[int, list[str]]:
+        """``prune.layers`` → {group index: the selected conv names in it}, in forward order.
+
+        An entry is a conv name (``C7``), a module path or a module-path glob. ValueError naming an entry that
+        matches no prunable conv, with the valid names.
+        """
+        layers = [layers] if isinstance(layers, str) else list(layers)
+        paths = {p: n for n, p in self.convs.items()}
+        chosen: dict[int, list[str]] = {}
+        for entry in layers:
+            explicit = not (_GLOB & set(entry))
+            hits = [entry] if entry in self.convs else []
+            if not hits:
+                hits = [paths[p] for p in self.convs.values() if fnmatchcase(p, entry)]
+            if not hits:
+                shown = ", ".join(f"{n}={p}" for n, p in list(self.convs.items())[:40])
+                raise ValueError(
+                    f"prune.layers entry {entry!r} matches no prunable conv; valid: conv names C1…C{len(self.convs)}, "
+                    f"module paths or globs over them ({shown})"
+                )
+            for name in hits:
+                gi = self.groups.index(self.group_of(name))
+                if self.groups[gi].depthwise and not (explicit or depthwise):
+                    continue
+                chosen.setdefault(gi, [])
+                if name not in chosen[gi]:
+                    chosen[gi].append(name)
+        return dict(sorted(chosen.items()))
+
+    def prune(self, group: Group, kept: Sequence[int]) -> None:
+        """Cut every channel of ``group`` not in ``kept`` (group channel indices) from the network, in place."""
+        removed = sorted(set(range(group.channels)) - {int(k) for k in kept})
+        if not kept or not removed:
+            if not kept:
+                raise ValueError(f"group {group.label}: at least one channel must be kept")
+            return
+        tg = self.graph.get_pruning_group(group.root, group.handler, removed)
+        if not self.graph.check_pruning_group(tg):
+            raise ValueError(f"group {group.label}: removing {len(removed)} of {group.channels} channels empties a layer")
+        tg.prune()
+
+    def history(self) -> list[tuple[str, bool, list[int]]]:
+        """The cuts made so far, as plain data: [(root module path, is_out_channel, removed indices)]."""
+        return [(str(n), bool(o), [int(i) for i in idx]) for n, o, idx in self.graph.pruning_history()]
+
+
+def count_macs(model: nn.Module, example_inputs: Any) -> int:
+    """Multiply-accumulates of one forward pass on ``example_inputs`` (torch's FLOP counter / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    return counter.get_total_flops() // 2
+
+
+@dataclass
+class Plan:
+    """What one prune config does to a network: per group its selected conv names and its ratio (None: the
+    criterion decides how many it keeps)."""
+
+    groups: list[Group]
+    selected: list[list[str]]
+    ratios: list[float | None]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(net: Network, cfg: dict[str, Any]) -> Plan:
+    """Resolve ``layers``, ``per_layer_ratio`` and ``ratio`` of a plain prune config on ``net``."""
+    chosen = net.resolve(cfg.get("layers") or ["*"], bool(cfg.get("depthwise", False)))
+    if not chosen:
+        raise ValueError(f"prune.layers={cfg.get('layers')} selects only depthwise groups; set prune.depthwise=true")
+    name_of = {path: name for name, path in net.convs.items()}
+    per_layer = {name_of.get(k, k): v for k, v in (cfg.get("per_layer_ratio") or {}).items()}
+    selected_names = {n for names in chosen.values() for n in names}
+    stray = sorted(set(per_layer) - selected_names)
+    if stray:
+        raise ValueError(f"prune.per_layer_ratio names {stray}, which prune.layers does not select")
+    groups, selected, ratios = [], [], []
+    for gi, names in chosen.items():
+        given = {per_layer[n] for n in names if n in per_layer}
+        if len(given) > 1:
+            raise ValueError(
+                f"prune.per_layer_ratio gives group {net.groups[gi].label} (coupled layers lose the same "
+                f"channels) different ratios {sorted(given)}; give its layers one ratio"
+            )
+        groups.append(net.groups[gi])
+        selected.append(names)
+        ratios.append(given.pop() if given else cfg.get("ratio"))
+    return Plan(groups, selected, ratios)
+
+
+def prune_network(
+    model: nn.Module, example_inputs: Any, cfg: dict[str, Any], ignored: Sequence[str] = ()
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Prune a copy of ``model`` with the plain prune config ``cfg`` (name, layers, ratio, per_layer_ratio, the
+    criterion's options); returns (pruned model, info). info: criterion, layers, convs {Cn: path}, groups
+    {label: [member names]}, kept {member name: kept channels of that layer}, widths {member: kept count},
+    history (asc/prune/history.py), select_s {group: s}, params / macs before and after, and the criterion's
+    extras by group. The input model is unchanged."""
+    from .group_criteria import select_group
+
+    model = copy.deepcopy(model)
+    net = Network(model, example_inputs, ignored)
+    p = plan(net, cfg)
+    opts = {k: v for k, v in cfg.items() if k not in ("name", "layers", "per_layer_ratio", "dense_mapping", "depthwise")}
+    params0, macs0 = sum(t.numel() for t in model.parameters()), count_macs(model, example_inputs)
+    info: dict[str, Any] = {"criterion": cfg["name"], "layers": list(cfg.get("layers") or ["*"]), "convs": net.convs}
+    info.update(groups={}, kept={}, widths={}, select_s={})
+    decisions = []
+    reinit = False
+    for group, ratio in zip(p.groups, p.ratios, strict=True):
+        start = time.perf_counter()
+        sel = select_group(group, cfg["name"], dict(opts, ratio=ratio))
+        info["select_s"][group.label] = time.perf_counter() - start
+        decisions.append((group, sel))
+        reinit = reinit or sel.reinit
+        info["groups"][group.label] = [m.name for m in group.members]
+        for m in group.members:
+            info["kept"][m.name] = sorted(int(m.order[k]) for k in sel.kept)
+            info["widths"][m.name] = len(sel.kept)
+        for key, value in sel.extras.items():
+            info.setdefault(key, {})[group.label] = value
+    for group, sel in decisions:  # every decision is taken on the unpruned weights, then the cuts follow
+        if sel.mix is not None:
+            _mix(group, sel)
+        net.prune(group, sel.kept)
+    if reinit:
+        _reinitialise(model, int(opts.get("seed", 0)))
+    info["history"] = net.history()
+    info.update(params=[params0, sum(t.numel() for t in model.parameters())])
+    info.update(macs=[macs0, count_macs(model, example_inputs)])
+    return model, info
+
+
+@torch.no_grad()
+def _mix(group: Group, sel: Any) -> None:
+    """``average`` on an uncoupled group: kept filter k becomes Σ_j mix[k, j]·W_j (bias likewise), before the cut."""
+    (member,) = group.members
+    conv = member.module
+    coef = sel.mix.to(conv.weight.dtype)
+    rows = member.order[torch.as_tensor(sel.kept)]
+    conv.weight[rows] = torch.einsum("kn,n...->k...", coef, conv.weight[member.order])
+    if conv.bias is not None:
+        conv.bias[rows] = coef @ conv.bias[member.order]
+
+
+def _reinitialise(model: nn.Module, seed: int) -> None:
+    """Fresh weights for every layer (``random``), seeded without touching the caller's RNG stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in model.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
