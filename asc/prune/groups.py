@@ -53,7 +53,11 @@ def torch_pruning() -> Any:
 
 
 def is_depthwise(module: nn.Module) -> bool:
-    return isinstance(module, nn.modules.conv._ConvNd) and module.groups > 1 and module.groups == module.out_channels
+    return (
+        isinstance(module, nn.modules.conv._ConvNd)
+        and module.groups > 1
+        and module.groups == module.out_channels
+    )
 
 
 def filters(module: nn.Module) -> torch.Tensor:
@@ -122,7 +126,9 @@ class Network:
         self.order = self._forward_order(tp)
         self.groups = self._groups(self.ignored)
         members = [m for g in self.groups for m in g.members]
-        convs = [m for m in members if isinstance(m.module, nn.modules.conv._ConvNd) and not is_depthwise(m.module)]
+        convs = [
+            m for m in members if isinstance(m.module, nn.modules.conv._ConvNd) and not is_depthwise(m.module)
+        ]
         convs.sort(key=lambda m: self.order.get(m.path, math.inf))
         self.convs = {f"C{i + 1}": m.path for i, m in enumerate(convs)}
         names = {p: n for n, p in self.convs.items()}
@@ -151,11 +157,15 @@ class Network:
         tp = torch_pruning()
         skip = [m for p, m in self.model.named_modules() if p and _matches(p, ignored)]
         out = []
-        for tg in self.graph.get_all_groups(ignored_layers=skip, root_module_types=(nn.modules.conv._ConvNd,)):
+        for tg in self.graph.get_all_groups(
+            ignored_layers=skip, root_module_types=(nn.modules.conv._ConvNd,)
+        ):
             members = []
             for item in tg:
                 module = item.dep.target.module
-                if not (self.graph.is_out_channel_pruning_fn(item.dep.handler) and isinstance(module, nn.Module)):
+                if not (
+                    self.graph.is_out_channel_pruning_fn(item.dep.handler) and isinstance(module, nn.Module)
+                ):
                     continue
                 if not isinstance(module, nn.modules.conv._ConvNd | nn.Linear):
                     continue
@@ -225,7 +235,9 @@ class Network:
             return
         tg = self.graph.get_pruning_group(group.root, group.handler, removed)
         if not self.graph.check_pruning_group(tg):
-            raise ValueError(f"group {group.label}: removing {len(removed)} of {group.channels} channels empties a layer")
+            raise ValueError(
+                f"group {group.label}: removing {len(removed)} of {group.channels} channels empties a layer"
+            )
         tg.prune()
 
     def history(self) -> list[tuple[str, bool, list[int]]]:
@@ -258,7 +270,9 @@ def plan(net: Network, cfg: dict[str, Any]) -> Plan:
     """Resolve ``layers``, ``per_layer_ratio`` and ``ratio`` of a plain prune config on ``net``."""
     chosen = net.resolve(cfg.get("layers") or ["*"], bool(cfg.get("depthwise", False)))
     if not chosen:
-        raise ValueError(f"prune.layers={cfg.get('layers')} selects only depthwise groups; set prune.depthwise=true")
+        raise ValueError(
+            f"prune.layers={cfg.get('layers')} selects only depthwise groups; set prune.depthwise=true"
+        )
     name_of = {path: name for name, path in net.convs.items()}
     per_layer = {name_of.get(k, k): v for k, v in (cfg.get("per_layer_ratio") or {}).items()}
     selected_names = {n for names in chosen.values() for n in names}
@@ -292,9 +306,17 @@ def prune_network(
     model = copy.deepcopy(model)
     net = Network(model, example_inputs, ignored)
     p = plan(net, cfg)
-    opts = {k: v for k, v in cfg.items() if k not in ("name", "layers", "per_layer_ratio", "dense_mapping", "depthwise")}
+    opts = {
+        k: v
+        for k, v in cfg.items()
+        if k not in ("name", "layers", "per_layer_ratio", "dense_mapping", "depthwise")
+    }
     params0, macs0 = sum(t.numel() for t in model.parameters()), count_macs(model, example_inputs)
-    info: dict[str, Any] = {"criterion": cfg["name"], "layers": list(cfg.get("layers") or ["*"]), "convs": net.convs}
+    info: dict[str, Any] = {
+        "criterion": cfg["name"],
+        "layers": list(cfg.get("layers") or ["*"]),
+        "convs": net.convs,
+    }
     info.update(groups={}, kept={}, widths={}, select_s={})
     decisions = []
     reinit = False
