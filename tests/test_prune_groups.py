@@ -13,7 +13,8 @@ from group_checks import masked_output, randomise  # noqa: E402
 from group_nets import DepthwiseNet, PlainVGG, ResidualNet  # noqa: E402
 
 from asc.prune.group_criteria import RANKING, SETS, select_weights, super_representatives  # noqa: E402
-from asc.prune.groups import Network, count_macs, prune_network  # noqa: E402
+from asc.prune.group_surgery import prune_network  # noqa: E402
+from asc.prune.groups import Network, count_macs  # noqa: E402
 
 NETS = {
     "residual": (ResidualNet, ("head",)),
@@ -165,3 +166,36 @@ def test_ranking_combines_scaled_member_scores():
     b[0] *= 0.01  # channel 0: top of a, bottom of b; mean of scaled scores
     sel = select_weights([a, b], ["C1", "C2"], "l1", {"ratio": 0.5})
     assert len(sel.kept) == 2 and len(sel.extras["score"]) == 4
+
+
+def test_check_config_names_what_the_network_refuses():
+    from asc.prune.group_surgery import check_config
+
+    model, x, ignored = _net("residual")
+    assert check_config(model, x, {"name": "l1", "layers": ["b2*"], "ratio": 0.5}, ignored) == ["C4+C6", "C5"]
+    with pytest.raises(ValueError, match="not defined on coupled group C4\\+C6"):
+        check_config(model, x, {"name": "average", "layers": ["C6"]}, ignored)
+    with pytest.raises(ValueError, match="'C9' matches no prunable conv"):
+        check_config(model, x, {"name": "l1", "layers": ["C9"], "ratio": 0.5}, ignored)
+    with pytest.raises(ValueError, match="no kept indices for group C2"):
+        check_config(model, x, {"name": "given", "layers": ["C2"], "kept": {"C1": [0]}}, ignored)
+
+
+def test_prune_any_dispatches_by_family():
+    from types import SimpleNamespace
+
+    from model_fixtures import randomised_model
+
+    from asc.prune import prune_any, prune_model
+
+    dcase = randomised_model()
+    cfg = {"name": "l1", "layers": ["C1", "C2"], "ratio": 0.5}
+    exact = SimpleNamespace(exact_surgery=True, ignored=("classifier.*",))
+    pruned, info = prune_any(dcase, cfg, exact)
+    want = prune_model(dcase, cfg)
+    assert info["kept"] == want[1]["kept"] and "history" not in info
+    assert all(torch.equal(a, b) for a, b in zip(pruned.state_dict().values(), want[0].state_dict().values()))
+    model, x, ignored = _net("residual")
+    graph = SimpleNamespace(exact_surgery=False, ignored=ignored)
+    pruned, info = prune_any(model, {"name": "l1", "layers": ["C2"], "ratio": 0.5}, graph, x)
+    assert info["widths"] == {"C2": 6} and info["history"][0][0] == "b1a.0"

@@ -12,7 +12,7 @@ from group_checks import randomise  # noqa: E402
 from group_nets import DepthwiseNet, PlainVGG, ResidualNet  # noqa: E402
 
 from asc.errors import InputError  # noqa: E402
-from asc.prune.groups import prune_network  # noqa: E402
+from asc.prune.group_surgery import prune_network  # noqa: E402
 from asc.prune.history import replay  # noqa: E402
 
 X = torch.randn(1, 1, 16, 16)

@@ -19,7 +19,7 @@ from . import representatives as rep
 from .criteria import CRITERIA, Selection, lookup, register
 from .surgery import prune_filters
 
-__all__ = ["CRITERIA", "Selection", "prune_filters", "prune_model", "register"]
+__all__ = ["CRITERIA", "Selection", "prune_any", "prune_filters", "prune_model", "register"]
 
 # Keys of the config that are not passed on to the criterion function. ``layer`` is reserved: prune_model sets
 # it per layer, so criteria with per-layer options (nystrom landmarks, given kept) can look theirs up.
@@ -114,3 +114,17 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
     info["widths"] = list(pruned.spec["widths"])
     info["dense_mapping"] = cfg.get("dense_mapping") or "correct"
     return pruned, info
+
+
+def prune_any(
+    model: torch.nn.Module, cfg: Mapping[str, Any], family: Any, example_inputs: Any = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Prune ``model`` of ``family`` (an asc.nets Family) with the prune config ``cfg``: the family's exact hand
+    surgery when it declares ``exact_surgery`` (the DCASE family: :func:`prune_model`, its numbers and keys
+    unchanged), else dependency-graph surgery (asc/prune/groups.py) traced on ``example_inputs`` with the
+    family's ``ignored`` layers never pruned. Returns (pruned model, info)."""
+    if family.exact_surgery:
+        return prune_model(model, cfg)
+    from .group_surgery import prune_network
+
+    return prune_network(model, example_inputs, _plain(cfg), tuple(family.ignored))

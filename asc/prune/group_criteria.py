@@ -98,7 +98,7 @@ def _minmax(score: Any) -> np.ndarray:
     return (s - s.min()) / span if span > 0 else np.zeros_like(s)
 
 
-def _given(names: list[str], label: str, width: int, opts: Mapping[str, Any]) -> Selection:
+def given_kept(names: list[str], label: str, width: int, opts: Mapping[str, Any]) -> Selection:
     table = read_kept(opts)
     named = {n: layer_indices(table[n], n, width) for n in names if n in table}
     if not named:
@@ -122,7 +122,7 @@ def select_weights(
     channel order) named ``names``, with criterion ``name`` and options ``opts`` (``ratio`` resolved)."""
     label = "+".join(names)
     if name == "given":
-        return _given(names, label, weights[0].shape[0], opts)
+        return given_kept(names, label, weights[0].shape[0], opts)
     if name == "random":
         reference = opts.get("reference", "cosine")
         if reference == "random":
