@@ -194,7 +194,10 @@ def test_prune_any_dispatches_by_family():
     pruned, info = prune_any(dcase, cfg, exact)
     want = prune_model(dcase, cfg)
     assert info["kept"] == want[1]["kept"] and "history" not in info
-    assert all(torch.equal(a, b) for a, b in zip(pruned.state_dict().values(), want[0].state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(pruned.state_dict().values(), want[0].state_dict().values(), strict=True)
+    )
     model, x, ignored = _net("residual")
     graph = SimpleNamespace(exact_surgery=False, ignored=ignored)
     pruned, info = prune_any(model, {"name": "l1", "layers": ["C2"], "ratio": 0.5}, graph, x)

@@ -1,0 +1,103 @@
+"""Dependency-graph pruning of every zoo network but the DCASE family (which keeps its hand surgery,
+tests/test_prune_oracle.py): every criterion at 25/50/75 % of its prunable groups keeps the output shape, lowers
+parameters and MACs, and equals the unpruned network with the removed channels zeroed after their BatchNorm
+(randomised statistics; the BN-free VGGish_Net at the conv). CPU-sized widths here, real widths in the slow tier;
+the E-PANNs setting reproduces the published E-PANNs layer shapes and parameter count."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+pytest.importorskip("torch_pruning")
+nets = pytest.importorskip("asc.nets")
+
+from group_checks import masked_output, randomise  # noqa: E402
+
+from asc.prune.group_criteria import RANKING, SETS  # noqa: E402
+from asc.prune.group_surgery import prune_network  # noqa: E402
+
+# CPU-sized constructor options and input (mel bands, frames) per family; EfficientAT has no width option.
+SMALL = {
+    "dcase2024": ({"base_channels": 8}, (256, 65)),
+    "vggish_asc": ({"widths": [4, 4, 8, 8, 8, 8], "dense": [16, 8]}, (64, 96)),
+    "panns_cnn14": ({"widths": [4, 4, 8, 8, 8, 8]}, (64, 64)),
+    "panns_cnn10": ({"widths": [4, 4, 8, 8]}, (64, 64)),
+    "panns_resnet38": ({"widths": [4, 4, 8, 8], "blocks": [1, 2, 1, 1], "head": 16}, (64, 64)),
+    "efficientat_mn04": ({"n_classes": 10}, (128, 32)),
+}
+REAL_INPUT = {  # real widths; frames only as long as the network needs (the widths are what is tested)
+    "dcase2024": (256, 65),
+    "vggish_asc": (64, 96),
+    "panns_cnn14": (64, 64),
+    "panns_cnn10": (64, 64),
+    "panns_resnet38": (64, 64),
+    "efficientat_mn04": (128, 64),
+    "efficientat_mn10": (128, 64),
+}
+CASES = [(c, r) for c in sorted(RANKING) for r in (0.25, 0.5, 0.75)] + [(c, None) for c in sorted(SETS)]
+CASES += [("random", 0.5)]
+# mn04 runs at its real widths (EfficientAT has no width option): every criterion at 50 %, l1 at 25/75 % too
+FAST = [
+    (name, c, r)
+    for name in sorted(SMALL)
+    for c, r in CASES
+    if name != "efficientat_mn04" or r in (0.5, None) or c == "l1"
+]
+
+
+@pytest.fixture(autouse=True)
+def quiet_and_one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Torch-Pruning's notes on unwrapped parameters
+        yield
+    torch.set_num_threads(threads)
+
+
+def _check(name: str, options: dict, shape: tuple[int, int], criterion: str, ratio: float | None) -> None:
+    fam = nets.family_of({"name": name})
+    torch.manual_seed(0)
+    model = randomise(nets.build({"name": name, **options}))
+    x = torch.randn(2, *shape)
+    before = model(x)
+    cfg = {"name": criterion, "layers": ["*"], "ratio": ratio, "landmarks": 4, "reference": "l1"}
+    pruned, info = prune_network(model, x, cfg, fam.ignored)
+    out = pruned.eval()(x)
+    assert out.shape == before.shape
+    assert info["params"][1] < info["params"][0] and info["macs"][1] < info["macs"][0]
+    assert info["groups"], "no prunable group"
+    if criterion != "random":
+        assert (out - masked_output(model, x, info["history"])).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize(("name", "criterion", "ratio"), FAST)
+def test_zoo_small(name, criterion, ratio):
+    options, shape = SMALL[name]
+    _check(name, options, shape, criterion, ratio)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REAL_INPUT))
+@pytest.mark.parametrize(("criterion", "ratio"), [("l1", 0.5), ("fpgm", 0.25)])
+def test_zoo_real_widths(name, criterion, ratio):
+    _check(name, {}, REAL_INPUT[name], criterion, ratio)
+
+
+@pytest.mark.slow
+def test_e_panns_setting_gives_the_published_e_panns_shapes():
+    """E-PANNs (Singh, Liu, Plumbley, Internoise 2023): CNN14 with 50 % of C7…C12 removed; its checkpoint has
+    conv widths 64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 1024, 1024, fc1 1024 → 2048, and 23,205,839
+    parameters without the torchlibrosa front-end constants (reference/networks.md §1.2)."""
+    fam = nets.family_of({"name": "panns_cnn14"})
+    model = nets.build({"name": "panns_cnn14", "n_classes": 527}).eval()
+    cfg = {"name": "l2", "layers": [f"C{i}" for i in range(7, 13)], "ratio": 0.5}
+    pruned, info = prune_network(model, torch.randn(1, 64, 64), cfg, fam.ignored)
+    widths = [m.out_channels for m in pruned.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 1024, 1024]
+    assert (pruned.fc1.in_features, pruned.fc1.out_features) == (1024, 2048)
+    assert info["params"] == [80_753_615, 23_205_839]
+    assert list(info["groups"]) == [f"C{i}" for i in range(7, 13)]
