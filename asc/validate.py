@@ -55,13 +55,19 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
 
 
 def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None:
+    """``layers``: the model's conv names (the DCASE family), or None for a network pruned by dependency-graph
+    surgery, whose names (C1…Cn, module paths, globs) the prune stage's check resolves on the traced network."""
     from asc.prune import CRITERIA
 
     choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
     unknown = layers is not None and any(name not in layers for name in chosen)
     if not chosen or unknown or len(set(chosen)) != len(chosen):
-        fail(f"{key}.layers", chosen, f"a non-empty list of distinct conv layers of the model {list(layers)}")
+        fail(
+            f"{key}.layers",
+            chosen,
+            f"a non-empty list of distinct conv layers of the model {list(layers or [])}",
+        )
     if p.get("ratio") is not None:
         number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
     if not isinstance(p.get("per_layer_ratio") or {}, Mapping):
@@ -71,7 +77,8 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None
             f"a mapping {{layer: ratio}}, e.g. '++{key}.per_layer_ratio.C1=0.5'",
         )
     for layer, ratio in (p.get("per_layer_ratio") or {}).items():
-        choice(f"{key}.per_layer_ratio key", layer, chosen)
+        if layers is not None:
+            choice(f"{key}.per_layer_ratio key", layer, chosen)
         number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
     _criterion_options(key, p, chosen)
 

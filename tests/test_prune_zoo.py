@@ -82,7 +82,7 @@ def test_zoo_small(name, criterion, ratio):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REAL_INPUT))
-@pytest.mark.parametrize(("criterion", "ratio"), [("l1", 0.5), ("fpgm", 0.25)])
+@pytest.mark.parametrize(("criterion", "ratio"), [("l1", 0.5), ("l2", 0.25)])
 def test_zoo_real_widths(name, criterion, ratio):
     _check(name, {}, REAL_INPUT[name], criterion, ratio)
 

@@ -132,7 +132,7 @@ def select_weights(
         return lookup(name)(weights[0], dict(opts, layer=names[0]))
     refuse_undefined(label, name, True)
     if name in SETS:
-        return SETS[name](super_representatives(weights), opts)
+        return SETS[name](super_representatives(weights), dict(opts, layer=label))
     score_fn, copies_first = RANKING[name]
     score = np.mean([_minmax(score_fn(w, opts)) for w in weights], axis=0)
     copies = duplicate_filters(torch.cat([w.flatten(1) for w in weights], dim=1)) if copies_first else None

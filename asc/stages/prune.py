@@ -5,6 +5,13 @@ Key: the criterion config (the `runs` blocks' criteria × layer sets, or the one
 baseline's key. Kept indices read from files (``prune=given``) are keyed by the files' content, not their path:
 editing a file prunes again, moving it does not. Checked before anything is built: given kept indices against
 the layers' widths.
+
+Dispatch by the model's family (asc/nets/families.py): a family with ``exact_surgery`` (the DCASE21/22 family)
+keeps the hand surgery of asc/prune/surgery.py, its keys and numbers; every other network is pruned by
+dependency-graph surgery (asc/prune/groups.py). For those, ``check`` resolves ``prune.layers`` (conv names
+C1…Cn, module paths, globs), the ratios and the criterion on the network's coupled groups by tracing a
+randomly initialised copy of the network: the conv list and its groups need torch to enumerate, so this one
+check imports torch lazily, and only for such a family (the DCASE family's planning stays torch-free here).
 """
 
 from __future__ import annotations
@@ -102,15 +109,59 @@ def criterion_config(step: Step) -> dict[str, Any]:
     return {**step.config, **{k: step.args[k] for k in ("kept", "kept_file") if k in step.args}}
 
 
-def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+def graph_family(cfg: Mapping[str, Any]) -> Any:
+    """The job's network family when dependency-graph surgery prunes it, else None (the DCASE family)."""
     from asc.nets import family_of
 
-    fam = family_of(cfg["model"])
-    if not fam.exact_surgery:  # the zoo's other families: coupled layers need dependency-graph surgery
+    family = family_of(cfg["model"])
+    return None if family.exact_surgery else family
+
+
+def example_inputs(cfg: Mapping[str, Any]) -> Any:
+    """One input (1, mel bands, frames) of the job's network, for tracing its dependency graph (imports torch)."""
+    import torch
+
+    from asc.nets import input_shape_of
+
+    return torch.zeros(1, *input_shape_of(cfg["model"], cfg["features"]))
+
+
+def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> list[tuple[Step, Need]]:
+    """Every prune config of a dependency-graph family against the traced network; ConfigError naming the step."""
+    import importlib.util
+
+    from asc.disk import model_artifact_bytes
+
+    if importlib.util.find_spec("torch_pruning") is None:
         raise ConfigError(
-            f"model={fam.name} is pruned by dependency-graph surgery (issue 33), which this build lacks: "
-            "run up to stage=train, or prune model=dcase21|dcase22"
+            f"model={family.name} is pruned by dependency-graph surgery, which needs torch-pruning: "
+            'pip install -e ".[prune]"'
         )
+    for step in steps:
+        if (step.config.get("dense_mapping") or "correct") != "correct":
+            raise ConfigError(
+                f"{step.label}: prune.dense_mapping={step.config['dense_mapping']} is the DCASE family's Keras row "
+                f"mapping; model={family.name} has no such layer: set prune.dense_mapping=correct"
+            )
+    from asc.nets import build
+    from asc.prune.group_surgery import check_config
+
+    model = build(cfg["model"])
+    x = example_inputs(cfg)
+    for step in steps:
+        try:
+            check_config(model, x, criterion_config(step), family.ignored)
+        except ValueError as err:
+            raise ConfigError(f"{step.label}: {err}") from None
+    size = model_artifact_bytes(sum(p.numel() for p in model.parameters()))
+    need = Need(Path(cfg["paths"]["store"]), size, "pruned models", "point paths.store at a larger disk")
+    return [(step, need) for step in steps]
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    family = graph_family(cfg) if steps else None
+    if family is not None:
+        return check_graph(steps, cfg, family)
     spec = baseline_spec(cfg)
     widths = {f"C{i + 1}": int(w) for i, w in enumerate(spec["widths"])}
     given = [s for s in steps if s.config["name"] == "given"]
@@ -137,7 +188,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 
 def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
-    """The results-row fields a pruning decides, for its own row and its fine-tuned networks' rows."""
+    """The results-row fields a pruning decides, for its own row and its fine-tuned networks' rows. The paper's
+    MAC convention (asc/complexity.py) is the DCASE family's: a dependency-graph pruning (its info has a
+    ``history``) leaves it empty."""
     from asc.complexity import paper_macs
 
     kept = " ".join(f"{k}:{len(v)}/{len(info['l1_norms'][k])}" for k, v in info["kept"].items())
@@ -146,7 +199,7 @@ def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
         "layers": "+".join(info["layers"]),
         "kept": kept,
         "kept_indices": json.dumps(info["kept"]),
-        "macs_paper": paper_macs(baseline, info["kept"]),
+        "macs_paper": None if "history" in info else paper_macs(baseline, info["kept"]),
     }
 
 
@@ -155,14 +208,19 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.complexity import complexity
     from asc.evaluate import evaluate
     from asc.model import load_model
-    from asc.prune import prune_model
+    from asc.prune import prune_any, prune_model
 
+    family = graph_family(ctx.cfg) if steps else None
+    inputs = None if family is None else example_inputs(ctx.cfg)
     for step in steps:
         baseline_step = step.up("train")
 
         def build(work: Path, step: Step = step, baseline_step: Step = baseline_step) -> dict[str, Any]:
             baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
-            model, info = prune_model(baseline, criterion_config(step))
+            if family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
+                model, info = prune_model(baseline, criterion_config(step))
+            else:  # the history in info.json rebuilds the pruned network (asc/prune/history.py)
+                model, info = prune_any(baseline, criterion_config(step), family, inputs)
             (score,) = evaluate(
                 [model],
                 ctx.splits(baseline_step).evaluate,
@@ -180,7 +238,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 **facts(info, baseline),
                 seed=int(step.config.get("seed", 0)),
                 baseline_seed=int(baseline_step.args["seed"]),
-                closest_distance=json.dumps(info["closest_distance"]),
+                closest_distance=json.dumps(info.get("closest_distance", {})),
                 l1_norms=json.dumps(info["l1_norms"]),
                 train_time_s=0.0,
                 epochs=0,

@@ -1,0 +1,48 @@
+"""The prune stage's dispatch by family: the DCASE family keeps its hand surgery; any other zoo network is
+checked at planning against its traced dependency graph (layers, ratios, the criterion on coupled groups)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+pytest.importorskip("torch_pruning")
+pytest.importorskip("asc.nets")
+
+from asc.errors import ConfigError  # noqa: E402
+from asc.stages import prune as stage  # noqa: E402
+from asc.step import make_step  # noqa: E402
+
+BASELINE = make_step("train", "baseline seed 0", {"seed": 0})
+
+
+def _cfg(tmp_path, model):
+    return {"model": model, "features": {"n_mels": 64, "frames": 64}, "paths": {"store": str(tmp_path)}}
+
+
+def _steps(*configs):
+    return [make_step("prune", stage.label_of(c), c, (BASELINE,)) for c in configs]
+
+
+RESNET = {"name": "panns_resnet38", "widths": [4, 4, 8, 8], "blocks": [1, 2, 1, 1], "head": 16}
+
+
+def test_dcase_family_keeps_hand_surgery():
+    assert stage.graph_family({"model": {"name": "dcase21"}}) is None
+    assert stage.graph_family({"model": {"name": "panns_cnn14"}}).name == "panns_cnn14"
+
+
+def test_graph_family_configs_checked_on_the_network(tmp_path):
+    cfg = _cfg(tmp_path, RESNET)
+    ok = {"name": "l1", "layers": ["C7", "conv_block_after1.*"], "ratio": 0.5, "dense_mapping": "correct"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        needs = stage.check(_steps(ok), cfg)
+        assert needs and needs[0][1].bytes > 0
+        with pytest.raises(ConfigError, match="l1 C99: prune.layers entry 'C99' matches no prunable conv"):
+            stage.check(_steps(dict(ok, layers=["C99"])), cfg)
+        with pytest.raises(ConfigError, match="prune=average is not defined on coupled group C2\\+C4"):
+            stage.check(_steps({"name": "average", "layers": ["C2"]}), cfg)
+        with pytest.raises(ConfigError, match="dense_mapping=authors is the DCASE family's"):
+            stage.check(_steps(dict(ok, dense_mapping="authors")), cfg)
