@@ -202,3 +202,13 @@ def test_prune_any_dispatches_by_family():
     graph = SimpleNamespace(exact_surgery=False, ignored=ignored)
     pruned, info = prune_any(model, {"name": "l1", "layers": ["C2"], "ratio": 0.5}, graph, x)
     assert info["widths"] == {"C2": 6} and info["history"][0][0] == "b1a.0"
+
+
+def test_an_ignored_conv_is_pruned_when_named_by_its_path():
+    model, x, _ = _net("vgg")
+    ignored = ("features.0",)  # e.g. a front end
+    assert Network(model, x, ignored).convs["C1"] == "features.3"
+    pruned, info = prune_network(model, x, {"name": "l1", "layers": ["features.0"], "ratio": 0.5}, ignored)
+    assert info["widths"] == {"features.0": 4} and info["convs"]["C1"] == "features.3"
+    with pytest.raises(ValueError, match="matches no prunable conv"):
+        prune_network(model, x, {"name": "l1", "layers": ["features.*"], "ratio": 0.5}, ("features.*",))

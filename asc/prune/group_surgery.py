@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .groups import Group, Network, count_macs, filters
+from .groups import Group, Network, asked_for, count_macs, filters
 
 _NOT_OPTIONS = ("name", "layers", "per_layer_ratio", "dense_mapping", "depthwise")
 
@@ -67,7 +67,7 @@ def prune_network(
     from .group_criteria import select_group
 
     model = copy.deepcopy(model)
-    net = Network(model, example_inputs, ignored)
+    net = Network(model, example_inputs, ignored, asked_for(cfg.get("layers") or [], ignored))
     p = plan(net, cfg)
     opts = {
         k: v
@@ -140,7 +140,7 @@ def check_config(
     """
     from .group_criteria import given_kept, refuse_undefined
 
-    p = plan(Network(model, example_inputs, ignored), cfg)
+    p = plan(Network(model, example_inputs, ignored, asked_for(cfg.get("layers") or [], ignored)), cfg)
     for group in p.groups:
         refuse_undefined(group.label, cfg["name"], group.coupled)
         if cfg["name"] == "given":

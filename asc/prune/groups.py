@@ -13,7 +13,8 @@ dense layer). Here:
   They are also named by module path; ``prune.layers`` takes either, and module-path globs
   (``conv_block5.*``).
 - Never pruned unless asked: the family's ``ignored`` module-path globs (its classifier head and front end: no
-  group that cuts one of their out-channels is listed) and **depthwise groups** (a group with a depthwise conv
+  group that cuts one of their out-channels is listed, unless ``prune.layers`` names one of their convs by its
+  exact module path: that conv's group is then listed, named by paths, and the numbering stays) and **depthwise groups** (a group with a depthwise conv
   member is matched by a glob only if ``prune.depthwise`` is true; naming one of its convs, ``C4`` or its exact
   path, always selects it).
 - ``prune.layers`` selects convs; a group is pruned once if any of its convs is selected, with the selected
@@ -113,19 +114,27 @@ class Network:
     """A model's dependency graph, its prunable convs (``convs``: name → path, forward order) and its groups.
 
     ``example_inputs``: a tensor (or tuple of tensors) the model's forward accepts, e.g. (1, 1, mel, frames).
-    ``ignored``: module-path globs never pruned (the family's head and front end). The model is traced as it is;
-    :meth:`prune` cuts it in place (copy it first to keep the original).
+    ``ignored``: module-path globs never pruned (the family's head and front end); ``asked``: exact module paths
+    of ignored convs to prune all the same (:func:`asked_for`). The model is traced as it is; :meth:`prune` cuts
+    it in place (copy it first to keep the original).
     """
 
-    def __init__(self, model: nn.Module, example_inputs: Any, ignored: Sequence[str] = ()) -> None:
+    def __init__(
+        self, model: nn.Module, example_inputs: Any, ignored: Sequence[str] = (), asked: Sequence[str] = ()
+    ) -> None:
         tp = torch_pruning()
         self.model, self.inputs, self.ignored = model, example_inputs, tuple(ignored)
         self.paths = {m: p for p, m in model.named_modules()}
         self.order = self._forward_order(tp)
-        self.groups = self._groups(self.ignored)
+        self.groups = self._groups(self.ignored, set(asked))
         members = [m for g in self.groups for m in g.members]
+        self.asked = [m.path for m in members if m.path in set(asked)]
         convs = [
-            m for m in members if isinstance(m.module, nn.modules.conv._ConvNd) and not is_depthwise(m.module)
+            m
+            for m in members
+            if isinstance(m.module, nn.modules.conv._ConvNd)
+            and not is_depthwise(m.module)
+            and not _matches(m.path, self.ignored)
         ]
         convs.sort(key=lambda m: self.order.get(m.path, math.inf))
         self.convs = {f"C{i + 1}": m.path for i, m in enumerate(convs)}
@@ -151,9 +160,9 @@ class Network:
                 h.remove()
         return order
 
-    def _groups(self, ignored: Sequence[str]) -> list[Group]:
+    def _groups(self, ignored: Sequence[str], asked: set[str]) -> list[Group]:
         tp = torch_pruning()
-        skip = [m for p, m in self.model.named_modules() if p and _matches(p, ignored)]
+        skip = [m for p, m in self.model.named_modules() if p and p not in asked and _matches(p, ignored)]
         out = []
         for tg in self.graph.get_all_groups(
             ignored_layers=skip, root_module_types=(nn.modules.conv._ConvNd,)
@@ -206,7 +215,7 @@ class Network:
         chosen: dict[int, list[str]] = {}
         for entry in layers:
             explicit = not (_GLOB & set(entry))
-            hits = [entry] if entry in self.convs else []
+            hits = [entry] if entry in self.convs or entry in self.asked else []
             if not hits:
                 hits = [paths[p] for p in self.convs.values() if fnmatchcase(p, entry)]
             if not hits:
@@ -241,6 +250,12 @@ class Network:
     def history(self) -> list[tuple[str, bool, list[int]]]:
         """The cuts made so far, as plain data: [(root module path, is_out_channel, removed indices)]."""
         return [(str(n), bool(o), [int(i) for i in idx]) for n, o, idx in self.graph.pruning_history()]
+
+
+def asked_for(layers: Sequence[str] | str, ignored: Sequence[str]) -> list[str]:
+    """The entries of ``prune.layers`` that name an ignored module by its exact path (no glob)."""
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    return [e for e in layers if not (_GLOB & set(e)) and _matches(e, ignored)]
 
 
 def count_macs(model: nn.Module, example_inputs: Any) -> int:
