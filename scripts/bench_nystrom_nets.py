@@ -21,7 +21,6 @@ import warnings
 
 import torch
 
-from asc.nets import build
 from asc.prune import representatives as rep
 from asc.prune.criteria import greedy_select
 
@@ -39,6 +38,8 @@ def _best(fn, repeats: int) -> tuple[object, float]:
 
 def convs(name: str, scale: float) -> list[tuple[str, torch.Tensor]]:
     """(C1…Cn, weight) of the network's convs in order, widths scaled."""
+    from asc.nets import build  # the network zoo
+
     widths = [max(2, round(w * scale)) for w in WIDTHS[name]]
     spec = {"name": name, "widths": widths} | (
         {"dense": [max(2, round(4096 * scale)), 128]} if name == "vggish_asc" else {}

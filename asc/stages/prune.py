@@ -111,8 +111,10 @@ def criterion_config(step: Step) -> dict[str, Any]:
 
 def graph_family(cfg: Mapping[str, Any]) -> Any:
     """The job's network family when dependency-graph surgery prunes it, else None (the DCASE family)."""
-    from asc.nets import family_of
-
+    try:
+        from asc.nets import family_of
+    except ModuleNotFoundError:  # before the network zoo (asc/nets/) lands every model is the DCASE family
+        return None
     family = family_of(cfg["model"])
     return None if family.exact_surgery else family
 
