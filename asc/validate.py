@@ -188,7 +188,9 @@ def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None =
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    known = set().union(*(f["options"] for f in mine))
+    from asc.prune.group_surgery import GRAPH_OPTIONS
+
+    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS)
     for extra in sorted(set(p) - known):
         fail(
             f"{key}.{extra}",

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 pytest.importorskip("torch_pruning")
-pytest.importorskip("asc.nets")
+
 
 from asc.errors import ConfigError  # noqa: E402
 from asc.stages import prune as stage  # noqa: E402
@@ -29,11 +29,13 @@ RESNET = {"name": "panns_resnet38", "widths": [4, 4, 8, 8], "blocks": [1, 2, 1, 
 
 
 def test_dcase_family_keeps_hand_surgery():
+    pytest.importorskip("asc.nets")
     assert stage.graph_family({"model": {"name": "dcase21"}}) is None
     assert stage.graph_family({"model": {"name": "panns_cnn14"}}).name == "panns_cnn14"
 
 
 def test_graph_family_configs_checked_on_the_network(tmp_path):
+    pytest.importorskip("asc.nets")
     cfg = _cfg(tmp_path, RESNET)
     ok = {"name": "l1", "layers": ["C7", "conv_block_after1.*"], "ratio": 0.5, "dense_mapping": "correct"}
     with warnings.catch_warnings():
@@ -46,3 +48,11 @@ def test_graph_family_configs_checked_on_the_network(tmp_path):
             stage.check(_steps({"name": "average", "layers": ["C2"]}), cfg)
         with pytest.raises(ConfigError, match="dense_mapping=authors is the DCASE family's"):
             stage.check(_steps(dict(ok, dense_mapping="authors")), cfg)
+
+
+def test_depthwise_option_is_accepted_by_validation():
+    from config_fixtures import composed
+
+    from asc.validate import validate
+
+    validate(composed("prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
