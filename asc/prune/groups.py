@@ -161,7 +161,6 @@ class Network:
         return order
 
     def _groups(self, ignored: Sequence[str], asked: set[str]) -> list[Group]:
-        tp = torch_pruning()
         skip = [m for p, m in self.model.named_modules() if p and p not in asked and _matches(p, ignored)]
         out = []
         for tg in self.graph.get_all_groups(
@@ -176,7 +175,7 @@ class Network:
                     continue
                 if not isinstance(module, nn.modules.conv._ConvNd | nn.Linear):
                     continue
-                members.append(self._member(module, item, tp))
+                members.append(self._member(module, item))
             root = tg[0].dep.target.module
             n = len(tg[0].idxs)
             if any(len(m.order) != n for m in members):
@@ -187,7 +186,8 @@ class Network:
         out.sort(key=lambda g: self.order.get(g.members[0].path, math.inf))
         return out
 
-    def _member(self, module: nn.Module, item: Any, tp: Any) -> Member:
+    def _member(self, module: nn.Module, item: Any) -> Member:
+        """A group item that cuts ``module``'s out-channels; its order is empty unless it covers every channel."""
         idxs, roots = [int(i) for i in item.idxs], [int(i) for i in item.root_idxs]
         by_root = dict(zip(roots, idxs, strict=True))
         if sorted(by_root) != list(range(len(by_root))):
@@ -235,10 +235,10 @@ class Network:
 
     def prune(self, group: Group, kept: Sequence[int]) -> None:
         """Cut every channel of ``group`` not in ``kept`` (group channel indices) from the network, in place."""
+        if not kept:
+            raise ValueError(f"group {group.label}: at least one channel must be kept")
         removed = sorted(set(range(group.channels)) - {int(k) for k in kept})
-        if not kept or not removed:
-            if not kept:
-                raise ValueError(f"group {group.label}: at least one channel must be kept")
+        if not removed:
             return
         tg = self.graph.get_pruning_group(group.root, group.handler, removed)
         if not self.graph.check_pruning_group(tg):
