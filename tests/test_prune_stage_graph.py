@@ -56,3 +56,13 @@ def test_depthwise_option_is_accepted_by_validation():
     from asc.validate import validate
 
     validate(composed("prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
+
+
+def test_given_on_a_graph_network_keys_every_entry():
+    """A coupled group's other member (or a glob) can select a given entry that prune.layers does not name."""
+    cfg = {"name": "given", "layers": ["C1"], "kept": {"C1": [0, 1], "C3": [0, 2]}}
+    dcase, graph = stage.prune_step(cfg, BASELINE), stage.prune_step(cfg, BASELINE, graph=True)
+    assert dcase.config["kept"] == {"C1": [0, 1]}  # the DCASE family's key, unchanged
+    assert graph.config["kept"] == {"C1": [0, 1], "C3": [0, 2]}
+    edited = stage.prune_step(dict(cfg, kept={"C1": [0, 1], "C3": [1, 2]}), BASELINE, graph=True)
+    assert edited.key != graph.key

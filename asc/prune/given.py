@@ -250,15 +250,18 @@ def kept_file_identity(opts: Mapping[str, Any]) -> Any:
     return {"sha256": file_digest(path)}
 
 
-def keyed_config(opts: Mapping[str, Any]) -> dict[str, Any]:
+def keyed_config(opts: Mapping[str, Any], every_entry: bool = False) -> dict[str, Any]:
     """The given config as it keys the prune step: the kept indices it resolves to for the pruned layers (sorted:
     the selection is a set), wherever they come from. So the same indices inline, in JSON or YAML, in ``.npy``
     files, an ``.npz`` or a folder key the same artifact; an entry for a layer that is not pruned, or a file's
     bytes that say the same thing, change nothing; moving or editing a file changes the key only when the indices
-    change. Reads the files (InputError naming a file or entry that is not indices)."""
+    change. Reads the files (InputError naming a file or entry that is not indices). ``every_entry``: key every
+    entry of the table (dependency-graph surgery, where globs and coupled layers select entries by the network).
+    """
     out = {k: v for k, v in opts.items() if k not in ("kept", "kept_file")}
     table = read_kept(opts)
     layers = [opts["layers"]] if isinstance(opts.get("layers"), str) else list(opts.get("layers") or table)
+    layers = sorted(table) if every_entry else layers
     out["kept"] = {layer: sorted(_indices(table[layer], layer)) for layer in layers if layer in table}
     return out
 

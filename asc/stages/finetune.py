@@ -67,7 +67,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     baseline = up["prune"][0].up("train")  # every pruned network of a job starts from one baseline
     steps = []
     for block in prune_runs(cfg):
-        source = pruned[prune_step(block.config, baseline).id]
+        source = pruned[prune_step(block.config, baseline, block.graph).id]
         for subset in [*block.fractions, *block.splits]:
             steps += [step_for(cfg, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps

@@ -41,7 +41,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     for block in prune_runs(cfg):
         if not block.per_device:
             continue
-        source = prune_step(block.config, baseline)
+        source = prune_step(block.config, baseline, block.graph)
         for subset in [*block.fractions, *block.splits]:
             for repeat in range(block.repeats):
                 general = tuned[step_for(cfg, source, subset, repeat, (features, idx)).id]

@@ -47,12 +47,14 @@ class Block(NamedTuple):
     splits: list[str]
     repeats: int
     per_device: bool
+    graph: bool = False  # the network is pruned by dependency-graph surgery (see prune_step)
 
 
 def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
     """Every block entry: the `runs` blocks' criteria × layer sets, or with `prune=<name>` selected that one
     config in place of every block's criteria and layer sets."""
     selected = cfg.get("prune")
+    graph = bool(cfg["runs"]) and graph_family(cfg) is not None
     out = []
     for i, block in enumerate(cfg["runs"]):
         if selected:
@@ -71,7 +73,7 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
         fractions = [float(f) for f in block.get("fractions") or []]
         splits = [str(s) for s in block.get("splits") or []]
         repeats, per_device = block_repeats(block, cfg), bool(block.get("per_device"))
-        out += [Block(c, fractions, splits, repeats, per_device) for c in configs]
+        out += [Block(c, fractions, splits, repeats, per_device, graph) for c in configs]
     return out
 
 
@@ -86,21 +88,23 @@ def label_of(pcfg: Mapping[str, Any]) -> str:
     return f"{pcfg['name']} {'+'.join(pcfg['layers'])}"
 
 
-def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
+def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> Step:
     """The step pruning ``baseline`` with the criterion config ``pcfg``. Given kept indices are keyed by what
-    they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args."""
+    they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args. On a
+    ``graph`` network (dependency-graph surgery) every given entry enters the key: a glob in ``layers`` or a
+    coupled group's other member may select an entry that ``layers`` does not name."""
     if pcfg["name"] != "given":
         return make_step("prune", label_of(pcfg), pcfg, (baseline,))
     from asc.prune.given import keyed_config
 
     # the kept indices as the user gave them (a path, inline entries): errors name them
     given = {k: pcfg[k] for k in ("kept", "kept_file") if pcfg.get(k)}
-    return make_step("prune", label_of(pcfg), keyed_config(pcfg), (baseline,), **given)
+    return make_step("prune", label_of(pcfg), keyed_config(pcfg, every_entry=graph), (baseline,), **given)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     baseline = up["train"][0]  # pruning starts from the first seed's baseline
-    return [prune_step(block.config, baseline) for block in prune_runs(cfg)]
+    return [prune_step(block.config, baseline, block.graph) for block in prune_runs(cfg)]
 
 
 def criterion_config(step: Step) -> dict[str, Any]:
