@@ -101,3 +101,17 @@ def test_e_panns_setting_gives_the_published_e_panns_shapes():
     assert (pruned.fc1.in_features, pruned.fc1.out_features) == (1024, 2048)
     assert info["params"] == [80_753_615, 23_205_839]
     assert list(info["groups"]) == [f"C{i}" for i in range(7, 13)]
+
+
+def test_a_pruned_zoo_network_round_trips_through_its_checkpoint(tmp_path):
+    from asc.nets import checkpoint
+
+    spec = {"name": "panns_resnet38", **SMALL["panns_resnet38"][0]}
+    model = randomise(nets.build(spec))
+    x = torch.randn(2, 64, 64)
+    pruned, info = prune_network(
+        model, x, {"name": "l1", "layers": ["*"], "ratio": 0.5}, ("bn0", "fc_audioset")
+    )
+    checkpoint.save(pruned, tmp_path / "m.pt", spec, info["history"])
+    loaded, extra = checkpoint.load(tmp_path / "m.pt")
+    assert torch.equal(loaded.eval()(x), pruned.eval()(x)) and extra["history"]

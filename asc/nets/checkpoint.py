@@ -79,6 +79,17 @@ def load(
     return model, {"spec": spec, "history": history, **blob}
 
 
+def example_input(spec: Mapping[str, Any]) -> torch.Tensor:
+    """A (1, mel bands, frames) input to trace the network of ``spec`` on (replay needs its dependency graph): the
+    config's ``input_shape``, else the family's published one, with the config's ``n_mels`` and ``patch_frames``."""
+    shape = spec.get("input_shape") or family_of(spec).input_shape
+    if shape is None:
+        raise ValueError(f"model={spec.get('name')} needs model.input_shape to replay a pruning history")
+    mels = int(spec.get("n_mels") or shape[0])
+    frames = max(int(shape[1]), int(spec.get("patch_frames") or 0))
+    return torch.zeros(1, mels, frames)
+
+
 def rebuild(spec: Mapping[str, Any], history: Sequence, *, what: str) -> torch.nn.Module:
     """The network of ``spec`` with the pruning ``history`` replayed (asc/prune/history.py; imported only when
     the history is not empty); ValueError in one line when the history does not fit the architecture."""
@@ -87,7 +98,7 @@ def rebuild(spec: Mapping[str, Any], history: Sequence, *, what: str) -> torch.n
         from asc.prune.history import replay
 
         try:
-            replay(model, history)
+            replay(model, history, example_input(spec))
         except Exception as err:  # noqa: BLE001 - any replay failure means: not this architecture's history
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise ValueError(

@@ -115,10 +115,8 @@ def criterion_config(step: Step) -> dict[str, Any]:
 
 def graph_family(cfg: Mapping[str, Any]) -> Any:
     """The job's network family when dependency-graph surgery prunes it, else None (the DCASE family)."""
-    try:
-        from asc.nets import family_of
-    except ModuleNotFoundError:  # before the network zoo (asc/nets/) lands every model is the DCASE family
-        return None
+    from asc.nets import family_of
+
     family = family_of(cfg["model"])
     return None if family.exact_surgery else family
 
