@@ -66,3 +66,40 @@ def test_given_on_a_graph_network_keys_every_entry():
     assert graph.config["kept"] == {"C1": [0, 1], "C3": [0, 2]}
     edited = stage.prune_step(dict(cfg, kept={"C1": [0, 1], "C3": [1, 2]}), BASELINE, graph=True)
     assert edited.key != graph.key
+
+
+@pytest.mark.slow
+def test_a_residual_zoo_network_is_pruned_end_to_end(run_asc, tmp_path):
+    """``asc model=panns_resnet38 prune=l1 stage=prune`` on the tiny demo: the pruned checkpoint replays its
+    history; average on a coupled group is refused at planning, naming the group."""
+    import json
+
+    from asc.nets.checkpoint import load
+
+    args = [
+        "model=panns_resnet38",
+        "model.widths=[4,4,8,8]",
+        "model.blocks=[1,1,1,1]",
+        "model.head=16",
+        "dataset.cities=[barcelona]",
+        "dataset.train_locations=3",
+        "dataset.evaluate_locations=1",
+        "dataset.segments_per_location=1",
+        "train.epochs=1",
+        "train.select_after=0",
+        "stage=prune",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    result = run_asc(
+        *args, "prune=l1", "prune.ratio=0.5", "prune.layers=[C2,conv_block_after1.*]", timeout=600
+    )
+    assert result.returncode == 0, result.output[-3000:]
+    (folder,) = (tmp_path / "store" / "prune").glob("*/")
+    model, extra = load(folder / "model.pt")
+    info = json.loads((folder / "info.json").read_text())
+    assert extra["history"] == [list(h) for h in info["history"]] and info["groups"]
+    refused = run_asc(*args, "prune=average", "prune.layers=[C2]", timeout=600)
+    assert refused.returncode != 0 and "not defined on coupled group C2+C4" in refused.output

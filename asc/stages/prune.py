@@ -193,17 +193,18 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
     """The results-row fields a pruning decides, for its own row and its fine-tuned networks' rows. The paper's
-    MAC convention (asc/complexity.py) is the DCASE family's: a dependency-graph pruning (its info has a
-    ``history``) leaves it empty."""
+    MAC convention (asc/complexity.py) is the DCASE family's: after a dependency-graph pruning (its info has a
+    ``history``) the row's macs_paper stays the network's counted MACs (asc/rows.py)."""
     from asc.complexity import paper_macs
 
     kept = " ".join(f"{k}:{len(v)}/{len(info['l1_norms'][k])}" for k, v in info["kept"].items())
+    paper = {} if "history" in info else {"macs_paper": paper_macs(baseline, info["kept"])}
     return {
         "criterion": info["criterion"],
         "layers": "+".join(info["layers"]),
         "kept": kept,
         "kept_indices": json.dumps(info["kept"]),
-        "macs_paper": None if "history" in info else paper_macs(baseline, info["kept"]),
+        **paper,
     }
 
 
@@ -220,11 +221,18 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
         baseline_step = step.up("train")
 
         def build(work: Path, step: Step = step, baseline_step: Step = baseline_step) -> dict[str, Any]:
-            baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
+            path = ctx.path(baseline_step) / "model.pt"
             if family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
+                baseline, _ = load_model(path)
                 model, info = prune_model(baseline, criterion_config(step))
-            else:  # the history in info.json rebuilds the pruned network (asc/prune/history.py)
+                graph = {"full": complexity(baseline)}
+            else:  # dependency-graph surgery; the checkpoint carries the history (asc/nets/checkpoint.py)
+                from asc.nets.checkpoint import load
+                from asc.nets.cost import count
+
+                baseline, _ = load(path)
                 model, info = prune_any(baseline, criterion_config(step), family, inputs)
+                graph = {"full": count(baseline, ctx.cfg), "history": info["history"]}
             (score,) = evaluate(
                 [model],
                 ctx.splits(baseline_step).evaluate,
@@ -238,7 +246,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 work,
                 model,
                 score,
-                full=complexity(baseline),
+                **graph,
                 **facts(info, baseline),
                 seed=int(step.config.get("seed", 0)),
                 baseline_seed=int(baseline_step.args["seed"]),
@@ -254,7 +262,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 ctx.task.metric,
                 score[ctx.task.metric],
             )
-            return {"widths": model.spec["widths"], ctx.task.metric: score[ctx.task.metric]}
+            return {"widths": info["widths"], ctx.task.metric: score[ctx.task.metric]}
 
         ctx.build(step, build)
     ctx.record(steps)
