@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from asc.stages import dataset, features, finetune, index, perdevice, prune, report, train
+from asc.stages import dataset, features, finetune, index, perdevice, prune, quantise, report, train
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ CHAIN: tuple[Stage, ...] = (
     Stage("prune", ("train",), "store", prune),
     Stage("finetune", ("prune", "features", "index"), "store", finetune),
     Stage("perdevice", ("finetune", "features", "index"), "store", perdevice),
+    Stage("quantise", ("train", "prune", "finetune", "features", "index"), "store", quantise),
     Stage("report", ("train", "prune", "finetune", "perdevice"), "", report),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)
