@@ -1,4 +1,4 @@
-"""The stage chain, declared once: dataset → index → features → train → prune → finetune → perdevice → report.
+"""The stage chain, declared once: dataset → index → features → train → prune → finetune → perdevice → quantise → report.
 
 Each stage is one module under asc/stages/ with three functions, and this list is the only place that names them:
 
