@@ -146,3 +146,51 @@ def test_logits_file_checks(tmp_path: Path) -> None:
     nan.write_text("filename," + ",".join(SCENES) + "\na.wav,nan," + ",".join(["0"] * 9) + "\n")
     with pytest.raises(InputError, match="non-finite"):
         distill.read_logits_file(nan, SCENES)
+
+
+@pytest.mark.slow
+def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
+    """ensemble: one teacher artifact (mean logits of the seeds' baselines) that the KD rows name; the same
+    logits written as a CSV key a file teacher by content, and a file missing a training clip is refused at
+    planning."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.test_cli import TINY, paths, tail
+
+    base = [
+        *paths(tmp_path),
+        *TINY[:-2],
+        "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
+        "model.widths=[4,4,8]",
+    ]
+    base += ["runtime.latency.measure=false", "quantise.enabled=false"]
+    first = run_asc(*base, "finetune.teacher=ensemble", "train.seeds=[0,1]", timeout=400)
+    assert first.returncode == 0, tail(first.output)
+    rows = pd.read_csv(tmp_path / "results" / "results.csv")
+    assert rows.loc[rows["stage"] == "finetune", "teacher"].tolist() == ["ensemble of 2 baseline(s)"]
+    (folder,) = (tmp_path / "store" / "teacher").iterdir()
+    logits = np.load(folder / "logits.npy")
+    clips = pd.read_csv(folder / "clips.csv")["filename"]
+    assert logits.shape == (len(clips), 10) and np.isfinite(logits).all()
+
+    from asc.data.tau import SCENES
+
+    table = pd.DataFrame(logits, columns=list(SCENES)).assign(filename=clips)
+    csv = tmp_path / "teacher.csv"
+    table.sample(frac=1.0, random_state=0).to_csv(csv, index=False)  # any row order
+    again = run_asc(
+        *paths(tmp_path, results="results_file", run="run2"),
+        *base[4:],
+        f"finetune.teacher={csv}",
+        timeout=400,
+    )
+    assert again.returncode == 0, tail(again.output)
+    stored = sorted(p for p in (tmp_path / "store" / "teacher").iterdir() if p != folder)
+    assert len(stored) == 1
+    np.testing.assert_array_equal(np.load(stored[0] / "logits.npy"), logits)  # reordered to the pool's clips
+
+    table.iloc[1:].to_csv(tmp_path / "short.csv", index=False)
+    refused = run_asc(*base, f"finetune.teacher={tmp_path / 'short.csv'}", "dry_run=true", timeout=200)
+    assert refused.returncode != 0
+    assert f"has no logits for 1 of the {len(clips)} training clips" in refused.output
