@@ -100,8 +100,13 @@ def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str,
     Returns the paths by precision."""
     import numpy as np
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
     from onnxruntime.transformers.float16 import convert_float_to_float16
 

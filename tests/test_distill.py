@@ -14,7 +14,7 @@ from asc.errors import ConfigError, InputError
 from asc.model import build_model
 from asc.train import Recipe, Run, train_many
 
-SPEC = {"widths": [4, 4, 8], "input_shape": [40, 100], "pools": [None, [5, 5], [4, 20]]}
+SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
 SCENES = [f"s{i}" for i in range(10)]
 
 
@@ -68,8 +68,8 @@ def test_settings_are_checked() -> None:
 def data() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(7)
     y = torch.randint(0, 10, (48,), generator=g)
-    x = torch.randn(48, 40, 100, generator=g) + y[:, None, None] * 0.1
-    val = torch.randn(16, 40, 100, generator=g), torch.randint(0, 10, (16,), generator=g)
+    x = torch.randn(48, 40, 20, generator=g) + y[:, None, None] * 0.1
+    val = torch.randn(16, 40, 20, generator=g), torch.randint(0, 10, (16,), generator=g)
     return {"train": (x, y), "val": val}
 
 
@@ -107,18 +107,20 @@ def test_fused_kd_equals_one_by_one_bit_for_bit_on_cpu(data: dict, tmp_path: Pat
         assert torch.equal(value, together[1].model.state_dict()[name]), name
 
 
+@pytest.mark.slow  # ~15 s on a quiet 2-core machine, minutes under load
 def test_student_on_teacher_logits_alone_reproduces_the_teacher(tmp_path: Path) -> None:
     """A toy task: the teacher's class is a fixed function of the input, the labels are another (shifted by
     one): with alpha = 0 the student learns the teacher's predictions, not the labels."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(60, 40, 100, generator=g)
+    x = torch.randn(60, 40, 20, generator=g)
     cls = torch.arange(60) % 10
-    x[torch.arange(60), cls * 4, :] += 3.0  # class k lights mel band 4k: learnable
+    for k in range(4):
+        x[torch.arange(60), cls * 4 + k, :] += 3.0  # class c lights mel bands 4c..4c+3: learnable
     teacher = 4.0 * F.one_hot(cls, 10).float()  # the teacher's logits
     labels = (cls + 1) % 10  # hard labels that disagree with the teacher everywhere
     torch.manual_seed(1)
     student = build_model(SPEC)
-    recipe = Recipe(epochs=25, batch_size=16, lr=3e-3, adam_eps=1e-7, select_after=100)
+    recipe = Recipe(epochs=30, batch_size=16, lr=1e-2, adam_eps=1e-7, select_after=100)
     run = Run(
         student, torch.arange(60), 0, tmp_path / "s", recipe, "student", teacher=_teacher(teacher, 0.0, 2.0)
     )

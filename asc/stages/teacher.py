@@ -121,7 +121,9 @@ def _build(step: Step, work: Path, ctx: Context) -> dict[str, Any]:
         for member in members:
             model = load_model(ctx.path(member) / "model.pt")[0].eval()
             with torch.inference_mode():
-                total += torch.cat([model(pool.x[i : i + batch]) for i in range(0, len(clips), batch)]).double()
+                total += torch.cat(
+                    [model(pool.x[i : i + batch]) for i in range(0, len(clips), batch)]
+                ).double()
         logits = (total / len(members)).float().numpy()
     with atomic_path(work / "logits.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, logits.astype(np.float32))
