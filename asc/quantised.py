@@ -26,6 +26,7 @@ onnxruntime is optional: with ``quantise.enabled=auto`` a job without it logs on
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,11 @@ def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str,
             return None if batch is None else {INPUT: batch}
 
     prepared = work / "prepared.onnx"
-    quant_pre_process(str(paths["fp32"]), str(prepared))
+    quiet = logging.getLogger("onnxruntime")  # its INFO lines per graph pass are noise in the job's log
+    level = quiet.level
+    quiet.setLevel(max(level, logging.WARNING))
     try:
+        quant_pre_process(str(paths["fp32"]), str(prepared))
         with atomic_path(paths["int8"]) as tmp:
             quantize_static(
                 str(prepared),
@@ -144,6 +148,7 @@ def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str,
             )
     finally:
         prepared.unlink(missing_ok=True)
+        quiet.setLevel(level)
     return paths
 
 
