@@ -1,4 +1,4 @@
-"""The stage chain, declared once: dataset → index → features → train → prune → finetune → perdevice → report.
+"""The stage chain, declared once: dataset → index → features → train → prune → teacher → finetune → perdevice → quantise → report.
 
 Each stage is one module under asc/stages/ with three functions, and this list is the only place that names them:
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from asc.stages import dataset, features, finetune, index, perdevice, prune, report, train
+from asc.stages import dataset, features, finetune, index, perdevice, prune, quantise, report, teacher, train
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ CHAIN: tuple[Stage, ...] = (
     Stage("features", ("dataset",), "data", features),
     Stage("train", ("features", "index"), "store", train),
     Stage("prune", ("train",), "store", prune),
+    Stage("teacher", ("prune", "features", "index"), "store", teacher),
     Stage("finetune", ("prune", "features", "index"), "store", finetune),
     Stage("perdevice", ("finetune", "features", "index"), "store", perdevice),
+    Stage("quantise", ("train", "prune", "finetune", "features", "index"), "store", quantise),
     Stage("report", ("train", "prune", "finetune", "perdevice"), "", report),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)

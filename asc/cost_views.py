@@ -19,6 +19,7 @@ import pandas as pd
 from asc.compare import mean_ci
 from asc.cost import memory_columns
 from asc.latency import canonical_spec
+from asc.quantised import deployed_accuracy
 from asc.results import MissingResultsError, layer_key
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
             "acc_high": acc.high,
             "n": acc.n,
             "basis": basis,
+            **deployed_accuracy(rows_acc),  # at the precision each DCASE rule stores it in (asc/quantised.py)
         }
         mem = memory_columns(int(rec["params_keras"])) if len(params) else {}
         for col in ("mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"):
@@ -245,6 +247,9 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
         }
     )
     table = _with_2022_rule(table, df)
+    for column, label in DEPLOYED.items():  # the accuracy of the file the rule counts: fp32, fp16 or int8
+        if column in points and points[column].notna().any():
+            table[label] = points[column].round(1).to_numpy()
     if latencies:
         front = on_a_front(points, latencies[0])
         table[f"Front ({_latency_label(latencies[0]).replace(' (ms)', '')})"] = np.where(front, "yes", "")
@@ -264,6 +269,14 @@ D22 = {  # the DCASE 2022-2025 rule's columns (asc/rules.py): parameters at thei
     "d22_mem_int8_kB": "int8 (kB)",
     "d22_fit_bits": "DCASE 128 kB",
     "d22_macs_ok": "≤ 30 M MACs",
+}
+
+
+DEPLOYED = {
+    "accuracy_fp16_pct": "fp16 accuracy (%)",
+    "accuracy_int8_pct": "int8 accuracy (%)",
+    "accuracy_deployed": "Accuracy at DCASE 128 KB precision (%)",
+    "accuracy_deployed_d22": "Accuracy at 128 kB precision (%)",
 }
 
 

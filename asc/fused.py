@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asc import fused_conv
+from asc import distill, fused_conv
 from asc.fused_ops import adam_apply, adam_scalars, keep_mask, layer_keys
 from asc.losses import per_model_loss
 
@@ -239,9 +239,12 @@ class FusedStack:
         eps: torch.Tensor,
         seeds: torch.Tensor,
         forward_fn: Any = forward,
+        soft: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G) (multi-label: (B, G, C)); ``lr``, ``eps``, ``seeds`` hold one
-        value per model of the stack. Returns the G mean losses (detached, on the device)."""
+        """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G) (multi-label: (B, G, C)); ``lr``, ``eps``,
+        ``seeds`` hold one value per model of the stack; ``soft``: the teachers' batch (:func:`asc.distill.gather`)
+        for a distillation loss (:func:`asc.distill.kd_losses`; single-label only). Returns the G mean losses
+        (detached, on the device)."""
         idx = self.index(sel)
         if idx is None:
             flat, t = self.flat, dict(self.t)
@@ -258,6 +261,10 @@ class FusedStack:
             self._choose(forward_fn, t, params, xin, y, kw)
         logits = forward_fn(self.ops, t, xin, conv=self.conv_for(len(sel)), **kw)
         losses = per_model_loss(logits, y, self.multi_label)  # (G,)
+        if soft is not None:
+            if self.multi_label:
+                raise ValueError("knowledge distillation (softmax KL) is for single-label tasks only")
+            losses = distill.kd_losses(logits, losses, soft)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         grad = torch.cat([gr.reshape(len(sel), -1) for gr in grads], 1)
         steps = steps + 1

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from asc import fused
+from asc import distill, fused
 from asc.atomic import atomic_path
 from asc.checks import NonFiniteError, require_finite
 from asc.device import auto_group_size, on_device, parts, precision_mode
@@ -65,6 +65,9 @@ class Run:
     workdir: Path  # this run's own folder: last.pt (resume), one per run
     recipe: Recipe
     label: str = ""
+    # knowledge distillation (asc/distill.py): logits (N, C) aligned with the shared training tensors, alpha,
+    # temperature, kl_mean; None trains on the hard labels alone
+    teacher: dict[str, Any] | None = None
 
 
 @dataclass
@@ -224,6 +227,9 @@ def train_many(
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
     forward_fn = compiled_forward(compile) if compile else fused.forward
     step = functools.partial(stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
+    teachers = distill.teacher_tensors(runs, device)  # None: hard labels only, the step as it always was
+    if teachers is not None:  # its per-step teacher batch is not a captured input: no CUDA graphs
+        graphs = False
     if (device.type == "cuda" and not compile) if graphs is None else graphs:
         step = GraphedSteps(step, device, emulate=device.type != "cuda")
     bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
@@ -259,7 +265,11 @@ def train_many(
                     for sel in parts(same, k):
                         idx = pos[ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
                         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-                        losses = step(sel, xb, yb)
+                        if teachers is None:
+                            losses = step(sel, xb, yb)
+                        else:
+                            soft = distill.gather(teachers, ix(tuple(sel), device), idx.to(device))
+                            losses = step(sel, xb, yb, soft=soft)
                         loss_sum.index_add_(0, ix(tuple(sel), device), losses.double() * size)
             score = _accuracies if not task.multi_label else _mean_aps
             accs = score(stack, todo, xs, ys, eval_batch_size, k, forward_fn, ix)

@@ -3,7 +3,9 @@
 
 Vertical bars are 95 % t intervals of the mean accuracy (none for n < 2; the axis label gives n); horizontal bars on the latency panel
 are the interquartile range over the interleaved rounds (``latency.csv``). Models at the same cost (criteria
-that keep equal widths) are shifted sideways by a few points so each stays visible."""
+that keep equal widths) are shifted sideways by a few points so each stays visible. When the rows carry the
+accuracy at deployment precision (stage ``quantise``), a cross per model marks its accuracy at the precision
+the dataset's DCASE rule lets it be stored in within 128 kB (asc/quantised.py ``deployed_accuracy``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from asc.compare import MeanCI
-from asc.cost_views import cost_points, latency_columns_in, pareto_fronts, spread_notes
+from asc.cost_views import DEPLOYED, cost_points, latency_columns_in, pareto_fronts, spread_notes
 from asc.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
 from asc.results import MissingResultsError, for_dataset
 
@@ -68,6 +70,22 @@ def _cost_panel(
     ax.grid(alpha=0.3, lw=0.5)
 
 
+def _deployed_column(points: pd.DataFrame) -> str | None:
+    """The dataset's rule's deployed-accuracy column (2022-2025 when its columns are there), or None."""
+    present = [
+        c for c in DEPLOYED if c.startswith("accuracy_deployed") and c in points and points[c].notna().any()
+    ]
+    return present[-1] if present else None
+
+
+def _deployed_markers(ax: plt.Axes, points: pd.DataFrame, column: str, scale: float, colors, deployed: str):
+    """A cross per model at its accuracy at the rule's precision (fp32, fp16 or int8), joined to its dot."""
+    for _, p in points[points[deployed].notna()].iterrows():
+        x = p[column] / scale
+        ax.plot([x, x], [p["accuracy"], p[deployed]], color=colors[p["criterion"]], lw=0.5, alpha=0.6)
+        ax.plot(x, p[deployed], "x", ms=4, mew=0.9, color=colors[p["criterion"]])
+
+
 def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy against MACs and against measured latency for every model, the Pareto front marked."""
     df = for_dataset(df, dataset)
@@ -97,8 +115,11 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             b = base.iloc[0]
             spread = f" ± {b['accuracy_std']:.1f}%, n = {b['n']}; bar: 95% CI" if b["n"] > 1 else "%, n = 1"
             unpruned += f" ({b['accuracy']:.1f}{spread})"
+        deployed = _deployed_column(points)
         for ax, (column, scale, label) in zip(axes[0], panels, strict=True):
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
+            if deployed:
+                _deployed_markers(ax, points[points[column].notna()], column, scale, colors, deployed)
             ax.set_xlabel(label)
             if column != "macs" and spread_notes(points, [column]):
                 note = "IQRs of neighbouring models overlap: this latency order is within the noise"
@@ -127,5 +148,9 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             for kind, style in FRONT_STYLE.items()
             if kind in pareto_fronts(points, "macs")
         ]
+        if deployed:
+            handles.append(
+                plt.Line2D([], [], ls="", marker="x", ms=4, color="0.3", label="At DCASE storage precision")
+            )
         fig.legend(handles=handles, frameon=False, ncol=min(len(handles), 4), loc="outside upper center")
         return save_figure(fig, stem)

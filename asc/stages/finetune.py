@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asc import split_files
 from asc.disk import Need
 from asc.errors import InputError
-from asc.stages import dataset, index
+from asc.stages import dataset, index, teacher
 from asc.stages.prune import prune_runs, prune_step
 from asc.stages.train import baseline_spec, model_need, recipe
 from asc.step import Step, make_step
@@ -56,7 +56,10 @@ def step_for(
         args = {"fraction": subset, "subset_seed": subset_seed}
         name = f"{subset:g}"
     label = f"{source.label} {name} #{repeat}"
-    return make_step("finetune", label, keyed, (source, *data), repeat=repeat, seed=seed, **args)
+    taught = teacher.teacher_step(cfg, source.up("train"), data)  # knowledge distillation: keyed only when on
+    ups = (source, *data) if taught is None else (source, *data, taught)
+    keyed |= teacher.distill_config(cfg)
+    return make_step("finetune", label, keyed, ups, repeat=repeat, seed=seed, **args)
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -165,7 +168,8 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
         start = build_model(pruned.spec)  # a fresh copy: every run starts from the pruned weights
         start.load_state_dict(pruned.state_dict())
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
-        runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label))
+        taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
+        runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
     histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
     batch_size = int(ctx.runtime["eval_batch_size"])
     scores = evaluate(
@@ -194,6 +198,7 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             epochs=history["epochs"],
             select_on=f["select_on"],
             train_examples=examples,
+            **teacher.row_fields(step),
         )
         log.info(
             "fine-tuned %s on %d examples: %s %.4f in %.1f s",
