@@ -56,15 +56,13 @@ def _changed(entry: Mapping[str, Any], default: Mapping[str, Any]) -> list[str]:
     return [k for k in entry if k in default and entry[k] != default[k]]
 
 
-def _prune_default(cfg: Mapping[str, Any], choice: str | None) -> dict[str, Any]:
+def _prune_defaults(cfg: Mapping[str, Any], choice: str | None) -> list[dict[str, Any]]:
+    """The defaults of the file(s) ``prune`` may come from: the chosen one, else every file of its criterion
+    (``given`` is given.yaml or authors_kept.yaml)."""
     p = cfg["prune"]
-    stems = [choice] if choice else []
-    stems += [p["name"]] + [f.stem for f in sorted((CONF_DIR / "prune").glob("*.yaml"))]
-    for stem in stems:
-        default = file_default(stem, cfg["protocol"])
-        if default is not None and default.get("name") == p["name"]:
-            return default
-    return {}
+    stems = [choice] if choice else [f.stem for f in sorted((CONF_DIR / "prune").glob("*.yaml"))]
+    found = [file_default(stem, cfg["protocol"]) for stem in stems]
+    return [d for d in found if d is not None and d.get("name") == p["name"]] or [{}]
 
 
 def _refuse_shadowed(cfg: Mapping[str, Any], prune_choice: str | None) -> None:
@@ -98,26 +96,27 @@ def _refuse_shadowed(cfg: Mapping[str, Any], prune_choice: str | None) -> None:
             )
 
 
-def _in_use(cfg: Mapping[str, Any], prune_choice: str | None) -> Iterator[tuple[str, dict, dict]]:
-    """(key, the entry with the layers it prunes, its file's default) of every criterion config the job runs."""
+def _in_use(cfg: Mapping[str, Any], prune_choice: str | None) -> Iterator[tuple[str, dict, list[dict]]]:
+    """(key, the entry with the layers it prunes, its file's defaults) of every criterion config the job runs."""
     if cfg.get("prune"):
         p = cfg["prune"]
-        yield "prune", dict(p, layers=_layers(p["layers"])), _prune_default(cfg, prune_choice)
+        yield "prune", dict(p, layers=_layers(p["layers"])), _prune_defaults(cfg, prune_choice)
         return
     for block in cfg["runs"]:
         for name in block.get("criteria") or []:
             entry = cfg["criteria"][name]
             default = file_default(name, cfg["protocol"]) or {}
             for layers in block.get("layer_sets") or [entry["layers"]]:
-                yield f"criteria.{name}", dict(entry, layers=_layers(layers)), default
+                yield f"criteria.{name}", dict(entry, layers=_layers(layers)), [default]
 
 
-def _ignored_by_mode(key: str, p: Mapping[str, Any], default: Mapping[str, Any], last_conv: str) -> None:
-    """Refuse the first changed option that the criterion ignores with its other options as they are."""
+def _ignored_by_mode(key: str, p: Mapping[str, Any], defaults: Sequence[Mapping], last_conv: str) -> None:
+    """Refuse the first changed option (one no file of the criterion has) that the criterion ignores with its
+    other options as they are."""
     layers, per_layer = p["layers"], p.get("per_layer_ratio") or {}
 
     def given(option: str) -> bool:
-        return p.get(option) is not None and p[option] != default.get(option)
+        return p.get(option) is not None and all(p[option] != d.get(option) for d in defaults)
 
     def refuse(option: str, why: str, instead: str) -> None:
         raise ConfigError(f"{key}.{option}={p[option]!r} has no effect: {why}; {instead}")
@@ -157,16 +156,17 @@ def _ignored_by_mode(key: str, p: Mapping[str, Any], default: Mapping[str, Any],
         )
         refuse("dense_mapping", why, "drop it")
     for option in ("landmarks", "kept"):
-        _unpruned_entries(key, option, p, default, layers)
+        _unpruned_entries(key, option, p, defaults, layers)
 
 
-def _unpruned_entries(key: str, option: str, p: Mapping, default: Mapping, layers: Sequence[str]) -> None:
-    value, base = p.get(option), default.get(option)
+def _unpruned_entries(key: str, option: str, p: Mapping, defaults: Sequence[Mapping], layers: Sequence[str]):
+    value = p.get(option)
     if not isinstance(value, Mapping):
         return
     for layer, entry in value.items():
-        before = base.get(layer) if isinstance(base, Mapping) else base
-        if layer not in layers and entry is not None and entry != before:
+        bases = [d.get(option) for d in defaults]
+        before = [b.get(layer) if isinstance(b, Mapping) else b for b in bases]
+        if layer not in layers and entry is not None and entry not in before:
             raise ConfigError(
                 f"{key}.{option}.{layer}={entry!r} has no effect: {layer} is not pruned ({key}.layers="
                 f"{'+'.join(layers)}); drop it, or add {layer} to {key}.layers"
@@ -207,14 +207,27 @@ def _refuse_other_datasets_keys(d: Mapping[str, Any]) -> None:
             )
 
 
+def without_ignored(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A criterion config as it keys its prune step: ``ratio`` dropped once ``per_layer_ratio`` covers every
+    pruned layer, ``match`` once every pruned layer has a ratio (what the criterion reads is unchanged, so
+    ``prune.ratio=0.3`` with ``match`` left on and with ``match=null`` are one artifact). No config of asc's sets
+    either, so no pinned key changes (tests/test_keys.py)."""
+    out, layers = dict(p), set(_layers(p["layers"]))
+    if layers <= set(p.get("per_layer_ratio") or {}):
+        out.pop("ratio", None)
+    if out.get("ratio") is not None or layers <= set(p.get("per_layer_ratio") or {}):
+        out.pop("match", None)
+    return out
+
+
 def check_effects(cfg: Mapping[str, Any], *, prune_choice: str | None = None) -> None:
     """Raise :class:`ConfigError` for the first given value that the job would not read (module docstring).
     ``prune_choice``: the ``prune=<file>`` the command line chose, to name it (None: the criterion's name)."""
     _refuse_other_datasets_keys(cfg["dataset"])
     _refuse_shadowed(cfg, prune_choice)
     last_conv = f"C{len(cfg['model']['widths'])}"
-    for key, entry, default in _in_use(cfg, prune_choice):
-        _ignored_by_mode(key, entry, default, last_conv)
+    for key, entry, defaults in _in_use(cfg, prune_choice):
+        _ignored_by_mode(key, entry, defaults, last_conv)
 
 
 _WARNED: set[str] = set()  # one line per process, however many jobs of a sweep meet it

@@ -152,5 +152,22 @@ def hydra_error_line(err: BaseException, argv: Sequence[str]) -> str | None:
     names = {type(c).__name__ for c in (err, err.__cause__) if c is not None}
     if names & {"ConfigCompositionException", "MissingConfigException", "OverrideParseException"}:
         cause = str(err.__cause__).strip().splitlines()[0] if err.__cause__ else ""
-        return first + (f" ({cause})" if cause and cause not in first else "")
+        return _one_line(text) + (f" ({cause})" if cause and cause not in text else "")
     return None
+
+
+def _one_line(text: str) -> str:
+    """Hydra's multi-line message on one line: a line ending in ``:`` and the items under it become ``x: a, b``."""
+    out: list[str] = []
+    listing = False
+    for line in (x.strip() for x in text.splitlines()):
+        if line.startswith("Config search path"):
+            break
+        if not line:
+            listing = False
+        elif listing:
+            out[-1] += (" " if out[-1].endswith(":") else ", ") + line
+        else:
+            out.append(line)
+            listing = line.endswith(":")
+    return "; ".join(out)

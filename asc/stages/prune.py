@@ -83,7 +83,9 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step) -> Step:
     """The step pruning ``baseline`` with the criterion config ``pcfg``. Given kept indices are keyed by what
     they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args."""
     if pcfg["name"] != "given":
-        return make_step("prune", label_of(pcfg), pcfg, (baseline,))
+        from asc.config_effects import without_ignored
+
+        return make_step("prune", label_of(pcfg), without_ignored(pcfg), (baseline,))
     from asc.prune.given import keyed_config
 
     # the kept indices as the user gave them (a path, inline entries): errors name them
