@@ -53,9 +53,15 @@ def _fail(err: BaseException) -> None:
     print(f"asc: error: {err}{hint}", file=sys.stderr)
 
 
-def run(plain: dict[str, Any], *, multirun: bool = False, prune_choice: str | None = None) -> None:
-    """Everything after composition, on the resolved config (tests call this directly); ``prune_choice``: the
-    ``prune=<file>`` of the command line, to name it in errors."""
+def run(
+    plain: dict[str, Any],
+    *,
+    multirun: bool = False,
+    prune_choice: str | None = None,
+    overrides: list[str] | None = None,
+) -> None:
+    """Everything after composition, on the resolved config (tests call this directly); ``prune_choice`` and
+    ``overrides``: the command line's ``prune=<file>`` and overrides, for asc.config_effects."""
     from asc.config_effects import check_effects, warn_meaningless
     from asc.dryrun import format_plan
     from asc.execute import execute
@@ -66,7 +72,9 @@ def run(plain: dict[str, Any], *, multirun: bool = False, prune_choice: str | No
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
-    check_effects(plain, prune_choice=prune_choice)  # every value given has an effect (asc/config_effects.py)
+    check_effects(
+        plain, prune_choice=prune_choice, overrides=overrides or []
+    )  # every value given has an effect (asc/config_effects.py)
     stale_after_default()  # $ASC_LOCK_STALE_AFTER, before any lock is taken
     if plain["report_only"]:
         check_report_only(plain["paths"]["results"])
@@ -207,7 +215,8 @@ def hydra_main(cfg: DictConfig) -> None:
     try:
         # before resolving: finetune.lr is ${train.lr}, which a missing train recipe leaves dangling
         check_recipe_choices(hc.runtime.choices)
-        run(resolved(cfg, hc, multirun), multirun=multirun, prune_choice=hc.runtime.choices.get("prune"))
+        choice, overrides = hc.runtime.choices.get("prune"), list(hc.overrides.task)
+        run(resolved(cfg, hc, multirun), multirun=multirun, prune_choice=choice, overrides=overrides)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run
         print(
             "asc: interrupted; rerun the same command to resume (finished artifacts are kept)",

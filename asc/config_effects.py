@@ -220,10 +220,39 @@ def without_ignored(p: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_effects(cfg: Mapping[str, Any], *, prune_choice: str | None = None) -> None:
+# What a baseline given by file (train.init_from) makes moot: its architecture comes from the file, and it is not
+# trained (train.lr, adam_eps and precision stay: finetune's default recipe reads them).
+MOOT_WITH_INIT_FROM = ("model", "train.epochs", "train.batch_size", "train.select_after", "train.select_on")
+
+
+def _refuse_moot_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
+    """Command-line overrides of what the job does not do: fine-tuning options when no runs block fine-tunes,
+    the model and the training recipe of a baseline given by file."""
+    tunes = any(b.get("fractions") or b.get("splits") for b in cfg["runs"])
+    given = cfg["train"].get("init_from")
+    for arg in overrides:
+        key = arg.partition("=")[0].lstrip("+~")
+        if key.startswith("finetune.") and not tunes:
+            raise ConfigError(
+                f"{arg} has no effect: no runs block fine-tunes (their fractions and splits are empty); drop it, "
+                "or give a block fractions, e.g. runs.0.fractions=[1.0]"
+            )
+        if given and any(key == m or key.startswith(m + ".") for m in MOOT_WITH_INIT_FROM):
+            raise ConfigError(
+                f"{arg} has no effect: the baseline is train.init_from={given} (its architecture from the file, "
+                "not trained); drop it, or drop train.init_from to train one"
+            )
+
+
+def check_effects(
+    cfg: Mapping[str, Any], *, prune_choice: str | None = None, overrides: Sequence[str] = ()
+) -> None:
     """Raise :class:`ConfigError` for the first given value that the job would not read (module docstring).
-    ``prune_choice``: the ``prune=<file>`` the command line chose, to name it (None: the criterion's name)."""
+    ``prune_choice``: the ``prune=<file>`` the command line chose, to name it (None: the criterion's name);
+    ``overrides``: the job's command-line overrides (Hydra's task overrides), for what they touch that the job
+    does not do (fine-tuning options without fine-tuning, the model of a baseline given by file)."""
     _refuse_other_datasets_keys(cfg["dataset"])
+    _refuse_moot_overrides(cfg, overrides)
     _refuse_shadowed(cfg, prune_choice)
     last_conv = f"C{len(cfg['model']['widths'])}"
     for key, entry, defaults in _in_use(cfg, prune_choice):

@@ -158,3 +158,34 @@ def test_an_ignored_option_does_not_enter_the_key(forms):
 
     keys = [{s.key for s in make_plan(composed(*form)) if s.stage == "prune"} for form in forms]
     assert keys[0] == keys[1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ("experiment=paper_table1", "finetune.epochs=3"),
+            r"finetune.epochs=3 has no effect: no runs block fine-tunes",
+        ),
+        (("runs.0.fractions=[]", "finetune.select_on=test"), r"finetune.select_on=test has no effect"),
+        (
+            ("train.init_from={m}", "model.widths=[8,8,16]"),
+            r"model.widths=\[8,8,16\] has no effect: the baseline is",
+        ),
+        (("train.init_from={m}", "model=dcase22"), r"model=dcase22 has no effect"),
+        (("train.init_from={m}", "train.epochs=5"), r"train.epochs=5 has no effect"),
+    ],
+)
+def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, message):
+    from model_fixtures import randomised_model
+
+    from asc.model import save_model
+
+    save_model(randomised_model(), tmp_path / "m.pt")
+    given = [o.format(m=tmp_path / "m.pt") for o in overrides]
+    cfg = composed(*given)
+    if "runs.0.fractions=[]" in given:
+        cfg["runs"] = [dict(b, fractions=[]) for b in cfg["runs"]]
+    with pytest.raises(ConfigError, match=message):
+        check_effects(cfg, overrides=given)
+    check_effects(composed(), overrides=["finetune.epochs=3", "model.widths=[8,8,16]"])  # both have an effect

@@ -73,9 +73,18 @@ def test_paths_root_and_relative_inputs_under_chdir(tmp_path):
     from asc.model import save_model
 
     save_model(randomised_model(), tmp_path / "mine.pt")
-    out = asc(tmp_path, "dry_run=true", "hydra.job.chdir=true", f"paths.root={tmp_path / 'root'}", "train.init_from=mine.pt")
+    out = asc(
+        tmp_path,
+        "dry_run=true",
+        "hydra.job.chdir=true",
+        f"paths.root={tmp_path / 'root'}",
+        "train.init_from=mine.pt",
+    )
     assert out.returncode == 0, out.stderr  # mine.pt: from where asc was started, not the run folder
-    assert plan_paths(out.stdout) == (str(tmp_path / "root/outputs/store"), str(tmp_path / "root/outputs/results"))
+    assert plan_paths(out.stdout) == (
+        str(tmp_path / "root/outputs/store"),
+        str(tmp_path / "root/outputs/results"),
+    )
     out = asc(tmp_path, "dry_run=true", "paths.root=root")
     assert out.returncode == 1 and "paths.root='root' is not valid" in out.stderr
 
@@ -89,10 +98,14 @@ def test_a_folder_inside_the_run_folder_is_refused(tmp_path, key):
 
 
 def test_two_sweeps_in_the_same_second_keep_their_own_folders(tmp_path):
-    sweeps = [asc(tmp_path, "-m", "dry_run=true", f"prune={p}", frozen=True) for p in ("l1,l2", "cosine,fpgm")]
+    sweeps = [
+        asc(tmp_path, "-m", "dry_run=true", f"prune={p}", frozen=True) for p in ("l1,l2", "cosine,fpgm")
+    ]
     assert all(s.returncode == 0 for s in sweeps), sweeps[-1].stderr
     folders = sorted((tmp_path / "outputs/multirun/2026-01-02").iterdir())
-    assert len(folders) == 2, folders  # one sweep folder per invocation, though the clock said the same second
+    assert len(folders) == 2, (
+        folders
+    )  # one sweep folder per invocation, though the clock said the same second
     seen = set()
     for folder in folders:
         jobs = [yaml.safe_load((folder / str(n) / ".hydra/overrides.yaml").read_text()) for n in (0, 1)]
@@ -109,7 +122,9 @@ def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path):
     first = asc(tmp_path, "stage=index", *TINY, "hydra.job.chdir=true", "hydra.run.dir=runs/a")
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "outputs/store/index").is_dir() and not (tmp_path / "runs/a/outputs").exists()
-    again = asc(tmp_path, "stage=index", "dry_run=true", *TINY, "hydra.job.chdir=true", "hydra.run.dir=runs/b")
+    again = asc(
+        tmp_path, "stage=index", "dry_run=true", *TINY, "hydra.job.chdir=true", "hydra.run.dir=runs/b"
+    )
     assert again.returncode == 0, again.stderr
     statuses = re.findall(r"^(dataset|index)\s+\S+\s+(\S+)", again.stdout, re.M)
     assert statuses == [("dataset", "cached"), ("index", "cached")], again.stdout
