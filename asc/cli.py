@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from asc.config_files import CONF_DIR
 from asc.disk import DiskSpaceError
 from asc.errors import InputError
-from asc.invocation import invocation_token
+from asc.invocation import invocation_token, own_run_folder
 
 log = logging.getLogger("asc")
 # run and sweep folders are <time>-${asc_invocation:} (conf/config.yaml): unique per invocation (asc/invocation.py)
@@ -216,7 +216,9 @@ def hydra_main(cfg: DictConfig) -> None:
         # before resolving: finetune.lr is ${train.lr}, which a missing train recipe leaves dangling
         check_recipe_choices(hc.runtime.choices)
         choice, overrides = hc.runtime.choices.get("prune"), list(hc.overrides.task)
-        run(resolved(cfg, hc, multirun), multirun=multirun, prune_choice=choice, overrides=overrides)
+        plain = resolved(cfg, hc, multirun)
+        with own_run_folder(hc.runtime.output_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir"):
+            run(plain, multirun=multirun, prune_choice=choice, overrides=overrides)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run
         print(
             "asc: interrupted; rerun the same command to resume (finished artifacts are kept)",

@@ -6,7 +6,8 @@
   run would then build into a folder of its own.
 - **Run folders**: conf/config.yaml names run and sweep folders ``<time>-${asc_invocation:}``, a token drawn once
   per invocation (``$ASC_INVOCATION``, inherited by a launcher's workers), so two sweeps started in the same second
-  never share a folder.
+  never share a folder; a job holds its run folder while it runs, so two jobs given one fixed folder at once are
+  refused (the second, before it does anything).
 - **What is installed**: a launcher chosen without its extra is named with the install command.
 - **The command line**: a config group asc needs, removed (``~model``, ``train=null``), is named in one line.
 
@@ -18,7 +19,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,30 @@ def refuse_inside_run_folder(
                 f"paths.{key}={paths[key]} lies inside this job's run folder {run} ({what}): every run would "
                 f"build into a folder of its own; point paths.{key} outside it (e.g. paths.{key}=outputs/{key})"
             )
+
+
+RUN_LOCK = ".asc-run.lock"
+
+
+@contextmanager
+def own_run_folder(run_dir: str | Path, what: str) -> Iterator[None]:
+    """Hold the job's run folder for the job: a second job in it while the first runs (``what``, e.g.
+    hydra.run.dir, set to one fixed folder for two jobs at once) is refused before it does anything."""
+    from asc.locks import hold
+
+    entered = False
+    try:
+        with hold(Path(run_dir) / RUN_LOCK, timeout_s=0, what=f"the run folder {run_dir}"):
+            entered = True
+            yield
+    except TimeoutError as err:
+        if entered:
+            raise
+        holder = str(err).partition("it is held by ")[2].partition(";")[0] or "another process"
+        raise ConfigError(
+            f"the run folder {run_dir} ({what}) is in use by another asc job ({holder}): give "
+            f"this one a folder of its own, e.g. leave {what} at its default (unique per invocation)"
+        ) from None
 
 
 def group_key_line(key: str) -> str:

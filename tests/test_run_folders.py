@@ -128,3 +128,19 @@ def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path):
     assert again.returncode == 0, again.stderr
     statuses = re.findall(r"^(dataset|index)\s+\S+\s+(\S+)", again.stdout, re.M)
     assert statuses == [("dataset", "cached"), ("index", "cached")], again.stdout
+
+
+@pytest.mark.parametrize("setting", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_one_fixed_run_folder_for_two_jobs_at_once_is_refused(tmp_path, setting):
+    from asc.invocation import RUN_LOCK
+    from asc.locks import hold
+
+    multirun = setting == "hydra.sweep.dir"
+    job_dir = tmp_path / "fixed" / ("0" if multirun else "")
+    with hold(job_dir / RUN_LOCK, what="a job still running there"):  # this test's process: alive
+        out = asc(tmp_path, *(["-m"] if multirun else []), "dry_run=true", f"{setting}=fixed")
+    assert out.returncode == 1, out.stdout
+    assert f"is in use by another asc job (pid {os.getpid()}" in out.stderr and setting in out.stderr
+    assert "dry run" not in out.stdout
+    again = asc(tmp_path, *(["-m"] if multirun else []), "dry_run=true", f"{setting}=fixed")
+    assert again.returncode == 0, again.stderr  # once that job is done, the folder is free again
