@@ -26,7 +26,8 @@ from typing import Any
 from asc import CONF_DIR
 from asc.errors import ConfigError
 
-GENERIC_DATASET_KEYS = ("label", "name")  # read for any dataset (asc/rows.py), whichever files have them
+# read for any dataset (asc/rows.py, asc/data/kinds.py), whichever files have them
+GENERIC_DATASET_KEYS = ("label", "name", "kind")
 
 
 @functools.cache
@@ -268,11 +269,12 @@ def meaningless(cfg: Mapping[str, Any], steps: Sequence[Any]) -> list[str]:
     that already holds rows of another dataset (the tables then put unrelated sets side by side)."""
     from pathlib import Path
 
+    from asc.data.kinds import kind_of
     from asc.rows import ROW_STAGE
-    from asc.stages.dataset import GENERATED, results_label
+    from asc.stages.dataset import results_label
 
     lines, d, t = [], cfg["dataset"], cfg["train"]
-    if t.get("init_from") and d["name"] in GENERATED:
+    if t.get("init_from") and kind_of(d).generated:
         lines.append(
             f"train.init_from={t['init_from']} is evaluated on dataset={d['name']}, a synthetic set: unless it was "
             "trained on that very set its numbers mean nothing (choose its own dataset, e.g. dataset=tau2020mobile)"

@@ -64,6 +64,7 @@ REPORT_STEMS = (
     "fig5_cosine_vs_l1",
     "fig6_fractions",
     "cost_pareto",
+    "training_curves",
     "latency",
     "machine",
 )
