@@ -23,7 +23,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from asc import CONF_DIR
+from asc.config_files import CONF_DIR
 from asc.errors import ConfigError
 
 # read for any dataset (asc/rows.py, asc/data/kinds.py), whichever files have them

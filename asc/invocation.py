@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from asc import CONF_DIR
+from asc.config_files import CONF_DIR
 from asc.errors import ConfigError
 
 INVOCATION_ENV = "ASC_INVOCATION"
