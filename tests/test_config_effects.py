@@ -76,7 +76,7 @@ OTHER_CONFIGS_KEYS = {
     ): r"dataset.content_hash=True has no effect: only dataset=tau2020mobile read it",
     (
         "+dataset.retries=3",
-    ): r"dataset.retries=3 has no effect: only dataset=tau2020mobile, tau2022mobile read it",
+    ): r"dataset.retries=3 has no effect: only dataset=.*tau2020mobile, tau2022mobile.* read it, not dataset=demo",
     (
         "dataset=tau2020mobile",
         "+dataset.cities=[lisbon]",

@@ -53,7 +53,7 @@ def test_a_missing_plugin_is_found_by_its_module():
         (["~train"], "~train removes the train config"),
         (
             ["train=null"],
-            "train=null removes the train config, which every job reads: choose one of baseline",
+            "train=null removes the train config, which every job reads: choose one of ",
         ),
         (["dataset.content_hash=true"], "dataset.content_hash is a key of dataset=tau2020mobile only"),
         (["model.nope=1"], "model.nope is not a key of any model config"),
