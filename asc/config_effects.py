@@ -111,7 +111,9 @@ def _in_use(cfg: Mapping[str, Any], prune_choice: str | None) -> Iterator[tuple[
                 yield f"criteria.{name}", dict(entry, layers=_layers(layers)), [default]
 
 
-def _ignored_by_mode(key: str, p: Mapping[str, Any], defaults: Sequence[Mapping], last_conv: str) -> None:
+def _ignored_by_mode(
+    key: str, p: Mapping[str, Any], defaults: Sequence[Mapping], last_conv: str | None
+) -> None:
     """Refuse the first changed option (one no file of the criterion has) that the criterion ignores with its
     other options as they are."""
     layers, per_layer = p["layers"], p.get("per_layer_ratio") or {}
@@ -148,7 +150,8 @@ def _ignored_by_mode(key: str, p: Mapping[str, Any], defaults: Sequence[Mapping]
             f"{key}.landmark_choice=first takes the first filters as landmarks (nothing is drawn)",
             f"set {key}.landmark_choice=random or kmeans++, or drop it",
         )
-    if given("dense_mapping") and (p.get("name") == "random" or last_conv not in layers):
+    last_whole = last_conv is not None and last_conv not in layers
+    if given("dense_mapping") and (p.get("name") == "random" or last_whole):
         why = (
             "random re-initialises the pruned network, so no weight is mapped"
             if p.get("name") == "random"
@@ -255,7 +258,10 @@ def check_effects(
     _refuse_other_datasets_keys(cfg["dataset"])
     _refuse_moot_overrides(cfg, overrides)
     _refuse_shadowed(cfg, prune_choice)
-    last_conv = f"C{len(cfg['model']['widths'])}"
+    widths = cfg["model"].get(
+        "widths"
+    )  # the DCASE21 family's C1…Cn; other families map no dense rows by hand
+    last_conv = f"C{len(widths)}" if isinstance(widths, list) and widths else None
     for key, entry, defaults in _in_use(cfg, prune_choice):
         _ignored_by_mode(key, entry, defaults, last_conv)
 
