@@ -250,6 +250,11 @@ def resolved(cfg: DictConfig, hc: Any, multirun: bool) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
+def _start(config: DictConfig) -> str:
+    """The folder asc was started from, as the sweep's config says (the callbacks run there)."""
+    return str(OmegaConf.select(config, "hydra.runtime.cwd", default=None) or os.getcwd())
+
+
 class ReportAfterMultirun(Callback):
     """A multirun's jobs skip the report; it is written once, here, after the last job. The experiment
     tracker's store (asc/tracking.py) is created here before the first job, so parallel jobs never race to."""
@@ -258,9 +263,11 @@ class ReportAfterMultirun(Callback):
         if config.get("dry_run") or config.get("report_only") or "tracking" not in config:
             return
         from asc.errors import ConfigError
+        from asc.invocation import resolve_paths
         from asc.tracking import check, prepare
 
         plain = {key: OmegaConf.to_container(config[key], resolve=True) for key in ("tracking", "paths")}
+        plain["paths"] = resolve_paths(plain["paths"], _start(config))  # as each job's (paths.root)
         try:
             check(plain)
         except ConfigError:
@@ -274,7 +281,7 @@ class ReportAfterMultirun(Callback):
         from asc.stages import report
 
         paths = OmegaConf.to_container(config.paths, resolve=True)
-        results = resolve_paths(paths, config.hydra.runtime.cwd)["results"]
+        results = resolve_paths(paths, _start(config))["results"]
         latency = OmegaConf.to_container(config.runtime.latency, resolve=True)
         report.write(results, latency)  # every job's models measured side by side, once
         print("\n" + report.summary(results) + "\n")
