@@ -16,13 +16,16 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from asc.config_files import CONF_DIR
 from asc.disk import DiskSpaceError
 from asc.errors import InputError
+from asc.invocation import invocation_token, own_run_folder
 
 log = logging.getLogger("asc")
+# run and sweep folders are <time>-${asc_invocation:} (conf/config.yaml): unique per invocation (asc/invocation.py)
+OmegaConf.register_new_resolver("asc_invocation", invocation_token, replace=True)
 
 
 def _log_file() -> str | None:
@@ -50,16 +53,29 @@ def _fail(err: BaseException) -> None:
     print(f"asc: error: {err}{hint}", file=sys.stderr)
 
 
-def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
-    """Everything after composition, on the resolved config (tests call this directly)."""
+def run(
+    plain: dict[str, Any],
+    *,
+    multirun: bool = False,
+    prune_choice: str | None = None,
+    overrides: list[str] | None = None,
+) -> None:
+    """Everything after composition, on the resolved config (tests call this directly); ``prune_choice`` and
+    ``overrides``: the command line's ``prune=<file>`` and overrides, for asc.config_effects."""
+    from asc.config_effects import check_effects, warn_meaningless
     from asc.dryrun import format_plan
     from asc.execute import execute
+    from asc.locks import stale_after_default
     from asc.plan import check_plan, check_report_only, make_plan
     from asc.stages import report
     from asc.stages.dataset import results_label
     from asc.validate import validate
 
     validate(plain)  # every value, before any work
+    check_effects(
+        plain, prune_choice=prune_choice, overrides=overrides or []
+    )  # every value given has an effect (asc/config_effects.py)
+    stale_after_default()  # $ASC_LOCK_STALE_AFTER, before any lock is taken
     if plain["report_only"]:
         check_report_only(plain["paths"]["results"])
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
@@ -67,6 +83,7 @@ def run(plain: dict[str, Any], *, multirun: bool = False) -> None:
         return
     steps = make_plan(plain)
     unseen, needs = check_plan(steps, plain, upto=plain["stage"])  # every input, the disks: before any build
+    warn_meaningless(plain, steps)
     if plain["dry_run"]:
         print(format_plan(steps, plain, upto=plain["stage"], needs=needs))
         return
@@ -164,9 +181,26 @@ if not OmegaConf.has_resolver("asc_experiments"):  # read by the help template (
 
 
 def main() -> None:
-    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe (:func:`per_job_overrides`)."""
+    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe (:func:`per_job_overrides`),
+    its run folders unique per invocation, and Hydra's own errors (composition, the run folder) one line."""
+    from asc.invocation import hydra_error_line, new_invocation, refuse_command_line
+
     sys.argv[1:] = per_job_overrides(sys.argv[1:])
-    hydra_main()
+    new_invocation()
+    user_full_error = os.environ.get("HYDRA_FULL_ERROR")
+    try:
+        refuse_command_line(sys.argv[1:])
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors here instead of printing a traceback
+        hydra_main()
+    except InputError as err:
+        print(f"asc: error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as err:
+        line = None if user_full_error else hydra_error_line(err, sys.argv[1:])
+        if line is None:
+            raise
+        print(f"asc: error: {line}", file=sys.stderr)
+        sys.exit(1)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -176,11 +210,15 @@ def hydra_main(cfg: DictConfig) -> None:
             "glibc malloc tuned for large tensors (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); "
             "set ASC_MALLOC_TUNING=0 to disable"
         )
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
         # before resolving: finetune.lr is ${train.lr}, which a missing train recipe leaves dangling
-        check_recipe_choices(HydraConfig.get().runtime.choices)
-        run(OmegaConf.to_container(cfg, resolve=True), multirun=multirun)
+        check_recipe_choices(hc.runtime.choices)
+        choice, overrides = hc.runtime.choices.get("prune"), list(hc.overrides.task)
+        plain = resolved(cfg, hc, multirun)
+        with own_run_folder(hc.runtime.output_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir"):
+            run(plain, multirun=multirun, prune_choice=choice, overrides=overrides)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run
         print(
             "asc: interrupted; rerun the same command to resume (finished artifacts are kept)",
@@ -195,6 +233,28 @@ def hydra_main(cfg: DictConfig) -> None:
         sys.exit(1)
 
 
+def resolved(cfg: DictConfig, hc: Any, multirun: bool) -> dict[str, Any]:
+    """The job's config, its paths resolved once against the folder asc was started from (or ``paths.root``),
+    whatever ``hydra.job.chdir`` did: the job runs in the start folder, so a user's relative file names
+    (``train.init_from``, ``dataset.root``) mean what they meant on the command line too."""
+    from asc.invocation import refuse_inside_run_folder, resolve_paths
+
+    start = hc.runtime.cwd
+    os.chdir(start)  # hydra.job.chdir=true moved into the run folder
+    paths = resolve_paths(OmegaConf.to_container(cfg.paths, resolve=True), start)
+    with open_dict(cfg):
+        cfg.paths = paths  # before resolving the rest: ${paths.data}/... follows
+    refuse_inside_run_folder(
+        paths, hc.runtime.output_dir, start, "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    )
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def _start(config: DictConfig) -> str:
+    """The folder asc was started from, as the sweep's config says (the callbacks run there)."""
+    return str(OmegaConf.select(config, "hydra.runtime.cwd", default=None) or os.getcwd())
+
+
 class ReportAfterMultirun(Callback):
     """A multirun's jobs skip the report; it is written once, here, after the last job. The experiment
     tracker's store (asc/tracking.py) is created here before the first job, so parallel jobs never race to."""
@@ -203,9 +263,11 @@ class ReportAfterMultirun(Callback):
         if config.get("dry_run") or config.get("report_only") or "tracking" not in config:
             return
         from asc.errors import ConfigError
+        from asc.invocation import resolve_paths
         from asc.tracking import check, prepare
 
         plain = {key: OmegaConf.to_container(config[key], resolve=True) for key in ("tracking", "paths")}
+        plain["paths"] = resolve_paths(plain["paths"], _start(config))  # as each job's (paths.root)
         try:
             check(plain)
         except ConfigError:
@@ -215,9 +277,11 @@ class ReportAfterMultirun(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("dry_run") or config.get("stage") != "report":
             return
+        from asc.invocation import resolve_paths
         from asc.stages import report
 
-        results = OmegaConf.to_container(config.paths, resolve=True)["results"]
+        paths = OmegaConf.to_container(config.paths, resolve=True)
+        results = resolve_paths(paths, _start(config))["results"]
         latency = OmegaConf.to_container(config.runtime.latency, resolve=True)
         report.write(results, latency)  # every job's models measured side by side, once
         print("\n" + report.summary(results) + "\n")

@@ -128,7 +128,9 @@ def format_plan(
     wanted = set(STAGES[: STAGES.index(upto) + 1])
     shown = [s for s in steps if s.stage in wanted]
     examples_of = _examples(steps, cfg)
-    lines = [recipes(cfg), "", f"{'stage':<9} {'key':<12} {'status':<7} {'examples':>9}  label"]
+    where = ", ".join(f"{k} {Path(cfg['paths'][k]).resolve()}" for k in ("store", "results"))
+    lines = [recipes(cfg), f"paths: {where}", ""]
+    lines += [f"{'stage':<9} {'key':<12} {'status':<7} {'examples':>9}  label"]
     counts: dict[str, list[int]] = {}
     for s in shown:
         trains = s.stage == "finetune" or (s.stage == "train" and not cfg["train"].get("init_from"))

@@ -198,10 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--static-batch", action="store_true", help="fix the batch axis at 2")
     parser.add_argument("--exporter", choices=EXPORTERS, default="auto")
     parser.add_argument("--atol", type=float, default=1e-4, help="allowed onnxruntime vs PyTorch difference")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists (never the input)")
     args = parser.parse_args(argv)
     from asc.checks import require_finite
+    from asc.outputs import check_output
 
     try:
+        check_output(args.out, inputs=[args.model], force=args.force)  # before anything is read or written
         model, _ = _read(args.model, read_model_file)
         require_finite(f"{args.model}: weights", model.state_dict())  # an ONNX file of NaNs helps no one
         export_onnx(

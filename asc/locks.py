@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -109,15 +110,23 @@ def ensure_held() -> None:
 
 
 def stale_after_default() -> float:
+    """``$ASC_LOCK_STALE_AFTER`` in seconds (a finite number > 0), or the default; InputError naming it else
+    (checked at planning, asc/cli.py, before any lock is taken)."""
+    from asc.errors import InputError
+
     value = os.environ.get(STALE_ENV)
     if value is None:
         return DEFAULT_STALE_AFTER_S
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        raise ValueError(
-            f"${STALE_ENV}={value!r} is not a number of seconds (default {DEFAULT_STALE_AFTER_S:g})"
-        ) from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(
+            f"${STALE_ENV}={value!r} is not a number of seconds > 0: set it to e.g. 600 (the default, "
+            f"{DEFAULT_STALE_AFTER_S:g}) or unset it"
+        )
+    return seconds
 
 
 def read_holder(path: str | Path) -> Holder | None:

@@ -91,6 +91,7 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> C
 
     Returns the stages whose content did not exist yet (``Stage.ready``, asked before any check reads it): the
     executor repeats the later stages' checks once such a stage has run (asc/execute.py); and the disk needs."""
+    from asc.outputs import check_results_folder
     from asc.results_check import check_results_table
 
     chain = CHAIN[: [s.name for s in CHAIN].index(upto) + 1]
@@ -110,6 +111,7 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> C
         check_writable(folder, what=f"the {store} folder's {name}/", setting=f"paths.{store}")
     if any(grouped[name] for name in ROW_STAGE):
         results = Path(cfg["paths"]["results"])
+        check_results_folder(results)  # its files asc did not write (asc/outputs.py)
         check_writable(results, what="the results folder", setting="paths.results")
         if (results / "results.csv").exists():
             check_results_table(results / "results.csv")

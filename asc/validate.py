@@ -126,6 +126,28 @@ def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) ->
                 )
 
 
+def _download_urls(d: Mapping[str, Any]) -> None:
+    """``base_url`` an http(s) URL with a host (or file:), ``url_template`` a text with ``{name}`` that formats
+    to such a URL (asc/data/zenodo.py formats it with base_url and each archive's name)."""
+    from urllib.parse import urlsplit
+
+    def usable(url: Any) -> bool:
+        parts = urlsplit(str(url))
+        return parts.scheme == "file" or (parts.scheme in ("http", "https") and bool(parts.hostname))
+
+    if "base_url" in d and not usable(d["base_url"]):
+        fail("dataset.base_url", d["base_url"], "an http(s):// URL with a host, or a file: URL")
+    if "url_template" not in d:
+        return
+    template = d["url_template"]
+    try:
+        url = template.format(base_url=str(d.get("base_url", "")).rstrip("/"), name="archive.zip")
+    except (AttributeError, KeyError, IndexError, ValueError):
+        url = None
+    if not isinstance(template, str) or "{name}" not in template or not usable(url):
+        fail("dataset.url_template", template, "a URL with {name} (and {base_url}), e.g. '{base_url}/{name}'")
+
+
 @functools.cache
 def _criterion_files() -> dict[str, dict[str, Any]]:
     """conf/prune/<file>.yaml → its keys and criterion name, as written (what a criterion has as options)."""
@@ -310,8 +332,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
             boolean(f"dataset.{key}", d[key])
     if "retries" in d:
         integer("dataset.retries", d["retries"], 1)
-    if "base_url" in d and not str(d["base_url"]).startswith(("http://", "https://", "file:")):
-        fail("dataset.base_url", d["base_url"], "an http(s):// or file: URL")
+    _download_urls(d)
     if layout is not None:  # its own values are the layout's check, at planning (asc.stages.dataset)
         return
     f = cfg["features"]

@@ -49,6 +49,9 @@ from gpu_check_common import FULL, REHEARSE, SECTIONS  # siblings: scripts/ is s
 from gpu_check_jobs import sec_cli, sec_env, sec_projection, sec_tests
 from gpu_check_speed import sec_baseline, sec_compile, sec_forms, sec_fused
 
+from asc.errors import InputError
+from asc.outputs import check_folder_outputs
+
 
 class Report:
     """The JSON and Markdown under ``out``, rewritten whole after every section (atomic renames)."""
@@ -135,10 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--child", action="store_true", help=argparse.SUPPRESS
     )  # an isolated section's process
+    parser.add_argument("--force", action="store_true", help="replace an earlier check's files in --out")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.sections.split(",") if n.strip()]
     if bad := sorted(set(names) - set(SECTIONS)):
         parser.error(f"unknown section(s) {bad}; choose from {','.join(SECTIONS)}")
+    try:  # an earlier check's figures in --out are not ours to replace
+        check_folder_outputs(args.out, ("gpu_check.json", "gpu_check.md"), force=args.force)
+    except InputError as err:
+        parser.error(str(err))
     if not args.rehearse and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU machine, or --rehearse for the CPU rehearsal")
     device = torch.device("cpu" if args.rehearse else "cuda")

@@ -94,7 +94,9 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> 
     ``graph`` network (dependency-graph surgery) every given entry enters the key: a glob in ``layers`` or a
     coupled group's other member may select an entry that ``layers`` does not name."""
     if pcfg["name"] != "given":
-        return make_step("prune", label_of(pcfg), pcfg, (baseline,))
+        from asc.config_effects import without_ignored
+
+        return make_step("prune", label_of(pcfg), without_ignored(pcfg), (baseline,))
     from asc.prune.given import keyed_config
 
     # the kept indices as the user gave them (a path, inline entries): errors name them

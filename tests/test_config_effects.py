@@ -1,0 +1,191 @@
+"""Every value a job is given either has an effect or is refused at planning, in one line naming it and what to
+set instead (asc/config_effects.py); asc's own configs pass unchanged (their keys are pinned in test_keys)."""
+
+from __future__ import annotations
+
+import pytest
+
+from asc.config_effects import check_effects
+from asc.errors import ConfigError
+from asc.validate import validate
+from tests.config_fixtures import composed
+
+SHADOWED = {
+    # prune=<name> replaces the criteria of every runs block
+    (
+        "prune=l1",
+        "criteria.l1.ratio=0.3",
+    ): r"criteria.l1.ratio=0.3 has no effect: prune=l1 .* set prune.ratio=0.3",
+    (
+        "prune=cosine",
+        "criteria.nystrom.landmarks=4",
+    ): r"criteria.nystrom.landmarks=4 .* prune=cosine replaces",
+    # a criterion no runs block names
+    ("criteria.l2.ratio=0.3",): r"criteria.l2.ratio=0.3 has no effect: no runs block names l2",
+    (
+        "experiment=paper_fig3",
+        "criteria.l1.match=nystrom",
+    ): r"criteria.l1.match='nystrom' .* no runs block names l1",
+    # layers a block's layer_sets replace
+    (
+        "criteria.cosine.layers=[C1]",
+    ): r"criteria.cosine.layers=\['C1'\] has no effect: runs\[0\].layer_sets gives",
+}
+
+IGNORED_IN_MODE = {
+    (
+        "prune=l1",
+        "prune.ratio=0.3",
+        "prune.match=nystrom",
+    ): r"prune.match='nystrom' has no effect: prune.ratio=0.3",
+    (
+        "prune=l2",
+        "prune.layers=[C1]",
+        "+prune.per_layer_ratio.C1=0.5",
+        "prune.match=average",
+    ): r"prune.match=",
+    ("prune=centrality", "prune.layers=[C1]", "+prune.per_layer_ratio.C1=0.25", "prune.ratio=0.3"): (
+        r"prune.ratio=0.3 has no effect: prune.per_layer_ratio gives every pruned layer"
+    ),
+    ("prune=centrality", "prune.edge_length=similarity"): r"prune.edge_length='similarity' .*measure=degree",
+    ("prune=nystrom", "prune.seed=3"): r"prune.seed=3 has no effect: prune.landmark_choice=first",
+    ("prune=centrality", "prune.dense_mapping=authors"): r"prune.dense_mapping='authors' .* leaves C3 whole",
+    ("prune=random", "prune.dense_mapping=authors"): r"random re-initialises",
+    (
+        "prune=nystrom",
+        "prune.layers=[C1]",
+        "prune.landmarks={C1:4,C2:9}",
+    ): r"prune.landmarks.C2=9 .* C2 is not pruned",
+    (
+        "prune=given",
+        "prune.layers=[C1]",
+        "prune.kept.C1=[0,1]",
+        "prune.kept.C2=[0]",
+    ): r"prune.kept.C2=\[0\] .* not",
+    (
+        "experiment=paper_fig3",
+        "criteria.cosine.layers=[C1]",
+        "runs.0.layer_sets=null",
+        "criteria.cosine.dense_mapping=authors",
+    ): (r"criteria.cosine.dense_mapping='authors' has no effect"),
+}
+
+OTHER_CONFIGS_KEYS = {
+    (
+        "+dataset.content_hash=true",
+    ): r"dataset.content_hash=True has no effect: only dataset=tau2020mobile read it",
+    (
+        "+dataset.retries=3",
+    ): r"dataset.retries=3 has no effect: only dataset=.*tau2020mobile, tau2022mobile.* read it, not dataset=demo",
+    (
+        "dataset=tau2020mobile",
+        "+dataset.cities=[lisbon]",
+    ): r"dataset.cities=\['lisbon'\] .* not dataset=tau2020mobile",
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [*SHADOWED.items(), *IGNORED_IN_MODE.items(), *OTHER_CONFIGS_KEYS.items()],
+    ids=lambda x: " ".join(x) if isinstance(x, tuple) else "",
+)
+def test_a_value_with_no_effect_is_refused_in_one_line(overrides, message):
+    cfg = composed(*overrides)
+    validate(cfg)  # a valid value: only its lack of effect is wrong
+    with pytest.raises(ConfigError, match=message) as err:
+        check_effects(cfg)
+    assert "\n" not in str(err.value) and ("instead" in str(err.value) or ";" in str(err.value))
+
+
+ACCEPTED = [
+    (),
+    ("experiment=paper",),
+    (
+        "protocol=authors",
+        "experiment=paper_fig3",
+    ),  # authors' dense mapping on centrality: the protocol's default
+    ("protocol=authors", "prune=nystrom", "prune.layers=[C1]"),  # the authors' per-layer landmarks, as given
+    ("prune=l1", "prune.ratio=0.3"),  # match=cosine left as the file has it
+    ("prune=l1", "prune.ratio=0.3", "prune.match=null"),
+    ("prune=centrality", "prune.measure=betweenness", "prune.edge_length=similarity"),
+    ("prune=nystrom", "prune.landmark_choice=random", "prune.seed=3"),
+    ("prune=authors_kept", "prune.layers=[C1]"),  # the file's kept lists of the other layers
+    ("criteria.l1.ratio=0.3",),  # experiment=demo runs l1
+    ("experiment=paper", "criteria.centrality.measure=betweenness"),
+    ("dataset=tau2020mobile", "dataset.content_hash=true"),
+    ("++dataset.label=mine",),
+]
+
+
+@pytest.mark.parametrize("overrides", ACCEPTED, ids=lambda o: " ".join(o) or "default")
+def test_values_with_an_effect_pass(overrides):
+    cfg = composed(*overrides)
+    validate(cfg)
+    check_effects(cfg)
+
+
+def test_the_cli_refuses_before_anything_is_written(tmp_path, run_asc):
+    out = run_asc(
+        "prune=l1",
+        "criteria.l1.ratio=0.3",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        timeout=120,
+    )
+    assert out.returncode == 1
+    assert "asc: error: criteria.l1.ratio=0.3 has no effect" in out.output and "prune.ratio=0.3" in out.output
+    assert not any((tmp_path / d).exists() for d in ("data", "store", "results"))
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        [("prune=l1", "prune.ratio=0.3"), ("prune=l1", "prune.ratio=0.3", "prune.match=null")],
+        [
+            ("prune=l2", "prune.layers=[C1]", "+prune.per_layer_ratio.C1=0.5"),
+            ("prune=l2", "prune.layers=[C1]", "+prune.per_layer_ratio.C1=0.5", "prune.match=null"),
+        ],
+        [
+            ("prune=centrality", "prune.layers=[C1]", "+prune.per_layer_ratio.C1=0.25"),
+            ("prune=centrality", "prune.layers=[C1]", "+prune.per_layer_ratio.C1=0.25", "prune.ratio=null"),
+        ],
+    ],
+)
+def test_an_ignored_option_does_not_enter_the_key(forms):
+    from asc.plan import make_plan
+
+    keys = [{s.key for s in make_plan(composed(*form)) if s.stage == "prune"} for form in forms]
+    assert keys[0] == keys[1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ("experiment=paper_table1", "finetune.epochs=3"),
+            r"finetune.epochs=3 has no effect: no runs block fine-tunes",
+        ),
+        (("runs.0.fractions=[]", "finetune.select_on=test"), r"finetune.select_on=test has no effect"),
+        (
+            ("train.init_from={m}", "model.widths=[8,8,16]"),
+            r"model.widths=\[8,8,16\] has no effect: the baseline is",
+        ),
+        (("train.init_from={m}", "model=dcase22"), r"model=dcase22 has no effect"),
+        (("train.init_from={m}", "train.epochs=5"), r"train.epochs=5 has no effect"),
+    ],
+)
+def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, message):
+    from model_fixtures import randomised_model
+
+    from asc.model import save_model
+
+    save_model(randomised_model(), tmp_path / "m.pt")
+    given = [o.format(m=tmp_path / "m.pt") for o in overrides]
+    cfg = composed(*given)
+    if "runs.0.fractions=[]" in given:
+        cfg["runs"] = [dict(b, fractions=[]) for b in cfg["runs"]]
+    with pytest.raises(ConfigError, match=message):
+        check_effects(cfg, overrides=given)
+    check_effects(composed(), overrides=["finetune.epochs=3", "model.widths=[8,8,16]"])  # both have an effect
