@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from asc.mel_scale import mel_domain_bank
+
 # An asc.features.FrontEnd (its options are read by name): not imported, asc/features.py imports this module.
 FrontEnd = Any
 EPS = float(np.spacing(1))
@@ -35,14 +37,9 @@ def mel_matrix(frontend: FrontEnd) -> np.ndarray:
 
 
 def _mel_domain_bank(f: FrontEnd) -> np.ndarray:
-    def mel(hz):
-        return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
-
-    edges = np.linspace(mel(f.fmin), mel(f.fmax), f.n_mels + 2)
-    bins = mel(np.arange(f.n_fft // 2 + 1) * f.sample_rate / f.n_fft)[None, :]
-    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up, down = (bins - left) / (centre - left), (right - bins) / (right - centre)
-    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+    return mel_domain_bank(
+        sample_rate=f.sample_rate, n_fft=f.n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax
+    )
 
 
 def window_of(frontend: FrontEnd, dtype: torch.dtype) -> torch.Tensor:

@@ -247,7 +247,7 @@ def _model(cfg: Mapping[str, Any]) -> list[str] | None:
     if not fam.exact_surgery:
         check_model(fam, m, cfg["features"])
         return None
-    from asc.model import build_model, conv_names
+    from asc.model_spec import check_shape, conv_names, normalise_spec
 
     for key in ("kernel", "dense", "n_classes"):
         integer(f"model.{key}", m[key], 1)
@@ -272,7 +272,9 @@ def _model(cfg: Mapping[str, Any]) -> list[str] | None:
     # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
     number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
     try:
-        layers = conv_names(build_model({k: v for k, v in cfg["model"].items() if k != "name"}).spec)
+        spec = normalise_spec({k: v for k, v in cfg["model"].items() if k != "name"})
+        check_shape(spec)
+        layers = conv_names(spec)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model: {err}") from None
     return layers

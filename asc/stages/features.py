@@ -84,17 +84,18 @@ def check_frontend(f: Mapping[str, Any], clip_seconds: float) -> None:
 
 def _check_mel_bands(f: Mapping[str, Any]) -> None:
     """Every mel band must cover at least one FFT bin, else its log-energy is constant and its normalisation
-    divides by a zero spread (NaN features)."""
-    import warnings
+    divides by a zero spread (NaN features). Computed from the band edges alone (asc/mel_scale.py): planning
+    loads neither librosa nor torch."""
+    from asc.mel_scale import empty_bands
 
-    import numpy as np
-
-    from asc.features import FrontEnd, mel_matrix
-
-    with warnings.catch_warnings():  # librosa warns of the empty bands this check names in one line
-        warnings.simplefilter("ignore")
-        bank = mel_matrix(FrontEnd.from_config(f))
-    empty = np.flatnonzero(bank.max(axis=1) <= 0)
+    empty = empty_bands(
+        sample_rate=int(f["sample_rate"]),
+        n_fft=int(f["n_fft"]),
+        n_mels=int(f["n_mels"]),
+        fmin=float(f["fmin"]),
+        fmax=float(f["fmax"]),
+        mel_scale=str(f.get("mel_scale", "slaney")),
+    )
     if empty.size:
         raise ConfigError(
             f"features.n_mels={f['n_mels']} leaves {empty.size} mel band(s) without an FFT bin (bands "
