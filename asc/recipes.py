@@ -65,3 +65,19 @@ def lr_factor(step: int, *, warmup_steps: int, total_steps: int, schedule: str) 
         return 1.0
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def selected_on(stage_cfg: Mapping[str, Any]) -> str:
+    """What the results row's ``select_on`` says of a train, finetune or perdevice config: the split the kept
+    epoch was chosen on (``val`` or ``test``), or ``last epoch`` when nothing was selected (``select: last``, no
+    ``select`` key as the per-device recipe, or no epoch after ``select_after``)."""
+    if stage_cfg.get("select", "last") == "last" or int(stage_cfg["select_after"]) >= int(
+        stage_cfg["epochs"]
+    ):
+        return "last epoch"
+    return str(stage_cfg["select_on"])
+
+
+def selects_on_test(stage_cfg: Mapping[str, Any]) -> bool:
+    """Whether the kept epoch is chosen on the test split, the split the results report."""
+    return selected_on(stage_cfg) == "test"
