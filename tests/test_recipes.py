@@ -134,3 +134,79 @@ def test_select_last_keeps_the_last_epoch_whatever_the_selection_split_says(
     assert last["best_state"] is None and h["best_epoch"] == 4 == last["epoch"]
     for name, value in r.model.state_dict().items():
         assert torch.equal(value, last["model"][name]), name
+
+
+# The published configuration, read from the baselines' repositories (argparse defaults and configure_optimizers):
+# CPJKU/dcase2025_task1_baseline at 87a5f8c (train_base.py: the general model; train_device_specific.py: the
+# per-device models) and CPJKU/dcase2024_task1_baseline at 9948d19 (run_training.py: the same general recipe).
+# torch.optim.AdamW's default eps (1e-8) applies: neither passes one.
+PUBLISHED_GENERAL = {
+    "optimizer": "adamw",
+    "lr": 0.005,
+    "weight_decay": 0.0001,
+    "schedule": "cosine",
+    "warmup_steps": 2000,
+    "epochs": 150,
+    "batch_size": 256,
+    "adam_eps": 1e-8,
+    "select": "last",
+    "eval_precision": "fp16",
+}
+PUBLISHED_PER_DEVICE = {
+    "optimizer": "adamw",
+    "lr": 0.0005,
+    "weight_decay": 0.0001,
+    "schedule": "cosine",
+    "warmup_steps": 200,
+    "epochs": 50,
+    "batch_size": 256,
+    "adam_eps": 1e-8,
+    "eval_precision": "fp16",
+}
+
+
+def test_experiment_dcase2025_trains_with_the_baselines_published_recipes() -> None:
+    from asc.recipes import selected_on
+    from asc.validate import validate
+    from tests.config_fixtures import composed
+
+    cfg = composed("experiment=dcase2025")
+    validate(cfg)
+    for node in ("train", "finetune"):
+        assert {k: cfg[node][k] for k in PUBLISHED_GENERAL} == PUBLISHED_GENERAL, node
+        assert selected_on(cfg[node]) == "last epoch", node
+    assert {k: cfg["perdevice"][k] for k in PUBLISHED_PER_DEVICE} == PUBLISHED_PER_DEVICE
+    assert cfg["train"]["split"] == "split25" and cfg["finetune"]["train_on"] == "fold1_train"
+    assert cfg["protocol"]["allow_test_selection"] is False  # nothing of it is selected on the test split
+
+
+def test_the_new_recipe_keys_enter_only_the_keys_of_artifacts_they_change() -> None:
+    from asc.plan import make_plan
+    from tests.config_fixtures import composed
+
+    def keys(*overrides: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for step in make_plan(composed(*overrides)):
+            out.setdefault(step.stage, set()).add(step.key)
+        return out
+
+    base, decay = keys(), keys("finetune.optimizer=adamw", "finetune.weight_decay=0.01")
+    assert base["train"] == decay["train"] and base["prune"] == decay["prune"]
+    assert not base["finetune"] & decay["finetune"]
+    assert keys("train.select=last")["train"] != base["train"]
+    assert keys("train.eval_precision=fp16")["train"] != base["train"]
+    # written at its default, a new key leaves the key as it was
+    assert keys("train.warmup_steps=0", "finetune.schedule=constant") == base
+
+
+def test_selection_on_the_test_split_needs_the_explicit_opt_in() -> None:
+    from asc.errors import ConfigError
+    from asc.validate import validate
+    from tests.config_fixtures import composed
+
+    validate(composed("protocol=authors"))  # the authors' code selects on the test split: allowed, by name
+    assert composed("protocol=authors")["finetune"]["select_on"] == "test"
+    validate(composed("train.select_on=test", "protocol.allow_test_selection=true"))
+    validate(composed("train.select_on=test", "train.select=last"))  # monitored only: nothing is selected
+    with pytest.raises(ConfigError, match=r"^train.select_on=test with train.select=best"):
+        validate(composed("train.select_on=test"))
