@@ -300,10 +300,16 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
             ],
             r"^train.split=split25 .* finetune.select_on=val would select on training clips",
         ),
-        (["train.select_on=test"], r"^train.select_on=test with train.select=best picks the epoch on the test"),
+        (
+            ["train.select_on=test"],
+            r"^train.select_on=test with train.select=best picks the epoch on the test",
+        ),
         (["finetune.select_on=test"], r"^finetune.select_on=test .* protocol.allow_test_selection=true"),
         (["train.optimizer=sgd"], r"^train.optimizer='sgd' is not valid"),
-        (["finetune.weight_decay=0.01"], r"^finetune.weight_decay=0.01 is not valid: expected 0 with finetune"),
+        (
+            ["finetune.weight_decay=0.01"],
+            r"^finetune.weight_decay=0.01 is not valid: expected 0 with finetune",
+        ),
         (["finetune.schedule=step"], r"^finetune.schedule='step' is not valid"),
         (["train.select=first"], r"^train.select='first' is not valid"),
         (["perdevice.warmup_steps=-1"], r"^perdevice.warmup_steps=-1 is not valid"),
