@@ -16,7 +16,9 @@ measured separately here; the fused/one-by-one ratio of this module is what ``sc
 Only some models may take a step (a run whose data is exhausted for this epoch, or a last short batch of
 another size): their rows are gathered, trained and scattered back, so CPU time follows the real work. Adam is
 element-wise, so it is written here on the stacked tensors with torch.optim.Adam's exact formula and a step count
-per model; models that do not step are not touched (torch's Adam would move them through their momentum).
+per model; models that do not step are not touched (torch's Adam would move them through their momentum). AdamW's
+decoupled weight decay and a per-step learning-rate schedule (warm-up, cosine: :mod:`asc.recipes`) are per model
+too, computed from each model's own step count and total steps.
 
 Dropout masks are counter-based: a key per (model seed, model step, layer) seeds them (see :func:`keep_mask`),
 so a model gets the same mask whether it trains alone or fused, and resuming needs no RNG state.

@@ -3,8 +3,9 @@ that device's clips of the same subset, all copies in one fused pass; evaluated 
 known device goes to its device's model, any other to the general model), as DCASE 2025 Task 1 allows.
 
 A `runs` block with ``per_device: true`` asks for it on each of its fine-tuned networks (asc/per_device.py has
-the subsets, the runs and the routing). Key: the general network's key, the devices and the recipe (the
-fine-tuning recipe keeping the last epoch, as the 2025 baseline does: its device models are not selected).
+the subsets, the runs and the routing). Key: the general network's key, the devices and the ``perdevice`` recipe
+(conf/perdevice/: ``ours`` is the fine-tuning recipe, ``dcase2025`` the 2025 baseline's), keeping the last epoch as
+the 2025 baseline does: its device models are not selected.
 The artifact holds the general model (``model.pt``) and one ``device_<d>.pt`` per device; its results row is the
 routed evaluation (stage ``per_device``: overall and per-device accuracy).
 """
