@@ -210,3 +210,18 @@ def test_selection_on_the_test_split_needs_the_explicit_opt_in() -> None:
     validate(composed("train.select_on=test", "train.select=last"))  # monitored only: nothing is selected
     with pytest.raises(ConfigError, match=r"^train.select_on=test with train.select=best"):
         validate(composed("train.select_on=test"))
+
+
+def test_the_schedule_through_emulated_cuda_graphs_is_bit_for_bit_eager(data: dict, tmp_path: Path) -> None:
+    """The scheduled learning rate and the decay are computed on the device from each model's step count, so a
+    replayed graph (emulated on the CPU, as tests/test_gpu_paths.py does) steps exactly as eager code."""
+
+    def runs(root: Path) -> list[Run]:
+        return [Run(net(20 + i), torch.arange(40 - 13 * i), 3 + i, root / str(i), ADAMW) for i in range(2)]
+
+    graphed, eager = runs(tmp_path / "g"), runs(tmp_path / "e")
+    train_many(graphed, data["train"], data["val"], progress=False, group_size=8, graphs=True)
+    train_many(eager, data["train"], data["val"], progress=False, group_size=8, graphs=False)
+    for rg, re in zip(graphed, eager, strict=True):
+        for name, value in rg.model.state_dict().items():
+            assert torch.equal(value, re.model.state_dict()[name]), name
