@@ -225,3 +225,17 @@ def test_the_schedule_through_emulated_cuda_graphs_is_bit_for_bit_eager(data: di
     for rg, re in zip(graphed, eager, strict=True):
         for name, value in rg.model.state_dict().items():
             assert torch.equal(value, re.model.state_dict()[name]), name
+
+
+def test_the_zoos_one_by_one_trainer_applies_the_same_recipe(data: dict, tmp_path: Path) -> None:
+    """asc/train_plain.py (networks fused training does not cover, e.g. model=dcase2024) trains with the same
+    AdamW, schedule and last-epoch rule: on a network both can train, both end at the same weights."""
+    from asc.train_plain import train_one
+
+    fused_run = Run(net(4), torch.arange(3, 40), 2, tmp_path / "f", ADAMW)
+    plain_run = Run(net(4), torch.arange(3, 40), 2, tmp_path / "p", ADAMW)
+    train_many([fused_run], data["train"], data["val"], progress=False)
+    h = train_one(plain_run, data["train"], data["val"])
+    assert h["best_epoch"] == ADAMW.epochs
+    for name, value in fused_run.model.state_dict().items():
+        torch.testing.assert_close(plain_run.model.state_dict()[name], value, rtol=1e-7, atol=1e-8, msg=name)
