@@ -1,6 +1,6 @@
 """Paired comparisons of pruning criteria over repeats, and the unpruned reference as a distribution.
 
-Runs of different criteria with the same dataset, layer set, fine-tuning fraction, repeat and baseline seed
+Runs of different criteria with the same dataset, layer set, fine-tuning subset (fraction or official split), repeat and baseline seed
 share the data subset and the seeds, so their differences are *paired*: the difference of each pair removes
 what the draw of data and seeds does to both. For every pair of criteria at one layer set and fraction (and
 each criterion against the unpruned baseline it was pruned from) this module gives the mean difference over the
@@ -8,8 +8,9 @@ pairs, its 95 % Student t confidence interval and the two-sided paired t-test's 
 (``scipy.stats.ttest_rel``), and Holm's step-down correction over all tests of a table, per metric
 (``statsmodels.stats.multitest.multipletests``; Holm 1979, Scand. J. Statist. 6:65-70).
 
-Degenerate cases are named, not tested: one pair (``n = 1``) has no interval or test; differences that are all
-equal (e.g. two criteria at exactly chance level in every repeat) have zero variance, so the t statistic is
+Degenerate cases are named, not tested: one pair (``n = 1``) has no interval or test; two pairs (``n = 2``, one
+degree of freedom) get their interval and p but no Holm adjustment and no mark (:data:`MIN_N`); differences that
+are all equal (e.g. two criteria at exactly chance level in every repeat) have zero variance, so the t statistic is
 undefined and neither interval nor p-value is given.
 """
 
@@ -24,6 +25,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from asc.results import subsets
 from asc.tasks import SCENES, task_of_rows
 
 __all__ = [
@@ -47,6 +49,13 @@ UNPRUNED = "unpruned"  # the name of the unpruned baseline as side B of a compar
 # the task's (asc.tasks: accuracy and log loss for scenes, mAP, AUC and d' for tagging); this is the scenes' set.
 METRICS = SCENES.paired
 PAIR = ["repeat", "baseline_seed"]
+# Fewest pairs whose test may mark a difference: with n = 2 the paired t-test has one degree of freedom, and two
+# close differences give p < 0.001 from what is nearly no evidence; such a test is shown but not Holm-adjusted
+# and never starred (README "Statistics": a claim needs n >= 3 repeats, the paper's 5 preferred).
+MIN_N = 3
+FEW_NOTE = (
+    f"n < {MIN_N}: one degree of freedom, p shown but not adjusted or marked (a claim needs n >= {MIN_N})"
+)
 _TOL = 1e-12  # differences closer than this are equal (float noise of a CSV round trip)
 
 
@@ -163,9 +172,10 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     pruned = _pair_frame(df)
     base = baseline_of(df)
     records = []
-    pruned["_f"] = pruned["fraction"].round(6)
-    for (layers, finetuned, frac), rows in pruned.groupby(["layers", "finetuned", "_f"], dropna=False):
-        group = f"{layers} {'FT ' + format(frac * 100, 'g') + '%' if finetuned else 'no FT'}"
+    pruned["subset"] = subsets(pruned)  # a fraction and an official split of one share are two groups
+    for (layers, finetuned, subset), rows in pruned.groupby(["layers", "finetuned", "subset"], dropna=False):
+        group = f"{layers} {'FT ' + subset if finetuned else 'no FT'}"
+        frac = rows["fraction"].iloc[0]
         rows = _unique(rows[rows[list(METRICS)].notna().all(axis=1)], group)
         wide = rows.pivot(index=PAIR, columns="criterion", values=list(METRICS))
         crits = sorted(set(rows["criterion"]))
@@ -191,6 +201,7 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
                         "layers": layers,
                         "finetuned": bool(finetuned),
                         "fraction": frac,
+                        "subset": subset,
                         "a": a,
                         "b": b,
                         "metric": metric,
@@ -199,11 +210,13 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
                 )
     out = pd.DataFrame.from_records(
         records,
-        columns=["layers", "finetuned", "fraction", "a", "b", "metric", "n", "mean_diff", "ci_low", "ci_high"]
-        + ["p", "note"],
+        columns=["layers", "finetuned", "fraction", "subset", "a", "b", "metric", "n", "mean_diff", "ci_low"]
+        + ["ci_high", "p", "note"],
     )
+    few = (out["n"] < MIN_N) & out["p"].notna()  # a t-test on one degree of freedom: reported, never a claim
+    out.loc[few, "note"] = [f"{n}; {FEW_NOTE}" if n else FEW_NOTE for n in out.loc[few, "note"]]
     out["p_holm"] = np.nan
     for metric in METRICS:
-        mask = out["metric"] == metric
+        mask = (out["metric"] == metric) & ~few
         out.loc[mask, "p_holm"] = _holm(out.loc[mask, "p"])
     return out

@@ -20,7 +20,7 @@ from asc.compare import mean_ci
 from asc.cost import memory_columns
 from asc.latency import canonical_spec
 from asc.quantised import deployed_accuracy
-from asc.results import MissingResultsError, layer_key
+from asc.results import MissingResultsError, layer_key, subsets
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def _first_text(values: pd.Series) -> str:
 def cost_points(df: pd.DataFrame) -> pd.DataFrame:
     """One row per model (the baseline, then each criterion × layer set): counted and measured cost, and its
     accuracy in % — mean, std, n and the 95 % t interval (``acc_low``, ``acc_high``) over its rows — after
-    fine-tuning at the largest fraction when the model has fine-tuned rows (``basis`` "FT <f>%"), else without
+    fine-tuning on the largest subset when the model has fine-tuned rows (``basis`` "FT <f>%", or "FT split<f>"
+    when only an official split has that share: the two are never pooled), else without
     fine-tuning ("no FT"; "trained" for the baseline)."""
     latencies = latency_columns_in(df)
     spreads = [
@@ -95,10 +96,15 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
     records = []
     for (crit, layers), rows in df.groupby(["criterion", "layers"], sort=False, dropna=False):
         ft = rows[rows["finetuned"]]
-        if not ft.empty:
-            top = ft["fraction"].max()
-            rows_acc = ft[np.isclose(ft["fraction"], top)] if pd.notna(top) else ft
-            basis = f"FT {top * 100:g}%" if pd.notna(top) else "FT"
+        if not ft.empty:  # the largest subset; at one share our fraction, not pooled with the official split
+            labels, share = subsets(ft), ft["fraction"].max()
+            if pd.notna(share):
+                at = ft[np.isclose(ft["fraction"], share)]
+                ours = at["split"].astype(str) == ""
+                top = subsets(at[ours] if ours.any() else at).iloc[0]
+                rows_acc, basis = ft[labels == top], f"FT {top}"
+            else:
+                rows_acc, basis = ft, "FT"
         else:
             rows_acc, basis = rows, "trained" if (rows["stage"] == "baseline").all() else "no FT"
         acc = mean_ci(rows_acc["accuracy"], scale=100.0)

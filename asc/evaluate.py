@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -26,12 +27,20 @@ def predict(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     multi_label: bool = False,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Class probabilities (N, classes) in eval mode (the model is moved to ``device``): softmax, or a sigmoid
-    per class when ``multi_label``."""
+    per class when ``multi_label``. ``precision`` fp16: a float16 copy of the model on float16 input, as the DCASE
+    2024/2025 baselines test (``model.half()``, ``x.half()``; :data:`asc.recipes.EVAL_PRECISIONS`); the model
+    itself is not changed."""
     model.to(device).eval()
+    dtype = {"fp32": None, "fp16": torch.float16}[precision]
+    if dtype is not None:
+        model = copy.deepcopy(model).to(dtype)
     out = [
-        probabilities(model(x[i : i + batch_size].to(device)), multi_label, dim=1).cpu()
+        probabilities(
+            model(x[i : i + batch_size].to(device, dtype=dtype or x.dtype)).to(x.dtype), multi_label, dim=1
+        ).cpu()
         for i in range(0, len(x), batch_size)
     ]
     return torch.cat(out).double().numpy() if out else np.zeros((0, 0))
@@ -128,22 +137,28 @@ def evaluate(
     batch_size: int,
     device: torch.device,
     task: Task = SCENES_TASK,
+    precision: str = "fp32",
 ) -> list[dict[str, Any]]:
     """:func:`metrics` of every model on ``split`` (an :class:`asc.splits.Split`: x (N, n_mels, frames), y (N,),
     rows with a ``device`` column), all models of one architecture in one batched pass. A multi-label ``task``:
     sigmoid outputs scored by :func:`asc.tagging_metrics.tagging_metrics` against y (N, classes) 0/1 (class
-    names from the split's ``classes`` when it has them)."""
+    names from the split's ``classes`` when it has them). ``precision`` fp16: each model in float16 (:func:`predict`)."""
     from asc.model import BaselineCNN
 
-    if all(isinstance(m, BaselineCNN) for m in models):
+    if precision != "fp32":  # fp16 (DCASE 2024/2025): a float16 copy of each model, one at a time
+        probs = [
+            predict(m, split.x, batch_size, device, multi_label=task.multi_label, precision=precision)
+            for m in models
+        ]
+    elif all(isinstance(m, BaselineCNN) for m in models):
         probs = predict_many(
             list(models), split.x, batch_size=batch_size, device=device, multi_label=task.multi_label
         )
     else:  # zoo networks: one at a time (asc/train_plain.py)
-        from asc.train_plain import predict
+        from asc.train_plain import predict as predict_plain
 
         probs = [
-            predict(m, split.x, batch_size=batch_size, device=device, multi_label=task.multi_label)
+            predict_plain(m, split.x, batch_size=batch_size, device=device, multi_label=task.multi_label)
             for m in models
         ]
     if task.multi_label:

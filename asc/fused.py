@@ -16,7 +16,9 @@ measured separately here; the fused/one-by-one ratio of this module is what ``sc
 Only some models may take a step (a run whose data is exhausted for this epoch, or a last short batch of
 another size): their rows are gathered, trained and scattered back, so CPU time follows the real work. Adam is
 element-wise, so it is written here on the stacked tensors with torch.optim.Adam's exact formula and a step count
-per model; models that do not step are not touched (torch's Adam would move them through their momentum).
+per model; models that do not step are not touched (torch's Adam would move them through their momentum). AdamW's
+decoupled weight decay and a per-step learning-rate schedule (warm-up, cosine: :mod:`asc.recipes`) are per model
+too, computed from each model's own step count and total steps.
 
 Dropout masks are counter-based: a key per (model seed, model step, layer) seeds them (see :func:`keep_mask`),
 so a model gets the same mask whether it trains alone or fused, and resuming needs no RNG state.
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from asc import distill, fused_conv
-from asc.fused_ops import adam_apply, adam_scalars, keep_mask, layer_keys
+from asc.fused_ops import adam_apply, adam_scalars, decay_weights, keep_mask, layer_keys, scheduled_lr
 from asc.losses import per_model_loss
 
 log = logging.getLogger(__name__)
@@ -240,11 +242,14 @@ class FusedStack:
         seeds: torch.Tensor,
         forward_fn: Any = forward,
         soft: dict[str, torch.Tensor] | None = None,
+        schedule: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One Adam step of the models ``sel`` on x (B, G, H, W), y (B, G) (multi-label: (B, G, C)); ``lr``, ``eps``,
         ``seeds`` hold one value per model of the stack; ``soft``: the teachers' batch (:func:`asc.distill.gather`)
-        for a distillation loss (:func:`asc.distill.kd_losses`; single-label only). Returns the G mean losses
-        (detached, on the device)."""
+        for a distillation loss (:func:`asc.distill.kd_losses`; single-label only). ``schedule`` (None: constant
+        ``lr``, no weight decay): per model of the stack ``warmup`` and ``total`` steps, ``cosine`` (bool) and
+        ``weight_decay`` (AdamW's, decoupled; 0 for Adam), :func:`asc.fused_ops.scheduled_lr` turning ``lr`` into
+        this step's. Returns the G mean losses (detached, on the device)."""
         idx = self.index(sel)
         if idx is None:
             flat, t = self.flat, dict(self.t)
@@ -267,8 +272,12 @@ class FusedStack:
             losses = distill.kd_losses(logits, losses, soft)
         grads = torch.autograd.grad(losses.sum(), list(params.values()))
         grad = torch.cat([gr.reshape(len(sel), -1) for gr in grads], 1)
-        steps = steps + 1
         lr_g, eps_g = (lr, eps) if idx is None else (lr[idx], eps[idx])
+        if schedule is not None:
+            at = schedule if idx is None else {k: v[idx] for k, v in schedule.items()}
+            lr_g = scheduled_lr(lr_g, steps, at["warmup"], at["total"], at["cosine"])
+            flat = decay_weights(flat, lr_g, at["weight_decay"])
+        steps = steps + 1
         m1 = self.exp_avg if idx is None else self.exp_avg.index_select(0, idx)
         m2 = self.exp_avg_sq if idx is None else self.exp_avg_sq.index_select(0, idx)
         new = adam_apply(flat, grad, m1, m2, *adam_scalars(steps, lr_g), eps=eps_g)

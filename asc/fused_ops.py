@@ -93,6 +93,28 @@ def adam_scalars(steps: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, t
     return (-(lr.double() / bc1)).float(), bc2_sqrt
 
 
+def scheduled_lr(
+    lr: torch.Tensor, steps: torch.Tensor, warmup: torch.Tensor, total: torch.Tensor, cosine: torch.Tensor
+) -> torch.Tensor:
+    """(G,) float64 learning rates of the step that has ``steps`` (G,) steps before it: ``lr`` times
+    :func:`asc.recipes.lr_factor` (linear warm-up over ``warmup`` steps, then constant, or cosine decay to 0 at
+    ``total`` steps where ``cosine``), computed on the device so that a CUDA graph can capture it. A run without
+    warm-up and schedule gets its ``lr`` times exactly 1."""
+    s, w, n = steps.double(), warmup.double(), total.double()
+    progress = (s - w) / (n - w).clamp(min=1)
+    decay = (0.5 * (1 + torch.cos(torch.pi * progress))).clamp(min=0)
+    factor = torch.where(s < w, s / w.clamp(min=1), torch.where(cosine, decay, torch.ones_like(s)))
+    return lr.double() * factor
+
+
+def decay_weights(param: torch.Tensor, lr: torch.Tensor, weight_decay: torch.Tensor) -> torch.Tensor:
+    """torch.optim.AdamW's decoupled weight decay ``param * (1 - lr * weight_decay)`` of G stacked models (the
+    factor computed in float64 and cast to the parameters' dtype, as torch's Python-float scalar is), applied
+    before the Adam step."""
+    shape = (-1,) + (1,) * (param.dim() - 1)
+    return param * (1 - lr.double() * weight_decay.double()).to(param.dtype).view(shape)
+
+
 def adam_apply(
     param: torch.Tensor,
     grad: torch.Tensor,

@@ -92,10 +92,11 @@ def predict_routed(
     *,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N, classes) with device routing: each clip of a device in ``device_models`` by that
-    model, every other clip by ``general``. Also returns, per clip, the device whose model answered ("" for
-    the general model)."""
+    model, every other clip by ``general`` (in ``precision``, :func:`asc.evaluate.predict`). Also returns, per
+    clip, the device whose model answered ("" for the general model)."""
     devices = np.asarray([str(d) for d in devices])
     if len(devices) != len(x):
         raise ValueError(f"{len(devices)} device labels for {len(x)} clips")
@@ -104,7 +105,7 @@ def predict_routed(
     for name in dict.fromkeys(route.tolist()):
         rows = np.flatnonzero(route == name)
         model = device_models[name] if name else general
-        p = predict(model, x[torch.as_tensor(rows)], batch_size=batch_size, device=device)
+        p = predict(model, x[torch.as_tensor(rows)], batch_size, device, precision)
         if probs is None:
             probs = np.zeros((len(x), p.shape[1]))
         probs[rows] = p

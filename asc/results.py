@@ -245,8 +245,10 @@ def select(
     layers: str | None = None,
     finetuned: bool | None = None,
     fraction: float | None = None,
+    subset: str | None = None,
 ) -> pd.DataFrame:
-    """Rows matching every given condition; ``fraction`` is compared with a tolerance (CSV float round trip)."""
+    """Rows matching every given condition; ``fraction`` is compared with a tolerance (CSV float round trip),
+    ``subset`` with :func:`subset_label` (tells a fraction from an official split of the same share)."""
     mask = pd.Series(True, index=df.index)
     if stage is not None:
         mask &= df["stage"] == stage
@@ -258,7 +260,26 @@ def select(
         mask &= df["finetuned"].astype(bool) == finetuned
     if fraction is not None:
         mask &= np.isclose(df["fraction"].astype(float), fraction, atol=1e-6)
+    if subset is not None:
+        mask &= subsets(df) == subset
     return df[mask]
+
+
+def subset_label(fraction: Any, split: Any) -> str:
+    """The data subset a row was trained (fine-tuned) on, as the tables name it: the official split's name
+    (``split25``), else our stratified fraction (``25%``), else "" (none: not fine-tuned). Two subsets of one share
+    (``fraction`` 0.25 and ``split25``) differ here, so no grouping by it pools them as repeats."""
+    if not _missing(split) and str(split):
+        return str(split)
+    return "" if _missing(fraction) else f"{float(fraction) * 100:g}%"
+
+
+def subsets(df: pd.DataFrame) -> pd.Series:
+    """:func:`subset_label` of every row of a results table (index kept)."""
+    split = df["split"] if "split" in df else pd.Series("", index=df.index)
+    return pd.Series(
+        [subset_label(f, s) for f, s in zip(df["fraction"], split, strict=True)], index=df.index, dtype=object
+    )
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:

@@ -15,7 +15,7 @@ import pandas as pd
 from asc import compare
 from asc.cost_views import cost_table
 from asc.figures.accuracy import ALL_LAYERS
-from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets
+from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets, subsets
 from asc.tasks import task_of_rows
 
 __all__ = [
@@ -70,13 +70,27 @@ def _first(rows: pd.DataFrame, column: str):
     return values.iloc[0] if len(values) else np.nan
 
 
+def selected_on(rows: pd.DataFrame, df: pd.DataFrame) -> str:
+    """Where the rows' kept epoch was chosen (their ``select_on``: val, test or last epoch; several joined by
+    ", "); rows without it (pruned, not fine-tuned: the baseline's weights) take the baseline rows' of ``df``."""
+    values = [v for v in dict.fromkeys(rows["select_on"].astype(str)) if v and v != "nan"]
+    if not values and (rows["stage"] == "prune").all():
+        values = [v for v in dict.fromkeys(df.loc[df["stage"] == "baseline", "select_on"].astype(str)) if v]
+    return ", ".join(sorted(values))
+
+
 def table1(df: pd.DataFrame) -> pd.DataFrame:
     """Paper Table 1: accuracy of the C1+C2+C3-pruned network without fine-tuning, per selection method."""
     records = []
     base = select(df, stage="baseline")
     if not base.empty:
         records.append(
-            {"Method": "Unpruned network", "Kept": "", "Accuracy (%)": fmt_reference(base["accuracy"])}
+            {
+                "Method": "Unpruned network",
+                "Kept": "",
+                "Accuracy (%)": fmt_reference(base["accuracy"]),
+                "Selected on": selected_on(base, df),
+            }
         )
     found = 0
     for crit, name in TABLE1_METHODS.items():
@@ -86,7 +100,12 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
         found += 1
         acc = fmt_mean_std(rows["accuracy"])
         records.append(
-            {"Method": f"{name} ({ALL_LAYERS})", "Kept": _first(rows, "kept"), "Accuracy (%)": acc}
+            {
+                "Method": f"{name} ({ALL_LAYERS})",
+                "Kept": _first(rows, "kept"),
+                "Accuracy (%)": acc,
+                "Selected on": selected_on(rows, df),
+            }
         )
     if not found:
         raise MissingResultsError(
@@ -115,23 +134,23 @@ SIG, BEST = "*", "†"
 MARKER_NOTES = [
     f"{SIG}: differs from the unpruned baseline (paired t-test on accuracy, Holm-adjusted p < "
     f"{compare.ALPHA:g}; see the comparison table)",
-    f"{BEST}: better than every other criterion at this layer set and fraction (same test)",
+    f"{BEST}: better than every other criterion at this layer set and subset (same test)",
     "mean ± std over repeats; (n = 1): a single run, no spread",
+    f"no mark below n = {compare.MIN_N} repeats: a paired t-test on one degree of freedom is no evidence",
+    "FT <share>%: our stratified fraction of the training pool; FT split<share>: the official DCASE 2024 split "
+    "(never pooled with a fraction of the same share); Selected on: where the kept epoch was chosen (val, test, "
+    "or last epoch: no selection)",
 ]
 
 
-def _fkey(fraction) -> float | None:
-    return None if pd.isna(fraction) else round(float(fraction), 6)
-
-
 def _markers(comp: pd.DataFrame, metric: str = "accuracy") -> dict[tuple, str]:
-    """{(criterion, layers, finetuned, fraction key): markers} from the ``metric`` rows (the task's main
-    metric: accuracy or mAP) of :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
+    """{(criterion, layers, finetuned, subset): markers} from the ``metric`` rows (the task's main metric:
+    accuracy or mAP) of :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
     acc = comp[comp["metric"] == metric]
-    sig = acc["p_holm"] < compare.ALPHA  # NaN (no test) is never significant
+    sig = acc["p_holm"] < compare.ALPHA  # NaN (no test, or n < MIN_N) is never significant
     marks: dict[tuple, str] = {}
-    for (layers, finetuned, frac), group in acc.groupby(["layers", "finetuned", "fraction"], dropna=False):
-        where = (layers, bool(finetuned), _fkey(frac))
+    for (layers, finetuned, subset), group in acc.groupby(["layers", "finetuned", "subset"], dropna=False):
+        where = (layers, bool(finetuned), subset if finetuned else "")
 
         def mark(crit: str, sign: str, where=where) -> None:
             marks[(crit, *where)] = marks.get((crit, *where), "") + sign
@@ -152,7 +171,10 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     pruned = df[df["stage"] != "baseline"]
     if pruned.empty:
         raise MissingResultsError("the criteria table needs prune rows; run `asc experiment=paper_fig3`")
-    fractions = sorted(pruned.loc[pruned["finetuned"], "fraction"].dropna().unique())
+    tuned = pruned[pruned["finetuned"]]
+    labels = subsets(tuned)
+    order = tuned.assign(_s=labels, _o=tuned["split"].astype(str) != "").sort_values(["fraction", "_o", "_s"])
+    shares = list(dict.fromkeys(order["_s"]))  # by share; at one share our fraction, then the official split
     task = task_of_rows(df)
     metric, short = task.metric, task.short
     marks = _markers(compare.comparisons(df), metric)
@@ -164,17 +186,19 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
         if crit == "none":
             rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
             rec[f"{short} no FT (%)"] = fmt_reference(base[metric])
+            rec["Selected on"] = selected_on(base, df)
             records.append(rec)
             continue
         rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
         rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
-        mark = marks.get((crit, layers, False, None), "")
+        mark = marks.get((crit, layers, False, ""), "")
         rec[f"{short} no FT (%)"] = fmt_acc(rows.loc[~rows["finetuned"], metric], mark)
-        for f in fractions:
-            mark = marks.get((crit, layers, True, _fkey(f)), "")
-            rec[f"{short} FT {f * 100:g}% (%)"] = fmt_acc(
-                select(rows, finetuned=True, fraction=f)[metric], mark
+        for subset in shares:
+            mark = marks.get((crit, layers, True, subset), "")
+            rec[f"{short} FT {subset} (%)"] = fmt_acc(
+                select(rows, finetuned=True, subset=subset)[metric], mark
             )
+        rec["Selected on"] = selected_on(rows[rows["finetuned"]] if rows["finetuned"].any() else rows, df)
         records.append(rec)
     table = pd.DataFrame.from_records(records)
     order = {ls: i for i, ls in enumerate(sort_layer_sets(table["Layers"]))}
@@ -207,13 +231,24 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         _u=comp["b"] == compare.UNPRUNED,
         _m=comp["metric"] != next(iter(metrics)),
     )
-    comp = comp.sort_values(["_l", "finetuned", "fraction", "_u", "a", "b", "_m"], na_position="first")
+    comp = comp.sort_values(
+        ["_l", "finetuned", "fraction", "subset", "_u", "a", "b", "_m"], na_position="first"
+    )
+    pruned = df[df["stage"] != "baseline"]
+    where = pruned.assign(_s=subsets(pruned))
+    selection = {
+        key: selected_on(rows, df)
+        for key, rows in where.groupby(["layers", "finetuned", "_s"], dropna=False, sort=False)
+    }
     table = pd.DataFrame(
         {
             "Layers": comp["layers"],
             "Fine-tuning data": [
-                f"{f * 100:g}%" if ft else "none"
-                for f, ft in zip(comp["fraction"], comp["finetuned"], strict=True)
+                s if ft else "none" for s, ft in zip(comp["subset"], comp["finetuned"], strict=True)
+            ],
+            "Selected on": [
+                selection.get((la, ft, s if ft else ""), "")
+                for la, ft, s in zip(comp["layers"], comp["finetuned"], comp["subset"], strict=True)
             ],
             "A": comp["a"],
             "B": comp["b"],
@@ -232,7 +267,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     counts = ", ".join(f"{n} for {metrics[m][0].split(' (')[0]}" for m, n in tests.items())
     base = compare.baseline_of(df)
     table.attrs["notes"] = [
-        "Pairs: runs of A and B with the same dataset, layer set, fine-tuning fraction, repeat and baseline seed "
+        "Pairs: runs of A and B with the same dataset, layer set, fine-tuning subset (our fraction or an official "
+        "split, never pooled), repeat and baseline seed "
         "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
         f"({len(base)} baseline seed(s)).",
         "Mean A − B over the n pairs (accuracy, mAP and AUC in percentage points, log loss in nats); "
@@ -244,7 +280,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             if any(tests.values())
             else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
         )
-        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test.",
+        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test. "
+        f"n < {compare.MIN_N}: p shown, not adjusted and never marked (one degree of freedom; a claim needs "
+        f"n >= {compare.MIN_N} repeats).",
     ]
     return table
 
@@ -254,12 +292,12 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
     if df.empty:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
-    keys = ["dataset", "stage", "criterion", "layers", "fraction"]
+    keys = ["dataset", "stage", "criterion", "layers", "subset", "select_on"]
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     records = []
-    for key, rows in df.groupby(keys, dropna=False, sort=False):
+    for key, rows in df.assign(subset=subsets(df)).groupby(keys, dropna=False, sort=False):
         rec = dict(zip(keys, key, strict=True))
-        rec["fraction"] = "" if pd.isna(rec["fraction"]) else f"{rec['fraction'] * 100:g}%"
+        rec["select_on"] = selected_on(rows, df)
         task = task_of_rows(rows)  # a summary of several datasets may hold scenes and tagging rows
         rec.update(
             {
@@ -274,12 +312,18 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
                 "_s": stage_order.get(key[1], 9),
                 "_l": layer_key(key[3]),
                 "_f": rows["fraction"].iloc[0],
+                "_o": key[4].startswith("split"),
             }
         )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
-    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f"], na_position="first")
-    return table.drop(columns=["_s", "_l", "_f"]).reset_index(drop=True)
+    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f", "_o"], na_position="first")
+    table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})
+    table.attrs["notes"] = [
+        "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "
+        "selected on: where the kept epoch was chosen (val, test, or last epoch: no selection)"
+    ]
+    return table.reset_index(drop=True)
 
 
 def _secondary(task, rows: pd.DataFrame) -> dict[str, str]:

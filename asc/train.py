@@ -35,6 +35,7 @@ from asc.checks import NonFiniteError, require_finite
 from asc.device import auto_group_size, on_device, parts, precision_mode
 from asc.graphs import GraphedSteps
 from asc.progress import progress_bar, show_progress
+from asc.recipes import DEFAULTS
 from asc.sampling import UNIFORM, epoch_order
 from asc.speed import compiled_forward
 from asc.tasks import SCENES, Task
@@ -52,6 +53,13 @@ class Recipe:
     adam_eps: float
     select_after: int
     sampling: str = UNIFORM  # the epoch's clip order: asc.sampling.SAMPLINGS
+    # asc.recipes: the optimiser, the learning-rate schedule (warm-up steps, then constant or cosine to the last
+    # step) and which epoch is kept (best on the selection split after select_after, or the last)
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    select: str = "best"
 
 
 @dataclass
@@ -82,10 +90,28 @@ class _State:
 
 
 def _identity(run: Run) -> dict[str, Any]:
-    recipe = asdict(run.recipe)
-    if recipe["sampling"] == UNIFORM:  # as before sampling was a choice: earlier last.pt files still resume
-        del recipe["sampling"]
+    """What a ``last.pt`` must match to be resumed; the recipe without the keys at their defaults that were added
+    later (``sampling``, :data:`asc.recipes.DEFAULTS`): a checkpoint written before them still resumes."""
+    defaults = {**DEFAULTS, "sampling": UNIFORM}
+    recipe = {k: v for k, v in asdict(run.recipe).items() if k not in defaults or v != defaults[k]}
     return {"seed": int(run.seed), "recipe": recipe, "train_idx": run.train_idx.cpu()}
+
+
+def _schedule(runs: Sequence[Run], device: torch.device) -> dict[str, torch.Tensor] | None:
+    """The per-run tensors of :meth:`asc.fused.FusedStack.train_step`'s ``schedule``; None when every run has
+    a constant learning rate and no weight decay (the paper's recipe: the step is then exactly as before). A
+    run's total steps are its epochs times its batches per epoch (the last short batch counted), as Lightning's
+    ``estimated_stepping_batches`` that the DCASE baselines' cosine schedule ends on."""
+    recipes = [r.recipe for r in runs]
+    if all(r.schedule == "constant" and not r.warmup_steps and not r.weight_decay for r in recipes):
+        return None
+    total = [r.recipe.epochs * -(-len(r.train_idx) // r.recipe.batch_size) for r in runs]
+    return {
+        "warmup": torch.tensor([r.warmup_steps for r in recipes], dtype=torch.int64, device=device),
+        "total": torch.tensor(total, dtype=torch.int64, device=device),
+        "cosine": torch.tensor([r.schedule == "cosine" for r in recipes], device=device),
+        "weight_decay": torch.tensor([r.weight_decay for r in recipes], dtype=torch.float64, device=device),
+    }
 
 
 def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
@@ -143,6 +169,8 @@ def _check(runs: Sequence[Run]) -> None:
             f"{len(shapes)} layer shapes and batch sizes {sorted(sizes)} ({[r.label for r in runs]})"
         )
     for r in runs:
+        if r.recipe.optimizer == "adam" and r.recipe.weight_decay:
+            raise ValueError(f"run {r.label or r.workdir}: weight_decay needs optimizer adamw (decoupled)")
         if len(r.train_idx) == 0:
             raise ValueError(f"run {r.label or r.workdir} has an empty training subset (train_idx)")
 
@@ -168,12 +196,15 @@ def train_many(
     on_epoch_end: Callable[[int, int], None] | None = None,
     task: Task = SCENES,
 ) -> list[dict[str, Any]]:
-    """Train every run with Adam + the task's loss (:mod:`asc.losses`: cross-entropy for scenes, binary
-    cross-entropy for tagging, where y is (N, classes) 0/1), M at a time in one fused pass (``fuse=False``:
-    one by one, same code with M = 1). Each run's model ends holding its selected weights: only epochs after
-    ``select_after`` compete, with fewer epochs than that the last is kept. ``select`` is the selection split,
-    scored by the task's metric (accuracy, or mAP as :func:`asc.tagging_metrics.mean_average_precision`).
-    Each run visits its clips in the order of its recipe's ``sampling`` (:mod:`asc.sampling`).
+    """Train every run with Adam or AdamW (its recipe's ``optimizer``, ``weight_decay``) and its learning-rate
+    schedule (``warmup_steps``, ``schedule``: :func:`asc.recipes.lr_factor` per step) + the task's loss
+    (:mod:`asc.losses`: cross-entropy for scenes, binary cross-entropy for tagging, where y is (N, classes) 0/1),
+    M at a time in one fused pass (``fuse=False``: one by one, same code with M = 1). Each run's model ends holding
+    its selected weights: under ``select: best`` only epochs after ``select_after`` compete (with fewer epochs than
+    that the last is kept); under ``select: last`` the last epoch is kept. ``select`` is the selection split
+    (monitored under ``last``), scored by the task's metric (accuracy, or mAP as
+    :func:`asc.tagging_metrics.mean_average_precision`). Each run visits its clips in the order of its recipe's
+    ``sampling`` (:mod:`asc.sampling`).
     ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
     Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
     A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
@@ -226,7 +257,9 @@ def train_many(
     eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
     seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
     forward_fn = compiled_forward(compile) if compile else fused.forward
-    step = functools.partial(stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn)
+    step = functools.partial(
+        stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn, schedule=_schedule(runs, device)
+    )
     teachers = distill.teacher_tensors(runs, device)  # None: hard labels only, the step as it always was
     if teachers is not None:  # its per-step teacher batch is not a captured input: no CUDA graphs
         graphs = False
@@ -296,7 +329,9 @@ def train_many(
                     }
                 )
                 ep, after = run.recipe.epochs, run.recipe.select_after
-                if (epoch > after or (ep <= after and epoch == ep)) and acc > st.best_acc:
+                if run.recipe.select == "last":  # no selection: the final weights are the model
+                    st.best_epoch, st.best_acc = epoch, acc
+                elif (epoch > after or (ep <= after and epoch == ep)) and acc > st.best_acc:
                     st.best_epoch, st.best_acc, st.best_state = epoch, acc, stack.state_dict(m)
                 _save(run, st, stack, m)
                 log.info(

@@ -1,6 +1,7 @@
 """Training and prediction of any ``nn.Module`` one network at a time: the zoo's families that fused training
 (asc/fused.py, same-shape sequential DCASE networks) does not cover. Same recipe and selection rule as
-:func:`asc.train.train_many`: Adam + cross-entropy, shuffled mini-batches drawn with a generator seeded by the
+:func:`asc.train.train_many`: the recipe's Adam or AdamW with its learning-rate schedule (:func:`optimizer_of`) +
+cross-entropy, shuffled mini-batches drawn with a generator seeded by the
 run's seed, one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
 (with fewer epochs than that, the last). No resume: an interrupted run starts again.
 """
@@ -44,6 +45,25 @@ def predict(
     return torch.cat(out).numpy() if out else np.zeros((0, 0))
 
 
+def optimizer_of(model: nn.Module, r: Any, *, steps: int) -> torch.optim.Optimizer:
+    """The recipe's optimiser for ``model``: torch.optim.Adam, or AdamW with its decoupled ``weight_decay``
+    (:data:`asc.recipes.OPTIMIZERS`), with ``scheduler`` attached: a per-step ``LambdaLR`` of
+    :func:`asc.recipes.lr_factor` (warm-up, then constant or cosine to 0 at ``steps``), as the fused trainer and
+    the DCASE 2024/2025 baselines step it."""
+    from asc.recipes import lr_factor
+
+    if r.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=r.lr, eps=r.adam_eps, weight_decay=r.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=r.lr, eps=r.adam_eps)
+
+    def factor(step: int) -> float:
+        return lr_factor(step, warmup_steps=r.warmup_steps, total_steps=steps, schedule=r.schedule)
+
+    opt.scheduler = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return opt
+
+
 def train_one(
     run: Any,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -58,7 +78,7 @@ def train_one(
     Raises NonFiniteError when the loss becomes non-finite."""
     device = torch.device(device)
     model, r = run.model.to(device), run.recipe
-    opt = torch.optim.Adam(model.parameters(), lr=r.lr, eps=r.adam_eps)
+    opt = optimizer_of(model, r, steps=r.epochs * -(-len(run.train_idx) // r.batch_size))
     shuffle = torch.Generator().manual_seed(int(run.seed))
     torch.manual_seed(int(run.seed))  # dropout
     x, y = train
@@ -74,6 +94,7 @@ def train_one(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            opt.scheduler.step()
             loss_sum += float(loss.detach()) * len(idx)
         loss = loss_sum / max(len(order), 1)
         if not math.isfinite(loss):
@@ -94,9 +115,9 @@ def train_one(
                 "fused": 1,
             }
         )
-        if (epoch > r.select_after or (r.epochs <= r.select_after and epoch == r.epochs)) and acc > best[
-            "acc"
-        ]:
+        keep_last = r.select == "last" and epoch == r.epochs  # select: last: no selection
+        eligible = epoch > r.select_after or (r.epochs <= r.select_after and epoch == r.epochs)
+        if keep_last or (r.select == "best" and eligible and acc > best["acc"]):
             best = {
                 "epoch": epoch,
                 "acc": acc,

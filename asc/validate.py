@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asc import recipes
 from asc.chain import STAGES
 from asc.config_files import CONF_DIR
 from asc.data.kinds import kind_of
@@ -26,7 +27,7 @@ RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_de
 SPLIT_NAMES = ("split5", "split10", "split25", "split50", "split100")  # DCASE 2024 (asc.data.tau2022)
 
 
-def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
+def _recipe(prefix: str, r: Mapping[str, Any], allow_test: bool) -> None:
     integer(f"{prefix}.epochs", r["epochs"], 1)
     integer(f"{prefix}.batch_size", r["batch_size"], 1)
     number(f"{prefix}.lr", r["lr"], 0.0, math.inf)
@@ -35,6 +36,25 @@ def _recipe(prefix: str, r: Mapping[str, Any]) -> None:
     choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
     choice(f"{prefix}.precision", r["precision"], ("fp32", "tf32", "bf16"))
     choice(f"{prefix}.sampling", r.get("sampling") or UNIFORM, SAMPLINGS)
+    choice(f"{prefix}.optimizer", r["optimizer"], recipes.OPTIMIZERS)
+    number(f"{prefix}.weight_decay", r["weight_decay"], 0.0, 1.0, low_open=False, high_open=True)
+    if r["optimizer"] == "adam" and r["weight_decay"]:
+        fail(
+            f"{prefix}.weight_decay",
+            r["weight_decay"],
+            f"0 with {prefix}.optimizer=adam (or optimizer=adamw)",
+        )
+    choice(f"{prefix}.schedule", r["schedule"], recipes.SCHEDULES)
+    integer(f"{prefix}.warmup_steps", r["warmup_steps"], 0)
+    if "select" in r:  # the per-device recipe has none: its models always keep the last epoch
+        choice(f"{prefix}.select", r["select"], recipes.SELECTIONS)
+    choice(f"{prefix}.eval_precision", r["eval_precision"], recipes.EVAL_PRECISIONS)
+    if recipes.selects_on_test(r) and not allow_test:
+        raise ConfigError(
+            f"{prefix}.select_on=test with {prefix}.select=best picks the epoch on the test split, the split the "
+            f"results report (optimistic): set {prefix}.select_on=val, {prefix}.select=last (no selection, as the "
+            "DCASE 2024/2025 baselines), or say so with protocol.allow_test_selection=true (protocol=authors does)"
+        )
 
 
 def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
@@ -46,11 +66,13 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
         fail("train.split", split, "null or one of " + ", ".join(SPLIT_NAMES))
     if t.get("init_from"):
         fail("train.split", split, "null with train.init_from (a given model is not trained)")
-    for key, value in (("train.select_on", t["select_on"]), ("finetune.select_on", finetune["select_on"])):
-        if value != "test":
+    for key, stage in (("train", t), ("finetune", finetune)):
+        if recipes.selected_on(stage) == "val":
             raise ConfigError(
                 f"train.split={split} trains on clips of all fold1_train, the val hold-out included, so "
-                f"{key}=val would select on training clips: set {key}=test (as DCASE 2024/2025)"
+                f"{key}.select_on=val would select on training clips: set {key}.select=last (as DCASE 2024/2025, "
+                f"e.g. train=dcase2024 finetune=dcase2024) or {key}.select_on=test with "
+                "protocol.allow_test_selection=true"
             )
 
 
@@ -160,7 +182,16 @@ def _criterion_files() -> dict[str, dict[str, Any]]:
     return files
 
 
-GROUPS = ("dataset", "features", "model", "train", "finetune", "protocol", "tracking")  # conf/<group>/*.yaml
+GROUPS = (
+    "dataset",
+    "features",
+    "model",
+    "train",
+    "finetune",
+    "perdevice",
+    "protocol",
+    "tracking",
+)  # conf/<group>/*.yaml
 
 
 @functools.cache
@@ -357,8 +388,9 @@ def validate(cfg: Mapping[str, Any]) -> None:
             f"dataset.sample_rate ({d['sample_rate']}), or features.resample=true to resample the clips",
         )
     layers = _model(cfg)
-    t = cfg["train"]
-    _recipe("train", t)
+    t, allow_test = cfg["train"], cfg["protocol"].get("allow_test_selection", False)
+    boolean("protocol.allow_test_selection", allow_test)
+    _recipe("train", t, allow_test)
     seeds = t["seeds"]
     if not isinstance(seeds, list) or not seeds:
         fail("train.seeds", seeds, "a non-empty list of integers")
@@ -371,12 +403,14 @@ def validate(cfg: Mapping[str, Any]) -> None:
         fail("train.init_from", t["init_from"], "an existing Keras .h5 or asc model.pt file")
     _official_split(t, cfg["finetune"])
     ft = cfg["finetune"]
-    _recipe("finetune", ft)
+    _recipe("finetune", ft, allow_test)
+    _recipe("perdevice", cfg["perdevice"], allow_test)
     choice("finetune.train_on", ft["train_on"], ("train", "fold1_train"))
-    if ft["train_on"] == "fold1_train" and ft["select_on"] == "val":
+    if ft["train_on"] == "fold1_train" and recipes.selected_on(ft) == "val":
         raise ConfigError(
             "finetune.train_on=fold1_train trains on the val hold-out too, so finetune.select_on=val would select "
-            "on training clips: set finetune.select_on=test (as protocol=authors) or finetune.train_on=train"
+            "on training clips: set finetune.select=last (no selection), finetune.select_on=test with "
+            "protocol.allow_test_selection=true (as protocol=authors) or finetune.train_on=train"
         )
     choice("finetune.subset", ft["subset"], ("per_repeat", "shared"))
     integer("finetune.seed", ft["seed"], 0)

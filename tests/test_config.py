@@ -22,7 +22,18 @@ from asc.stages.features import frames_per_clip
 from asc.validate import validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ("dataset", "features", "model", "train", "prune", "finetune", "experiment", "protocol", "tracking")
+GROUPS = (
+    "dataset",
+    "features",
+    "model",
+    "train",
+    "prune",
+    "finetune",
+    "perdevice",
+    "experiment",
+    "protocol",
+    "tracking",
+)
 # Found by globbing, so a new YAML file in any group folder is covered without touching this test.
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 PAPER_CRITERIA = ["cosine", "chebyshev", "average", "l1", "random"]

@@ -76,7 +76,7 @@ def test_summary_and_writers(df, tmp_path):
     t = tables.summary_table(df)
     base = t[t["stage"] == "baseline"].iloc[0]
     assert base["Accuracy (%)"] == "48.6" and base["n"] == 1
-    ft = t[(t["stage"] == "finetune") & (t["criterion"] == "l1") & (t["fraction"] == "10%")].iloc[0]
+    ft = t[(t["stage"] == "finetune") & (t["criterion"] == "l1") & (t["subset"] == "10%")].iloc[0]
     assert ft["n"] == 3 and " ± " in ft["Accuracy (%)"]
     assert "No results yet" in report.summary_markdown(df.iloc[:0])
     md = report.summary_markdown(df)

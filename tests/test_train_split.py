@@ -24,12 +24,12 @@ ONE_SECOND = ["dataset=standin1s", "features=logmel40x51", "model=dcase22"]
     [
         (["train.split=split25"], ConfigError, r"train.select_on=val would select on training clips"),
         (
-            ["train.split=split7", "train.select_on=test"],
+            ["train.split=split7", "train.select=last"],
             ConfigError,
             r"train.split='split7'.*null or one of split5",
         ),
         (
-            ["train.split=split25", "train.select_on=test", "finetune.select_on=test"],
+            ["train.split=split25", "train.select=last", "finetune.select=last"],
             InputError,
             r"train.split: \['split25'\] are DCASE 2024's splits of 1-s clips, which dataset=demo",
         ),
@@ -48,7 +48,7 @@ def test_the_split_keys_the_baseline_and_nothing_else_changes() -> None:
     on_split = {
         s.stage: s
         for s in make_plan(
-            composed(*ONE_SECOND, "train.split=split25", "train.select_on=test", "finetune.select_on=test")
+            composed(*ONE_SECOND, "train.split=split25", "train.select=last", "finetune.select=last")
         )
     }
     assert on_split["features"].key == plain["features"].key
@@ -63,8 +63,8 @@ def test_the_baseline_trains_on_the_clips_of_its_split(tmp_path: Path) -> None:
         *ONE_SECOND[1:],
         "dataset=standin1s",
         "train.split=split25",
-        "train.select_on=test",
-        "finetune.select_on=test",
+        "train.select=last",
+        "finetune.select=last",
         "stage=train",
         f"paths.data={tmp_path / 'data'}",
         f"paths.store={tmp_path / 'store'}",

@@ -63,12 +63,28 @@ def _bar_labels(ax: plt.Axes, bars, values: list[float], inside: bool = False) -
             )
 
 
+def one_kind(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The fine-tuned rows of one kind of subset, never both: our stratified fractions when there are any, else
+    the official splits (a fraction and a split of one share are different data, not repeats); and the axis
+    label that says which."""
+    ours = rows["split"].astype(str) == ""
+    if ours.any():
+        return rows[ours], "Fine-tuning data (% of training set, stratified)"
+    return rows[~ours], "Fine-tuning data (official DCASE 2024 split, % of fold1_train)"
+
+
+def _all_data(df: pd.DataFrame, criterion) -> pd.DataFrame:
+    """Fine-tuned rows on all the training data: our fraction 1.0, else the official split100 (one kind)."""
+    rows = select(df, criterion=criterion, finetuned=True, fraction=1.0)
+    return one_kind(rows)[0] if not rows.empty else rows
+
+
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy with and without fine-tuning for each cosine-pruned layer set, MAC/param reductions on x."""
     df = for_dataset(df, dataset)
     task = task_of_rows(df)
     before = select(df, stage="prune", criterion="cosine", finetuned=False)
-    after = select(df, criterion="cosine", finetuned=True, fraction=1.0)
+    after = _all_data(df, "cosine")
     if before.empty or after.empty:
         raise MissingResultsError(
             "Fig. 3 needs cosine-pruned rows with and without fine-tuning (fraction 1.0) for layer sets "
@@ -114,7 +130,7 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
     """Accuracy after fine-tuning on all data, cosine vs l1-norm, for each pruned layer set."""
     df = for_dataset(df, dataset)
     task = task_of_rows(df)
-    rows = select(df, criterion=["cosine", "l1"], finetuned=True, fraction=1.0)
+    rows = _all_data(df, ["cosine", "l1"])
     if set(rows["criterion"]) != {"cosine", "l1"}:
         raise MissingResultsError(
             "Fig. 5 needs fine-tuned rows (fraction 1.0) for both cosine and l1 pruning; "
@@ -190,7 +206,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
     task = task_of_rows(df)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
-    rows = rows[rows["fraction"].notna()]
+    rows, xlabel = one_kind(rows[rows["fraction"].notna()])
     if rows.empty:
         raise MissingResultsError(
             f"Fig. 6 needs fine-tuned rows at several data fractions for {ALL_LAYERS} pruned with cosine, l1 "
@@ -247,7 +263,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         ax_acc.set_ylabel(task.metric_label)
         ax_acc.legend(frameon=False, loc="best", title=ci_note(every), title_fontsize=6)
         for ax in [ax_acc] + ([ax_time] if times else []):
-            ax.set_xlabel("Fine-tuning data (% of training set)")
+            ax.set_xlabel(xlabel)
             ax.grid(alpha=0.3, lw=0.5)
         if times:
             _time_panel(ax_time, times, fractions)

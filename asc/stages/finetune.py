@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asc import split_files
 from asc.disk import Need
 from asc.errors import InputError
+from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
 from asc.stages.prune import prune_runs, prune_step
 from asc.stages.train import baseline_spec, model_need, recipe
@@ -173,7 +174,12 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
     histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
     batch_size = int(ctx.runtime["eval_batch_size"])
     scores = evaluate(
-        [r.model for r in runs], splits.evaluate, batch_size=batch_size, device=ctx.device, task=ctx.task
+        [r.model for r in runs],
+        splits.evaluate,
+        batch_size=batch_size,
+        device=ctx.device,
+        task=ctx.task,
+        precision=f.get("eval_precision", "fp32"),
     )
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")
@@ -196,7 +202,7 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             baseline_seed=int(baseline_step.args["seed"]),
             train_time_s=history["train_seconds"],
             epochs=history["epochs"],
-            select_on=f["select_on"],
+            select_on=selected_on(f),
             train_examples=examples,
             **teacher.row_fields(step),
         )

@@ -3,8 +3,9 @@ that device's clips of the same subset, all copies in one fused pass; evaluated 
 known device goes to its device's model, any other to the general model), as DCASE 2025 Task 1 allows.
 
 A `runs` block with ``per_device: true`` asks for it on each of its fine-tuned networks (asc/per_device.py has
-the subsets, the runs and the routing). Key: the general network's key, the devices and the recipe (the
-fine-tuning recipe keeping the last epoch, as the 2025 baseline does: its device models are not selected).
+the subsets, the runs and the routing). Key: the general network's key, the devices and the ``perdevice`` recipe
+(conf/perdevice/: ``ours`` is the fine-tuning recipe, ``dcase2025`` the 2025 baseline's), keeping the last epoch as
+the 2025 baseline does: its device models are not selected.
 The artifact holds the general model (``model.pt``) and one ``device_<d>.pt`` per device; its results row is the
 routed evaluation (stage ``per_device``: overall and per-device accuracy).
 """
@@ -36,7 +37,9 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     if not tuned:
         return []
     baseline = up["finetune"][0].up("prune").up("train")
-    config = {**recipe(cfg["finetune"]), "keep": "last epoch", "devices": list(KNOWN_DEVICES)}
+    # The perdevice recipe (conf/perdevice/: ours follows finetune, so its key is what it was when the device
+    # models took the fine-tuning recipe); ``select`` is not its key: device models always keep the last epoch.
+    config = {**recipe(cfg["perdevice"]), "keep": "last epoch", "devices": list(KNOWN_DEVICES)}
     steps = []
     for block in prune_runs(cfg):
         if not block.per_device:
@@ -79,8 +82,8 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
     from asc.stages.train import recipe_of
     from asc.train import train_many
 
-    f = ctx.cfg["finetune"]
-    pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(f["select_on"]), splits.evaluate
+    f, p = ctx.cfg["finetune"], ctx.cfg["perdevice"]
+    pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(p["select_on"]), splits.evaluate
     for step, work in batch:
         tuned = step.up("finetune")
         model = general[tuned.id]
@@ -88,10 +91,10 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
         per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
         positions = {d: subset[p] for d, p in per_device.items()}  # back into the pool's positions
         runs = device_runs(
-            model, positions, recipe=last_epoch(recipe_of(f)), seed=step.args["seed"], workdir=work
+            model, positions, recipe=last_epoch(recipe_of(p)), seed=step.args["seed"], workdir=work
         )
         histories = train_many(
-            runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"])
+            runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(p["precision"])
         )
         devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
         scores = routed_metrics(
@@ -103,6 +106,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             SCENES,
             batch_size=int(ctx.runtime["eval_batch_size"]),
             device=ctx.device,
+            precision=p.get("eval_precision", "fp32"),
         )
         for d, device_model in devices.items():
             save_model(device_model.cpu(), work / f"device_{d}.pt", device=d, label=f"{step.label} {d}")
@@ -125,7 +129,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             seed=step.args["seed"],
             baseline_seed=int(baseline_step.args["seed"]),
             train_time_s=seconds,
-            epochs=int(f["epochs"]),
+            epochs=int(p["epochs"]),
             select_on="last epoch",
             train_examples=int(sum(len(p) for p in positions.values())),
         )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from asc import split_files
 from asc.disk import Need, model_artifact_bytes
 from asc.errors import ConfigError, InputError
+from asc.recipes import DEFAULTS, keyed, selected_on
 from asc.sampling import UNIFORM
 from asc.step import Step, make_step
 
@@ -30,10 +31,15 @@ N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SC
 
 
 def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyed part of a training config (train or finetune): what changes the trained weights. ``sampling``
-    is keyed only when it is not uniform (the order asc always used), so existing keys stay."""
+    """The keyed part of a training config (train, finetune or perdevice): what changes the trained weights and
+    their evaluation. ``sampling`` and the keys of :data:`asc.recipes.DEFAULTS` are keyed only when not at their
+    default (the order and recipe asc always used), so existing keys stay."""
     sampling = stage_cfg.get("sampling") or UNIFORM
-    return {k: stage_cfg[k] for k in RECIPE_KEYS} | ({"sampling": sampling} if sampling != UNIFORM else {})
+    return (
+        {k: stage_cfg[k] for k in RECIPE_KEYS}
+        | ({"sampling": sampling} if sampling != UNIFORM else {})
+        | keyed(stage_cfg)
+    )
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
@@ -130,7 +136,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         return _check_zoo(steps, cfg, fam)
     spec = baseline_spec(cfg)
     t, source = cfg["train"], cfg["train"].get("init_from")
-    if not source and int(t["select_after"]) >= int(t["epochs"]):
+    if not source and t.get("select", "best") == "best" and int(t["select_after"]) >= int(t["epochs"]):
         log.warning(
             "train.select_after=%s >= train.epochs=%s: no epoch competes for the best on the selection split, "
             "the last one is kept",
@@ -223,6 +229,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             batch_size=int(ctx.runtime["eval_batch_size"]),
             device=ctx.device,
             task=ctx.task,
+            precision=t.get("eval_precision", "fp32") if not t.get("init_from") else "fp32",
         )
         for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
             ctx.publish(
@@ -238,7 +245,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 baseline_seed=step.args["seed"],
                 train_time_s=history["train_seconds"],
                 epochs=history["epochs"],
-                select_on=t["select_on"],
+                select_on=selected_on(t) if not t.get("init_from") else "",
                 split=step.args.get("split", ""),
                 train_examples=examples,
             )
@@ -307,6 +314,7 @@ def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
     """The :class:`asc.train.Recipe` of a train or finetune config."""
     from asc.train import Recipe
 
+    new = {k: stage_cfg.get(k, v) for k, v in DEFAULTS.items() if k != "eval_precision"}
     return Recipe(
         epochs=int(stage_cfg["epochs"]),
         batch_size=int(stage_cfg["batch_size"]),
@@ -314,4 +322,9 @@ def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
         adam_eps=float(stage_cfg["adam_eps"]),
         select_after=int(stage_cfg["select_after"]),
         sampling=str(stage_cfg.get("sampling") or UNIFORM),
+        optimizer=str(new["optimizer"]),
+        weight_decay=float(new["weight_decay"]),
+        schedule=str(new["schedule"]),
+        warmup_steps=int(new["warmup_steps"]),
+        select=str(new["select"]),
     )
