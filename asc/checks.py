@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 
 class NonFiniteError(ValueError):
@@ -24,7 +24,10 @@ def require_finite(what: str, value: Any) -> None:
         for i, item in enumerate(value):
             require_finite(f"{what}[{i}]", item)
         return
-    if isinstance(value, torch.Tensor):
+    torch = sys.modules.get(
+        "torch"
+    )  # a tensor exists only once torch is loaded: planning never loads it here
+    if torch is not None and isinstance(value, torch.Tensor):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             bad = int((~torch.isfinite(value)).sum())
             raise NonFiniteError(f"{what} holds {bad} non-finite value(s) (NaN/inf); nothing was stored")

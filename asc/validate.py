@@ -19,6 +19,7 @@ from asc.config_files import CONF_DIR
 from asc.data.kinds import kind_of
 from asc.data.layouts import check_stage, layout_of
 from asc.errors import ConfigError
+from asc.prune.options import CRITERION_NAMES, DECIDE_THEIR_COUNT, GRAPH_OPTIONS, OPTION_CHOICES
 from asc.sampling import SAMPLINGS, UNIFORM
 from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
@@ -79,9 +80,7 @@ def _official_split(t: Mapping[str, Any], finetune: Mapping[str, Any]) -> None:
 def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None:
     """``layers``: the model's conv names (the DCASE family), or None for a network pruned by dependency-graph
     surgery, whose names (C1…Cn, module paths, globs) the prune stage's check resolves on the traced network."""
-    from asc.prune import CRITERIA
-
-    choice(f"{key}.name", p.get("name"), sorted(CRITERIA))
+    choice(f"{key}.name", p.get("name"), CRITERION_NAMES)
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
     unknown = layers is not None and any(name not in layers for name in chosen)
     if not chosen or unknown or len(set(chosen)) != len(chosen):
@@ -103,24 +102,6 @@ def _prune(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None
             choice(f"{key}.per_layer_ratio key", layer, chosen)
         number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
     _criterion_options(key, p, chosen)
-
-
-# The values each criterion option takes (asc/prune/criteria.py, representatives.py, surgery.py raise the same
-# when they meet another; checked here so that a typo fails before the baseline trains).
-OPTION_CHOICES = {
-    "partner": ("argmin", "argsort1"),
-    "kept_partner": ("average", "skip"),
-    "distance": ("one_minus_cos", "one_minus_abs_cos"),
-    "edge_length": ("distance", "similarity"),
-    "measure": ("degree", "betweenness"),
-    "landmark_choice": ("first", "random", "kmeans++"),
-    "dense_mapping": ("correct", "authors"),
-}
-
-
-# The criteria that decide how many filters to keep by themselves (Algorithm 1 and its variants): what a
-# ratio-free criterion's `match` and random's `reference` can name.
-DECIDE_THEIR_COUNT = ("average", "chebyshev", "cosine", "nystrom")
 
 
 def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
@@ -241,8 +222,6 @@ def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None =
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    from asc.prune.group_surgery import GRAPH_OPTIONS
-
     known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS)
     for extra in sorted(set(p) - known):
         fail(

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from asc.chain import CHAIN, STAGES
 from asc.plan import make_plan
 from tests.config_fixtures import composed
@@ -85,6 +87,30 @@ def test_planning_loads_no_torch() -> None:
     code = "import sys, asc.validate, asc.plan, asc.dryrun; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+DRY_RUN = """
+import sys, tempfile
+from tests.config_fixtures import composed
+from asc.cli import run
+cfg = composed(*sys.argv[1:])
+work = tempfile.mkdtemp()
+cfg["paths"] = {**cfg["paths"], "data": work + "/d", "store": work + "/s", "results": work + "/r"}
+run({**cfg, "dry_run": True})
+print("LOADED", *[m for m in ("torch", "librosa", "numba") if m in sys.modules])
+"""
+
+
+@pytest.mark.parametrize("overrides", [(), ("experiment=paper", "dataset=standin")], ids=["demo", "paper"])
+def test_the_whole_dry_run_loads_neither_torch_nor_librosa_nor_numba(overrides: tuple[str, ...]) -> None:
+    """Compose, validate, plan, check and print the dry run in a fresh interpreter: none of the heavy imports
+    (every ``asc`` command, a refusal or a dry run included, would pay them before saying anything)."""
+    root = PACKAGE.parent
+    done = subprocess.run(
+        [sys.executable, "-c", DRY_RUN, *overrides], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "LOADED", done.stdout[-500:]
 
 
 def test_checks_of_content_that_did_not_exist_at_planning_run_before_it_is_used(monkeypatch) -> None:

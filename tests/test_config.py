@@ -11,6 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import asc.cli  # noqa: F401  (registers the ${asc_invocation:} resolver that run and sweep folders use)
 from asc import nets
 from asc.chain import STAGES
 from asc.features import FrontEnd, LogMel

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc import latency
+from asc import latency, latency_options
 from asc.errors import ConfigError
 from asc.model import normalise_spec
 
@@ -55,7 +55,7 @@ def test_the_configs_options_pass():
 def test_check_latency_options_knows_what_this_machine_has(monkeypatch):
     latency.check_latency_options(OK)
     latency.check_latency_options({**OK, "backends": ["cpu"], "budget_s": 0})
-    monkeypatch.setattr(latency, "available_backends", lambda: ["cpu"])
+    monkeypatch.setattr(latency_options, "available_backends", lambda: ["cpu"])
     with pytest.raises(ConfigError, match="backends=.*onnxruntime is not installed"):
         latency.check_latency_options({**OK, "backends": ["cpu", "ort"]})
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

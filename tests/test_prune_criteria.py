@@ -166,3 +166,10 @@ def test_docstring_example_runs() -> None:
         assert CRITERIA["linf"](w, {"ratio": 0.5}).kept == [1, 3]
     finally:
         CRITERIA.pop("linf", None)
+
+
+def test_the_declared_criterion_names_are_the_registry() -> None:
+    """Planning reads the torch-free declaration (asc/prune/options.py); it must name what the registry holds."""
+    from asc.prune.options import CRITERION_NAMES
+
+    assert sorted(CRITERION_NAMES) == sorted(CRITERIA)

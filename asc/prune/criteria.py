@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from . import representatives as rep
+from .options import OPTION_CHOICES
 
 
 @dataclass
@@ -78,7 +79,7 @@ def register(name: str) -> Callable[[Criterion], Criterion]:
 # ---------------------------------------------------------------- Algorithm 1 (shared by the similarity criteria)
 
 
-PARTNERS = ("argmin", "argsort1")
+PARTNERS = OPTION_CHOICES["partner"]
 
 
 def closest_pairs(dist: torch.Tensor, partner: str = "argmin") -> tuple[np.ndarray, np.ndarray]:

@@ -14,11 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc.prune.options import GRAPH_OPTIONS
+
 from .groups import Group, Network, asked_for, count_macs, filters
 
-# Options of dependency-graph surgery that no conf/prune file holds (every criterion takes them; validation
-# accepts them): ``depthwise`` lets a glob in prune.layers select depthwise groups (asc/prune/groups.py).
-GRAPH_OPTIONS = ("depthwise",)
 _NOT_OPTIONS = ("name", "layers", "per_layer_ratio", "dense_mapping", *GRAPH_OPTIONS)
 
 

@@ -28,7 +28,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     """The latency options (an unknown backend, onnxruntime not installed, no CUDA) and the results rows' disk."""
     from asc.disk import results_bytes
-    from asc.latency import check_latency_options
+    from asc.latency_options import check_latency_options
 
     check_latency_options(cfg["runtime"]["latency"])
     results = Path(cfg["paths"]["results"])
