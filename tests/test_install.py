@@ -69,7 +69,7 @@ def test_help_says_what_asc_does(tmp_path: Path) -> None:
     assert len([line for line in commands.splitlines() if line.startswith("  asc")]) == 5
     for path in (REPO / "conf" / "experiment").glob("*.yaml"):
         assert f"\n  {path.stem} " in out, path.stem
-    assert "\ndataset: demo, demo1s" in out  # Hydra's list of the config groups
+    assert "\ndataset: " in out and " demo, " in out  # Hydra's list of the config groups
 
 
 def test_experiment_lines() -> None:

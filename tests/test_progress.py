@@ -130,5 +130,5 @@ def test_the_paper_dry_run_says_download_disk_and_time(tmp_path: Path) -> None:
         r"time: projected (\d+ d \d+ h|[\d ]+h [\d ]+min) on cpu: train, finetune from the benchmark's.*",
         tail[2],
     )
-    assert "dataset, index, features, prune, report not projected" in tail[2]
+    assert "dataset, index, features, prune, quantise, report not projected" in tail[2]
     assert tail[3] == "dry run: nothing was built."
