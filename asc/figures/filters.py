@@ -27,7 +27,7 @@ def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None =
     """Histogram of the cosine distance between each filter and its closest filter, one panel per layer."""
     df = for_dataset(df, dataset)
     rows = select(df, stage="prune", criterion="cosine")
-    rows = rows[rows["closest_distance"] != ""]
+    rows = rows[~rows["closest_distance"].isin(["", "{}"])]  # {}: dependency-graph pruning computes none
     if rows.empty:
         raise MissingResultsError(
             "Fig. 2 needs a cosine prune row with `closest_distance` data; run `asc experiment=paper_fig3`"
@@ -74,7 +74,7 @@ def fig4_l1_norms(
     df = for_dataset(df, dataset)
     rows = select(df, stage="prune", criterion="cosine")
     rows = rows[rows["layers"].map(lambda s: layer in s.split("+")).astype(bool)]
-    rows = rows[(rows["l1_norms"] != "") & (rows["kept_indices"] != "")]
+    rows = rows[~rows["l1_norms"].isin(["", "{}"]) & ~rows["kept_indices"].isin(["", "{}"])]
     if rows.empty:
         raise MissingResultsError(
             f"Fig. 4 needs a cosine prune row that pruned {layer} with `l1_norms` and `kept_indices`; "

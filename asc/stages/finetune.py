@@ -126,7 +126,7 @@ def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
-    from asc.model import load_model
+    from asc.nets.checkpoint import load  # either checkpoint format: the DCASE family's or a zoo network's
 
     splits = ctx.splits(steps[0])
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
@@ -135,29 +135,35 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     for s in steps:
         for source in (s.up("prune"), s.up("prune").up("train")):
             if source.id not in models:
-                models[source.id] = load_model(ctx.path(source) / "model.pt")[0]
-    groups: dict[tuple[int, ...], list[Step]] = {}
-    for s in steps:  # one fused pass per architecture
-        groups.setdefault(tuple(models[s.up("prune").id].spec["widths"]), []).append(s)
-    for widths, group in groups.items():
-        log.info("fine-tuning %d network(s) of widths %s in one pass", len(group), list(widths))
+                models[source.id], extra = load(ctx.path(source) / "model.pt")
+                models[source.id + "/history"] = extra.get("history", [])
+    groups: dict[tuple[Any, ...], list[Step]] = {}
+    for s in steps:  # one fused pass per architecture (the DCASE family); any other network one by one
+        pruned = models[s.up("prune").id]
+        shape = tuple(pruned.spec["widths"]) if hasattr(pruned, "spec") else (s.id,)
+        groups.setdefault(shape, []).append(s)
+    for shape, group in groups.items():
+        log.info("fine-tuning %d network(s) of shape %s in one pass", len(group), list(shape))
         ctx.build_batch(group, lambda batch: _finetune(batch, ctx, models, splits))
     ctx.record(steps)
 
 
 def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, Any], splits: Any) -> None:
+    import copy
     import json
 
     import numpy as np
     import torch
 
-    from asc.complexity import complexity
     from asc.evaluate import evaluate
     from asc.fractions import save_lists
     from asc.model import build_model
+    from asc.nets import family_of
+    from asc.nets.cost import count
     from asc.stages.prune import facts
     from asc.stages.train import recipe_of
     from asc.train import Run, train_many
+    from asc.train_plain import train_each
 
     f = ctx.cfg["finetune"]
     pool, select = splits.pool(f["train_on"]), splits.selection(f["select_on"])
@@ -166,12 +172,16 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
         pruned = models[step.up("prune").id]
         subset = subset_of(step, pool.rows, ctx)
         save_lists(pool.rows, {step.args["fraction"]: subset}, work)
-        start = build_model(pruned.spec)  # a fresh copy: every run starts from the pruned weights
-        start.load_state_dict(pruned.state_dict())
+        if hasattr(pruned, "spec"):  # the DCASE family: a fresh build, as always (the same RNG draws)
+            start = build_model(pruned.spec)
+            start.load_state_dict(pruned.state_dict())
+        else:
+            start = copy.deepcopy(pruned)  # a fresh copy: every run starts from the pruned weights
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
         taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
-    histories = train_many(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
+    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each  # asc/train_plain.py
+    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
     batch_size = int(ctx.runtime["eval_batch_size"])
     scores = evaluate(
         [r.model for r in runs],
@@ -192,7 +202,8 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             work,
             run.model,
             score,
-            full=complexity(baseline),
+            full=count(baseline, ctx.cfg),
+            **({} if hasattr(run.model, "spec") else {"history": models[prune_step.id + "/history"]}),
             extra={**history, "train_examples": examples},
             **facts(info, baseline),
             fraction=step.args["fraction"],

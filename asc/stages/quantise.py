@@ -47,6 +47,12 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
                 quantised.INSTALL_HINT,
             )
         return []
+    from asc.nets import family_of
+
+    if not family_of(cfg["model"]).exact_surgery:  # asc/export.py writes the DCASE family's input shape only
+        log.info("quantise: model=%s is not of the DCASE family: no ONNX files or fp16/int8 columns for it yet",
+                 cfg["model"]["name"])  # fmt: skip
+        return []
     (features,), (idx,) = up["features"], up["index"]
     models = [s for stage in MODEL_STAGES for s in up[stage]]
     return [make_step("quantise", f"{s.label} fp16+int8", settings, (s, features, idx)) for s in models]

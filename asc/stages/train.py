@@ -104,8 +104,12 @@ def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) 
 def baseline_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The spec of the baseline the job prunes: the model config's, or the ``train.init_from`` file's (read once
     per file version; raises InputError naming the file when it is not a model)."""
+    from asc.nets import family_of
+
     source = cfg["train"].get("init_from")
-    if not source:
+    if (
+        not source or not family_of(cfg["model"]).exact_surgery
+    ):  # a zoo network's file: asc/nets/checkpoint.py
         return {k: v for k, v in cfg["model"].items() if k != "name"}
     stat = Path(source).stat()
     return dict(_file_spec(str(source), stat.st_mtime_ns, stat.st_size))
@@ -200,10 +204,14 @@ def _thaw(value: Any) -> Any:
 
 
 def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Need:
-    """The disk a model artifact of ``spec``'s size takes at its peak (checkpoints while training, the model)."""
+    """The disk a model artifact of ``spec``'s size takes at its peak (checkpoints while training, the model); a
+    zoo network's by its published size (10^6 parameters when none: a custom network is not built to plan)."""
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
     return Need(
         Path(cfg["paths"]["store"]),
-        model_artifact_bytes(parameters(spec)),
+        model_artifact_bytes(parameters(spec) if fam.exact_surgery else fam.published_params or 10**6),
         what,
         "point paths.store at a larger disk",
     )
