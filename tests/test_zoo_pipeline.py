@@ -1,6 +1,7 @@
-"""``asc model=<name> stage=train`` end to end on the tiny demo for every zoo network at CPU-sized widths, with
-its own front end (the 1-s demo for the DCASE 2024 network): trained one by one (the dry run says so), its
-checkpoint rebuilt by asc/nets/checkpoint.py, its results row costed by asc/nets/cost.py."""
+"""``asc model=<name> prune=cosine`` end to end on the tiny demo for every zoo network at CPU-sized widths, with
+its own front end (the 1-s demo for the DCASE 2024 network): trained one by one (the dry run says so), pruned by
+dependency-graph surgery, fine-tuned from the pruned checkpoint (rebuilt by asc/nets/checkpoint.py from its
+pruning history), every results row costed by asc/nets/cost.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from asc.nets.checkpoint import load
+
 TINY = [
     "dataset.cities=[barcelona]",
     "dataset.train_locations=3",
@@ -17,7 +20,11 @@ TINY = [
     "dataset.segments_per_location=1",
     "train.epochs=1",
     "train.select_after=0",
-    "stage=train",
+    "finetune.epochs=1",
+    "finetune.select_after=0",
+    "prune=cosine",
+    "runs=[{criteria:[cosine],layer_sets:null,fractions:[1.0],repeats:1}]",
+    "runtime.latency.measure=false",
 ]
 SMALL = {
     "dcase2024": ["dataset=demo1s", "model.base_channels=8"],
@@ -37,7 +44,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_zoo_network_trains_on_the_demo(run_asc, data_dir, tmp_path, name):
+def test_zoo_network_trains_prunes_and_fine_tunes_on_the_demo(run_asc, data_dir, tmp_path, name):
     args = [
         f"model={name}",
         *SMALL[name],
@@ -52,13 +59,17 @@ def test_zoo_network_trains_on_the_demo(run_asc, data_dir, tmp_path, name):
     result = run_asc(*args, timeout=900)
     assert result.returncode == 0, result.output[-3000:]
     assert re.search(r"\btrain [0-9a-f]{12} \(baseline seed 0\): built in", result.output)
+    for stage in ("prune", "finetune"):  # pruned by the dependency graph, fine-tuned from its history
+        (tuned,) = (tmp_path / "store" / stage).glob("*/row.json")
+        pruned_model, extra = load(tuned.parent / "model.pt")
+        assert extra["history"], stage
+        assert (
+            sum(p.numel() for p in pruned_model.parameters()) == json.loads(tuned.read_text())["params_torch"]
+        )
     (row_file,) = (tmp_path / "store" / "train").glob("*/row.json")
     row = json.loads(row_file.read_text())
     assert json.loads(row["model_spec"])["name"] == name
     assert row["params_torch"] > 0 and row["macs"] > 0 and row["mem_fp32_kb"] > 0
-
-    from asc.nets.checkpoint import load
-
     model, extra = load(row_file.parent / "model.pt")
     assert extra["spec"]["name"] == name and extra["history"] == []
     assert sum(p.numel() for p in model.parameters()) == row["params_torch"]
@@ -76,7 +87,13 @@ def test_custom_factory_trains_on_the_demo(run_asc, data_dir, tmp_path, monkeypa
     import os
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pkg), os.environ.get("PYTHONPATH", "")]))
-    args = ["model=custom", "model.factory=mynets:tiny", "+model.kwargs.hidden=4", *TINY]
+    train_only = [a for a in TINY if not a.startswith(("prune=", "runs=", "finetune."))] + ["stage=train"]
+    args = [
+        "model=custom",
+        "model.factory=mynets:tiny",
+        "+model.kwargs.hidden=4",
+        *train_only,
+    ]  # no conv to prune
     args += [
         f"paths.data={data_dir}",
         f"paths.store={tmp_path / 'store'}",
