@@ -10,7 +10,7 @@ from typing import Any
 
 from asc.nets.families import FAMILIES, Family, family_of, front_end_of, input_shape_of
 
-__all__ = ["FAMILIES", "Family", "build", "family_of", "front_end_of", "input_shape_of"]
+__all__ = ["FAMILIES", "Family", "build", "family_of", "front_end_of", "input_shape_of", "plain"]
 
 
 def build(spec: Mapping[str, Any]):
@@ -24,13 +24,13 @@ def build(spec: Mapping[str, Any]):
             f"model={fam.name} has no option(s) {unknown}; its options: {sorted(fam.option_kinds)}"
         )
     module, _, attr = fam.constructor.partition(":")
-    return getattr(importlib.import_module(module), attr)(**_plain(kwargs))
+    return getattr(importlib.import_module(module), attr)(**plain(kwargs))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """OmegaConf containers → plain dicts/lists (the constructors and checkpoints hold plain data)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple) or type(value).__name__ == "ListConfig":
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

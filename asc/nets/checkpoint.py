@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from asc.atomic import atomic_path
-from asc.nets import build, family_of
+from asc.nets import build, family_of, plain
 
 FORMAT = "asc-net-1"
 FRONT_END_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.")  # PANNs' torchlibrosa constants
@@ -50,7 +50,7 @@ def save(
     blob = {
         "format": FORMAT,
         "architecture": fam.name,
-        "arguments": _plain(fam.kwargs(spec)),
+        "arguments": plain(fam.kwargs(spec)),
         "history": [list(h) if isinstance(h, tuple) else h for h in history],
         "state_dict": model.state_dict(),
         **extra,
@@ -133,14 +133,6 @@ def require_fit(model: torch.nn.Module, state: Mapping[str, Any], *, what: str) 
 
 def _some(names: Sequence[str], n: int = 3) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple) or type(value).__name__ == "ListConfig":
-        return [_plain(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------- a user's pretrained weights
