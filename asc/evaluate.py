@@ -26,6 +26,7 @@ def predict(
     x: torch.Tensor,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
+    *,
     multi_label: bool = False,
     precision: str = "fp32",
 ) -> np.ndarray:

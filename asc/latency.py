@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from asc.errors import ConfigError  # noqa: F401  (what check_latency_options raises, named here too)
 from asc.latency_options import BACKENDS, OPTION_KEYS, available_backends, check_latency_options  # noqa: F401
 from asc.model import build_model, normalise_spec
 

@@ -105,7 +105,7 @@ def predict_routed(
     for name in dict.fromkeys(route.tolist()):
         rows = np.flatnonzero(route == name)
         model = device_models[name] if name else general
-        p = predict(model, x[torch.as_tensor(rows)], batch_size, device, precision)
+        p = predict(model, x[torch.as_tensor(rows)], batch_size, device, precision=precision)
         if probs is None:
             probs = np.zeros((len(x), p.shape[1]))
         probs[rows] = p
