@@ -56,7 +56,9 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
     for block in cfg["runs"]:
         block["fractions"] = [max(block["fractions"])] if block["fractions"] else []
         block["splits"] = block.get("splits", [])[-1:]  # the largest official split
-        block["repeats"] = min(1, int(block["repeats"]))
+        block["repeats"] = min(
+            1, int(block.get("repeats", cfg["repeats"]))
+        )  # a top-level repeats fills a block
     run(cfg)
     rows = pd.read_csv(ws / experiment / "results.csv")
     wanted = {
