@@ -50,9 +50,9 @@ def layer_macs(model: nn.Module) -> dict[str, int]:
     return counts
 
 
-def complexity(model: nn.Module) -> dict[str, int]:
-    """{"params_torch", "params_keras", "macs"} of ``model`` (see module docstring)."""
-    params_torch = sum(p.numel() for p in model.parameters())
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """{"params_torch", "params_keras"} of any network: torch's parameters, and Keras' count (trainable
+    parameters plus BatchNorm's moving mean and variance, which Keras lists as non-trainable weights)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     bn_stats = sum(
         m.running_mean.numel() + m.running_var.numel()
@@ -60,10 +60,14 @@ def complexity(model: nn.Module) -> dict[str, int]:
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
     )
     return {
-        "params_torch": int(params_torch),
+        "params_torch": int(sum(p.numel() for p in model.parameters())),
         "params_keras": int(trainable + bn_stats),
-        "macs": int(sum(layer_macs(model).values())),
     }
+
+
+def complexity(model: nn.Module) -> dict[str, int]:
+    """{"params_torch", "params_keras", "macs"} of ``model`` (see module docstring)."""
+    return {**parameter_counts(model), "macs": int(sum(layer_macs(model).values()))}
 
 
 def paper_macs(full_model: nn.Module, kept: Mapping[str, Sequence[int]]) -> int:

@@ -146,20 +146,13 @@ def evaluate(
     names from the split's ``classes`` when it has them). ``precision`` fp16: each model in float16 (:func:`predict`)."""
     from asc.model import BaselineCNN
 
-    if precision != "fp32":  # fp16 (DCASE 2024/2025): a float16 copy of each model, one at a time
-        probs = [
-            predict(m, split.x, batch_size, device, multi_label=task.multi_label, precision=precision)
-            for m in models
-        ]
-    elif all(isinstance(m, BaselineCNN) for m in models):
+    if precision == "fp32" and all(isinstance(m, BaselineCNN) for m in models):  # one batched pass
         probs = predict_many(
             list(models), split.x, batch_size=batch_size, device=device, multi_label=task.multi_label
         )
-    else:  # zoo networks: one at a time (asc/train_plain.py)
-        from asc.train_plain import predict as predict_plain
-
+    else:  # fp16 (DCASE 2024/2025: a float16 copy of each model) or zoo networks: one model at a time
         probs = [
-            predict_plain(m, split.x, batch_size=batch_size, device=device, multi_label=task.multi_label)
+            predict(m, split.x, batch_size, device, multi_label=task.multi_label, precision=precision)
             for m in models
         ]
     if task.multi_label:

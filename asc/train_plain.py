@@ -14,35 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from asc.checks import NonFiniteError
+from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    x: torch.Tensor,
-    *,
-    batch_size: int = 64,
-    device: torch.device | str = "cpu",
-    multi_label: bool = False,
-) -> np.ndarray:
-    """Class probabilities (N, classes) of ``model`` on features ``x`` (N, n_mels, frames), in eval mode: a
-    softmax, or per-class sigmoids for a ``multi_label`` task."""
-    device = torch.device(device)
-    was_training = model.training
-    model.to(device).eval()
-    out_fn = torch.sigmoid if multi_label else (lambda z: torch.softmax(z, 1))
-    out = [
-        out_fn(model(x[i : i + batch_size].to(device)).float()).cpu() for i in range(0, len(x), batch_size)
-    ]
-    model.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros((0, 0))
 
 
 def optimizer_of(model: nn.Module, r: Any, *, steps: int) -> torch.optim.Optimizer:

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc.complexity import parameter_counts
+
 
 @torch.no_grad()
 def network_macs(model: nn.Module, input_shape: tuple[int, int]) -> int:
@@ -30,18 +32,7 @@ def network_macs(model: nn.Module, input_shape: tuple[int, int]) -> int:
 
 def complexity(model: nn.Module, input_shape: tuple[int, int]) -> dict[str, int]:
     """{"params_torch", "params_keras", "macs"} of any network on (mel, frames) inputs."""
-    params = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    bn_stats = sum(
-        m.running_mean.numel() + m.running_var.numel()
-        for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-    )
-    return {
-        "params_torch": int(params),
-        "params_keras": int(trainable + bn_stats),
-        "macs": network_macs(model, input_shape),
-    }
+    return {**parameter_counts(model), "macs": network_macs(model, input_shape)}
 
 
 def front_end_macs(features: Mapping[str, Any]) -> int:
