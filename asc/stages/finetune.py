@@ -132,11 +132,12 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
     check_fractions(splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn)  # the index is built: exactly
     models = {}  # step id -> model: each pruned network and each baseline, read once
+    pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
     for s in steps:
         for source in (s.up("prune"), s.up("prune").up("train")):
             if source.id not in models:
                 models[source.id], extra = load(ctx.path(source) / "model.pt")
-                models[source.id + "/history"] = extra.get("history", [])
+                pruning[source.id] = extra.get("history", [])  # a zoo network's pruning history
     groups: dict[tuple[Any, ...], list[Step]] = {}
     for s in steps:  # one fused pass per architecture (the DCASE family); any other network one by one
         pruned = models[s.up("prune").id]
@@ -144,11 +145,17 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
         groups.setdefault(shape, []).append(s)
     for shape, group in groups.items():
         log.info("fine-tuning %d network(s) of shape %s in one pass", len(group), list(shape))
-        ctx.build_batch(group, lambda batch: _finetune(batch, ctx, models, splits))
+        ctx.build_batch(group, lambda batch: _finetune(batch, ctx, models, pruning, splits))
     ctx.record(steps)
 
 
-def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, Any], splits: Any) -> None:
+def _finetune(
+    batch: list[tuple[Step, Path]],
+    ctx: Context,
+    models: dict[str, Any],
+    pruning: dict[str, list],
+    splits: Any,
+) -> None:
     import copy
     import json
 
@@ -203,7 +210,7 @@ def _finetune(batch: list[tuple[Step, Path]], ctx: Context, models: dict[str, An
             run.model,
             score,
             full=count(baseline, ctx.cfg),
-            **({} if hasattr(run.model, "spec") else {"history": models[prune_step.id + "/history"]}),
+            **({} if hasattr(run.model, "spec") else {"history": pruning[prune_step.id]}),
             extra={**history, "train_examples": examples},
             **facts(info, baseline),
             fraction=step.args["fraction"],
