@@ -61,7 +61,12 @@ def load_model(row: Mapping[str, Any] | Any) -> Any:
     """The network of one results row (a row of :func:`read_results`, e.g. ``table.iloc[0]``, or a dict with its
     ``checkpoint`` column): a torch ``nn.Module`` on the CPU in eval mode, input (batch, 1, mels, frames) log-mel
     features, output (batch, classes) logits. Raises FileNotFoundError when the checkpoint is gone."""
-    from asc.model import load_model as load_checkpoint
+    from asc.model_file import read_model_file  # DCASE-family and zoo/custom (asc-net-1) checkpoints alike
 
-    model, _ = load_checkpoint(Path(str(row["checkpoint"])))
+    path = Path(str(row["checkpoint"]))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model checkpoint {path} does not exist; run the stage that produces it first"
+        )
+    model, _ = read_model_file(path)
     return model.eval()

@@ -1,5 +1,6 @@
 """The one reader of a user's model file: a Keras 2.x HDF5 model of the DCASE21 family (asc/keras_io.py) or one of
-our checkpoints (asc/model.py), told apart by content, not by name (a renamed file still loads).
+our checkpoints (asc/model.py's DCASE format or asc/nets/checkpoint.py's ``asc-net-1`` format of zoo and custom
+networks), told apart by content, not by name (a renamed file still loads).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from typing import Any
 import torch
 
 from asc import keras_io
-from asc.model import BaselineCNN, load_model
 
 
 def read_model_file(
     path: str | Path, map_location: str | torch.device = "cpu"
-) -> tuple[BaselineCNN, dict[str, Any]]:
-    """(model, extra) from ``path``: a Keras ``model.save("x.h5")`` file or an asc ``model.pt``.
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(model, extra) from ``path``: a Keras ``model.save("x.h5")`` file or any asc ``model.pt`` (a DCASE-family
+    checkpoint or a zoo/custom network's ``asc-net-1`` checkpoint, rebuilt by replaying its pruning history).
 
     Raises FileNotFoundError (no such file), :class:`asc.keras_io.KerasFormatError` (an HDF5 file that is not a
     DCASE21-family Keras model) or ValueError (a Keras 3 ``.keras`` archive, which is not read)."""
@@ -40,4 +41,6 @@ def read_model_file(
             if not head
             else f"{path} is neither an HDF5 file (Keras .h5) nor a PyTorch checkpoint (it starts {head!r})"
         )
-    return load_model(path, map_location)
+    from asc.nets.checkpoint import load  # reads both asc checkpoint formats
+
+    return load(path, map_location)

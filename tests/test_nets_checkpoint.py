@@ -144,3 +144,23 @@ def test_keras_vggish_h5_maps_channels_last_flatten(tmp_path):
     x = torch.randn(2, *shape)
     assert torch.allclose(model(x), source(x), atol=1e-6)
     assert np.array_equal(model.fc1.weight.detach().numpy(), sd["fc1.weight"])
+
+
+def test_user_readers_load_a_zoo_checkpoint(tmp_path):
+    """asc.load_model(row) and read_model_file (asc-export, init_from) read asc-net-1 checkpoints, not only DCASE."""
+    import asc
+    from asc.model_file import read_model_file
+
+    spec, shape = SMALL["panns_cnn10"]
+    model = _randomised(spec)
+    save(model, tmp_path / "m.pt", spec)
+    x = torch.randn(2, *shape)
+    for loaded in (
+        asc.load_model({"checkpoint": str(tmp_path / "m.pt")}),
+        read_model_file(tmp_path / "m.pt")[0],
+    ):
+        assert torch.allclose(loaded.eval()(x), model(x), atol=1e-6)
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match="not an asc checkpoint") as err:
+        read_model_file(tmp_path / "bare.pt")
+    assert "\n" not in str(err.value) and str(err.value).count("(") == 1

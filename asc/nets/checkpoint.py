@@ -70,7 +70,10 @@ def load(
 
         return load_model(path, map_location)
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an asc network checkpoint (no format {FORMAT!r})")
+        raise ValueError(
+            f"{path} is not an asc checkpoint (neither a DCASE-family spec and state_dict nor format {FORMAT!r}: "
+            "a bare state_dict or another program's file)"
+        )
     spec = {"name": blob.pop("architecture"), **blob.pop("arguments")}
     history = blob.pop("history")
     model = rebuild(spec, history, what=str(path))
