@@ -160,7 +160,11 @@ def group_key_line(key: str) -> str:
     having = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if first in OmegaConf.load(p))
     if not having:
         return f"{key} is not a key of any {group} config: drop it"
-    return f"{key} is a key of {group}={', '.join(having)} only, not of the one chosen: drop it, or choose one of those"
+    # no group chosen (the demo prunes through `runs`) and another one chosen read the same: name the choice to make
+    return (
+        f"{key} is a key of {group}={', '.join(having)} only and none of those is chosen: add {group}=<one of "
+        "those> to the command, or drop the key"
+    )
 
 
 def hydra_error_line(err: BaseException, argv: Sequence[str]) -> str | None:

@@ -57,6 +57,12 @@ def test_a_missing_plugin_is_found_by_its_module():
         ),
         (["dataset.content_hash=true"], "dataset.content_hash is a key of dataset=tau2020mobile only"),
         (["model.nope=1"], "model.nope is not a key of any model config"),
+        # no prune= chosen (the demo prunes through runs): the line names the choice to add
+        (
+            ["prune.ratio=0.5"],
+            "prune.ratio is a key of prune=centrality, fpgm, gm, l1, l2, operator_norm only and none of those is "
+            "chosen: add prune=<one of those>",
+        ),
     ],
 )
 def test_command_line_faults_are_one_line(tmp_path, args, message):
