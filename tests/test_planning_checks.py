@@ -57,6 +57,16 @@ def test_an_unreadable_model_file_is_named(tmp_path: Path) -> None:
         planned(f"train.init_from={bad}", tmp=tmp_path)
 
 
+def test_a_bare_state_dict_is_refused_naming_the_path_once(tmp_path: Path) -> None:
+    import torch
+
+    bare = tmp_path / "sd.pt"
+    torch.save(build_model().state_dict(), bare)
+    with pytest.raises(InputError, match="cannot be read as a model: it is not an asc checkpoint") as err:
+        planned(f"train.init_from={bare}", tmp=tmp_path)
+    assert str(err.value).count(str(bare)) == 1 and "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("kept", "why"),
     [

@@ -125,10 +125,16 @@ def _file_spec(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
         require_finite("its weights", model.state_dict())
     except Exception as err:  # noqa: BLE001 - any reader failure is the file's: name it, in one line
         why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        why = why.replace(f"{path} ", "it ", 1)  # the path is named once, not nested in its own line
         raise InputError(
-            f"train.init_from={path} cannot be read as a model ({why}); give a Keras model.save('x.h5') file of "
+            f"train.init_from={path} cannot be read as a model: {why}; give a Keras model.save('x.h5') file of "
             "the DCASE21 family or an asc model.pt"
         ) from None
+    if not hasattr(model, "spec"):  # a zoo/custom network's asc checkpoint: its family is named by model=
+        raise InputError(
+            f"train.init_from={path} holds a {type(model).__name__} network (an asc zoo checkpoint): name its "
+            "network with model=<zoo name>"
+        )
     return model.spec
 
 
