@@ -81,8 +81,9 @@ class JobProgress:
             save_rates(self.cfg, self.device, {stage: seconds / units})
 
     def eta(self) -> str:
-        """``ETA 2 min 10 s`` for what is left (the current stage's steps less the time they have run), or a
-        lower bound when the current stage runs past its projection, and the stages without a rate."""
+        """``ETA 2 min 10 s`` for what is left (the current stage's steps less the time they have run), or, when the
+        current stage runs past its projection, by how much and what the later stages need; and the stages without a
+        rate."""
         left = [s for s in self.todo if s.id not in self.done]
         if not left:
             return "ETA 0 s (done)"
@@ -91,8 +92,12 @@ class JobProgress:
         current, _, unknown_here = self.projection.seconds(here)
         current -= time.monotonic() - self.last
         text = f"ETA {duration(later + max(current, 0.0))}"
-        if here and current < 0 and not unknown_here:
-            text = f"ETA > {duration(later)} (stage {self.stage} runs past its projection)"
+        if here and current < 0 and not unknown_here:  # overrun: say by how much, not "ETA > 0 s"
+            after = f", then {duration(later)} for the stages after it" if later > 0 else ""
+            text = (
+                f"ETA unknown: stage {self.stage} runs {duration(-current)} past its projection with "
+                f"{len(here)} step(s) left in it{after}"
+            )
         unknown = list(dict.fromkeys(unknown_here + unknown))
         return f"{text} + {', '.join(unknown)} (no rate measured yet)" if unknown else text
 

@@ -132,3 +132,15 @@ def test_the_paper_dry_run_says_download_disk_and_time(tmp_path: Path) -> None:
     )
     assert "dataset, index, features, prune, quantise, report not projected" in tail[2]
     assert tail[3] == "dry run: nothing was built."
+
+
+def test_an_overrun_stage_says_by_how_much_not_eta_zero(tmp_path: Path) -> None:
+    steps = make_plan(_cfg(tmp_path))
+    job = JobProgress(steps, _cfg(tmp_path), device="cpu")
+    job.begin("finetune")
+    job.last -= 1e6  # the stage has run far past its projection
+    text = job.eta()
+    assert re.match(
+        r"ETA unknown: stage finetune runs \d+ (s|min|h|d).* past its projection with \d+ step", text
+    ), text
+    assert "ETA > 0 s" not in text
