@@ -164,3 +164,18 @@ def test_user_readers_load_a_zoo_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="not an asc checkpoint") as err:
         read_model_file(tmp_path / "bare.pt")
     assert "\n" not in str(err.value) and str(err.value).count("(") == 1
+
+
+def four_d_net():
+    """A factory whose network takes (batch, 1, mel, frames), as asc's custom networks do not get."""
+    return torch.nn.Sequential(torch.nn.Flatten(2), torch.nn.Linear(8, 10))
+
+
+def test_a_custom_factory_failing_on_the_input_is_told_the_shape():
+    from asc.nets import custom
+
+    with pytest.raises(
+        ValueError, match=r"forward fails on a \(batch, mel bands, frames\).*unsqueeze"
+    ) as err:
+        custom.build(f"{__name__}:four_d_net", n_classes=10, input_shape=(4, 5))
+    assert "\n" not in str(err.value)

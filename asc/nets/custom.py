@@ -44,8 +44,16 @@ def build(
         raise ValueError(f"model.factory={factory!r} returned {type(model).__name__}, not a torch.nn.Module")
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        out = model(torch.zeros(1, int(input_shape[0]), int(input_shape[1])))
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, int(input_shape[0]), int(input_shape[1])))
+    except Exception as err:  # noqa: BLE001 - a factory's forward fails in its own words: add what it was given
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"model.factory={factory!r}: its forward fails on a (batch, mel bands, frames) = (1, {input_shape[0]}, "
+            f"{input_shape[1]}) input ({why}); a network taking (batch, 1, mel, frames) adds the axis with "
+            "x.unsqueeze(1)"
+        ) from None
     model.train(was_training)
     if tuple(out.shape) != (1, int(n_classes)):
         raise ValueError(
