@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,11 @@ from asc.device import auto_group_size, parts, precision_mode
 from asc.losses import probabilities
 from asc.tasks import SCENES as SCENES_TASK
 from asc.tasks import Task
+
+log = logging.getLogger("asc")
+# a network predicting one class for this share of clips has collapsed (e.g. BatchNorm running statistics still
+# near their initial values after few batches), unless the labels themselves are that skewed
+ONE_CLASS_SHARE = 0.95
 
 
 @torch.inference_mode()
@@ -117,6 +123,7 @@ def metrics(
     }
     confusion = np.zeros((len(classes), len(classes)), dtype=int)
     np.add.at(confusion, (labels, pred), 1)
+    warn_one_class(pred, labels, classes)
     return {
         "accuracy": float(hit.mean()),
         "class_avg_accuracy": float(np.mean([v["accuracy"] for v in per_class.values()])),
@@ -126,6 +133,23 @@ def metrics(
         "confusion": confusion.tolist(),
         "n": int(len(labels)),
     }
+
+
+def warn_one_class(pred: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> bool:
+    """Log one warning (and return True) when ≥ ONE_CLASS_SHARE of the clips are predicted as one class though
+    the labels are not that skewed: a collapsed network whose accuracy is chance, not a finding."""
+    if len(pred) < 10 or len(classes) < 3:
+        return False
+    top = int(np.bincount(pred, minlength=len(classes)).argmax())
+    share = float((pred == top).mean())
+    if share < ONE_CLASS_SHARE or float((labels == top).mean()) >= ONE_CLASS_SHARE:
+        return False
+    log.warning(
+        f"the network predicts class {classes[top]!r} for {share:.0%} of {len(pred)} clips: it has not learned "
+        "(in eval mode: BatchNorm running statistics may still be near their initial values after few training "
+        "batches; train on more batches)"
+    )
+    return True
 
 
 # ---------------------------------------------------------------------- per-run state and checkpoints

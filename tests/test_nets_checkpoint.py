@@ -179,3 +179,17 @@ def test_a_custom_factory_failing_on_the_input_is_told_the_shape():
     ) as err:
         custom.build(f"{__name__}:four_d_net", n_classes=10, input_shape=(4, 5))
     assert "\n" not in str(err.value)
+
+
+def test_a_collapsed_network_is_warned_about_in_one_line(caplog):
+    from asc.evaluate import warn_one_class
+
+    classes = [f"c{k}" for k in range(10)]
+    labels = np.arange(100) % 10
+    assert warn_one_class(np.full(100, 7), labels, classes)
+    assert (
+        len(caplog.records) == 1
+        and "predicts class 'c7' for 100% of 100 clips" in caplog.records[0].getMessage()
+    )
+    assert not warn_one_class(labels.copy(), labels, classes)  # a spread of predictions: no line
+    assert not warn_one_class(np.full(100, 7), np.full(100, 7), classes)  # labels that skewed: no line
