@@ -43,12 +43,9 @@ def conf_dir() -> Path:
 @pytest.fixture
 def features_cfg() -> dict[str, Any]:
     """conf/features/logmel40x500.yaml as composed by default (interpolations resolved; a fresh copy per test)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from config_fixtures import composed  # the one way tests compose a config
 
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config")
-    return OmegaConf.to_container(cfg.features, resolve=True)
+    return composed()["features"]
 
 
 @pytest.fixture

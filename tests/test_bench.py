@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -25,6 +27,7 @@ def bench(*args: str, timeout: float) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow  # runs scripts/bench.py in a subprocess: minutes on 2 cores (timeout 900 s)
 def test_bench_quick_runs_each_section_and_prints_its_ratios():
     """One run of the sections (each script start costs seconds): features, training, fused, and the grid."""
     out = bench("--section", "features,train,fused,grid", "--experiment", "paper_fig3", timeout=900)

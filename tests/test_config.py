@@ -21,8 +21,9 @@ from asc.plan import make_plan
 from asc.prune import CRITERIA
 from asc.stages.features import frames_per_clip
 from asc.validate import validate
+from tests import config_fixtures
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = config_fixtures.CONF
 GROUPS = (
     "dataset",
     "features",
@@ -43,10 +44,9 @@ FIT_KEYS = {"epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on
 
 def composed(*overrides: str) -> dict[str, Any]:
     """Compose conf/config.yaml with ``overrides`` and resolve everything but the ``hydra`` node."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
+    cfg = config_fixtures.composed(*overrides)  # the one way tests compose a config
     assert "hydra" not in cfg
-    return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
 
 
 def test_every_group_folder_has_options() -> None:

@@ -57,12 +57,9 @@ def test_rule_columns_per_edition():
 
 
 def _criteria() -> dict:
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from tests.config_fixtures import composed  # the one way tests compose a config
 
-    with initialize_config_dir(config_dir=os.path.abspath(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["model=dcase22", "features=logmel40x51"])
-    crit = OmegaConf.to_container(cfg.criteria, resolve=True)
+    crit = composed("model=dcase22", "features=logmel40x51")["criteria"]
     return {k: v for k, v in crit.items() if k != "given"}  # `given` needs the user's kept indices
 
 

@@ -7,22 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from asc.errors import InputError
 from asc.plan import make_plan
 from asc.stages.prune import criterion_config
 from asc.step import Step
 from asc.validate import ConfigError, validate
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def composed(*overrides: str) -> dict[str, Any]:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
+from tests.config_fixtures import composed  # the one way tests compose a config
 
 
 def keys(cfg: dict[str, Any]) -> dict[str, list[str]]:
