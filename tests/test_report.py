@@ -285,6 +285,10 @@ def test_a_distilling_finetune_is_a_row_of_its_own(df):
     assert len(summary) == len(plain) + 1
     line = summary[summary["teacher"] == "baseline"]
     assert len(line) == 1 and line["n"].iloc[0] == 1
+    assert any(
+        "KD baseline" in c for c in tables.criteria_table(both).columns
+    )  # its own column, not a repeat
+    assert "100% KD baseline" in set(results.subsets(both)) and "100%" in set(results.subsets(both))
     hard = tuned.iloc[0].to_dict()
     assert pooling_key(hard) != pooling_key({**hard, "teacher": "baseline"})
     assert pooling_key(hard) == pooling_key({**hard, "teacher": ""})
