@@ -275,10 +275,18 @@ def subset_label(fraction: Any, split: Any) -> str:
 
 
 def subsets(df: pd.DataFrame) -> pd.Series:
-    """:func:`subset_label` of every row of a results table (index kept)."""
+    """:func:`subset_label` of every row of a results table (index kept), with `` KD <teacher>`` for a distilling
+    fine-tuning (asc.rows.teacher_of): the tables that group by subset (criteria, comparisons, summary) keep KD
+    rows apart from hard-label rows of the same share, as the pooling key does."""
+    from asc.rows import teacher_of
+
     split = df["split"] if "split" in df else pd.Series("", index=df.index)
+    teacher = df["teacher"].map(teacher_of) if "teacher" in df else pd.Series("", index=df.index)
+    labels = [subset_label(f, s) for f, s in zip(df["fraction"], split, strict=True)]
     return pd.Series(
-        [subset_label(f, s) for f, s in zip(df["fraction"], split, strict=True)], index=df.index, dtype=object
+        [f"{label} KD {t}" if t and label else label for label, t in zip(labels, teacher, strict=True)],
+        index=df.index,
+        dtype=object,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,8 @@ def dataset_label(dataset: Mapping[str, Any], folder_key: str | None = None) -> 
 
 def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     """What the report pools repeats by, from a results row (strings as the CSV holds them): the stage, the
-    criterion and layers, the fine-tuning fraction or split, the repeat and the baseline's seed."""
+    criterion and layers, the fine-tuning fraction or split, the repeat, the baseline's seed and the teacher of a
+    distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a hard-label one)."""
     fraction = row.get("fraction") or ""
     baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
     return (
@@ -34,7 +36,16 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         str(row.get("split") or ""),
         _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
         _whole(baseline_seed),
+        teacher_of(row.get("teacher")),
     )
+
+
+def teacher_of(label: Any) -> str:
+    """What a row's ``teacher`` column (asc.stages.teacher.row_fields: ``baseline seed 0``, ``ensemble of 3
+    baseline(s)``, a file's label) pools by: the label less the baseline's seed, which the pooling key holds
+    already (``baseline_seed``), so KD rows of several baseline seeds pool as one line; empty for hard labels."""
+    text = "" if label is None or (isinstance(label, float) and math.isnan(label)) else str(label)
+    return re.sub(r" seed -?\d+$", "", text)
 
 
 def _whole(value: Any) -> str:
@@ -50,14 +61,18 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return ("baseline", "none", "", "", "", "", seed)
+        return ("baseline", "none", "", "", "", "", seed, "")
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
     if step.stage == "prune":
-        return ("prune", criterion, layers, "", "", "", seed)
+        return ("prune", criterion, layers, "", "", "", seed, "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
-    return ("finetune", criterion, layers, fraction, split, repeat, seed)
+    teacher = next(
+        (u for u in step.upstream if u.stage == "teacher"), None
+    )  # as asc.stages.teacher.row_fields
+    taught = teacher_of(teacher.label.removeprefix("teacher ")) if teacher is not None else ""
+    return ("finetune", criterion, layers, fraction, split, repeat, seed, taught)
 
 
 def make_row(

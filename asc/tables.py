@@ -16,6 +16,7 @@ from asc import compare
 from asc.cost_views import cost_table
 from asc.figures.accuracy import ALL_LAYERS
 from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets, subsets
+from asc.rows import teacher_of
 from asc.tasks import task_of_rows
 
 __all__ = [
@@ -292,10 +293,14 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
     if df.empty:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
-    keys = ["dataset", "stage", "criterion", "layers", "subset", "select_on"]
+    # A distilling fine-tuning (the teacher column: its teacher's label) is a line of its own, never pooled with
+    # hard labels (asc.rows.pooling_key); tables of hard labels only keep their columns.
+    taught = ["teacher"] if "teacher" in df and df["teacher"].map(teacher_of).ne("").any() else []
+    keys = ["dataset", "stage", "criterion", "layers", "subset", *taught, "select_on"]
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     records = []
-    for key, rows in df.assign(subset=subsets(df)).groupby(keys, dropna=False, sort=False):
+    extra = {"teacher": df["teacher"].map(teacher_of)} if taught else {}
+    for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):
         rec = dict(zip(keys, key, strict=True))
         rec["select_on"] = selected_on(rows, df)
         task = task_of_rows(rows)  # a summary of several datasets may hold scenes and tagging rows
@@ -317,7 +322,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
-    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f", "_o"], na_position="first")
+    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f", "_o", *taught], na_position="first")
     table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})
     table.attrs["notes"] = [
         "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "

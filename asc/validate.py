@@ -24,7 +24,7 @@ from asc.sampling import SAMPLINGS, UNIFORM
 from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
 
-RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device")
+RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device", "teacher")
 SPLIT_NAMES = ("split5", "split10", "split25", "split50", "split100")  # DCASE 2024 (asc.data.tau2022)
 
 

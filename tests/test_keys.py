@@ -19,8 +19,9 @@ PINNED = {
         "train": ("900dd007ea22", "900dd007ea22", 1),
         "prune": ("752c463653e1", "5295836702df", 5),
         # issue 29 added repeats 1 and 2 of cosine, l1 and random at 100 % (the 11 runs before keep their keys:
-        # the next entry)
-        "finetune": ("021af35ad9ec", "17789fd4973a", 17),
+        # the next entry); issue 27 added an 18th, cosine at 100 % taught by the baseline (the 17 before keep
+        # their keys: test_the_demo_keeps_the_runs_it_had)
+        "finetune": ("021af35ad9ec", "0731ee01d965", 18),
     },
     # The demo's runs before issue 29, as its blocks were then
     (
@@ -48,7 +49,7 @@ PINNED = {
         "features": ("d5497df17bcf", "d5497df17bcf", 1),
         "train": ("4ba6d58ec30b", "4ba6d58ec30b", 1),
         "prune": ("7ea56afca1c8", "15dd5c23d59a", 5),
-        "finetune": ("2dd4a1bdf341", "fba95420e358", 17),  # the 11th is still 9ea72f307fcc (test below)
+        "finetune": ("2dd4a1bdf341", "ad786f0491e0", 18),  # the 11th and 17th keep their keys (test below)
     },
     ("protocol=authors", "experiment=paper_fig3"): {
         "train": ("f3ff81116326", "f3ff81116326", 1),
@@ -70,8 +71,11 @@ def test_known_configs_keep_their_keys(overrides: tuple[str, ...]) -> None:
 
 
 def test_the_demo_keeps_the_runs_it_had() -> None:
-    """Issue 29 added runs to the demo experiment; the runs it had keep their place and key."""
+    """Issues 29 and 27 added runs to the demo experiment; the runs it had keep their place and key."""
     keys = [
         s.key for s in make_plan(composed("dataset=standin", "dataset.scale=0.05")) if s.stage == "finetune"
     ]
     assert (keys[0], keys[10]) == ("2dd4a1bdf341", "9ea72f307fcc")
+    assert keys[16] == "fba95420e358"  # the 17th, last before issue 27's KD run
+    demo = [s.key for s in make_plan(composed()) if s.stage == "finetune"]
+    assert demo[16] == "17789fd4973a"

@@ -415,6 +415,30 @@ def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_pat
         check_report_only(results)
 
 
+def test_a_distilling_job_shares_the_results_table_of_a_hard_label_one(tmp_path: Path) -> None:
+    """A KD fine-tuning's rows carry its teacher, which is part of the pooling key (asc.rows.pooling_key): its
+    job may write beside the hard-label rows of the same criterion and fraction; a KD row of another setup is
+    still refused."""
+    from asc.results_check import ResultsTableError
+
+    results = tmp_path / "results"
+    results.mkdir()
+    table = results / "results.csv"
+    ours = make_plan(composed(f"paths.results={results}", "train.epochs=3"))
+    key = next(s.key for s in ours if s.stage == "train")
+    head = "run_id,stage,dataset,seed,baseline_seed,criterion,layers,fraction,repeat,teacher,accuracy\n"
+    base = f"train/{key},baseline,demo,0,0,none,,,,,0.5\n"
+    table.write_text(head + base + "finetune/0123456789ab,finetune,demo,0,0,cosine,C1+C2+C3,1.0,0,,0.5\n")
+    planned("train.epochs=3", "finetune.teacher=baseline", tmp=tmp_path)
+    table.write_text(
+        head + base + "finetune/0123456789ab,finetune,demo,0,0,cosine,C1+C2+C3,1.0,0,baseline seed 0,0.5\n"
+    )
+    with pytest.raises(
+        ResultsTableError, match=r"line 3: finetune cosine C1\+C2\+C3 1 #0 .*of demo built otherwise"
+    ):
+        planned("train.epochs=3", "finetune.teacher=baseline", tmp=tmp_path)
+
+
 def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path, tmp_path: Path) -> None:
     import shutil
 

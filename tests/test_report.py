@@ -270,3 +270,26 @@ def test_write_report_measures_latency_once_and_reuses_it(df, tmp_path, monkeypa
     with caplog.at_level(logging.INFO, logger="asc.report"):
         written = report.write_report(old, tmp_path / "old", latency=options)
     assert "no model_spec" in caplog.text and "latency" not in written and len(calls) == 2
+
+
+def test_a_distilling_finetune_is_a_row_of_its_own(df):
+    """A KD fine-tuning (teacher column) of the same criterion, layers and fraction as hard-label ones is neither
+    pooled with them by the summary nor by the planner's pooling key (asc.rows.pooling_key)."""
+    from asc.rows import pooling_key
+
+    tuned = df[df["stage"] == "finetune"]
+    kd = tuned.iloc[[0]].assign(teacher="baseline", run_id="kd-run")
+    both = pd.concat([df.assign(teacher=""), kd], ignore_index=True)
+    summary = tables.summary_table(both)
+    plain = tables.summary_table(df)
+    assert len(summary) == len(plain) + 1
+    line = summary[summary["teacher"] == "baseline"]
+    assert len(line) == 1 and line["n"].iloc[0] == 1
+    assert any(
+        "KD baseline" in c for c in tables.criteria_table(both).columns
+    )  # its own column, not a repeat
+    assert "100% KD baseline" in set(results.subsets(both)) and "100%" in set(results.subsets(both))
+    hard = tuned.iloc[0].to_dict()
+    assert pooling_key(hard) != pooling_key({**hard, "teacher": "baseline"})
+    assert pooling_key(hard) == pooling_key({**hard, "teacher": ""})
+    assert pooling_key({**hard, "teacher": "baseline seed 0"}) == pooling_key({**hard, "teacher": "baseline"})

@@ -73,7 +73,10 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     for block in prune_runs(cfg):
         source = pruned[prune_step(block.config, baseline, block.graph).id]
         for subset in [*block.fractions, *block.splits]:
-            steps += [step_for(cfg, source, subset, r, (features, idx)) for r in range(block.repeats)]
+            own = teacher.block_config(
+                cfg, block.teacher
+            )  # a KD block: its own teacher, keyed (distill_config)
+            steps += [step_for(own, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps
 
 

@@ -48,6 +48,7 @@ class Block(NamedTuple):
     repeats: int
     per_device: bool
     graph: bool = False  # the network is pruned by dependency-graph surgery (see prune_step)
+    teacher: Any = None  # the block's own finetune.teacher (asc/stages/teacher.py); None: the global one
 
 
 def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
@@ -73,7 +74,8 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
         fractions = [float(f) for f in block.get("fractions") or []]
         splits = [str(s) for s in block.get("splits") or []]
         repeats, per_device = block_repeats(block, cfg), bool(block.get("per_device"))
-        out += [Block(c, fractions, splits, repeats, per_device, graph) for c in configs]
+        teacher = block.get("teacher")  # a KD block beside hard-label ones: its rows pool apart (asc.rows)
+        out += [Block(c, fractions, splits, repeats, per_device, graph, teacher) for c in configs]
     return out
 
 

@@ -74,9 +74,22 @@ def distill_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     (features,), (idx,) = up["features"], up["index"]
+    from asc.stages.prune import prune_runs
+
     baselines = {s.up("train").id: s.up("train") for s in up["prune"]}
-    steps = [teacher_step(cfg, b, (features, idx)) for b in baselines.values()]
-    return [s for s in steps if s is not None]
+    configs = [cfg] + [block_config(cfg, b.teacher) for b in prune_runs(cfg) if b.teacher is not None]
+    steps = {}
+    for c in configs:  # the global teacher and each `runs` block's own, each once
+        for b in baselines.values():
+            step = teacher_step(c, b, (features, idx))
+            if step is not None:
+                steps.setdefault(step.id, step)
+    return list(steps.values())
+
+
+def block_config(cfg: Mapping[str, Any], teacher: Any) -> Mapping[str, Any]:
+    """``cfg`` with a `runs` block's own ``teacher`` (None: the global ``finetune.teacher``) in its finetune node."""
+    return cfg if teacher is None else {**cfg, "finetune": {**cfg["finetune"], "teacher": teacher}}
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
