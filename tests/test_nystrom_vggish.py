@@ -78,3 +78,32 @@ def test_authors_dense_mapping_is_refused_in_one_line(tmp_path) -> None:
     with pytest.raises(ConfigError, match="prune.dense_mapping=correct") as err:
         run(cfg)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path) -> None:
+    import pandas as pd
+
+    from asc.cli import run
+
+    cfg = composed(
+        "experiment=nystrom_vggish",
+        "dataset=demo16k",
+        "model.widths=[4,4,8,8,8,8]",
+        "model.dense=[16,8]",
+        "train.epochs=1",
+        "train.select_after=0",
+        "finetune.epochs=1",
+        "finetune.select_after=0",
+        "runtime.latency.measure=false",
+        f"paths.data={tmp_path / 'data'}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'res'}",
+    )
+    run(cfg)
+    rows = pd.read_csv(tmp_path / "res" / "results.csv")
+    pruned = rows[rows["stage"] == "prune"].set_index("criterion")
+    assert set(pruned.index) == {"nystrom", "cosine", "l1", "l2"}
+    assert pruned.loc["l1", "kept"] == pruned.loc["nystrom", "kept"]  # l1 at Nystrom's counts
+    assert pruned.loc["nystrom", "exact_similarity_s"] > 0 and pruned.loc["nystrom", "similarity_s"] > 0
+    assert (tmp_path / "res" / "summary.md").is_file()
