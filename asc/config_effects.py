@@ -106,7 +106,8 @@ def _in_use(cfg: Mapping[str, Any], prune_choice: str | None) -> Iterator[tuple[
     for block in cfg["runs"]:
         for name in block.get("criteria") or []:
             entry = cfg["criteria"][name]
-            default = file_default(name, cfg["protocol"]) or {}
+            # a criterion file composed under another key (criteria.centrality25: centrality) has its file's defaults
+            default = file_default(entry.get("name", name), cfg["protocol"]) or {}
             for layers in block.get("layer_sets") or [entry["layers"]]:
                 yield f"criteria.{name}", dict(entry, layers=_layers(layers)), [default]
 

@@ -29,6 +29,18 @@ TINY = [
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
 ]
 
+# CNN14 on AudioSet: runs here on dataset=tagging_demo once its index and features are wired into the pipeline;
+# planned meanwhile in tests/test_panns_experiments.py
+TAGGING = {"centrality_panns", "epanns"}
+# VGGish_Net reads 16 kHz audio in 0.96-s patches: the 16 kHz scene demo, six narrow convs and a narrow dense head
+VGGISH = {"nystrom_vggish"}
+VGGISH_TINY = [
+    "dataset=demo16k",
+    *(o for o in TINY if not o.startswith(("dataset", "model."))),
+    "model.widths=[4,4,8,8,8,8]",
+    "model.dense=[16,8]",
+]
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -41,10 +53,12 @@ def test_every_experiment_file_is_covered() -> None:
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
+    if experiment in TAGGING:
+        pytest.skip(f"experiment={experiment} needs dataset=tagging_demo in the pipeline (issue 26 item 1)")
     one_second = experiment.startswith("dcase")  # the DCASE 2022-2025 benchmark: its 1-s stand-in
     cfg = composed(
         f"experiment={experiment}",
-        *TINY,
+        *(VGGISH_TINY if experiment in VGGISH else TINY),
         *(["dataset=standin1s"] if one_second else []),
         # dcase2025's network is model=dcase2024 (a residual net): its pruning by dependency graph is planned
         # separately (issue 33); the tiny run here prunes the 2022 network, which stays a choice
