@@ -91,6 +91,7 @@ def export_onnx(
     opset: int = 18,
     dynamic_batch: bool = True,
     exporter: str = "auto",
+    input_shape: tuple[int, int] | None = None,
 ) -> Path:
     """Write ``model`` (eval mode, input ``mel`` of shape (batch, 1, mel, frames), output ``logits``) to ``path``
     atomically, in exactly ONNX opset ``opset``; with ``dynamic_batch`` the batch axis is symbolic.
@@ -98,7 +99,9 @@ def export_onnx(
     ``exporter``: ``dynamo``, ``torchscript`` or ``auto`` (dynamo for opset ≥ 18 when onnxscript is installed,
     else TorchScript, which writes opsets up to 20 natively; the other one is tried when the first cannot write
     the requested opset). Returns ``path``, which holds the requested opset; otherwise nothing is written and a
-    ValueError names the opset, what each exporter did and the fix.
+    ValueError names the opset, what each exporter did and the fix. ``input_shape`` (mel bands, frames): the
+    network's input; default ``model.spec["input_shape"]`` (the DCASE21/22 family; zoo networks: pass
+    ``asc.nets.input_shape_of(spec, features)``).
     """
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter={exporter!r}; valid: {', '.join(EXPORTERS)}")
@@ -125,7 +128,8 @@ def export_onnx(
     model.eval()
     param = next(model.parameters())
     # Batch 2, not 1: an example batch of 1 lets the exporter specialise the batch axis to a constant.
-    example = torch.zeros(2, 1, *model.spec["input_shape"], dtype=param.dtype, device=param.device)
+    shape = input_shape or model.spec["input_shape"]
+    example = torch.zeros(2, 1, *shape, dtype=param.dtype, device=param.device)
     tried = []
     try:
         for name in candidates:
@@ -165,9 +169,17 @@ def onnx_session(path: str | Path, *, threads: int | None = None):
 
 
 @torch.no_grad()
-def max_onnx_difference(model: nn.Module, path: str | Path, *, batch: int = 3, seed: int = 0) -> float:
-    """Largest |onnxruntime − PyTorch| logit difference on random input of ``batch`` clips (CPU, float32)."""
-    shape = (batch, 1, *model.spec["input_shape"])
+def max_onnx_difference(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    batch: int = 3,
+    seed: int = 0,
+    input_shape: tuple[int, int] | None = None,
+) -> float:
+    """Largest |onnxruntime − PyTorch| logit difference on random input of ``batch`` clips (CPU, float32);
+    ``input_shape`` as for :func:`export_onnx`."""
+    shape = (batch, 1, *(input_shape or model.spec["input_shape"]))
     x = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
     ours = copy.deepcopy(model).cpu().float().eval()(x).numpy()  # a copy: the caller's device/mode stay
     theirs = onnx_session(path).run([OUTPUT], {INPUT: x.numpy()})[0]
