@@ -81,8 +81,13 @@ def test_selecting_a_prune_config_runs_just_it() -> None:
     prunes = [s for s in steps if s.stage == "prune"]
     assert [(s.config["name"], s.config["layers"]) for s in prunes] == [("l1", ["C1", "C2", "C3"])]
     # the demo blocks' fractions and repeats still apply: 0.25, 0.5, 1.0 once, and 1.0 three times (the
-    # repeats block; its repeat 0 is the first block's run)
-    tuned = sorted((s.args["fraction"], s.args["repeat"]) for s in steps if s.stage == "finetune")
+    # repeats block; its repeat 0 is the first block's run); the KD block's distilled run is a row of its own
+    tuned = sorted(
+        (s.args["fraction"], s.args["repeat"])
+        for s in steps
+        if s.stage == "finetune" and "distill" not in s.config
+    )
+    assert sum(s.stage == "finetune" and "distill" in s.config for s in steps) == 1
     assert tuned == [(0.25, 0), (0.5, 0), (1.0, 0), (1.0, 1), (1.0, 2)]
     one = make_plan(composed("prune=cosine", "prune.layers=[C2]"))
     assert [s.config["layers"] for s in one if s.stage == "prune"] == [["C2"]]

@@ -9,8 +9,11 @@ from tests.config_fixtures import composed
 
 
 def _finetunes(*overrides: str) -> Counter:
-    """(criterion, fraction) -> how many repeats the plan fine-tunes."""
-    steps = [s for s in make_plan(composed(*overrides)) if s.stage == "finetune"]
+    """(criterion, fraction) -> how many hard-label repeats the plan fine-tunes (a distilled run, such as the
+    demo's KD block, pools apart: asc/rows.py)."""
+    steps = [
+        s for s in make_plan(composed(*overrides)) if s.stage == "finetune" and "distill" not in s.config
+    ]
     return Counter((s.label.split()[0], s.args["fraction"]) for s in steps)
 
 
