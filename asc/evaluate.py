@@ -123,7 +123,6 @@ def metrics(
     }
     confusion = np.zeros((len(classes), len(classes)), dtype=int)
     np.add.at(confusion, (labels, pred), 1)
-    warn_one_class(pred, labels, classes)
     return {
         "accuracy": float(hit.mean()),
         "class_avg_accuracy": float(np.mean([v["accuracy"] for v in per_class.values()])),
@@ -163,11 +162,15 @@ def evaluate(
     device: torch.device,
     task: Task = SCENES_TASK,
     precision: str = "fp32",
+    trained: bool = False,
 ) -> list[dict[str, Any]]:
     """:func:`metrics` of every model on ``split`` (an :class:`asc.splits.Split`: x (N, n_mels, frames), y (N,),
     rows with a ``device`` column), all models of one architecture in one batched pass. A multi-label ``task``:
     sigmoid outputs scored by :func:`asc.tagging_metrics.tagging_metrics` against y (N, classes) 0/1 (class
-    names from the split's ``classes`` when it has them). ``precision`` fp16: each model in float16 (:func:`predict`)."""
+    names from the split's ``classes`` when it has them). ``precision`` fp16: each model in float16 (:func:`predict`).
+    ``trained``: the models were just trained, so one that predicts one class for nearly every clip is warned about
+    (:func:`warn_one_class`); a pruned network before fine-tuning or a quantised copy may collapse and says so in
+    its accuracy, with no training to blame."""
     from asc.model import BaselineCNN
 
     if precision == "fp32" and all(isinstance(m, BaselineCNN) for m in models):  # one batched pass
@@ -185,4 +188,8 @@ def evaluate(
         return [tagging_metrics(p, split.y.numpy(), getattr(split, "classes", None)) for p in probs]
     from asc.data.tau import SCENES
 
-    return [metrics(p, split.y.numpy(), split.rows["device"].tolist(), SCENES) for p in probs]
+    labels = split.y.numpy()
+    if trained:
+        for p in probs:
+            warn_one_class(p.argmax(1), labels, SCENES)
+    return [metrics(p, labels, split.rows["device"].tolist(), SCENES) for p in probs]

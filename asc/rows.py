@@ -41,7 +41,7 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def teacher_of(label: Any) -> str:
-    """What a row's ``teacher`` column (asc.stages.teacher.row_fields: ``baseline seed 0``, ``ensemble of 3
+    """What a row's ``teacher`` column (:func:`teacher_label`: ``baseline seed 0``, ``ensemble of 3
     baseline(s)``, a file's label) pools by: the label less the baseline's seed, which the pooling key holds
     already (``baseline_seed``), so KD rows of several baseline seeds pool as one line; empty for hard labels."""
     text = "" if label is None or (isinstance(label, float) and math.isnan(label)) else str(label)
@@ -68,11 +68,14 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
         return ("prune", criterion, layers, "", "", "", seed, "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
-    teacher = next(
-        (u for u in step.upstream if u.stage == "teacher"), None
-    )  # as asc.stages.teacher.row_fields
-    taught = teacher_of(teacher.label.removeprefix("teacher ")) if teacher is not None else ""
-    return ("finetune", criterion, layers, fraction, split, repeat, seed, taught)
+    return ("finetune", criterion, layers, fraction, split, repeat, seed, teacher_of(teacher_label(step)))
+
+
+def teacher_label(step: Any) -> str:
+    """The ``teacher`` column of a fine-tuning step's row: its teacher artifact's label (``baseline seed 0``,
+    ``ensemble of 3 baseline(s)``, a logits file's label); empty for hard labels."""
+    source = next((u for u in step.upstream if u.stage == "teacher"), None)
+    return "" if source is None else source.label.removeprefix("teacher ")
 
 
 def make_row(

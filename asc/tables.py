@@ -295,11 +295,12 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
     # A distilling fine-tuning (the teacher column: its teacher's label) is a line of its own, never pooled with
     # hard labels (asc.rows.pooling_key); tables of hard labels only keep their columns.
-    taught = ["teacher"] if "teacher" in df and df["teacher"].map(teacher_of).ne("").any() else []
+    teachers = df["teacher"].map(teacher_of) if "teacher" in df else None
+    taught = ["teacher"] if teachers is not None and teachers.ne("").any() else []
     keys = ["dataset", "stage", "criterion", "layers", "subset", *taught, "select_on"]
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     records = []
-    extra = {"teacher": df["teacher"].map(teacher_of)} if taught else {}
+    extra = {"teacher": teachers} if taught else {}
     for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):
         rec = dict(zip(keys, key, strict=True))
         rec["select_on"] = selected_on(rows, df)

@@ -72,10 +72,8 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     steps = []
     for block in prune_runs(cfg):
         source = pruned[prune_step(block.config, baseline, block.graph).id]
+        own = teacher.block_config(cfg, block.teacher)  # a KD block: its own teacher, keyed (distill_config)
         for subset in [*block.fractions, *block.splits]:
-            own = teacher.block_config(
-                cfg, block.teacher
-            )  # a KD block: its own teacher, keyed (distill_config)
             steps += [step_for(own, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps
 
@@ -200,6 +198,7 @@ def _finetune(
         device=ctx.device,
         task=ctx.task,
         precision=f.get("eval_precision", "fp32"),
+        trained=True,
     )
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")

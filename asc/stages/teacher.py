@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from asc import distill
 from asc.disk import Need
 from asc.errors import InputError
+from asc.rows import teacher_label
+from asc.stages.prune import prune_runs
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
@@ -74,8 +76,6 @@ def distill_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     (features,), (idx,) = up["features"], up["index"]
-    from asc.stages.prune import prune_runs
-
     baselines = {s.up("train").id: s.up("train") for s in up["prune"]}
     configs = [cfg] + [block_config(cfg, b.teacher) for b in prune_runs(cfg) if b.teacher is not None]
     steps = {}
@@ -164,5 +164,5 @@ def run_teacher(step: Step, pool_rows: Any, ctx: Context) -> dict[str, Any] | No
 
 def row_fields(step: Step) -> dict[str, Any]:
     """A distilling fine-tuning row's ``teacher`` column (the teacher's label); none for hard labels only."""
-    source = next((u for u in step.upstream if u.stage == "teacher"), None)
-    return {} if source is None else {"teacher": source.label.removeprefix("teacher ")}
+    label = teacher_label(step)
+    return {"teacher": label} if label else {}

@@ -244,6 +244,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             device=ctx.device,
             task=ctx.task,
             precision=t.get("eval_precision", "fp32") if not t.get("init_from") else "fp32",
+            trained=not t.get("init_from"),
         )
         for (step, work), (model, history), score in zip(batch, trained, scores, strict=True):
             ctx.publish(
