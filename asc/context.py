@@ -6,12 +6,14 @@ results rows name their dataset (so the stages may name this type without an imp
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from asc import results
+from asc.speed import SpeedOptions
 from asc.step import Step
 from asc.store import Artifact, Store
 from asc.tasks import Task, task_of
@@ -143,21 +145,20 @@ class Context:
         return self._splits[key]
 
     def train_options(self, precision: str) -> dict[str, Any]:
-        """``train_many``'s keyword arguments: the recipe's precision (keyed) and the runtime's speed options.
-        After every epoch the job checks that it still holds its artifacts' locks: a job suspended past the stale
-        timeout stops, rather than build what another job has taken over."""
+        """``train_many``'s arguments besides the runs and data: the runtime's :class:`asc.speed.SpeedOptions`
+        (built once per job), the recipe's precision (keyed) and the task. After every epoch the job checks that
+        it still holds its artifacts' locks: a job suspended past the stale timeout stops, rather than build what
+        another job has taken over."""
         from asc.locks import ensure_held
-        from asc.speed import speed_options
 
-        rt = self.runtime
         return {
-            "device": self.device,
-            "fuse": bool(rt["fuse"]),
-            "eval_batch_size": int(rt["eval_batch_size"]),
-            "channels_last": bool(rt["channels_last"]),
-            **speed_options(rt),  # compile, conv formulation, CUDA graphs, cudnn.benchmark
-            "progress": rt["progress"],
+            "speed": self.speed,
             "precision": precision,
             "on_epoch_end": lambda run, epoch: ensure_held(),
             "task": self.task,
         }
+
+    @functools.cached_property
+    def speed(self) -> SpeedOptions:
+        """How training runs (speed only, never keyed): the config's ``runtime`` node on this job's device."""
+        return SpeedOptions.of_runtime(self.runtime, self.device)

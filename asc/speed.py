@@ -1,5 +1,6 @@
 """The speed options of training and what they change: precision, torch.compile, the convolution formulation,
-CUDA graphs; and their mapping from the config's ``runtime`` node to :func:`asc.train.train_many`'s arguments.
+CUDA graphs; and :class:`SpeedOptions`, the one frozen object :func:`asc.train.train_many` takes for them, built
+once from the config's ``runtime`` node (:meth:`SpeedOptions.of_runtime`).
 
 ``precision`` and ``compile`` (expected effects; scripts/gpu_check.py measures their speed):
 ``fp32`` (default) keeps the paper's numbers and makes fused and one-by-one agree to float rounding; it also
@@ -23,6 +24,7 @@ change the arithmetic beyond float summation order: each is checked against the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asc import formulations
@@ -34,8 +36,56 @@ if TYPE_CHECKING:
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+@dataclass(frozen=True)
+class SpeedOptions:
+    """How :func:`asc.train.train_many` runs, never what it computes beyond float rounding (no artifact key holds
+    any of these; the keyed ``precision`` is the recipe's). Each GPU branch also runs on the CPU under its switch
+    (tests/test_gpu_paths.py).
+
+    ``device`` (str or torch.device) trains there; ``fuse`` trains M same-width runs in one pass (False: one by
+    one, same code with M = 1); ``eval_batch_size`` clips per selection-split batch; ``channels_last`` NHWC
+    layout; ``compile`` torch.compile of the fused forward (:func:`compiled_forward`); ``progress`` tqdm bars
+    (None: when stderr is a terminal); ``group_size`` most models per grouped pass (None:
+    :func:`asc.device.auto_group_size`: 1 on the CPU, all on CUDA); ``formulation`` of the convolutions
+    (:mod:`asc.fused_conv`); ``graphs`` CUDA-graph replay of repeated step shapes (:mod:`asc.graphs`; None = on
+    CUDA unless ``compile``; True on the CPU emulates it); ``resident`` features on the device with batches
+    gathered there (None = when they fit, :func:`asc.device.on_device`); ``dropout_rng``
+    (:func:`asc.fused_ops.keep_mask`); ``cudnn_benchmark`` (:func:`asc.device.precision_mode`).
+    Raises ValueError when ``graphs=True`` and ``compile`` are both set."""
+
+    device: Any = "cpu"
+    fuse: bool = True
+    eval_batch_size: int = 64
+    channels_last: bool = True
+    compile: bool | str = False
+    progress: bool | None = None
+    group_size: int | None = None
+    formulation: str = "auto"
+    graphs: bool | None = None
+    resident: bool | None = None
+    dropout_rng: str = "auto"
+    cudnn_benchmark: bool = False
+
+    def __post_init__(self) -> None:
+        if self.graphs and self.compile:
+            raise ValueError("graphs=True and compile are exclusive: choose one way to cut launch overhead")
+
+    @classmethod
+    def of_runtime(cls, rt: Mapping[str, Any], device: Any) -> SpeedOptions:
+        """The options of the config's ``runtime`` node (``fuse``, ``eval_batch_size``, ``channels_last``,
+        ``progress`` and those of :func:`speed_options`) on ``device``. Raises ConfigError naming a bad value."""
+        return cls(
+            device=device,
+            fuse=bool(rt["fuse"]),
+            eval_batch_size=int(rt["eval_batch_size"]),
+            channels_last=bool(rt["channels_last"]),
+            progress=rt["progress"],
+            **speed_options(rt),
+        )
+
+
 def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
-    """train_many's keyword arguments for the config's ``runtime.compile``, ``runtime.formulation``,
+    """:class:`SpeedOptions`' fields for the config's ``runtime.compile``, ``runtime.formulation``,
     ``runtime.cuda_graphs`` and ``runtime.cudnn_benchmark`` (speed only: no artifact key holds them). Raises
     ConfigError naming a bad value."""
     comp, form, graphs = (

@@ -1,10 +1,11 @@
-"""Training and evaluation: every training run (baseline seeds, fine-tuning fractions × repeats) goes through
+"""Training: every training run (baseline seeds, fine-tuning fractions × repeats) goes through
 :func:`train_many`, which trains M same-width networks in one fused pass (:mod:`asc.fused`); M = 1 is the plain case.
 
-Read it top to bottom: resume each run from its ``last.pt`` → per round, every unfinished run trains one epoch of
-its own (own data subset, shuffling generator, dropout stream, step count), sharing the compute → one batched
-evaluation on the selection split → per run: history, best-epoch selection, atomic checkpoint. A killed call
-restarts each run from its last completed epoch and ends with the same weights as an uninterrupted one.
+Read it top to bottom: resume each run from its ``last.pt`` (:mod:`asc.train_state`) → per round, every
+unfinished run trains one epoch of its own (own data subset, shuffling generator, dropout stream, step count),
+sharing the compute → one batched evaluation on the selection split (:mod:`asc.train_select`) → per run:
+history, best-epoch selection, atomic checkpoint. A killed call restarts each run from its last completed epoch
+and ends with the same weights as an uninterrupted one.
 
 Ragged steps: runs have their own subset sizes, so at step t of a round only the runs with data left train,
 and a run's last short batch is its own sub-step (runs are grouped by batch size; all share batch_size, so a
@@ -12,7 +13,8 @@ step has at most a few groups). The alternative, masked BatchNorm over padded ba
 and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
 CPU time proportional to the examples trained.
 
-Speed options (precision, compile, formulation, CUDA graphs, residency) and their effect: :mod:`asc.speed`.
+How it runs (device, fusing, precision flags, compile, formulation, CUDA graphs, residency) is one frozen
+:class:`asc.speed.SpeedOptions`; their effect: :mod:`asc.speed`.
 """
 
 from __future__ import annotations
@@ -22,376 +24,279 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-from torch import nn
 
 from asc import distill, fused
-from asc.atomic import atomic_path
-from asc.checks import NonFiniteError, require_finite
+from asc.checks import NonFiniteError
 from asc.device import auto_group_size, on_device, parts, precision_mode
 from asc.graphs import GraphedSteps
 from asc.progress import progress_bar, show_progress
-from asc.recipes import DEFAULTS
-from asc.sampling import UNIFORM, epoch_order
-from asc.speed import compiled_forward
+from asc.sampling import epoch_order
+from asc.speed import SpeedOptions, compiled_forward
 from asc.tasks import SCENES, Task
+from asc.train_select import keeps, scores
+from asc.train_state import Recipe, Run, RunState, check_runs, load_state, save_state, schedule_tensors
+
+__all__ = ["Recipe", "Run", "SpeedOptions", "train_many"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """What defines a training run's result (part of artifact keys); speed settings are train_many kwargs."""
-
-    epochs: int
-    batch_size: int
-    lr: float
-    adam_eps: float
-    select_after: int
-    sampling: str = UNIFORM  # the epoch's clip order: asc.sampling.SAMPLINGS
-    # asc.recipes: the optimiser, the learning-rate schedule (warm-up steps, then constant or cosine to the last
-    # step) and which epoch is kept (best on the selection split after select_after, or the last)
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_steps: int = 0
-    select: str = "best"
-
-
-@dataclass
-class Run:
-    """One network to train. ``model`` holds the initial weights (the caller seeds the init) and, on return,
-    the selected (best) weights on the CPU; ``seed`` seeds this run's shuffling and dropout."""
-
-    model: nn.Module
-    train_idx: torch.Tensor  # long positions into the shared training tensors: this run's data subset
-    seed: int
-    workdir: Path  # this run's own folder: last.pt (resume), one per run
-    recipe: Recipe
-    label: str = ""
-    # knowledge distillation (asc/distill.py): logits (N, C) aligned with the shared training tensors, alpha,
-    # temperature, kl_mean; None trains on the hard labels alone
-    teacher: dict[str, Any] | None = None
-
-
-@dataclass
-class _State:
-    shuffle: torch.Generator
-    epoch: int = 0
-    best_epoch: int = 0
-    best_acc: float = -1.0
-    best_state: dict[str, torch.Tensor] | None = None
-    history: list[dict[str, Any]] | None = None
-    seconds: float = 0.0
-
-
-def _identity(run: Run) -> dict[str, Any]:
-    """What a ``last.pt`` must match to be resumed; the recipe without the keys at their defaults that were added
-    later (``sampling``, :data:`asc.recipes.DEFAULTS`): a checkpoint written before them still resumes."""
-    defaults = {**DEFAULTS, "sampling": UNIFORM}
-    recipe = {k: v for k, v in asdict(run.recipe).items() if k not in defaults or v != defaults[k]}
-    return {"seed": int(run.seed), "recipe": recipe, "train_idx": run.train_idx.cpu()}
-
-
-def _schedule(runs: Sequence[Run], device: torch.device) -> dict[str, torch.Tensor] | None:
-    """The per-run tensors of :meth:`asc.fused.FusedStack.train_step`'s ``schedule``; None when every run has
-    a constant learning rate and no weight decay (the paper's recipe: the step is then exactly as before). A
-    run's total steps are its epochs times its batches per epoch (the last short batch counted), as Lightning's
-    ``estimated_stepping_batches`` that the DCASE baselines' cosine schedule ends on."""
-    recipes = [r.recipe for r in runs]
-    if all(r.schedule == "constant" and not r.warmup_steps and not r.weight_decay for r in recipes):
-        return None
-    total = [r.recipe.epochs * -(-len(r.train_idx) // r.recipe.batch_size) for r in runs]
-    return {
-        "warmup": torch.tensor([r.warmup_steps for r in recipes], dtype=torch.int64, device=device),
-        "total": torch.tensor(total, dtype=torch.int64, device=device),
-        "cosine": torch.tensor([r.schedule == "cosine" for r in recipes], device=device),
-        "weight_decay": torch.tensor([r.weight_decay for r in recipes], dtype=torch.float64, device=device),
-    }
-
-
-def _load(run: Run, stack: fused.FusedStack, m: int) -> _State:
-    """The run's state after its last completed epoch (``workdir/last.pt``), loaded into row m of the stack."""
-    st = _State(shuffle=torch.Generator().manual_seed(int(run.seed)), history=[])
-    last = Path(run.workdir) / "last.pt"
-    if not last.is_file():
-        return st
-    ckpt = torch.load(last, map_location="cpu", weights_only=True)
-    ident, mine = ckpt["identity"], _identity(run)
-    if (
-        ident["seed"] != mine["seed"]
-        or ident["recipe"] != mine["recipe"]
-        or not torch.equal(ident["train_idx"], mine["train_idx"])
-    ):
-        raise ValueError(
-            f"{last} was written by another run (seed, recipe or data subset differ) than "
-            f"{run.label or run.workdir}; delete it or give this run its own workdir"
-        )
-    stack.load_state_dict(m, ckpt["model"])
-    stack.load_optimizer_state(m, ckpt["optimizer"])
-    st.shuffle.set_state(ckpt["rng_shuffle"])
-    for key in ("epoch", "best_epoch", "best_acc", "best_state", "history", "seconds"):
-        setattr(st, key, ckpt[key])
-    log.info("%s: resuming from %s after epoch %d/%d", run.label, last, st.epoch, run.recipe.epochs)
-    return st
-
-
-def _save(run: Run, st: _State, stack: fused.FusedStack, m: int) -> None:
-    model = stack.state_dict(m)
-    require_finite(f"weights of run {run.label or run.workdir} after epoch {st.epoch}", model)
-    blob = {
-        "identity": _identity(run),
-        "model": model,
-        "optimizer": stack.optimizer_state(m),
-        "rng_shuffle": st.shuffle.get_state(),
-        "epoch": st.epoch,
-        "best_epoch": st.best_epoch,
-        "best_acc": st.best_acc,
-        "best_state": st.best_state,
-        "history": st.history,
-        "seconds": st.seconds,
-    }
-    with atomic_path(Path(run.workdir) / "last.pt") as tmp:
-        torch.save(blob, tmp)
-
-
-# ---------------------------------------------------------------------- the fused loop
-def _check(runs: Sequence[Run]) -> None:
-    shapes = {tuple((k, tuple(v.shape)) for k, v in r.model.state_dict().items()) for r in runs}
-    sizes = {r.recipe.batch_size for r in runs}
-    if len(shapes) > 1 or len(sizes) > 1:
-        raise ValueError(
-            f"runs of one train_many call must share widths and batch_size; got "
-            f"{len(shapes)} layer shapes and batch sizes {sorted(sizes)} ({[r.label for r in runs]})"
-        )
-    for r in runs:
-        if r.recipe.optimizer == "adam" and r.recipe.weight_decay:
-            raise ValueError(f"run {r.label or r.workdir}: weight_decay needs optimizer adamw (decoupled)")
-        if len(r.train_idx) == 0:
-            raise ValueError(f"run {r.label or r.workdir} has an empty training subset (train_idx)")
+EpochEnd = Callable[[int, int], None]  # (run index, epoch) after the run's checkpoint
 
 
 def train_many(
     runs: Sequence[Run],
     train: tuple[torch.Tensor, torch.Tensor],
     select: tuple[torch.Tensor, torch.Tensor],
+    speed: SpeedOptions | None = None,
     *,
-    device: torch.device | str = "cpu",
-    eval_batch_size: int = 64,
-    fuse: bool = True,
-    channels_last: bool = True,
     precision: str = "fp32",
-    compile: bool | str = False,
-    progress: bool | None = None,
-    group_size: int | None = None,
-    formulation: str = "auto",
-    graphs: bool | None = None,
-    resident: bool | None = None,
-    dropout_rng: str = "auto",
-    cudnn_benchmark: bool = False,
-    on_epoch_end: Callable[[int, int], None] | None = None,
     task: Task = SCENES,
+    on_epoch_end: EpochEnd | None = None,
+    **changes: Any,
 ) -> list[dict[str, Any]]:
     """Train every run with Adam or AdamW (its recipe's ``optimizer``, ``weight_decay``) and its learning-rate
     schedule (``warmup_steps``, ``schedule``: :func:`asc.recipes.lr_factor` per step) + the task's loss
     (:mod:`asc.losses`: cross-entropy for scenes, binary cross-entropy for tagging, where y is (N, classes) 0/1),
-    M at a time in one fused pass (``fuse=False``: one by one, same code with M = 1). Each run's model ends holding
-    its selected weights: under ``select: best`` only epochs after ``select_after`` compete (with fewer epochs than
-    that the last is kept); under ``select: last`` the last epoch is kept. ``select`` is the selection split
-    (monitored under ``last``), scored by the task's metric (accuracy, or mAP as
+    M at a time in one fused pass (``speed.fuse=False``: one by one, same code with M = 1). Each run's model ends
+    holding its selected weights: under ``select: best`` only epochs after ``select_after`` compete (with fewer
+    epochs than that the last is kept); under ``select: last`` the last epoch is kept. ``select`` is the
+    selection split (monitored under ``last``), scored by the task's metric (accuracy, or mAP as
     :func:`asc.tagging_metrics.mean_average_precision`). Each run visits its clips in the order of its recipe's
-    ``sampling`` (:mod:`asc.sampling`).
-    ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to interrupt).
-    Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run trained on.
-    A run whose loss becomes non-finite stops (its last good checkpoint stays); the others finish, then
-    :class:`~asc.checks.NonFiniteError` names it.
+    ``sampling`` (:mod:`asc.sampling`). ``train``/``select``: features (N, bands, frames) and labels.
 
-    Speed only (same results up to float rounding; each GPU branch runs on the CPU under its switch, see
-    tests/test_gpu_paths.py): ``group_size`` most models per grouped pass (default :func:`auto_group_size`: 1 on
-    the CPU, all on CUDA); ``formulation`` of the convolutions (:mod:`asc.fused_conv`: auto, grouped, split,
-    im2col); ``graphs`` CUDA-graph replay of repeated step shapes (:mod:`asc.graphs`; None = on CUDA unless
-    ``compile``; True on the CPU emulates it); ``resident`` features on the device with batches gathered there
-    (None = when they fit, :func:`asc.device.on_device`); ``dropout_rng`` (:func:`asc.fused_ops.keep_mask`);
-    ``cudnn_benchmark`` (:func:`asc.device.precision_mode`)."""
-    _check(runs)
-    device = torch.device(device)
-    if graphs and compile:
-        raise ValueError("graphs=True and compile are exclusive: choose one way to cut launch overhead")
-    if not fuse and len(runs) > 1:
-        kw = dict(
-            device=device,
-            eval_batch_size=eval_batch_size,
-            channels_last=channels_last,
-            precision=precision,
-            compile=compile,
-            progress=progress,
-            group_size=group_size,
-            formulation=formulation,
-            graphs=graphs,
-            resident=resident,
-            dropout_rng=dropout_rng,
-            cudnn_benchmark=cudnn_benchmark,
-            task=task,
+    ``speed`` (:class:`asc.speed.SpeedOptions`, default all defaults) says how it runs: same results up to float
+    rounding; a keyword argument replaces that one field (``train_many(runs, train, val, group_size=8)``; an
+    unknown name is a TypeError). ``precision`` (fp32, tf32, bf16: :func:`asc.device.precision_mode`) is the
+    recipe's, keyed. ``on_epoch_end(run_index, epoch)`` is called after each run's checkpoint (tests use it to
+    interrupt). Per-run ``seconds`` are the round's wall time shared in proportion to the examples each run
+    trained on. Returns one dict per run: best_epoch, best_select_acc, history, train_seconds, epochs.
+
+    Raises ValueError for runs that differ in widths or batch size, an empty subset, weight decay under plain
+    Adam, or a bad precision. A run whose loss becomes non-finite stops (its last good checkpoint stays); the
+    others finish, then :class:`~asc.checks.NonFiniteError` names it."""
+    speed = replace(speed or SpeedOptions(), **changes)
+    check_runs(runs)
+    if not speed.fuse and len(runs) > 1:
+        return _one_by_one(
+            runs, train, select, speed, precision=precision, task=task, on_epoch_end=on_epoch_end
         )
-        cb = on_epoch_end
+    loop = _start(runs, train, select, speed, task, on_epoch_end)
+    with precision_mode(precision, loop.device, speed.cudnn_benchmark):
+        while todo := loop.unfinished():
+            _round(loop, todo)
+    return _finish(loop)
+
+
+def _one_by_one(runs, train, select, speed: SpeedOptions, *, on_epoch_end, **rest) -> list[dict[str, Any]]:
+    """``fuse=False``: each run alone (M = 1), its callback told its index in ``runs``."""
+    cb = on_epoch_end
+    return [
+        train_many([r], train, select, speed, **rest, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
+        for i, r in enumerate(runs)
+    ]
+
+
+@dataclass
+class _Loop:
+    """What every round of one call shares: the runs and their states, the fused stack and its step, the data
+    where the loop keeps it, and how many models go through one grouped pass (``k``)."""
+
+    runs: Sequence[Run]
+    states: list[RunState]
+    stack: fused.FusedStack
+    step: Callable[..., torch.Tensor]
+    forward_fn: Callable[..., torch.Tensor]
+    teachers: Any  # asc.distill.teacher_tensors, or None: hard labels only
+    labels: torch.Tensor  # the training labels where the caller keeps them: the epoch orders draw from them
+    x: torch.Tensor
+    y: torch.Tensor
+    select: tuple[torch.Tensor, torch.Tensor]
+    speed: SpeedOptions
+    task: Task
+    on_epoch_end: EpochEnd | None
+    failed: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.device = self.stack.device
+        self.k = self.speed.group_size or auto_group_size(self.device)
+        self.bs = self.runs[0].recipe.batch_size
+        self.show = show_progress(self.speed.progress)
+        # run numbers → a long tensor on a device, made once per selection
+        self.ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
+
+    def unfinished(self) -> list[int]:
         return [
-            train_many([r], train, select, **kw, on_epoch_end=cb and (lambda _, e, i=i: cb(i, e)))[0]
-            for i, r in enumerate(runs)
+            m
+            for m, r in enumerate(self.runs)
+            if self.states[m].epoch < r.recipe.epochs and m not in self.failed
         ]
+
+
+def _start(runs, train, select, speed: SpeedOptions, task: Task, on_epoch_end: EpochEnd | None) -> _Loop:
+    """The fused stack of the runs' models, each run resumed from its ``last.pt``, the data placed, the step."""
+    device = torch.device(speed.device)
     stack = fused.FusedStack(
         [r.model for r in runs],
         device,
-        channels_last=channels_last,
-        formulation=formulation,
-        dropout_rng=dropout_rng,
+        channels_last=speed.channels_last,
+        formulation=speed.formulation,
+        dropout_rng=speed.dropout_rng,
         multi_label=task.multi_label,
     )
-    states = [_load(r, stack, m) for m, r in enumerate(runs)]
-    x, y = (on_device(t, device, resident) for t in train)
-    xs, ys = (on_device(t, device, resident) for t in select)
-    lr = torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device)
-    eps = torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device)
-    seeds = torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device)
-    forward_fn = compiled_forward(compile) if compile else fused.forward
-    step = functools.partial(
-        stack.train_step, lr=lr, eps=eps, seeds=seeds, forward_fn=forward_fn, schedule=_schedule(runs, device)
-    )
+    states = [load_state(r, stack, m) for m, r in enumerate(runs)]
+    x, y = (on_device(t, device, speed.resident) for t in train)
+    xs, ys = (on_device(t, device, speed.resident) for t in select)
+    forward_fn = compiled_forward(speed.compile) if speed.compile else fused.forward
     teachers = distill.teacher_tensors(runs, device)  # None: hard labels only, the step as it always was
-    if teachers is not None:  # its per-step teacher batch is not a captured input: no CUDA graphs
-        graphs = False
-    if (device.type == "cuda" and not compile) if graphs is None else graphs:
+    step = _step_fn(runs, stack, speed, forward_fn, graphs_allowed=teachers is None)
+    return _Loop(
+        runs, states, stack, step, forward_fn, teachers, train[1], x, y, (xs, ys), speed, task, on_epoch_end
+    )
+
+
+def _step_fn(runs, stack, speed: SpeedOptions, forward_fn, *, graphs_allowed: bool) -> Callable[..., Any]:
+    """One fused Adam step of the selected runs (:meth:`asc.fused.FusedStack.train_step`) with each run's
+    learning rate, epsilon, dropout seed and schedule; replayed as CUDA graphs when ``speed.graphs`` says so
+    (never under distillation: its per-step teacher batch is not a captured input)."""
+    device = stack.device
+    step = functools.partial(
+        stack.train_step,
+        lr=torch.tensor([r.recipe.lr for r in runs], dtype=torch.float64, device=device),
+        eps=torch.tensor([r.recipe.adam_eps for r in runs], dtype=torch.float32, device=device),
+        seeds=torch.tensor([int(r.seed) for r in runs], dtype=torch.int64, device=device),
+        forward_fn=forward_fn,
+        schedule=schedule_tensors(runs, device),
+    )
+    graphs = speed.graphs if graphs_allowed else False
+    if (device.type == "cuda" and not speed.compile) if graphs is None else graphs:
         step = GraphedSteps(step, device, emulate=device.type != "cuda")
-    bs, failed, k = runs[0].recipe.batch_size, [], group_size or auto_group_size(device)
-    ix = functools.lru_cache(maxsize=None)(lambda sel, dev: torch.tensor(sel, device=dev))
-    show = show_progress(progress)
-    with precision_mode(precision, device, cudnn_benchmark):
-        while todo := [
-            m for m, r in enumerate(runs) if states[m].epoch < r.recipe.epochs and m not in failed
-        ]:
-            start = time.perf_counter()
-            sizes = {m: len(runs[m].train_idx) for m in todo}
-            n_steps = {m: -(-sizes[m] // bs) for m in todo}
-            pos = torch.zeros(len(runs), max(n_steps.values()) * bs, dtype=torch.long)
-            for m in todo:  # this epoch's order of each run's own subset, from its own generator
-                pos[m, : sizes[m]] = epoch_order(
-                    runs[m].recipe.sampling, train[1], runs[m].train_idx, states[m].shuffle
-                )
-            pos = pos.to(x.device)
-            loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
-            epoch_of = f"{min(states[m].epoch for m in todo) + 1}/{max(runs[m].recipe.epochs for m in todo)}"
-            for t in progress_bar(
-                range(max(n_steps.values())),
-                show=show,
-                desc=f"{len(todo)} run(s), epoch {epoch_of}:",
-                unit="batch",
-                leave=False,
-            ):
-                groups: dict[int, list[int]] = {}  # batch size → runs: a last short batch is its own sub-step
-                for m in todo:
-                    if t < n_steps[m]:
-                        groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
-                for size, same in groups.items():
-                    for sel in parts(same, k):
-                        idx = pos[ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
-                        xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
-                        if teachers is None:
-                            losses = step(sel, xb, yb)
-                        else:
-                            soft = distill.gather(teachers, ix(tuple(sel), device), idx.to(device))
-                            losses = step(sel, xb, yb, soft=soft)
-                        loss_sum.index_add_(0, ix(tuple(sel), device), losses.double() * size)
-            score = _accuracies if not task.multi_label else _mean_aps
-            accs = score(stack, todo, xs, ys, eval_batch_size, k, forward_fn, ix)
-            losses_cpu, seconds = loss_sum.tolist(), time.perf_counter() - start
-            for acc, m in zip(accs, todo, strict=True):
-                run, st = runs[m], states[m]
-                epoch, loss = st.epoch + 1, losses_cpu[m] / sizes[m]
-                if not math.isfinite(loss):
-                    log.error(
-                        "run %s: training loss became %s in epoch %d; stopping it", run.label, loss, epoch
-                    )
-                    failed.append(m)
-                    continue
-                share = seconds * sizes[m] / sum(sizes.values())
-                st.epoch, st.seconds = epoch, st.seconds + share
-                st.history.append(
-                    {
-                        "epoch": epoch,
-                        "loss": loss,
-                        task.select_key: acc,
-                        "seconds": share,
-                        "round_seconds": seconds,
-                        "fused": len(todo),
-                    }
-                )
-                ep, after = run.recipe.epochs, run.recipe.select_after
-                if run.recipe.select == "last":  # no selection: the final weights are the model
-                    st.best_epoch, st.best_acc = epoch, acc
-                elif (epoch > after or (ep <= after and epoch == ep)) and acc > st.best_acc:
-                    st.best_epoch, st.best_acc, st.best_state = epoch, acc, stack.state_dict(m)
-                _save(run, st, stack, m)
-                log.info(
-                    "%s epoch %3d/%d  loss %.4f  select %s %.4f  best %.4f (epoch %d)  %.1f s",
-                    run.label,
-                    epoch,
-                    ep,
-                    loss,
-                    task.metric,
-                    acc,
-                    st.best_acc,
-                    st.best_epoch,
-                    share,
-                )
-                if on_epoch_end is not None:
-                    on_epoch_end(m, epoch)
-    for m, (run, st) in enumerate(zip(runs, states, strict=True)):
-        run.model.cpu().load_state_dict(st.best_state if st.best_state is not None else stack.state_dict(m))
-    if failed:
-        names = ", ".join(runs[m].label or str(runs[m].workdir) for m in failed)
+    return step
+
+
+# ---------------------------------------------------------------------- one round: an epoch of every run
+def _round(loop: _Loop, todo: list[int]) -> None:
+    """One epoch of every unfinished run: train, score on the selection split, then per run record, select,
+    checkpoint."""
+    start = time.perf_counter()
+    sizes = {m: len(loop.runs[m].train_idx) for m in todo}
+    loss_sum = _train_epoch(loop, todo, sizes)
+    accs = scores(
+        loop.stack,
+        todo,
+        loop.select,
+        multi_label=loop.task.multi_label,
+        batch_size=loop.speed.eval_batch_size,
+        k=loop.k,
+        forward_fn=loop.forward_fn,
+        ix=loop.ix,
+    )
+    losses, seconds = loss_sum.tolist(), time.perf_counter() - start
+    for acc, m in zip(accs, todo, strict=True):
+        share = seconds * sizes[m] / sum(sizes.values())
+        _end_epoch(loop, m, losses[m] / sizes[m], acc, share, seconds, len(todo))
+
+
+def _epoch_orders(loop: _Loop, todo: list[int], sizes: dict[int, int], width: int) -> torch.Tensor:
+    """(runs, width) positions into the training tensors: this epoch's order of each run's own subset, drawn
+    from its own generator (rows of finished runs stay 0), where the features are."""
+    pos = torch.zeros(len(loop.runs), width, dtype=torch.long)
+    for m in todo:
+        run = loop.runs[m]
+        pos[m, : sizes[m]] = epoch_order(
+            run.recipe.sampling, loop.labels, run.train_idx, loop.states[m].shuffle
+        )
+    return pos.to(loop.x.device)
+
+
+def _train_epoch(loop: _Loop, todo: list[int], sizes: dict[int, int]) -> torch.Tensor:
+    """Every step of one epoch of the runs in ``todo``; returns each run's summed loss (float64 (runs,))."""
+    bs, device = loop.bs, loop.device
+    n_steps = {m: -(-sizes[m] // bs) for m in todo}
+    pos = _epoch_orders(loop, todo, sizes, max(n_steps.values()) * bs)
+    loss_sum = torch.zeros(len(loop.runs), dtype=torch.float64, device=device)
+    first = min(loop.states[m].epoch for m in todo) + 1
+    desc = f"{len(todo)} run(s), epoch {first}/{max(loop.runs[m].recipe.epochs for m in todo)}:"
+    for t in progress_bar(range(max(n_steps.values())), show=loop.show, desc=desc, unit="batch", leave=False):
+        for size, same in _batch_groups(todo, t, sizes, n_steps, bs).items():
+            for sel in parts(same, loop.k):
+                idx = pos[loop.ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
+                xb = loop.x[idx].to(device, non_blocking=True)
+                yb = loop.y[idx].to(device, non_blocking=True)
+                if loop.teachers is None:
+                    losses = loop.step(sel, xb, yb)
+                else:
+                    soft = distill.gather(loop.teachers, loop.ix(tuple(sel), device), idx.to(device))
+                    losses = loop.step(sel, xb, yb, soft=soft)
+                loss_sum.index_add_(0, loop.ix(tuple(sel), device), losses.double() * size)
+    return loss_sum
+
+
+def _batch_groups(todo, t: int, sizes, n_steps, bs: int) -> dict[int, list[int]]:
+    """Batch size → the runs with data left at step ``t``: a run's last short batch is its own sub-step."""
+    groups: dict[int, list[int]] = {}
+    for m in todo:
+        if t < n_steps[m]:
+            groups.setdefault(min(bs, sizes[m] - t * bs), []).append(m)
+    return groups
+
+
+def _end_epoch(
+    loop: _Loop, m: int, loss: float, acc: float, share: float, seconds: float, fused_: int
+) -> None:
+    """Run m's epoch is done: its history entry, the kept epoch, its checkpoint, a log line, the callback; a
+    non-finite loss stops the run instead (nothing saved)."""
+    run, st = loop.runs[m], loop.states[m]
+    epoch = st.epoch + 1
+    if not math.isfinite(loss):
+        log.error("run %s: training loss became %s in epoch %d; stopping it", run.label, loss, epoch)
+        loop.failed.append(m)
+        return
+    st.epoch, st.seconds = epoch, st.seconds + share
+    st.history.append(
+        {
+            "epoch": epoch,
+            "loss": loss,
+            loop.task.select_key: acc,
+            "seconds": share,
+            "round_seconds": seconds,
+            "fused": fused_,
+        }
+    )
+    if run.recipe.select == "last":  # no selection: the final weights are the model
+        st.best_epoch, st.best_acc = epoch, acc
+    elif keeps(run.recipe, epoch, acc, st.best_acc):
+        st.best_epoch, st.best_acc, st.best_state = epoch, acc, loop.stack.state_dict(m)
+    save_state(run, st, loop.stack, m)
+    log.info(
+        "%s epoch %3d/%d  loss %.4f  select %s %.4f  best %.4f (epoch %d)  %.1f s",
+        run.label,
+        epoch,
+        run.recipe.epochs,
+        loss,
+        loop.task.metric,
+        acc,
+        st.best_acc,
+        st.best_epoch,
+        share,
+    )
+    if loop.on_epoch_end is not None:
+        loop.on_epoch_end(m, epoch)
+
+
+def _finish(loop: _Loop) -> list[dict[str, Any]]:
+    """Each run's model gets its kept weights on the CPU; NonFiniteError names the runs that stopped."""
+    for m, (run, st) in enumerate(zip(loop.runs, loop.states, strict=True)):
+        run.model.cpu().load_state_dict(
+            st.best_state if st.best_state is not None else loop.stack.state_dict(m)
+        )
+    if loop.failed:
+        names = ", ".join(loop.runs[m].name for m in loop.failed)
         raise NonFiniteError(
             f"training loss became non-finite (NaN/inf) for run(s) {names}; lower the "
             "learning rate or check the features — the other runs finished and were saved"
         )
-    return [
-        {
-            "best_epoch": st.best_epoch,
-            "best_select_acc": st.best_acc,
-            "history": st.history,
-            "train_seconds": st.seconds,
-            "epochs": r.recipe.epochs,
-        }
-        for r, st in zip(runs, states, strict=True)
-    ]
-
-
-def _accuracies(stack, todo, xs, ys, batch_size, k, forward_fn, ix) -> list[float]:
-    """Each run's accuracy on the selection split (class numbers ys (N,)), in one batched pass per group."""
-    device = stack.device
-    correct = torch.zeros(stack.m, dtype=torch.float64, device=device)
-    for i in range(0, len(xs), batch_size):
-        xb, yb = xs[i : i + batch_size].to(device), ys[i : i + batch_size].to(device)
-        for sel in parts(todo, k):
-            hits = stack.logits(sel, xb, forward_fn=forward_fn).argmax(2) == yb[:, None]
-            correct.index_add_(0, ix(tuple(sel), device), hits.sum(0).double())
-    return (correct[todo] / len(xs)).tolist() if len(xs) else [math.nan] * len(todo)
-
-
-def _mean_aps(stack, todo, xs, ys, batch_size, k, forward_fn, ix) -> list[float]:
-    """Each run's mAP on the selection split (0/1 tags ys (N, classes)), from its sigmoid outputs."""
-    from asc.tagging_metrics import mean_average_precision
-
-    if not len(xs):
-        return [math.nan] * len(todo)
-    chunks: dict[int, list[torch.Tensor]] = {m: [] for m in todo}
-    for i in range(0, len(xs), batch_size):
-        xb = xs[i : i + batch_size].to(stack.device)
-        for sel in parts(todo, k):
-            probs = torch.sigmoid(stack.logits(sel, xb, forward_fn=forward_fn)).cpu()
-            for g, m in enumerate(sel):
-                chunks[m].append(probs[:, g])
-    targets = ys.cpu().numpy()
-    return [mean_average_precision(torch.cat(chunks[m]).double().numpy(), targets) for m in todo]
+    return [st.summary(r.recipe.epochs) for r, st in zip(loop.runs, loop.states, strict=True)]

@@ -19,6 +19,7 @@ from torch import nn
 
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
+from asc.speed import SpeedOptions
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,15 @@ def train_one(
     run: Any,
     train: tuple[torch.Tensor, torch.Tensor],
     select: tuple[torch.Tensor, torch.Tensor],
-    *,
-    device: torch.device | str = "cpu",
-    eval_batch_size: int = 64,
-    **_speed: Any,
+    speed: SpeedOptions | None = None,
+    **_fused: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
-    returns the history dict :func:`asc.train.train_many` returns. Speed options of the fused path are ignored.
-    Raises NonFiniteError when the loss becomes non-finite."""
-    device = torch.device(device)
+    returns the history dict :func:`asc.train.train_many` returns. Of ``speed`` (:class:`asc.speed.SpeedOptions`)
+    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, task, callback)
+    are ignored. Raises NonFiniteError when the loss becomes non-finite."""
+    speed = speed or SpeedOptions()
+    device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
     model, r = run.model.to(device), run.recipe
     opt = optimizer_of(model, r, steps=r.epochs * -(-len(run.train_idx) // r.batch_size))
     shuffle = torch.Generator().manual_seed(int(run.seed))
@@ -122,6 +123,8 @@ def train_one(
     }
 
 
-def train_each(runs: Sequence[Any], train, select, **options: Any) -> list[dict[str, Any]]:
-    """:func:`train_one` for every run, one after the other."""
-    return [train_one(run, train, select, **options) for run in runs]
+def train_each(
+    runs: Sequence[Any], train, select, speed: SpeedOptions | None = None, **options: Any
+) -> list[dict[str, Any]]:
+    """:func:`train_one` for every run, one after the other (the arguments of :func:`asc.train.train_many`)."""
+    return [train_one(run, train, select, speed, **options) for run in runs]

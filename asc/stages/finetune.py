@@ -190,7 +190,7 @@ def _finetune(
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
     trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each  # asc/train_plain.py
     histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
-    batch_size = int(ctx.runtime["eval_batch_size"])
+    batch_size = ctx.speed.eval_batch_size
     scores = evaluate(
         [r.model for r in runs],
         splits.evaluate,

@@ -104,7 +104,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             evaluate.y.numpy(),
             evaluate.rows["device"].tolist(),
             SCENES,
-            batch_size=int(ctx.runtime["eval_batch_size"]),
+            batch_size=ctx.speed.eval_batch_size,
             device=ctx.device,
             precision=p.get("eval_precision", "fp32"),
         )

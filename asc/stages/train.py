@@ -240,7 +240,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
         scores = evaluate(
             models,
             splits.evaluate,
-            batch_size=int(ctx.runtime["eval_batch_size"]),
+            batch_size=ctx.speed.eval_batch_size,
             device=ctx.device,
             task=ctx.task,
             precision=t.get("eval_precision", "fp32") if not t.get("init_from") else "fp32",
