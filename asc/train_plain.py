@@ -20,6 +20,7 @@ from torch import nn
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 from asc.speed import SpeedOptions
+from asc.train_select import keeps
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,7 @@ def train_one(
             }
         )
         keep_last = r.select == "last" and epoch == r.epochs  # select: last: no selection
-        eligible = epoch > r.select_after or (r.epochs <= r.select_after and epoch == r.epochs)
-        if keep_last or (r.select == "best" and eligible and acc > best["acc"]):
+        if keep_last or (r.select == "best" and keeps(r, epoch, acc, best["acc"])):
             best = {
                 "epoch": epoch,
                 "acc": acc,

@@ -128,6 +128,23 @@ def test_first_run_builds_everything_and_reports(first, ws: Path) -> None:
     assert logs and "built in" in logs[0].read_text()
 
 
+def test_each_row_pools_by_its_steps_key(first, ws: Path) -> None:
+    """Issue 25 §6: what the report pools a results row by (asc.rows.pooling_key, read off the CSV) is what
+    planning derives from the step that wrote it (asc.rows.step_pooling_key): the pooling refusal of
+    asc/plan.py compares the two, so a drift would pool unrelated rows or refuse a rerun of the same job."""
+    from config_fixtures import composed
+
+    from asc.plan import make_plan
+    from asc.rows import pooling_key, step_pooling_key
+
+    assert first.returncode == 0, tail(first.output)
+    steps = {s.id: s for s in make_plan(composed(*paths(ws)[:3], *TINY))}
+    rows = pd.read_csv(ws / "results" / "results.csv", dtype=str, keep_default_na=False).to_dict("records")
+    assert len(rows) == 10
+    for row in rows:
+        assert pooling_key(row) == step_pooling_key(steps[row["run_id"]]), row["run_id"]
+
+
 def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
     assert first.returncode == 0
     rows_before = pd.read_csv(ws / "results" / "results.csv")

@@ -22,8 +22,9 @@ from asc.disk import Need
 from asc.errors import InputError
 from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
+from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.prune import prune_runs, prune_step
-from asc.stages.train import baseline_spec, model_need, recipe
+from asc.stages.train import recipe
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:

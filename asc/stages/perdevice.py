@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.disk import Need
+from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.finetune import step_for, subset_of
 from asc.stages.prune import prune_runs, prune_step
-from asc.stages.train import baseline_spec, model_need, recipe
+from asc.stages.train import recipe
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
