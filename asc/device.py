@@ -8,7 +8,7 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("fp32", "tf32", "bf16")
+from asc.recipes import PRECISIONS  # a recipe names the precision; precision_mode applies it
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -30,29 +30,19 @@ from asc.feature_arrays import (
     NpyWriter,
     write_npy,
 )
+from asc.frontend_options import (  # declared torch-free
+    DTYPES,
+    LOGS,
+    MEL_NORMS,
+    MEL_SCALES,
+    PAD_MODES,
+    WINDOWS,
+)
 from asc.locks import ensure_held
 from asc.mel import EPS, log_compress, mel_matrix, window_of
 from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
-
-
-DTYPES = ("float32", "float64")
-PAD_MODES = ("reflect", "constant")
-# Options of the zoo's front ends (conf/features/*.yaml); each default is the DCASE 2021 front end's, and a
-# features config holds the key only when it differs from it (so today's features keys are unchanged).
-WINDOWS = (
-    "hamming",
-    "hann",
-    "hann_symmetric",
-)  # periodic Hamming / periodic Hann / symmetric Hann (EfficientAT)
-MEL_SCALES = (
-    "slaney",
-    "htk",
-    "mel_domain",
-)  # librosa's two; mel_domain: triangles in HTK-mel space (Kaldi, VGGish)
-MEL_NORMS = ("slaney", None)
-LOGS = ("ln", "db")  # ln(mel + log_offset) | 10·log10(max(mel, 1e-10)) (torchlibrosa's power_to_db, PANNs)
 
 
 @dataclass(frozen=True)

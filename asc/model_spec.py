@@ -4,6 +4,7 @@ and what asc/model.py builds. Defaults and their sources: asc/model.py and docs/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_SPEC: dict[str, Any] = {
@@ -55,3 +56,41 @@ def check_shape(spec: dict[str, Any]) -> None:
             height, width = height // pool[0], width // pool[1]
     if height < 1 or width < 1:
         raise ValueError(f"model.pools {spec['pools']} shrink input {spec['input_shape']} to nothing")
+
+
+def check_config(m: Mapping[str, Any]) -> list[str]:
+    """The ``model`` config node of the DCASE21/22 family: its integers, widths, input shape, pools, dropout and
+    BN values, then the spec's shapes (:func:`check_shape`); returns the conv layer names (C1, C2, ...) a layer
+    set may use. Raises ConfigError naming the first bad key."""
+    from asc.errors import ConfigError
+    from asc.values import fail, integer, listed, number
+
+    for key in ("kernel", "dense", "n_classes"):
+        integer(f"model.{key}", m[key], 1)
+    widths = listed("model.widths", m["widths"])
+    for i, width in enumerate(widths):
+        integer(f"model.widths[{i}]", width, 1)
+    shape = m["input_shape"]
+    if not isinstance(shape, list) or len(shape) != 2:
+        fail("model.input_shape", shape, "[mel bands, frames], e.g. [40, 500]")
+    for i, n in enumerate(shape):
+        integer(f"model.input_shape[{i}]", n, 1)
+    pools = m["pools"]
+    if not isinstance(pools, list) or len(pools) != len(widths):
+        fail("model.pools", pools, f"one entry per conv layer ({len(widths)}): null or [rows, columns]")
+    for i, pool in enumerate(pools):
+        if pool is not None and not (
+            isinstance(pool, list) and len(pool) == 2 and all(isinstance(v, int) and v >= 1 for v in pool)
+        ):
+            fail(f"model.pools[{i}]", pool, "null or [rows, columns] of integers >= 1")
+    number("model.dropout", m["dropout"], 0.0, 1.0, low_open=False, high_open=True)
+    number("model.bn_eps", m["bn_eps"], 0.0, 1.0)
+    # torch's momentum: the weight of the new batch statistics (Keras' 0.99 is torch's 0.01)
+    number("model.bn_momentum", m["bn_momentum"], 0.0, 1.0)
+    try:
+        spec = normalise_spec({k: v for k, v in m.items() if k != "name"})
+        check_shape(spec)
+        layers = conv_names(spec)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model: {err}") from None
+    return layers

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from asc import formulations
 from asc.errors import ConfigError
+from asc.values import boolean, choice, fail, integer
 
 if TYPE_CHECKING:
     import torch
@@ -82,6 +83,26 @@ class SpeedOptions:
             progress=rt["progress"],
             **speed_options(rt),
         )
+
+
+def check_runtime(rt: Mapping[str, Any]) -> None:
+    """The config's ``runtime`` node (speed and I/O only): the device (cuda only where torch sees one: the one
+    check here that imports torch), :func:`speed_options`, threads, workers, batch sizes and switches. Raises
+    ConfigError naming the first bad key."""
+    choice("runtime.device", rt["device"], ("auto", "cpu", "cuda"))
+    if rt["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            fail("runtime.device", "cuda", "auto or cpu: torch sees no CUDA device here")
+    speed_options(rt)  # compile, formulation, cuda_graphs, cudnn_benchmark
+    if rt["num_threads"] is not None:
+        integer("runtime.num_threads", rt["num_threads"], 1)
+    for key in ("workers", "feature_batch_size", "eval_batch_size"):
+        integer(f"runtime.{key}", rt[key], 1)
+    for key in ("fuse", "channels_last"):
+        boolean(f"runtime.{key}", rt[key])
+    boolean("runtime.progress", rt["progress"], none=True)
 
 
 def speed_options(rt: Mapping[str, Any]) -> dict[str, Any]:
