@@ -11,10 +11,7 @@ Ragged steps: runs have their own subset sizes, so at step t of a round only the
 and a run's last short batch is its own sub-step (runs are grouped by batch size; all share batch_size, so a
 step has at most a few groups). The alternative, masked BatchNorm over padded batches, would need a custom BN
 and would spend compute on padding; sub-steps keep BN statistics over real samples with stock kernels and keep
-CPU time proportional to the examples trained.
-
-How it runs (device, fusing, precision flags, compile, formulation, CUDA graphs, residency) is one frozen
-:class:`asc.speed.SpeedOptions`; their effect: :mod:`asc.speed`.
+CPU time proportional to the examples trained. How it runs is one frozen :class:`asc.speed.SpeedOptions`.
 """
 
 from __future__ import annotations

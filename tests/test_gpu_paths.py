@@ -220,6 +220,28 @@ def test_runtime_speed_options_map_to_train_many_and_name_bad_values() -> None:
             speed_options({**rt, **bad})
 
 
+def test_speed_options_are_one_frozen_object_built_from_the_runtime_node() -> None:
+    """train_many's speed options are asc.speed.SpeedOptions, built once per job from ``runtime:``: the config's
+    defaults are the dataclass's, a built object cannot change, and the exclusive pair is refused."""
+    import dataclasses
+
+    from config_fixtures import composed
+
+    from asc.speed import SpeedOptions
+
+    rt = composed()["runtime"]
+    speed = SpeedOptions.of_runtime(rt, "cpu")
+    assert speed == SpeedOptions(device="cpu")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        speed.fuse = False  # type: ignore[misc]
+    changed = SpeedOptions.of_runtime(
+        {**rt, "fuse": False, "cuda_graphs": False, "eval_batch_size": 8}, "cpu"
+    )
+    assert (changed.fuse, changed.graphs, changed.eval_batch_size) == (False, False, 8)
+    with pytest.raises(ValueError, match="exclusive"):
+        SpeedOptions(graphs=True, compile=True)
+
+
 def test_precision_mode_sets_and_restores_the_cudnn_and_autocast_flags() -> None:
     before = torch.backends.cudnn.benchmark
     with asc_device.precision_mode("bf16", torch.device("cpu"), cudnn_benchmark=not before):
