@@ -65,18 +65,9 @@ def train_one(
     best = {"epoch": 0, "acc": -1.0, "state": None}
     history, total = [], 0.0
     for epoch in range(1, r.epochs + 1):
-        start, loss_sum = time.perf_counter(), 0.0
-        model.train()
+        start = time.perf_counter()
         order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
-        for i in range(0, len(order), r.batch_size):
-            idx = order[i : i + r.batch_size]
-            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            opt.scheduler.step()
-            loss_sum += float(loss.detach()) * len(idx)
-        loss = loss_sum / max(len(order), 1)
+        loss = _epoch(model, opt, (x, y), order, r.batch_size, device)
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
@@ -121,6 +112,22 @@ def train_one(
         "train_seconds": total,
         "epochs": r.epochs,
     }
+
+
+def _epoch(model: nn.Module, opt: torch.optim.Optimizer, train, order: torch.Tensor, batch_size: int, device):
+    """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches; returns the mean loss."""
+    x, y = train
+    model.train()
+    loss_sum = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        opt.scheduler.step()
+        loss_sum += float(loss.detach()) * len(idx)
+    return loss_sum / max(len(order), 1)
 
 
 def train_each(
