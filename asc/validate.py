@@ -20,6 +20,7 @@ from asc.data.kinds import kind_of
 from asc.data.layouts import check_stage, layout_of
 from asc.errors import ConfigError
 from asc.prune.options import CRITERION_NAMES, DECIDE_THEIR_COUNT, GRAPH_OPTIONS, OPTION_CHOICES
+from asc.prune.schedule import OPTIONS as SCHEDULE_OPTIONS
 from asc.sampling import SAMPLINGS, UNIFORM
 from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
@@ -222,7 +223,7 @@ def _options_of_the_criterion(key: str, p: Mapping[str, Any], file: str | None =
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS)
+    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS)
     for extra in sorted(set(p) - known):
         fail(
             f"{key}.{extra}",

@@ -22,7 +22,8 @@ from asc.disk import Need
 from asc.errors import InputError
 from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
-from asc.stages.prune import prune_runs, prune_step
+from asc.stages.prune import final_step, prune_runs
+from asc.stages.prune_schedule import row_fields
 from asc.stages.train import baseline_spec, model_need, recipe
 from asc.step import Step, make_step
 
@@ -57,7 +58,9 @@ def step_for(
         args = {"fraction": subset, "subset_seed": subset_seed}
         name = f"{subset:g}"
     label = f"{source.label} {name} #{repeat}"
-    taught = teacher.teacher_step(cfg, source.up("train"), data)  # knowledge distillation: keyed only when on
+    taught = teacher.teacher_step(
+        cfg, source.origin("train"), data
+    )  # knowledge distillation: keyed only when on
     ups = (source, *data) if taught is None else (source, *data, taught)
     keyed |= teacher.distill_config(cfg)
     return make_step("finetune", label, keyed, ups, repeat=repeat, seed=seed, **args)
@@ -68,10 +71,10 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     pruned = {s.id: s for s in up["prune"]}
     if not pruned:
         return []
-    baseline = up["prune"][0].up("train")  # every pruned network of a job starts from one baseline
+    baseline = up["prune"][0].origin("train")  # every pruned network of a job starts from one baseline
     steps = []
     for block in prune_runs(cfg):
-        source = pruned[prune_step(block.config, baseline, block.graph).id]
+        source = pruned[final_step(cfg, block, baseline, (features, idx)).id]  # a schedule's last step
         own = teacher.block_config(cfg, block.teacher)  # a KD block: its own teacher, keyed (distill_config)
         for subset in [*block.fractions, *block.splits]:
             steps += [step_for(own, source, subset, r, (features, idx)) for r in range(block.repeats)]
@@ -135,7 +138,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     models = {}  # step id -> model: each pruned network and each baseline, read once
     pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
     for s in steps:
-        for source in (s.up("prune"), s.up("prune").up("train")):
+        for source in (s.up("prune"), s.up("prune").origin("train")):
             if source.id not in models:
                 models[source.id], extra = load(ctx.path(source) / "model.pt")
                 pruning[source.id] = extra.get("history", [])  # a zoo network's pruning history
@@ -202,7 +205,7 @@ def _finetune(
     )
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")
-        baseline_step = prune_step.up("train")
+        baseline_step = prune_step.origin("train")
         baseline = models[baseline_step.id]
         info = json.loads((ctx.path(prune_step) / "info.json").read_text())
         examples = len(run.train_idx)
@@ -225,6 +228,7 @@ def _finetune(
             select_on=selected_on(f),
             train_examples=examples,
             **teacher.row_fields(step),
+            **row_fields(step),
         )
         log.info(
             "fine-tuned %s on %d examples: %s %.4f in %.1f s",

@@ -1,0 +1,176 @@
+"""Iterative pruning in the ``prune`` stage: the k steps of a criterion config's ``schedule`` (the spacing, the
+short fine-tuning and its data: asc/prune/schedule.py), each an artifact of its own.
+
+Step s of k is keyed by the criterion config, its place (``schedule``: steps, step, spacing) and, from step 2 on,
+its short fine-tuning (the fine-tuning recipe with ``step_epochs``, the pool and share it trains on, the seed),
+with the previous step's key (step 1: the baseline's) and the features and index it trains on. Step s ≥ 2 loads
+the previous step's pruned network, fine-tunes it for ``step_epochs`` and prunes it again with the criterion at
+the step's kept counts; its model is the pruned network before any further training (its row: the accuracy just
+after the cut). A killed job reuses the finished steps. Rows carry ``prune_steps`` (k) and ``prune_step`` (s).
+
+Both surgeries: the DCASE family's exact hand surgery (per-layer ratios C1…C3) and dependency-graph surgery
+(per coupled group; the checkpoint's pruning history is the previous steps' history followed by this step's
+cuts, so asc/nets/checkpoint.py replays every step). ``kept`` / ``kept_indices`` hold the baseline's filter
+indices (composed over the steps); ``l1_norms`` / ``closest_distance`` stay the unpruned baseline's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asc.prune import schedule
+from asc.rows import prune_place
+from asc.stages.train import recipe
+from asc.step import Step, make_step
+
+if TYPE_CHECKING:
+    from asc.context import Context
+
+SPACING = "geometric"  # the keep fractions of asc/prune/schedule.py (keyed: another spacing is another model)
+
+
+def plan_chain(
+    cfg: Mapping[str, Any], pcfg: Mapping[str, Any], label: str, baseline: Step, data: tuple[Step, Step]
+) -> list[Step]:
+    """The k steps of ``pcfg``'s schedule, in order (see the module docstring for their keys)."""
+    from asc.config_effects import without_ignored
+
+    k = schedule.steps_of(pcfg)
+    base = without_ignored(schedule.without_schedule(pcfg))
+    f = cfg["finetune"]
+    tune = {
+        **recipe(dict(f, epochs=schedule.step_epochs(pcfg, f))),
+        "train_on": f["train_on"],
+        "fraction": float(pcfg.get("step_fraction", 1.0)),
+        "seed": int(f["seed"]),
+    }
+    steps = [make_step("prune", f"{label} step 1/{k}", {**base, "schedule": _place(1, k)}, (baseline,))]
+    for s in range(2, k + 1):
+        place = {**_place(s, k), "finetune": tune}
+        steps.append(
+            make_step("prune", f"{label} step {s}/{k}", {**base, "schedule": place}, (steps[-1], *data))
+        )
+    return steps
+
+
+def _place(step: int, steps: int) -> dict[str, Any]:
+    return {"steps": steps, "step": step, "spacing": SPACING}
+
+
+def row_fields(step: Step) -> dict[str, int]:
+    """``prune_steps`` (k; 1: one-shot) and ``prune_step`` (s) of the pruning ``step`` or a step built from it."""
+    steps, at = prune_place(step)
+    return {"prune_steps": steps, "prune_step": at}
+
+
+def training_of(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's ``train_time_s`` and ``epochs``: those of the short fine-tuning before a schedule step's cut
+    (0 for one-shot pruning and a schedule's first step)."""
+    tuned = (info.get("schedule") or {}).get("step_finetune") or {}
+    return {"train_time_s": float(tuned.get("train_seconds", 0.0)), "epochs": int(tuned.get("epochs", 0))}
+
+
+def build_step(step: Step, work: Path, ctx: Context, family: Any, inputs: Any) -> tuple[Any, Any, dict, dict]:
+    """Prune one schedule step (module docstring); returns (baseline, pruned model, info, what the row's
+    ``publish`` takes besides: ``full`` and, on a dependency-graph network, ``history``)."""
+    from asc.complexity import complexity
+    from asc.nets.checkpoint import load
+
+    place = step.config["schedule"]
+    s, k = int(place["step"]), int(place["steps"])
+    pcfg = {key: v for key, v in step.config.items() if key != "schedule"}
+    baseline, _ = load(ctx.path(step.origin("train")) / "model.pt")
+    if s == 1:
+        current, history, before = baseline, [], None
+        _, shot = _prune(baseline, pcfg, family, inputs)  # the one-shot target on the unpruned baseline
+        plan = _targets(shot, family)
+        tuned = None
+    else:
+        previous = step.up("prune")
+        current, extra = load(ctx.path(previous) / "model.pt")
+        history = list(extra.get("history", []))
+        before = json.loads((ctx.path(previous) / "info.json").read_text())
+        plan = before["schedule"]
+        current, tuned = short_finetune(step, current, ctx, work)
+    now = {u: plan["kept_counts"][u] if before else plan["original"][u] for u in plan["units"]}
+    keep = {
+        u: schedule.kept_count(plan["original"][u], plan["target"][u], s, k, now[u]) for u in plan["units"]
+    }
+    ratios = {n: schedule.step_ratio(now[u], keep[u]) for u, names in plan["units"].items() for n in names}
+    model, info = _prune(current, {**pcfg, "per_layer_ratio": ratios}, family, inputs)
+    if before is not None:
+        info["kept"] = schedule.compose(before["kept"], info["kept"])
+        for key in ("l1_norms", "closest_distance"):  # the unpruned baseline's, as the one-shot row has
+            if key in before:
+                info[key] = before[key]
+    if "history" in info:
+        info["history"] = history + [list(h) for h in info["history"]]
+    info["schedule"] = {**plan, "steps": k, "step": s, "kept_counts": keep, "step_finetune": tuned}
+    if family is None:
+        return baseline, model, info, {"full": complexity(baseline)}
+    from asc.nets.cost import count
+
+    return baseline, model, info, {"full": count(baseline, ctx.cfg), "history": info["history"]}
+
+
+def _prune(model: Any, pcfg: Mapping[str, Any], family: Any, inputs: Any) -> tuple[Any, dict[str, Any]]:
+    from asc.prune import prune_any, prune_model
+
+    return prune_model(model, pcfg) if family is None else prune_any(model, pcfg, family, inputs)
+
+
+def _targets(shot: Mapping[str, Any], family: Any) -> dict[str, Any]:
+    """From the one-shot pruning of the baseline: the units a step prunes (a layer C1…; on a dependency-graph
+    network a coupled group, with the layer names its ratio is given by), their filters and target kept counts."""
+    if family is None:
+        units = {layer: [layer] for layer in shot["layers"]}
+    else:
+        units = {label: list(names) for label, names in shot["selected"].items()}
+    first = {u: names[0] for u, names in units.items()}
+    return {
+        "units": units,
+        "original": {u: len(shot["l1_norms"][n]) for u, n in first.items()},
+        "target": {u: len(shot["kept"][n]) for u, n in first.items()},
+    }
+
+
+def short_finetune(step: Step, model: Any, ctx: Context, work: Path) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune ``model`` as the step's ``schedule.finetune`` says (hard labels, selection on
+    ``finetune.select_on``); returns (the selected model, a summary of its training for info.json)."""
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from asc.fractions import nested_fractions
+    from asc.nets import family_of
+    from asc.stages.train import recipe_of
+    from asc.train import Run, train_many
+    from asc.train_plain import train_each
+
+    tune = step.config["schedule"]["finetune"]
+    f = ctx.cfg["finetune"]
+    splits = ctx.splits(step)
+    pool, select = splits.pool(tune["train_on"]), splits.selection(tune["select_on"])
+    share = float(tune["fraction"])
+    positions = nested_fractions(pool.rows, [share], seed=int(tune["seed"]))[share]
+    folder = work / "step_finetune"  # last.pt while it trains; removed once done
+    run = Run(
+        model,
+        torch.as_tensor(np.asarray(positions), dtype=torch.long),
+        int(tune["seed"]),
+        folder,
+        recipe_of({**f, **tune}),
+        f"{step.label} fine-tuning",
+    )
+    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each
+    (history,) = trainer(
+        [run], (pool.x, pool.y), (select.x, select.y), **ctx.train_options(tune["precision"])
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    summary = {k: history[k] for k in ("epochs", "train_seconds") if k in history}
+    summary["train_examples"] = len(positions)
+    return run.model, summary
