@@ -72,15 +72,13 @@ def check(key: str, pcfg: Mapping[str, Any]) -> None:
                 f"fine-tuning between steps): drop it, or set +{key}.schedule=3"
             )
         return
-    name = pcfg.get("name")
-    no_target = name in DECIDE_THEIR_COUNT or name == "given"
-    no_target = no_target or (name == "random" and pcfg.get("reference", "cosine") in DECIDE_THEIR_COUNT)
-    if no_target:
-        why = (
-            "fixes the kept indices of the unpruned network"
-            if name == "given"
-            else "decides its own kept count"
-        )
+    name, reference = pcfg.get("name"), pcfg.get("reference", "cosine")
+    why = {"given": "fixes the kept indices of the unpruned network"}.get(name)
+    if name in DECIDE_THEIR_COUNT:
+        why = "decides its own kept count"
+    elif name == "random" and reference in DECIDE_THEIR_COUNT:
+        why = f"takes the widths of reference={reference}, which decides its own kept count"
+    if why:
         raise ConfigError(
             f"{key}.schedule={k}: criterion {name} {why}, so there is no target ratio to step to; set "
             f"{key}.schedule=1, or use a ratio criterion (l1, l2, fpgm, gm, operator_norm, centrality) with a ratio"

@@ -74,32 +74,57 @@ def training_of(info: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_step(step: Step, work: Path, ctx: Context, family: Any, inputs: Any) -> tuple[Any, Any, dict, dict]:
-    """Prune one schedule step (module docstring); returns (baseline, pruned model, info, what the row's
+    """Build one schedule step (module docstring); returns (baseline, pruned model, info, what the row's
     ``publish`` takes besides: ``full`` and, on a dependency-graph network, ``history``)."""
     from asc.complexity import complexity
     from asc.nets.checkpoint import load
 
     place = step.config["schedule"]
-    s, k = int(place["step"]), int(place["steps"])
     pcfg = {key: v for key, v in step.config.items() if key != "schedule"}
     baseline, _ = load(ctx.path(step.origin("train")) / "model.pt")
-    if s == 1:
-        current, history, before = baseline, [], None
-        _, shot = _prune(baseline, pcfg, family, inputs)  # the one-shot target on the unpruned baseline
-        plan = _targets(shot, family)
-        tuned = None
-    else:
+    current, before, tuned = baseline, None, None
+    if int(place["step"]) > 1:
         previous = step.up("prune")
-        current, extra = load(ctx.path(previous) / "model.pt")
-        history = list(extra.get("history", []))
+        current, _ = load(ctx.path(previous) / "model.pt")
         before = json.loads((ctx.path(previous) / "info.json").read_text())
-        plan = before["schedule"]
         current, tuned = short_finetune(step, current, ctx, work)
-    now = {u: plan["kept_counts"][u] if before else plan["original"][u] for u in plan["units"]}
+    model, info = cut(current, pcfg, int(place["step"]), int(place["steps"]), family, inputs, before)
+    info["schedule"]["step_finetune"] = tuned
+    if family is None:
+        return baseline, model, info, {"full": complexity(baseline)}
+    from asc.nets.cost import count
+
+    return baseline, model, info, {"full": count(baseline, ctx.cfg), "history": info["history"]}
+
+
+def cut(
+    current: Any,
+    pcfg: Mapping[str, Any],
+    step: int,
+    steps: int,
+    family: Any,
+    inputs: Any,
+    before: Mapping[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Prune ``current`` (the baseline at step 1, else the previous step's network after its short fine-tuning)
+    with the criterion config ``pcfg`` to step ``step`` of ``steps``'s kept counts. ``family``: None for the
+    DCASE family (exact surgery), else the network's family (dependency-graph surgery traced on ``inputs``);
+    ``before``: the previous step's info (None at step 1, where the one-shot pruning of the baseline gives the
+    targets). Returns (pruned model, info): the criterion's info with ``kept`` composed to the baseline's
+    indices, ``history`` (graph surgery) every step's cuts so far, and ``schedule`` (units, original, target and
+    kept counts, step, steps)."""
+    if before is None:
+        _, shot = _prune(current, pcfg, family, inputs)  # the one-shot target on the unpruned baseline
+        plan, now = _targets(shot, family), None
+    else:
+        plan = before["schedule"]
+        now = plan["kept_counts"]
+    now = now or plan["original"]
+    units = plan["units"]
     keep = {
-        u: schedule.kept_count(plan["original"][u], plan["target"][u], s, k, now[u]) for u in plan["units"]
+        u: schedule.kept_count(plan["original"][u], plan["target"][u], step, steps, now[u]) for u in units
     }
-    ratios = {n: schedule.step_ratio(now[u], keep[u]) for u, names in plan["units"].items() for n in names}
+    ratios = {n: schedule.step_ratio(now[u], keep[u]) for u, names in units.items() for n in names}
     model, info = _prune(current, {**pcfg, "per_layer_ratio": ratios}, family, inputs)
     if before is not None:
         info["kept"] = schedule.compose(before["kept"], info["kept"])
@@ -107,13 +132,11 @@ def build_step(step: Step, work: Path, ctx: Context, family: Any, inputs: Any) -
             if key in before:
                 info[key] = before[key]
     if "history" in info:
-        info["history"] = history + [list(h) for h in info["history"]]
-    info["schedule"] = {**plan, "steps": k, "step": s, "kept_counts": keep, "step_finetune": tuned}
-    if family is None:
-        return baseline, model, info, {"full": complexity(baseline)}
-    from asc.nets.cost import count
-
-    return baseline, model, info, {"full": count(baseline, ctx.cfg), "history": info["history"]}
+        earlier = list((before or {}).get("history", []))
+        info["history"] = earlier + [list(h) for h in info["history"]]
+    fields = ("units", "original", "target")
+    info["schedule"] = {**{f: plan[f] for f in fields}, "steps": steps, "step": step, "kept_counts": keep}
+    return model, info
 
 
 def _prune(model: Any, pcfg: Mapping[str, Any], family: Any, inputs: Any) -> tuple[Any, dict[str, Any]]:
