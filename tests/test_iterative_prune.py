@@ -93,6 +93,22 @@ def test_a_schedule_asc_cannot_run_is_refused_at_planning_in_one_line(overrides,
     assert says in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_step_fraction_that_empties_a_stratum_is_refused_before_building(tmp_path: Path) -> None:
+    from asc.errors import InputError
+    from asc.plan import check_plan
+
+    paths = [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
+    for share, refused in (("0.01", True), ("0.5", False)):
+        cfg = composed(*L1, "+prune.schedule=2", f"+prune.step_fraction={share}", *paths)
+        if refused:
+            with pytest.raises(
+                InputError, match=r"^prune.step_fraction=0.01: fraction 0.01 leaves the smallest"
+            ):
+                check_plan(make_plan(cfg), cfg, upto="prune")
+        else:
+            check_plan(make_plan(cfg), cfg, upto="prune")
+
+
 def test_random_steps_with_a_ratio_reference() -> None:
     steps = make_plan(composed("prune=random", "prune.reference=l1", "+prune.ratio=0.5", "+prune.schedule=2"))
     assert len(_stage(steps, "prune")) == 2

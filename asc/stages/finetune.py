@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from asc import split_files
 from asc.disk import Need
-from asc.errors import InputError
+from asc.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.dryrun's (and scripts') too
 from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
 from asc.stages.prune import final_step, prune_runs
@@ -79,27 +79,6 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
         for subset in [*block.fractions, *block.splits]:
             steps += [step_for(own, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps
-
-
-def pool_of(table: pd.DataFrame, train_on: str) -> pd.DataFrame:
-    """The rows fine-tuning draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``."""
-    return table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
-
-
-def check_fractions(
-    rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
-):
-    """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
-    at-least-one-clip rounding that silently turns 1 % into 20 %)."""
-    sizes = rows.groupby(list(strata)).size()
-    smallest = int(sizes.min())
-    for f in fractions:
-        if f * smallest < 0.5:
-            where = ", ".join(map(str, sizes.idxmin()))
-            raise InputError(
-                f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
-                f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
-            )
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:

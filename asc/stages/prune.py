@@ -196,6 +196,7 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    prune_schedule.check(steps, cfg)  # a schedule's short fine-tunings draw their share of the pool
     family = graph_family(cfg) if steps else None
     if family is not None:
         return check_graph(steps, cfg, family)

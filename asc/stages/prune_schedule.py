@@ -17,7 +17,7 @@ indices (composed over the steps); ``l1_norms`` / ``closest_distance`` stay the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,29 @@ def plan_chain(
             make_step("prune", f"{label} step {s}/{k}", {**base, "schedule": place}, (steps[-1], *data))
         )
     return steps
+
+
+def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
+    """Before anything is built, where the index can be known (asc/stages/index.py ``preview``): that each
+    schedule's ``step_fraction`` leaves every scene × device stratum of its pool at least one clip (InputError)."""
+    from asc.errors import InputError
+    from asc.fractions import check_fractions, pool_of
+    from asc.stages import index
+
+    tuned = [s for s in steps if "finetune" in (s.config.get("schedule") or {})]
+    drawn = {
+        (s.config["schedule"]["finetune"]["train_on"], s.config["schedule"]["finetune"]["fraction"])
+        for s in tuned
+    }
+    drawn = {d for d in drawn if d[1] < 1.0}
+    table = index.preview(cfg) if drawn else None
+    if table is None:
+        return
+    for train_on, share in sorted(drawn):
+        try:
+            check_fractions(pool_of(table, train_on), [share])
+        except InputError as err:
+            raise InputError(f"prune.step_fraction={share:g}: {err}") from None
 
 
 def _place(step: int, steps: int) -> dict[str, Any]:
