@@ -53,6 +53,18 @@ def test_three_steps_chain_each_on_the_one_before() -> None:
     assert _stage(longer, "prune")[1].key != pruned[1].key
 
 
+def test_a_runs_block_steps_its_criterion_beside_one_shot_ones() -> None:
+    runs = "runs=[{criteria:[l1,l2],layer_sets:null,fractions:[1.0]}]"
+    steps = make_plan(
+        composed(runs, "criteria.l1.ratio=0.5", "criteria.l2.ratio=0.5", "+criteria.l1.schedule=2")
+    )
+    assert [s.label for s in _stage(steps, "prune")] == [
+        "l1 C1+C2+C3 step 1/2",
+        "l1 C1+C2+C3 step 2/2",
+        "l2 C1+C2+C3",
+    ]
+
+
 def test_the_pooling_key_keeps_k_step_rows_apart() -> None:
     k3 = make_plan(composed(*L1, "+prune.schedule=3"))
     k1 = make_plan(composed(*L1))
@@ -149,23 +161,40 @@ def _without_tuning(model, pcfg, k, family, x):
     return model, info
 
 
-def test_the_dcase_family_steps_to_the_one_shot_widths() -> None:
+RATIO_CRITERIA = ["l1", "l2", "fpgm", "gm", "operator_norm", "centrality", "random"]
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny nets: one thread is several times faster than many on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", RATIO_CRITERIA)
+def test_the_dcase_family_steps_to_the_one_shot_widths(name: str, one_thread) -> None:
     from asc.prune import prune_model
     from tests.model_fixtures import randomised_model
 
     baseline = randomised_model()
-    pcfg = {"name": "l1", "layers": ["C1", "C2", "C3"], "ratio": 0.5, "match": None}
+    pcfg = {"name": name, "layers": ["C1", "C2", "C3"], "ratio": 0.5, "reference": "l1", "seed": 0}
     model, info = _without_tuning(baseline, pcfg, 3, None, None)
     _, shot = prune_model(baseline, pcfg)
     assert model.spec["widths"] == shot["widths"] and info["widths"] == shot["widths"]
-    # C1 reads the unchanged input, so its l1 ranking is the baseline's at every step: the composed kept
-    # indices equal the one-shot's; the norms in the row stay the baseline's
-    assert info["kept"]["C1"] == shot["kept"]["C1"] and info["l1_norms"] == shot["l1_norms"]
     assert info["schedule"]["kept_counts"] == {k: len(v) for k, v in shot["kept"].items()}
-    assert all(set(info["kept"][k]) <= set(range(len(shot["l1_norms"][k]))) for k in info["kept"])
+    assert info["l1_norms"] == shot["l1_norms"]  # the row's norms stay the unpruned baseline's
+    for layer, kept in info["kept"].items():  # the baseline's indices, distinct and in range
+        assert len(set(kept)) == len(kept) and set(kept) <= set(range(len(shot["l1_norms"][layer])))
+    if name in ("l1", "l2"):  # C1 reads the unchanged input: its norms rank alike at every step
+        assert info["kept"]["C1"] == shot["kept"]["C1"]
 
 
-def test_coupled_groups_step_and_the_history_replays_every_step() -> None:
+@pytest.mark.parametrize("name", ["l2", "centrality", "random"])  # a ranking, a similarity, the control
+def test_coupled_groups_step_and_the_history_replays_every_step(name: str, one_thread) -> None:
     import torch
 
     from asc.prune.history import replay
@@ -175,7 +204,7 @@ def test_coupled_groups_step_and_the_history_replays_every_step() -> None:
     family = SimpleNamespace(exact_surgery=False, ignored=("head",))
     baseline = randomise(ResidualNet(), 0)
     x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
-    pcfg = {"name": "l2", "layers": ["*"], "ratio": 0.5}
+    pcfg = {"name": name, "layers": ["*"], "ratio": 0.5, "reference": "l1", "seed": 0}
     model, info = _without_tuning(baseline, pcfg, 3, family, x)
     assert any(len(names) > 1 for names in info["groups"].values())  # a coupled group stepped as one unit
     assert info["schedule"]["kept_counts"] == info["schedule"]["target"]
