@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asc.disk import Need
 from asc.stages.finetune import step_for, subset_of
 from asc.stages.prune import final_step, prune_runs
+from asc.stages.prune_schedule import row_fields
 from asc.stages.train import baseline_spec, model_need, recipe
 from asc.step import Step, make_step
 
@@ -132,6 +133,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             epochs=int(p["epochs"]),
             select_on="last epoch",
             train_examples=int(sum(len(p) for p in positions.values())),
+            **row_fields(step),  # the pruning schedule's steps (asc/stages/prune_schedule.py)
         )
         log.info(
             "per-device models of %s: routed accuracy %.4f in %.1f s",
