@@ -58,7 +58,9 @@ CHAIN: tuple[Stage, ...] = (
     Stage("index", ("dataset",), "store", index),
     Stage("features", ("dataset",), "data", features),
     Stage("train", ("features", "index"), "store", train),
-    Stage("prune", ("train",), "store", prune),
+    Stage(
+        "prune", ("train", "features", "index"), "store", prune
+    ),  # features: a schedule's short fine-tunings
     Stage("teacher", ("prune", "features", "index"), "store", teacher),
     Stage("finetune", ("prune", "features", "index"), "store", finetune),
     Stage("perdevice", ("finetune", "features", "index"), "store", perdevice),

@@ -174,7 +174,7 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     records = []
     pruned["subset"] = subsets(pruned)  # a fraction and an official split of one share are two groups
     for (layers, finetuned, subset), rows in pruned.groupby(["layers", "finetuned", "subset"], dropna=False):
-        group = f"{layers} {'FT ' + subset if finetuned else 'no FT'}"
+        group = f"{layers} {'FT ' + subset if finetuned else ('no FT ' + subset).strip()}"  # no FT step 2/3
         frac = rows["fraction"].iloc[0]
         rows = _unique(rows[rows[list(METRICS)].notna().all(axis=1)], group)
         wide = rows.pivot(index=PAIR, columns="criterion", values=list(METRICS))

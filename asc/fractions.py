@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from asc.atomic import atomic_write_text
+from asc.errors import InputError
 
 
 def _check_fractions(fractions: Sequence[float]) -> list[float]:
@@ -104,3 +105,24 @@ def save_lists(table: pd.DataFrame, subsets: dict[float, np.ndarray], out_dir: P
         atomic_write_text(path, table["filename"].iloc[positions].to_frame().to_csv(index=False))
         written.append(path)
     return written
+
+
+def pool_of(table: pd.DataFrame, train_on: str) -> pd.DataFrame:
+    """The rows fine-tuning draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``."""
+    return table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
+
+
+def check_fractions(
+    rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
+):
+    """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
+    at-least-one-clip rounding that silently turns 1 % into 20 %)."""
+    sizes = rows.groupby(list(strata)).size()
+    smallest = int(sizes.min())
+    for f in fractions:
+        if f * smallest < 0.5:
+            where = ", ".join(map(str, sizes.idxmin()))
+            raise InputError(
+                f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
+                f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
+            )

@@ -276,18 +276,23 @@ def subset_label(fraction: Any, split: Any) -> str:
 
 def subsets(df: pd.DataFrame) -> pd.Series:
     """:func:`subset_label` of every row of a results table (index kept), with `` KD <teacher>`` for a distilling
-    fine-tuning (asc.rows.teacher_of): the tables that group by subset (criteria, comparisons, summary) keep KD
-    rows apart from hard-label rows of the same share, as the pooling key does."""
-    from asc.rows import teacher_of
+    fine-tuning (asc.rows.teacher_of) and the pruning schedule of iterative pruning (asc/prune/schedule.py:
+    ``step 2/3`` on a step's own row, `` 3 steps`` after a fine-tuning share): the tables that group by subset
+    (criteria, comparisons, summary) keep KD rows and k-step rows apart from the others, as the pooling key does."""
+    from asc.rows import schedule_label, teacher_of
 
-    split = df["split"] if "split" in df else pd.Series("", index=df.index)
-    teacher = df["teacher"].map(teacher_of) if "teacher" in df else pd.Series("", index=df.index)
+    empty = pd.Series("", index=df.index)
+    split = df["split"] if "split" in df else empty
+    teacher = df["teacher"].map(teacher_of) if "teacher" in df else empty
+    steps, at = (df[c] if c in df else empty for c in ("prune_steps", "prune_step"))
     labels = [subset_label(f, s) for f, s in zip(df["fraction"], split, strict=True)]
-    return pd.Series(
-        [f"{label} KD {t}" if t and label else label for label, t in zip(labels, teacher, strict=True)],
-        index=df.index,
-        dtype=object,
-    )
+    labels = [f"{label} KD {t}" if t and label else label for label, t in zip(labels, teacher, strict=True)]
+    places = [schedule_label(s, k) for s, k in zip(at, steps, strict=True)]
+    out = [
+        label if not place else f"{label} {place.split('/')[1]} steps" if label else f"step {place}"
+        for label, place in zip(labels, places, strict=True)
+    ]
+    return pd.Series(out, index=df.index, dtype=object)
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float, int]:

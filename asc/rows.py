@@ -24,8 +24,11 @@ def dataset_label(dataset: Mapping[str, Any], folder_key: str | None = None) -> 
 
 def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     """What the report pools repeats by, from a results row (strings as the CSV holds them): the stage, the
-    criterion and layers, the fine-tuning fraction or split, the repeat, the baseline's seed and the teacher of a
-    distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a hard-label one)."""
+    criterion and layers, the fine-tuning fraction or split, the repeat, the baseline's seed, the pruning
+    schedule's step (``s/k`` from ``prune_step`` / ``prune_steps``; empty for one-shot pruning, so
+    k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys) and the teacher
+    of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
+    hard-label one)."""
     fraction = row.get("fraction") or ""
     baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
     return (
@@ -36,8 +39,22 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         str(row.get("split") or ""),
         _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
         _whole(baseline_seed),
+        schedule_label(row.get("prune_step"), row.get("prune_steps")),
         teacher_of(row.get("teacher")),
     )
+
+
+def schedule_label(step: Any, steps: Any) -> str:
+    """``"s/k"`` for step s of an iterative pruning of k steps (asc/prune/schedule.py); ``""`` for one-shot."""
+    k = _whole(steps)
+    return "" if k in ("", "1") else f"{_whole(step)}/{k}"
+
+
+def prune_place(step: Any) -> tuple[int, int]:
+    """(k, s): the number of pruning steps and the step of the prune artifact a step is built from (its own
+    ``schedule`` entry, asc/stages/prune_schedule.py); (1, 1) for one-shot pruning."""
+    place = step.origin("prune").config.get("schedule") or {}
+    return int(place.get("steps", 1)), int(place.get("step", 1))
 
 
 def teacher_of(label: Any) -> str:
@@ -61,14 +78,17 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return ("baseline", "none", "", "", "", "", seed, "")
+        return ("baseline", "none", "", "", "", "", seed, "", "")  # ... seed, schedule step, teacher
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
+    steps, at = prune_place(step)
+    place = schedule_label(at, steps)
     if step.stage == "prune":
-        return ("prune", criterion, layers, "", "", "", seed, "")
+        return ("prune", criterion, layers, "", "", "", seed, place, "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
-    return ("finetune", criterion, layers, fraction, split, repeat, seed, teacher_of(teacher_label(step)))
+    teacher = teacher_of(teacher_label(step))
+    return ("finetune", criterion, layers, fraction, split, repeat, seed, place, teacher)
 
 
 def teacher_label(step: Any) -> str:

@@ -63,7 +63,7 @@ def prune_network(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Prune a copy of ``model`` with the plain prune config ``cfg`` (name, layers, ratio, per_layer_ratio, the
     criterion's options); returns (pruned model, info). info: criterion, layers, convs {Cn: path}, groups
-    {label: [member names]}, kept {member name: kept channels of that layer}, widths {member: kept count},
+    {label: [member names]}, selected {label: the member names prune.layers selects}, kept {member name: kept channels of that layer}, widths {member: kept count},
     history (asc/prune/history.py), select_s {group: s}, params / macs before and after, and the criterion's
     extras by group. The input model is unchanged."""
     from .group_criteria import select_group
@@ -82,16 +82,19 @@ def prune_network(
         "layers": list(cfg.get("layers") or ["*"]),
         "convs": net.convs,
     }
-    info.update(groups={}, kept={}, widths={}, select_s={})
+    info.update(groups={}, selected={}, kept={}, widths={}, select_s={})
     decisions = []
     reinit = False
-    for group, ratio in zip(p.groups, p.ratios, strict=True):
+    for group, names, ratio in zip(p.groups, p.selected, p.ratios, strict=True):
         start = time.perf_counter()
         sel = select_group(group, cfg["name"], dict(opts, ratio=ratio))
         info["select_s"][group.label] = time.perf_counter() - start
         decisions.append((group, sel))
         reinit = reinit or sel.reinit
         info["groups"][group.label] = [m.name for m in group.members]
+        info["selected"][group.label] = list(
+            names
+        )  # the members prune.layers names (their per_layer_ratio keys)
         for m in group.members:
             info["kept"][m.name] = sorted(int(m.order[k]) for k in sel.kept)
             info["widths"][m.name] = len(sel.kept)

@@ -36,6 +36,9 @@ DECIDE_THEIR_COUNT = ("average", "chebyshev", "cosine", "nystrom")
 # Options of dependency-graph surgery that no conf/prune file holds (every criterion takes them; validation
 # accepts them): ``depthwise`` lets a glob in prune.layers select depthwise groups (asc/prune/groups.py).
 GRAPH_OPTIONS = ("depthwise",)
+# Options every criterion takes for iterative pruning; asc/prune/schedule.py reads and checks them.
+SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}
+SCHEDULE_OPTIONS = tuple(SCHEDULE_DEFAULTS)
 
 
 def check_criterion(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None:
@@ -111,7 +114,7 @@ def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS)
+    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS)
     for extra in sorted(set(p) - known):
         fail(
             f"{key}.{extra}",

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from asc import split_files
 from asc.disk import Need
-from asc.errors import InputError
+from asc.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.dryrun's (and scripts') too
 from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
 from asc.stages.baseline import baseline_spec, model_need
-from asc.stages.prune import prune_runs, prune_step
+from asc.stages.prune import final_step, prune_runs
+from asc.stages.prune_schedule import row_fields
 from asc.stages.train import recipe
 from asc.step import Step, make_step
 
@@ -58,7 +59,9 @@ def step_for(
         args = {"fraction": subset, "subset_seed": subset_seed}
         name = f"{subset:g}"
     label = f"{source.label} {name} #{repeat}"
-    taught = teacher.teacher_step(cfg, source.up("train"), data)  # knowledge distillation: keyed only when on
+    taught = teacher.teacher_step(
+        cfg, source.origin("train"), data
+    )  # knowledge distillation: keyed only when on
     ups = (source, *data) if taught is None else (source, *data, taught)
     keyed |= teacher.distill_config(cfg)
     return make_step("finetune", label, keyed, ups, repeat=repeat, seed=seed, **args)
@@ -69,35 +72,14 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     pruned = {s.id: s for s in up["prune"]}
     if not pruned:
         return []
-    baseline = up["prune"][0].up("train")  # every pruned network of a job starts from one baseline
+    baseline = up["prune"][0].origin("train")  # every pruned network of a job starts from one baseline
     steps = []
     for block in prune_runs(cfg):
-        source = pruned[prune_step(block.config, baseline, block.graph).id]
+        source = pruned[final_step(cfg, block, baseline, (features, idx)).id]  # a schedule's last step
         own = teacher.block_config(cfg, block.teacher)  # a KD block: its own teacher, keyed (distill_config)
         for subset in [*block.fractions, *block.splits]:
             steps += [step_for(own, source, subset, r, (features, idx)) for r in range(block.repeats)]
     return steps
-
-
-def pool_of(table: pd.DataFrame, train_on: str) -> pd.DataFrame:
-    """The rows fine-tuning draws from: ``train`` (fold1_train minus the hold-out) or all of ``fold1_train``."""
-    return table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
-
-
-def check_fractions(
-    rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
-):
-    """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
-    at-least-one-clip rounding that silently turns 1 % into 20 %)."""
-    sizes = rows.groupby(list(strata)).size()
-    smallest = int(sizes.min())
-    for f in fractions:
-        if f * smallest < 0.5:
-            where = ", ".join(map(str, sizes.idxmin()))
-            raise InputError(
-                f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
-                f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
-            )
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
@@ -136,7 +118,7 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     models = {}  # step id -> model: each pruned network and each baseline, read once
     pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
     for s in steps:
-        for source in (s.up("prune"), s.up("prune").up("train")):
+        for source in (s.up("prune"), s.up("prune").origin("train")):
             if source.id not in models:
                 models[source.id], extra = load(ctx.path(source) / "model.pt")
                 pruning[source.id] = extra.get("history", [])  # a zoo network's pruning history
@@ -203,7 +185,7 @@ def _finetune(
     )
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")
-        baseline_step = prune_step.up("train")
+        baseline_step = prune_step.origin("train")
         baseline = models[baseline_step.id]
         info = json.loads((ctx.path(prune_step) / "info.json").read_text())
         examples = len(run.train_idx)
@@ -226,6 +208,7 @@ def _finetune(
             select_on=selected_on(f),
             train_examples=examples,
             **teacher.row_fields(step),
+            **row_fields(step),
         )
         log.info(
             "fine-tuned %s on %d examples: %s %.4f in %.1f s",

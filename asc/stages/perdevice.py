@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from asc.disk import Need
 from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.finetune import step_for, subset_of
-from asc.stages.prune import prune_runs, prune_step
+from asc.stages.prune import final_step, prune_runs
+from asc.stages.prune_schedule import row_fields
 from asc.stages.train import recipe
 from asc.step import Step, make_step
 
@@ -37,7 +38,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     tuned = {s.id: s for s in up["finetune"]}
     if not tuned:
         return []
-    baseline = up["finetune"][0].up("prune").up("train")
+    baseline = up["finetune"][0].up("prune").origin("train")
     # The perdevice recipe (conf/perdevice/: ours follows finetune, so its key is what it was when the device
     # models took the fine-tuning recipe); ``select`` is not its key: device models always keep the last epoch.
     config = {**recipe(cfg["perdevice"]), "keep": "last epoch", "devices": list(KNOWN_DEVICES)}
@@ -45,7 +46,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     for block in prune_runs(cfg):
         if not block.per_device:
             continue
-        source = prune_step(block.config, baseline, block.graph)
+        source = final_step(cfg, block, baseline, (features, idx))
         for subset in [*block.fractions, *block.splits]:
             for repeat in range(block.repeats):
                 general = tuned[step_for(cfg, source, subset, repeat, (features, idx)).id]
@@ -112,7 +113,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
         for d, device_model in devices.items():
             save_model(device_model.cpu(), work / f"device_{d}.pt", device=d, label=f"{step.label} {d}")
         prune_step_ = tuned.up("prune")
-        baseline_step = prune_step_.up("train")
+        baseline_step = prune_step_.origin("train")
         baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
         info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
         seconds = sum(h["train_seconds"] for h in histories)
@@ -133,6 +134,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             epochs=int(p["epochs"]),
             select_on="last epoch",
             train_examples=int(sum(len(p) for p in positions.values())),
+            **row_fields(step),  # the pruning schedule's steps (asc/stages/prune_schedule.py)
         )
         log.info(
             "per-device models of %s: routed accuracy %.4f in %.1f s",

@@ -2,7 +2,9 @@
 fine-tuning, and what the report plots of the unpruned filters (closest distances, l1 norms).
 
 Key: the criterion config (the `runs` blocks' criteria × layer sets, or the one `prune=<name>` selects) and the
-baseline's key. Kept indices read from files (``prune=given``) are keyed by the files' content, not their path:
+baseline's key. With ``prune.schedule`` = k > 1 (iterative pruning, asc/prune/schedule.py) a criterion config is
+a chain of k steps, each an artifact of its own keyed by its upstream step (asc/stages/prune_schedule.py): a job
+killed mid-way reuses the finished steps; the last step is what fine-tuning starts from. Kept indices read from files (``prune=given``) are keyed by the files' content, not their path:
 editing a file prunes again, moving it does not. Checked before anything is built: given kept indices against
 the layers' widths.
 
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
 from asc.errors import ConfigError, InputError
+from asc.prune import schedule
+from asc.stages import prune_schedule
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
 
@@ -73,6 +77,10 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
                     configs.append(dict(base, layers=_layers(layers)))
         fractions = [float(f) for f in block.get("fractions") or []]
         splits = [str(s) for s in block.get("splits") or []]
+        for (
+            c
+        ) in configs:  # checked at planning: a schedule asc cannot run is one line, before anything is built
+            schedule.check("prune" if selected else f"criteria.{c['name']}", c)
         repeats, per_device = block_repeats(block, cfg), bool(block.get("per_device"))
         teacher = block.get("teacher")  # a KD block beside hard-label ones: its rows pool apart (asc.rows)
         out += [Block(c, fractions, splits, repeats, per_device, graph, teacher) for c in configs]
@@ -94,7 +102,9 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> 
     """The step pruning ``baseline`` with the criterion config ``pcfg``. Given kept indices are keyed by what
     they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args. On a
     ``graph`` network (dependency-graph surgery) every given entry enters the key: a glob in ``layers`` or a
-    coupled group's other member may select an entry that ``layers`` does not name."""
+    coupled group's other member may select an entry that ``layers`` does not name. The schedule options
+    (asc/prune/schedule.py) never enter this one-shot key."""
+    pcfg = schedule.without_schedule(pcfg)
     if pcfg["name"] != "given":
         from asc.config_effects import without_ignored
 
@@ -106,15 +116,32 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> 
     return make_step("prune", label_of(pcfg), keyed_config(pcfg, every_entry=graph), (baseline,), **given)
 
 
+def chain_of(cfg: Mapping[str, Any], block: Block, baseline: Step, data: tuple[Step, Step]) -> list[Step]:
+    """The pruning steps of a block entry, in order: the one-shot step, or the k steps of its schedule (each
+    after the previous; ``data``: the features and index steps its short fine-tunings read). The last one is the
+    pruned network that fine-tuning starts from."""
+    if schedule.steps_of(block.config) == 1:
+        return [prune_step(block.config, baseline, block.graph)]
+    return prune_schedule.plan_chain(cfg, block.config, label_of(block.config), baseline, data)
+
+
+def final_step(cfg: Mapping[str, Any], block: Block, baseline: Step, data: tuple[Step, Step]) -> Step:
+    """The pruned network a block entry fine-tunes: the last step of :func:`chain_of`."""
+    return chain_of(cfg, block, baseline, data)[-1]
+
+
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     baseline = up["train"][0]  # pruning starts from the first seed's baseline
-    return [prune_step(block.config, baseline, block.graph) for block in prune_runs(cfg)]
+    data = (up["features"][0], up["index"][0])
+    return [s for block in prune_runs(cfg) for s in chain_of(cfg, block, baseline, data)]
 
 
 def criterion_config(step: Step) -> dict[str, Any]:
     """The config the criterion reads: the keyed config with the kept indices as the user gave them (a file's
-    path, inline entries) put back, so that what it reads and what an error names is theirs."""
-    return {**step.config, **{k: step.args[k] for k in ("kept", "kept_file") if k in step.args}}
+    path, inline entries) put back, so that what it reads and what an error names is theirs; a schedule step's
+    own entry (``schedule``: its place in the chain, its short fine-tuning) left out."""
+    keyed = {k: v for k, v in step.config.items() if k != "schedule"}
+    return {**keyed, **{k: step.args[k] for k in ("kept", "kept_file") if k in step.args}}
 
 
 def graph_family(cfg: Mapping[str, Any]) -> Any:
@@ -157,6 +184,8 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
     model = build(cfg["model"])
     x = example_inputs(cfg)
     for step in steps:
+        if step.config.get("schedule", {}).get("step", 1) > 1:
+            continue  # a later step of a schedule prunes the layers its first step checked
         try:
             check_config(model, x, criterion_config(step), family.ignored)
         except ValueError as err:
@@ -167,6 +196,7 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    prune_schedule.check(steps, cfg)  # a schedule's short fine-tunings draw their share of the pool
     family = graph_family(cfg) if steps else None
     if family is not None:
         return check_graph(steps, cfg, family)
@@ -234,11 +264,13 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     family = graph_family(ctx.cfg) if steps else None
     inputs = None if family is None else example_inputs(ctx.cfg)
     for step in steps:
-        baseline_step = step.up("train")
+        baseline_step = step.origin("train")
 
         def build(work: Path, step: Step = step, baseline_step: Step = baseline_step) -> dict[str, Any]:
             path = ctx.path(baseline_step) / "model.pt"
-            if family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
+            if "schedule" in step.config:  # one step of iterative pruning (asc/stages/prune_schedule.py)
+                baseline, model, info, graph = prune_schedule.build_step(step, work, ctx, family, inputs)
+            elif family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
                 baseline, _ = load_model(path)
                 model, info = prune_model(baseline, criterion_config(step))
                 graph = {"full": complexity(baseline)}
@@ -268,8 +300,8 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 baseline_seed=int(baseline_step.args["seed"]),
                 closest_distance=json.dumps(info.get("closest_distance", {})),
                 l1_norms=json.dumps(info["l1_norms"]),
-                train_time_s=0.0,
-                epochs=0,
+                **prune_schedule.training_of(info),  # a schedule step's short fine-tuning, else 0 s, 0 epochs
+                **prune_schedule.row_fields(step),
             )
             log.info(
                 "pruned %s: widths %s, %s before fine-tuning %.4f",

@@ -76,7 +76,7 @@ def distill_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     (features,), (idx,) = up["features"], up["index"]
-    baselines = {s.up("train").id: s.up("train") for s in up["prune"]}
+    baselines = {s.origin("train").id: s.origin("train") for s in up["prune"]}
     configs = [cfg] + [block_config(cfg, b.teacher) for b in prune_runs(cfg) if b.teacher is not None]
     steps = {}
     for c in configs:  # the global teacher and each `runs` block's own, each once
