@@ -67,7 +67,10 @@ def nested_fractions(
     rng = np.random.default_rng(seed)
     # Strata in sorted key order and files sorted by name before shuffling: the subsets are then a function of
     # the set of files and the seed, not of the order the index happened to list them in.
-    groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
+    if strata:
+        groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
+    else:  # no strata (a tagging set): the whole table is one stratum
+        groups = {(): np.arange(len(table))}
     names = table["filename"].astype(str).to_numpy() if "filename" in table.columns else None
     perms = []
     for key in sorted(groups, key=str):

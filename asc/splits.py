@@ -22,7 +22,7 @@ from asc.feature_arrays import load_array, read_rows
 @dataclass(frozen=True)
 class Split:
     x: torch.Tensor  # (N, n_mels, frames), normalised
-    y: torch.Tensor  # (N,) class indices in tau.SCENES order
+    y: torch.Tensor  # (N,) class indices in tau.SCENES order; tagging: (N, classes) float 0/1 tags
     rows: pd.DataFrame  # the index rows (filename, scene, city, location, device, split)
 
     def take(self, positions: np.ndarray | torch.Tensor) -> Split:
@@ -53,8 +53,18 @@ class Splits:
         return self.val if select_on == "val" else self.evaluate
 
 
-def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
-    """Join the per-fold features with the index: a clip's split is the index's (the hold-out lives there)."""
+def _labels(rows: pd.DataFrame, classes: int | None) -> torch.Tensor:
+    """Scene numbers (N,) of TAU's rows, or (N, classes) tags of a tagging set's (``classes`` given)."""
+    if classes is not None:
+        from asc.data.h5_clips import targets
+
+        return torch.from_numpy(targets(rows, classes))
+    return torch.tensor([tau.SCENES.index(s) for s in rows["scene"]], dtype=torch.long)
+
+
+def load_splits(feature_dir: Path, index_dir: Path, classes: int | None = None) -> Splits:
+    """Join the per-fold features with the index: a clip's split is the index's (the hold-out lives there).
+    ``classes``: a multi-label set's class count (its rows' ``labels`` become (N, classes) tags)."""
     index = tau.load_index(index_dir).set_index("filename")
     out = {}
     for fold, splits in (("train", ("train", "val")), ("evaluate", ("evaluate",))):
@@ -71,7 +81,7 @@ def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
         x, start = torch.from_numpy(x), 0
         for split, pos in zip(splits, positions, strict=True):
             sub = rows.iloc[pos].reset_index(drop=True).assign(split=split)
-            y = torch.tensor([tau.SCENES.index(s) for s in sub["scene"]], dtype=torch.long)
+            y = _labels(sub, classes)
             out[split] = Split(x[start : start + len(pos)], y, sub)  # a view: no copy
             start += len(pos)
         if fold == "train":

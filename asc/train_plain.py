@@ -1,7 +1,8 @@
 """Training and prediction of any ``nn.Module`` one network at a time: the zoo's families that fused training
 (asc/fused.py, same-shape sequential DCASE networks) does not cover. Same recipe and selection rule as
 :func:`asc.train.train_many`: the recipe's Adam or AdamW with its learning-rate schedule (:func:`optimizer_of`) +
-cross-entropy, shuffled mini-batches drawn with a generator seeded by the
+the task's loss (cross-entropy, or binary cross-entropy for tagging: asc.losses), scored by the task's metric
+(accuracy, or mAP), shuffled mini-batches drawn with a generator seeded by the
 run's seed, one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
 (with fewer epochs than that, the last). No resume: an interrupted run starts again.
 """
@@ -19,6 +20,8 @@ from torch import nn
 
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
+from asc.losses import per_model_loss
+from asc.tasks import SCENES, Task
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +52,12 @@ def train_one(
     *,
     device: torch.device | str = "cpu",
     eval_batch_size: int = 64,
+    task: Task = SCENES,
     **_speed: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
-    returns the history dict :func:`asc.train.train_many` returns. Speed options of the fused path are ignored.
+    returns the history dict :func:`asc.train.train_many` returns. ``task``: the loss and the selection metric
+    (y: class numbers (N,), or (N, classes) 0/1 tags for tagging). Speed options of the fused path are ignored.
     Raises NonFiniteError when the loss becomes non-finite."""
     device = torch.device(device)
     model, r = run.model.to(device), run.recipe
@@ -68,7 +73,8 @@ def train_one(
         order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
         for i in range(0, len(order), r.batch_size):
             idx = order[i : i + r.batch_size]
-            loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+            logits = model(x[idx].to(device))[:, None]  # (B, 1, classes): one model of the stacked loss
+            loss = per_model_loss(logits, y[idx].to(device)[:, None], task.multi_label)[0]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -79,15 +85,14 @@ def train_one(
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
             )
-        probs = predict(model, select[0], batch_size=eval_batch_size, device=device)
-        acc = float((probs.argmax(1) == select[1].numpy()).mean()) if len(probs) else math.nan
+        acc = _score(model, select, eval_batch_size, device, task)
         seconds = time.perf_counter() - start
         total += seconds
         history.append(
             {
                 "epoch": epoch,
                 "loss": loss,
-                "select_acc": acc,
+                task.select_key: acc,
                 "seconds": seconds,
                 "round_seconds": seconds,
                 "fused": 1,
@@ -102,11 +107,12 @@ def train_one(
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
         log.info(
-            "%s epoch %3d/%d  loss %.4f  select acc %.4f  %.1f s",
+            "%s epoch %3d/%d  loss %.4f  select %s %.4f  %.1f s",
             run.label,
             epoch,
             r.epochs,
             loss,
+            task.metric,
             acc,
             seconds,
         )
@@ -120,6 +126,18 @@ def train_one(
         "train_seconds": total,
         "epochs": r.epochs,
     }
+
+
+def _score(model: nn.Module, select: tuple, batch_size: int, device: torch.device, task: Task) -> float:
+    """The task's metric of ``model`` on the selection split: accuracy, or mAP of the sigmoid outputs."""
+    probs = predict(model, select[0], batch_size=batch_size, device=device, multi_label=task.multi_label)
+    if not len(probs):
+        return math.nan
+    if task.multi_label:
+        from asc.tagging_metrics import mean_average_precision
+
+        return float(mean_average_precision(probs, select[1].numpy()))
+    return float((probs.argmax(1) == select[1].numpy()).mean())
 
 
 def train_each(runs: Sequence[Any], train, select, **options: Any) -> list[dict[str, Any]]:

@@ -91,6 +91,41 @@ def _h5_digest(path: Path) -> dict[str, Any]:
         return {"bytes": path.stat().st_size, "names_targets_sha256": h.hexdigest()}
 
 
+def _h5_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.h5_clips import read_index
+
+    return read_index(root, dict(d["files"]))
+
+
+def _h5_waveforms(root: Path, rows: Any, d: Mapping[str, Any], rate: int) -> Any:
+    from asc.data.h5_clips import waveforms
+
+    return waveforms(
+        root,
+        rows,
+        sample_rate=int(d["sample_rate"]),
+        target_rate=rate,
+        clip_seconds=float(d["clip_seconds"]),
+    )
+
+
+def _h5_validation(table: Any, v: Mapping[str, Any]) -> Any:
+    from asc.data.h5_clips import split_validation
+
+    return split_validation(table, amount=float(v["amount"]), seed=int(v["seed"]))
+
+
+def _check_h5_files(d: Mapping[str, Any]) -> None:
+    from asc.data.h5_clips import check_files
+
+    check_files(dict(d["files"]))
+
+
+def _check_audioset_folder(d: Mapping[str, Any]) -> None:
+    _check_h5_files(d)
+    _check_audioset(d)
+
+
 def _generate_tagging_demo(d: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     from asc.data.tagging_demo import generate
 
@@ -110,6 +145,12 @@ class Layout:
     metadata: tuple[str, ...]
     key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
     generate: Callable[[Mapping[str, Any], Path], dict[str, Any]] | None = None  # a generated set's writer
+    # past the dataset stage: the index (root, dataset config) -> rows (asc/data/h5_clips.py's columns), the
+    # hold-out (index, dataset.validation) -> rows with ``val``, the waveforms (root, rows, dataset, rate) -> clips
+    index: Callable[[Path, Mapping[str, Any]], Any] | None = None
+    validation: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    waveforms: Callable[[Path, Any, Mapping[str, Any], int], Any] | None = None
+    validation_methods: tuple[str, ...] = ()
 
     def complete(self, root: Path) -> bool:
         """A finished copy whose index passes its checks is at ``root``."""
@@ -131,6 +172,13 @@ class Layout:
         clips = int(d["train_clips"]) + int(d["eval_clips"])
         return clips * int(round(float(d["clip_seconds"]) * int(d["sample_rate"]))) * 2
 
+
+_H5_PIPELINE: dict[str, Any] = {
+    "index": _h5_index,
+    "validation": _h5_validation,
+    "waveforms": _h5_waveforms,
+    "validation_methods": ("random",),
+}
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
@@ -156,9 +204,16 @@ LAYOUTS: dict[str, Layout] = {
             ),
             _listing_key,
         ),
-        Layout("audioset_hdf5", False, None, _check_audioset, (), _h5_key),
+        Layout("audioset_hdf5", False, None, _check_audioset_folder, (), _h5_key, None, **_H5_PIPELINE),
         Layout(
-            "tagging_demo", False, lambda root: False, lambda d: None, (), _h5_key, _generate_tagging_demo
+            "tagging_demo",
+            False,
+            lambda root: False,
+            _check_h5_files,
+            (),
+            _h5_key,
+            _generate_tagging_demo,
+            **_H5_PIPELINE,
         ),
     )
 }
@@ -175,8 +230,9 @@ def layout_of(d: Mapping[str, Any]) -> Layout | None:
 
 
 def check_stage(d: Mapping[str, Any], stage: str) -> None:
-    """Refuse, at planning, a job on one of these sets that asks for more than the dataset stage."""
-    if layout_of(d) is not None and stage != "dataset":
+    """Refuse, at planning, a job that asks for more than the dataset stage on a set without an index reader."""
+    layout = layout_of(d)
+    if layout is not None and layout.index is None and stage != "dataset":
         raise ConfigError(
             f"stage={stage} on dataset={d['name']}: asc downloads and checks it (stage=dataset) but its index and "
             "features are not wired into the pipeline yet; run `asc dataset=... stage=dataset`"

@@ -25,6 +25,7 @@ from asc.stages import dataset, index, teacher
 from asc.stages.prune import prune_runs, prune_step
 from asc.stages.train import baseline_spec, model_need, recipe
 from asc.step import Step, make_step
+from asc.tasks import task_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +89,12 @@ def check_fractions(
 ):
     """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
     at-least-one-clip rounding that silently turns 1 % into 20 %)."""
-    sizes = rows.groupby(list(strata)).size()
+    import pandas as pd
+
+    if not strata:  # one stratum: the whole pool
+        sizes = pd.Series({("all clips",): len(rows)})
+    else:
+        sizes = rows.groupby(list(strata)).size()
     smallest = int(sizes.min())
     for f in fractions:
         if f * smallest < 0.5:
@@ -104,7 +110,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     if drawn:
         table = index.preview(cfg)
         if table is not None:
-            check_fractions(pool_of(table, cfg["finetune"]["train_on"]), drawn)
+            check_fractions(
+                pool_of(table, cfg["finetune"]["train_on"]), drawn, task_of(cfg["dataset"]).strata
+            )
     names = sorted({s.args["split"] for s in steps if "split" in s.args})
     split_files.check_files(cfg, names, key="runs ... splits")
     spec = baseline_spec(cfg)  # an upper bound: a pruned network is smaller
@@ -123,7 +131,7 @@ def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
     from asc.fractions import nested_fractions
 
     fraction = step.args["fraction"]
-    return nested_fractions(pool, [fraction], seed=step.args["subset_seed"])[fraction]
+    return nested_fractions(pool, [fraction], seed=step.args["subset_seed"], strata=ctx.task.strata)[fraction]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -131,7 +139,9 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
     splits = ctx.splits(steps[0])
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
-    check_fractions(splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn)  # the index is built: exactly
+    check_fractions(
+        splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn, ctx.task.strata
+    )  # the index is built: exactly
     models = {}  # step id -> model: each pruned network and each baseline, read once
     pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
     for s in steps:

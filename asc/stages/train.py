@@ -20,6 +20,7 @@ from asc.errors import ConfigError, InputError
 from asc.recipes import DEFAULTS, keyed, selected_on
 from asc.sampling import UNIFORM
 from asc.step import Step, make_step
+from asc.tasks import classes_of
 
 if TYPE_CHECKING:
     from asc.context import Context
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECIPE_KEYS = ("epochs", "batch_size", "lr", "adam_eps", "select_after", "select_on", "precision")
-N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SCENES)
+N_SCENES = 10  # TAU's ten scene classes (asc.tasks.classes_of gives a dataset's own count)
 
 
 def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,9 +90,10 @@ def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) 
     f = cfg["features"]
     bands, frames = (int(v) for v in shape["input_shape"])
     error = InputError if what.startswith("train.init_from") else ConfigError
-    if int(shape["n_classes"]) != N_SCENES:
+    if int(shape["n_classes"]) != classes_of(cfg["dataset"]):
         raise error(
-            f"{what} has {shape['n_classes']} output classes, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+            f"{what} has {shape['n_classes']} output classes, but {cfg['dataset']['name']} has "
+            f"{classes_of(cfg['dataset'])} classes"
         )
     if (bands, frames) != (int(f["n_mels"]), int(f["frames"])):
         raise error(
@@ -164,9 +166,10 @@ def _check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[
     and matched against the network (layer names, shapes, classes; asc/nets/checkpoint.py, which imports torch,
     as the DCASE family's file check does). The disk estimate takes the published size (10^6 parameters when none)."""
     m, source = cfg["model"], cfg["train"].get("init_from")
-    if int(m.get("n_classes", fam.n_classes)) != N_SCENES:
+    if int(m.get("n_classes", fam.n_classes)) != classes_of(cfg["dataset"]):
         raise ConfigError(
-            f"model.n_classes={m.get('n_classes', fam.n_classes)}, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+            f"model.n_classes={m.get('n_classes', fam.n_classes)}, but {cfg['dataset']['name']} has "
+            f"{classes_of(cfg['dataset'])} classes: set model.n_classes={classes_of(cfg['dataset'])}"
         )
     if source:
         stat = Path(source).stat()
