@@ -32,12 +32,23 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         str(row.get("stage", "")),
         str(row.get("criterion") or "none"),
         str(row.get("layers") or ""),
+        ratio_of(row.get("ratio")),
         f"{float(fraction):g}" if fraction not in ("", "nan") else "",
         str(row.get("split") or ""),
         _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
         _whole(baseline_seed),
         teacher_of(row.get("teacher")),
     )
+
+
+def ratio_of(value: Any) -> str:
+    """A row's or criterion config's ``ratio`` (the share of filters removed) as the pooling key holds it:
+    ``"0.25"``; empty where the criterion decides its own count (no ratio)."""
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if math.isnan(ratio) else f"{ratio:g}"
 
 
 def teacher_of(label: Any) -> str:
@@ -61,14 +72,17 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return ("baseline", "none", "", "", "", "", seed, "")
+        return ("baseline", "none", "", "", "", "", "", seed, "")
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
+    ratio = ratio_of(prune.config.get("ratio"))
     if step.stage == "prune":
-        return ("prune", criterion, layers, "", "", "", seed, "")
+        return ("prune", criterion, layers, ratio, "", "", "", seed, "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
-    return ("finetune", criterion, layers, fraction, split, repeat, seed, teacher_of(teacher_label(step)))
+    return (
+        "finetune", criterion, layers, ratio, fraction, split, repeat, seed, teacher_of(teacher_label(step))
+    )  # fmt: skip
 
 
 def teacher_label(step: Any) -> str:
