@@ -18,7 +18,9 @@ from asc.stages import index
 from asc.validate import validate
 
 
-def write_packed(path: Path, names: list[str], tags: np.ndarray, *, samples: int = 320, seed: int = 0) -> None:
+def write_packed(
+    path: Path, names: list[str], tags: np.ndarray, *, samples: int = 320, seed: int = 0
+) -> None:
     """A small file in PANNs' layout: int16 waveforms of ``samples``, bool targets ``tags`` (N, classes)."""
     rng = np.random.default_rng(seed)
     with h5py.File(path, "w") as f:

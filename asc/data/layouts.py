@@ -43,10 +43,34 @@ def _check_esc50(d: Mapping[str, Any]) -> None:
 
 
 def _check_tut2018(d: Mapping[str, Any]) -> None:
-    from asc.data.tut2018 import CHANNEL_MIXES
+    from asc.data.tut2018 import CHANNEL_MIXES, LISTS, check_first_clip
 
     if d.get("channels") not in CHANNEL_MIXES:
         raise ConfigError(f"dataset.channels={d.get('channels')!r}; choose one of {', '.join(CHANNEL_MIXES)}")
+    root = Path(str(d.get("root")))
+    if not d.get("download", True) and (root / LISTS["evaluate"]).is_file():  # a brought folder: its audio
+        check_first_clip(root, int(d["sample_rate"]))
+
+
+def _tut2018_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.tut2018 import read_index
+
+    return read_index(root)
+
+
+def _tut2018_waveforms(root: Path, rows: Any, d: Mapping[str, Any], rate: int) -> Any:
+    from asc.data.tut2018 import load_clip
+
+    for name in rows["filename"]:
+        yield load_clip(
+            Path(root) / name, channels=str(d["channels"]), rate=rate, clip_seconds=float(d["clip_seconds"])
+        )
+
+
+def _grouped_validation(table: Any, v: Mapping[str, Any]) -> Any:
+    from asc.data.tau import split_validation
+
+    return split_validation(table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]))
 
 
 def _check_audioset(d: Mapping[str, Any]) -> None:
@@ -151,6 +175,8 @@ class Layout:
     validation: Callable[[Any, Mapping[str, Any]], Any] | None = None
     waveforms: Callable[[Path, Any, Mapping[str, Any], int], Any] | None = None
     validation_methods: tuple[str, ...] = ()
+    # config values that change the audio as the pipeline reads it (TUT 2018's channel mix): in the dataset's key
+    keyed: tuple[str, ...] = ()
 
     def complete(self, root: Path) -> bool:
         """A finished copy whose index passes its checks is at ``root``."""
@@ -191,6 +217,11 @@ LAYOUTS: dict[str, Layout] = {
             _check_tut2018,
             ("meta.csv", "evaluation_setup/fold1_train.txt", "evaluation_setup/fold1_evaluate.txt"),
             _listing_key,
+            index=_tut2018_index,
+            validation=_grouped_validation,  # TAU's location-grouped hold-out: the names say the location
+            waveforms=_tut2018_waveforms,
+            validation_methods=("grouped",),
+            keyed=("channels",),
         ),
         Layout(
             "fsd50k",
@@ -244,4 +275,4 @@ def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:
     layout, root = layout_of(d), Path(d["root"])
     if layout is None or not root.is_dir():
         raise InputError(f"dataset.root={root} is not a folder; point it at the dataset")
-    return layout.key(layout, d)
+    return layout.key(layout, d) | {k: d[k] for k in layout.keyed}

@@ -50,12 +50,15 @@ def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
         return None
     root = Path(str(d.get("root", "")))
     layout = layout_of(d)
-    if layout is not None:  # a packed set: its index where its files are there to read (not a generated one)
-        if layout.generated or not all((root / str(n)).is_file() for n in dict(d["files"]).values()):
+    if layout is not None:  # a set of asc.data.layouts: its index once its files are there (not generated)
+        if layout.generated:
             return None
-        stamp = tuple(_stamp(root / str(n)) for n in dict(d["files"]).values())
-        table = _layout_folds(json.dumps(d, sort_keys=True, default=str), stamp)
-        return table.copy()
+        # what the index is read from: the metadata files, or a packed set's HDF5 files
+        names = layout.metadata or tuple(str(n) for n in dict(d["files"]).values())
+        if not all((root / n).is_file() for n in names):
+            return None
+        stamp = tuple(_stamp(root / n) for n in names)
+        return _layout_folds(json.dumps(d, sort_keys=True, default=str), stamp).copy()
     stamp = tuple(_stamp(root / name) for name in (*REQUIRED, "audio"))
     table = _folds(json.dumps(d, sort_keys=True, default=str), stamp)
     return None if table is None else table.copy()
