@@ -83,10 +83,8 @@ N_SCENES = 10  # every scenes dataset here has TAU's ten scene classes (asc.data
 
 
 def classes_of(dataset_cfg: Mapping[str, Any]) -> int:
-    """The dataset's class count: a tagging set's ``classes`` (e.g. 527 for AudioSet), TAU's ten scenes."""
-    if task_of(dataset_cfg).multi_label:
-        return int(dataset_cfg["classes"])
-    return N_SCENES
+    """The dataset's class count: its ``classes`` (527 for AudioSet, 50 for ESC-50), else TAU's ten scenes."""
+    return int(dataset_cfg["classes"]) if "classes" in dataset_cfg else N_SCENES
 
 
 def task_of_rows(df: Any) -> Task:

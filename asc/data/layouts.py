@@ -24,6 +24,12 @@ def _read_esc50(root: Path) -> Any:
     return read_index(root)
 
 
+def _esc50_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.esc50 import pipeline_index
+
+    return pipeline_index(root, d["fold"])
+
+
 def _read_tut2018(root: Path) -> Any:
     from asc.data.tut2018 import read_split
 
@@ -209,7 +215,19 @@ _H5_PIPELINE: dict[str, Any] = {
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("esc50", True, _read_esc50, _check_esc50, ("meta/esc50.csv",), _listing_key),
+        Layout(
+            "esc50",
+            True,
+            _read_esc50,
+            _check_esc50,
+            ("meta/esc50.csv",),
+            _listing_key,
+            index=_esc50_index,
+            validation=_h5_validation,  # a random draw of the training folds' clips
+            waveforms=None,  # one mono WAV per clip: decoded as TAU's
+            validation_methods=("random",),
+            keyed=("fold",),  # the test fold decides the features' folds
+        ),
         Layout(
             "tut2018",
             True,

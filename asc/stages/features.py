@@ -150,8 +150,9 @@ def _check_first_clip(cfg: Mapping[str, Any], table: Any) -> None:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     f, d = cfg["features"], cfg["dataset"]
     table = index.folds(cfg)
-    layout = layout_of(d)  # a packed set's rate and lengths are checked with its files (asc.data.layouts)
-    if table is not None and not kind_of(d).generated and layout is None and len(table):
+    layout = layout_of(d)  # a set with its own reader checks its audio there (asc.data.layouts); WAVs here
+    wavs = layout is None or layout.waveforms is None
+    if table is not None and not kind_of(d).generated and wavs and len(table):
         _check_first_clip(cfg, table)  # first: what the audio is decides what the front end must fit
     check_frontend(f, float(d["clip_seconds"]))
     expected = d.get("expected_counts") or {k: d[k] for k in ("train_clips", "eval_clips") if k in d}
@@ -182,7 +183,9 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                     batch_size=int(rt["feature_batch_size"]),
                     device=ctx.device,
                     progress=rt["progress"],
-                    waveforms=lambda rows: layout.waveforms(root, rows, d, frontend.sample_rate),
+                    waveforms=None
+                    if layout.waveforms is None  # one WAV per clip (ESC-50): decoded as TAU's
+                    else lambda rows: layout.waveforms(root, rows, d, frontend.sample_rate),
                 )
             if not kind_of(d).has_audio:
                 from asc.data.standin import render_features
