@@ -293,4 +293,4 @@ def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:
     layout, root = layout_of(d), Path(d["root"])
     if layout is None or not root.is_dir():
         raise InputError(f"dataset.root={root} is not a folder; point it at the dataset")
-    return layout.key(layout, d) | {k: d[k] for k in layout.keyed}
+    return layout.key(layout, d) | {k: d.get(k) for k in layout.keyed}

@@ -37,7 +37,7 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
             return folder_key(dataset)
         files = dataset.get("files") or {}
         archives = {a: files.get(a) for a in dataset["archives"]}
-        return {"name": dataset["name"], "archives": archives} | {k: dataset[k] for k in layout.keyed}
+        return {"name": dataset["name"], "archives": archives} | {k: dataset.get(k) for k in layout.keyed}
     if kind_of(dataset).generated:  # `kind` is a declaration of the config, not data: it keys nothing
         return {k: v for k, v in dataset.items() if k not in ("validation", "kind")}
     if not dataset.get("download", True) or brought(dataset):
