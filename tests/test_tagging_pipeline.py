@@ -102,6 +102,11 @@ def test_brought_audioset_folder_planned_through_index_and_features(tmp_path: Pa
     check_plan(steps, cfg, upto="features")
     preview = index.preview(cfg)  # known at planning: the brought files are read for it
     assert preview["split"].value_counts().to_dict() == {"train": 27, "val": 3, "evaluate": 6}
+    with pytest.raises(ConfigError, match="features.resample=false: set features.resample=true"):
+        bad = _audioset(
+            tmp_path, "features.sample_rate=16000", "features.resample=false", "features.fmax=8000"
+        )
+        check_plan(make_plan(bad), bad, upto="features")
     with pytest.raises(ConfigError, match="dataset.validation.method='grouped'"):
         validate(_audioset(tmp_path, "dataset.validation.method=grouped"))
     with pytest.raises(ConfigError, match=r"model.n_classes=527, but audioset has 4 classes"):

@@ -154,6 +154,11 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     wavs = layout is None or layout.waveforms is None
     if table is not None and not kind_of(d).generated and wavs and len(table):
         _check_first_clip(cfg, table)  # first: what the audio is decides what the front end must fit
+    if not wavs and int(d["sample_rate"]) != int(f["sample_rate"]) and not f["resample"]:
+        raise ConfigError(
+            f"dataset.sample_rate={d['sample_rate']} but features.sample_rate={f['sample_rate']} and "
+            "features.resample=false: set features.resample=true (or the front end's rate to the set's)"
+        )
     check_frontend(f, float(d["clip_seconds"]))
     expected = d.get("expected_counts") or {k: d[k] for k in ("train_clips", "eval_clips") if k in d}
     clips = len(table) if table is not None else sum(int(v) for v in expected.values())
