@@ -16,7 +16,7 @@ from asc import results
 from asc.speed import SpeedOptions
 from asc.step import Step
 from asc.store import Artifact, Store
-from asc.tasks import Task, task_of
+from asc.tasks import Task, classes_of, task_of
 
 Batch = list[tuple[Step, Path]]  # (step, its work folder) pairs that one builder call builds together
 
@@ -141,7 +141,8 @@ class Context:
         feats, index = step.up("features"), step.up("index")
         key = (feats.key, index.key)
         if key not in self._splits:
-            self._splits[key] = load_splits(self.path(feats), self.path(index))
+            classes = classes_of(self.cfg["dataset"]) if self.task.multi_label else None
+            self._splits[key] = load_splits(self.path(feats), self.path(index), classes)
         return self._splits[key]
 
     def train_options(self, precision: str) -> dict[str, Any]:

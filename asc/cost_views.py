@@ -21,6 +21,7 @@ from asc.cost import memory_columns
 from asc.latency import canonical_spec
 from asc.quantised import deployed_accuracy
 from asc.results import MissingResultsError, layer_key, subsets
+from asc.tasks import task_of_rows
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _first_text(values: pd.Series) -> str:
 
 def cost_points(df: pd.DataFrame) -> pd.DataFrame:
     """One row per model (the baseline, then each criterion × layer set): counted and measured cost, and its
-    accuracy in % — mean, std, n and the 95 % t interval (``acc_low``, ``acc_high``) over its rows — after
+    accuracy (or the task's metric: mAP for tagging rows) in % — mean, std, n and the 95 % t interval (``acc_low``, ``acc_high``) over its rows — after
     fine-tuning on the largest subset when the model has fine-tuned rows (``basis`` "FT <f>%", or "FT split<f>"
     when only an official split has that share: the two are never pooled), else without
     fine-tuning ("no FT"; "trained" for the baseline)."""
@@ -93,6 +94,7 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
     spreads = [
         c.replace("_ms", f"_{s}_ms") for c in latencies for s in SPREAD if c.replace("_ms", f"_{s}_ms") in df
     ]
+    metric = task_of_rows(df).metric  # accuracy, or mAP for tagging rows; the points' column is "accuracy"
     records = []
     for (crit, layers), rows in df.groupby(["criterion", "layers"], sort=False, dropna=False):
         ft = rows[rows["finetuned"]]
@@ -107,7 +109,7 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
                 rows_acc, basis = ft, "FT"
         else:
             rows_acc, basis = rows, "trained" if (rows["stage"] == "baseline").all() else "no FT"
-        acc = mean_ci(rows_acc["accuracy"], scale=100.0)
+        acc = mean_ci(rows_acc[metric], scale=100.0)
         params = rows["params_keras"].dropna()
         rec = {
             "criterion": crit,
@@ -247,7 +249,7 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             "DCASE 128 KB": [PRECISION.get(int(b), "") if pd.notna(b) else "" for b in fits],
             "MACs (M)": (points["macs"] / 1e6).round(2),
             **lat_cols,
-            "Accuracy (%)": accuracy,
+            task_of_rows(df).metric_label: accuracy,
             "Accuracy of": points["basis"],
             "Front (MACs)": np.where(on_a_front(points, "macs"), "yes", ""),
         }

@@ -27,12 +27,15 @@ from asc.step import Step
 def _status(step: Step, cfg: Mapping[str, Any]) -> str:
     if not STORE_OF[step.stage]:
         return "always"
-    if step.stage == "dataset" and not kind_of(cfg["dataset"]).generated:
+    if step.stage == "dataset" and "root" in step.args:  # a folder (asc.stages.dataset.plan), not generated
+        from asc.data.layouts import layout_of
         from asc.data.prepare import is_complete
 
-        if not cfg["dataset"].get("download", True):
+        d, layout = cfg["dataset"], layout_of(cfg["dataset"])
+        if not d.get("download", True) or (layout is not None and not layout.downloadable):
             return "given"  # the user's own folder: used as it is, never built
-        return "cached" if is_complete(Path(cfg["dataset"]["root"])) else "missing"
+        complete = layout.complete if layout is not None else is_complete
+        return "cached" if complete(Path(d["root"])) else "missing"
     if not is_built(cfg, step):
         return "missing"
     return "damaged" if damage(cfg, step) else "cached"
@@ -52,6 +55,7 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
         approx = approx_examples_per_epoch(cfg)
         return lambda step: f"~{approx(step)}"
     from asc.fractions import nested_fractions
+    from asc.tasks import task_of
 
     train, pool = pool_of(table, "train"), pool_of(table, cfg["finetune"]["train_on"])
 
@@ -61,7 +65,8 @@ def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step],
         if step.stage == "train":
             return str(len(train))
         f = step.args["fraction"]
-        return str(len(nested_fractions(pool, [f], seed=step.args["subset_seed"])[f]))
+        strata = task_of(cfg["dataset"]).strata
+        return str(len(nested_fractions(pool, [f], seed=step.args["subset_seed"], strata=strata)[f]))
 
     return exact
 
@@ -93,11 +98,20 @@ def training_mode(cfg: Mapping[str, Any]) -> str:
 def costs(steps: Sequence[Step], cfg: Mapping[str, Any], needs: Sequence[Need]) -> list[str]:
     """What the job costs besides the table: the bytes it downloads, what it writes per file system (the disk
     check's needs) and its projected duration (asc/eta.py: which rates, from where)."""
+    from asc.data.layouts import layout_of
     from asc.disk import human_bytes, mount_point
     from asc.eta import Projection
 
-    d = cfg["dataset"]
-    if kind_of(d).generated or not any(s.stage == "dataset" for s in steps):
+    d, layout = cfg["dataset"], layout_of(cfg["dataset"])
+    if layout is not None:  # a set of asc.data.layouts: its archives, when it is downloaded and not complete
+        n = (
+            sum(int(d["files"][a]["bytes"]) for a in d["archives"])
+            if layout.downloadable and d.get("download", True) and not layout.complete(Path(d["root"]))
+            else 0
+        )
+        where = f"{human_bytes(n)} into {d.get('download_dir')}"
+        lines = [f"download: {where if n else 'nothing'}"]
+    elif kind_of(d).generated or not any(s.stage == "dataset" for s in steps):
         lines = ["download: nothing"]
     else:
         from asc.data.prepare import download_bytes

@@ -189,7 +189,8 @@ def evaluate(
     from asc.data.tau import SCENES
 
     labels = split.y.numpy()
+    names = getattr(split, "classes", None) or SCENES  # a set's own classes (ESC-50's 50), else TAU's scenes
     if trained:
         for p in probs:
-            warn_one_class(p.argmax(1), labels, SCENES)
-    return [metrics(p, labels, split.rows["device"].tolist(), SCENES) for p in probs]
+            warn_one_class(p.argmax(1), labels, names)
+    return [metrics(p, labels, split.rows["device"].tolist(), names) for p in probs]

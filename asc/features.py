@@ -14,7 +14,7 @@ checks every clip (finite, mono, rate, length). The normalisation statistics are
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -197,12 +197,15 @@ def extract(
     device: torch.device | str = "cpu",
     desc: str = "features",
     progress: bool | None = None,
+    waveforms: Iterable[np.ndarray] | None = None,
 ) -> BandSums:
     """Fill ``out`` (N, n_mels, frames: an array, or a :class:`NpyWriter` filled in order) with the features of
     ``paths`` in order; return the per-band sums of
     all ``stats_frames`` frames (for the normalisation statistics, without reading ``out`` back).
 
-    ``batch_size`` is the CPU batch (larger is slower: cache); CUDA always uses 64.
+    ``batch_size`` is the CPU batch (larger is slower: cache); CUDA always uses 64. ``waveforms``: the clips
+    (samples,) at the front end's rate, one per path (a packed HDF5 set's: asc/data/h5_clips.py) instead of
+    decoding ``paths``, which then only name the clips.
     """
     device = torch.device(device)
     logmel = LogMel(frontend).to(device)
@@ -211,7 +214,11 @@ def extract(
     sums = BandSums(frontend.n_mels)
     pending: list[np.ndarray] = []
     done = 0
-    clips = decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
+    clips = (
+        decoded(paths, frontend, clip_seconds, ahead=2 * batch, workers=workers)
+        if waveforms is None
+        else (np.asarray(y, dtype=frontend.dtype) for y in waveforms)
+    )
     with progress_bar(total=len(paths), desc=desc, unit="clip", show=show) as bar, torch.inference_mode():
         for i, y in enumerate(clips):
             pending.append(y)
@@ -243,12 +250,14 @@ def build_features(
     workers: int = 2,
     device: torch.device | str = "cpu",
     progress: bool | None = None,
+    waveforms: Callable[[pd.DataFrame], Iterable[np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """One float32 ``.npy`` array per split (plain writes into reserved space: a full disk is an error naming
     the folder, never a SIGBUS) + per-band normalisation stats from fold1_train (train + val).
 
     On any error (a bad clip, non-finite numbers) every file this call wrote is removed again, so the folder
-    never holds features or stats of a failed build.
+    never holds features or stats of a failed build. ``waveforms(rows)``: the clips of index rows, for a set
+    whose audio is not one WAV per clip (see :func:`extract`).
     """
     out_dir = Path(out_dir)
     written: list[Path] = []
@@ -264,6 +273,7 @@ def build_features(
             workers=workers,
             device=device,
             progress=progress,
+            waveforms=waveforms,
         )
     except BaseException:
         for path in written:
@@ -272,7 +282,13 @@ def build_features(
 
 
 def _build(
-    root: Path, table: pd.DataFrame, frontend: FrontEnd, out_dir: Path, written: list[Path], **speed: Any
+    root: Path,
+    table: pd.DataFrame,
+    frontend: FrontEnd,
+    out_dir: Path,
+    written: list[Path],
+    waveforms: Callable[[pd.DataFrame], Iterable[np.ndarray]] | None = None,
+    **speed: Any,
 ) -> dict[str, Any]:
     shapes = {}
     # The baseline normalises with statistics of every fold1_train clip, including those later used for validation.
@@ -283,7 +299,12 @@ def _build(
         written += [out_dir / f"{split}.npy", out_dir / f"{split}.csv"]
         with atomic_path(out_dir / f"{split}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:
             sums = extract(
-                [root / f for f in rows["filename"]], arr, frontend, desc=f"features {split}", **speed
+                [root / f for f in rows["filename"]],
+                arr,
+                frontend,
+                desc=f"features {split}",
+                waveforms=None if waveforms is None else waveforms(rows),
+                **speed,
             )
         if split in ("train", "val"):
             fold1_train.merge(sums)

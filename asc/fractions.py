@@ -68,7 +68,10 @@ def nested_fractions(
     rng = np.random.default_rng(seed)
     # Strata in sorted key order and files sorted by name before shuffling: the subsets are then a function of
     # the set of files and the seed, not of the order the index happened to list them in.
-    groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
+    if strata:
+        groups = table.reset_index(drop=True).groupby(list(strata), sort=True, dropna=False).indices
+    else:  # no strata (a tagging set): the whole table is one stratum
+        groups = {(): np.arange(len(table))}
     names = table["filename"].astype(str).to_numpy() if "filename" in table.columns else None
     perms = []
     for key in sorted(groups, key=str):
@@ -116,8 +119,13 @@ def check_fractions(
     rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
 ):
     """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
-    at-least-one-clip rounding that silently turns 1 % into 20 %)."""
-    sizes = rows.groupby(list(strata)).size()
+    at-least-one-clip rounding that silently turns 1 % into 20 %). No ``strata`` (tagging): the whole pool is one."""
+    import pandas as pd
+
+    if not strata:  # one stratum: the whole pool
+        sizes = pd.Series({("all clips",): len(rows)})
+    else:
+        sizes = rows.groupby(list(strata)).size()
     smallest = int(sizes.min())
     for f in fractions:
         if f * smallest < 0.5:

@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     """Every artifact of the job, in build order (stage by stage), each once."""
     planned: dict[str, list[Step]] = {}
+    layout = layout_of(cfg["dataset"])
     chain = (
-        CHAIN[:1] if layout_of(cfg["dataset"]) is not None else CHAIN
-    )  # asc.data.layouts: dataset stage only
+        CHAIN[:1] if layout is not None and layout.index is None else CHAIN
+    )  # without an index: stage=dataset
     for stage in chain:
         steps = stage.plan(cfg, {name: planned[name] for name in stage.upstream})
         planned[stage.name] = list({s.id: s for s in steps}.values())  # two blocks naming one run share it

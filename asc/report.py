@@ -21,7 +21,7 @@ from asc import figures
 from asc import latency as lat
 from asc.atomic import atomic_write_json, atomic_write_text
 from asc.cost_views import NOISE_NOTE, join_latency
-from asc.results import MissingResultsError, for_dataset, load
+from asc.results import MissingResultsError, for_dataset, load, with_ratio_labels
 from asc.table_writers import to_markdown, write_table
 from asc.tables import TABLES, summary_table
 from asc.tables_devices import per_device_table
@@ -37,7 +37,7 @@ def summary_markdown(df: pd.DataFrame) -> str:
     """The summary table as Markdown, ready to print at the end of a run (a note if there are no rows yet)."""
     if df.empty:
         return "_No results yet: run `asc experiment=demo` or `asc` to fill the results table._\n"
-    return to_markdown(summary_table(df))
+    return to_markdown(summary_table(with_ratio_labels(df)))
 
 
 def _read_latency(path: Path) -> pd.DataFrame | None:
@@ -115,7 +115,7 @@ def write_report(
     the per-dataset tables and figures go to ``out_dir/<dataset>/`` and their names are prefixed ``<dataset>/``;
     the summary table and ``latency.csv`` cover all datasets.
     """
-    df = load(results_path)
+    df = with_ratio_labels(load(results_path))  # a criterion at several ratios: one line per ratio
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}

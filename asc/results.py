@@ -222,6 +222,24 @@ def load(path: Path) -> pd.DataFrame:
     return normalize(raw)
 
 
+def with_ratio_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``criterion`` naming its ratio (``centrality 25%``) wherever one dataset holds a criterion
+    at several ratios (experiment=centrality_panns: 25/50/75 % removed), so that every table, comparison and
+    figure, which group by criterion, tells them apart; other rows unchanged."""
+    from asc.rows import ratio_of
+
+    if "ratio" not in df or df.empty:
+        return df
+    ratios = df["ratio"].map(ratio_of)
+    distinct = ratios.where(ratios.ne("")).groupby([df["dataset"], df["criterion"]]).transform("nunique")
+    several = distinct.gt(1) & ratios.ne("")
+    out = df.copy()
+    out.loc[several, "criterion"] = [
+        f"{c} {100 * float(r):g}%" for c, r in zip(df.loc[several, "criterion"], ratios[several], strict=True)
+    ]
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Query helpers shared by the report tables and the figures (both are views of this one table).
 

@@ -24,7 +24,7 @@ def dataset_label(dataset: Mapping[str, Any], folder_key: str | None = None) -> 
 
 def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     """What the report pools repeats by, from a results row (strings as the CSV holds them): the stage, the
-    criterion and layers, the fine-tuning fraction or split, the repeat, the baseline's seed, the pruning
+    criterion, layers and ratio (the share removed; empty where the criterion decides its count), the fine-tuning fraction or split, the repeat, the baseline's seed, the pruning
     schedule's step (``s/k`` from ``prune_step`` / ``prune_steps``; empty for one-shot pruning, so
     k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys) and the teacher
     of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
@@ -35,6 +35,7 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         str(row.get("stage", "")),
         str(row.get("criterion") or "none"),
         str(row.get("layers") or ""),
+        ratio_of(row.get("ratio")),
         f"{float(fraction):g}" if fraction not in ("", "nan") else "",
         str(row.get("split") or ""),
         _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
@@ -55,6 +56,16 @@ def prune_place(step: Any) -> tuple[int, int]:
     ``schedule`` entry, asc/stages/prune_schedule.py); (1, 1) for one-shot pruning."""
     place = step.origin("prune").config.get("schedule") or {}
     return int(place.get("steps", 1)), int(place.get("step", 1))
+
+
+def ratio_of(value: Any) -> str:
+    """A row's or criterion config's ``ratio`` (the share of filters removed) as the pooling key holds it:
+    ``"0.25"``; empty where the criterion decides its own count (no ratio)."""
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if math.isnan(ratio) else f"{ratio:g}"
 
 
 def teacher_of(label: Any) -> str:
@@ -78,17 +89,17 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return ("baseline", "none", "", "", "", "", seed, "", "")  # ... seed, schedule step, teacher
+        return ("baseline", "none", "", "", "", "", "", seed, "", "")  # ... seed, schedule step, teacher
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
-    steps, at = prune_place(step)
-    place = schedule_label(at, steps)
+    ratio = ratio_of(prune.config.get("ratio"))
+    place = schedule_label(*reversed(prune_place(step)))
     if step.stage == "prune":
-        return ("prune", criterion, layers, "", "", "", seed, place, "")
+        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
     teacher = teacher_of(teacher_label(step))
-    return ("finetune", criterion, layers, fraction, split, repeat, seed, place, teacher)
+    return ("finetune", criterion, layers, ratio, fraction, split, repeat, seed, place, teacher)
 
 
 def teacher_label(step: Any) -> str:

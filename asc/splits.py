@@ -22,12 +22,14 @@ from asc.feature_arrays import load_array, read_rows
 @dataclass(frozen=True)
 class Split:
     x: torch.Tensor  # (N, n_mels, frames), normalised
-    y: torch.Tensor  # (N,) class indices in tau.SCENES order
+    y: torch.Tensor  # (N,) class indices in tau.SCENES order; tagging: (N, classes) float 0/1 tags
     rows: pd.DataFrame  # the index rows (filename, scene, city, location, device, split)
+    classes: tuple[str, ...] | None = None  # class names in y's order (None: TAU's scenes, or tag numbers)
 
     def take(self, positions: np.ndarray | torch.Tensor) -> Split:
         idx = torch.as_tensor(positions, dtype=torch.long)
-        return Split(self.x[idx], self.y[idx], self.rows.iloc[idx.numpy()].reset_index(drop=True))
+        rows = self.rows.iloc[idx.numpy()].reset_index(drop=True)
+        return Split(self.x[idx], self.y[idx], rows, self.classes)
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,31 @@ class Splits:
         return self.val if select_on == "val" else self.evaluate
 
 
-def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
-    """Join the per-fold features with the index: a clip's split is the index's (the hold-out lives there)."""
-    index = tau.load_index(index_dir).set_index("filename")
+def _labels(rows: pd.DataFrame, classes: int | None) -> torch.Tensor:
+    """Scene numbers (N,) of TAU's rows, or (N, classes) tags of a tagging set's (``classes`` given)."""
+    if classes is not None:
+        from asc.data.h5_clips import targets
+
+        return torch.from_numpy(targets(rows, classes))
+    if "target" in rows:  # a set whose index numbers its own classes (ESC-50's 50)
+        return torch.tensor(rows["target"].astype(int).to_numpy(), dtype=torch.long)
+    return torch.tensor([tau.SCENES.index(s) for s in rows["scene"]], dtype=torch.long)
+
+
+def _class_names(index: pd.DataFrame) -> tuple[str, ...] | None:
+    """The class names of an index that numbers its classes (``target`` → ``scene``), else None."""
+    if "target" not in index:
+        return None
+    pairs = dict(zip(index["target"].astype(int), index["scene"], strict=True))
+    return tuple(pairs.get(k, str(k)) for k in range(max(pairs) + 1))
+
+
+def load_splits(feature_dir: Path, index_dir: Path, classes: int | None = None) -> Splits:
+    """Join the per-fold features with the index: a clip's split is the index's (the hold-out lives there).
+    ``classes``: a multi-label set's class count (its rows' ``labels`` become (N, classes) tags)."""
+    table = tau.load_index(index_dir)
+    names = _class_names(table)
+    index = table.set_index("filename")
     out = {}
     for fold, splits in (("train", ("train", "val")), ("evaluate", ("evaluate",))):
         rows = read_rows(feature_dir, fold)
@@ -71,12 +95,15 @@ def load_splits(feature_dir: Path, index_dir: Path) -> Splits:
         x, start = torch.from_numpy(x), 0
         for split, pos in zip(splits, positions, strict=True):
             sub = rows.iloc[pos].reset_index(drop=True).assign(split=split)
-            y = torch.tensor([tau.SCENES.index(s) for s in sub["scene"]], dtype=torch.long)
-            out[split] = Split(x[start : start + len(pos)], y, sub)  # a view: no copy
+            y = _labels(sub, classes)
+            out[split] = Split(x[start : start + len(pos)], y, sub, names)  # a view: no copy
             start += len(pos)
         if fold == "train":
             parts = [out[split] for split in splits]
             out["fold1_train"] = Split(
-                x, torch.cat([p.y for p in parts]), pd.concat([p.rows for p in parts], ignore_index=True)
+                x,
+                torch.cat([p.y for p in parts]),
+                pd.concat([p.rows for p in parts], ignore_index=True),
+                names,
             )
     return Splits(**out)

@@ -33,6 +33,9 @@ class Task:
     range: Mapping[str, tuple[float, float]]
     select_key: str  # the per-epoch history entry of the selection metric (asc.train)
     finite: tuple[str, ...]  # metrics that must be finite before a model is stored (d′ may be ±inf)
+    # the index columns whose every combination keeps its share in a fine-tuning fraction (asc.fractions);
+    # none: one stratum (a clip of many tags has no one class to stratify by)
+    strata: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -50,6 +53,7 @@ SCENES = Task(
     range={"accuracy": (0.0, 1.0), "class_avg_accuracy": (0.0, 1.0), "log_loss": (0.0, float("inf"))},
     select_key="select_acc",
     finite=("accuracy", "log_loss"),
+    strata=("scene", "device"),
 )
 # mAP, AUC and d' as PANNs reports them (audioset_tagging_cnn/pytorch/evaluate.py, utilities.d_prime): d' is
 # sqrt(2)·Φ⁻¹(AUC), unbounded; differences of mAP and AUC in points (×100) as PANNs' tables print them.
@@ -73,6 +77,14 @@ def task_of(dataset_cfg: Mapping[str, Any]) -> Task:
     if name not in TASKS:
         raise ConfigError(f"dataset.task={name!r} is not a task; choose one of {', '.join(TASKS)}")
     return TASKS[name]
+
+
+N_SCENES = 10  # every scenes dataset here has TAU's ten scene classes (asc.data.tau.SCENES)
+
+
+def classes_of(dataset_cfg: Mapping[str, Any]) -> int:
+    """The dataset's class count: its ``classes`` (527 for AudioSet, 50 for ESC-50), else TAU's ten scenes."""
+    return int(dataset_cfg["classes"]) if "classes" in dataset_cfg else N_SCENES
 
 
 def task_of_rows(df: Any) -> Task:

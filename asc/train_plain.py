@@ -1,7 +1,8 @@
 """Training and prediction of any ``nn.Module`` one network at a time: the zoo's families that fused training
 (asc/fused.py, same-shape sequential DCASE networks) does not cover. Same recipe and selection rule as
 :func:`asc.train.train_many`: the recipe's Adam or AdamW with its learning-rate schedule (:func:`optimizer_of`) +
-cross-entropy, shuffled mini-batches drawn with a generator seeded by the
+the task's loss (cross-entropy, or binary cross-entropy for tagging: asc.losses), scored by the task's metric
+(accuracy, or mAP), shuffled mini-batches drawn with a generator seeded by the
 run's seed, one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
 (with fewer epochs than that, the last). No resume: an interrupted run starts again.
 """
@@ -19,7 +20,9 @@ from torch import nn
 
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
+from asc.losses import per_model_loss
 from asc.speed import SpeedOptions
+from asc.tasks import SCENES, Task
 from asc.train_select import keeps
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,14 @@ def train_one(
     train: tuple[torch.Tensor, torch.Tensor],
     select: tuple[torch.Tensor, torch.Tensor],
     speed: SpeedOptions | None = None,
+    *,
+    task: Task = SCENES,
     **_fused: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
     returns the history dict :func:`asc.train.train_many` returns. Of ``speed`` (:class:`asc.speed.SpeedOptions`)
-    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, task, callback)
-    are ignored. Raises NonFiniteError when the loss becomes non-finite."""
+    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, callback)
+    are ignored. ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags). Raises NonFiniteError when the loss becomes non-finite."""
     speed = speed or SpeedOptions()
     device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
     model, r = run.model.to(device), run.recipe
@@ -67,20 +72,19 @@ def train_one(
     for epoch in range(1, r.epochs + 1):
         start = time.perf_counter()
         order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
-        loss = _epoch(model, opt, (x, y), order, r.batch_size, device)
+        loss = _epoch(model, opt, (x, y), order, r.batch_size, device, task)
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
             )
-        probs = predict(model, select[0], batch_size=eval_batch_size, device=device)
-        acc = float((probs.argmax(1) == select[1].numpy()).mean()) if len(probs) else math.nan
+        acc = _score(model, select, eval_batch_size, device, task)
         seconds = time.perf_counter() - start
         total += seconds
         history.append(
             {
                 "epoch": epoch,
                 "loss": loss,
-                "select_acc": acc,
+                task.select_key: acc,
                 "seconds": seconds,
                 "round_seconds": seconds,
                 "fused": 1,
@@ -94,11 +98,12 @@ def train_one(
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
         log.info(
-            "%s epoch %3d/%d  loss %.4f  select acc %.4f  %.1f s",
+            "%s epoch %3d/%d  loss %.4f  select %s %.4f  %.1f s",
             run.label,
             epoch,
             r.epochs,
             loss,
+            task.metric,
             acc,
             seconds,
         )
@@ -114,20 +119,36 @@ def train_one(
     }
 
 
-def _epoch(model: nn.Module, opt: torch.optim.Optimizer, train, order: torch.Tensor, batch_size: int, device):
-    """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches; returns the mean loss."""
+def _epoch(
+    model: nn.Module, opt: torch.optim.Optimizer, train, order: torch.Tensor, batch_size: int, device, task: Task
+) -> float:
+    """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches, with the task's loss; returns
+    the mean loss."""
     x, y = train
     model.train()
     loss_sum = 0.0
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        loss = nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+        logits = model(x[idx].to(device))[:, None]  # (B, 1, classes): one model of the stacked loss
+        loss = per_model_loss(logits, y[idx].to(device)[:, None], task.multi_label)[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         opt.scheduler.step()
         loss_sum += float(loss.detach()) * len(idx)
     return loss_sum / max(len(order), 1)
+
+
+def _score(model: nn.Module, select: tuple, batch_size: int, device: torch.device, task: Task) -> float:
+    """The task's metric of ``model`` on the selection split: accuracy, or mAP of the sigmoid outputs."""
+    probs = predict(model, select[0], batch_size=batch_size, device=device, multi_label=task.multi_label)
+    if not len(probs):
+        return math.nan
+    if task.multi_label:
+        from asc.tagging_metrics import mean_average_precision
+
+        return float(mean_average_precision(probs, select[1].numpy()))
+    return float((probs.argmax(1) == select[1].numpy()).mean())
 
 
 def train_each(

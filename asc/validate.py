@@ -127,8 +127,10 @@ def _dataset(d: Mapping[str, Any]) -> None:
     (asc.data.kinds) and the downloaded sets' options."""
     integer("dataset.sample_rate", d["sample_rate"], 1)
     number("dataset.clip_seconds", d["clip_seconds"], 0.0, 3600.0)
-    if layout_of(d) is None:  # a set of asc.data.layouts: only its dataset stage runs (check_stage)
-        choice("dataset.validation.method", d["validation"]["method"], ("grouped", "official"))
+    layout = layout_of(d)  # a set of asc.data.layouts: its own hold-out methods (none: dataset stage only)
+    if layout is None or layout.validation_methods:
+        methods = layout.validation_methods if layout is not None else ("grouped", "official")
+        choice("dataset.validation.method", d["validation"]["method"], methods)
         number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
         integer("dataset.validation.seed", d["validation"]["seed"], 0)
     choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))

@@ -226,8 +226,8 @@ def test_audioset_folder_is_checked_and_keyed_at_planning(tmp_path: Path) -> Non
     overrides = (f"paths.data={tmp_path}/data", "dataset=audioset", f"dataset.root={folder}", "stage=dataset")
     cfg = composed(*overrides)
     validate(cfg)
-    steps = make_plan(cfg)
-    assert [s.stage for s in steps] == ["dataset"]
+    steps = make_plan(cfg)  # the whole chain: its index, features and training read the packed files
+    assert [s.stage for s in steps][:4] == ["dataset", "index", "features", "train"]
     check_plan(steps, cfg, upto="dataset")
     key = steps[0].key
     write_h5(folder / "eval.h5", n=2, target=np.eye(2, 527, dtype=bool))  # other labels: another dataset
@@ -235,8 +235,9 @@ def test_audioset_folder_is_checked_and_keyed_at_planning(tmp_path: Path) -> Non
     write_h5(folder / "eval.h5", samples=441000)
     with pytest.raises(InputError, match=r"eval.h5: waveform has 441000 samples"):
         make_plan(composed(*overrides))
-    with pytest.raises(ConfigError, match="stage=train on dataset=audioset"):
-        validate(composed(*overrides[:-1], "stage=train"))
+    validate(composed(*overrides[:-1], "stage=train"))
+    with pytest.raises(ConfigError, match="stage=train on dataset=fsd50k"):  # no index reader yet
+        validate(composed(f"paths.data={tmp_path}/data", "dataset=fsd50k", "stage=train"))
 
 
 def test_layouts_and_brought_folders_are_keyed_by_content(tmp_path: Path) -> None:
@@ -253,7 +254,7 @@ def test_generated_tagging_demo_and_16k_scene_demo_plan(tmp_path: Path) -> None:
     base = (f"paths.data={tmp_path}/data", "stage=dataset")
     cfg = composed(*base, "dataset=tagging_demo")
     validate(cfg)
-    (step,) = make_plan(cfg)
+    step = make_plan(cfg)[0]
     check_plan([step], cfg, upto="dataset")
     assert step.config["classes"] == 24 and "root" not in step.args
     assert make_plan(composed(*base, "dataset=tagging_demo", "dataset.seed=1"))[0].key != step.key

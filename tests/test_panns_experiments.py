@@ -1,6 +1,6 @@
-"""experiment=centrality_panns and experiment=epanns at planning: the steps they plan (on the scene demo at
-32 kHz, CNN14's front end, until the tagging demo runs through the pipeline) and a missing PANNs checkpoint
-refused in one line."""
+"""experiment=centrality_panns and experiment=epanns at planning: the steps they plan (here on the scene demo at
+32 kHz, CNN14's front end; both run end to end on the tagging demo in tests/test_experiments.py) and a missing
+PANNs checkpoint refused in one line."""
 
 from __future__ import annotations
 

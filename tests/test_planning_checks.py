@@ -37,7 +37,9 @@ def three_class_keras(path: Path) -> Path:
 
 def test_a_given_model_with_other_classes_is_refused_naming_both_values(tmp_path: Path) -> None:
     h5 = three_class_keras(tmp_path / "other_task.h5")
-    with pytest.raises(InputError, match=r"train.init_from=.*other_task.h5 has 3 output classes.* 10 scenes"):
+    with pytest.raises(
+        InputError, match=r"train.init_from=.*other_task.h5 has 3 output classes.* 10 classes"
+    ):
         planned(f"train.init_from={h5}", tmp=tmp_path)
     assert nothing_built(tmp_path)
 

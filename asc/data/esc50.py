@@ -68,3 +68,20 @@ def fold_split(index: pd.DataFrame, fold: int) -> dict[str, pd.DataFrame]:
     """Train (the four other folds) and test (``fold``) clips, as ESC-50's 5-fold cross-validation does."""
     fold = check_fold(fold)
     return {"train": index[index["fold"] != fold], "test": index[index["fold"] == fold]}
+
+
+def pipeline_index(root: str | Path, fold: int) -> pd.DataFrame:
+    """The pipeline's index rows: filename (``audio/<file>``), scene (the category), target (its class number),
+    fold, device (``-``: ESC-50 names none) and split: ``evaluate`` for the test fold ``dataset.fold``, ``train``
+    for the four others (the hold-out is drawn from them: asc/data/h5_clips.split_validation)."""
+    index = read_index(root)
+    return pd.DataFrame(
+        {
+            "filename": [f"{AUDIO}/{f}" for f in index["filename"]],
+            "scene": index["category"],
+            "target": index["target"],
+            "fold": index["fold"],
+            "device": "-",
+            "split": ["evaluate" if f == check_fold(fold) else "train" for f in index["fold"]],
+        }
+    )

@@ -52,7 +52,8 @@ class DatasetKind:
         return tau.read_folds(root, expected_counts=d.get("expected_counts") or {})
 
     def train_clips(self, d: Mapping[str, Any]) -> int:
-        return int((d.get("expected_counts") or {}).get("train", 0))
+        """TAU's ``expected_counts.train``; a generated packed set's ``train_clips`` (the tagging demo)."""
+        return int((d.get("expected_counts") or {}).get("train", d.get("train_clips", 0)))
 
     def check_options(self, d: Mapping[str, Any]) -> None:
         for key in ("root", "download_dir"):

@@ -24,6 +24,12 @@ def _read_esc50(root: Path) -> Any:
     return read_index(root)
 
 
+def _esc50_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.esc50 import pipeline_index
+
+    return pipeline_index(root, d["fold"])
+
+
 def _read_tut2018(root: Path) -> Any:
     from asc.data.tut2018 import read_split
 
@@ -43,10 +49,34 @@ def _check_esc50(d: Mapping[str, Any]) -> None:
 
 
 def _check_tut2018(d: Mapping[str, Any]) -> None:
-    from asc.data.tut2018 import CHANNEL_MIXES
+    from asc.data.tut2018 import CHANNEL_MIXES, LISTS, check_first_clip
 
     if d.get("channels") not in CHANNEL_MIXES:
         raise ConfigError(f"dataset.channels={d.get('channels')!r}; choose one of {', '.join(CHANNEL_MIXES)}")
+    root = Path(str(d.get("root")))
+    if not d.get("download", True) and (root / LISTS["evaluate"]).is_file():  # a brought folder: its audio
+        check_first_clip(root, int(d["sample_rate"]))
+
+
+def _tut2018_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.tut2018 import read_index
+
+    return read_index(root)
+
+
+def _tut2018_waveforms(root: Path, rows: Any, d: Mapping[str, Any], rate: int) -> Any:
+    from asc.data.tut2018 import load_clip
+
+    for name in rows["filename"]:
+        yield load_clip(
+            Path(root) / name, channels=str(d["channels"]), rate=rate, clip_seconds=float(d["clip_seconds"])
+        )
+
+
+def _grouped_validation(table: Any, v: Mapping[str, Any]) -> Any:
+    from asc.data.tau import split_validation
+
+    return split_validation(table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]))
 
 
 def _check_audioset(d: Mapping[str, Any]) -> None:
@@ -91,6 +121,41 @@ def _h5_digest(path: Path) -> dict[str, Any]:
         return {"bytes": path.stat().st_size, "names_targets_sha256": h.hexdigest()}
 
 
+def _h5_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.h5_clips import read_index
+
+    return read_index(root, dict(d["files"]))
+
+
+def _h5_waveforms(root: Path, rows: Any, d: Mapping[str, Any], rate: int) -> Any:
+    from asc.data.h5_clips import waveforms
+
+    return waveforms(
+        root,
+        rows,
+        sample_rate=int(d["sample_rate"]),
+        target_rate=rate,
+        clip_seconds=float(d["clip_seconds"]),
+    )
+
+
+def _h5_validation(table: Any, v: Mapping[str, Any]) -> Any:
+    from asc.data.h5_clips import split_validation
+
+    return split_validation(table, amount=float(v["amount"]), seed=int(v["seed"]))
+
+
+def _check_h5_files(d: Mapping[str, Any]) -> None:
+    from asc.data.h5_clips import check_files
+
+    check_files(dict(d["files"]))
+
+
+def _check_audioset_folder(d: Mapping[str, Any]) -> None:
+    _check_h5_files(d)
+    _check_audioset(d)
+
+
 def _generate_tagging_demo(d: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     from asc.data.tagging_demo import generate
 
@@ -110,6 +175,14 @@ class Layout:
     metadata: tuple[str, ...]
     key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
     generate: Callable[[Mapping[str, Any], Path], dict[str, Any]] | None = None  # a generated set's writer
+    # past the dataset stage: the index (root, dataset config) -> rows (asc/data/h5_clips.py's columns), the
+    # hold-out (index, dataset.validation) -> rows with ``val``, the waveforms (root, rows, dataset, rate) -> clips
+    index: Callable[[Path, Mapping[str, Any]], Any] | None = None
+    validation: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    waveforms: Callable[[Path, Any, Mapping[str, Any], int], Any] | None = None
+    validation_methods: tuple[str, ...] = ()
+    # config values that change the audio as the pipeline reads it (TUT 2018's channel mix): in the dataset's key
+    keyed: tuple[str, ...] = ()
 
     def complete(self, root: Path) -> bool:
         """A finished copy whose index passes its checks is at ``root``."""
@@ -132,10 +205,29 @@ class Layout:
         return clips * int(round(float(d["clip_seconds"]) * int(d["sample_rate"]))) * 2
 
 
+_H5_PIPELINE: dict[str, Any] = {
+    "index": _h5_index,
+    "validation": _h5_validation,
+    "waveforms": _h5_waveforms,
+    "validation_methods": ("random",),
+}
+
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("esc50", True, _read_esc50, _check_esc50, ("meta/esc50.csv",), _listing_key),
+        Layout(
+            "esc50",
+            True,
+            _read_esc50,
+            _check_esc50,
+            ("meta/esc50.csv",),
+            _listing_key,
+            index=_esc50_index,
+            validation=_h5_validation,  # a random draw of the training folds' clips
+            waveforms=None,  # one mono WAV per clip: decoded as TAU's
+            validation_methods=("random",),
+            keyed=("fold",),  # the test fold decides the features' folds
+        ),
         Layout(
             "tut2018",
             True,
@@ -143,6 +235,11 @@ LAYOUTS: dict[str, Layout] = {
             _check_tut2018,
             ("meta.csv", "evaluation_setup/fold1_train.txt", "evaluation_setup/fold1_evaluate.txt"),
             _listing_key,
+            index=_tut2018_index,
+            validation=_grouped_validation,  # TAU's location-grouped hold-out: the names say the location
+            waveforms=_tut2018_waveforms,
+            validation_methods=("grouped",),
+            keyed=("channels",),
         ),
         Layout(
             "fsd50k",
@@ -156,9 +253,16 @@ LAYOUTS: dict[str, Layout] = {
             ),
             _listing_key,
         ),
-        Layout("audioset_hdf5", False, None, _check_audioset, (), _h5_key),
+        Layout("audioset_hdf5", False, None, _check_audioset_folder, (), _h5_key, None, **_H5_PIPELINE),
         Layout(
-            "tagging_demo", False, lambda root: False, lambda d: None, (), _h5_key, _generate_tagging_demo
+            "tagging_demo",
+            False,
+            lambda root: False,
+            _check_h5_files,
+            (),
+            _h5_key,
+            _generate_tagging_demo,
+            **_H5_PIPELINE,
         ),
     )
 }
@@ -175,8 +279,9 @@ def layout_of(d: Mapping[str, Any]) -> Layout | None:
 
 
 def check_stage(d: Mapping[str, Any], stage: str) -> None:
-    """Refuse, at planning, a job on one of these sets that asks for more than the dataset stage."""
-    if layout_of(d) is not None and stage != "dataset":
+    """Refuse, at planning, a job that asks for more than the dataset stage on a set without an index reader."""
+    layout = layout_of(d)
+    if layout is not None and layout.index is None and stage != "dataset":
         raise ConfigError(
             f"stage={stage} on dataset={d['name']}: asc downloads and checks it (stage=dataset) but its index and "
             "features are not wired into the pipeline yet; run `asc dataset=... stage=dataset`"
@@ -188,4 +293,4 @@ def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:
     layout, root = layout_of(d), Path(d["root"])
     if layout is None or not root.is_dir():
         raise InputError(f"dataset.root={root} is not a folder; point it at the dataset")
-    return layout.key(layout, d)
+    return layout.key(layout, d) | {k: d.get(k) for k in layout.keyed}

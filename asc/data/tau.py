@@ -170,10 +170,11 @@ def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: in
 
 
 def save_index(table: pd.DataFrame, out_dir: Path) -> None:
-    """index.csv plus one file list per split (the saved, reusable split)."""
+    """index.csv plus one file list per split (the saved, reusable split): each clip's scene, or its tags
+    (``labels``) for a tagging set."""
     table.to_csv(out_dir / "index.csv", index=False)
     for split in SPLITS:
-        table.loc[table["split"] == split, ["filename", "scene"]].to_csv(
+        table.loc[table["split"] == split, [c for c in ("filename", "scene", "labels") if c in table]].to_csv(
             out_dir / f"{split}.csv", index=False
         )
 

@@ -61,3 +61,66 @@ def read_split(root: str | Path, *, expect_full: bool = True) -> dict[str, pd.Da
             f"{LISTS['train']} and {LISTS['evaluate']} share {len(both)} clip(s), e.g. {min(both)}"
         )
     return out
+
+
+def read_index(root: str | Path) -> pd.DataFrame:
+    """Fold 1 as the pipeline's index rows (filename, scene, city, location, device, split = train | evaluate):
+    the fields parsed from the names (``audio/<scene>-<city>-<location>-<segment>-<device>.wav``, as TAU's), the
+    location ``<city>-<location>`` (what the grouped hold-out keeps together). Checked by :func:`read_split`."""
+    from asc.data.tau import parse_filename
+
+    rows = []
+    for split, table in read_split(root).items():
+        for filename, scene in zip(table["filename"], table["scene_label"], strict=True):
+            try:
+                fields = parse_filename(filename)
+            except ValueError as err:
+                raise InputError(f"{Path(root) / LISTS[split]}: {err}") from None
+            rows.append({**fields, "filename": filename, "scene": scene, "split": split})
+    return pd.DataFrame(rows, columns=["filename", "scene", "city", "location", "device", "split"])
+
+
+def load_clip(path: Path, *, channels: str, rate: int, clip_seconds: float) -> np.ndarray:
+    """One clip (samples,) float32 at ``rate``: decoded, its two channels mixed by ``channels``
+    (:data:`CHANNEL_MIXES`), resampled (scipy.signal.resample_poly) from the file's rate. InputError naming the
+    file when it is unreadable, mono, non-finite or not ``clip_seconds`` long."""
+    from math import gcd
+
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    try:
+        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # noqa: BLE001 - libsndfile's reasons vary: name the file, in one line
+        raise InputError(
+            f"cannot decode {path} ({str(err).strip().splitlines()[-1]}); re-download it"
+        ) from None
+    if audio.shape[1] != CHANNELS:
+        raise InputError(f"{path} has {audio.shape[1]} channel(s); TUT 2018 clips are stereo as published")
+    y = mix(audio, channels)
+    if sr != rate:
+        g = gcd(int(sr), int(rate))
+        y = resample_poly(y, int(rate) // g, int(sr) // g).astype(np.float32)
+    if not np.isfinite(y).all() or y.size != round(clip_seconds * rate):
+        raise InputError(
+            f"{path} has {y.size} samples at {rate} Hz (expected {round(clip_seconds * rate)}) or non-finite "
+            "ones; the file is truncated or damaged, re-download it"
+        )
+    return y
+
+
+def check_first_clip(root: Path, sample_rate: int) -> None:
+    """Planning, on a brought folder: the first clip of fold 1's evaluate list is stereo at ``sample_rate``
+    (a header read); InputError in one line otherwise (a mono or resampled copy)."""
+    import soundfile as sf
+
+    listed = pd.read_csv(root / LISTS["evaluate"], sep="\t", header=None, usecols=[0], names=["filename"])
+    if listed.empty:
+        return
+    path = root / listed["filename"].iloc[0]
+    info = sf.info(str(path))
+    if info.channels != CHANNELS or info.samplerate != sample_rate:
+        raise InputError(
+            f"{path} is {info.channels} channel(s) at {info.samplerate} Hz; TUT 2018 is published stereo at "
+            f"{sample_rate} Hz (dataset.sample_rate): bring the published clips, the mix is dataset.channels"
+        )

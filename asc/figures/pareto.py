@@ -19,6 +19,7 @@ from asc.compare import MeanCI
 from asc.cost_views import DEPLOYED, cost_points, latency_columns_in, pareto_fronts, spread_notes
 from asc.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
 from asc.results import MissingResultsError, for_dataset
+from asc.tasks import task_of_rows
 
 FRONT_STYLE = {"fine-tuned": {"ls": "--", "color": "0.2"}, "not fine-tuned": {"ls": ":", "color": "0.55"}}
 
@@ -127,7 +128,7 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
         stats = [
             MeanCI(p["accuracy"], 0.0, int(p["n"]), p["acc_low"], p["acc_high"]) for _, p in points.iterrows()
         ]
-        axes[0][0].set_ylabel(f"Accuracy (%)\n{ci_note(stats)}")
+        axes[0][0].set_ylabel(f"{task_of_rows(df).metric_label}\n{ci_note(stats)}")
         handles = [
             plt.Line2D(
                 [],

@@ -72,6 +72,7 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
 
     info: dict[str, Any] = {
         "criterion": name,
+        "ratio": cfg.get("ratio"),
         "layers": layers,
         "kept": {},
         "closest_distance": {},

@@ -79,6 +79,7 @@ def prune_network(
     params0, macs0 = sum(t.numel() for t in model.parameters()), count_macs(model, example_inputs)
     info: dict[str, Any] = {
         "criterion": cfg["name"],
+        "ratio": cfg.get("ratio"),
         "layers": list(cfg.get("layers") or ["*"]),
         "convs": net.convs,
     }

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from asc.disk import Need, model_artifact_bytes
 from asc.errors import ConfigError, InputError
+from asc.tasks import classes_of
 
 if TYPE_CHECKING:
     from asc.step import Step
 
-N_SCENES = 10  # every dataset here has TAU's ten scene classes (asc.data.tau.SCENES)
 
 
 def parameters(spec: Mapping[str, Any]) -> int:
@@ -37,9 +37,10 @@ def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) 
     f = cfg["features"]
     bands, frames = (int(v) for v in shape["input_shape"])
     error = InputError if what.startswith("train.init_from") else ConfigError
-    if int(shape["n_classes"]) != N_SCENES:
+    if int(shape["n_classes"]) != classes_of(cfg["dataset"]):
         raise error(
-            f"{what} has {shape['n_classes']} output classes, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+            f"{what} has {shape['n_classes']} output classes, but {cfg['dataset']['name']} has "
+            f"{classes_of(cfg['dataset'])} classes"
         )
     if (bands, frames) != (int(f["n_mels"]), int(f["frames"])):
         raise error(
@@ -91,9 +92,10 @@ def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[t
     and matched against the network (layer names, shapes, classes; asc/nets/checkpoint.py, which imports torch,
     as the DCASE family's file check does). The disk estimate takes the published size (10^6 parameters when none)."""
     m, source = cfg["model"], cfg["train"].get("init_from")
-    if int(m.get("n_classes", fam.n_classes)) != N_SCENES:
+    if int(m.get("n_classes", fam.n_classes)) != classes_of(cfg["dataset"]):
         raise ConfigError(
-            f"model.n_classes={m.get('n_classes', fam.n_classes)}, but {cfg['dataset']['name']} has {N_SCENES} scenes"
+            f"model.n_classes={m.get('n_classes', fam.n_classes)}, but {cfg['dataset']['name']} has "
+            f"{classes_of(cfg['dataset'])} classes: set model.n_classes={classes_of(cfg['dataset'])}"
         )
     if source:
         stat = Path(source).stat()

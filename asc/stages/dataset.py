@@ -36,7 +36,8 @@ def identity(dataset: Mapping[str, Any]) -> dict[str, Any]:
         if not layout.downloadable or not dataset.get("download", True):
             return folder_key(dataset)
         files = dataset.get("files") or {}
-        return {"name": dataset["name"], "archives": {a: files.get(a) for a in dataset["archives"]}}
+        archives = {a: files.get(a) for a in dataset["archives"]}
+        return {"name": dataset["name"], "archives": archives} | {k: dataset.get(k) for k in layout.keyed}
     if kind_of(dataset).generated:  # `kind` is a declaration of the config, not data: it keys nothing
         return {k: v for k, v in dataset.items() if k not in ("validation", "kind")}
     if not dataset.get("download", True) or brought(dataset):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.data.kinds import kind_of
+from asc.data.layouts import layout_of
 from asc.disk import Need, feature_bytes
 from asc.errors import ConfigError, InputError
 from asc.stages import dataset, index
@@ -149,12 +150,18 @@ def _check_first_clip(cfg: Mapping[str, Any], table: Any) -> None:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     f, d = cfg["features"], cfg["dataset"]
     table = index.folds(cfg)
-    if table is not None and not kind_of(d).generated and len(table):
+    layout = layout_of(d)  # a set with its own reader checks its audio there (asc.data.layouts); WAVs here
+    wavs = layout is None or layout.waveforms is None
+    if table is not None and not kind_of(d).generated and wavs and len(table):
         _check_first_clip(cfg, table)  # first: what the audio is decides what the front end must fit
+    if not wavs and int(d["sample_rate"]) != int(f["sample_rate"]) and not f["resample"]:
+        raise ConfigError(
+            f"dataset.sample_rate={d['sample_rate']} but features.sample_rate={f['sample_rate']} and "
+            "features.resample=false: set features.resample=true (or the front end's rate to the set's)"
+        )
     check_frontend(f, float(d["clip_seconds"]))
-    clips = (
-        len(table) if table is not None else sum(int(v) for v in (d.get("expected_counts") or {}).values())
-    )
+    expected = d.get("expected_counts") or {k: d[k] for k in ("train_clips", "eval_clips") if k in d}
+    clips = len(table) if table is not None else sum(int(v) for v in expected.values())
     size = feature_bytes(clips, n_mels=int(f["n_mels"]), frames=int(f["frames"]))
     need = Need(Path(cfg["paths"]["data"]), size, "features", "point paths.data at a larger disk")
     return [(step, need) for step in steps]
@@ -166,10 +173,25 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
     f, d, rt = ctx.cfg["features"], ctx.cfg["dataset"], ctx.runtime
     frontend = FrontEnd.from_config(f)
+    layout = layout_of(d)
     for step in steps:
         root = dataset.root_of(step.up("dataset"), ctx)
 
         def build(work: Path, root: Path = root) -> dict[str, Any]:
+            if layout is not None:  # a packed set: its index's clips, read from its files
+                return build_features(
+                    root,
+                    layout.index(root, d),
+                    frontend,
+                    work,
+                    clip_seconds=float(d["clip_seconds"]),
+                    batch_size=int(rt["feature_batch_size"]),
+                    device=ctx.device,
+                    progress=rt["progress"],
+                    waveforms=None
+                    if layout.waveforms is None  # one WAV per clip (ESC-50): decoded as TAU's
+                    else lambda rows: layout.waveforms(root, rows, d, frontend.sample_rate),
+                )
             if not kind_of(d).has_audio:
                 from asc.data.standin import render_features
 

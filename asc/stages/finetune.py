@@ -27,6 +27,7 @@ from asc.stages.prune import final_step, prune_runs
 from asc.stages.prune_schedule import row_fields
 from asc.stages.train import recipe
 from asc.step import Step, make_step
+from asc.tasks import task_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +88,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     if drawn:
         table = index.preview(cfg)
         if table is not None:
-            check_fractions(pool_of(table, cfg["finetune"]["train_on"]), drawn)
+            check_fractions(
+                pool_of(table, cfg["finetune"]["train_on"]), drawn, task_of(cfg["dataset"]).strata
+            )
     names = sorted({s.args["split"] for s in steps if "split" in s.args})
     split_files.check_files(cfg, names, key="runs ... splits")
     spec = baseline_spec(cfg)  # an upper bound: a pruned network is smaller
@@ -106,7 +109,7 @@ def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:
     from asc.fractions import nested_fractions
 
     fraction = step.args["fraction"]
-    return nested_fractions(pool, [fraction], seed=step.args["subset_seed"])[fraction]
+    return nested_fractions(pool, [fraction], seed=step.args["subset_seed"], strata=ctx.task.strata)[fraction]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -114,7 +117,9 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
     splits = ctx.splits(steps[0])
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
-    check_fractions(splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn)  # the index is built: exactly
+    check_fractions(
+        splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn, ctx.task.strata
+    )  # the index is built: exactly
     models = {}  # step id -> model: each pruned network and each baseline, read once
     pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
     for s in steps:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.data.kinds import kind_of
+from asc.data.layouts import layout_of
 from asc.disk import Need
 from asc.errors import ConfigError, InputError
 from asc.stages import dataset
@@ -48,6 +49,16 @@ def folds(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
     if not dataset.ready(cfg):
         return None
     root = Path(str(d.get("root", "")))
+    layout = layout_of(d)
+    if layout is not None:  # a set of asc.data.layouts: its index once its files are there (not generated)
+        if layout.generated:
+            return None
+        # what the index is read from: the metadata files, or a packed set's HDF5 files
+        names = layout.metadata or tuple(str(n) for n in dict(d["files"]).values())
+        if not all((root / n).is_file() for n in names):
+            return None
+        stamp = tuple(_stamp(root / n) for n in names)
+        return _layout_folds(json.dumps(d, sort_keys=True, default=str), stamp).copy()
     stamp = tuple(_stamp(root / name) for name in (*REQUIRED, "audio"))
     table = _folds(json.dumps(d, sort_keys=True, default=str), stamp)
     return None if table is None else table.copy()
@@ -67,19 +78,31 @@ def _folds(dataset_json: str, stamp: tuple) -> pd.DataFrame | None:
     return kind_of(d).fold_table(d)
 
 
-def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The index this job will build (see the module docstring), or None when its metadata is not there yet."""
+@functools.lru_cache(maxsize=2)
+def _layout_folds(dataset_json: str, stamp: tuple) -> pd.DataFrame:
+    d = json.loads(dataset_json)
+    return layout_of(d).index(Path(d["root"]), d)
+
+
+def held_out(table: pd.DataFrame, d: Mapping[str, Any]) -> pd.DataFrame:
+    """The folds ``table`` with the validation hold-out of ``dataset.validation`` marked ``val``: the dataset
+    layout's own draw (asc.data.layouts), else TAU's (grouped by location, or dcase_util's official one)."""
     from asc.data import tau
 
-    table = folds(cfg)
-    if table is None:
-        return None
-    v = cfg["dataset"]["validation"]
+    v, layout = d["validation"], layout_of(d)
+    if layout is not None:
+        return layout.validation(table, v)
     return tau.split_validation(table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"]))
 
 
+def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The index this job will build (see the module docstring), or None when its metadata is not there yet."""
+    table = folds(cfg)
+    return None if table is None else held_out(table, cfg["dataset"])
+
+
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
-    if not kind_of(cfg["dataset"]).generated:
+    if not kind_of(cfg["dataset"]).generated and layout_of(cfg["dataset"]) is None:  # TAU's own metadata
         table = folds(cfg)  # a user's own metadata is read (and its faults named) before anything is built
         if table is not None:
             _warn_untrained_scenes(table, cfg["dataset"]["root"])
@@ -148,16 +171,17 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.data import tau
 
     d = ctx.cfg["dataset"]
-    v = d["validation"]
+    layout = layout_of(d)
     audio = kind_of(d).has_audio  # a features-only set has no WAV to look for
     for step in steps:
         root = dataset.root_of(step.up("dataset"), ctx)
 
         def build(work: Path, root: Path = root) -> dict[str, Any]:
-            table = tau.read_folds(root, expected_counts=d.get("expected_counts") or {}, audio=audio)
-            table = tau.split_validation(
-                table, method=v["method"], amount=float(v["amount"]), seed=int(v["seed"])
-            )
+            if layout is not None:  # a packed set (asc.data.layouts): its own index reader
+                table = layout.index(root, d)
+            else:
+                table = tau.read_folds(root, expected_counts=d.get("expected_counts") or {}, audio=audio)
+            table = held_out(table, d)
             tau.save_index(table, work)
             return {"clips": table["split"].value_counts().to_dict()}
 

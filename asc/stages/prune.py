@@ -236,6 +236,7 @@ def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
     return {
         "criterion": info["criterion"],
         "layers": "+".join(info["layers"]),
+        "ratio": info.get("ratio"),  # the config's share removed (None: the criterion decides its count)
         "kept": kept,
         "kept_indices": json.dumps(info["kept"]),
         **paper,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-N_CLASSES = 10  # TAU's scenes (asc.data.tau.SCENES; asc.stages.baseline.N_SCENES)
+N_CLASSES = 10  # TAU's scenes (asc.data.tau.SCENES; asc.tasks.N_SCENES)
 
 
 def scenes() -> list[str]:
