@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc.bn_stats import recalibrate
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 
@@ -49,10 +50,13 @@ def train_one(
     *,
     device: torch.device | str = "cpu",
     eval_batch_size: int = 64,
+    bn_recalibration: int = 0,
     **_speed: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
     returns the history dict :func:`asc.train.train_many` returns. Speed options of the fused path are ignored.
+    ``bn_recalibration`` > 0: before each epoch's selection evaluation, BatchNorm's running statistics are
+    recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`).
     Raises NonFiniteError when the loss becomes non-finite."""
     device = torch.device(device)
     model, r = run.model.to(device), run.recipe
@@ -78,6 +82,10 @@ def train_one(
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
+            )
+        if bn_recalibration:
+            recalibrate(
+                model, x, order[: bn_recalibration * r.batch_size], batch_size=r.batch_size, device=device
             )
         probs = predict(model, select[0], batch_size=eval_batch_size, device=device)
         acc = float((probs.argmax(1) == select[1].numpy()).mean()) if len(probs) else math.nan

@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import split_files
+from asc import bn_stats, split_files
 from asc.disk import Need
 from asc.errors import InputError
 from asc.recipes import selected_on
 from asc.stages import dataset, index, teacher
 from asc.stages.prune import prune_runs, prune_step
-from asc.stages.train import baseline_spec, model_need, recipe
+from asc.stages.train import baseline_spec, model_need, recalibration_option, recipe
 from asc.step import Step, make_step
 
 if TYPE_CHECKING:
@@ -100,6 +100,10 @@ def check_fractions(
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    bn_stats.check("finetune", cfg["finetune"], fused=fam.fusable, trainer=f"model={fam.name}")
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})
     if drawn:
         table = index.preview(cfg)
@@ -188,8 +192,10 @@ def _finetune(
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
         taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
-    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each  # asc/train_plain.py
-    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
+    fam = family_of(ctx.cfg["model"])
+    trainer = train_many if fam.fusable else train_each  # asc/train_plain.py
+    options = ctx.train_options(f["precision"]) | recalibration_option(f, fam)
+    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
     batch_size = int(ctx.runtime["eval_batch_size"])
     scores = evaluate(
         [r.model for r in runs],
