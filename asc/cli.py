@@ -62,27 +62,24 @@ def run(
 ) -> None:
     """Everything after composition, on the resolved config (tests call this directly); ``prune_choice`` and
     ``overrides``: the command line's ``prune=<file>`` and overrides, for asc.config_effects."""
-    from asc.config_effects import check_effects, warn_meaningless
+    from asc.config_effects import warn_meaningless
     from asc.dryrun import format_plan
     from asc.execute import execute
     from asc.locks import stale_after_default
-    from asc.plan import check_plan, check_report_only, make_plan
+    from asc.plan import check_report_only, make_plan
     from asc.stages import report
     from asc.stages.dataset import results_label
-    from asc.validate import validate
+    from asc.sweep import plan_job
 
-    validate(plain)  # every value, before any work
-    check_effects(
-        plain, prune_choice=prune_choice, overrides=overrides or []
-    )  # every value given has an effect (asc/config_effects.py)
     stale_after_default()  # $ASC_LOCK_STALE_AFTER, before any lock is taken
-    if plain["report_only"]:
+    # every value, its effect (asc/config_effects.py), the plan and every input and disk: before any work
+    planned = plan_job(plain, prune_choice=prune_choice, overrides=overrides or [])
+    if planned is None:  # report_only
         check_report_only(plain["paths"]["results"])
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
         print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
         return
-    steps = make_plan(plain)
-    unseen, needs = check_plan(steps, plain, upto=plain["stage"])  # every input, the disks: before any build
+    steps, unseen, needs = planned
     warn_meaningless(plain, steps)
     if plain["dry_run"]:
         print(format_plan(steps, plain, upto=plain["stage"], needs=needs))
@@ -260,6 +257,16 @@ class ReportAfterMultirun(Callback):
     tracker's store (asc/tracking.py) is created here before the first job, so parallel jobs never race to."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from asc.sweep import check_sweep
+
+        # every job's combination composed, validated and planned before the first starts (asc/sweep.py)
+        task = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+        sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+        try:
+            check_sweep(task, sweeper, check_recipe_choices, _start(config))
+        except InputError as err:  # Hydra turns a callback's exception into a warning: stop here, in one line
+            _fail(err)
+            sys.exit(1)
         if config.get("dry_run") or config.get("report_only") or "tracking" not in config:
             return
         from asc.errors import ConfigError

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from asc.compare import mean_ci
 from asc.cost import memory_columns
 from asc.latency import canonical_spec
 from asc.quantised import deployed_accuracy
-from asc.results import MissingResultsError, layer_key, subsets
+from asc.results import MissingResultsError, hard_labels, layer_key, subsets
 from asc.tasks import task_of_rows
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,58 @@ def _first_text(values: pd.Series) -> str:
     return texts[0] if texts else ""
 
 
-def cost_points(df: pd.DataFrame) -> pd.DataFrame:
+def _largest_subset(ft: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The fine-tuned rows on the largest subset (at one share our fraction, not pooled with the official
+    split) and their ``basis`` label."""
+    labels, share = subsets(ft), ft["fraction"].max()
+    if pd.isna(share):
+        return ft, "FT"
+    at = ft[np.isclose(ft["fraction"], share)]
+    ours = at["split"].astype(str) == ""
+    top = subsets(at[ours] if ours.any() else at).iloc[0]
+    return ft[labels == top], f"FT {top}"
+
+
+def _point(
+    crit: Any, layers: Any, rows: pd.DataFrame, rows_acc: pd.DataFrame, basis: str, timed: list[str], metric: str
+):
+    """One point of :func:`cost_points`: the model's cost from ``rows``, its ``metric`` (accuracy, or mAP for
+    tagging; the point's column is "accuracy") from ``rows_acc``."""
+    acc = mean_ci(rows_acc[metric], scale=100.0)
+    params = rows["params_keras"].dropna()
+    rec = {
+        "criterion": crit,
+        "layers": layers,
+        "baseline": bool((rows["stage"] == "baseline").any()),
+        "params_keras": params.iloc[0] if len(params) else np.nan,
+        "macs": rows["macs"].median(),
+        "accuracy": acc.mean,
+        "accuracy_std": acc.std,
+        "acc_low": acc.low,
+        "acc_high": acc.high,
+        "n": acc.n,
+        "basis": basis,
+        **deployed_accuracy(rows_acc),  # at the precision each DCASE rule stores it in (asc/quantised.py)
+    }
+    mem = memory_columns(int(rec["params_keras"])) if len(params) else {}
+    for col in ("mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"):
+        stored = rows[col].dropna() if col in rows else []
+        rec[col] = stored.iloc[0] if len(stored) else mem.get(col, np.nan)  # old rows: derive from params
+    rec.update({col: rows[col].median() for col in timed})
+    if "architecture" in rows:
+        rec["architecture"] = _first_text(rows["architecture"])
+    return rec
+
+
+def cost_points(df: pd.DataFrame, *, pruned_too: bool = False) -> pd.DataFrame:
     """One row per model (the baseline, then each criterion × layer set): counted and measured cost, and its
     accuracy (or the task's metric: mAP for tagging rows) in % — mean, std, n and the 95 % t interval (``acc_low``, ``acc_high``) over its rows — after
     fine-tuning on the largest subset when the model has fine-tuned rows (``basis`` "FT <f>%", or "FT split<f>"
     when only an official split has that share: the two are never pooled), else without
-    fine-tuning ("no FT"; "trained" for the baseline)."""
+    fine-tuning ("no FT"; "trained" for the baseline). ``pruned_too``: a fine-tuned model's pruned network
+    before fine-tuning is a point of its own too ("no FT"; the cost figure's not-fine-tuned front). Hard-label
+    rows only (:func:`asc.results.hard_labels`: a distilled model is another training)."""
+    df = hard_labels(df)
     latencies = latency_columns_in(df)
     spreads = [
         c.replace("_ms", f"_{s}_ms") for c in latencies for s in SPREAD if c.replace("_ms", f"_{s}_ms") in df
@@ -98,48 +145,24 @@ def cost_points(df: pd.DataFrame) -> pd.DataFrame:
     records = []
     for (crit, layers), rows in df.groupby(["criterion", "layers"], sort=False, dropna=False):
         ft = rows[rows["finetuned"]]
-        if not ft.empty:  # the largest subset; at one share our fraction, not pooled with the official split
-            labels, share = subsets(ft), ft["fraction"].max()
-            if pd.notna(share):
-                at = ft[np.isclose(ft["fraction"], share)]
-                ours = at["split"].astype(str) == ""
-                top = subsets(at[ours] if ours.any() else at).iloc[0]
-                rows_acc, basis = ft[labels == top], f"FT {top}"
-            else:
-                rows_acc, basis = ft, "FT"
-        else:
-            rows_acc, basis = rows, "trained" if (rows["stage"] == "baseline").all() else "no FT"
-        acc = mean_ci(rows_acc[metric], scale=100.0)
-        params = rows["params_keras"].dropna()
-        rec = {
-            "criterion": crit,
-            "layers": layers,
-            "baseline": bool((rows["stage"] == "baseline").any()),
-            "params_keras": params.iloc[0] if len(params) else np.nan,
-            "macs": rows["macs"].median(),
-            "accuracy": acc.mean,
-            "accuracy_std": acc.std,
-            "acc_low": acc.low,
-            "acc_high": acc.high,
-            "n": acc.n,
-            "basis": basis,
-            **deployed_accuracy(rows_acc),  # at the precision each DCASE rule stores it in (asc/quantised.py)
-        }
-        mem = memory_columns(int(rec["params_keras"])) if len(params) else {}
-        for col in ("mem_fp32_kb", "mem_fp16_kb", "mem_int8_kb", "dcase_fit_bits"):
-            stored = rows[col].dropna() if col in rows else []
-            rec[col] = stored.iloc[0] if len(stored) else mem.get(col, np.nan)  # old rows: derive from params
-        rec.update({col: rows[col].median() for col in latencies + spreads})
-        if "architecture" in rows:
-            rec["architecture"] = _first_text(rows["architecture"])
-        records.append(rec)
+        pruned = rows[(rows["stage"] == "prune") & ~rows["finetuned"]]
+        if ft.empty:
+            basis = "trained" if (rows["stage"] == "baseline").all() else "no FT"
+            records.append(_point(crit, layers, rows, rows, basis, latencies + spreads, metric))
+            continue
+        rows_acc, basis = _largest_subset(ft)
+        records.append(_point(crit, layers, rows, rows_acc, basis, latencies + spreads, metric))
+        if pruned_too and not pruned.empty:
+            records.append(_point(crit, layers, rows, pruned, "no FT", latencies + spreads, metric))
     points = pd.DataFrame.from_records(records)
     if points.empty:
         return points
     points = points[points["accuracy"].notna()]
     # Baseline first, then criterion and the paper's layer-set order.
-    order = points.apply(lambda r: (not r["baseline"], r["criterion"], layer_key(r["layers"])), axis=1)
-    return points.loc[order.sort_values().index].reset_index(drop=True)
+    order = points.apply(
+        lambda r: (not r["baseline"], r["criterion"], layer_key(r["layers"]), r["basis"] == "no FT"), axis=1
+    )
+    return points.loc[order.sort_values(kind="stable").index].reset_index(drop=True)
 
 
 def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:

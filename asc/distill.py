@@ -55,15 +55,18 @@ def settings(f: Mapping[str, Any]) -> dict[str, Any]:
     return {"alpha": float(alpha), "temperature": float(temperature), "kl_mean": d["kl_mean"]}
 
 
-def read_logits_file(path: str | Path, classes: Sequence[str]) -> tuple[list[str], Any]:
+def read_logits_file(
+    path: str | Path, classes: Sequence[str], *, key: str = "finetune.teacher"
+) -> tuple[list[str], Any]:
     """(clip names, logits (N, classes) float32) of a teacher logits CSV: a ``filename`` column and one column
-    per class name. Raises InputError naming the file and what is wrong (missing, no filename column, missing or
-    extra class columns, a repeated clip, a non-finite value)."""
+    per class name. Raises InputError naming the setting ``key`` (``runs[i].teacher`` for a block's own), the
+    file and what is wrong (missing, no filename column, missing or extra class columns, a repeated clip, a
+    non-finite value)."""
     import numpy as np
     import pandas as pd
 
     path = Path(path)
-    where = f"finetune.teacher={path}"
+    where = f"{key}={path}"
     if not path.is_file():
         raise InputError(
             f"{where}: no such file; give a CSV of teacher logits (filename + one column per scene)"
@@ -89,12 +92,15 @@ def read_logits_file(path: str | Path, classes: Sequence[str]) -> tuple[list[str
     return names, logits
 
 
-def check_coverage(names: Sequence[str], clips: Sequence[str], where: str) -> None:
-    """Every training clip has a row in the teacher file; raises InputError naming how many and one example."""
+def check_coverage(
+    names: Sequence[str], clips: Sequence[str], where: str, *, key: str = "finetune.teacher"
+) -> None:
+    """Every training clip has a row in the teacher file ``where``; raises InputError naming the setting ``key``,
+    how many are missing and one example."""
     missing = sorted(set(clips) - set(names))
     if missing:
         raise InputError(
-            f"finetune.teacher={where} has no logits for {len(missing)} of the {len(clips)} training clips "
+            f"{key}={where} has no logits for {len(missing)} of the {len(clips)} training clips "
             f"(e.g. {missing[0]}); it must cover every clip of fold1_train"
         )
 

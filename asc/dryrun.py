@@ -90,7 +90,11 @@ def training_mode(cfg: Mapping[str, Any]) -> str:
 
     fam = family_of(cfg["model"])
     if not fam.fusable:
-        return f"training: one by one (model={fam.name} is not fusable: asc/train_plain.py)"
+        from asc.bn_stats import batches
+
+        n = {k: batches(cfg.get(k) or {}) for k in ("train", "finetune")}
+        bn = "".join(f"; {k}: BatchNorm recalibrated over {v} batches" for k, v in n.items() if v)
+        return f"training: one by one (model={fam.name} is not fusable: asc/train_plain.py){bn}"
     fused = bool(cfg.get("runtime", {}).get("fuse", True))
     return f"training: {'fused (same-shape networks in one pass)' if fused else 'one by one (runtime.fuse=false)'}"
 

@@ -3,13 +3,17 @@
 job (its k/N lines and the heartbeat).
 
 A unit is what a stage's time grows with: a training example seen once (example-epochs, estimated as the dry run
-estimates examples: asc.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip for
-features (fold1_train's clips, as the dataset's kind counts them), an artifact for every other stage. Rates are
-kept under what they depend on: training rates under the model, the features and the device (so a demo run's
-rate projects the real dataset's grid on the same machine), the other stages' under the dataset and the device;
-a training stage without its own rate takes the other training stage's. Without a measured rate the training
-stages fall back on :data:`BENCHMARK` (README "Performance"); a stage with neither is left out of the
-projection, and said so.
+estimates examples: asc.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip
+(fold1_train's clips, as the dataset's kind counts them) for features and for the stages that run a network over
+the dataset's clips (:data:`PER_CLIP`: teacher logits, per-device training, quantised evaluation), an artifact
+for every other stage. Rates are kept under what the work per unit depends on, so that they carry over to any
+dataset whose work has the same shape: training rates and :data:`SHAPED` stages' under the model, the features
+and the device (a demo run's rates project the real dataset's grid on the same machine), the features' under
+the front end and the device; only :data:`PER_DATASET` stages (generating or downloading, indexing, the report)
+under the dataset, since their work is the dataset's own — the dry run says when such a rate exists only for
+another dataset. A training stage without its own rate takes the other training stage's. Without a measured
+rate the training stages fall back on :data:`BENCHMARK` (README "Performance"); a stage with neither is left
+out of the projection, and said so.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 
 RATES_FILE = "rates.json"
 TRAINING = ("train", "finetune")
+PER_CLIP = ("teacher", "perdevice", "quantise")  # a network run over the dataset's clips: seconds per clip
+SHAPED = ("prune", *PER_CLIP)  # work per unit fixed by the network and its input: kept per model and features
+PER_DATASET = ("dataset", "index", "report")  # the dataset's own work: kept per dataset
 # Seconds per example-epoch of the baseline CNN (40 x 500 log-mel) where this machine measured nothing: README
 # "Performance": ~100 training examples/s through train_many on the 2-core CPU it was built on (M = 1), 4,362/s
 # on one NVIDIA H200 (fp32, CUDA graphs). Evaluation is not included.
@@ -51,7 +58,7 @@ def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
                 return float(approx(step) * int(cfg[step.stage]["epochs"]))
             except (KeyError, TypeError, ValueError):
                 return 1.0
-        if step.stage == "features":
+        if step.stage == "features" or step.stage in PER_CLIP:
             return float(clips or 1)
         return 1.0
 
@@ -67,7 +74,9 @@ def _clips(d: Mapping[str, Any]) -> int:
 
 
 def rate_key(stage: str, cfg: Mapping[str, Any], device: str) -> str:
-    if stage in TRAINING:
+    """Where a stage's rate is kept in rates.json: ``stage|model|features|device`` for training and
+    :data:`SHAPED` stages, ``features|front end|device``, ``stage|dataset|device`` for :data:`PER_DATASET`."""
+    if stage in TRAINING or stage in SHAPED:
         return f"{stage}|{cfg['model'].get('name', '?')}|{cfg['features'].get('name', '?')}|{device}"
     if stage == "features":
         return f"features|{cfg['features'].get('name', '?')}|{device}"
@@ -131,9 +140,21 @@ class Projection:
             entry = self.stored["rates"].get(rate_key(other, self.cfg, self.device))
             if entry:
                 return float(entry["s_per_unit"]), "measured"
+        if stage == "prune":  # a rate kept per dataset before prune rates were kept per shape (same unit)
+            entry = self.stored["rates"].get(f"prune|{self.cfg['dataset']['name']}|{self.device}")
+            if entry:
+                return float(entry["s_per_unit"]), "measured"
         if stage in TRAINING and self.device in BENCHMARK:
             return BENCHMARK[self.device], "benchmark"
         return None, ""
+
+    def elsewhere(self, stage: str) -> list[str]:
+        """The other datasets a :data:`PER_DATASET` stage's rate was measured on, on this device (not reused)."""
+        if stage not in PER_DATASET:
+            return []
+        own = self.cfg["dataset"]["name"]
+        keys = [k.split("|") for k in self.stored["rates"]]
+        return sorted({k[1] for k in keys if len(k) == 3 and k[0] == stage and k[2] == self.device} - {own})
 
     def seconds(self, steps: Sequence[Step]) -> tuple[float, dict[str, str], list[str]]:
         """(projected seconds of ``steps``, stage → source of its rate, stages without a rate)."""
@@ -160,7 +181,15 @@ class Projection:
             stages = [s for s, src in sources.items() if src == source]
             if stages:
                 parts.append(f"{', '.join(stages)} from {said[source]}")
-        if unknown:
-            parts.append(f"{', '.join(unknown)} not projected (no rate measured on {self.device} yet)")
+        other = {s: self.elsewhere(s) for s in unknown if self.elsewhere(s)}
+        fresh = [s for s in unknown if s not in other]
+        if fresh:
+            parts.append(f"{', '.join(fresh)} not projected (no rate measured on {self.device} yet)")
+        if other:
+            seen = sorted({d for ds in other.values() for d in ds})
+            parts.append(
+                f"{', '.join(other)} not projected on {self.cfg['dataset']['name']} (measured on "
+                f"{', '.join(seen)} only; their work is the dataset's own, so those rates are not reused)"
+            )
         head = f"projected {duration(total)} on {self.device}" if sources else "no projection"
         return f"{head}: {'; '.join(parts)}" if parts else head

@@ -283,6 +283,17 @@ def select(
     return df[mask]
 
 
+def hard_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows trained on the hard labels alone: knowledge-distillation rows (a ``teacher``, subset
+    ``<share> KD <teacher>``) are another training and never pooled with them (asc.rows.pooling_key); a table
+    without a ``teacher`` column is all hard labels."""
+    if "teacher" not in df:
+        return df
+    from asc.rows import teacher_of
+
+    return df[df["teacher"].map(teacher_of) == ""]
+
+
 def subset_label(fraction: Any, split: Any) -> str:
     """The data subset a row was trained (fine-tuned) on, as the tables name it: the official split's name
     (``split25``), else our stratified fraction (``25%``), else "" (none: not fine-tuned). Two subsets of one share

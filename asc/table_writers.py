@@ -24,8 +24,8 @@ def _cell(value) -> str:
     return str(value)
 
 
-# A number, "mean ± std", optionally "(n = 1)" and significance markers.
-_NUMBER = re.compile(r"^[<-]?\d+(\.\d+)?( ± \d+(\.\d+)?)?( \(n = 1\))?[*†]*$")
+# A number (signed or not), "mean ± std", optionally "(n = 1)" and significance markers.
+_NUMBER = re.compile(r"^[<+-]?\d+(\.\d+)?( ± \d+(\.\d+)?)?( \(n = 1\))?[*†]*$")
 
 
 def _right_aligned(column: pd.Series) -> bool:

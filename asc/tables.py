@@ -215,10 +215,22 @@ def _fmt_p(p: float) -> str:
     return "" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+DIFF = "A − B (mean ± 95% CI)"  # the comparison table's paired-difference column
+
+
+def fmt_diff(mean: float, low: float, high: float, digits: int) -> str:
+    """A paired mean difference as ``+6.00 ± 2.91`` (signed, ± the half-width of its symmetric t interval
+    [low, high]), ``+6.00`` without an interval, empty without pairs; a value that rounds to 0 shows ``+0.00``."""
+    if pd.isna(mean):
+        return ""
+    text = f"{round(float(mean), digits) + 0.0:+.{digits}f}"
+    return text if pd.isna(low) or pd.isna(high) else f"{text} ± {(high - low) / 2:.{digits}f}"
+
+
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     """The paired comparisons of :func:`asc.compare.comparisons`, one line per comparison and metric: A − B at
-    one layer set and fine-tuning fraction, the number of pairs, the mean difference and its 95 % t interval
-    (accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
+    one layer set and fine-tuning fraction, the number of pairs, the mean difference ± its 95 % t interval's
+    half-width (:func:`fmt_diff`; accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
     0.05, and a note for the cases without a test (n = 1, all differences equal)."""
     comp = compare.comparisons(df)
     if comp.empty:
@@ -255,9 +267,12 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             "B": comp["b"],
             "Metric": comp["metric"].map(lambda m: metrics[m][0]),
             "n": comp["n"].astype(int),
-            "Mean A − B": comp["mean_diff"].round(4) + 0.0,  # + 0.0: a rounded -0.00001 shows 0.0, not -0.0
-            "95% CI low": comp["ci_low"].round(4) + 0.0,
-            "95% CI high": comp["ci_high"].round(4) + 0.0,
+            DIFF: [
+                fmt_diff(d, lo, hi, 2 if metrics[m][1] != 1 else 3)
+                for d, lo, hi, m in zip(
+                    comp["mean_diff"], comp["ci_low"], comp["ci_high"], comp["metric"], strict=True
+                )
+            ],
             "p": comp["p"].map(_fmt_p),
             "p (Holm)": comp["p_holm"].map(_fmt_p),
             "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),
@@ -272,9 +287,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         "split, never pooled), repeat and baseline seed "
         "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
         f"({len(base)} baseline seed(s)).",
-        "Mean A − B over the n pairs (accuracy, mAP and AUC in percentage points, log loss in nats); "
-        "95% CI: Student t "
-        "interval of the mean difference; p: two-sided paired t-test (scipy.stats.ttest_rel).",
+        f"{DIFF}: the mean of the n paired differences A − B, signed (+: A higher), ± the half-width of its "
+        "95 % Student t interval (symmetric; none for n = 1); accuracy, mAP and AUC in percentage points, log "
+        "loss in nats; p: two-sided paired t-test (scipy.stats.ttest_rel).",
         (
             f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
             "multipletests); "

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc.bn_stats import recalibrate
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 from asc.losses import per_model_loss
@@ -54,12 +55,16 @@ def train_one(
     speed: SpeedOptions | None = None,
     *,
     task: Task = SCENES,
+    bn_recalibration: int = 0,
     **_fused: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
     returns the history dict :func:`asc.train.train_many` returns. Of ``speed`` (:class:`asc.speed.SpeedOptions`)
-    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, callback)
-    are ignored. ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags). Raises NonFiniteError when the loss becomes non-finite."""
+    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, callback) are
+    ignored. ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags).
+    ``bn_recalibration`` > 0: before each epoch's selection evaluation, BatchNorm's running statistics are
+    recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`).
+    Raises NonFiniteError when the loss becomes non-finite."""
     speed = speed or SpeedOptions()
     device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
     model, r = run.model.to(device), run.recipe
@@ -76,6 +81,10 @@ def train_one(
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
+            )
+        if bn_recalibration:
+            recalibrate(
+                model, x, order[: bn_recalibration * r.batch_size], batch_size=r.batch_size, device=device
             )
         acc = _score(model, select, eval_batch_size, device, task)
         seconds = time.perf_counter() - start

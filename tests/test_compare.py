@@ -192,8 +192,8 @@ def test_comparison_table_reproduced_by_scipy():
         for a, b, _, diff, low, high, p in mine:
             row = shown[(shown["A"] == a) & (shown["B"] == b) & (shown["Metric"] == metric)].iloc[0]
             assert row["n"] == repeats
-            assert row["Mean A − B"] == pytest.approx(diff, abs=5e-4)
-            assert (row["95% CI low"], row["95% CI high"]) == pytest.approx((low, high), abs=5e-4)
+            digits = 2 if metric.startswith("acc") else 3
+            assert row[tables.DIFF] == f"{diff:+.{digits}f} ± {(high - low) / 2:.{digits}f}"
             assert row["p"] == tables._fmt_p(p) and row["p (Holm)"] == tables._fmt_p(holm[(a, b)])
             assert row["Sig."] == ("*" if holm[(a, b)] < 0.05 else "")
     assert any("Holm" in note for note in shown.attrs["notes"])
@@ -234,6 +234,27 @@ def test_a_difference_that_rounds_to_zero_shows_no_minus_sign():
         run("l1", 0.5 + d, repeat=r) for r, d in enumerate((1e-7, 2e-7))
     ]
     shown = tables.comparison_table(table([baseline(0.5), *rows]))
-    numbers = shown[["Mean A − B", "95% CI low", "95% CI high"]].to_numpy().ravel()
-    rounded_zero = [x for x in numbers if x == 0]
-    assert rounded_zero and all(math.copysign(1.0, x) == 1.0 for x in rounded_zero)
+    cells = shown[tables.DIFF].tolist()
+    assert "+0.00 ± 0.00" in cells and not any(c.startswith("-0.00") for c in cells)
+
+
+def test_the_paired_difference_reads_as_one_signed_column_in_every_format():
+    """One header, "A − B (mean ± 95% CI)", and signed values with the metric's decimals (pp: 2, nats: 3), ± the
+    interval's half-width; right-aligned in Markdown, the minus typeset in LaTeX. Before: "Mean A − B" beside
+    two CI columns, values of 1 to 4 decimals (6.0, -32.58, 0.6516)."""
+    from asc.table_writers import to_latex, to_markdown
+
+    rows = [run("cosine", a, repeat=r) for r, a in enumerate([0.50, 0.52, 0.49])] + [
+        run("l1", a, repeat=r) for r, a in enumerate([0.48, 0.47, 0.48])
+    ]
+    shown = tables.comparison_table(table([baseline(0.6), *rows]))
+    assert "Mean A − B" not in shown and "95% CI low" not in shown
+    acc = shown[(shown["A"] == "cosine") & (shown["B"] == "l1") & (shown["Metric"] == "accuracy (pp)")]
+    d = np.array([2.0, 5.0, 1.0])
+    half = stats.t.ppf(0.975, 2) * stats.sem(d)
+    assert acc[tables.DIFF].iloc[0] == f"+2.67 ± {half:.2f}"
+    md = to_markdown(shown).splitlines()
+    col = md[0].split(" | ").index(tables.DIFF)
+    assert md[1].split(" | ")[col] == "---:"
+    assert r"A $-$ B (mean $\pm$ 95\% CI)" in to_latex(shown)
+    assert tables.fmt_diff(-0.1234, float("nan"), float("nan"), 3) == "-0.123"

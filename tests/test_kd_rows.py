@@ -25,3 +25,25 @@ def test_the_demo_plans_one_distilling_run_pooled_apart() -> None:
 def test_a_global_teacher_still_teaches_every_run() -> None:
     tuned = [s for s in make_plan(composed("finetune.teacher=baseline")) if s.stage == "finetune"]
     assert all(any(u.stage == "teacher" for u in s.upstream) for s in tuned)
+
+
+def test_a_blocks_bad_teacher_file_is_named_by_its_own_key(tmp_path) -> None:
+    """A `runs` block's own teacher file that is missing or malformed is refused naming ``runs[i].teacher``, the
+    key the user wrote, not ``finetune.teacher`` (which is unset)."""
+    import pytest
+
+    from asc.errors import InputError
+    from asc.stages import teacher
+
+    cfg = composed()
+    cfg["runs"][3]["teacher"] = str(tmp_path / "missing.csv")
+    with pytest.raises(InputError, match=r"^runs\[3\]\.teacher=.*missing\.csv: no such file"):
+        make_plan(cfg)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("filename,x\na.wav,1\n")
+    cfg["runs"][3]["teacher"] = str(bad)
+    steps = [s for s in make_plan(cfg) if s.stage == "teacher"]
+    with pytest.raises(InputError, match=r"^runs\[3\]\.teacher=.*bad\.csv has columns"):
+        teacher.check(steps, cfg)
+    cfg["finetune"]["teacher"] = str(bad)  # the same file named globally too: the global key comes first
+    assert teacher.key_of(cfg, str(bad)) == "finetune.teacher"

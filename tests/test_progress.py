@@ -144,3 +144,37 @@ def test_an_overrun_stage_says_by_how_much_not_eta_zero(tmp_path: Path) -> None:
         r"ETA unknown: stage finetune runs \d+ (s|min|h|d).* past its projection with \d+ step", text
     ), text
     assert "ETA > 0 s" not in text
+
+
+def test_rates_carry_over_to_another_dataset_of_the_same_shape(tmp_path: Path) -> None:
+    """Stages whose work per unit is fixed by the network and its input (pruning, teacher logits, quantised
+    evaluation) keep their rates per model and features, so a run on the demo projects them on another dataset
+    with the same network and features; the dataset's own stages are not reused, and the dry run says why."""
+    demo = _cfg(tmp_path)
+    (tmp_path / "store").mkdir()
+    measured = {"prune": 0.5, "teacher": 0.01, "quantise": 0.02, "dataset": 30.0, "index": 1.0}
+    rates = {f"{s}|demo|cpu": {"s_per_unit": 9.9} for s in measured}  # as kept per dataset before
+    from asc.eta import rate_key
+
+    rates |= {rate_key(s, demo, "cpu"): {"s_per_unit": r} for s, r in measured.items()}
+    (tmp_path / "store" / "rates.json").write_text(json.dumps({"device": "cpu", "rates": rates}))
+    other = _cfg(tmp_path, "dataset=standin")
+    assert (other["model"]["name"], other["features"]["name"]) == (
+        demo["model"]["name"],
+        demo["features"]["name"],
+    )
+    p = Projection(other)
+    assert [p.rate(s) for s in ("prune", "teacher", "quantise")] == [
+        (0.5, "measured"),
+        (0.01, "measured"),
+        (0.02, "measured"),
+    ]
+    assert p.rate("dataset") == (None, "") and p.elsewhere("dataset") == ["demo"]
+    steps = [s for s in make_plan(other) if s.stage in ("dataset", "prune", "teacher")]
+    said = p.describe(steps)
+    assert "prune, teacher from rates this machine measured before" in said
+    assert "dataset not projected on standin (measured on demo only; their work is the dataset's own" in said
+    from asc.data.kinds import kind_of
+
+    clips = kind_of(other["dataset"]).train_clips(other["dataset"])  # teacher logits: seconds per clip
+    assert p.units(next(s for s in steps if s.stage == "teacher")) == clips > 1

@@ -94,3 +94,33 @@ def test_shared_options_reach_every_job_of_a_real_multirun(tmp_path: Path, sweep
     if "given" in sweep:
         assert [j["kept"]["C1"] for j in jobs] == [[0, 2], [0, 2]]
         assert "kept 0/" not in proc.stdout and proc.stdout.count("given C1") >= 2  # both jobs planned
+
+
+def test_every_combination_is_checked_before_any_job_starts() -> None:
+    """A bad value in one combination of a sweep stops it at planning, in one line naming the job and the value,
+    before the first job runs (Hydra alone launches the good jobs first); a good sweep passes, job by job."""
+    from hydra import initialize_config_dir
+
+    from asc.cli import check_recipe_choices
+    from asc.config_files import CONF_DIR
+    from asc.errors import ConfigError
+    from asc.sweep import BASIC_SWEEPER, check_sweep, jobs
+
+    task = per_job_overrides(["-m", "prune=l1,cosine", "prune.ratio=0.3", "dry_run=true"])[1:]
+    assert jobs(task) == [
+        ["prune=l1", "++prune.ratio=0.3", "dry_run=True"],
+        ["prune=cosine", "++prune.ratio=0.3", "dry_run=True"],
+    ]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with pytest.raises(
+            ConfigError, match=r"^sweep job 2 of 2 \(prune=cosine prune.ratio=0.3\): prune.ratio=0.3"
+        ):
+            check_sweep(task, BASIC_SWEEPER, check_recipe_choices, str(REPO))
+        with pytest.raises(
+            ConfigError, match=r"^sweep job 1 of 2 \(train.epochs=0\): train.epochs=0 is not valid"
+        ):
+            check_sweep(["train.epochs=0,2", "stage=train"], BASIC_SWEEPER, check_recipe_choices, str(REPO))
+        assert (
+            check_sweep(["prune=l1,l2", "stage=prune"], BASIC_SWEEPER, check_recipe_choices, str(REPO)) == 2
+        )
+        assert check_sweep(["prune=l1,l2"], "hydra_plugins.optuna.Sweeper", check_recipe_choices) == 0

@@ -24,7 +24,7 @@ from asc.figures.style import (
     n_text,
     save_figure,
 )
-from asc.results import MissingResultsError, for_dataset, select, sort_layer_sets
+from asc.results import MissingResultsError, for_dataset, hard_labels, select, sort_layer_sets
 from asc.tasks import task_of_rows
 
 ALL_LAYERS = "C1+C2+C3"
@@ -81,7 +81,7 @@ def _all_data(df: pd.DataFrame, criterion) -> pd.DataFrame:
 
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy with and without fine-tuning for each cosine-pruned layer set, MAC/param reductions on x."""
-    df = for_dataset(df, dataset)
+    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     before = select(df, stage="prune", criterion="cosine", finetuned=False)
     after = _all_data(df, "cosine")
@@ -128,7 +128,7 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
 
 def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy after fine-tuning on all data, cosine vs l1-norm, for each pruned layer set."""
-    df = for_dataset(df, dataset)
+    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     rows = _all_data(df, ["cosine", "l1"])
     if set(rows["criterion"]) != {"cosine", "l1"}:
@@ -202,7 +202,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
     time panel draws their pooled time as one line (its label says so); when the time does not vary with the
     fraction either, or no row has one, there is no time panel. Accuracy series that coincide are shifted
     sideways by a few points, and the panel names them."""
-    df = for_dataset(df, dataset)
+    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
@@ -259,30 +259,32 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         _draw_baseline(ax_acc, df, task.metric)
         ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
         ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        _note_coinciding(ax_acc, means)
         ax_acc.set_ylabel(task.metric_label)
-        ax_acc.legend(frameon=False, loc="best", title=ci_note(every), title_fontsize=6)
         for ax in [ax_acc] + ([ax_time] if times else []):
             ax.set_xlabel(xlabel)
             ax.grid(alpha=0.3, lw=0.5)
         if times:
             _time_panel(ax_time, times, fractions)
+        # One legend outside the panels, its title the interval note and the coinciding series: nothing is
+        # written over the data, and no two texts share a place.
+        handles, labels = ax_acc.get_legend_handles_labels()
+        if times:
+            more = ax_time.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + [f"Time: {t}" for t in more[1]]
+        title = "\n".join([ci_note(every), *_coinciding_notes(ax_acc, means)])
+        fig.legend(
+            handles, labels, frameon=False, loc="outside lower center", ncol=2, title=title, title_fontsize=6
+        )
         return save_figure(fig, stem)
 
 
-def _note_coinciding(ax: plt.Axes, means: dict[str, dict[float, float]]) -> None:
-    """Name the accuracy series drawn side by side because they agree within 1 % of the axis."""
+def _coinciding_notes(ax: plt.Axes, means: dict[str, dict[float, float]]) -> list[str]:
+    """One line per group of accuracy series drawn side by side because they agree within 1 % of the axis."""
     lo, hi = ax.get_ylim()
-    for j, group in enumerate(coinciding(means, tol=0.01 * (hi - lo))):
-        ax.annotate(
-            f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side",
-            (0.02, 0.97 - 0.08 * j),
-            xycoords="axes fraction",
-            ha="left",
-            va="top",
-            fontsize=5.5,
-            color="0.3",
-        )
+    return [
+        f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side"
+        for group in coinciding(means, tol=0.01 * (hi - lo))
+    ]
 
 
 def _time_panel(ax: plt.Axes, times: dict[str, list[MeanCI]], fractions) -> None:
@@ -297,4 +299,3 @@ def _time_panel(ax: plt.Axes, times: dict[str, list[MeanCI]], fractions) -> None
     ax.set_xticks(xs, [f"{t:g}" for t in xs])
     ax.set_ylabel("Fine-tuning time (s)")
     ax.set_ylim(bottom=0)
-    ax.legend(frameon=False, loc="upper left", fontsize=6)

@@ -27,7 +27,8 @@ FRONT_STYLE = {"fine-tuned": {"ls": "--", "color": "0.2"}, "not fine-tuned": {"l
 def _cost_panel(
     ax: plt.Axes, points: pd.DataFrame, column: str, scale: float, colors: dict[str, str]
 ) -> None:
-    """Accuracy against one cost column: a marker per model (hollow = not fine-tuned), the front stepped."""
+    """Accuracy against one cost column: a marker per model and kind of accuracy (hollow = the pruned network
+    not fine-tuned, beside its fine-tuned dot at the same cost), each kind's front stepped."""
     q1, q3 = column.replace("_ms", "_q1_ms"), column.replace("_ms", "_q3_ms")
     spread = column.endswith("_ms") and q1 in points and q3 in points  # latency only: MACs have no spread
     # Models at one cost (equal widths) are drawn side by side, in a fixed order.
@@ -90,7 +91,7 @@ def _deployed_markers(ax: plt.Axes, points: pd.DataFrame, column: str, scale: fl
 def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy against MACs and against measured latency for every model, the Pareto front marked."""
     df = for_dataset(df, dataset)
-    points = cost_points(df)
+    points = cost_points(df, pruned_too=True)  # each pruned network before fine-tuning too: hollow markers
     points = points[points["macs"].notna()] if not points.empty else points
     if points.empty:
         raise MissingResultsError(

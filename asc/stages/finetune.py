@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import split_files
+from asc import bn_stats, split_files
 from asc.disk import Need
 from asc.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.dryrun's (and scripts') too
 from asc.recipes import selected_on
@@ -25,7 +25,7 @@ from asc.stages import dataset, index, teacher
 from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.prune import final_step, prune_runs
 from asc.stages.prune_schedule import row_fields
-from asc.stages.train import recipe
+from asc.stages.train import recalibration_option, recipe
 from asc.step import Step, make_step
 from asc.tasks import task_of
 
@@ -84,6 +84,10 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    bn_stats.check("finetune", cfg["finetune"], fused=fam.fusable, trainer=f"model={fam.name}")
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})
     if drawn:
         table = index.preview(cfg)
@@ -176,8 +180,10 @@ def _finetune(
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
         taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
-    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each  # asc/train_plain.py
-    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(f["precision"]))
+    fam = family_of(ctx.cfg["model"])
+    trainer = train_many if fam.fusable else train_each  # asc/train_plain.py
+    options = ctx.train_options(f["precision"]) | recalibration_option(f, fam)
+    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
     batch_size = ctx.speed.eval_batch_size
     scores = evaluate(
         [r.model for r in runs],

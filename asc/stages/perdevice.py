@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asc import bn_stats
 from asc.disk import Need
 from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.finetune import step_for, subset_of
@@ -56,6 +57,7 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    bn_stats.check("perdevice", cfg["perdevice"], fused=True, trainer="perdevice (asc/train.py train_many)")
     spec = baseline_spec(cfg)  # an upper bound per device model
     need = model_need(cfg, spec, "per-device models")
     return [(step, Need(need.path, need.bytes * len(KNOWN_DEVICES), need.what, need.fix)) for step in steps]

@@ -39,9 +39,12 @@ def scenes() -> list[str]:
     return list(SCENES)
 
 
-def teacher_step(cfg: Mapping[str, Any], baseline: Step, data: Sequence[Step]) -> Step | None:
+def teacher_step(
+    cfg: Mapping[str, Any], baseline: Step, data: Sequence[Step], key: str = "finetune.teacher"
+) -> Step | None:
     """The teacher artifact a fine-tuning run of a network pruned from ``baseline`` distils from (``data``: the
-    features and index steps), or None for ``finetune.teacher=none``."""
+    features and index steps), or None for ``finetune.teacher=none``. ``key`` names the setting in an error
+    (``runs[i].teacher`` for a block's own teacher, :func:`teacher_keys`)."""
     f = cfg["finetune"]
     kind = distill.kind(f.get("teacher", "none"))
     if kind == "none":
@@ -60,7 +63,7 @@ def teacher_step(cfg: Mapping[str, Any], baseline: Step, data: Sequence[Step]) -
     path = Path(str(f["teacher"]))
     if not path.is_file():
         raise InputError(
-            f"finetune.teacher={path}: no such file; give none, baseline, ensemble or a CSV of teacher logits"
+            f"{key}={path}: no such file; give none, baseline, ensemble or a CSV of teacher logits"
         )
     config = {"teacher": "file", "sha256": file_digest(path)}
     return make_step("teacher", f"teacher logits {path.name}", config, (features, idx), file=str(path))
@@ -76,15 +79,32 @@ def distill_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     (features,), (idx,) = up["features"], up["index"]
-    baselines = {s.origin("train").id: s.origin("train") for s in up["prune"]}
-    configs = [cfg] + [block_config(cfg, b.teacher) for b in prune_runs(cfg) if b.teacher is not None]
+    baselines = {s.origin("train").id: s.origin("train") for s in up["prune"]}  # schedule steps: their origin
     steps = {}
-    for c in configs:  # the global teacher and each `runs` block's own, each once
+    for key, teacher in teacher_keys(cfg):  # the global teacher and each `runs` block's own, each once
         for b in baselines.values():
-            step = teacher_step(c, b, (features, idx))
+            step = teacher_step(block_config(cfg, teacher), b, (features, idx), key)
             if step is not None:
                 steps.setdefault(step.id, step)
     return list(steps.values())
+
+
+def teacher_keys(cfg: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(key, teacher) of every teacher the job names: ``finetune.teacher`` (teacher None: the global one) and each
+    `runs` block's own (``runs[i].teacher``), in that order; what an error about a teacher names."""
+    prune_runs(cfg)  # a block's criteria are checked first, as its teacher follows them
+    blocks = [b if isinstance(b, Mapping) else {} for b in cfg.get("runs") or []]
+    own = [(f"runs[{i}].teacher", b["teacher"]) for i, b in enumerate(blocks) if b.get("teacher") is not None]
+    return [("finetune.teacher", None), *own]
+
+
+def key_of(cfg: Mapping[str, Any], path: str) -> str:
+    """The key that names the teacher logits file ``path`` (the first that does)."""
+    for key, teacher in teacher_keys(cfg):
+        value = cfg["finetune"].get("teacher") if teacher is None else teacher
+        if distill.kind(value) == "file" and str(Path(str(value))) == str(path):
+            return key
+    return "finetune.teacher"
 
 
 def block_config(cfg: Mapping[str, Any], teacher: Any) -> Mapping[str, Any]:
@@ -99,11 +119,12 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         distill.settings(cfg["finetune"])
     for step in steps:
         if "file" in step.args:
-            names, _ = distill.read_logits_file(step.args["file"], scenes())
+            key = key_of(cfg, step.args["file"])
+            names, _ = distill.read_logits_file(step.args["file"], scenes(), key=key)
             table = index.preview(cfg)
             if table is not None:
                 clips = table.loc[table["split"] != "evaluate", "filename"].tolist()
-                distill.check_coverage(names, clips, step.args["file"])
+                distill.check_coverage(names, clips, step.args["file"], key=key)
     store = Path(cfg["paths"]["store"])
     return [(s, Need(store, 4 << 20, "teacher logits", "point paths.store at a larger disk")) for s in steps]
 

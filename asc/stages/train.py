@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import split_files
+from asc import bn_stats, split_files
 from asc.disk import Need
 from asc.recipes import DEFAULTS, keyed, selected_on
 from asc.sampling import UNIFORM
@@ -42,6 +42,7 @@ def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
         {k: stage_cfg[k] for k in RECIPE_KEYS}
         | ({"sampling": sampling} if sampling != UNIFORM else {})
         | keyed(stage_cfg)
+        | bn_stats.keyed(stage_cfg)
     )
 
 
@@ -78,6 +79,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     from asc.nets import family_of
 
     fam = family_of(cfg["model"])
+    bn_stats.check("train", cfg["train"], fused=fam.fusable, trainer=f"model={fam.name}")
     if not fam.exact_surgery:
         return check_zoo(steps, cfg, fam)
     spec = baseline_spec(cfg)
@@ -193,8 +195,16 @@ def _train(
         runs.append(Run(model, chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label))
     select = splits.selection(t["select_on"])
     trainer = train_many if fam.fusable else train_each  # zoo networks: one by one (asc/train_plain.py)
-    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(t["precision"]))
+    options = ctx.train_options(t["precision"]) | recalibration_option(t, fam)
+    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
     return [(run.model, history) for run, history in zip(runs, histories, strict=True)], len(chosen_rows)
+
+
+def recalibration_option(stage_cfg: Mapping[str, Any], fam: Any) -> dict[str, int]:
+    """The trainer option of ``bn_recalibration`` (asc/bn_stats.py) where it is on (only the one-by-one trainer
+    takes it; planning refuses it for a fusable family)."""
+    n = bn_stats.batches(stage_cfg)
+    return {"bn_recalibration": n} if n and not fam.fusable else {}
 
 
 def recipe_of(stage_cfg: Mapping[str, Any]) -> Any:
