@@ -60,12 +60,12 @@ def check_model(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any
         )
     if "dropout" in spec and not float(spec["dropout"]) < 1.0:
         raise ConfigError(f"model.dropout={spec['dropout']} is not valid: expected a number in [0, 1)")
-    check_front_end(fam, spec, features)
     why = check_input(spec, features)
     if why:
         raise ConfigError(
             f"{why}: use features={fam.front_end or spec.get('front_end')} (the network's front end)"
         )
+    check_front_end(fam, spec, features)
 
 
 # The features keys that define what one frame of the front end computes (asc/features.py's FrontEnd; its clip
@@ -100,7 +100,7 @@ def front_end_differences(fam: Family, spec: Mapping[str, Any], features: Mappin
 
     name = spec.get("front_end") or fam.front_end
     path = CONF_DIR / "features" / f"{name}.yaml"
-    if not name or not path.is_file():
+    if not name or not path.is_file() or "sample_rate" not in features:  # (not a whole features node)
         return []
     own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     out = []
