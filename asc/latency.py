@@ -27,9 +27,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from asc.architectures import (  # noqa: F401  (the report and cost views name them here)
+    architecture_label,
+    build_architecture,
+    canonical_spec,
+    input_shape_of_key,
+    without_unknown_widths,
+)
 from asc.errors import ConfigError  # noqa: F401  (what check_latency_options raises, named here too)
 from asc.latency_options import BACKENDS, OPTION_KEYS, available_backends, check_latency_options  # noqa: F401
-from asc.model import build_model, normalise_spec
 
 log = logging.getLogger(__name__)
 
@@ -47,52 +53,6 @@ COLUMNS = [
     "model_spec",
 ]
 MIN_ROUNDS = 3  # a median and quartiles of fewer rounds say little; the budget never cuts below this
-
-
-def _is_zoo(spec: Any) -> bool:
-    """Whether a parsed ``model_spec`` is a zoo network's ``model`` config node (its family ``name``; asc/nets/)
-    rather than a DCASE21/22-family spec (which names no family)."""
-    from asc.nets import FAMILIES
-
-    return isinstance(spec, dict) and spec.get("name") in FAMILIES and not FAMILIES[spec["name"]].exact_surgery
-
-
-def canonical_spec(text: str) -> str:
-    """The one spelling of a ``model_spec`` JSON, keys sorted: a DCASE21/22-family spec normalised
-    (:func:`asc.model.normalise_spec`); a zoo network's config node with its pruning ``history`` (asc/publish.py)
-    reduced to what sets the shapes, (layer, is_out_channel, number of channels removed), so networks pruned to
-    the same widths are one architecture. Raises ``ValueError`` for text that is not a model spec."""
-    spec = json.loads(text)
-    if _is_zoo(spec):
-        history = [[p, bool(o), n if isinstance(n, int) else len(n)] for p, o, n in spec.get("history", [])]
-        spec = {**spec, "history": history}
-    else:
-        spec = normalise_spec(spec)
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
-
-
-def architecture_label(spec: Mapping[str, Any]) -> str:
-    """What tells the report's architectures apart: the widths of the conv layers, ``"16-16-32"`` (DCASE21/22
-    family), or a zoo network's name with the channels its pruning removed, ``"panns_cnn14-1792"``."""
-    if _is_zoo(spec):
-        removed = sum(int(n) for _, out, n in spec.get("history", []) if out)
-        return spec["name"] + (f"-{removed}" if removed else "")
-    return "-".join(str(int(w)) for w in spec["widths"])
-
-
-def build_architecture(key: str) -> tuple[torch.nn.Module, tuple[int, int]]:
-    """(network with random weights, its input (mel bands, frames)) of a canonical spec (:func:`canonical_spec`):
-    a zoo network is built from its config node and pruned to its widths by replaying the history with the
-    first channels removed (latency depends on the widths, not on which channels were kept), its input from
-    its front end (:func:`asc.nets.families.front_end_input_shape`)."""
-    spec = json.loads(key)
-    if not _is_zoo(spec):
-        return build_model(spec), tuple(spec["input_shape"])
-    from asc.nets.checkpoint import rebuild
-    from asc.nets.families import front_end_input_shape
-
-    history = [(p, o, list(range(n))) for p, o, n in spec.pop("history", [])]
-    return rebuild(spec, history, what="latency"), front_end_input_shape(spec)
 
 
 def specs_of(model_specs: Iterable[Any]) -> dict[str, str]:
@@ -185,15 +145,6 @@ def _runners(specs: Sequence[str], backend: str, tmp: Path) -> list[Callable[[to
     return out
 
 
-def _input_shape(key: str) -> tuple[int, int]:
-    spec = json.loads(key)
-    if not _is_zoo(spec):
-        return tuple(spec["input_shape"])
-    from asc.nets.families import front_end_input_shape
-
-    return front_end_input_shape(spec)
-
-
 def spread_ms(seconds: Sequence[float]) -> dict[str, Any]:
     """``rounds`` and the median, quartiles (``q1_ms``, ``q3_ms``; ``numpy.percentile``, linear interpolation)
     and extremes of per-round times given in seconds, in ms rounded to 4 decimals."""
@@ -264,7 +215,7 @@ def measure(
     )
     backends = list(backends or available_backends())
     keys = list(specs)
-    shapes = [_input_shape(key) for key in keys]
+    shapes = [input_shape_of_key(key) for key in keys]
     records = []
     cell_budget = budget_s / max(1, len(backends) * len(batch_sizes))
     with tempfile.TemporaryDirectory(prefix="asc-latency-") as tmp:

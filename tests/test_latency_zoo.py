@@ -61,3 +61,12 @@ def test_a_dcase_spec_keeps_its_label() -> None:
     torch.manual_seed(0)
     assert isinstance(latency.build_architecture(latency.canonical_spec(spec))[0], torch.nn.Module)
     assert nets.family_of(SPEC).name == "panns_cnn10"
+
+
+def test_old_pruned_zoo_rows_without_their_widths_are_not_timed_as_the_unpruned_net(caplog) -> None:
+    rows = pd.DataFrame(
+        {"stage": ["baseline", "prune", "prune"], "model_spec": [_row_spec(), _row_spec(), _row_spec(HISTORY)]}
+    )
+    kept = latency.without_unknown_widths(rows)
+    assert kept["model_spec"].tolist() == [_row_spec(), "", _row_spec(HISTORY)]
+    assert "1 pruned zoo row(s)" in caplog.text and "widths are unknown" in caplog.text
