@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         check_output(args.out, inputs=[args.model], force=args.force)  # before anything is read or written
         model, extra = _read(args.model, read_model_file)
         require_finite(f"{args.model}: weights", model.state_dict())  # an ONNX file of NaNs helps no one
-        shape, what = _input_of(model, extra)
+        shape, what = input_of(model, extra)
         export_onnx(
             model,
             args.out,
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if diff <= args.atol else 1
 
 
-def _input_of(model: nn.Module, extra: dict) -> tuple[tuple[int, int], str]:
+def input_of(model: nn.Module, extra: dict) -> tuple[tuple[int, int], str]:
     """(input (mel bands, frames), a description) of a model read by read_model_file: a DCASE21/22-family
     model's spec; a zoo or custom network's front end (:func:`asc.nets.families.front_end_input_shape`)."""
     if hasattr(model, "spec"):

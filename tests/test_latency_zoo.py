@@ -65,8 +65,28 @@ def test_a_dcase_spec_keeps_its_label() -> None:
 
 def test_old_pruned_zoo_rows_without_their_widths_are_not_timed_as_the_unpruned_net(caplog) -> None:
     rows = pd.DataFrame(
-        {"stage": ["baseline", "prune", "prune"], "model_spec": [_row_spec(), _row_spec(), _row_spec(HISTORY)]}
+        {
+            "stage": ["baseline", "prune", "prune"],
+            "model_spec": [_row_spec(), _row_spec(), _row_spec(HISTORY)],
+        }
     )
     kept = latency.without_unknown_widths(rows)
     assert kept["model_spec"].tolist() == [_row_spec(), "", _row_spec(HISTORY)]
     assert "1 pruned zoo row(s)" in caplog.text and "widths are unknown" in caplog.text
+
+
+def test_asc_time_times_a_pruned_zoo_checkpoint_beside_a_dcase_one(tmp_path, capsys) -> None:
+    from model_fixtures import randomised_model
+
+    from asc import timing
+    from asc.model import save_model
+    from asc.nets.checkpoint import save
+
+    torch.manual_seed(0)
+    history = [tuple(h) for h in HISTORY]
+    save(rebuild(SPEC, history, what="test"), tmp_path / "zoo.pt", SPEC, history)
+    save_model(randomised_model({"widths": [2, 2, 4]}), tmp_path / "d.pt")
+    args = [str(tmp_path / "zoo.pt"), str(tmp_path / "d.pt"), "--rounds", "3", "--min-run-time", "0.01"]
+    assert timing.main([*args, "--csv", str(tmp_path / "t.csv")]) == 0
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert len(table) == 2 and (table["median_ms"] > 0).all()
