@@ -225,9 +225,11 @@ def without_ignored(p: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# What a baseline given by file (train.init_from) makes moot: its architecture comes from the file, and it is not
-# trained (train.lr, adam_eps and precision stay: finetune's default recipe reads them).
-MOOT_WITH_INIT_FROM = ("model", "train.epochs", "train.batch_size", "train.select_after", "train.select_on")
+# What a baseline given by file (train.init_from) makes moot: it is not trained (train.lr, adam_eps and precision
+# stay: finetune's default recipe reads them), and a DCASE21/22-family file carries its architecture (its spec), so
+# ``model`` is moot there only: a zoo network's file is a state dict that the ``model`` config's network loads.
+MOOT_WITH_INIT_FROM = ("train.epochs", "train.batch_size", "train.select_after", "train.select_on")
+MOOT_WITH_ARCHITECTURE_FILE = ("model",)
 
 
 def _refuse_moot_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
@@ -235,6 +237,9 @@ def _refuse_moot_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> 
     the model and the training recipe of a baseline given by file."""
     tunes = any(b.get("fractions") or b.get("splits") for b in cfg["runs"])
     given = cfg["train"].get("init_from")
+    moot = MOOT_WITH_INIT_FROM
+    if given and _file_has_architecture(cfg["model"]):
+        moot += MOOT_WITH_ARCHITECTURE_FILE
     for arg in overrides:
         key = arg.partition("=")[0].lstrip("+~")
         if key.startswith("finetune.") and not tunes:
@@ -242,11 +247,22 @@ def _refuse_moot_overrides(cfg: Mapping[str, Any], overrides: Sequence[str]) -> 
                 f"{arg} has no effect: no runs block fine-tunes (their fractions and splits are empty); drop it, "
                 "or give a block fractions, e.g. runs.0.fractions=[1.0]"
             )
-        if given and any(key == m or key.startswith(m + ".") for m in MOOT_WITH_INIT_FROM):
+        if given and any(key == m or key.startswith(m + ".") for m in moot):
             raise ConfigError(
                 f"{arg} has no effect: the baseline is train.init_from={given} (its architecture from the file, "
                 "not trained); drop it, or drop train.init_from to train one"
             )
+
+
+def _file_has_architecture(model: Mapping[str, Any]) -> bool:
+    """Whether a ``train.init_from`` file names the network itself (the DCASE21/22 family's checkpoints and Keras
+    files carry their spec), so the ``model`` config is not read; any other family's file is weights only."""
+    from asc.nets import family_of
+
+    try:
+        return family_of(model).exact_surgery
+    except ValueError:  # an unknown model name: validation names it
+        return False
 
 
 def check_effects(

@@ -113,8 +113,10 @@ class Context:
         rule = d.get("complexity_rule", "dcase2021")
         label = self.results_label(self.cfg, [step])
         from asc.nets import input_shape_of
+        from asc.nets.cost import front_end_macs
 
         net = (self.cfg["model"], input_shape_of(self.cfg["model"], self.cfg["features"]))
+        fields.setdefault("frontend_macs", front_end_macs(self.cfg["features"]))  # per clip, not in ``macs``
         publish(
             step,
             work,

@@ -110,6 +110,7 @@ def _point(
         "baseline": bool((rows["stage"] == "baseline").any()),
         "params_keras": params.iloc[0] if len(params) else np.nan,
         "macs": rows["macs"].median(),
+        "frontend_macs": rows["frontend_macs"].median() if "frontend_macs" in rows else np.nan,
         "accuracy": acc.mean,
         "accuracy_std": acc.std,
         "acc_low": acc.low,
@@ -243,7 +244,8 @@ def _latency_label(column: str) -> str:
 
 
 def cost_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Every model (baseline, criterion x layer set): parameter memory, the DCASE 128 KB check, MACs, measured
+    """Every model (baseline, criterion x layer set): parameter memory, the DCASE 128 KB check, MACs (the
+    network's, and the front end's per clip beside them where the rows have ``frontend_macs``), measured
     latencies (median and interquartile range over interleaved rounds, joined by the report from
     ``latency.csv``), accuracy, and whether it lies on the accuracy-vs-MACs / accuracy-vs-latency Pareto front.
     A note names the latency orders that lie within the rounds' spread."""
@@ -277,6 +279,12 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             "Front (MACs)": np.where(on_a_front(points, "macs"), "yes", ""),
         }
     )
+    if points["frontend_macs"].notna().any():  # the mel front end's cost per clip, beside the network's
+        table.insert(
+            table.columns.get_loc("MACs (M)") + 1,
+            "Front-end MACs (M)",
+            (points["frontend_macs"] / 1e6).round(2),
+        )
     table = _with_2022_rule(table, df)
     for column, label in DEPLOYED.items():  # the accuracy of the file the rule counts: fp32, fp16 or int8
         if column in points and points[column].notna().any():

@@ -27,9 +27,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from asc.architectures import (  # noqa: F401  (the report and cost views name them here)
+    architecture_label,
+    build_architecture,
+    canonical_spec,
+    input_shape_of_key,
+    without_unknown_widths,
+)
 from asc.errors import ConfigError  # noqa: F401  (what check_latency_options raises, named here too)
 from asc.latency_options import BACKENDS, OPTION_KEYS, available_backends, check_latency_options  # noqa: F401
-from asc.model import build_model, normalise_spec
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +53,6 @@ COLUMNS = [
     "model_spec",
 ]
 MIN_ROUNDS = 3  # a median and quartiles of fewer rounds say little; the budget never cuts below this
-
-
-def canonical_spec(text: str) -> str:
-    """The one spelling of a ``model_spec`` JSON: normalised (:func:`asc.model.normalise_spec`), keys sorted.
-    Raises ``ValueError`` for text that is not a model spec."""
-    return json.dumps(normalise_spec(json.loads(text)), sort_keys=True, separators=(",", ":"))
-
-
-def architecture_label(spec: Mapping[str, Any]) -> str:
-    """The widths of the conv layers, ``"16-16-32"``: what tells the report's architectures apart."""
-    return "-".join(str(int(w)) for w in spec["widths"])
 
 
 def specs_of(model_specs: Iterable[Any]) -> dict[str, str]:
@@ -128,14 +123,15 @@ def _runners(specs: Sequence[str], backend: str, tmp: Path) -> list[Callable[[to
     for i, key in enumerate(specs):
         with torch.random.fork_rng(devices=[]):  # measuring never shifts the pipeline's random stream
             torch.manual_seed(0)
-            model = build_model(json.loads(key)).eval()
+            model, shape = build_architecture(key)
+            model.eval()
         if backend == "ort":
             from asc.export import INPUT, export_onnx, onnx_session
 
             try:  # the TorchScript exporter takes a fraction of the dynamo one's time; the graph is the same
-                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="torchscript")
+                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="torchscript", input_shape=shape)
             except Exception:  # noqa: BLE001 - removed in a future torch: fall back to the default exporter
-                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="auto")
+                path = export_onnx(model, tmp / f"m{i}.onnx", exporter="auto", input_shape=shape)
             session = onnx_session(path)
             out.append(lambda x, s=session: s.run(None, {INPUT: x.numpy()}))
         else:
@@ -219,7 +215,7 @@ def measure(
     )
     backends = list(backends or available_backends())
     keys = list(specs)
-    shapes = [tuple(json.loads(key)["input_shape"]) for key in keys]
+    shapes = [input_shape_of_key(key) for key in keys]
     records = []
     cell_budget = budget_s / max(1, len(backends) * len(batch_sizes))
     with tempfile.TemporaryDirectory(prefix="asc-latency-") as tmp:

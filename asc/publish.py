@@ -62,6 +62,8 @@ def publish(
         spec = dict(net[0])
         save(model, work / "model.pt", spec, history, config=dict(step.config), label=step.label)
         counted = net_complexity(model, net[1])
+        if history:  # the pruned widths, from which the report rebuilds the architecture to time it
+            spec["history"] = [[p, bool(out), len(idx)] for p, out, idx in history]  # channels removed
         cost_columns = memory_columns(counted["params_keras"]) | zoo_rule_columns(rule, counted)
     row = make_row(
         stage=ROW_STAGE[step.stage],

@@ -95,10 +95,17 @@ def calibration_positions(n_pool: int, clips: int, seed: int) -> Any:
     return np.sort(rng.choice(n_pool, size=min(clips, n_pool), replace=False))
 
 
-def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str, Any]) -> dict[str, Path]:
-    """Write ``model_{fp32,fp16,int8}.onnx`` of ``model`` (a BaselineCNN) into ``work``; ``calibration``: float32
-    array (N, n_mels, frames) of training clips for the int8 activation ranges; ``settings``: :func:`keyed`.
-    Returns the paths by precision."""
+def write_files(
+    model: Any,
+    work: Path,
+    calibration: Any,
+    settings: Mapping[str, Any],
+    input_shape: tuple[int, int] | None = None,
+) -> dict[str, Path]:
+    """Write ``model_{fp32,fp16,int8}.onnx`` of ``model`` (a DCASE-family BaselineCNN or any zoo network) into
+    ``work``; ``calibration``: float32 array (N, n_mels, frames) of training clips for the int8 activation
+    ranges; ``settings``: :func:`keyed`; ``input_shape`` (mel bands, frames): a zoo network's input
+    (:func:`asc.nets.input_shape_of`), None for the DCASE family (its ``spec``). Returns the paths by precision."""
     import numpy as np
     import onnx
     from onnxruntime.quantization import (
@@ -115,7 +122,9 @@ def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str,
     from asc.export import INPUT, export_onnx
 
     paths = {p: work / f"model_{p}.onnx" for p in PRECISIONS}
-    export_onnx(model, paths["fp32"], opset=settings["opset"], exporter=settings["exporter"])
+    export_onnx(
+        model, paths["fp32"], opset=settings["opset"], exporter=settings["exporter"], input_shape=input_shape
+    )
     half = convert_float_to_float16(onnx.load(str(paths["fp32"])), keep_io_types=True)
     with atomic_path(paths["fp16"]) as tmp:
         onnx.save(half, str(tmp))
@@ -152,9 +161,12 @@ def write_files(model: Any, work: Path, calibration: Any, settings: Mapping[str,
     return paths
 
 
-def onnx_probabilities(path: Path, x: Any, *, batch_size: int = 64, threads: int | None = None) -> Any:
+def onnx_probabilities(
+    path: Path, x: Any, *, batch_size: int = 64, threads: int | None = None, multi_label: bool = False
+) -> Any:
     """Class probabilities (N, classes), float64, of the ONNX file ``path`` on ``x`` (N, n_mels, frames) with
-    onnxruntime's CPU provider (softmax of the file's logits)."""
+    onnxruntime's CPU provider: softmax of the file's logits, or a sigmoid per class when ``multi_label``
+    (tagging, as :func:`asc.evaluate.predict`)."""
     import numpy as np
 
     from asc.export import INPUT, OUTPUT, onnx_session
@@ -167,17 +179,24 @@ def onnx_probabilities(path: Path, x: Any, *, batch_size: int = 64, threads: int
     if not logits:
         return np.zeros((0, 0))
     z = np.concatenate(logits).astype(np.float64)
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-z))
     z = np.exp(z - z.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
 
 
-def columns(paths: Mapping[str, Path], scores: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The results row's columns: ``accuracy_<p>``, ``class_avg_accuracy_<p>`` and ``log_loss_<p>`` of each
-    precision's file (fp32 too: the ONNX file, which should match the row's PyTorch accuracy) and
-    ``onnx_bytes_<p>``, the file's size in bytes."""
+def columns(
+    paths: Mapping[str, Path],
+    scores: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str] = ("accuracy", "class_avg_accuracy", "log_loss"),
+) -> dict[str, Any]:
+    """The results row's columns: ``<metric>_<p>`` of each precision's file for each of ``metrics`` (the
+    task's columns, :attr:`asc.tasks.Task.columns`: accuracy, class_avg_accuracy and log_loss of a scenes task;
+    mAP, auc and d_prime of a tagging task), fp32 too (the ONNX file, which should match the row's PyTorch
+    figure), and ``onnx_bytes_<p>``, the file's size in bytes."""
     out: dict[str, Any] = {}
     for p in PRECISIONS:
-        out |= {f"{k}_{p}": scores[p][k] for k in ("accuracy", "class_avg_accuracy", "log_loss")}
+        out |= {f"{k}_{p}": scores[p][k] for k in metrics}
         out[f"onnx_bytes_{p}"] = paths[p].stat().st_size
     return out
 

@@ -122,6 +122,7 @@ def write_report(
     if df.empty:
         log.warning("results table %s has no rows; nothing to report", results_path)
         return written
+    df = lat.without_unknown_widths(df)
     latency_table = measured_latency(df, out_dir, latency)
     if latency_table is not None:
         written["latency"] = [out_dir / LATENCY_FILE]

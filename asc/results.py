@@ -48,6 +48,7 @@ COLUMNS: list[str] = [
     "params_reduction_pct",
     "macs_reduction_pct",
     "macs_paper_reduction_pct",
+    "frontend_macs",  # the mel front end's MACs per clip (STFT + mel projection; asc.nets.cost.front_end_macs)
     # Parameter memory at three precisions and the DCASE 2021 128 KB check (asc.cost.memory_columns); latency
     # is measured by the report, all architectures side by side (asc.latency), never stored in a row.
     "mem_fp32_kb",
@@ -94,6 +95,7 @@ INT_COLUMNS = [
     "params_keras",
     "macs",
     "macs_paper",
+    "frontend_macs",
     "dcase_fit_bits",
 ]
 PRODUCER_HINT = (

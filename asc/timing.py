@@ -38,12 +38,13 @@ def _onnx_runner(path: Path, batch: int, threads: int) -> tuple[str, Callable[[]
 
 
 def _torch_runner(path: Path, batch: int, device: str) -> tuple[str, Callable[[], Any]]:
-    from asc.export import _read
+    from asc.export import _read, input_of
     from asc.model_file import read_model_file
 
-    model, _ = _read(path, read_model_file)
+    model, extra = _read(path, read_model_file)
     model = model.eval().to(device)
-    x = torch.randn(batch, 1, *model.spec["input_shape"], generator=torch.Generator().manual_seed(batch))
+    shape, _ = input_of(model, extra)  # a zoo network's from its front end
+    x = torch.randn(batch, 1, *shape, generator=torch.Generator().manual_seed(batch))
     x = x.to(device)
 
     def run() -> Any:

@@ -82,3 +82,18 @@ def test_the_cost_table_shows_the_2022_rule_when_the_rows_carry_it():
     table = cost_views.cost_table(df)
     assert table["2022 rule: params"].iloc[0] == 46118 and table["fp16 (kB)"].iloc[0] == 92.236
     assert table["DCASE 128 kB"].iloc[0] == "fp16" and table["DCASE 128 KB"].iloc[0] == "fp16"
+
+
+def test_the_front_end_macs_are_a_column_of_their_own():
+    from asc.nets.cost import front_end_macs
+    from tests.config_fixtures import composed
+
+    df = make_results(repeats=1)
+    assert "Front-end MACs (M)" not in cost_views.cost_table(df)  # rows written before the column existed
+    f = composed()["features"]  # the DCASE 2021 front end: 500 frames of a 2048-point FFT + 40 × 1025 mel
+    fe = front_end_macs(f)
+    assert fe == int(500 * (2 * 2048 * 11 + 40 * 1025 + 1764))
+    table = cost_views.cost_table(df.assign(frontend_macs=fe))
+    assert (table["Front-end MACs (M)"] == round(fe / 1e6, 2)).all()
+    assert table.columns.get_loc("Front-end MACs (M)") == table.columns.get_loc("MACs (M)") + 1
+    assert table["MACs (M)"].tolist() == cost_views.cost_table(df)["MACs (M)"].tolist()  # not folded in

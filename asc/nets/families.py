@@ -212,6 +212,28 @@ def input_shape_of(spec: Mapping[str, Any], features: Mapping[str, Any]) -> tupl
     return int(features["n_mels"]), int(features["frames"])
 
 
+def front_end_input_shape(spec: Mapping[str, Any]) -> tuple[int, int]:
+    """(mel bands, frames) of one clip through the front end the network of ``spec`` names (its
+    ``conf/features/<front end>.yaml``: n_mels × frames; the model config's ``input_shape`` or ``n_mels`` where
+    it has them): the input an exported network is traced and checked on (asc-export). Raises ValueError when
+    the network names no front end and has no input_shape (a custom network without ``front_end``)."""
+    import yaml
+
+    from asc.config_files import CONF_DIR
+
+    if spec.get("input_shape") is not None:
+        return int(spec["input_shape"][0]), int(spec["input_shape"][1])
+    name = front_end_of(spec)
+    path = CONF_DIR / "features" / f"{name}.yaml"
+    if not name or not path.is_file():
+        raise ValueError(
+            f"model={spec.get('name')} names no front end (features config {name!r} not found): give it "
+            "model.front_end=<features config> or model.input_shape=[mel bands, frames]"
+        )
+    f = yaml.safe_load(path.read_text())
+    return int(spec.get("n_mels") or f["n_mels"]), int(f["frames"])
+
+
 def check_input(spec: Mapping[str, Any], features: Mapping[str, Any]) -> str | None:
     """Why the features config cannot feed the network of ``spec`` (one line), or None when it can: a fixed
     ``input_shape`` must equal (n_mels, frames); ``n_mels`` (a BatchNorm or patch over the mel bins) must equal

@@ -65,3 +65,67 @@ def check_model(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any
         raise ConfigError(
             f"{why}: use features={fam.front_end or spec.get('front_end')} (the network's front end)"
         )
+    check_front_end(fam, spec, features)
+
+
+# The features keys that define what one frame of the front end computes (asc/features.py's FrontEnd; its clip
+# length (frames, stats_frames), padding and speed/precision knobs are not the network's front end).
+DEFINING = (
+    "sample_rate",
+    "n_fft",
+    "win_length",
+    "hop_length",
+    "n_mels",
+    "fmin",
+    "fmax",
+    "window",
+    "power",
+    "mel_scale",
+    "mel_norm",
+    "log",
+    "log_offset",
+    "center",
+    "preemphasis",
+)
+
+
+def front_end_differences(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any]) -> list[str]:
+    """``key=given vs front end's`` for each :data:`DEFINING` key where ``features`` differs from the front end
+    the network names (``conf/features/<front end>.yaml``: the family's ``front_end``, or ``model.front_end``
+    of a custom network); empty when they agree, when the network names none, or for a value the front end
+    takes from the dataset (an interpolation). Reads the yaml file only (torch-free)."""
+    from omegaconf import OmegaConf
+
+    from asc.config_files import CONF_DIR
+
+    name = spec.get("front_end") or fam.front_end
+    path = CONF_DIR / "features" / f"{name}.yaml"
+    if not name or not path.is_file() or "sample_rate" not in features:  # (not a whole features node)
+        return []
+    own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    out = []
+    for key in DEFINING:
+        theirs = own.get(key)
+        if isinstance(theirs, str) and "${" in theirs:
+            continue
+        given = features.get(key)
+        same = given == theirs or (
+            isinstance(given, int | float)
+            and isinstance(theirs, int | float)
+            and float(given) == float(theirs)
+        )
+        if not same:
+            out.append(f"features.{key}={given} vs {theirs}")
+    return out
+
+
+def check_front_end(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any]) -> None:
+    """ConfigError in one line when the features config computes another front end than the network's own
+    (:func:`front_end_differences`), naming both configs, the first differences and the fix."""
+    diff = front_end_differences(fam, spec, features)
+    if diff:
+        own = spec.get("front_end") or fam.front_end
+        raise ConfigError(
+            f"features={features.get('name')} is not the front end of model={fam.name} (features={own}): "
+            f"{', '.join(diff[:3])}; use features={own}, or drop the features override"
+        )

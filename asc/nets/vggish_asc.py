@@ -26,11 +26,13 @@ one to one; torch flattens channel-major (c·24 + h·4 + w) where Keras flattens
 
 Clip-level decision (the authors' scripts): a clip is cut into ``patch_frames``-frame patches every
 ``patch_hop`` frames and its score is the sum of the patches' softmaxes. ``forward`` on a (batch, 64, frames)
-input with more than one patch returns log(mean patch softmax), whose argmax is that decision (and whose
+input returns log(mean patch softmax) (one patch: its log-softmax), whose argmax is that decision (and whose
 cross-entropy trains on clips: the authors trained on patches with the clip's label — a documented difference).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -92,7 +94,7 @@ class VGGishASC(nn.Module):
         patches = x.transpose(1, 2).unfold(1, self.patch_frames, self.patch_hop)  # (b, P, mel, patch)
         n = patches.shape[1]
         logits = self.patch_logits(patches.permute(0, 1, 3, 2).reshape(batch * n, 1, self.patch_frames, -1))
-        if n == 1:
-            return logits
-        probs = logits.softmax(-1).view(batch, n, -1).mean(1)
-        return probs.clamp_min(1e-12).log()
+        # log(mean patch softmax) as log-sum-exp of the log-softmaxes − log n: one formula for any number of
+        # patches (no branch a trace would freeze: the ONNX file works at every batch size, one patch or many)
+        log_probs = logits.log_softmax(-1).view(batch, n, -1)
+        return torch.logsumexp(log_probs, 1) - math.log(n)

@@ -7,7 +7,10 @@ the subsets, the runs and the routing). Key: the general network's key, the devi
 (conf/perdevice/: ``ours`` is the fine-tuning recipe, ``dcase2025`` the 2025 baseline's), keeping the last epoch as
 the 2025 baseline does: its device models are not selected.
 The artifact holds the general model (``model.pt``) and one ``device_<d>.pt`` per device; its results row is the
-routed evaluation (stage ``per_device``: overall and per-device accuracy).
+routed evaluation (stage ``per_device``: overall and per-device accuracy). Any network of the zoo: the DCASE21/22
+family's device models train fused, any other family's one by one (asc/train_plain.py), each saved with its
+network's pruning history (asc/nets/checkpoint.py). The routing needs each clip's recording device and one scene
+per clip: a tagging dataset (multi-label, no devices) is refused at planning.
 """
 
 from __future__ import annotations
@@ -35,10 +38,18 @@ KNOWN_DEVICES = ("a", "b", "c", "s1", "s2", "s3")  # TAU's training devices (asc
 
 
 def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
+    from asc.errors import ConfigError
+    from asc.tasks import task_of
+
     (features,), (idx,) = up["features"], up["index"]
     tuned = {s.id: s for s in up["finetune"]}
     if not tuned:
         return []
+    if task_of(cfg["dataset"]).multi_label and any(b.per_device for b in prune_runs(cfg)):
+        raise ConfigError(
+            f"runs.per_device=true on dataset={cfg['dataset']['name']}, a tagging (multi-label) set: device routing "
+            "needs one scene and a recording device per clip; drop per_device"
+        )
     baseline = up["finetune"][0].up("prune").origin("train")
     # The perdevice recipe (conf/perdevice/: ours follows finetune, so its key is what it was when the device
     # models took the fine-tuning recipe); ``select`` is not its key: device models always keep the last epoch.
@@ -64,10 +75,10 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
-    from asc.model import load_model
+    from asc.nets.checkpoint import load  # either checkpoint format: the DCASE family's or a zoo network's
 
     splits = ctx.splits(steps[0])
-    general = {s.up("finetune").id: load_model(ctx.path(s.up("finetune")) / "model.pt")[0] for s in steps}
+    general = {s.up("finetune").id: load(ctx.path(s.up("finetune")) / "model.pt") for s in steps}
     for step in steps:
         ctx.build_batch([step], lambda batch: _per_device(batch, ctx, general, splits))
     ctx.record(steps)
@@ -78,28 +89,31 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
 
     import numpy as np
 
-    from asc.complexity import complexity
     from asc.data.tau import SCENES
-    from asc.model import load_model, save_model
+    from asc.nets import family_of
+    from asc.nets.checkpoint import load
+    from asc.nets.cost import count
     from asc.per_device import device_runs, device_subsets, last_epoch, routed_metrics
     from asc.stages.prune import facts
     from asc.stages.train import recipe_of
     from asc.train import train_many
+    from asc.train_plain import train_each
+
+    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each
 
     f, p = ctx.cfg["finetune"], ctx.cfg["perdevice"]
     pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(p["select_on"]), splits.evaluate
     for step, work in batch:
         tuned = step.up("finetune")
-        model = general[tuned.id]
+        model, extra = general[tuned.id]
+        history = extra.get("history", [])  # a zoo network's pruning history (the DCASE family: none)
         subset = np.asarray(subset_of(tuned, pool.rows, ctx))
         per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
         positions = {d: subset[p] for d, p in per_device.items()}  # back into the pool's positions
         runs = device_runs(
             model, positions, recipe=last_epoch(recipe_of(p)), seed=step.args["seed"], workdir=work
         )
-        histories = train_many(
-            runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(p["precision"])
-        )
+        histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(p["precision"]))
         devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
         scores = routed_metrics(
             model,
@@ -113,10 +127,12 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             precision=p.get("eval_precision", "fp32"),
         )
         for d, device_model in devices.items():
-            save_model(device_model.cpu(), work / f"device_{d}.pt", device=d, label=f"{step.label} {d}")
+            _save(
+                device_model.cpu(), work / f"device_{d}.pt", ctx.cfg["model"], history, d, f"{step.label} {d}"
+            )
         prune_step_ = tuned.up("prune")
         baseline_step = prune_step_.origin("train")
-        baseline, _ = load_model(ctx.path(baseline_step) / "model.pt")
+        baseline, _ = load(ctx.path(baseline_step) / "model.pt")
         info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
         seconds = sum(h["train_seconds"] for h in histories)
         ctx.publish(
@@ -124,7 +140,8 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             work,
             model,
             scores,
-            full=complexity(baseline),
+            full=count(baseline, ctx.cfg),
+            **({} if hasattr(model, "spec") else {"history": history}),
             extra={"devices": {d: h for d, h in zip(devices, histories, strict=True)}},
             **facts(info, baseline),
             fraction=step.args["fraction"],
@@ -144,3 +161,17 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             scores["accuracy"],
             seconds,
         )
+
+
+def _save(
+    model: Any, path: Path, spec: Mapping[str, Any], history: Sequence, device: str, label: str
+) -> None:
+    """One device model: the DCASE family's checkpoint, or a zoo network's with its pruning history."""
+    if hasattr(model, "spec"):
+        from asc.model import save_model
+
+        save_model(model, path, device=device, label=label)
+    else:
+        from asc.nets.checkpoint import save
+
+        save(model, path, spec, history, device=device, label=label)

@@ -7,7 +7,9 @@ untouched, and this stage's artifact (the three files and their scores) is keyed
 (``quantise`` minus ``enabled``) and the model's key, with the features and index it is evaluated and calibrated
 on. Its ``run`` appends the model's row again (rows are keyed by ``run_id``: the new one replaces it) with
 ``accuracy_{fp32,fp16,int8}``, ``class_avg_accuracy_*``, ``log_loss_*`` and ``onnx_bytes_*`` (each file's size
-in bytes). Per-device models (stage ``perdevice``) are not covered: their routed evaluation would need one set of
+in bytes); a tagging dataset's rows gain ``mAP_*``, ``auc_*`` and ``d_prime_*`` instead (the task's columns).
+Every network of the zoo is covered: a zoo network's files take the input its model and features configs give
+(:func:`asc.nets.input_shape_of`). Per-device models (stage ``perdevice``) are not covered: their routed evaluation would need one set of
 files per device.
 
 ``quantise.enabled``: auto (default) runs when onnx and onnxruntime are installed and otherwise logs one line and
@@ -47,20 +49,19 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
                 quantised.INSTALL_HINT,
             )
         return []
-    from asc.nets import family_of
-
-    if not family_of(cfg["model"]).exact_surgery:  # asc/export.py writes the DCASE family's input shape only
-        log.info("quantise: model=%s is not of the DCASE family: no ONNX files or fp16/int8 columns for it yet",
-                 cfg["model"]["name"])  # fmt: skip
-        return []
     (features,), (idx,) = up["features"], up["index"]
     models = [s for stage in MODEL_STAGES for s in up[stage]]
     return [make_step("quantise", f"{s.label} fp16+int8", settings, (s, features, idx)) for s in models]
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
+    fam = family_of(cfg["model"])
+    # a zoo network's three files: 4 + 2 + 1 bytes a parameter at its published size (10^6 when unknown)
+    size = FILES_BYTES if fam.exact_surgery else FILES_BYTES + 7 * (fam.published_params or 10**6)
     store = Path(cfg["paths"]["store"])
-    return [(s, Need(store, FILES_BYTES, "ONNX files", "point paths.store at a larger disk")) for s in steps]
+    return [(s, Need(store, size, "ONNX files", "point paths.store at a larger disk")) for s in steps]
 
 
 def model_of(step: Step) -> Step:
@@ -84,38 +85,49 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 def _build(step: Step, work: Path, ctx: Context) -> dict[str, Any]:
     from asc import quantised
     from asc.atomic import atomic_write_json
-    from asc.data.tau import SCENES
-    from asc.evaluate import metrics
-    from asc.model import load_model
+    from asc.model_file import read_model_file
+    from asc.nets import family_of, input_shape_of
 
-    model, _ = load_model(ctx.path(model_of(step)) / "model.pt")
+    model, _ = read_model_file(ctx.path(model_of(step)) / "model.pt")  # the DCASE family's or asc-net-1
+    cfg = ctx.cfg
+    shape = None if family_of(cfg["model"]).exact_surgery else input_shape_of(cfg["model"], cfg["features"])
     splits = ctx.splits(step)
     pool = splits.train  # the training fold minus the validation hold-out: never a clip that is scored
     settings = step.config
     picked = quantised.calibration_positions(
         len(pool.x), settings["calibration_clips"], settings["calibration_seed"]
     )
-    paths = quantised.write_files(model.cpu().eval(), work, pool.x.numpy()[picked], settings)
-    ev = splits.evaluate
+    paths = quantised.write_files(model.cpu().eval(), work, pool.x.numpy()[picked], settings, shape)
+    ev, task = splits.evaluate, ctx.task
     batch = int(ctx.runtime["eval_batch_size"])
     scores = {
-        p: metrics(
-            quantised.onnx_probabilities(path, ev.x.numpy(), batch_size=batch),
-            ev.y.numpy(),
-            ev.rows["device"].tolist(),
-            SCENES,
-        )
+        p: _scores(quantised.onnx_probabilities(path, ev.x.numpy(), batch_size=batch, multi_label=task.multi_label), ev, task)
         for p, path in paths.items()
-    }
+    }  # fmt: skip
     atomic_write_json(work / "scores.json", scores)
-    cols = quantised.columns(paths, scores)
+    cols = quantised.columns(paths, scores, task.columns)
     atomic_write_json(work / "columns.json", cols)
+    m = task.metric
     log.info(
-        "%s: accuracy fp32 %.4f, fp16 %.4f, int8 %.4f (int8 file %d bytes)",
+        "%s: %s fp32 %.4f, fp16 %.4f, int8 %.4f (int8 file %d bytes)",
         model_of(step).label,
-        cols["accuracy_fp32"],
-        cols["accuracy_fp16"],
-        cols["accuracy_int8"],
+        m,
+        cols[f"{m}_fp32"],
+        cols[f"{m}_fp16"],
+        cols[f"{m}_int8"],
         cols["onnx_bytes_int8"],
     )
-    return {k: v for k, v in cols.items() if k.startswith("accuracy")}
+    return {k: v for k, v in cols.items() if k.startswith(m)}
+
+
+def _scores(probs: Any, ev: Any, task: Any) -> dict[str, Any]:
+    """The metrics of one file's probabilities on the evaluation split, as :func:`asc.evaluate.evaluate` scores
+    the PyTorch model: tagging metrics (mAP, AUC, d′) or accuracy, class-averaged accuracy and log loss."""
+    if task.multi_label:
+        from asc.tagging_metrics import tagging_metrics
+
+        return tagging_metrics(probs, ev.y.numpy(), getattr(ev, "classes", None))
+    from asc.data.tau import SCENES
+    from asc.evaluate import metrics
+
+    return metrics(probs, ev.y.numpy(), ev.rows["device"].tolist(), SCENES)

@@ -1,0 +1,76 @@
+"""Planning of zoo networks (issue 33, a user's trial): ``train.init_from`` with ``model=<zoo name>`` is not
+refused as "no effect" (a zoo network's file is weights only: the ``model`` config builds the network) and the
+file is matched at planning; a features config that is not the network's own front end is refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from asc import nets
+from asc.config_effects import check_effects
+from asc.errors import ConfigError, InputError
+from asc.plan import check_plan, make_plan
+from asc.validate import validate
+from tests.config_fixtures import composed
+
+CNN10 = ["model=panns_cnn10", "model.widths=[4,4,8,8]"]
+
+
+def _planned(tmp: Path, *overrides: str) -> dict:
+    args = [f"paths.data={tmp}/data", f"paths.store={tmp}/store", f"paths.results={tmp}/results", *overrides]
+    cfg = composed(*args)
+    check_effects(cfg, overrides=list(overrides))
+    validate(cfg)
+    check_plan(make_plan(cfg), cfg, upto="report")
+    return cfg
+
+
+def test_init_from_a_panns_checkpoint_plans_for_a_zoo_network(tmp_path: Path) -> None:
+    cfg = composed(*CNN10)
+    torch.save({"model": nets.build(cfg["model"]).state_dict(), "iteration": 0}, tmp_path / "Cnn10.pth")
+    _planned(tmp_path, *CNN10, f"train.init_from={tmp_path / 'Cnn10.pth'}")  # no "model has no effect"
+
+
+def test_init_from_with_other_shapes_is_refused_at_planning_naming_the_layer(tmp_path: Path) -> None:
+    other = nets.build(composed("model=panns_cnn10", "model.widths=[4,4,8,16]")["model"])
+    torch.save(other.state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(InputError, match=r"train.init_from=.*sd.pt.* has shape") as err:
+        _planned(tmp_path, *CNN10, f"train.init_from={tmp_path / 'sd.pt'}")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "store").exists()
+
+
+def test_the_model_override_stays_moot_for_a_dcase_file(tmp_path: Path) -> None:
+    from model_fixtures import randomised_model
+
+    from asc.model import save_model
+
+    save_model(randomised_model(), tmp_path / "m.pt")
+    given = [f"train.init_from={tmp_path / 'm.pt'}", "model=dcase21"]
+    with pytest.raises(ConfigError, match="model=dcase21 has no effect"):
+        check_effects(composed(*given), overrides=given)
+
+
+@pytest.mark.parametrize(
+    ("model", "features", "own"),
+    [
+        ("efficientat_mn04", "logmel40x500", "efficientat128"),
+        ("panns_cnn14", "vggish64", "panns64"),
+        ("vggish_asc", "panns64", "vggish64"),
+    ],
+)
+def test_features_of_another_front_end_are_refused_naming_both(model: str, features: str, own: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate(composed(f"model={model}", f"features={features}"))
+    line = str(err.value)
+    assert f"features={features} is not the front end of model={model}" in line
+    assert f"use features={own}" in line and "\n" not in line
+
+
+def test_a_features_value_the_front_end_does_not_use_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"features.fmax=8000.0 vs 14000.0"):
+        validate(composed("model=panns_cnn10", "features.fmax=8000.0"))
+    validate(composed("model=panns_cnn10", "model.widths=[4,4,8,8]"))  # its own front end passes
