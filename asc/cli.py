@@ -262,6 +262,15 @@ class ReportAfterMultirun(Callback):
         # every job's combination composed, validated and planned before the first starts (asc/sweep.py)
         task = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
         sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+        from pathlib import Path
+
+        from asc.invocation import hydra_error_line
+
+        try:  # the sweep folder first, as a single run's folder is made before its job plans
+            Path(_start(config), str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            print(f"asc: error: {hydra_error_line(err, sys.argv)}", file=sys.stderr)
+            sys.exit(1)
         try:
             check_sweep(task, sweeper, check_recipe_choices, _start(config))
         except InputError as err:  # Hydra turns a callback's exception into a warning: stop here, in one line

@@ -98,7 +98,13 @@ def _largest_subset(ft: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def _point(
-    crit: Any, layers: Any, rows: pd.DataFrame, rows_acc: pd.DataFrame, basis: str, timed: list[str], metric: str
+    crit: Any,
+    layers: Any,
+    rows: pd.DataFrame,
+    rows_acc: pd.DataFrame,
+    basis: str,
+    timed: list[str],
+    metric: str,
 ):
     """One point of :func:`cost_points`: the model's cost from ``rows``, its ``metric`` (accuracy, or mAP for
     tagging; the point's column is "accuracy") from ``rows_acc``."""

@@ -129,7 +129,13 @@ def train_one(
 
 
 def _epoch(
-    model: nn.Module, opt: torch.optim.Optimizer, train, order: torch.Tensor, batch_size: int, device, task: Task
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    train,
+    order: torch.Tensor,
+    batch_size: int,
+    device,
+    task: Task,
 ) -> float:
     """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches, with the task's loss; returns
     the mean loss."""

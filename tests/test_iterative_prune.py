@@ -72,7 +72,9 @@ def test_the_pooling_key_keeps_k_step_rows_apart() -> None:
         keys3 = {step_pooling_key(s) for s in _stage(k3, stage)}
         assert keys3.isdisjoint(step_pooling_key(s) for s in _stage(k1, stage))
     assert len({step_pooling_key(s) for s in _stage(k3, "prune")}) == 3
-    row = {"stage": "finetune", "criterion": "l1", "layers": "C1+C2+C3", "fraction": "1.0", "repeat": "0"}
+    row = {
+        "stage": "finetune", "criterion": "l1", "layers": "C1+C2+C3", "ratio": "0.5", "fraction": "1.0", "repeat": "0"
+    }  # fmt: skip
     assert pooling_key(row) == pooling_key({**row, "prune_steps": "1", "prune_step": "1"})  # older tables
     assert pooling_key(row) != pooling_key({**row, "prune_steps": "3", "prune_step": "3"})
     (last,) = [s for s in _stage(k3, "finetune") if s.label.endswith("1 #0") and len(s.upstream) == 3]

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from asc.step import Step
 
 
-
 def parameters(spec: Mapping[str, Any]) -> int:
     """Parameters of a DCASE21-family spec (convs, BN, dense layers), for the disk estimate only."""
     k, c_in, n = int(spec["kernel"]), 1, 0
