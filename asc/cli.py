@@ -266,8 +266,10 @@ class ReportAfterMultirun(Callback):
 
         from asc.invocation import hydra_error_line
 
+        sweep_dir = OmegaConf.select(config, "hydra.sweep.dir", default=None)
         try:  # the sweep folder first, as a single run's folder is made before its job plans
-            Path(_start(config), str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+            if sweep_dir is not None:
+                Path(_start(config), str(sweep_dir)).mkdir(parents=True, exist_ok=True)
         except OSError as err:
             print(f"asc: error: {hydra_error_line(err, sys.argv)}", file=sys.stderr)
             sys.exit(1)
