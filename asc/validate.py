@@ -17,7 +17,7 @@ from asc.data.kinds import kind_of
 from asc.data.layouts import check_stage, layout_of
 from asc.errors import ConfigError
 from asc.frontend_options import check_features
-from asc.prune.options import check_criterion, check_criterion_keys
+from asc.prune.options import check_criterion, check_criterion_keys, check_layer_set
 from asc.speed import check_runtime
 from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
@@ -160,14 +160,7 @@ def _runs(cfg: Mapping[str, Any], layers: Sequence[str] | None) -> None:
         for name in listed(f"{key}.criteria", block.get("criteria")):
             choice(f"{key}.criteria", name, sorted(cfg["criteria"]))
         for layer_set in listed(f"{key}.layer_sets", block.get("layer_sets")):
-            chosen = [layer_set] if isinstance(layer_set, str) else list(layer_set)
-            unknown = layers is not None and any(x not in layers for x in chosen)
-            if not chosen or unknown or len(set(chosen)) != len(chosen):
-                fail(
-                    f"{key}.layer_sets",
-                    layer_set,
-                    f"lists of distinct conv layers of the model {list(layers)}",
-                )
+            check_layer_set(f"{key}.layer_sets", layer_set, layers, "lists")
         listed(f"{key}.splits", block.get("splits"))
         for fraction in listed(f"{key}.fractions", block.get("fractions")):
             number(f"{key}.fractions", fraction, 0.0, 1.0)

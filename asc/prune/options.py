@@ -41,19 +41,24 @@ SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}
 SCHEDULE_OPTIONS = tuple(SCHEDULE_DEFAULTS)
 
 
+def check_layer_set(
+    key: str, value: Any, layers: Sequence[str] | None, expected: str = "a non-empty list"
+) -> None:
+    """One layer set (a name or a list of names) at ``key``: non-empty, distinct and, where ``layers`` (the
+    DCASE family's conv names) is given, each one of them; ``expected`` opens the one-line error's advice."""
+    chosen = [value] if isinstance(value, str) else list(value or [])
+    unknown = layers is not None and any(name not in layers for name in chosen)
+    if not chosen or unknown or len(set(chosen)) != len(chosen):
+        fail(key, value, f"{expected} of distinct conv layers of the model {list(layers or [])}")
+
+
 def check_criterion(key: str, p: Mapping[str, Any], layers: Sequence[str] | None) -> None:
     """A criterion's config entry at ``key`` (prune, criteria.<name>): its name, layers, ratios and options.
     ``layers``: the model's conv names (the DCASE family), or None for a network pruned by dependency-graph
     surgery, whose names (C1…Cn, module paths, globs) the prune stage's check resolves on the traced network."""
     choice(f"{key}.name", p.get("name"), CRITERION_NAMES)
     chosen = [p["layers"]] if isinstance(p.get("layers"), str) else list(p.get("layers") or [])
-    unknown = layers is not None and any(name not in layers for name in chosen)
-    if not chosen or unknown or len(set(chosen)) != len(chosen):
-        fail(
-            f"{key}.layers",
-            chosen,
-            f"a non-empty list of distinct conv layers of the model {list(layers or [])}",
-        )
+    check_layer_set(f"{key}.layers", chosen, layers, "a non-empty list")
     if p.get("ratio") is not None:
         number(f"{key}.ratio", p["ratio"], 0.0, 1.0, low_open=False, high_open=True)
     if not isinstance(p.get("per_layer_ratio") or {}, Mapping):
