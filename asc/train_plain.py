@@ -3,7 +3,8 @@
 :func:`asc.train.train_many`: the recipe's Adam or AdamW with its learning-rate schedule (:func:`optimizer_of`) +
 the task's loss (cross-entropy, or binary cross-entropy for tagging: asc.losses), scored by the task's metric
 (accuracy, or mAP), shuffled mini-batches drawn with a generator seeded by the
-run's seed, one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
+run's seed, a run's ``teacher`` (knowledge distillation) applied with the fused trainer's loss
+(:func:`asc.distill.kd_losses`), one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
 (with fewer epochs than that, the last). No resume: an interrupted run starts again.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc import distill
 from asc.bn_stats import recalibrate
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
@@ -63,8 +65,10 @@ def train_one(
     only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, callback) are
     ignored. ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags).
     ``bn_recalibration`` > 0: before each epoch's selection evaluation, BatchNorm's running statistics are
-    recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`).
-    Raises NonFiniteError when the loss becomes non-finite."""
+    recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`). ``run.teacher`` (its
+    logits (N, classes) aligned with ``train``'s rows, alpha, temperature, kl_mean): each step's loss is
+    alpha·hard + (1 − alpha)·T²·KL as in the fused trainer. Raises NonFiniteError when the loss becomes
+    non-finite, ValueError for a teacher on a multi-label task."""
     speed = speed or SpeedOptions()
     device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
     model, r = run.model.to(device), run.recipe
@@ -72,12 +76,15 @@ def train_one(
     shuffle = torch.Generator().manual_seed(int(run.seed))
     torch.manual_seed(int(run.seed))  # dropout
     x, y = train
+    teachers = distill.teacher_tensors([run], device)  # None: hard labels only
+    if teachers is not None and task.multi_label:
+        raise ValueError("knowledge distillation (softmax KL) is for single-label tasks only")
     best = {"epoch": 0, "acc": -1.0, "state": None}
     history, total = [], 0.0
     for epoch in range(1, r.epochs + 1):
         start = time.perf_counter()
         order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
-        loss = _epoch(model, opt, (x, y), order, r.batch_size, device, task)
+        loss = _epoch(model, opt, (x, y), order, r.batch_size, device, task, teachers)
         if not math.isfinite(loss):
             raise NonFiniteError(
                 f"training loss became {loss} for run {run.label} in epoch {epoch}; lower the learning rate"
@@ -136,16 +143,24 @@ def _epoch(
     batch_size: int,
     device,
     task: Task,
+    teachers: dict[str, Any] | None = None,
 ) -> float:
-    """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches, with the task's loss; returns
-    the mean loss."""
+    """One epoch over the positions ``order`` of ``train`` (x, y) in mini-batches, with the task's loss, or the
+    distillation loss against ``teachers`` (:func:`asc.distill.teacher_tensors` of the one run); returns the mean
+    loss."""
     x, y = train
     model.train()
     loss_sum = 0.0
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
         logits = model(x[idx].to(device))[:, None]  # (B, 1, classes): one model of the stacked loss
-        loss = per_model_loss(logits, y[idx].to(device)[:, None], task.multi_label)[0]
+        losses = per_model_loss(logits, y[idx].to(device)[:, None], task.multi_label)
+        if teachers is not None:
+            soft = distill.gather(
+                teachers, torch.zeros(1, dtype=torch.long, device=device), idx[:, None].to(device)
+            )
+            losses = distill.kd_losses(logits, losses, soft)
+        loss = losses[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -196,3 +196,44 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
     refused = run_asc(*base, f"finetune.teacher={tmp_path / 'short.csv'}", "dry_run=true", timeout=200)
     assert refused.returncode != 0
     assert f"has no logits for 1 of the {len(clips)} training clips" in refused.output
+
+
+def _zoo_run(root: Path, teacher: dict | None) -> Run:
+    """A tiny DCASE 2024 network (a zoo family trained one by one, asc/train_plain.py): one full batch, one epoch."""
+    from asc.nets.dcase2024 import Dcase2024Net
+
+    torch.manual_seed(5)
+    model = Dcase2024Net(base_channels=8, channels_multiplier=1.0, expansion_rate=1.0, n_blocks=(1, 1, 1))
+    # adam_eps well above float rounding: a bias before a BatchNorm has a gradient of ~0, whose first Adam step
+    # (lr · g / (|g| + eps)) would otherwise follow the rounding of the two loss formulas
+    recipe = Recipe(epochs=1, batch_size=48, lr=1e-2, adam_eps=1e-3, select_after=0)
+    return Run(model, torch.arange(48), 3, root, recipe, "zoo", teacher=teacher)
+
+
+def test_one_by_one_trainer_applies_kd_to_a_zoo_network(data: dict, tmp_path: Path) -> None:
+    """A zoo network fine-tuned with a teacher by the one-by-one trainer takes the KD step (alpha·CE +
+    (1 − alpha)·T²·KL, computed here by hand with torch's KL), not the hard-label one."""
+    import copy
+
+    from asc.train_plain import optimizer_of, train_one
+
+    logits = torch.randn(48, 10, generator=torch.Generator().manual_seed(9)) * 3
+    plain, taught = _zoo_run(tmp_path / "plain", None), _zoo_run(tmp_path / "kd", _teacher(logits, 0.25, 2.0))
+    start = copy.deepcopy(taught.model)
+    train_one(plain, data["train"], data["val"])
+    train_one(taught, data["train"], data["val"])
+    names = [n for n, v in start.state_dict().items() if v.is_floating_point()]
+    assert any(not torch.equal(plain.model.state_dict()[n], taught.model.state_dict()[n]) for n in names)
+
+    x, y = data["train"]  # by hand: one Adam step on the whole (shuffled: the mean does not care) batch
+    opt = optimizer_of(start, taught.recipe, steps=1)
+    out = start.train()(x)
+    kl = F.kl_div(
+        F.log_softmax(out / 2.0, 1), F.log_softmax(logits / 2.0, 1), log_target=True, reduction="batchmean"
+    )
+    loss = 0.25 * F.cross_entropy(out, y) + 0.75 * 4.0 * kl
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for n in names:
+        torch.testing.assert_close(taught.model.state_dict()[n], start.state_dict()[n])
