@@ -16,6 +16,7 @@ from typing import Any
 from asc.chain import STAGES, STORE_OF
 from asc.data.kinds import kind_of
 from asc.disk import Need
+from asc.eta import schedule_finetune, tuned_count, tuned_units
 from asc.plan import approx_examples_per_epoch, damage, is_built
 from asc.rows import dataset_label
 from asc.split_files import fraction_of
@@ -146,6 +147,7 @@ def format_plan(
     wanted = set(STAGES[: STAGES.index(upto) + 1])
     shown = [s for s in steps if s.stage in wanted]
     examples_of = _examples(steps, cfg)
+    tuned = tuned_units(cfg)  # an iterative-pruning step's short fine-tuning: example-epochs
     where = ", ".join(f"{k} {Path(cfg['paths'][k]).resolve()}" for k in ("store", "results"))
     lines = [recipes(cfg), f"paths: {where}", ""]
     lines += [f"{'stage':<9} {'key':<12} {'status':<7} {'examples':>9}  label"]
@@ -154,12 +156,22 @@ def format_plan(
         trains = s.stage == "finetune" or (s.stage == "train" and not cfg["train"].get("init_from"))
         trains = trains or s.stage == "perdevice"
         examples = examples_of(s) if trains else ""
+        if schedule_finetune(s) is not None:  # estimated: its pool's share, as before the index exists
+            examples = f"~{round(tuned(s) / int(schedule_finetune(s)['epochs']))}"
         status = _status(s, cfg)
         if STORE_OF[s.stage]:
             counts.setdefault(s.stage, [0, 0])[status == "cached"] += 1
         lines.append(f"{s.stage:<9} {s.key:<12} {status:<7} {examples:>9}  {s.label}")
-    total = ", ".join(f"{stage} {sum(c)} ({c[1]} cached)" for stage, c in counts.items())
+    total = ", ".join(
+        f"{stage} {sum(c)} ({c[1]} cached{_tuned(shown, stage)})" for stage, c in counts.items()
+    )
     lines.append(f"\n{sum(map(sum, counts.values()))} artifacts: {total}.")
     lines += costs(shown, cfg, needs)
     lines.append("dry run: nothing was built.")
     return "\n".join(lines)
+
+
+def _tuned(steps: Sequence[Step], stage: str) -> str:
+    """``; 3 after a short fine-tune``: the iterative-pruning steps among a stage's that train first."""
+    n = tuned_count(steps, stage)
+    return f"; {n} after a short fine-tune" if n else ""

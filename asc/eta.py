@@ -6,7 +6,9 @@ A unit is what a stage's time grows with: a training example seen once (example-
 estimates examples: asc.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip
 (fold1_train's clips, as the dataset's kind counts them) for features and for the stages that run a network over
 the dataset's clips (:data:`PER_CLIP`: teacher logits, per-device training, quantised evaluation), an artifact
-for every other stage. Rates are kept under what the work per unit depends on, so that they carry over to any
+for every other stage. An iterative-pruning schedule step (asc/stages/prune_schedule.py) that fine-tunes before
+its cut is a prune artifact plus that short fine-tuning's example-epochs (:func:`tuned_units`) at the finetune
+stage's rate; the prune rate measured on such steps is what is left of their time after that projection. Rates are kept under what the work per unit depends on, so that they carry over to any
 dataset whose work has the same shape: training rates and :data:`SHAPED` stages' under the model, the features
 and the device (a demo run's rates project the real dataset's grid on the same machine), the features' under
 the front end and the device; only :data:`PER_DATASET` stages (generating or downloading, indexing, the report)
@@ -61,6 +63,39 @@ def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
         if step.stage == "features" or step.stage in PER_CLIP:
             return float(clips or 1)
         return 1.0
+
+    return units
+
+
+def schedule_finetune(step: Step) -> Mapping[str, Any] | None:
+    """The short fine-tuning an iterative-pruning schedule step runs before its cut (steps 2…k: the recipe with
+    ``epochs``, ``train_on``, ``fraction``), or None (any other step)."""
+    if step.stage != "prune":
+        return None
+    return (step.config.get("schedule") or {}).get("finetune")
+
+
+def tuned_count(steps: Sequence[Step], stage: str) -> int:
+    """How many of ``steps``' ``stage`` steps fine-tune before their cut (:func:`schedule_finetune`): training
+    runs a job has besides its finetune stage's."""
+    return sum(1 for s in steps if s.stage == stage and schedule_finetune(s) is not None)
+
+
+def tuned_units(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
+    """Example-epochs of a schedule step's short fine-tuning (:func:`schedule_finetune`; 0 for any other step):
+    its pool's clips (estimated before the index exists, as the dry run does) × its ``fraction`` × ``epochs``."""
+    from asc.plan import approx_train_examples
+
+    pools: dict[str, int] = {}
+
+    def units(step: Step) -> float:
+        tune = schedule_finetune(step)
+        if tune is None:
+            return 0.0
+        on = str(tune["train_on"])
+        if on not in pools:
+            pools[on] = approx_train_examples(dict(cfg, finetune={**cfg["finetune"], "train_on": on}))
+        return float(round(pools[on] * float(tune["fraction"])) * int(tune["epochs"]))
 
     return units
 
@@ -125,7 +160,7 @@ class Projection:
     def __init__(self, cfg: Mapping[str, Any], device: str | None = None):
         self.cfg, self.stored = cfg, load_rates(cfg)
         self.device = device or planned_device(cfg, self.stored)
-        self.units = units_of(cfg)
+        self.units, self.tuned = units_of(cfg), tuned_units(cfg)
         self.measured: dict[str, float] = {}  # this run: stage -> seconds per unit
 
     def rate(self, stage: str) -> tuple[float | None, str]:
@@ -156,16 +191,28 @@ class Projection:
         keys = [k.split("|") for k in self.stored["rates"]]
         return sorted({k[1] for k in keys if len(k) == 3 and k[0] == stage and k[2] == self.device} - {own})
 
+    def tuning_seconds(self, step: Step) -> float:
+        """Projected seconds of a schedule step's short fine-tuning at the finetune rate (0 for other steps, or
+        where no finetune rate is known)."""
+        units = self.tuned(step)
+        rate = self.rate("finetune")[0] if units else None
+        return rate * units if rate is not None else 0.0
+
     def seconds(self, steps: Sequence[Step]) -> tuple[float, dict[str, str], list[str]]:
-        """(projected seconds of ``steps``, stage → source of its rate, stages without a rate)."""
+        """(projected seconds of ``steps``, stage → source of its rate, stages without a rate); a schedule
+        step's short fine-tuning counts at the finetune rate (its source listed under finetune)."""
         total, sources, unknown = 0.0, {}, []
         for step in steps:
-            rate, source = self.rate(step.stage)
-            if rate is None:
-                unknown += [step.stage] if step.stage not in unknown else []
-                continue
-            total += rate * self.units(step)
-            sources[step.stage] = source
+            parts = [(step.stage, self.units(step))]
+            if self.tuned(step):
+                parts.append(("finetune", self.tuned(step)))
+            for stage, units in parts:
+                rate, source = self.rate(stage)
+                if rate is None:
+                    unknown += [stage] if stage not in unknown else []
+                    continue
+                total += rate * units
+                sources[stage] = source
         return total, sources, unknown
 
     def describe(self, steps: Sequence[Step]) -> str:

@@ -1,5 +1,6 @@
 """A running job's progress in its log: a start line (what will be built, per stage, and the projected time), one
-line per finished artifact with k/N and an ETA from measured rates (asc/eta.py), and the status the heartbeat
+line per finished artifact with k/N and an ETA from measured rates (asc/eta.py; an iterative-pruning schedule
+step's short fine-tuning counted at the finetune rate and named in the start line), and the status the heartbeat
 (asc/progress.py) logs when a long step keeps the log silent. After each stage its measured rate goes into
 ``<paths.store>/rates.json`` for the next dry run and ETA.
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asc.chain import STORE_OF
-from asc.eta import Projection, save_rates
+from asc.eta import Projection, save_rates, tuned_count
 from asc.plan import is_built
 from asc.progress import duration
 from asc.step import Step
@@ -32,11 +33,11 @@ class JobProgress:
         self.projection = Projection(cfg, device)
         self.done: set[str] = set()
         self.begun = self.last = time.monotonic()
-        self.stage, self.stage_begun, self.stage_units = "", self.begun, 0.0
+        self.stage, self.stage_begun, self.stage_units, self.stage_tuning = "", self.begun, 0.0, 0.0
 
     def start_line(self) -> str:
         per = Counter(s.stage for s in self.todo)
-        built = ", ".join(f"{stage} {n}" for stage, n in per.items())
+        built = ", ".join(f"{stage} {n}{_tuned(self.todo, stage)}" for stage, n in per.items())
         cached = len(self.steps) - len(self.todo)
         what = (
             f"{len(self.todo)} of {len(self.steps)} steps ({cached} cached): {built}"
@@ -46,7 +47,7 @@ class JobProgress:
         return f"to build: {what}; {self.projection.describe(self.todo)}"
 
     def begin(self, stage: str) -> None:
-        self.stage, self.stage_begun, self.stage_units = stage, time.monotonic(), 0.0
+        self.stage, self.stage_begun, self.stage_units, self.stage_tuning = stage, time.monotonic(), 0.0, 0.0
 
     def finished(self, step: Step, how: str = "built") -> None:
         """One artifact of the plan is there (built, or built by another job meanwhile): its k/N line."""
@@ -55,7 +56,10 @@ class JobProgress:
         self.done.add(step.id)
         now = time.monotonic()
         self.stage_units += self.projection.units(step)
-        self.projection.measured[step.stage] = (now - self.stage_begun) / max(self.stage_units, 1e-9)
+        # a schedule step's short fine-tuning is training, not pruning: its projection is not the prune rate's
+        self.stage_tuning += self.projection.tuning_seconds(step)
+        spent = max(now - self.stage_begun - self.stage_tuning, 0.0)
+        self.projection.measured[step.stage] = spent / max(self.stage_units, 1e-9)
         self.last = now
         log.info(
             "[%d/%d] %s %s %s %s; %s elapsed, %s",
@@ -71,14 +75,17 @@ class JobProgress:
 
     def end(self, stage: str, seconds: float) -> None:
         """The stage is done: its steps that built nothing through the store (the report) count as finished, and
-        its rate (seconds per unit over the steps this run built) is recorded."""
+        its rate (seconds per unit over the steps this run built, less their schedule fine-tunings' projection)
+        is recorded."""
         for step in self.todo:
             if step.stage == stage and step.id not in self.done:
                 self.finished(step, "done:" if not STORE_OF[stage] else "up to date:")
-        units = sum(self.projection.units(s) for s in self.todo if s.stage == stage)
+        mine = [s for s in self.todo if s.stage == stage]
+        units = sum(self.projection.units(s) for s in mine)
         if units:
-            self.projection.measured[stage] = seconds / units
-            save_rates(self.cfg, self.device, {stage: seconds / units})
+            spent = max(seconds - sum(self.projection.tuning_seconds(s) for s in mine), 0.0)
+            self.projection.measured[stage] = spent / units
+            save_rates(self.cfg, self.device, {stage: spent / units})
 
     def eta(self) -> str:
         """``ETA 2 min 10 s`` for what is left (the current stage's steps less the time they have run), or, when the
@@ -108,3 +115,9 @@ class JobProgress:
             f"working: stage {self.stage} ({duration(now - self.stage_begun)} in it), "
             f"{len(self.done)}/{len(self.todo)} steps done, {duration(now - self.begun)} elapsed, {self.eta()}"
         )
+
+
+def _tuned(steps: Sequence[Step], stage: str) -> str:
+    """`` (3 after a short fine-tune)``: the schedule steps among ``steps``' ``stage`` steps, else ``""``."""
+    n = tuned_count(steps, stage)
+    return f" ({n} after a short fine-tune)" if n else ""

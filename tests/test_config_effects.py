@@ -97,6 +97,30 @@ def test_a_value_with_no_effect_is_refused_in_one_line(overrides, message):
     assert "\n" not in str(err.value) and ("instead" in str(err.value) or ";" in str(err.value))
 
 
+UNUSED_OPTIONS = {
+    (
+        "+criteria.l1.partner=argmin",
+    ): r"^criteria.l1.partner='argmin' .* criterion l1 has no such option: drop it",
+    ("+criteria.random.landmarks=4",): r"^criteria.random.landmarks=4 .* criterion random has no such option",
+    ("+criteria.l1.depthwise=true",): r"^criteria.l1.depthwise=True has no meaning here: the DCASE family",
+    ("+criteria.cosine.step_epochs=2",): r"^criteria.cosine.step_epochs=2 has no effect with .*schedule=1",
+}
+
+
+@pytest.mark.parametrize(("overrides", "message"), UNUSED_OPTIONS.items(), ids=[o[0] for o in UNUSED_OPTIONS])
+def test_an_option_the_criterion_does_not_use_is_refused_in_one_line(overrides, message):
+    """A ``+criteria.X.<option>`` the criterion never reads (or, like ``depthwise``, that has no meaning on the
+    DCASE family's hand surgery) would change the key and nothing else (asc/prune/options.py)."""
+    from asc.plan import make_plan
+
+    cfg = composed(*overrides)
+    with pytest.raises(ConfigError, match=message) as err:
+        validate(cfg)
+        check_effects(cfg)
+        make_plan(cfg)  # the schedule options: checked where the plan is made (asc/prune/schedule.py)
+    assert "\n" not in str(err.value)
+
+
 ACCEPTED = [
     (),
     ("experiment=paper",),

@@ -178,3 +178,39 @@ def test_rates_carry_over_to_another_dataset_of_the_same_shape(tmp_path: Path) -
 
     clips = kind_of(other["dataset"]).train_clips(other["dataset"])  # teacher logits: seconds per clip
     assert p.units(next(s for s in steps if s.stage == "teacher")) == clips > 1
+
+
+def test_iterative_pruning_steps_count_their_fine_tuning(tmp_path: Path) -> None:
+    """A schedule step that fine-tunes before its cut (``+prune.schedule=3``: steps 2 and 3) is a training run:
+    the start line and the dry run say how many, and the projection adds its example-epochs at the finetune rate
+    (the prune rate measured on such steps is what is left of their time)."""
+    from asc.eta import tuned_units
+
+    cfg = _cfg(tmp_path, "prune=l1", "prune.ratio=0.5", "+prune.schedule=3")
+    steps = make_plan(cfg)
+    prunes = [s for s in steps if s.stage == "prune"]
+    assert len(prunes) == 3
+    tuned = tuned_units(cfg)
+    assert [tuned(s) > 0 for s in prunes] == [False, True, True]
+    epochs = prunes[1].config["schedule"]["finetune"]["epochs"]
+    assert tuned(prunes[1]) == pytest.approx(_pool(cfg) * epochs)
+    job = JobProgress(steps, cfg, device="cpu")
+    assert "prune 3 (2 after a short fine-tune)" in job.start_line()
+    p = job.projection
+    rate, _ = p.rate("finetune")
+    assert p.seconds(prunes)[0] == pytest.approx(
+        rate * (tuned(prunes[1]) + tuned(prunes[2]))
+    )  # prune: no rate
+    assert "finetune from the benchmark" in p.describe(prunes)
+    job.end("prune", 3.0 + p.tuning_seconds(prunes[1]) + p.tuning_seconds(prunes[2]))
+    assert load_rates(cfg)["rates"]["prune|dcase21|logmel40x500|cpu"]["s_per_unit"] == pytest.approx(1.0)
+    text = format_plan(steps, cfg, upto="report")
+    assert "prune 3 (0 cached; 2 after a short fine-tune)" in text
+    one_shot = make_plan(_cfg(tmp_path, "prune=l1", "prune.ratio=0.5"))
+    assert "after a short fine-tune" not in format_plan(one_shot, cfg, upto="report")
+
+
+def _pool(cfg: dict[str, Any]) -> int:
+    from asc.plan import approx_train_examples
+
+    return approx_train_examples(cfg)

@@ -50,12 +50,17 @@ def test_graph_family_configs_checked_on_the_network(tmp_path):
             stage.check(_steps(dict(ok, dense_mapping="authors")), cfg)
 
 
-def test_depthwise_option_is_accepted_by_validation():
+def test_depthwise_option_is_accepted_on_a_graph_network_and_refused_on_the_dcase_family():
     from config_fixtures import composed
 
     from asc.validate import validate
 
-    validate(composed("prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
+    validate(composed("model=dcase2024", "prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
+    with pytest.raises(
+        ConfigError, match=r"^prune.depthwise=True has no meaning here: the DCASE family"
+    ) as err:
+        validate(composed("prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
+    assert "\n" not in str(err.value)
 
 
 def test_given_on_a_graph_network_keys_every_entry():

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asc.config_files import CONF_DIR
+from asc.errors import ConfigError
 from asc.values import choice, fail, integer, number
 
 CRITERION_NAMES = (
@@ -71,6 +72,13 @@ def check_criterion(key: str, p: Mapping[str, Any], layers: Sequence[str] | None
         if layers is not None:
             choice(f"{key}.per_layer_ratio key", layer, chosen)
         number(f"{key}.per_layer_ratio.{layer}", ratio, 0.0, 1.0, low_open=False, high_open=True)
+    if layers is not None:  # dependency-graph surgery's options mean nothing under the DCASE hand surgery
+        for option in (o for o in GRAPH_OPTIONS if o in p):
+            raise ConfigError(
+                f"{key}.{option}={p[option]!r} has no meaning here: the DCASE family is pruned by its exact hand "
+                f"surgery (conv layers {list(layers)}, none depthwise); drop it (it is for networks pruned by "
+                "dependency-graph surgery)"
+            )
     _criterion_options(key, p, chosen)
 
 
