@@ -286,14 +286,15 @@ def select(
 
 
 def hard_labels(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows trained on the hard labels alone: knowledge-distillation rows (a ``teacher``, subset
-    ``<share> KD <teacher>``) are another training and never pooled with them (asc.rows.pooling_key); a table
-    without a ``teacher`` column is all hard labels."""
-    if "teacher" not in df:
-        return df
-    from asc.rows import teacher_of
+    """The rows of the plain recipe, trained on the hard labels alone: knowledge-distillation rows (a
+    ``teacher``, subset ``<share> KD <teacher>``) and quantisation-aware ones (``qat``, subset ``<share> QAT``:
+    int8 scores) are another training and never pooled with them (asc.rows.pooling_key); a table without those
+    columns is all plain."""
+    from asc.rows import qat_of, teacher_of
 
-    return df[df["teacher"].map(teacher_of) == ""]
+    if "teacher" in df:
+        df = df[df["teacher"].map(teacher_of) == ""]
+    return df[df["qat"].map(qat_of) == ""] if "qat" in df else df
 
 
 def subset_label(fraction: Any, split: Any) -> str:
@@ -307,10 +308,11 @@ def subset_label(fraction: Any, split: Any) -> str:
 
 def subsets(df: pd.DataFrame) -> pd.Series:
     """:func:`subset_label` of every row of a results table (index kept), with `` KD <teacher>`` for a distilling
-    fine-tuning (asc.rows.teacher_of) and the pruning schedule of iterative pruning (asc/prune/schedule.py:
-    ``step 2/3`` on a step's own row, `` 3 steps`` after a fine-tuning share): the tables that group by subset
-    (criteria, comparisons, summary) keep KD rows and k-step rows apart from the others, as the pooling key does."""
-    from asc.rows import schedule_label, teacher_of
+    fine-tuning (asc.rows.teacher_of), `` QAT`` for a quantisation-aware one (asc.rows.qat_of) and the pruning
+    schedule of iterative pruning (asc/prune/schedule.py: ``step 2/3`` on a step's own row, `` 3 steps`` after a
+    fine-tuning share): the tables that group by subset (criteria, comparisons, summary) keep KD, QAT and k-step
+    rows apart from the others, as the pooling key does."""
+    from asc.rows import qat_of, schedule_label, teacher_of
 
     empty = pd.Series("", index=df.index)
     split = df["split"] if "split" in df else empty
@@ -318,6 +320,11 @@ def subsets(df: pd.DataFrame) -> pd.Series:
     steps, at = (df[c] if c in df else empty for c in ("prune_steps", "prune_step"))
     labels = [subset_label(f, s) for f, s in zip(df["fraction"], split, strict=True)]
     labels = [f"{label} KD {t}" if t and label else label for label, t in zip(labels, teacher, strict=True)]
+    if "qat" in df:
+        labels = [
+            f"{label} QAT" if qat_of(q) and label else label
+            for label, q in zip(labels, df["qat"], strict=True)
+        ]
     places = [schedule_label(s, k) for s, k in zip(at, steps, strict=True)]
     out = [
         label if not place else f"{label} {place.split('/')[1]} steps" if label else f"step {place}"

@@ -26,8 +26,9 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     """What the report pools repeats by, from a results row (strings as the CSV holds them): the stage, the
     criterion, layers and ratio (the share removed; empty where the criterion decides its count), the fine-tuning fraction or split, the repeat, the baseline's seed, the pruning
     schedule's step (``s/k`` from ``prune_step`` / ``prune_steps``; empty for one-shot pruning, so
-    k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys) and the teacher
-    of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
+    k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys), ``qat`` for a
+    quantisation-aware fine-tuning (asc/qat.py; empty otherwise: its int8 rows never pool with plain ones) and the
+    teacher of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
     hard-label one)."""
     fraction = row.get("fraction") or ""
     baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
@@ -41,8 +42,15 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         _whole(row.get("repeat")) if row.get("stage") == "finetune" else "",
         _whole(baseline_seed),
         schedule_label(row.get("prune_step"), row.get("prune_steps")),
+        qat_of(row.get("qat")),
         teacher_of(row.get("teacher")),
     )
+
+
+def qat_of(value: Any) -> str:
+    """What a row's ``qat`` column pools by: ``"qat"`` for a quantisation-aware fine-tuning (True, "True", 1 as
+    a CSV may hold it), else ``""`` (missing in tables written before it, or false)."""
+    return "qat" if str(value).strip().lower() in ("true", "1", "1.0") else ""
 
 
 def schedule_label(step: Any, steps: Any) -> str:
@@ -89,17 +97,29 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return ("baseline", "none", "", "", "", "", "", seed, "", "")  # ... seed, schedule step, teacher
+        return (
+            "baseline",
+            "none",
+            "",
+            "",
+            "",
+            "",
+            "",
+            seed,
+            "",
+            "",
+            "",
+        )  # ... seed, schedule step, qat, teacher
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
     ratio = ratio_of(prune.config.get("ratio"))
     place = schedule_label(*reversed(prune_place(step)))
     if step.stage == "prune":
-        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "")
+        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "", "")
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
-    teacher = teacher_of(teacher_label(step))
-    return ("finetune", criterion, layers, ratio, fraction, split, repeat, seed, place, teacher)
+    teacher, quantised = teacher_of(teacher_label(step)), "qat" if step.config.get("qat") else ""
+    return ("finetune", criterion, layers, ratio, fraction, split, repeat, seed, place, quantised, teacher)
 
 
 def teacher_label(step: Any) -> str:

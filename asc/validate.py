@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asc import recipes
+from asc import qat, recipes
 from asc.chain import STAGES
 from asc.config_files import check_known_keys
 from asc.data.kinds import kind_of
@@ -100,6 +100,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
     check_features(cfg["features"], d)  # asc.frontend_options: the front end's values
     layers = _model(cfg)
     recipes.check_training(cfg)  # train, finetune and perdevice recipes, seeds, splits
+    qat.check(cfg)  # finetune.qat: a boolean, on the DCASE family only (asc/qat.py)
     for name, p in cfg["criteria"].items():  # asc.prune.options: each criterion's declaration
         check_criterion(f"criteria.{name}", p, layers)
         check_criterion_keys(f"criteria.{name}", p, file=name)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import bn_stats, split_files
+from asc import bn_stats, qat, split_files
 from asc.disk import Need
 from asc.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.dryrun's (and scripts') too
 from asc.recipes import selected_on
@@ -64,7 +64,7 @@ def step_for(
         cfg, source.origin("train"), data
     )  # knowledge distillation: keyed only when on
     ups = (source, *data) if taught is None else (source, *data, taught)
-    keyed |= teacher.distill_config(cfg)
+    keyed |= teacher.distill_config(cfg) | qat.keyed(f)  # each keyed only when on
     return make_step("finetune", label, keyed, ups, repeat=repeat, seed=seed, **args)
 
 
@@ -177,23 +177,26 @@ def _finetune(
             start.load_state_dict(pruned.state_dict())
         else:
             start = copy.deepcopy(pruned)  # a fresh copy: every run starts from the pruned weights
+        start = qat.prepare(start) if "qat" in step.config else start  # fake-quantised (asc/qat.py)
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
         taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
     fam = family_of(ctx.cfg["model"])
-    trainer = train_many if fam.fusable else train_each  # asc/train_plain.py
+    quantised = "qat" in batch[0][0].config  # QAT: one by one, scored as the int8 network on the CPU
+    trainer = train_many if fam.fusable and not quantised else train_each  # asc/train_plain.py
     options = ctx.train_options(f["precision"]) | recalibration_option(f, fam)
     histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
-    batch_size = ctx.speed.eval_batch_size
     scores = evaluate(
-        [r.model for r in runs],
+        [qat.convert(r.model) if quantised else r.model for r in runs],
         splits.evaluate,
-        batch_size=batch_size,
-        device=ctx.device,
+        batch_size=ctx.speed.eval_batch_size,
+        device="cpu" if quantised else ctx.device,
         task=ctx.task,
-        precision=f.get("eval_precision", "fp32"),
+        precision="fp32" if quantised else f.get("eval_precision", "fp32"),
         trained=True,
     )
+    for run in runs if quantised else []:
+        run.model = qat.float_model(run.model)  # stored: the float weights QAT trained
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
         prune_step = step.up("prune")
         baseline_step = prune_step.origin("train")
@@ -220,6 +223,7 @@ def _finetune(
             train_examples=examples,
             **teacher.row_fields(step),
             **row_fields(step),
+            **({"qat": True, "qat_backend": qat.engine()} if quantised else {}),
         )
         log.info(
             "fine-tuned %s on %d examples: %s %.4f in %.1f s",
