@@ -87,6 +87,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     from asc.nets import family_of
 
     fam = family_of(cfg["model"])
+    qat.check(cfg)  # as validation does (which a set of asc.data.layouts leaves to the stages): asc/qat.py
     bn_stats.check("finetune", cfg["finetune"], fused=fam.fusable, trainer=f"model={fam.name}")
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})
     if drawn:
