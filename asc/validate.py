@@ -17,12 +17,23 @@ from asc.data.kinds import kind_of
 from asc.data.layouts import check_stage, layout_of
 from asc.errors import ConfigError
 from asc.frontend_options import check_features
+from asc.prune import sensitivity
 from asc.prune.options import check_criterion, check_criterion_keys, check_layer_set
 from asc.speed import check_runtime
 from asc.tasks import task_of
 from asc.values import boolean, choice, fail, integer, listed, number
 
-RUNS_KEYS = ("criteria", "layer_sets", "fractions", "splits", "repeats", "per_device", "teacher")
+# asc/prune/sensitivity.py declares its own key (a sensitivity scan's ratios)
+RUNS_KEYS = (
+    "criteria",
+    "layer_sets",
+    "fractions",
+    "splits",
+    "repeats",
+    "per_device",
+    "teacher",
+    sensitivity.RUNS_KEY,
+)
 
 
 def _download_urls(d: Mapping[str, Any]) -> None:
@@ -151,7 +162,7 @@ def _runs(cfg: Mapping[str, Any], layers: Sequence[str] | None) -> None:
         fail(
             "runs",
             cfg["runs"],
-            "a list of {criteria, layer_sets, fractions, splits, repeats, per_device} blocks",
+            "a list of {" + ", ".join(RUNS_KEYS) + "} blocks",
         )
     for i, block in enumerate(cfg["runs"]):
         key = f"runs[{i}]"
@@ -167,6 +178,9 @@ def _runs(cfg: Mapping[str, Any], layers: Sequence[str] | None) -> None:
             number(f"{key}.fractions", fraction, 0.0, 1.0)
         for split in block.get("splits") or []:
             choice(f"{key}.splits", split, recipes.SPLIT_NAMES)
+        pruned = [("prune", cfg["prune"])] if cfg.get("prune") else None
+        pruned = pruned or [(f"criteria.{n}", cfg["criteria"][n]) for n in block.get("criteria") or []]
+        sensitivity.check_block(key, block, pruned)  # asc/prune/sensitivity.py: ratios, ratio criteria
         tunes = bool(block.get("fractions") or block.get("splits"))
         if block.get("repeats") is None:  # the top-level `repeats` fills it (asc.stages.prune.block_repeats)
             integer("repeats", cfg.get("repeats"), 1 if tunes else 0)

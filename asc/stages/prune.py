@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
 from asc.errors import ConfigError, InputError
-from asc.prune import schedule
+from asc.prune import schedule, sensitivity
 from asc.stages import prune_schedule
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
@@ -57,13 +57,16 @@ class Block(NamedTuple):
 
 def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
     """Every block entry: the `runs` blocks' criteria × layer sets, or with `prune=<name>` selected that one
-    config in place of every block's criteria and layer sets."""
+    config in place of every block's criteria and layer sets; a block with ``sensitivity`` ratios scans each of
+    them × each ratio (asc/prune/sensitivity.py)."""
     selected = cfg.get("prune")
     graph = bool(cfg["runs"]) and graph_family(cfg) is not None
     out = []
     for i, block in enumerate(cfg["runs"]):
+        scan = sensitivity.ratios_of(block)  # a sensitivity scan: criterion x layer set x ratio
         if selected:
             configs = [dict(selected, layers=_layers(selected["layers"]))]
+            configs = sensitivity.configs(configs[0], block, own_layers=True) if scan else configs
         else:
             configs = []
             for name in block.get("criteria") or []:
@@ -73,6 +76,9 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
                         f"valid: {', '.join(sorted(cfg['criteria']))}"
                     )
                 base = dict(cfg["criteria"][name])
+                if scan:
+                    configs += sensitivity.configs(base, block)
+                    continue
                 for layers in block.get("layer_sets") or [base["layers"]]:
                     configs.append(dict(base, layers=_layers(layers)))
         fractions = [float(f) for f in block.get("fractions") or []]
