@@ -48,8 +48,8 @@ def check_folder_outputs(folder: str | Path, names: Iterable[str], *, force: boo
 
 
 # What the report writes into paths.results (<stem>.csv/.md/.tex tables, <stem>.png/.pdf figures): the tables of
-# asc/tables.py and asc/tables_devices.py, the figures of asc/figures/, latency.csv and machine.json of
-# asc/report.py. Declared here, without their modules (matplotlib), for planning; tests/test_outputs.py checks
+# asc/tables.py, asc/tables_devices.py and asc/tables_sensitivity.py, the figures of asc/figures/, latency.csv
+# and machine.json of asc/report.py. Declared here, without their modules (matplotlib), for planning; tests/test_outputs.py checks
 # them against those modules.
 REPORT_STEMS = (
     "summary",
@@ -65,6 +65,7 @@ REPORT_STEMS = (
     "fig6_fractions",
     "cost_pareto",
     "training_curves",
+    "sensitivity",  # asc/tables_sensitivity.py and asc/figures/sensitivity.py, only for a scan's rows
     "latency",
     "machine",
 )

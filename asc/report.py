@@ -104,6 +104,20 @@ def measured_latency(
     return table
 
 
+def _sensitivity(rows: pd.DataFrame, where: Path, prefix: str) -> dict[str, list[Path]]:
+    """The sensitivity table and figure (asc/tables_sensitivity.py, asc/figures/sensitivity.py), written only
+    where ``rows`` (one dataset's) hold a scan: without one nothing is written nor warned, so the reports of
+    other jobs are what they were."""
+    from asc.figures.sensitivity import sensitivity_figure
+    from asc.tables_sensitivity import STEM, sensitivity_table
+
+    try:
+        table = sensitivity_table(rows)
+    except MissingResultsError:
+        return {}
+    return {prefix + STEM: write_table(table, where / STEM) + sensitivity_figure(rows, where / STEM)}
+
+
 def write_report(
     results_path: Path, out_dir: Path, *, latency: Mapping[str, Any] | None = None
 ) -> dict[str, list[Path]]:
@@ -150,5 +164,6 @@ def write_report(
                 written[prefix + name] = draw(sub, where / name)
             except MissingResultsError as err:
                 log.warning("skipping %s%s: %s", prefix, name, err)
+        written.update(_sensitivity(sub, where, prefix))
     log.info("report: wrote %d item(s) to %s", len(written), out_dir)
     return written

@@ -83,8 +83,8 @@ def test_a_results_folder_asc_did_not_write_is_refused_at_planning(tmp_path):
 
 
 def test_the_report_stems_are_what_the_report_writes():
-    from asc import figures, report, tables
+    from asc import figures, report, tables, tables_sensitivity
 
-    written = {"summary", "per_device", *tables.TABLES, *figures.FIGURES}
+    written = {"summary", "per_device", tables_sensitivity.STEM, *tables.TABLES, *figures.FIGURES}
     written |= {Path(report.LATENCY_FILE).stem, "machine"}
     assert set(REPORT_STEMS) == written
