@@ -79,6 +79,8 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
         block["repeats"] = min(
             1, int(block.get("repeats", cfg["repeats"]))
         )  # a top-level repeats fills a block
+        if block.get("sensitivity"):  # a scan (experiment=sensitivity): its largest ratio only
+            block["sensitivity"] = block["sensitivity"][-1:]
     run(cfg)
     rows = pd.read_csv(ws / experiment / "results.csv")
     wanted = {
@@ -94,6 +96,7 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
         * len(block["layer_sets"] or [None])
         * (len(block["fractions"]) + len(block["splits"]))
         * block["repeats"]
+        * len(block.get("sensitivity") or [None])
         for block in cfg["runs"]
     )
     finetuned = rows[rows["stage"] == "finetune"]
