@@ -77,5 +77,7 @@ def sensitivity_figure(df: pd.DataFrame, stem: Path, *, dataset: str | None = No
             ax.set_xlabel("Filters removed (%)")
         name = "Accuracy" if metric == "accuracy" else metric
         axes[0][0].set_ylabel(f"{name} (%)" + ("" if tuned.empty else "; dashed: before fine-tuning"))
-        axes[0][-1].legend(title="Layers pruned", loc="best")
+        axes[0][-1].legend(
+            title="Layers pruned", loc="upper left", bbox_to_anchor=(1.02, 1.0)
+        )  # clear of the lines
         return save_figure(fig, stem)
