@@ -72,17 +72,25 @@ def run(
     from asc.sweep import plan_job
 
     stale_after_default()  # $ASC_LOCK_STALE_AFTER, before any lock is taken
-    # every value, its effect (asc/config_effects.py), the plan and every input and disk: before any work
-    planned = plan_job(plain, prune_choice=prune_choice, overrides=overrides or [])
-    if planned is None:  # report_only
+    # every value, its effect (asc/config_effects.py), the plan and every input and disk: before any work; with
+    # dataset.fold=[...] every fold job so (asc/cross_validation.py), before the first fold is built
+    from asc.cross_validation import plan_folds
+
+    jobs = plan_folds(plain, lambda job: plan_job(job, prune_choice=prune_choice, overrides=overrides or []))
+    if jobs[0][1] is None:  # report_only
         check_report_only(plain["paths"]["results"])
         report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
-        print("\n" + report.summary(plain["paths"]["results"], results_label(plain, make_plan(plain))) + "\n")
+        first = jobs[0][0]
+        print("\n" + report.summary(plain["paths"]["results"], results_label(first, make_plan(first))) + "\n")
         return
-    steps, unseen, needs = planned
-    warn_meaningless(plain, steps)
+    for job, (steps, _, _) in jobs:
+        warn_meaningless(job, steps)
     if plain["dry_run"]:
-        print(format_plan(steps, plain, upto=plain["stage"], needs=needs))
+        print(
+            "\n".join(
+                format_plan(steps, job, upto=job["stage"], needs=needs) for job, (steps, _, needs) in jobs
+            )
+        )
         return
     from asc.tracking import prepare
 
@@ -91,9 +99,14 @@ def run(
         import torch
 
         torch.set_num_threads(int(plain["runtime"]["num_threads"]))
-    execute(steps, plain, upto=plain["stage"], report=not multirun, unseen=unseen)
+    folds = len(jobs) > 1  # a cross-validation: the report once, after the last fold
+    for job, (steps, unseen, _) in jobs:
+        execute(steps, job, upto=job["stage"], report=not multirun and not folds, unseen=unseen)
+    if folds and plain["stage"] == "report" and not multirun:
+        report.write(plain["paths"]["results"], plain["runtime"]["latency"])
     if plain["stage"] == "report" and not multirun:
-        print("\n" + report.summary(plain["paths"]["results"], results_label(plain, steps)) + "\n")
+        steps = jobs[-1][1][0]
+        print("\n" + report.summary(plain["paths"]["results"], results_label(jobs[-1][0], steps)) + "\n")
 
 
 def per_job_overrides(argv: list[str]) -> list[str]:

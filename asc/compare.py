@@ -1,6 +1,6 @@
 """Paired comparisons of pruning criteria over repeats, and the unpruned reference as a distribution.
 
-Runs of different criteria with the same dataset, layer set, fine-tuning subset (fraction or official split), repeat and baseline seed
+Runs of different criteria with the same dataset, layer set, fine-tuning subset (fraction or official split), repeat and baseline seed (and test fold, in a cross-validation)
 share the data subset and the seeds, so their differences are *paired*: the difference of each pair removes
 what the draw of data and seeds does to both. For every pair of criteria at one layer set and fraction (and
 each criterion against the unpruned baseline it was pruned from) this module gives the mean difference over the
@@ -48,7 +48,7 @@ UNPRUNED = "unpruned"  # the name of the unpruned baseline as side B of a compar
 # metric column -> (name in tables, scale: accuracy differences in percentage points). The columns compared are
 # the task's (asc.tasks: accuracy and log loss for scenes, mAP, AUC and d' for tagging); this is the scenes' set.
 METRICS = SCENES.paired
-PAIR = ["repeat", "baseline_seed"]
+PAIR = ["fold", "repeat", "baseline_seed"]  # fold: a cross-validation's test fold (-1 for a set without)
 # Fewest pairs whose test may mark a difference: with n = 2 the paired t-test has one degree of freedom, and two
 # close differences give p < 0.001 from what is nearly no evidence; such a test is shown but not Holm-adjusted
 # and never starred (README "Statistics": a claim needs n >= 3 repeats, the paper's 5 preferred).
@@ -120,7 +120,21 @@ def _pair_frame(df: pd.DataFrame) -> pd.DataFrame:
     given = out["baseline_seed"] if "baseline_seed" in out else pd.Series(np.nan, index=out.index)
     out["baseline_seed"] = pd.to_numeric(given, errors="coerce").fillna(first)
     out["repeat"] = pd.to_numeric(out["repeat"], errors="coerce").fillna(0)
+    out["fold"] = _folds(out)
     return out
+
+
+def _folds(df: pd.DataFrame) -> pd.Series:
+    """The rows' test folds (a cross-validation's, asc/cross_validation.py); -1 where a row has none."""
+    given = df["fold"] if "fold" in df else pd.Series(np.nan, index=df.index)
+    return pd.to_numeric(given, errors="coerce").fillna(-1.0)
+
+
+def _base_keys(rows: pd.DataFrame, base: pd.DataFrame) -> list:
+    """The :func:`baseline_of` index entries of ``rows``: their baseline seed, or (fold, seed) with folds."""
+    if base.index.nlevels == 2:
+        return list(zip(rows["fold"], rows["baseline_seed"], strict=True))
+    return list(rows["baseline_seed"])
 
 
 def metrics_of(df: pd.DataFrame) -> dict[str, tuple[str, float]]:
@@ -129,15 +143,17 @@ def metrics_of(df: pd.DataFrame) -> dict[str, tuple[str, float]]:
 
 
 def baseline_of(df: pd.DataFrame) -> pd.DataFrame:
-    """Per baseline seed, the unpruned baseline's metrics (index: seed; columns: :func:`metrics_of`), the mean
-    where one seed has several rows. Without a ``baseline_seed`` column the pruned rows are compared with the
+    """Per baseline seed, the unpruned baseline's metrics (index: seed; with folds (fold, seed): a fold's baseline
+    is its own; columns: :func:`metrics_of`), the mean where one seed has several rows. Without a ``baseline_seed`` column the pruned rows are compared with the
     first baseline row, so a table with several baselines but no such column pairs all with that one."""
     metrics = list(metrics_of(df))
     base = df[df["stage"] == "baseline"]
     if base.empty:
         return pd.DataFrame(columns=metrics)
     seeds = pd.to_numeric(base["seed"], errors="coerce").fillna(-1.0)
-    return base.assign(seed=seeds).groupby("seed")[metrics].mean()
+    folds = _folds(base)
+    by = ["fold", "seed"] if folds.ne(-1.0).any() else ["seed"]
+    return base.assign(seed=seeds, fold=folds).groupby(by)[metrics].mean()
 
 
 def _unique(rows: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -182,16 +198,17 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
         sides = [(a, b) for a, b in itertools.combinations(crits, 2)] + [(c, UNPRUNED) for c in crits]
         for a, b in sides:
             if b == UNPRUNED:
-                mine = rows[(rows["criterion"] == a) & rows["baseline_seed"].isin(base.index)]
+                mine = rows[rows["criterion"] == a]
+                mine = mine[[k in base.index for k in _base_keys(mine, base)]]
                 x = {m: mine[m].to_numpy() for m in METRICS}
-                y = {m: base.loc[mine["baseline_seed"], m].to_numpy() for m in METRICS}
+                y = {m: base.loc[_base_keys(mine, base), m].to_numpy() for m in METRICS}
             else:
                 both = wide.dropna(subset=[(m, c) for m in METRICS for c in (a, b)])
                 x = {m: both[(m, a)].to_numpy() for m in METRICS}
                 y = {m: both[(m, b)].to_numpy() for m in METRICS}
             if not len(x[main]):
                 continue
-            one_base = b == UNPRUNED and len(x[main]) > 1 and mine["baseline_seed"].nunique() == 1
+            one_base = b == UNPRUNED and len(x[main]) > 1 and len(set(_base_keys(mine, base))) == 1
             for metric, (_, scale) in METRICS.items():
                 res = paired_stats(x[metric] * scale, y[metric] * scale)
                 if one_base and not res["note"]:

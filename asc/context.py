@@ -108,6 +108,7 @@ class Context:
         """One evaluated model as the step's artifact, built in ``work`` (asc/publish.py: checkpoint, metrics,
         results row); ``fields`` go to :func:`asc.publish.publish` (``full``, ``extra``, the row's own fields)."""
         from asc.publish import publish
+        from asc.rows import fold_of
 
         d = self.cfg["dataset"]
         rule = d.get("complexity_rule", "dcase2021")
@@ -117,6 +118,11 @@ class Context:
 
         net = (self.cfg["model"], input_shape_of(self.cfg["model"], self.cfg["features"]))
         fields.setdefault("frontend_macs", front_end_macs(self.cfg["features"]))  # per clip, not in ``macs``
+        fold = fold_of(step)
+        if (
+            fold
+        ):  # a set with folds (ESC-50): the test fold, part of the pooling key (asc/cross_validation.py)
+            fields.setdefault("fold", int(fold))
         publish(
             step,
             work,

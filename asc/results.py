@@ -342,6 +342,20 @@ def mean_std(values: Iterable[float]) -> tuple[float, float, int]:
     return float(arr.mean()), std, int(arr.size)
 
 
+def has_folds(df: pd.DataFrame) -> bool:
+    """Whether rows carry a test fold (``fold``: a cross-validation's rows, asc/cross_validation.py)."""
+    return "fold" in df and pd.to_numeric(df["fold"], errors="coerce").notna().any()
+
+
+def fold_means(rows: pd.DataFrame, column: str) -> pd.Series:
+    """The values a table cell summarises: ``rows[column]``, or where the rows carry folds the mean of each fold's
+    rows (its seeds or repeats), one value per fold, so that the cell is the mean ± std over folds."""
+    if not has_folds(rows):
+        return rows[column]
+    folds = pd.to_numeric(rows["fold"], errors="coerce")
+    return pd.to_numeric(rows[column], errors="coerce").groupby(folds).mean()
+
+
 def for_dataset(df: pd.DataFrame, dataset: str | None) -> pd.DataFrame:
     """The rows of one dataset; ``None`` is allowed only when the table holds a single dataset."""
     if dataset is not None:

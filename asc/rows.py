@@ -27,9 +27,10 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     criterion, layers and ratio (the share removed; empty where the criterion decides its count), the fine-tuning fraction or split, the repeat, the baseline's seed, the pruning
     schedule's step (``s/k`` from ``prune_step`` / ``prune_steps``; empty for one-shot pruning, so
     k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys), ``qat`` for a
-    quantisation-aware fine-tuning (asc/qat.py; empty otherwise: its int8 rows never pool with plain ones) and the
+    quantisation-aware fine-tuning (asc/qat.py; empty otherwise: its int8 rows never pool with plain ones), the
     teacher of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
-    hard-label one)."""
+    hard-label one) and the test fold (``fold``: a cross-validation's folds are never repeats of each other; empty
+    for a set without folds, so the tables written before folds keep their keys)."""
     fraction = row.get("fraction") or ""
     baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
     return (
@@ -44,6 +45,7 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         schedule_label(row.get("prune_step"), row.get("prune_steps")),
         qat_of(row.get("qat")),
         teacher_of(row.get("teacher")),
+        _whole(row.get("fold")),
     )
 
 
@@ -51,6 +53,13 @@ def qat_of(value: Any) -> str:
     """What a row's ``qat`` column pools by: ``"qat"`` for a quantisation-aware fine-tuning (True, "True", 1 as
     a CSV may hold it), else ``""`` (missing in tables written before it, or false)."""
     return "qat" if str(value).strip().lower() in ("true", "1", "1.0") else ""
+
+
+def fold_of(step: Any) -> str:
+    """The test fold of the data a step is built from (its dataset step's ``fold``: ESC-50's, keyed as
+    asc.data.layouts declares it), ``""`` for a set without folds."""
+    data = step.origin("dataset")
+    return "" if data is None else _whole(data.config.get("fold"))
 
 
 def schedule_label(step: Any, steps: Any) -> str:
@@ -97,29 +106,19 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
     if step.stage == "train":
-        return (
-            "baseline",
-            "none",
-            "",
-            "",
-            "",
-            "",
-            "",
-            seed,
-            "",
-            "",
-            "",
-        )  # ... seed, schedule step, qat, teacher
+        none = ("", "", "", "", "")  # layers, ratio, fraction, split, repeat
+        return ("baseline", "none", *none, seed, "", "", "", fold_of(step))  # ... step, qat, teacher, fold
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
     ratio = ratio_of(prune.config.get("ratio"))
     place = schedule_label(*reversed(prune_place(step)))
     if step.stage == "prune":
-        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "", "")
+        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "", "", fold_of(step))
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
     teacher, quantised = teacher_of(teacher_label(step)), "qat" if step.config.get("qat") else ""
-    return ("finetune", criterion, layers, ratio, fraction, split, repeat, seed, place, quantised, teacher)
+    where = (fraction, split, repeat, seed, place, quantised, teacher)
+    return ("finetune", criterion, layers, ratio, *where, fold_of(step))
 
 
 def teacher_label(step: Any) -> str:

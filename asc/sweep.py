@@ -61,7 +61,10 @@ def check_job(overrides: Sequence[str], start: str, check_choices: Callable[[Any
         cfg.paths = resolve_paths(OmegaConf.to_container(cfg.paths, resolve=True), start)
         del cfg["hydra"]
     plain = OmegaConf.to_container(cfg, resolve=True)
-    plan_job(plain, prune_choice=choice, overrides=list(overrides))
+    from asc.cross_validation import plan_folds
+
+    # a job's folds (dataset.fold=[...]) each planned, as the job will (asc/cli.py)
+    plan_folds(plain, lambda job: plan_job(job, prune_choice=choice, overrides=list(overrides)))
 
 
 def plan_job(

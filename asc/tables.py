@@ -15,7 +15,16 @@ import pandas as pd
 from asc import compare
 from asc.cost_views import cost_table
 from asc.figures.accuracy import ALL_LAYERS
-from asc.results import MissingResultsError, layer_key, mean_std, select, sort_layer_sets, subsets
+from asc.results import (
+    MissingResultsError,
+    fold_means,
+    has_folds,
+    layer_key,
+    mean_std,
+    select,
+    sort_layer_sets,
+    subsets,
+)
 from asc.rows import teacher_of
 from asc.tasks import task_of_rows
 
@@ -89,7 +98,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
             {
                 "Method": "Unpruned network",
                 "Kept": "",
-                "Accuracy (%)": fmt_reference(base["accuracy"]),
+                "Accuracy (%)": fmt_reference(fold_means(base, "accuracy")),
                 "Selected on": selected_on(base, df),
             }
         )
@@ -99,7 +108,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
         if rows.empty:
             continue
         found += 1
-        acc = fmt_mean_std(rows["accuracy"])
+        acc = fmt_mean_std(fold_means(rows, "accuracy"))
         records.append(
             {
                 "Method": f"{name} ({ALL_LAYERS})",
@@ -144,6 +153,12 @@ MARKER_NOTES = [
 ]
 
 
+FOLDS_NOTE = (
+    "cross-validation: mean ± std over the test folds (a fold's runs averaged first); comparisons pair runs "
+    "within each fold"
+)
+
+
 def _markers(comp: pd.DataFrame, metric: str = "accuracy") -> dict[tuple, str]:
     """{(criterion, layers, finetuned, subset): markers} from the ``metric`` rows (the task's main metric:
     accuracy or mAP) of :func:`asc.compare.comparisons` (see :data:`MARKER_NOTES`)."""
@@ -186,18 +201,18 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     for crit, layers in keys:
         if crit == "none":
             rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
-            rec[f"{short} no FT (%)"] = fmt_reference(base[metric])
+            rec[f"{short} no FT (%)"] = fmt_reference(fold_means(base, metric))
             rec["Selected on"] = selected_on(base, df)
             records.append(rec)
             continue
         rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
         rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
         mark = marks.get((crit, layers, False, ""), "")
-        rec[f"{short} no FT (%)"] = fmt_acc(rows.loc[~rows["finetuned"], metric], mark)
+        rec[f"{short} no FT (%)"] = fmt_acc(fold_means(rows.loc[~rows["finetuned"]], metric), mark)
         for subset in shares:
             mark = marks.get((crit, layers, True, subset), "")
             rec[f"{short} FT {subset} (%)"] = fmt_acc(
-                select(rows, finetuned=True, subset=subset)[metric], mark
+                fold_means(select(rows, finetuned=True, subset=subset), metric), mark
             )
         rec["Selected on"] = selected_on(rows[rows["finetuned"]] if rows["finetuned"].any() else rows, df)
         records.append(rec)
@@ -208,6 +223,8 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     table["_l"] = table["Layers"].map(order)
     table = table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
     table.attrs["notes"] = [n.replace("on accuracy", f"on {metric}") for n in MARKER_NOTES]
+    if has_folds(df):
+        table.attrs["notes"].append(FOLDS_NOTE)
     return table
 
 
@@ -314,6 +331,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     taught = ["teacher"] if teachers is not None and teachers.ne("").any() else []
     keys = ["dataset", "stage", "criterion", "layers", "subset", *taught, "select_on"]
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
+    folds = has_folds(df)  # a cross-validation: each cell the mean ± std over folds (asc.results.fold_means)
     records = []
     extra = {"teacher": teachers} if taught else {}
     for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):
@@ -325,7 +343,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
                 "n": len(rows),
                 task.metric_label: (
                     fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std
-                )(rows[task.metric]),
+                )(fold_means(rows, task.metric)),
+                **({"folds": int(rows["fold"].nunique())} if folds else {}),
                 **_secondary(task, rows),
                 "Params": _first(rows, "params_torch"),
                 "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
@@ -343,7 +362,13 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     table.attrs["notes"] = [
         "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "
         "selected on: where the kept epoch was chosen (val, test, or last epoch: no selection)"
-    ]
+    ] + (
+        [
+            "folds: the test folds of a cross-validation; each cell the mean ± std over folds (a fold's runs averaged first)"
+        ]
+        if folds
+        else []
+    )
     return table.reset_index(drop=True)
 
 
@@ -351,12 +376,12 @@ def _secondary(task, rows: pd.DataFrame) -> dict[str, str]:
     """The summary's other metric cells of the task: class-averaged accuracy and log loss, or AUC and d′."""
     if task.multi_label:
         return {
-            "AUC (%)": fmt_mean_std(rows["auc"]),
-            "d′": fmt_mean_std(rows["d_prime"], scale=1.0, digits=3),
+            "AUC (%)": fmt_mean_std(fold_means(rows, "auc")),
+            "d′": fmt_mean_std(fold_means(rows, "d_prime"), scale=1.0, digits=3),
         }
     return {
-        "Class-avg acc. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
-        "Log loss": fmt_mean_std(rows["log_loss"], scale=1.0, digits=3),
+        "Class-avg acc. (%)": fmt_mean_std(fold_means(rows, "class_avg_accuracy")),
+        "Log loss": fmt_mean_std(fold_means(rows, "log_loss"), scale=1.0, digits=3),
     }
 
 
