@@ -213,5 +213,7 @@ def approx_train_examples(cfg: Mapping[str, Any]) -> int:
     d = cfg["dataset"]
     n = kind_of(d).train_clips(d)
     return (
-        n if cfg["finetune"]["train_on"] == "fold1_train" else math.ceil(n * (1 - d["validation"]["amount"]))
+        n
+        if cfg["finetune"]["train_on"] == "fold1_train"
+        else math.ceil(n * (1 - d["validation"].get("amount", 0.0)))
     )

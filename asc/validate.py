@@ -143,8 +143,11 @@ def _dataset(d: Mapping[str, Any]) -> None:
     if layout is None or layout.validation_methods:
         methods = layout.validation_methods if layout is not None else ("grouped", "official")
         choice("dataset.validation.method", d["validation"]["method"], methods)
-        number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
-        integer("dataset.validation.seed", d["validation"]["seed"], 0)
+        if (
+            layout is None or d["validation"]["method"] != "official"
+        ):  # a set's own split (FSD50K's) draws none
+            number("dataset.validation.amount", d["validation"]["amount"], 0.0, 1.0, high_open=True)
+            integer("dataset.validation.seed", d["validation"]["seed"], 0)
     choice("dataset.complexity_rule", d.get("complexity_rule", "dcase2021"), ("dcase2021", "dcase2022"))
     # the kind's own options: a folder's where and what to fetch, a generator's settings
     kind_of(d).check_options(d)

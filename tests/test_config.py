@@ -160,7 +160,8 @@ COMPANIONS = {
 # 16-kHz front end.
 LAYOUT_SETS = ("esc50", "tut2018", "fsd50k", "audioset", "tagging_demo")
 COMPANIONS |= {name: ["stage=dataset"] for name in LAYOUT_SETS} | {
-    "audioset": ["stage=dataset", "dataset.root=x"]
+    "audioset": ["stage=dataset", "dataset.root=x"],
+    "fsd50k": ["stage=dataset", "dataset.download=true"],  # a brought folder (the default) is read to plan
 }
 COMPANIONS |= {"demo16k": ["features=logmel40x500_16k"], "logmel40x500_16k": ["dataset=demo16k"]}
 VARIANT_OF = {"demo1s": "demo", "standin1s": "standin", "demo16k": "demo"}

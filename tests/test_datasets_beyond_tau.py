@@ -236,8 +236,7 @@ def test_audioset_folder_is_checked_and_keyed_at_planning(tmp_path: Path) -> Non
     with pytest.raises(InputError, match=r"eval.h5: waveform has 441000 samples"):
         make_plan(composed(*overrides))
     validate(composed(*overrides[:-1], "stage=train"))
-    with pytest.raises(ConfigError, match="stage=train on dataset=fsd50k"):  # no index reader yet
-        validate(composed(f"paths.data={tmp_path}/data", "dataset=fsd50k", "stage=train"))
+    validate(composed(f"paths.data={tmp_path}/data", "dataset=fsd50k", "stage=train"))  # its index: read
 
 
 def test_layouts_and_brought_folders_are_keyed_by_content(tmp_path: Path) -> None:

@@ -3,21 +3,38 @@ ontology, multi-label. ``FSD50K.ground_truth/``: ``vocabulary.csv`` (index, labe
 (fname, labels, mids, split ∈ train | val) and ``eval.csv`` (fname, labels, mids); audio in
 ``FSD50K.dev_audio/`` and ``FSD50K.eval_audio/`` (44.1 kHz mono, 0.3-30 s). The official split: train (36,796),
 val (4,170), eval (10,231). The task is tagging (asc.tasks): targets are (N, 200) 0/1.
+
+Through the pipeline (asc.data.layouts): index rows ``filename`` (``FSD50K.dev_audio/<fname>.wav``), ``labels``
+(class numbers in vocabulary.csv's order joined by ``;``, as asc/data/h5_clips.py's) and ``split`` (train, val
+from dev.csv's own split: ``dataset.validation.method=official``; evaluate: eval.csv). Each clip is read at
+44.1 kHz, resampled to the front end's rate, and cut to ``dataset.clip_seconds`` or brought up to it
+(``dataset.fit``: ``pad`` with silence, or ``repeat`` the clip), both keyed.
+
+The audio is published as multi-part zips (``FSD50K.dev_audio.z01``-``z05`` + ``.zip``, ``FSD50K.eval_audio.z01``
++ ``.zip``) that asc does not join: a download that needs them is refused in one line saying how to join and
+where to put the folder (:func:`check_config`); the user brings the folder (``dataset.download=false``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from math import gcd
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from asc.errors import InputError
+from asc.errors import ConfigError, InputError
 
 GROUND_TRUTH = "FSD50K.ground_truth"
 AUDIO = {"dev": "FSD50K.dev_audio", "eval": "FSD50K.eval_audio"}
 CLASSES = 200
 EXPECTED = {"train": 36796, "val": 4170, "eval": 10231}
+SAMPLE_RATE = 44100
+FITS = ("pad", "repeat")  # dataset.fit: how a clip shorter than dataset.clip_seconds is brought up to it
+MULTI_PART = {"dev_audio": 5, "eval_audio": 1}  # the audio archives and their .z01.. parts beside the .zip
+RECORD = "https://zenodo.org/records/4060432"
 
 
 def read_vocabulary(root: Path) -> list[str]:
@@ -80,3 +97,73 @@ def targets(table: pd.DataFrame, vocabulary: list[str]) -> np.ndarray:
     for i, labels in enumerate(table["labels"]):
         out[i, [column[lab] for lab in labels.split(",")]] = True
     return out
+
+
+def check_config(d: Mapping[str, Any]) -> None:
+    """``dataset.fit`` (pad | repeat) and a download that would need the multi-part audio archives (ConfigError,
+    one line: how to join them, where the folder goes, ``dataset.download=false``)."""
+    if d.get("fit") not in FITS:
+        raise ConfigError(f"dataset.fit={d.get('fit')!r}; choose one of {', '.join(FITS)}")
+    parts = [a for a in d.get("archives") or () if a in MULTI_PART]
+    if d.get("download", True) and parts:
+        root = d.get("root")
+        raise ConfigError(
+            f"dataset=fsd50k: {', '.join(f'FSD50K.{a}' for a in parts)} come as multi-part zips (.z01.. + .zip) "
+            f"that asc does not join: download them from {RECORD}, join each (`zip -s 0 FSD50K.dev_audio.zip "
+            "--out unsplit.zip`, likewise eval_audio), unzip them and FSD50K.ground_truth.zip into "
+            f"dataset.root={root} (FSD50K.dev_audio/, FSD50K.eval_audio/, FSD50K.ground_truth/) and run with "
+            "dataset.download=false"
+        )
+
+
+def read_index(root: str | Path, *, expect_full: bool = True) -> pd.DataFrame:
+    """The pipeline's index rows of the set at ``root`` (see the module docstring), the official split."""
+    root = Path(root)
+    vocabulary = read_vocabulary(root)
+    column = {label: k for k, label in enumerate(vocabulary)}
+    parts = []
+    for split, table in read_split(root, expect_full=expect_full).items():
+        folder = AUDIO["eval" if split == "eval" else "dev"]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "filename": [f"{folder}/{f}.wav" for f in table["fname"]],
+                    "labels": [";".join(str(column[x]) for x in labs.split(",")) for labs in table["labels"]],
+                    "split": "evaluate" if split == "eval" else split,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def fit(y: np.ndarray, samples: int, how: str) -> np.ndarray:
+    """``y`` (samples,) cut to its first ``samples``, or brought up to them: zeros after it (``pad``) or the clip
+    again and again (``repeat``)."""
+    if y.size >= samples:
+        return y[:samples]
+    if how == "repeat" and y.size:
+        return np.tile(y, -(-samples // y.size))[:samples]
+    return np.concatenate([y, np.zeros(samples - y.size, dtype=y.dtype)])
+
+
+def waveforms(
+    root: Path, rows: pd.DataFrame, *, target_rate: int, clip_seconds: float, how: str
+) -> Iterator[np.ndarray]:
+    """The clips of ``rows`` in order: float32 (round(clip_seconds × target_rate),) — each WAV read (channels
+    averaged), resampled from its rate by scipy.signal.resample_poly when it differs, then :func:`fit`.
+    Raises InputError naming a clip soundfile cannot read."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    samples = round(clip_seconds * target_rate)
+    for name in rows["filename"]:
+        path = Path(root) / name
+        try:
+            y, rate = sf.read(path, dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as err:
+            raise InputError(f"{path} cannot be read as audio ({err}); replace it from FSD50K") from None
+        y = y.mean(axis=1)
+        if rate != target_rate:
+            g = gcd(int(rate), int(target_rate))
+            y = resample_poly(y, int(target_rate) // g, int(rate) // g).astype(np.float32)
+        yield fit(y, samples, how)

@@ -3,8 +3,8 @@ complete copy is recognised, which task it poses (asc.tasks), whether it can be 
 
 A dataset config names its layout (``dataset.layout``: esc50 | tut2018 | fsd50k | audioset_hdf5); the dataset
 stage asks the :class:`Layout` (download or not, check at planning, key), never the dataset's name. Torch-free.
-The pipeline past the dataset stage (index, features, train) reads TAU's layout today: a job on one of these
-sets that asks for more than ``stage=dataset`` is refused at planning with one line (:func:`check_stage`).
+A layout without an index reader runs its dataset stage only: a job on it that asks for more than
+``stage=dataset`` is refused at planning with one line (:func:`check_stage`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,29 @@ def _read_fsd50k(root: Path) -> Any:
     from asc.data.fsd50k import read_split
 
     return read_split(root)
+
+
+def _check_fsd50k(d: Mapping[str, Any]) -> None:
+    from asc.data.fsd50k import check_config
+
+    check_config(d)
+
+
+def _fsd50k_index(root: Path, d: Mapping[str, Any]) -> Any:
+    from asc.data.fsd50k import read_index
+
+    return read_index(root)
+
+
+def _fsd50k_waveforms(root: Path, rows: Any, d: Mapping[str, Any], rate: int) -> Any:
+    from asc.data.fsd50k import waveforms
+
+    return waveforms(root, rows, target_rate=rate, clip_seconds=float(d["clip_seconds"]), how=str(d["fit"]))
+
+
+def _official(table: Any, v: Mapping[str, Any]) -> Any:
+    """The set's own validation split, as its index marks it (FSD50K's dev.csv ``val``)."""
+    return table
 
 
 def _check_esc50(d: Mapping[str, Any]) -> None:
@@ -245,13 +268,18 @@ LAYOUTS: dict[str, Layout] = {
             "fsd50k",
             True,
             _read_fsd50k,
-            lambda d: None,
+            _check_fsd50k,
             (
                 "FSD50K.ground_truth/vocabulary.csv",
                 "FSD50K.ground_truth/dev.csv",
                 "FSD50K.ground_truth/eval.csv",
             ),
             _listing_key,
+            index=_fsd50k_index,
+            validation=_official,  # dev.csv's own val split
+            waveforms=_fsd50k_waveforms,  # 0.3-30 s clips fitted to dataset.clip_seconds
+            validation_methods=("official",),
+            keyed=("fit", "clip_seconds"),  # how each clip is cut or brought up to the length read
         ),
         Layout("audioset_hdf5", False, None, _check_audioset_folder, (), _h5_key, None, **_H5_PIPELINE),
         Layout(
