@@ -118,10 +118,9 @@ class Context:
 
         net = (self.cfg["model"], input_shape_of(self.cfg["model"], self.cfg["features"]))
         fields.setdefault("frontend_macs", front_end_macs(self.cfg["features"]))  # per clip, not in ``macs``
+        # a set with folds (ESC-50): the row's test fold, part of the pooling key (asc/cross_validation.py)
         fold = fold_of(step)
-        if (
-            fold
-        ):  # a set with folds (ESC-50): the test fold, part of the pooling key (asc/cross_validation.py)
+        if fold:
             fields.setdefault("fold", int(fold))
         publish(
             step,

@@ -154,8 +154,8 @@ MARKER_NOTES = [
 
 
 FOLDS_NOTE = (
-    "cross-validation: mean ± std over the test folds (a fold's runs averaged first); comparisons pair runs "
-    "within each fold"
+    "cross-validation: mean ± std over folds (the test folds; a fold's runs averaged first); comparisons pair "
+    "runs within each fold"
 )
 
 
@@ -362,13 +362,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     table.attrs["notes"] = [
         "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "
         "selected on: where the kept epoch was chosen (val, test, or last epoch: no selection)"
-    ] + (
-        [
-            "folds: the test folds of a cross-validation; each cell the mean ± std over folds (a fold's runs averaged first)"
-        ]
-        if folds
-        else []
-    )
+    ] + ([f"folds: how many test folds; {FOLDS_NOTE}"] if folds else [])
     return table.reset_index(drop=True)
 
 
