@@ -86,11 +86,10 @@ def run(
     for job, (steps, _, _) in jobs:
         warn_meaningless(job, steps)
     if plain["dry_run"]:
-        print(
-            "\n".join(
-                format_plan(steps, job, upto=job["stage"], needs=needs) for job, (steps, _, needs) in jobs
-            )
-        )
+        for job, (steps, _, needs) in jobs:
+            if len(jobs) > 1:  # a cross-validation: each fold job's plan under its fold
+                print(f"fold {job['dataset']['fold']} of {[j['dataset']['fold'] for j, _ in jobs]}:")
+            print(format_plan(steps, job, upto=job["stage"], needs=needs))
         return
     from asc.tracking import prepare
 
