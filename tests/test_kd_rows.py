@@ -18,9 +18,9 @@ def test_the_demo_plans_one_distilling_run_pooled_apart() -> None:
     kd = taught[0]
     hard = next(s for s in tuned if s.label == kd.label and s is not kd)
     assert kd.key != hard.key
-    hard_key = step_pooling_key(hard)  # the teacher (index 9) tells them apart; the fold (last) is empty
-    assert step_pooling_key(kd) == (*hard_key[:9], "baseline", *hard_key[10:])
-    assert hard_key[9] == ""
+    hard_key = step_pooling_key(hard)  # the teacher (index 10) tells them apart; the fold (last) is empty
+    assert step_pooling_key(kd) == (*hard_key[:10], "baseline", *hard_key[11:])
+    assert hard_key[10] == ""
 
 
 def test_a_global_teacher_still_teaches_every_run() -> None:

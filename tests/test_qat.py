@@ -75,7 +75,7 @@ def test_keyed_only_when_on_and_refused_where_unsupported() -> None:
     assert all("qat" not in s.config for s in plain) and all(s.config["qat"] is True for s in on)
     assert {s.key for s in on}.isdisjoint(s.key for s in plain)
     assert step_pooling_key(on[0]) != step_pooling_key(plain[0])
-    assert step_pooling_key(on[0])[-2] == "qat" and step_pooling_key(plain[0])[-2] == ""
+    assert step_pooling_key(on[0])[9] == "qat" and step_pooling_key(plain[0])[9] == ""  # then teacher, fold
 
     for overrides, says in (
         (
