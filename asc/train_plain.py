@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from asc.bn_stats import recalibrate
 from asc.checks import NonFiniteError
 from asc.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 from asc.losses import per_model_loss
+from asc.sampling import epoch_order
 from asc.speed import SpeedOptions
 from asc.tasks import SCENES, Task
 from asc.train_select import keeps
@@ -58,6 +60,7 @@ def train_one(
     *,
     task: Task = SCENES,
     bn_recalibration: int = 0,
+    on_epoch_end: Any = None,
     **_fused: Any,
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
@@ -67,8 +70,10 @@ def train_one(
     ``bn_recalibration`` > 0: before each epoch's selection evaluation, BatchNorm's running statistics are
     recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`). ``run.teacher`` (its
     logits (N, classes) aligned with ``train``'s rows, alpha, temperature, kl_mean): each step's loss is
-    alpha·hard + (1 − alpha)·T²·KL as in the fused trainer. Raises NonFiniteError when the loss becomes
-    non-finite, ValueError for a teacher on a multi-label task."""
+    alpha·hard + (1 − alpha)·T²·KL as in the fused trainer. Each epoch visits the run's examples in its recipe's
+    ``sampling`` order (:func:`asc.sampling.epoch_order`; uniform: the permutation asc always drew);
+    ``on_epoch_end(epoch)`` is called after each epoch (the job's lock check). Raises NonFiniteError when the
+    loss becomes non-finite, ValueError for a teacher on a multi-label task."""
     speed = speed or SpeedOptions()
     device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
     model, r = run.model.to(device), run.recipe
@@ -83,7 +88,7 @@ def train_one(
     history, total = [], 0.0
     for epoch in range(1, r.epochs + 1):
         start = time.perf_counter()
-        order = run.train_idx[torch.randperm(len(run.train_idx), generator=shuffle)]
+        order = epoch_order(r.sampling, y, run.train_idx, shuffle)
         loss = _epoch(model, opt, (x, y), order, r.batch_size, device, task, teachers)
         if not math.isfinite(loss):
             raise NonFiniteError(
@@ -123,6 +128,8 @@ def train_one(
             acc,
             seconds,
         )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
     model.cpu()
     if best["state"] is not None:
         model.load_state_dict(best["state"])
@@ -182,7 +189,25 @@ def _score(model: nn.Module, select: tuple, batch_size: int, device: torch.devic
 
 
 def train_each(
-    runs: Sequence[Any], train, select, speed: SpeedOptions | None = None, **options: Any
+    runs: Sequence[Any],
+    train,
+    select,
+    speed: SpeedOptions | None = None,
+    *,
+    precision: str = "fp32",
+    on_epoch_end: Any = None,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    """:func:`train_one` for every run, one after the other (the arguments of :func:`asc.train.train_many`)."""
-    return [train_one(run, train, select, speed, **options) for run in runs]
+    """:func:`train_one` for every run, one after the other (the arguments of :func:`asc.train.train_many`):
+    under the recipe's ``precision`` (:func:`asc.device.precision_mode`: fp32 switches TF32 off, bf16 autocasts),
+    ``on_epoch_end(run_index, epoch)`` after each epoch."""
+    from asc.device import precision_mode
+
+    speed = speed or SpeedOptions()
+    with precision_mode(precision, torch.device(speed.device), speed.cudnn_benchmark):
+        return [
+            train_one(
+                run, train, select, speed, **options, on_epoch_end=on_epoch_end and partial(on_epoch_end, i)
+            )
+            for i, run in enumerate(runs)
+        ]

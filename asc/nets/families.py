@@ -27,7 +27,10 @@ class Family:
     family keeps asc's hand surgery (asc/prune/surgery.py); ``ignored``: module-path globs never pruned unless asked
     (classifier head, front-end normalisation); ``published_params`` with ``source`` (``published_counts_bn_stats``:
     the published count includes BatchNorm moving statistics, as Keras counts); ``options``: constructor keyword
-    → kind (:data:`INT` …), the only keys a ``model`` config node may hold besides ``name``.
+    → kind (:data:`INT` …), the only keys a ``model`` config node may hold besides ``name``; ``patches``: the
+    patch geometry (patch_frames, patch_hop) of a network that scores a clip by the mean of its patches'
+    softmaxes (the model config's ``patch_frames`` / ``patch_hop`` override it), which lets it train on patches
+    (``train.examples=patches``, asc/patch_examples.py); None: the network scores whole clips.
     """
 
     name: str
@@ -43,6 +46,7 @@ class Family:
     published_counts_bn_stats: bool = False
     source: str = ""
     clip_seconds: float | None = None
+    patches: tuple[int, int] | None = None
 
     @property
     def option_kinds(self) -> dict[str, str]:
@@ -132,6 +136,7 @@ FAMILIES: dict[str, Family] = {
             ),
             ignored=("out",),
             input_shape=(64, 96),
+            patches=(96, 48),  # VGGishASC's patch_frames, patch_hop defaults: 19 patches per 10-s clip
             published_params=55_361_162,
             source="Singh & Plumbley's Keras VGGish_Net (Fine_tuning_VGGish_Net.py; reference/networks.md §1.1)",
         ),

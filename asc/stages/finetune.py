@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import bn_stats, qat, split_files
+from asc import bn_stats, patch_examples, qat, split_files
 from asc.disk import Need
 from asc.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.dryrun's (and scripts') too
 from asc.recipes import selected_on
@@ -25,7 +25,7 @@ from asc.stages import dataset, index, teacher
 from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.prune import final_step, prune_runs
 from asc.stages.prune_schedule import row_fields
-from asc.stages.train import recalibration_option, recipe
+from asc.stages.train import recipe, train_runs
 from asc.step import Step, make_step
 from asc.tasks import task_of
 
@@ -89,6 +89,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     fam = family_of(cfg["model"])
     qat.check(cfg)  # as validation does (which a set of asc.data.layouts leaves to the stages): asc/qat.py
     bn_stats.check("finetune", cfg["finetune"], fused=fam.fusable, trainer=f"model={fam.name}")
+    patch_examples.check("finetune", cfg["finetune"], fam)
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})
     if drawn:
         table = index.preview(cfg)
@@ -159,12 +160,10 @@ def _finetune(
     from asc.evaluate import evaluate
     from asc.fractions import save_lists
     from asc.model import build_model
-    from asc.nets import family_of
     from asc.nets.cost import count
     from asc.stages.prune import facts
     from asc.stages.train import recipe_of
-    from asc.train import Run, train_many
-    from asc.train_plain import train_each
+    from asc.train import Run
 
     f = ctx.cfg["finetune"]
     pool, select = splits.pool(f["train_on"]), splits.selection(f["select_on"])
@@ -182,11 +181,8 @@ def _finetune(
         positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
         taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
         runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
-    fam = family_of(ctx.cfg["model"])
     quantised = "qat" in batch[0][0].config  # QAT: one by one, scored as the int8 network on the CPU
-    trainer = train_many if fam.fusable and not quantised else train_each  # asc/train_plain.py
-    options = ctx.train_options(f["precision"]) | recalibration_option(f, fam)
-    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
+    histories = train_runs(runs, pool, select, ctx=ctx, stage_cfg=f, one_by_one=quantised)
     scores = evaluate(
         [qat.convert(r.model) if quantised else r.model for r in runs],
         splits.evaluate,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import bn_stats
+from asc import bn_stats, patch_examples
 from asc.disk import Need
 from asc.stages.baseline import baseline_spec, model_need
 from asc.stages.finetune import step_for, subset_of
@@ -68,7 +68,10 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
+    from asc.nets import family_of
+
     bn_stats.check("perdevice", cfg["perdevice"], fused=True, trainer="perdevice (asc/train.py train_many)")
+    patch_examples.check("perdevice", cfg["perdevice"], family_of(cfg["model"]))
     spec = baseline_spec(cfg)  # an upper bound per device model
     need = model_need(cfg, spec, "per-device models")
     return [(step, Need(need.path, need.bytes * len(KNOWN_DEVICES), need.what, need.fix)) for step in steps]
@@ -90,16 +93,11 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
     import numpy as np
 
     from asc.data.tau import SCENES
-    from asc.nets import family_of
     from asc.nets.checkpoint import load
     from asc.nets.cost import count
     from asc.per_device import device_runs, device_subsets, last_epoch, routed_metrics
     from asc.stages.prune import facts
-    from asc.stages.train import recipe_of
-    from asc.train import train_many
-    from asc.train_plain import train_each
-
-    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each
+    from asc.stages.train import recipe_of, train_runs
 
     f, p = ctx.cfg["finetune"], ctx.cfg["perdevice"]
     pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(p["select_on"]), splits.evaluate
@@ -113,7 +111,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
         runs = device_runs(
             model, positions, recipe=last_epoch(recipe_of(p)), seed=step.args["seed"], workdir=work
         )
-        histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **ctx.train_options(p["precision"]))
+        histories = train_runs(runs, pool, select, ctx=ctx, stage_cfg=p)
         devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
         scores = routed_metrics(
             model,

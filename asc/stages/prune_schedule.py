@@ -57,13 +57,21 @@ def plan_chain(
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
-    """Before anything is built, where the index can be known (asc/stages/index.py ``preview``): that each
-    schedule's ``step_fraction`` leaves every scene × device stratum of its pool at least one clip (InputError)."""
+    """Before anything is built: the short fine-tunes' ``finetune.bn_recalibration`` and ``finetune.examples``
+    for the network (ConfigError, one line); and, where the index can be known (asc/stages/index.py
+    ``preview``), that each schedule's ``step_fraction`` leaves every scene × device stratum of its pool at least
+    one clip (InputError)."""
+    from asc import bn_stats, patch_examples
     from asc.errors import InputError
     from asc.fractions import check_fractions, pool_of
+    from asc.nets import family_of
     from asc.stages import index
 
     tuned = [s for s in steps if "finetune" in (s.config.get("schedule") or {})]
+    if tuned:
+        fam = family_of(cfg["model"])
+        bn_stats.check("finetune", cfg["finetune"], fused=fam.fusable, trainer=f"model={fam.name}")
+        patch_examples.check("finetune", cfg["finetune"], fam)
     drawn = {
         (s.config["schedule"]["finetune"]["train_on"], s.config["schedule"]["finetune"]["fraction"])
         for s in tuned
@@ -192,10 +200,8 @@ def short_finetune(step: Step, model: Any, ctx: Context, work: Path) -> tuple[An
     import torch
 
     from asc.fractions import nested_fractions
-    from asc.nets import family_of
-    from asc.stages.train import recipe_of
-    from asc.train import Run, train_many
-    from asc.train_plain import train_each
+    from asc.stages.train import recipe_of, train_runs
+    from asc.train import Run
 
     tune = step.config["schedule"]["finetune"]
     f = ctx.cfg["finetune"]
@@ -212,10 +218,7 @@ def short_finetune(step: Step, model: Any, ctx: Context, work: Path) -> tuple[An
         recipe_of({**f, **tune}),
         f"{step.label} fine-tuning",
     )
-    trainer = train_many if family_of(ctx.cfg["model"]).fusable else train_each
-    (history,) = trainer(
-        [run], (pool.x, pool.y), (select.x, select.y), **ctx.train_options(tune["precision"])
-    )
+    (history,) = train_runs([run], pool, select, ctx=ctx, stage_cfg={**f, **tune})
     shutil.rmtree(folder, ignore_errors=True)
     summary = {k: history[k] for k in ("epochs", "train_seconds") if k in history}
     summary["train_examples"] = len(positions)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc import bn_stats, split_files
+from asc import bn_stats, patch_examples, split_files
 from asc.disk import Need
 from asc.recipes import DEFAULTS, keyed, selected_on
 from asc.sampling import UNIFORM
@@ -35,14 +35,16 @@ RECIPE_KEYS = ("epochs", "batch_size", "lr", "adam_eps", "select_after", "select
 
 def recipe(stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The keyed part of a training config (train, finetune or perdevice): what changes the trained weights and
-    their evaluation. ``sampling`` and the keys of :data:`asc.recipes.DEFAULTS` are keyed only when not at their
-    default (the order and recipe asc always used), so existing keys stay."""
+    their evaluation. ``sampling``, ``bn_recalibration``, ``examples`` and the keys of
+    :data:`asc.recipes.DEFAULTS` are keyed only when not at their default (the order and recipe asc always used),
+    so existing keys stay."""
     sampling = stage_cfg.get("sampling") or UNIFORM
     return (
         {k: stage_cfg[k] for k in RECIPE_KEYS}
         | ({"sampling": sampling} if sampling != UNIFORM else {})
         | keyed(stage_cfg)
         | bn_stats.keyed(stage_cfg)
+        | patch_examples.keyed(stage_cfg)
     )
 
 
@@ -80,6 +82,8 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
     fam = family_of(cfg["model"])
     bn_stats.check("train", cfg["train"], fused=fam.fusable, trainer=f"model={fam.name}")
+    if not cfg["train"].get("init_from"):
+        patch_examples.check("train", cfg["train"], fam)
     if not fam.exact_surgery:
         return check_zoo(steps, cfg, fam)
     spec = baseline_spec(cfg)
@@ -172,8 +176,7 @@ def _train(
     from asc.model import build_model
     from asc.nets import build, family_of
     from asc.stages.dataset import root_of
-    from asc.train import Run, train_many
-    from asc.train_plain import train_each
+    from asc.train import Run
 
     t = ctx.cfg["train"]
     spec = {k: v for k, v in ctx.cfg["model"].items() if k != "name"}
@@ -193,11 +196,56 @@ def _train(
         torch.manual_seed(step.args["seed"])  # the initial weights too: a rerun in a new process is identical
         model = build_model(spec) if fam.exact_surgery else build(ctx.cfg["model"])
         runs.append(Run(model, chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label))
-    select = splits.selection(t["select_on"])
-    trainer = train_many if fam.fusable else train_each  # zoo networks: one by one (asc/train_plain.py)
-    options = ctx.train_options(t["precision"]) | recalibration_option(t, fam)
-    histories = trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
+    histories = train_runs(runs, pool, splits.selection(t["select_on"]), ctx=ctx, stage_cfg=t)
     return [(run.model, history) for run, history in zip(runs, histories, strict=True)], len(chosen_rows)
+
+
+def plain_options(ctx: Context, stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The trainer's options for a train, finetune or perdevice config, or a schedule step's short fine-tuning
+    (``stage_cfg``): the job's speed, the recipe's precision and the task (``ctx.train_options``), and
+    ``bn_recalibration`` where on (:func:`recalibration_option`). The one place they are built: every stage
+    that trains calls :func:`train_runs`, which calls this."""
+    from asc.nets import family_of
+
+    fam = family_of(ctx.cfg["model"])
+    return ctx.train_options(stage_cfg["precision"]) | recalibration_option(stage_cfg, fam)
+
+
+def train_runs(
+    runs: Sequence[Any],
+    pool: Any,
+    select: Any,
+    *,
+    ctx: Context,
+    stage_cfg: Mapping[str, Any],
+    one_by_one: bool = False,
+) -> list:
+    """Train ``runs`` (:class:`asc.train.Run`, ``train_idx``: clip positions into ``pool``) on ``pool`` (x (N, mel,
+    frames), y), selecting on ``select`` (clips), as ``stage_cfg`` says: fused (asc/train.py) where the family
+    is fusable and not ``one_by_one`` (QAT's fake-quantised networks), else one by one (asc/train_plain.py), with
+    :func:`plain_options`; on patches of the clips where ``examples=patches`` (asc/patch_examples.py: each run's
+    positions and teacher logits become its clips' patches for the training, and are given back after it).
+    Returns the trainer's histories, one per run."""
+    from asc.nets import family_of
+    from asc.train import train_many
+    from asc.train_plain import train_each
+
+    fam = family_of(ctx.cfg["model"])
+    trainer = train_many if fam.fusable and not one_by_one else train_each
+    options = plain_options(ctx, stage_cfg)
+    if patch_examples.examples(stage_cfg) != patch_examples.PATCHES:
+        return trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
+    geometry = patch_examples.geometry(ctx.cfg["model"], fam)
+    train, swapped = patch_examples.training_data(pool.x, pool.y, runs, geometry)
+    saved = [(run.train_idx, run.teacher) for run in runs]
+    try:
+        for run, (positions, teacher) in zip(runs, swapped, strict=True):
+            run.train_idx, run.teacher = positions, teacher
+        log.info("training on %d-frame patches every %d frames (examples=patches)", *geometry)
+        return trainer(runs, train, (select.x, select.y), **options)
+    finally:
+        for run, (positions, teacher) in zip(runs, saved, strict=True):
+            run.train_idx, run.teacher = positions, teacher
 
 
 def recalibration_option(stage_cfg: Mapping[str, Any], fam: Any) -> dict[str, int]:
