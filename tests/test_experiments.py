@@ -46,6 +46,8 @@ VGGISH_TINY = [
     *(o for o in TINY if not o.startswith(("dataset", "model."))),
     "model.widths=[4,4,8,8,8,8]",
     "model.dense=[16,8]",
+    "train.batch_size=64",  # it trains on patches, 19 a clip: fewer, larger steps
+    "finetune.batch_size=64",
 ]
 
 
