@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.errors import ConfigError
+from asc.patch_examples import CLIPS, EXAMPLES
 from asc.sampling import SAMPLINGS, UNIFORM
 from asc.values import boolean, choice, fail, integer, number
 
@@ -103,6 +104,7 @@ def check_recipe(prefix: str, r: Mapping[str, Any], allow_test: bool) -> None:
     choice(f"{prefix}.select_on", r["select_on"], ("val", "test"))
     choice(f"{prefix}.precision", r["precision"], PRECISIONS)
     choice(f"{prefix}.sampling", r.get("sampling") or UNIFORM, SAMPLINGS)
+    choice(f"{prefix}.examples", r.get("examples") or CLIPS, EXAMPLES)  # the network's fit: stage checks
     choice(f"{prefix}.optimizer", r["optimizer"], OPTIMIZERS)
     number(f"{prefix}.weight_decay", r["weight_decay"], 0.0, 1.0, low_open=False, high_open=True)
     if r["optimizer"] == "adam" and r["weight_decay"]:

@@ -73,6 +73,10 @@ def test_refused_in_one_line_without_a_patch_geometry() -> None:
         assert "\n" not in str(err.value) and "examples=clips" in str(err.value)
     with pytest.raises(ConfigError, match="train.examples='patch'"):
         pe.check("train", {"examples": "patch"}, VGGISH)
+    from asc.recipes import check_recipe  # validation, before any stage: a bad value for every network
+
+    with pytest.raises(ConfigError, match="finetune.examples"):
+        check_recipe("finetune", composed("train.examples=patch")["finetune"], False)
     pe.check("train", {"examples": "patches"}, VGGISH)
     pe.check("train", {}, FAMILIES["dcase21"])
 
