@@ -192,7 +192,8 @@ def _targets(shot: Mapping[str, Any], family: Any) -> dict[str, Any]:
 
 
 def short_finetune(step: Step, model: Any, ctx: Context, work: Path) -> tuple[Any, dict[str, Any]]:
-    """Fine-tune ``model`` as the step's ``schedule.finetune`` says (hard labels, selection on
+    """Fine-tune ``model`` as the step's ``schedule.finetune`` says, through :func:`asc.stages.train.train_runs`
+    (its keyed ``bn_recalibration`` and ``examples`` apply as in the finetune stage; hard labels, selection on
     ``finetune.select_on``); returns (the selected model, a summary of its training for info.json)."""
     import shutil
 
