@@ -65,8 +65,8 @@ def train_one(
 ) -> dict[str, Any]:
     """Train ``run`` (an :class:`asc.train.Run`) and leave its selected weights in ``run.model`` on the CPU;
     returns the history dict :func:`asc.train.train_many` returns. Of ``speed`` (:class:`asc.speed.SpeedOptions`)
-    only ``device`` and ``eval_batch_size`` apply; the fused path's other options (precision, callback) are
-    ignored. ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags).
+    only ``device`` and ``eval_batch_size`` apply; the fused path's other options are ignored (``precision`` is
+    applied around the runs by :func:`train_each`). ``task``: the loss and the selection metric (y: class numbers (N,), or (N, classes) 0/1 tags).
     ``bn_recalibration`` > 0: before each epoch's selection evaluation, BatchNorm's running statistics are
     recomputed over that many of the epoch's first training batches (:mod:`asc.bn_stats`). ``run.teacher`` (its
     logits (N, classes) aligned with ``train``'s rows, alpha, temperature, kl_mean): each step's loss is
