@@ -374,7 +374,10 @@ def check(root: Path) -> int:
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"relayout: git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def text_files(root: Path, also: list[Path]) -> list[Path]:
@@ -399,20 +402,12 @@ def apply(root: Path, also: list[Path]) -> None:
             continue
         old_names[p] = ".".join(p.relative_to(root).with_suffix("").parts)
 
-    for floor in FLOORS:
-        pkg = root / "asc" / floor
-        if floor in KEPT or floor == "report":
-            pkg.mkdir(exist_ok=True)
-        else:
-            pkg.mkdir()
-    moves = []
-    for old in sorted(PKG, key=lambda o: (o.count("."), o)):
-        src, dst = _old_path(root, old), _new_path(root, old)
-        if not src.exists():
-            continue
+    # Every move decided before anything changes (asc/report/ is made for asc/report.py's new home).
+    moves = [(_old_path(root, o), _new_path(root, o)) for o in sorted(PKG, key=lambda o: (o.count("."), o))]
+    moves = [(src, dst) for src, dst in moves if src.exists()]
+    for src, dst in moves:
         dst.parent.mkdir(parents=True, exist_ok=True)
         git(root, "mv", str(src.relative_to(root)), str(dst.relative_to(root)))
-        moves.append((src, dst))
     for floor in FLOORS:
         init = root / "asc" / floor / "__init__.py"
         if not init.exists():
