@@ -95,6 +95,8 @@ PKG = {
     "evaluate": "training.evaluate",
     "tagging_metrics": "training.tagging_metrics",
     "per_device": "training.per_device",
+    "patch_examples": "training.patch_examples",  # branch vggpatch
+    "qat": "training.qat",  # branch beyond (uncommitted there at the time of writing)
     # deploy
     "export": "deploy.export",
     "quantised": "deploy.quantised",
@@ -110,6 +112,7 @@ PKG = {
     "compare": "report.compare",
     "tables": "report.tables",
     "tables_devices": "report.tables_devices",
+    "tables_sensitivity": "report.tables_sensitivity",  # branch sensitivity
     "table_writers": "report.table_writers",
     "cost_views": "report.cost_views",
     "tracking": "report.tracking",
@@ -129,6 +132,7 @@ PKG = {
     "dryrun": "pipeline.dryrun",
     "eta": "pipeline.eta",
     "job_progress": "pipeline.job_progress",
+    "cross_validation": "pipeline.cross_validation",  # branch datasets
     # app
     "cli": "app.cli",
     "api": "app.api",
@@ -448,6 +452,7 @@ def apply(root: Path, also: list[Path]) -> None:
     here = Path(__file__).resolve().parent
     shutil.copy(here / "test_layers.py", root / "tests" / "test_layers.py")
     git(root, "add", "-A", "asc", "tests")
+    git(root, "add", "-u")  # README, conf/, docs/, pyproject.toml, scripts/ rewritten
 
 
 def main() -> int:
@@ -469,7 +474,7 @@ def main() -> int:
         print("\n".join(f"  asc/{m}" for m in unplaced))
         return 2
     for m in missing:
-        print(f"relayout: note: PKG names asc.{m}, which no longer exists; skipped")
+        print(f"relayout: note: PKG names asc.{m}, which this tree does not have; skipped")
     if args.check:
         bad = check(root)
         print(f"relayout: {bad} problem(s)" if bad else "relayout: no circle, no upward import")
