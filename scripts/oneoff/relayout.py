@@ -451,8 +451,52 @@ def apply(root: Path, also: list[Path]) -> None:
         path.write_text(text.replace(old_text, new_text))
     here = Path(__file__).resolve().parent
     shutil.copy(here / "test_layers.py", root / "tests" / "test_layers.py")
+    replace_readme_sections(root / "README.md", here / "adding_readme.md")
     git(root, "add", "-A", "asc", "tests")
     git(root, "add", "-u")  # README, conf/, docs/, pyproject.toml, scripts/ rewritten
+
+
+# README sections replaced by scripts/oneoff/adding_readme.md's blocks: (block, heading, how far the old one goes).
+# "section": to the next heading of the same or a higher level; "list": to the end of its numbered list (the
+# criterion section goes on with paragraphs on ties that stay).
+README_BLOCKS = (
+    ("Adding a stage", "### Adding a stage", "section"),
+    ("Adding a network family", "### Adding a network family", "section"),
+    ("Adding a criterion", "### Adding a criterion", "list"),
+    ("Layout", "## Layout", "section"),
+)
+
+
+def replace_readme_sections(readme: Path, blocks_file: Path) -> None:
+    """Each README section of README_BLOCKS replaced by its block of ``blocks_file``; the old text is printed so
+    that whoever applies this sees what another branch may have added there (``git diff README.md``)."""
+    blocks = blocks_file.read_text()
+    lines = readme.read_text().splitlines(keepends=True)
+    for name, heading, extent in README_BLOCKS:
+        found = re.search(rf"<!-- BEGIN {name} -->\n(.*?)<!-- END {name} -->", blocks, re.S)
+        starts = [i for i, line in enumerate(lines) if line.rstrip() == heading]
+        if not found or len(starts) != 1:
+            print(f"relayout: README: {heading!r} not found once; its section is left as it is")
+            continue
+        start, level = starts[0], heading.split()[0]
+        end = start + 1
+        while end < len(lines):
+            line = lines[end]
+            hashes = line.split(" ", 1)[0]
+            if set(hashes) == {"#"} and len(hashes) <= len(level):
+                break
+            if extent == "list" and not line.strip() and end + 1 < len(lines):
+                nxt = lines[end + 1]
+                if nxt.strip() and not nxt.startswith(" ") and not re.match(r"\d+\. ", nxt):
+                    break
+            end += 1
+        old = "".join(lines[start:end])
+        new = found.group(1)
+        if not new.endswith("\n\n") and end < len(lines) and extent == "section":
+            new += "\n"
+        lines[start:end] = [new]
+        print(f"relayout: README: replaced {heading!r} ({old.count(chr(10))} lines)")
+    readme.write_text("".join(lines))
 
 
 def main() -> int:
@@ -483,6 +527,22 @@ def main() -> int:
     if taken:
         print("relayout: targets exist already; nothing changed:", ", ".join(taken))
         return 3
+    untracked = [
+        o
+        for o in PKG
+        if _old_path(root, o).is_file()
+        and not git(root, "ls-files", str(_old_path(root, o).relative_to(root)))
+    ]
+    if untracked:
+        print("relayout: not tracked by git (commit them first); nothing changed:", ", ".join(untracked))
+        return 3
+    for module, old_text, _ in FIXUPS:
+        old = next(o for o in PKG if PKG[o] == module)
+        if old_text not in _old_path(root, old).read_text():
+            print(
+                f"relayout: {_old_path(root, old)} no longer has {old_text!r}: update FIXUPS; nothing changed"
+            )
+            return 3
     if git(root, "status", "--porcelain", "--untracked-files=no").strip() and not args.allow_dirty:
         print("relayout: the work tree has uncommitted changes; commit them first (or --allow-dirty)")
         return 3
