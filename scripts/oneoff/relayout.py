@@ -515,7 +515,7 @@ def main() -> int:
     unplaced, missing = old_modules(root)
     if unplaced:
         print("relayout: not placed in PKG (add each to scripts/oneoff/relayout.py's PKG); nothing changed:")
-        print("\n".join(f"  asc/{m}" for m in unplaced))
+        print("\n".join(f"  asc/{m}/" if (root / "asc" / m).is_dir() else f"  asc/{m}.py" for m in unplaced))
         return 2
     for m in missing:
         print(f"relayout: note: PKG names asc.{m}, which this tree does not have; skipped")
