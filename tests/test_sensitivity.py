@@ -29,11 +29,11 @@ def test_the_experiment_prunes_each_layer_set_alone_at_each_ratio_per_criterion(
         (c, ls, r)
         for c in ("l1", "fpgm", "centrality")
         for ls in ("C1", "C2", "C3", "C1+C2+C3")
-        for r in (0.25, 0.5, 0.75)
+        for r in (0.1, 0.3, 0.5, 0.7, 0.9)
     }
-    assert len(pruned) == 36 and all(not s.config.get("per_layer_ratio") for s in pruned)
+    assert len(pruned) == 60 and all(not s.config.get("per_layer_ratio") for s in pruned)
     tuned = [s for s in make_plan(cfg) if s.stage == "finetune"]
-    assert len(tuned) == 36 and cfg["finetune"]["epochs"] == 1 and cfg["quantise"]["enabled"] is False
+    assert len(tuned) == 60 and cfg["finetune"]["epochs"] == 1 and cfg["quantise"]["enabled"] is False
 
 
 def test_layer_sets_null_scans_each_criterion_layer_alone_and_a_point_is_the_one_shot_artifact() -> None:
@@ -162,3 +162,31 @@ def test_the_figure_and_the_report_write_the_scan(tmp_path) -> None:
     assert sorted(p.name for p in written["sensitivity"]) == sorted(
         f"sensitivity.{ext}" for ext in ("csv", "md", "tex", "png", "pdf")
     )
+
+
+def test_the_figure_has_a_panel_per_layer_set_a_line_per_criterion_and_params_then_macs() -> None:
+    from matplotlib import pyplot as plt
+
+    from asc.figures.sensitivity import draw_sensitivity
+
+    fig = draw_sensitivity(scan_rows())
+    try:
+        axes = fig.axes
+        assert len(axes) == 4  # 2 rows (parameters, MACs) × 2 layer sets (C1, C2)
+        assert [ax.get_title() for ax in axes] == ["C1 pruned", "C2 pruned", "", ""]  # the columns
+        assert [ax.get_xlabel() for ax in axes] == ["Parameters left (%)"] * 2 + ["MACs left (%)"] * 2
+        for ax in axes:
+            bars = ax.containers  # one errorbar per criterion after fine-tuning and one before
+            assert len(bars) == 4
+            styles = sorted(b.lines[0].get_linestyle() for b in bars)
+            assert styles == ["-", "-", "--", "--"]
+        solid = [b.lines[0] for b in axes[1].containers if b.lines[0].get_linestyle() == "-"]
+        assert sorted(list(line.get_xdata()) for line in solid) == [[95.0, 90.0]] * 2  # C2: 10 × ratio × 2
+        assert [list(b.lines[0].get_xdata()) for b in axes[2].containers][0] == [
+            95.0,
+            90.0,
+        ]  # MACs: 20 × ratio
+        labels = axes[1].get_legend_handles_labels()[1]
+        assert {r"$\ell_1$-norm", "FPGM"} <= set(labels) and any(s.startswith("Unpruned") for s in labels)
+    finally:
+        plt.close(fig)
