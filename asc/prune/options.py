@@ -40,6 +40,9 @@ GRAPH_OPTIONS = ("depthwise",)
 # Options every criterion takes for iterative pruning; asc/prune/schedule.py reads and checks them.
 SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}
 SCHEDULE_OPTIONS = tuple(SCHEDULE_DEFAULTS)
+BUDGET_KEY = (
+    "budget"  # per-layer ratios for a MAC or memory budget from a sensitivity scan: asc/prune/budget.py
+)
 
 
 def check_layer_set(
@@ -127,7 +130,7 @@ def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS)
+    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS, (BUDGET_KEY,))
     for extra in sorted(set(p) - known):
         fail(
             f"{key}.{extra}",

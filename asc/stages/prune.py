@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.disk import Need
 from asc.errors import ConfigError, InputError
-from asc.prune import schedule, sensitivity
+from asc.prune import budget, schedule, sensitivity
 from asc.stages import prune_schedule
 from asc.stages.train import baseline_spec, model_need
 from asc.step import Step, make_step
@@ -83,9 +83,8 @@ def prune_runs(cfg: Mapping[str, Any]) -> list[Block]:
                     configs.append(dict(base, layers=_layers(layers)))
         fractions = [float(f) for f in block.get("fractions") or []]
         splits = [str(s) for s in block.get("splits") or []]
-        for (
-            c
-        ) in configs:  # checked at planning: a schedule asc cannot run is one line, before anything is built
+        configs = budget.chosen_all(cfg, configs, selected=bool(selected), graph=graph, scan=scan)
+        for c in configs:  # checked at planning: a schedule asc cannot run is one line
             schedule.check("prune" if selected else f"criteria.{c['name']}", c)
         repeats, per_device = block_repeats(block, cfg), bool(block.get("per_device"))
         teacher = block.get("teacher")  # a KD block beside hard-label ones: its rows pool apart (asc.rows)

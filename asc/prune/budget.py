@@ -1,0 +1,242 @@
+"""Per-layer ratios for a target budget, chosen from a sensitivity scan at planning (torch-free; issue 27 §4).
+
+``+prune.budget.macs=<int>`` (MACs per clip) or ``+prune.budget.params_kb=<float>`` (parameter memory in KB of 1024
+bytes, Keras' count with BN moving statistics, at ``prune.budget.precision``: fp32, fp16 or int8; the DCASE rule,
+asc/cost.py), with ``prune.budget.scan=<path>``: the results.csv of a sensitivity scan (``asc
+experiment=sensitivity``, asc/prune/sensitivity.py) holding this criterion's single-layer scan points. Also on
+``criteria.<name>.budget`` of a `runs` block.
+
+The choice (greedy, as the per-layer sensitivity analysis of Li et al., "Pruning Filters for Efficient ConvNets",
+ICLR 2017 §4.2, read for a budget): every layer of ``layers`` starts unpruned; while the network is over budget, one
+layer's ratio is raised to its next scanned ratio, the step of least accuracy loss per MAC (or parameter byte)
+saved; a layer's loss is its scan's accuracy at that ratio (mean over the fine-tuned repeats on the largest
+fraction; the accuracy before fine-tuning where the scan has none) less the previous one (the unpruned baseline's
+mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
+count from widths (:func:`dcase_cost`, equal to asc/complexity.py's measured one), the kept counts those of
+asc/prune/criteria.py's ``n_keep``. The chosen ``per_layer_ratio`` (every layer of ``layers``; 0 leaves one
+unpruned) replaces the budget in the criterion config, so it alone enters the artifact key; planning logs it.
+
+Refused at planning, one line each: both budgets or neither, a missing or non-scan file, a layer the file has not
+scanned for this criterion, a budget the largest scanned ratios cannot reach (or the unpruned network already
+meets), a network outside the DCASE family, a budget on a sensitivity block.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from asc.cost import BYTES_PER_PARAM, KB
+from asc.model_spec import DEFAULT_SPEC, normalise_spec
+from asc.prune.options import BUDGET_KEY as KEY  # accepted on every criterion
+from asc.values import choice, fail, integer, number
+
+log = logging.getLogger(__name__)
+
+
+_SCANS: dict[tuple[Any, ...], tuple[float, dict[str, dict[float, float]]]] = {}
+_SAID: set[tuple[str, ...]] = set()
+DEFAULTS = {"macs": None, "params_kb": None, "scan": None, "precision": "fp32"}
+
+
+def kept(width: int, ratio: float) -> int:
+    """Filters kept of ``width`` at ``ratio`` removed: asc/prune/criteria.py's n_keep (half up, at least one)."""
+    return max(1, width - math.floor(float(ratio) * width + 0.5))
+
+
+def dcase_cost(spec: Mapping[str, Any]) -> dict[str, int]:
+    """{"params_keras", "macs"} of the DCASE 2021/2022 baseline of ``spec`` (asc/model_spec.py), from its widths:
+    conv MACs = out H × W × c_out × c_in × k², dense = in × out (no BN, bias or pooling: asc/complexity.py);
+    params = conv weights + bias, BN's 4 per channel, dense weights + bias. The default spec: 46,246 / 286,637,800."""
+    s = normalise_spec(dict(spec))
+    k, pad = s["kernel"], s["kernel"] // 2
+    height, width = s["input_shape"]
+    c_in, params, macs = 1, 0, 0
+    for c_out, pool in zip(s["widths"], s["pools"], strict=True):
+        height, width = height + 2 * pad - k + 1, width + 2 * pad - k + 1
+        macs += height * width * c_out * c_in * k * k
+        params += c_out * c_in * k * k + c_out + 4 * c_out
+        if pool is not None:
+            height, width = height // pool[0], width // pool[1]
+        c_in = c_out
+    flat = c_in * height * width
+    macs += flat * s["dense"] + s["dense"] * s["n_classes"]
+    params += flat * s["dense"] + s["dense"] + s["dense"] * s["n_classes"] + s["n_classes"]
+    return {"params_keras": params, "macs": macs}
+
+
+def _spec(model: Mapping[str, Any]) -> dict[str, Any]:
+    return normalise_spec({k: v for k, v in model.items() if k in DEFAULT_SPEC})
+
+
+def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[float, float]]]:
+    """(the baseline's mean accuracy, {layer: {ratio: accuracy}}) of criterion ``name``'s single-layer one-shot
+    hard-label scan points in the results.csv at ``path``; one-line ConfigError where it is none."""
+    file = Path(str(path)).expanduser()
+    if not file.is_file():
+        fail(
+            f"{where}.scan", path, "the results.csv of a sensitivity scan (run `asc experiment=sensitivity`)"
+        )
+    stat = file.stat()
+    version = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, str(name))
+    if version not in _SCANS:  # planning asks once per call of prune_runs: read each file version once
+        _SCANS[version] = _points(where, path, file, name)
+    return _SCANS[version]
+
+
+def _points(where: str, path: Any, file: Path, name: str) -> tuple[float, dict[str, dict[float, float]]]:
+    from asc.rows import qat_of, schedule_label, teacher_of
+
+    with file.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"stage", "criterion", "layers", "ratio", "accuracy"} <= set(rows[0]):
+        fail(f"{where}.scan", path, "a results.csv with stage, criterion, layers, ratio and accuracy columns")
+    base = [float(r["accuracy"]) for r in rows if r["stage"] == "baseline" and r["accuracy"]]
+    points: dict[tuple[str, float], dict[str, list[tuple[float, float]]]] = {}
+    for r in rows:
+        plain = teacher_of(r.get("teacher")) == "" and qat_of(r.get("qat")) == ""
+        one_shot = schedule_label(r.get("prune_step"), r.get("prune_steps")) == ""
+        crit = re.sub(r" [\d.]+%$", "", r["criterion"])
+        if r["stage"] not in ("prune", "finetune") or not (plain and one_shot and crit == name):
+            continue
+        if not r["ratio"] or "+" in r["layers"] or not r["accuracy"]:
+            continue
+        frac = float(r.get("fraction") or 1.0) if r["stage"] == "finetune" else 0.0
+        at = points.setdefault((r["layers"], float(r["ratio"])), {})
+        at.setdefault(r["stage"], []).append((frac, float(r["accuracy"])))
+    if not base or not points:
+        fail(
+            f"{where}.scan",
+            path,
+            f"a sensitivity scan of {name} with its baseline (`asc experiment=sensitivity`)",
+        )
+    curves: dict[str, dict[float, float]] = {}
+    for (layer, ratio), by_stage in points.items():
+        got = by_stage.get("finetune") or by_stage["prune"]
+        top = max(fr for fr, _ in got)
+        accs = [a for fr, a in got if fr == top]
+        curves.setdefault(layer, {})[ratio] = sum(accs) / len(accs)
+    return sum(base) / len(base), curves
+
+
+def check(where: str, budget: Any, *, graph: bool, scan: bool) -> dict[str, Any]:
+    """The budget node at ``where`` (``prune.budget``) with its defaults; one-line ConfigError where it is bad."""
+    if not isinstance(budget, Mapping):
+        fail(where, budget, "a mapping, e.g. '+prune.budget.macs=20000000 +prune.budget.scan=results.csv'")
+    for extra in sorted(set(budget) - set(DEFAULTS)):
+        choice(f"{where} key", extra, tuple(DEFAULTS))
+    b = {**DEFAULTS, **budget}
+    if graph:
+        fail(where, dict(budget), "no budget: it costs the DCASE family's widths (model=dcase21 or dcase22)")
+    if scan:
+        fail(where, dict(budget), "no budget in a sensitivity block (the scan prunes at its own ratios)")
+    if (b["macs"] is None) == (b["params_kb"] is None):
+        fail(where, dict(budget), "one of macs=<int> (MACs per clip) or params_kb=<float> (KB), not both")
+    if b["macs"] is not None:
+        integer(f"{where}.macs", b["macs"], 1)
+    else:
+        number(f"{where}.params_kb", b["params_kb"], 0.0, math.inf)
+    choice(f"{where}.precision", b["precision"], tuple(BYTES_PER_PARAM))
+    if not b["scan"]:
+        fail(f"{where}.scan", b["scan"], "the path of a sensitivity scan's results.csv")
+    return b
+
+
+def choose(
+    where: str, p: Mapping[str, Any], model: Mapping[str, Any], b: Mapping[str, Any]
+) -> dict[str, float]:
+    """{layer: ratio} over ``p["layers"]`` meeting budget ``b`` (checked by :func:`check`) on the DCASE network
+    of the ``model`` config node, greedily from the scan (see the module docstring)."""
+    spec = _spec(model)
+    names = [f"C{i + 1}" for i in range(len(spec["widths"]))]
+    layers = [p["layers"]] if isinstance(p["layers"], str) else [str(x) for x in p["layers"]]
+    baseline, curves = _read_scan(where, b["scan"], p["name"])
+    for layer in layers:
+        if layer not in curves:
+            fail(
+                f"{where}.scan",
+                b["scan"],
+                f"a scan of {p['name']} on {layer} alone (it has {sorted(curves)})",
+            )
+    if b["macs"] is not None:
+        column, limit, unit = "macs", float(b["macs"]), "MACs"
+    else:
+        column, unit = "params_keras", f"KB at {b['precision']}"
+        limit = float(b["params_kb"]) * KB / BYTES_PER_PARAM[b["precision"]]  # in parameters
+
+    def cost(ratios: Mapping[str, float]) -> int:
+        widths = [kept(w, ratios.get(n, 0.0)) for w, n in zip(spec["widths"], names, strict=True)]
+        return dcase_cost(dict(spec, widths=widths))[column]
+
+    def shown(c: float) -> str:
+        return (
+            f"{c:.0f} MACs" if column == "macs" else f"{c * BYTES_PER_PARAM[b['precision']] / KB:.2f} {unit}"
+        )
+
+    given = {k: v for k, v in b.items() if v is not None}
+    ratios = dict.fromkeys(layers, 0.0)
+    if cost(ratios) <= limit:
+        fail(
+            where,
+            given,
+            f"a budget under the unpruned network's {shown(cost(ratios))} (it fits: nothing to prune)",
+        )
+    while cost(ratios) > limit:
+        best = None
+        for layer in layers:
+            higher = sorted(r for r in curves[layer] if r > ratios[layer])
+            if not higher:
+                continue
+            step = dict(ratios, **{layer: higher[0]})
+            saved = cost(ratios) - cost(step)
+            if saved <= 0:
+                continue
+            before = curves[layer].get(ratios[layer], baseline) if ratios[layer] else baseline
+            per = (before - curves[layer][higher[0]]) / saved
+            if best is None or per < best[0]:
+                best = (per, step)
+        if best is None:
+            fail(
+                where,
+                given,
+                f"a budget the scan reaches: at its largest ratios {ratios} the network costs {shown(cost(ratios))}",
+            )
+        ratios = best[1]
+    said = (where, str(ratios), shown(cost(ratios)), str(b["scan"]))
+    if said not in _SAID:  # say it once, not once per call of prune_runs
+        _SAID.add(said)
+        log.info("%s: per_layer_ratio %s (%s) from the scan %s", *said)
+    return ratios
+
+
+def chosen(
+    cfg: Mapping[str, Any], where: str, p: Mapping[str, Any], *, graph: bool, scan: Sequence[float]
+) -> dict[str, Any]:
+    """Criterion config ``p`` with its ``budget`` (if any) replaced by the chosen ``per_layer_ratio`` (the key
+    holds the choice, not the budget); ``p`` itself where it has no budget."""
+    if p.get(KEY) is None:
+        return dict(p)
+    b = check(f"{where}.{KEY}", p[KEY], graph=graph, scan=bool(scan))
+    ratios = choose(f"{where}.{KEY}", p, cfg["model"], b)
+    return {**{k: v for k, v in p.items() if k != KEY}, "per_layer_ratio": ratios}
+
+
+def chosen_all(
+    cfg: Mapping[str, Any],
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    selected: bool,
+    graph: bool,
+    scan: Sequence[float],
+) -> list[dict[str, Any]]:
+    """:func:`chosen` of each criterion config of a `runs` block (``selected``: ``prune=<name>``'s, else the
+    block's ``criteria.<name>``); ``scan``: the block's sensitivity ratios (a budget there is refused)."""
+    return [
+        chosen(cfg, "prune" if selected else f"criteria.{p['name']}", p, graph=graph, scan=scan)
+        for p in configs
+    ]
