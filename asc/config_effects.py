@@ -218,6 +218,8 @@ def without_ignored(p: Mapping[str, Any]) -> dict[str, Any]:
     ``prune.ratio=0.3`` with ``match`` left on and with ``match=null`` are one artifact). No config of asc's sets
     either, so no pinned key changes (tests/test_keys.py)."""
     out, layers = dict(p), set(_layers(p["layers"]))
+    if out.get("round_to_block", 0) is None:  # null: no rounding, as when absent (asc/prune/blocks.py)
+        out.pop("round_to_block")
     if layers <= set(p.get("per_layer_ratio") or {}):
         out.pop("ratio", None)
     if out.get("ratio") is not None or layers <= set(p.get("per_layer_ratio") or {}):

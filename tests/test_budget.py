@@ -162,3 +162,17 @@ def test_a_budget_outside_the_dcase_family_or_in_a_scan_is_refused(tmp_path) -> 
         _pruned("model=panns_cnn10", "model.widths=[4,4,8,8]", "prune=l1", *budget)
     with pytest.raises(ConfigError, match="no budget in a sensitivity block"):
         _pruned("runs=[{criteria:[l1],fractions:[1.0],sensitivity:[0.5]}]", "prune=l1", *budget)
+
+
+def test_a_budget_costs_the_widths_rounded_to_the_channel_block(tmp_path) -> None:
+    from asc.prune.blocks import to_block
+
+    scan = scan_file(tmp_path)
+    budget = ("+prune.budget.macs=100000000", f"+prune.budget.scan={scan}", "+prune.round_to_block=8")
+    config = _pruned("prune=l1", *budget)[0].config
+    ratios = config["per_layer_ratio"]
+    widths = [
+        to_block(kept(w, ratios[n]), w, 8) for w, n in zip((16, 16, 32), ("C1", "C2", "C3"), strict=True)
+    ]
+    assert all(w % 8 == 0 for w in widths) and dcase_cost({"widths": widths})["macs"] <= 100_000_000
+    assert config["round_to_block"] == 8

@@ -33,6 +33,8 @@ from typing import Any
 
 from asc.cost import BYTES_PER_PARAM, KB
 from asc.model_spec import DEFAULT_SPEC, normalise_spec
+from asc.prune.blocks import to_block
+from asc.prune.options import BLOCK_KEY
 from asc.prune.options import BUDGET_KEY as KEY  # accepted on every criterion
 from asc.values import choice, fail, integer, number
 
@@ -170,7 +172,10 @@ def choose(
         limit = float(b["params_kb"]) * KB / BYTES_PER_PARAM[b["precision"]]  # in parameters
 
     def cost(ratios: Mapping[str, float]) -> int:
-        widths = [kept(w, ratios.get(n, 0.0)) for w, n in zip(spec["widths"], names, strict=True)]
+        widths = [
+            to_block(kept(w, ratios.get(n, 0.0)), w, p.get(BLOCK_KEY)) if n in ratios else w
+            for w, n in zip(spec["widths"], names, strict=True)
+        ]
         return dcase_cost(dict(spec, widths=widths))[column]
 
     def shown(c: float) -> str:
@@ -188,23 +193,24 @@ def choose(
         )
     while cost(ratios) > limit:
         best = None
+        now = cost(ratios)
         for layer in layers:
-            higher = sorted(r for r in curves[layer] if r > ratios[layer])
-            if not higher:
-                continue
-            step = dict(ratios, **{layer: higher[0]})
-            saved = cost(ratios) - cost(step)
-            if saved <= 0:
+            # the next scanned ratio that saves anything (a channel block may round a step to no change)
+            higher = (r for r in sorted(curves[layer]) if r > ratios[layer])
+            step = next(
+                (dict(ratios, **{layer: r}) for r in higher if cost(dict(ratios, **{layer: r})) < now), None
+            )
+            if step is None:
                 continue
             before = curves[layer].get(ratios[layer], baseline) if ratios[layer] else baseline
-            per = (before - curves[layer][higher[0]]) / saved
+            per = (before - curves[layer][step[layer]]) / (now - cost(step))
             if best is None or per < best[0]:
                 best = (per, step)
         if best is None:
             fail(
                 where,
                 given,
-                f"a budget the scan reaches: at its largest ratios {ratios} the network costs {shown(cost(ratios))}",
+                f"a budget the scan reaches: at {ratios}, where no scanned step saves more, the network costs {shown(cost(ratios))}",
             )
         ratios = best[1]
     said = (where, str(ratios), shown(cost(ratios)), str(b["scan"]))

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from . import representatives as rep
-from .options import OPTION_CHOICES
+from .blocks import to_block
+from .options import BLOCK_KEY, OPTION_CHOICES
 
 
 @dataclass
@@ -137,17 +138,16 @@ def algorithm1(dist: torch.Tensor, opts: Mapping[str, Any]) -> list[int]:
 
 def n_keep(weight: torch.Tensor, opts: Mapping[str, Any]) -> int:
     """Filters to keep: from ``ratio`` (fraction removed, rounded half up) or, if it is null, the count that
-    criterion ``match`` (e.g. cosine) keeps on the same weights — the paper's l1 baseline."""
-    n = weight.shape[0]
-    ratio = opts.get("ratio")
+    criterion ``match`` (e.g. cosine) keeps on the same weights — the paper's l1 baseline; rounded to a channel
+    block with ``round_to_block``."""
+    n, ratio, match = weight.shape[0], opts.get("ratio"), opts.get("match")
     if ratio is not None:
         if not 0.0 <= float(ratio) < 1.0:
             raise ValueError(f"prune ratio must be in [0, 1), got {ratio}")
-        return max(1, n - math.floor(float(ratio) * n + 0.5))
-    match = opts.get("match")
+        return to_block(max(1, n - math.floor(float(ratio) * n + 0.5)), n, opts.get(BLOCK_KEY))
     if match is None:
         raise ValueError("this criterion needs prune.ratio (fraction removed) or prune.match (e.g. cosine)")
-    return len(lookup(match)(weight, {}).kept)
+    return to_block(len(lookup(match)(weight, {}).kept), n, opts.get(BLOCK_KEY))  # asc/prune/blocks.py
 
 
 def keep_highest(score: torch.Tensor | np.ndarray, k: int, duplicates: np.ndarray | None = None) -> list[int]:

@@ -40,9 +40,10 @@ GRAPH_OPTIONS = ("depthwise",)
 # Options every criterion takes for iterative pruning; asc/prune/schedule.py reads and checks them.
 SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}
 SCHEDULE_OPTIONS = tuple(SCHEDULE_DEFAULTS)
-BUDGET_KEY = (
-    "budget"  # per-layer ratios for a MAC or memory budget from a sensitivity scan: asc/prune/budget.py
-)
+# Per-layer ratios for a MAC or memory budget from a sensitivity scan (asc/prune/budget.py), and kept counts rounded
+# to a channel block (asc/prune/blocks.py checks and applies it): options every criterion config may carry.
+BUDGET_KEY = "budget"
+BLOCK_KEY = "round_to_block"
 
 
 def check_layer_set(
@@ -83,6 +84,9 @@ def check_criterion(key: str, p: Mapping[str, Any], layers: Sequence[str] | None
                 "dependency-graph surgery)"
             )
     _criterion_options(key, p, chosen)
+    from asc.prune import blocks
+
+    blocks.check(key, p)
 
 
 def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
@@ -130,7 +134,9 @@ def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
-    known = set().union(*(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS, (BUDGET_KEY,))
+    known = set().union(
+        *(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS, (BUDGET_KEY, BLOCK_KEY)
+    )
     for extra in sorted(set(p) - known):
         fail(
             f"{key}.{extra}",

@@ -1,0 +1,55 @@
+"""Issue 27 §4's latency-aware option: ``prune.round_to_block`` rounds a ratio criterion's kept counts to a channel
+block (asc/prune/blocks.py), keyed; null is no rounding, the same artifact as leaving it out."""
+
+from __future__ import annotations
+
+import pytest
+
+from asc.errors import ConfigError
+from asc.plan import make_plan
+from asc.prune.blocks import to_block
+from asc.validate import validate
+from tests.config_fixtures import composed
+
+
+def _pruned(*overrides: str) -> list:
+    cfg = composed(*overrides)
+    validate(cfg)
+    return [s for s in make_plan(cfg) if s.stage == "prune"]
+
+
+def test_counts_round_half_up_to_a_block_within_one_block_and_the_width() -> None:
+    assert [to_block(k, 32, 8) for k in (1, 4, 11, 12, 22, 28, 32)] == [8, 8, 8, 16, 24, 32, 32]
+    assert to_block(3, 6, 8) == 6  # a layer narrower than the block stays whole
+    assert to_block(11, 16, None) == 11
+
+
+def test_the_pruned_network_has_rounded_widths() -> None:
+    from asc.model import build_model
+    from asc.prune.apply import prune_model
+
+    cfg = {"name": "l1", "layers": ["C1", "C2", "C3"], "ratio": 0.3}
+    assert prune_model(build_model(), cfg)[1]["widths"] == [11, 11, 22]
+    assert prune_model(build_model(), {**cfg, "round_to_block": 8})[1]["widths"] == [8, 8, 24]
+
+
+def test_the_block_is_keyed_and_null_is_no_rounding() -> None:
+    plain = _pruned("prune=l1", "prune.ratio=0.3")[0]
+    assert _pruned("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=null")[0].key == plain.key
+    blocked = _pruned("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=8")[0]
+    assert blocked.key != plain.key and blocked.config["round_to_block"] == 8
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=0"), "prune.round_to_block=0"),
+        (("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=eight"), "prune.round_to_block='eight'"),
+        (("prune=cosine", "+prune.round_to_block=8"), "cosine (it decides its own kept count)"),
+        (("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=8", "+prune.schedule=3"), "schedule=3"),
+    ],
+)
+def test_a_block_asc_cannot_apply_is_refused_at_planning_in_one_line(overrides, says) -> None:
+    with pytest.raises(ConfigError) as err:
+        _pruned(*overrides)
+    assert says in str(err.value) and "\n" not in str(err.value)
