@@ -23,6 +23,15 @@ SCAN = {
 }
 
 
+NOT_THE_SCAN = (  # rows of a scan point that do not count: a smaller fraction, KD, QAT, an iterative step
+    {"stage": "finetune", "fraction": 0.5},
+    {"stage": "finetune", "fraction": 1.0, "teacher": "baseline seed 0"},
+    {"stage": "finetune", "fraction": 1.0, "qat": True},
+    {"stage": "prune", "prune_step": 1, "prune_steps": 3},
+)
+FIELDS = ["stage", "criterion", "layers", "ratio", "fraction", "teacher", "qat", "prune_step", "prune_steps"]
+
+
 def scan_file(tmp: Path, *, layers=("C1", "C2", "C3"), tuned: bool = True) -> Path:
     """A results.csv of a sensitivity scan of l1 (baseline 60 %), fine-tuned twice per point (or not at all)."""
     rows = [{"stage": "baseline", "criterion": "none", "layers": "", "ratio": "", "accuracy": 0.6}]
@@ -34,24 +43,11 @@ def scan_file(tmp: Path, *, layers=("C1", "C2", "C3"), tuned: bool = True) -> Pa
                 rows.append(
                     {"stage": "finetune", "fraction": 1.0, "accuracy": acc + 0.01 * (2 * r - 1), **common}
                 )
-            rows.append(
-                {"stage": "finetune", "fraction": 0.5, "accuracy": 0.0, **common}
-            )  # a smaller fraction
-            rows.append(
-                {
-                    "stage": "finetune",
-                    "fraction": 1.0,
-                    "teacher": "baseline seed 0",
-                    "accuracy": 0.0,
-                    **common,
-                }
-            )
+            rows += [{**other, "accuracy": 0.0, **common} for other in NOT_THE_SCAN]
     rows.append({"stage": "prune", "criterion": "fpgm", "layers": "C1", "ratio": 0.5, "accuracy": 0.0})
     path = tmp / "results.csv"
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(
-            f, ["stage", "criterion", "layers", "ratio", "fraction", "teacher", "accuracy"]
-        )
+        writer = csv.DictWriter(f, [*FIELDS, "accuracy"])
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -68,6 +64,10 @@ def test_the_cost_from_widths_is_the_measured_one() -> None:
     from asc.model import build_model
 
     assert dcase_cost({}) == {"params_keras": 46246, "macs": 286637800}
+    from asc import cost
+    from asc.prune import budget
+
+    assert (budget.KB, budget.BYTES_PER_PARAM) == (cost.KB, cost.BYTES_PER_PARAM)  # the DCASE rule's units
     for spec in ({"widths": [12, 8, 24]}, composed("model=dcase22")["model"]):
         spec = {k: v for k, v in spec.items() if k != "name"}
         measured = complexity(build_model(spec))

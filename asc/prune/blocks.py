@@ -18,9 +18,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from asc.prune.options import BLOCK_KEY as KEY  # accepted on every criterion
 from asc.values import fail, integer
 
+KEY = "round_to_block"  # the criterion option (asc/prune/options.py accepts it on every criterion and checks it)
 OWN_COUNT = (
     "average",
     "chebyshev",

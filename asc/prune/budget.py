@@ -31,16 +31,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.cost import BYTES_PER_PARAM, KB
 from asc.model_spec import DEFAULT_SPEC, normalise_spec
+from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import to_block
-from asc.prune.options import BLOCK_KEY
 from asc.prune.options import BUDGET_KEY as KEY  # accepted on every criterion
 from asc.values import choice, fail, integer, number
 
 log = logging.getLogger(__name__)
 
 
+# The DCASE memory rule's units, as asc/cost.py counts them (that module sits on the report floor, above this one).
+KB = 1024
+BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
 _SCANS: dict[tuple[Any, ...], tuple[float, dict[str, dict[float, float]]]] = {}
 _SAID: set[tuple[str, ...]] = set()
 DEFAULTS = {"macs": None, "params_kb": None, "scan": None, "precision": "fp32"}
@@ -76,6 +78,11 @@ def _spec(model: Mapping[str, Any]) -> dict[str, Any]:
     return normalise_spec({k: v for k, v in model.items() if k in DEFAULT_SPEC})
 
 
+def _blank(value: Any) -> bool:
+    """A CSV cell with nothing in it (asc/rows.py reads ``teacher``, ``qat``, ``prune_steps`` the same way)."""
+    return str(value if value is not None else "").strip().lower() in ("", "nan", "none")
+
+
 def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[float, float]]]:
     """(the baseline's mean accuracy, {layer: {ratio: accuracy}}) of criterion ``name``'s single-layer one-shot
     hard-label scan points in the results.csv at ``path``; one-line ConfigError where it is none."""
@@ -92,8 +99,6 @@ def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[
 
 
 def _points(where: str, path: Any, file: Path, name: str) -> tuple[float, dict[str, dict[float, float]]]:
-    from asc.rows import qat_of, schedule_label, teacher_of
-
     with file.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or not {"stage", "criterion", "layers", "ratio", "accuracy"} <= set(rows[0]):
@@ -101,8 +106,10 @@ def _points(where: str, path: Any, file: Path, name: str) -> tuple[float, dict[s
     base = [float(r["accuracy"]) for r in rows if r["stage"] == "baseline" and r["accuracy"]]
     points: dict[tuple[str, float], dict[str, list[tuple[float, float]]]] = {}
     for r in rows:
-        plain = teacher_of(r.get("teacher")) == "" and qat_of(r.get("qat")) == ""
-        one_shot = schedule_label(r.get("prune_step"), r.get("prune_steps")) == ""
+        plain = _blank(r.get("teacher")) and str(r.get("qat")).strip().lower() not in ("true", "1", "1.0")
+        one_shot = (
+            _blank(r.get("prune_steps")) or float(r["prune_steps"]) == 1
+        )  # no iterative schedule's step
         crit = re.sub(r" [\d.]+%$", "", r["criterion"])
         if r["stage"] not in ("prune", "finetune") or not (plain and one_shot and crit == name):
             continue

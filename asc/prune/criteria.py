@@ -42,8 +42,9 @@ import numpy as np
 import torch
 
 from . import representatives as rep
+from .blocks import KEY as BLOCK_KEY
 from .blocks import to_block
-from .options import BLOCK_KEY, OPTION_CHOICES
+from .options import OPTION_CHOICES
 
 
 @dataclass

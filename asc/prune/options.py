@@ -12,6 +12,8 @@ from typing import Any
 
 from asc.config_files import CONF_DIR
 from asc.errors import ConfigError
+from asc.prune.blocks import KEY as BLOCK_KEY
+from asc.prune.blocks import check as check_block
 from asc.values import choice, fail, integer, number
 
 CRITERION_NAMES = (
@@ -41,9 +43,8 @@ GRAPH_OPTIONS = ("depthwise",)
 SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}
 SCHEDULE_OPTIONS = tuple(SCHEDULE_DEFAULTS)
 # Per-layer ratios for a MAC or memory budget from a sensitivity scan (asc/prune/budget.py), and kept counts rounded
-# to a channel block (asc/prune/blocks.py checks and applies it): options every criterion config may carry.
+# to a channel block (asc/prune/blocks.py, which declares its key): options every criterion config may carry.
 BUDGET_KEY = "budget"
-BLOCK_KEY = "round_to_block"
 
 
 def check_layer_set(
@@ -84,9 +85,7 @@ def check_criterion(key: str, p: Mapping[str, Any], layers: Sequence[str] | None
                 "dependency-graph surgery)"
             )
     _criterion_options(key, p, chosen)
-    from asc.prune import blocks
-
-    blocks.check(key, p)
+    check_block(key, p)
 
 
 def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) -> None:
