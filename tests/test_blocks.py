@@ -53,3 +53,19 @@ def test_a_block_asc_cannot_apply_is_refused_at_planning_in_one_line(overrides, 
     with pytest.raises(ConfigError) as err:
         _pruned(*overrides)
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_network_pruned_by_dependency_graph_surgery_has_rounded_widths_too() -> None:
+    import torch
+
+    from asc import nets
+    from asc.prune.group_surgery import prune_network
+
+    torch.manual_seed(0)
+    model = nets.build({"name": "panns_cnn10", "widths": [8, 8, 16, 16]}).eval()
+    cfg = {"name": "l1", "layers": ["C2", "C6"], "ratio": 0.4, "round_to_block": 4}
+    pruned, _ = prune_network(
+        model, torch.randn(1, 64, 64), cfg, nets.family_of({"name": "panns_cnn10"}).ignored
+    )
+    widths = [m.out_channels for m in pruned.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [8, 4, 8, 8, 16, 12, 16, 16]  # C2: 8 → 5 → 4; C6: 16 → 10 → 12 (unrounded: 5 and 10)
