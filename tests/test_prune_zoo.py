@@ -6,6 +6,7 @@ the E-PANNs setting reproduces the published E-PANNs layer shapes and parameter 
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -115,3 +116,42 @@ def test_a_pruned_zoo_network_round_trips_through_its_checkpoint(tmp_path):
     checkpoint.save(pruned, tmp_path / "m.pt", spec, info["history"])
     loaded, extra = checkpoint.load(tmp_path / "m.pt")
     assert torch.equal(loaded.eval()(x), pruned.eval()(x)) and extra["history"]
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_given_replays_another_criterions_kept_channels(name):
+    """``given`` on every prunable group: the kept channels another criterion chose, named per member (coupled
+    members agree), give the same network."""
+    options, shape = SMALL[name]
+    fam = nets.family_of({"name": name})
+    model = randomise(nets.build({"name": name, **options}))
+    x = torch.randn(2, *shape)
+    ref, info = prune_network(model, x, {"name": "l2", "layers": ["*"], "ratio": 0.5}, fam.ignored)
+    cfg = {"name": "given", "layers": ["*"], "kept": info["kept"]}
+    pruned, given = prune_network(model, x, cfg, fam.ignored)
+    assert given["kept"] == info["kept"] and given["params"][1] == info["params"][1]
+    assert torch.equal(pruned.eval()(x), ref.eval()(x))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_average_runs_on_uncoupled_groups_and_is_refused_on_coupled_ones(name):
+    """``average`` (Algorithm 1, then kept filters averaged with their closest partner) is defined on a layer
+    alone: it prunes a network whose groups are all single convs and is refused on a coupled group, naming it."""
+    from asc.prune.group_surgery import check_config
+
+    options, shape = SMALL[name]
+    fam = nets.family_of({"name": name})
+    model = randomise(nets.build({"name": name, **options}))
+    x = torch.randn(2, *shape)
+    cfg = {"name": "average", "layers": ["*"]}
+    ref, info = prune_network(model, x, {"name": "l1", "layers": ["*"], "ratio": 0.5}, fam.ignored)
+    coupled = [label for label, members in info["groups"].items() if len(members) > 1]
+    if coupled:
+        with pytest.raises(
+            ValueError, match=f"prune=average is not defined on coupled group {re.escape(coupled[0])}:"
+        ):
+            check_config(model, x, cfg, fam.ignored)
+        return
+    pruned, avg = prune_network(model, x, cfg, fam.ignored)
+    assert pruned.eval()(x).shape == model(x).shape
+    assert avg["params"][1] < avg["params"][0] and avg["macs"][1] < avg["macs"][0]
