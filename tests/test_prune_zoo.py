@@ -155,3 +155,16 @@ def test_average_runs_on_uncoupled_groups_and_is_refused_on_coupled_ones(name):
     pruned, avg = prune_network(model, x, cfg, fam.ignored)
     assert pruned.eval()(x).shape == model(x).shape
     assert avg["params"][1] < avg["params"][0] and avg["macs"][1] < avg["macs"][0]
+
+
+def test_module_path_globs_and_per_layer_ratios_on_a_zoo_network():
+    """``prune.layers`` by module path glob (``conv_block5.*`` is CNN14's C9 and C10, the n-th prunable convs in
+    forward order) and a per-layer ratio beside the config's."""
+    fam = nets.family_of({"name": "panns_cnn14"})
+    model = randomise(nets.build({"name": "panns_cnn14", **SMALL["panns_cnn14"][0]}))
+    x = torch.randn(2, *SMALL["panns_cnn14"][1])
+    cfg = {"name": "l1", "layers": ["conv_block5.*"], "ratio": 0.5, "per_layer_ratio": {"C9": 0.25}}
+    pruned, info = prune_network(model, x, cfg, fam.ignored)
+    assert info["convs"]["C9"] == "conv_block5.conv1" and info["convs"]["C10"] == "conv_block5.conv2"
+    assert list(info["groups"]) == ["C9", "C10"] and info["widths"] == {"C9": 6, "C10": 4}
+    assert pruned.conv_block5.conv1.out_channels == 6 and pruned.conv_block4.conv2.out_channels == 8
