@@ -4,6 +4,7 @@ file is matched at planning; a features config that is not the network's own fro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,26 @@ def test_a_features_value_the_front_end_does_not_use_is_named() -> None:
     with pytest.raises(ConfigError, match=r"features.fmax=8000.0 vs 14000.0"):
         validate(composed("model=panns_cnn10", "features.fmax=8000.0"))
     validate(composed("model=panns_cnn10", "model.widths=[4,4,8,8]"))  # its own front end passes
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "says"),
+    [
+        ("panns_cnn10", "demo1s", "features=panns64 takes 1001 frames, but the dataset's clips last 1 s"),
+        ("vggish_asc", "demo1s", "features=vggish64 takes 997 frames, but the dataset's clips last 1 s"),
+        (
+            "efficientat_mn04",
+            "demo1s",
+            "features=efficientat128 takes 1000 frames, but the dataset's clips last 1 s",
+        ),
+        ("dcase2024", "demo", "features=dcase2024 keeps 65 frames of the 641 a 10 s clip gives"),
+    ],
+)
+def test_a_zoo_front_end_is_checked_against_the_clip_length_at_planning(
+    tmp_path: Path, model: str, dataset: str, says: str
+) -> None:
+    """Each network's own front end against the dataset's clip length, as today's front end: one line, before
+    anything is built."""
+    with pytest.raises(ConfigError, match=re.escape(says)) as err:
+        _planned(tmp_path, f"model={model}", f"dataset={dataset}")
+    assert "\n" not in str(err.value) and not (tmp_path / "store").exists()
