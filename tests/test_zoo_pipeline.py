@@ -1,5 +1,5 @@
 """``asc model=<name> prune=cosine`` end to end on the tiny demo for every zoo network at CPU-sized widths, with
-its own front end (the 1-s demo for the DCASE 2024 network): trained one by one (the dry run says so), pruned by
+its own front end (the 1-s demo for the DCASE 2024 network): trained one by one (as the dry run says), pruned by
 dependency-graph surgery, fine-tuned from the pruned checkpoint (rebuilt by asc/nets/checkpoint.py from its
 pruning history), every results row costed by asc/nets/cost.py."""
 

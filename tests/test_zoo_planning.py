@@ -98,3 +98,10 @@ def test_a_zoo_front_end_is_checked_against_the_clip_length_at_planning(
     with pytest.raises(ConfigError, match=re.escape(says)) as err:
         _planned(tmp_path, f"model={model}", f"dataset={dataset}")
     assert "\n" not in str(err.value) and not (tmp_path / "store").exists()
+
+
+def test_experiment_dcase2025_plans_with_its_default_network(tmp_path: Path) -> None:
+    """experiment=dcase2025 prunes the DCASE 2024/2025 network (model=dcase2024) by default: every run of it
+    passes the planning checks (no criterion undefined on its coupled residual groups)."""
+    cfg = _planned(tmp_path, "experiment=dcase2025")
+    assert cfg["model"]["name"] == "dcase2024"
