@@ -55,6 +55,10 @@ VGGISH_TINY = [
     "finetune.batch_size=64",
 ]
 
+# The DCASE 2024/2025 network (experiment=dcase2025's model=dcase2024), narrow: pruned by its dependency graph
+DCASE2025 = {"dcase2025"}
+DCASE2025_TINY = [*(o for o in TINY if not o.startswith("model.")), "model.base_channels=8"]
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -68,14 +72,19 @@ def test_every_experiment_file_is_covered() -> None:
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
     one_second = experiment.startswith("dcase")  # the DCASE 2022-2025 benchmark: its 1-s stand-in
-    tiny = VGGISH_TINY if experiment in VGGISH else TAGGING_TINY if experiment in TAGGING else TINY
+    tiny = (
+        VGGISH_TINY
+        if experiment in VGGISH
+        else TAGGING_TINY
+        if experiment in TAGGING
+        else DCASE2025_TINY
+        if experiment in DCASE2025
+        else TINY
+    )
     cfg = composed(
         f"experiment={experiment}",
         *tiny,
         *(["dataset=standin1s"] if one_second else []),
-        # dcase2025's network is model=dcase2024 (a residual net): its pruning by dependency graph is planned
-        # separately (issue 33); the tiny run here prunes the 2022 network, which stays a choice
-        *(["model=dcase22"] if experiment == "dcase2025" else []),
         *([] if experiment in QUANTISED else ["quantise.enabled=false"]),
         f"paths.data={ws / 'data'}",
         f"paths.store={ws / 'store'}",
