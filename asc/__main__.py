@@ -32,7 +32,7 @@ def main() -> None:
         os.execve(sys.executable, [sys.executable, "-m", "asc", *sys.argv[1:]], env)
     if PROG_ENV in os.environ:  # re-executed: the command as the user typed it (asc, or a path to it)
         sys.argv[0] = os.environ.pop(PROG_ENV)
-    from asc.cli import main as cli_main
+    from asc.app.cli import main as cli_main
 
     cli_main()
 

@@ -121,7 +121,7 @@ def train_case(
     steps: int = 1,
 ) -> Callable[[], int]:
     """``steps`` training steps (train mode, cross-entropy, Adam) of the baseline on random (batch, 40, 500) input."""
-    from asc.model import build_model
+    from asc.nets.model import build_model
 
     dev = torch.device(device)
     model = build_model().to(dev).train()
@@ -151,12 +151,12 @@ def train_case(
 def fused_case(
     m: int, device: str = "cpu", steps: int = 1, batch: int = 16, precision: str = "fp32", group: int = 0
 ) -> Callable[[], int]:
-    """``steps`` fused training steps (asc.fused, the code train_many runs) of m baseline networks at ``batch``
+    """``steps`` fused training steps (asc.training.fused, the code train_many runs) of m baseline networks at ``batch``
     each, ``group`` models per grouped pass (0: all), input already on the device: the compute that fusion
     changes, without data gathering or evaluation."""
-    from asc import fused
-    from asc.device import precision_mode
-    from asc.model import build_model
+    from asc.nets.model import build_model
+    from asc.training import fused
+    from asc.training.device import precision_mode
 
     dev = torch.device(device)
     stack = fused.FusedStack([build_model() for _ in range(m)], dev, channels_last=True)
@@ -188,7 +188,7 @@ def bench_fused(s: dict[str, Any]) -> None:
         steps = 1 if device == "cpu" else 20
         cases = {"today's fit (nn.Module, channels_last, torch Adam)": train_case(device, True, steps=steps)}
         cases.update({f"fused M={m}": fused_case(m, device, steps) for m in ms})
-        if device == "cpu":  # what train_many does on the CPU (asc.device.auto_group_size)
+        if device == "cpu":  # what train_many does on the CPU (asc.training.device.auto_group_size)
             cases[f"M={ms[-1]}, one model per pass (CPU default)"] = fused_case(
                 ms[-1], device, steps, group=1
             )
@@ -235,7 +235,7 @@ def cycle(clips: list[np.ndarray], n: int) -> torch.Tensor:
 
 
 def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
-    from asc.features import FrontEnd, LogMel, librosa_reference
+    from asc.frontend.features import FrontEnd, LogMel, librosa_reference
 
     cfg = load_cfg("features/logmel40x500.yaml")
     frontend = FrontEnd.from_config(cfg)
@@ -272,8 +272,8 @@ def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
 def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     import soundfile as sf
 
-    from asc.audio import load_audio
-    from asc.features import FrontEnd, LogMel, extract
+    from asc.frontend.audio import load_audio
+    from asc.frontend.features import FrontEnd, LogMel, extract
 
     cfg = load_cfg("features/logmel40x500.yaml")
     frontend = FrontEnd.from_config(cfg)

@@ -55,7 +55,7 @@ def job_config(
         ]
     cfg = compose(overrides)
     if quick:
-        from asc.stages.prune import block_repeats
+        from asc.pipeline.stages.prune import block_repeats
 
         for block in cfg["runs"]:
             block["repeats"] = min(1, block_repeats(block, cfg))
@@ -63,10 +63,10 @@ def job_config(
 
 
 def feasible_fractions(cfg: dict[str, Any]) -> list[float]:
-    """Drop the fractions the built index cannot stratify (asc.stages.finetune.check_fractions); returns them."""
+    """Drop the fractions the built index cannot stratify (asc.pipeline.stages.finetune.check_fractions); returns them."""
     from asc.data.tau import load_index
-    from asc.plan import make_plan
-    from asc.stages.finetune import check_fractions
+    from asc.pipeline.plan import make_plan
+    from asc.pipeline.stages.finetune import check_fractions
 
     index = next(s for s in make_plan(cfg) if s.stage == "index")
     table = load_index(Path(cfg["paths"]["store"]) / "index" / index.key)
@@ -87,9 +87,9 @@ def feasible_fractions(cfg: dict[str, Any]) -> list[float]:
 
 def run_grid(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
     """Execute the job stage group by stage group; seconds per group, runs and examples trained."""
-    from asc.execute import execute
-    from asc.plan import make_plan
-    from asc.validate import validate
+    from asc.pipeline.execute import execute
+    from asc.pipeline.plan import make_plan
+    from asc.pipeline.validate import validate
 
     validate(cfg)
     seconds, dropped = {}, []
@@ -107,7 +107,7 @@ def run_grid(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def full_grid_examples(experiment: str) -> dict[str, float]:
     """Examples the experiment trains at scale 1 with its own epochs and repeats (from the plan: nothing runs)."""
-    from asc.plan import approx_examples_per_epoch, make_plan
+    from asc.pipeline.plan import approx_examples_per_epoch, make_plan
 
     cfg = job_config(experiment, scale=1.0, quick=False, device="cpu", fuse=True, ws=Path("/nonexistent"))
     per_epoch, steps = approx_examples_per_epoch(cfg), make_plan(cfg)

@@ -4,7 +4,7 @@
 
 Synthetic 40 x 51 features with split25's device counts (a 25,520, b 1,900, c 1,920, s1 1,840, s2 1,850,
 s3 1,870 clips; docs/tau2022_mobile.md §4) times ``--scale``, the dcase22 network, batch 64. Each round times
-the fused call (asc.per_device.device_runs -> asc.train.train_many, one call for all six) and the 2025
+the fused call (asc.training.per_device.device_runs -> asc.training.train.train_many, one call for all six) and the 2025
 baseline's way, six train_many calls one after another, interleaved so that load from other processes hits
 both alike; the medians and their ratio (sequential / fused: > 1 means the fused pass is faster) are printed.
 Only the ratio means anything, and only for this machine.
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from asc.model import build_model
-from asc.per_device import device_runs, device_subsets, last_epoch
-from asc.train import Recipe, train_many
+from asc.nets.model import build_model
+from asc.training.per_device import device_runs, device_subsets, last_epoch
+from asc.training.train import Recipe, train_many
 
 SPLIT25 = {"a": 25520, "b": 1900, "c": 1920, "s1": 1840, "s2": 1850, "s3": 1870}
 DCASE22 = {"widths": [16, 16, 32], "pools": [None, [5, 5], [4, 10]], "input_shape": [40, 51]}

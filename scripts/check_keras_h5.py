@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asc.complexity import complexity
-from asc.fingerprint import file_digest
-from asc.model_file import read_model_file
+from asc.data.fingerprint import file_digest
+from asc.nets.complexity import complexity
+from asc.nets.model_file import read_model_file
 
 
 def keras_probabilities(path: Path, x: np.ndarray) -> np.ndarray:

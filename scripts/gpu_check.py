@@ -14,7 +14,7 @@ by a timeout still returns what it measured):
                  graphs (fp32, and bf16 with graphs): examples/s, the projected 200-epoch time.
 3. ``fused``     fused training steps, aggregate examples/s at M = 1, 8, 32, 128 in fp32, tf32 and bf16
                  (formulation=auto, the default), and the speed-up over one by one (M = 1, the same code).
-4. ``forms``     the exact formulations of the fused convolution side by side (asc.fused_conv) and what
+4. ``forms``     the exact formulations of the fused convolution side by side (asc.training.fused_conv) and what
                  ``formulation=auto`` picks.
 5. ``projection`` the whole ``experiment=paper`` grid projected from the measured rates.
 6. ``tests``     the CUDA tests (pytest -m cuda) of the trainer, the latency and the resume.
@@ -49,8 +49,8 @@ from gpu_check_common import FULL, REHEARSE, SECTIONS  # siblings: scripts/ is s
 from gpu_check_jobs import sec_cli, sec_env, sec_projection, sec_tests
 from gpu_check_speed import sec_baseline, sec_compile, sec_forms, sec_fused
 
-from asc.errors import InputError
-from asc.outputs import check_folder_outputs
+from asc.core.errors import InputError
+from asc.core.outputs import check_folder_outputs
 
 
 class Report:

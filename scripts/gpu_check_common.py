@@ -41,7 +41,7 @@ FULL = {
     "min_s": 0.3,
     "min_steps": 3,
     "cli_scale": None,  # asc.data.standin.MIN_SCALE (+ a margin)
-    "spec": {},  # the paper's network (asc.model.DEFAULT_SPEC)
+    "spec": {},  # the paper's network (asc.nets.model.DEFAULT_SPEC)
     "tests_timeout_s": 100,
     "cli_timeout_s": 120,
 }
@@ -63,8 +63,8 @@ REHEARSE = {
 # ---------------------------------------------------------------------------------------------- helpers
 def example_gflop() -> float:
     """GFLOP of one training example of the paper's network: 3 (forward + backward) × 2 FLOP per MAC."""
-    from asc.complexity import complexity
-    from asc.model import build_model
+    from asc.nets.complexity import complexity
+    from asc.nets.model import build_model
 
     return 6 * complexity(build_model())["macs"] / 1e9
 

@@ -16,7 +16,7 @@ def baseline_data(
     s: dict[str, Any], n_train: int, n_val: int, device: torch.device
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Class-structured random log-mel-sized data (speed does not depend on the values), made on the device."""
-    from asc.model import normalise_spec
+    from asc.nets.model import normalise_spec
 
     shape = normalise_spec(s["spec"])["input_shape"]
     g = torch.Generator(device=device).manual_seed(0)
@@ -33,8 +33,8 @@ def train_rate(
 ) -> dict[str, float]:
     """One baseline run (M = 1) through train_many: seconds per epoch after the first (the first pays warm-up,
     capture or compilation) and the training examples/s of those epochs, evaluation included."""
-    from asc.model import build_model
-    from asc.train import Recipe, Run, train_many
+    from asc.nets.model import build_model
+    from asc.training.train import Recipe, Run, train_many
 
     recipe = Recipe(epochs=epochs, batch_size=s["batch"], lr=1e-3, adam_eps=1e-7, select_after=0)
     torch.manual_seed(0)
@@ -130,8 +130,8 @@ def fused_step(
 ) -> Callable[[], int]:
     """One fused Adam step of m baseline networks (FusedStack.train_step, the code train_many runs), input on
     the device: the compute that fusion changes, without data gathering or evaluation."""
-    from asc import fused
-    from asc.model import build_model
+    from asc.nets.model import build_model
+    from asc.training import fused
 
     torch.manual_seed(0)
     nets = [build_model(s["spec"]) for _ in range(m)]
@@ -162,7 +162,7 @@ def measure_fused(
     channels_last: bool = True,
     bench: bool = False,
 ) -> float | str:
-    from asc.device import precision_mode
+    from asc.training.device import precision_mode
 
     s, dev = ctx["s"], ctx["device"]
     try:
@@ -223,7 +223,7 @@ FORM_CASES = {  # column → (formulation, channels_last, cudnn.benchmark)
 def sec_forms(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The formulations side by side (fp32 at form_ms; bf16 at the largest M without im2col), and the pick of
     formulation=auto on a fresh stack's first fused step."""
-    from asc.device import precision_mode
+    from asc.training.device import precision_mode
 
     s, dev = ctx["s"], ctx["device"]
     res: dict[str, dict[str, Any]] = {}
@@ -259,8 +259,8 @@ def sec_compile(ctx: dict[str, Any], mode: bool | str = True) -> tuple[dict[str,
     """The M = 1 fused step (fp32) through torch.compile in ``mode``: the first call's seconds (tracing and
     compiling forward and backward) and the rate after it; compare the fused section's M = 1 (eager, same step)
     and the baseline section's CUDA graphs."""
-    from asc.device import precision_mode
-    from asc.speed import compiled_forward
+    from asc.training.device import precision_mode
+    from asc.training.speed import compiled_forward
 
     s, dev = ctx["s"], ctx["device"]
     mode = "aot_eager" if ctx["rehearse"] else mode

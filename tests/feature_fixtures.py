@@ -22,7 +22,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def write_split(folder: Path, split: str, x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
-    """A features folder as asc.features writes it: <split>.npy, <split>.csv, stats.npz (float64)."""
+    """A features folder as asc.frontend.features writes it: <split>.npy, <split>.csv, stats.npz (float64)."""
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / f"{split}.npy", x)
     pd.DataFrame({"filename": [f"audio/clip{i}.wav" for i in range(len(x))]}).to_csv(

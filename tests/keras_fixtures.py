@@ -1,5 +1,5 @@
 """Write a BaselineCNN as a Keras 2.x HDF5 model (``model.save("x.h5")`` layout) with h5py: the inverse of
-asc.keras_io's mapping, so tests can build the authors' kind of file without TensorFlow."""
+asc.nets.keras_io's mapping, so tests can build the authors' kind of file without TensorFlow."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 from torch import nn
 
-from asc.keras_io import flatten_grid, flatten_permutation
+from asc.nets.keras_io import flatten_grid, flatten_permutation
 
 
 def _layer(cls: str, name: str, **config) -> dict:

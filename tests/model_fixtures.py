@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from asc.model import build_model
+from asc.nets.model import build_model
 
 
 def randomised_model(spec: dict | None = None, seed: int = 0) -> nn.Module:

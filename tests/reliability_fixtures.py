@@ -20,7 +20,7 @@ Usage = namedtuple("Usage", "total used free")
 
 def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, int]) -> None:
     """Each named folder under tmp_path is its own file system (a mount point) with the given free bytes."""
-    from asc import disk
+    from asc.core import disk
 
     for name in free:
         (tmp_path / name).mkdir(exist_ok=True)

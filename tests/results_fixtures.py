@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pandas as pd
 
-from asc.cost import memory_columns
-from asc.latency import COLUMNS as LATENCY_COLUMNS
-from asc.latency import canonical_spec
-from asc.model import normalise_spec
-from asc.results import normalize
+from asc.deploy.latency import COLUMNS as LATENCY_COLUMNS
+from asc.deploy.latency import canonical_spec
+from asc.nets.model import normalise_spec
+from asc.report.cost import memory_columns
+from asc.report.results import normalize
 
 LAYER_SETS = ["C1", "C2", "C3", "C1+C2", "C1+C3", "C2+C3", "C1+C2+C3"]
 # (params reduction %, paper-convention MAC reduction %) roughly as in the paper.

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import asc
-from asc import results
-from asc.errors import ConfigError
-from asc.model import build_model, save_model
+from asc.core.errors import ConfigError
+from asc.nets.model import build_model, save_model
+from asc.report import results
 from tests.results_fixtures import make_results
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -57,7 +57,7 @@ def readme_example() -> str:
 def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The example as written; every job it runs also gets a smaller demo set, a narrow network and paths in
     tmp_path (the example's own paths.results stays relative: it lands in tmp_path, the working folder)."""
-    from asc import api
+    from asc.app import api
 
     tiny = [
         "dataset.cities=[barcelona]",

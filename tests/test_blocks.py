@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from asc.errors import ConfigError
-from asc.plan import make_plan
+from asc.core.errors import ConfigError
+from asc.pipeline.plan import make_plan
+from asc.pipeline.validate import validate
 from asc.prune.blocks import to_block
-from asc.validate import validate
 from tests.config_fixtures import composed
 
 
@@ -25,7 +25,7 @@ def test_counts_round_half_up_to_a_block_within_one_block_and_the_width() -> Non
 
 
 def test_the_pruned_network_has_rounded_widths() -> None:
-    from asc.model import build_model
+    from asc.nets.model import build_model
     from asc.prune.apply import prune_model
 
     cfg = {"name": "l1", "layers": ["C1", "C2", "C3"], "ratio": 0.3}

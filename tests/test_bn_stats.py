@@ -1,4 +1,4 @@
-"""BatchNorm recalibration (asc/bn_stats.py, train.bn_recalibration): running statistics recomputed over training
+"""BatchNorm recalibration (asc/training/bn_stats.py, train.bn_recalibration): running statistics recomputed over training
 batches equal the data's, the trained weights do not change, a slow running average that collapses the eval-mode
 network is fixed, and planning keys and refuses it as documented."""
 
@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from asc.bn_stats import check, keyed, recalibrate
-from asc.errors import ConfigError
-from asc.stages.train import recipe
-from asc.train import Recipe, Run
-from asc.train_plain import train_one
+from asc.core.errors import ConfigError
+from asc.pipeline.stages.train import recipe
+from asc.training.bn_stats import check, keyed, recalibrate
+from asc.training.train import Recipe, Run
+from asc.training.train_plain import train_one
 
 
 def tiny(seed: int = 0) -> nn.Module:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from asc.errors import ConfigError
-from asc.plan import make_plan
+from asc.core.errors import ConfigError
+from asc.pipeline.plan import make_plan
+from asc.pipeline.validate import validate
 from asc.prune.budget import dcase_cost, kept
-from asc.validate import validate
 from tests.config_fixtures import composed
 
 # accuracy of l1 after fine-tuning per layer alone and ratio: C1 fragile, C2 robust, C3 between
@@ -60,12 +60,12 @@ def _pruned(*overrides: str) -> list:
 
 
 def test_the_cost_from_widths_is_the_measured_one() -> None:
-    from asc.complexity import complexity
-    from asc.model import build_model
+    from asc.nets.complexity import complexity
+    from asc.nets.model import build_model
 
     assert dcase_cost({}) == {"params_keras": 46246, "macs": 286637800}
-    from asc import cost
     from asc.prune import budget
+    from asc.report import cost
 
     assert (budget.KB, budget.BYTES_PER_PARAM) == (cost.KB, cost.BYTES_PER_PARAM)  # the DCASE rule's units
     for spec in ({"widths": [12, 8, 24]}, composed("model=dcase22")["model"]):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from asc.chain import CHAIN, STAGES
-from asc.plan import make_plan
+from asc.pipeline.chain import CHAIN, STAGES
+from asc.pipeline.plan import make_plan
 from tests.config_fixtures import composed
 
 PACKAGE = Path(__file__).resolve().parents[1] / "asc"
@@ -20,7 +20,7 @@ def test_every_stage_module_plans_checks_and_runs() -> None:
     for stage in CHAIN:
         for name in ("plan", "check", "run"):
             assert callable(getattr(stage.module, name)), f"{stage.module.__name__}.{name}"
-        assert stage.module.__name__ == f"asc.stages.{stage.name}"
+        assert stage.module.__name__ == f"asc.pipeline.stages.{stage.name}"
         assert all(STAGES.index(u) < STAGES.index(stage.name) for u in stage.upstream), stage.name
 
 
@@ -84,7 +84,7 @@ def test_the_import_graph_has_no_circle() -> None:
 
 
 def test_planning_loads_no_torch() -> None:
-    code = "import sys, asc.validate, asc.plan, asc.dryrun; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    code = "import sys, asc.pipeline.validate, asc.pipeline.plan, asc.pipeline.dryrun; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
@@ -92,7 +92,7 @@ def test_planning_loads_no_torch() -> None:
 DRY_RUN = """
 import sys, tempfile
 from tests.config_fixtures import composed
-from asc.cli import run
+from asc.app.cli import run
 cfg = composed(*sys.argv[1:])
 work = tempfile.mkdtemp()
 cfg["paths"] = {**cfg["paths"], "data": work + "/d", "store": work + "/s", "results": work + "/r"}
@@ -118,7 +118,7 @@ def test_checks_of_content_that_did_not_exist_at_planning_run_before_it_is_used(
     stages' checks run once it has run, before any later stage builds; a ready stage's are not repeated."""
     from types import SimpleNamespace
 
-    from asc import chain, execute
+    from asc.pipeline import chain, execute
 
     calls: list[str] = []
 

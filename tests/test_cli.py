@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from asc.quantised import missing_packages as quantise_missing
+from asc.deploy.quantised import missing_packages as quantise_missing
 
 pytestmark = pytest.mark.slow
 
@@ -129,13 +129,13 @@ def test_first_run_builds_everything_and_reports(first, ws: Path) -> None:
 
 
 def test_each_row_pools_by_its_steps_key(first, ws: Path) -> None:
-    """Issue 25 §6: what the report pools a results row by (asc.rows.pooling_key, read off the CSV) is what
-    planning derives from the step that wrote it (asc.rows.step_pooling_key): the pooling refusal of
-    asc/plan.py compares the two, so a drift would pool unrelated rows or refuse a rerun of the same job."""
+    """Issue 25 §6: what the report pools a results row by (asc.report.rows.pooling_key, read off the CSV) is what
+    planning derives from the step that wrote it (asc.report.rows.step_pooling_key): the pooling refusal of
+    asc/pipeline/plan.py compares the two, so a drift would pool unrelated rows or refuse a rerun of the same job."""
     from config_fixtures import composed
 
-    from asc.plan import make_plan
-    from asc.rows import pooling_key, step_pooling_key
+    from asc.pipeline.plan import make_plan
+    from asc.report.rows import pooling_key, step_pooling_key
 
     assert first.returncode == 0, tail(first.output)
     steps = {s.id: s for s in make_plan(composed(*paths(ws)[:3], *TINY))}

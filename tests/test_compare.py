@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from asc import compare, tables
-from asc.results import normalize
+from asc.report import compare, tables
+from asc.report.results import normalize
 
 
 def run(crit, acc, *, repeat=0, fraction=1.0, layers="C1+C2+C3", log_loss=None, base_seed=0, **extra):
@@ -143,7 +143,7 @@ def test_duplicate_runs_are_not_paired(caplog):
         [run("cosine", 0.50, repeat=0), run("cosine", 0.51, repeat=0)]
         + [run("l1", 0.48, repeat=0), run("random", 0.47, repeat=0)]
     )
-    with caplog.at_level(logging.WARNING, logger="asc.compare"):
+    with caplog.at_level(logging.WARNING, logger="asc.report.compare"):
         comp = compare.comparisons(df)
     assert "cosine has several rows" in caplog.text
     assert set(comp["a"]) == {"l1"} and set(comp["b"]) == {"random"}
@@ -242,7 +242,7 @@ def test_the_paired_difference_reads_as_one_signed_column_in_every_format():
     """One header, "A − B (mean ± 95% CI)", and signed values with the metric's decimals (pp: 2, nats: 3), ± the
     interval's half-width; right-aligned in Markdown, the minus typeset in LaTeX. Before: "Mean A − B" beside
     two CI columns, values of 1 to 4 decimals (6.0, -32.58, 0.6516)."""
-    from asc.table_writers import to_latex, to_markdown
+    from asc.report.table_writers import to_latex, to_markdown
 
     rows = [run("cosine", a, repeat=r) for r, a in enumerate([0.50, 0.52, 0.49])] + [
         run("l1", a, repeat=r) for r, a in enumerate([0.48, 0.47, 0.48])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from asc.complexity import complexity, layer_macs, paper_macs
-from asc.model import build_model
+from asc.nets.complexity import complexity, layer_macs, paper_macs
+from asc.nets.model import build_model
 from asc.prune import prune_model
 
 FULL_MACS = 286_637_800

@@ -11,17 +11,17 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-import asc.cli  # noqa: F401  (registers the ${asc_invocation:} resolver that run and sweep folders use)
+import asc.app.cli  # noqa: F401  (registers the ${asc_invocation:} resolver that run and sweep folders use)
 from asc import nets
-from asc.chain import STAGES
 from asc.data.layouts import layout_of
-from asc.features import FrontEnd, LogMel
-from asc.model import build_model, conv_names
+from asc.frontend.features import FrontEnd, LogMel
 from asc.nets import family_of
-from asc.plan import make_plan
+from asc.nets.model import build_model, conv_names
+from asc.pipeline.chain import STAGES
+from asc.pipeline.plan import make_plan
+from asc.pipeline.stages.features import frames_per_clip
+from asc.pipeline.validate import validate
 from asc.prune import CRITERIA
-from asc.stages.features import frames_per_clip
-from asc.validate import validate
 from tests import config_fixtures
 
 CONF = config_fixtures.CONF

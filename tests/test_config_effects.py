@@ -1,13 +1,13 @@
 """Every value a job is given either has an effect or is refused at planning, in one line naming it and what to
-set instead (asc/config_effects.py); asc's own configs pass unchanged (their keys are pinned in test_keys)."""
+set instead (asc/pipeline/config_effects.py); asc's own configs pass unchanged (their keys are pinned in test_keys)."""
 
 from __future__ import annotations
 
 import pytest
 
-from asc.config_effects import check_effects
-from asc.errors import ConfigError
-from asc.validate import validate
+from asc.core.errors import ConfigError
+from asc.pipeline.config_effects import check_effects
+from asc.pipeline.validate import validate
 from tests.config_fixtures import composed
 
 SHADOWED = {
@@ -111,7 +111,7 @@ UNUSED_OPTIONS = {
 def test_an_option_the_criterion_does_not_use_is_refused_in_one_line(overrides, message):
     """A ``+criteria.X.<option>`` the criterion never reads (or, like ``depthwise``, that has no meaning on the
     DCASE family's hand surgery) would change the key and nothing else (asc/prune/options.py)."""
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
 
     cfg = composed(*overrides)
     with pytest.raises(ConfigError, match=message) as err:
@@ -178,7 +178,7 @@ def test_the_cli_refuses_before_anything_is_written(tmp_path, run_asc):
     ],
 )
 def test_an_ignored_option_does_not_enter_the_key(forms):
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
 
     keys = [{s.key for s in make_plan(composed(*form)) if s.stage == "prune"} for form in forms]
     assert keys[0] == keys[1]
@@ -203,7 +203,7 @@ def test_an_ignored_option_does_not_enter_the_key(forms):
 def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, message):
     from model_fixtures import randomised_model
 
-    from asc.model import save_model
+    from asc.nets.model import save_model
 
     save_model(randomised_model(), tmp_path / "m.pt")
     given = [o.format(m=tmp_path / "m.pt") for o in overrides]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from results_fixtures import make_latency, make_results
 
-from asc import cost, cost_views
+from asc.report import cost, cost_views
 
 
 def test_memory_columns_follow_the_dcase_rule():

@@ -28,11 +28,11 @@ from http_fixtures import (
 )
 from reliability_fixtures import GB, fake_disks
 
+from asc.core.disk import DATASET_FIX, DiskSpaceError, Need, check_disk
 from asc.data import archive
 from asc.data.archive import UnsafeArchiveError, extract, is_extracted
 from asc.data.checksums import Archive
 from asc.data.prepare import disk_plan, prepare_archive, prepare_tau
-from asc.disk import DATASET_FIX, DiskSpaceError, Need, check_disk
 
 # ------------------------------------------------------------------------------------ item 9: member types
 

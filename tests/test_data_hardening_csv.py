@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from asc.core.errors import InputError
 from asc.data.prepare import is_complete
 from asc.data.tau import COLUMNS, CsvFormatError, MetadataError, build_index, read_table
-from asc.errors import InputError
 
 FOLD = "evaluation_setup/fold1_train.csv"
 GOOD = {

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from asc.core.errors import ConfigError, InputError
 from asc.data import archive_sets, esc50, fsd50k, tut2018
 from asc.data.audioset_hdf5 import check_file
 from asc.data.layouts import folder_key, layout_of
-from asc.errors import ConfigError, InputError
-from asc.plan import check_plan, make_plan
-from asc.validate import validate
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.validate import validate
 from tests.config_fixtures import composed
 from tests.http_fixtures import Faults, FileServer, make_zip
 

@@ -13,12 +13,12 @@ import yaml
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
-from asc import rules
-from asc.complexity import complexity
-from asc.errors import ConfigError
-from asc.model import build_model
+from asc.core.errors import ConfigError
+from asc.nets.complexity import complexity
+from asc.nets.model import build_model
 from asc.prune import prune_model
-from asc.train import Recipe, Run, train_many
+from asc.report import rules
+from asc.training.train import Recipe, Run, train_many
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "conf")
 SPEC = {
@@ -119,7 +119,7 @@ def test_fused_training_of_dcase22_equals_one_by_one(tmp_path):
 
 def test_onnx_export_of_dcase22(tmp_path):
     pytest.importorskip("onnxruntime")
-    from asc.export import export_onnx, max_onnx_difference
+    from asc.deploy.export import export_onnx, max_onnx_difference
 
     model = randomised_model(SPEC)
     path = export_onnx(model, tmp_path / "m.onnx", exporter="torchscript")
@@ -127,7 +127,7 @@ def test_onnx_export_of_dcase22(tmp_path):
 
 
 def test_keras_import_of_dcase22(tmp_path):
-    from asc.keras_io import load_keras_h5
+    from asc.nets.keras_io import load_keras_h5
 
     original = randomised_model(dict(SPEC, widths=[5, 7, 9]))  # a pruned DCASE 2022 network
     model, _ = load_keras_h5(write_keras_h5(tmp_path / "m.h5", keras_layers(original)))

@@ -1,4 +1,4 @@
-"""Knowledge distillation (asc/distill.py): the loss against torch's own KL, fused KD equal to one-by-one KD on
+"""Knowledge distillation (asc/training/distill.py): the loss against torch's own KL, fused KD equal to one-by-one KD on
 the CPU, a student taught by logits alone reproducing its teacher, and the teacher logits file's checks."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from asc import distill
-from asc.errors import ConfigError, InputError
-from asc.model import build_model
-from asc.train import Recipe, Run, train_many
+from asc.core.errors import ConfigError, InputError
+from asc.nets.model import build_model
+from asc.training import distill
+from asc.training.train import Recipe, Run, train_many
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
 SCENES = [f"s{i}" for i in range(10)]
@@ -199,7 +199,7 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
 
 
 def _zoo_run(root: Path, teacher: dict | None) -> Run:
-    """A tiny DCASE 2024 network (a zoo family trained one by one, asc/train_plain.py): one full batch, one epoch."""
+    """A tiny DCASE 2024 network (a zoo family trained one by one, asc/training/train_plain.py): one full batch, one epoch."""
     from asc.nets.dcase2024 import Dcase2024Net
 
     torch.manual_seed(5)
@@ -215,7 +215,7 @@ def test_one_by_one_trainer_applies_kd_to_a_zoo_network(data: dict, tmp_path: Pa
     (1 − alpha)·T²·KL, computed here by hand with torch's KL), not the hard-label one."""
     import copy
 
-    from asc.train_plain import optimizer_of, train_one
+    from asc.training.train_plain import optimizer_of, train_one
 
     logits = torch.randn(48, 10, generator=torch.Generator().manual_seed(9)) * 3
     plain, taught = _zoo_run(tmp_path / "plain", None), _zoo_run(tmp_path / "kd", _teacher(logits, 0.25, 2.0))

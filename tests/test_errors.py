@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asc.audio import AudioError, load_audio
-from asc.features import FrontEnd
-from asc.model import build_model
+from asc.frontend.audio import AudioError, load_audio
+from asc.frontend.features import FrontEnd
+from asc.nets.model import build_model
 from asc.prune import prune_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -1,7 +1,7 @@
-"""ESC-50's 5-fold cross-validation (``dataset.fold=[1,2,3,4,5]``, asc/cross_validation.py): every fold job
+"""ESC-50's 5-fold cross-validation (``dataset.fold=[1,2,3,4,5]``, asc/pipeline/cross_validation.py): every fold job
 planned before any is built, each the single-fold job of before (its keys unchanged); rows carry their fold,
 which the pooling key holds; the tables show mean ± std over folds and comparisons pair within folds; a bad fold
-list is refused in one line. The slow test runs a tiny fake ESC-50 through ``asc.cli.run`` on two folds."""
+list is refused in one line. The slow test runs a tiny fake ESC-50 through ``asc.app.cli.run`` on two folds."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import pytest
 from config_fixtures import composed
 from test_esc50_pipeline import CLASSES, PER_FOLD, esc_folder
 
-from asc import compare, tables
-from asc.cli import run
-from asc.cross_validation import fold_configs, folds_of, plan_folds
+from asc.app.cli import run
+from asc.app.sweep import plan_job
+from asc.core.errors import ConfigError
 from asc.data import esc50
-from asc.errors import ConfigError
-from asc.plan import make_plan
-from asc.rows import pooling_key, step_pooling_key
-from asc.sweep import plan_job
+from asc.pipeline.cross_validation import fold_configs, folds_of, plan_folds
+from asc.pipeline.plan import make_plan
+from asc.report import compare, tables
+from asc.report.rows import pooling_key, step_pooling_key
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def _rows() -> pd.DataFrame:
                 "finetuned": False,
                 "run_id": f"p{fold}{seed}",
             }
-    from asc.results import normalize
+    from asc.report.results import normalize
 
     return normalize(pd.DataFrame(rows))
 
@@ -178,12 +178,12 @@ def test_two_fold_cross_validation_runs_end_to_end(tmp_path: Path, esc_root: Pat
 
 
 def test_a_sweep_checks_each_jobs_folds(tmp_path: Path, esc_root: Path, small_set: None) -> None:
-    """``asc -m ... dataset.fold=[1,6]``: the sweep's pre-check plans every fold of every job (asc/sweep.py)."""
+    """``asc -m ... dataset.fold=[1,6]``: the sweep's pre-check plans every fold of every job (asc/app/sweep.py)."""
     from hydra import initialize_config_dir
 
-    from asc.cli import check_recipe_choices
-    from asc.config_files import CONF_DIR
-    from asc.sweep import BASIC_SWEEPER, check_sweep
+    from asc.app.cli import check_recipe_choices
+    from asc.app.sweep import BASIC_SWEEPER, check_sweep
+    from asc.core.config_files import CONF_DIR
 
     task = [
         "dataset=esc50",

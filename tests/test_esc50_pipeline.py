@@ -13,10 +13,10 @@ import pytest
 import soundfile as sf
 from config_fixtures import composed
 
-from asc.cli import run
+from asc.app.cli import run
+from asc.core.errors import ConfigError
 from asc.data import esc50
-from asc.errors import ConfigError
-from asc.plan import check_plan, make_plan
+from asc.pipeline.plan import check_plan, make_plan
 
 CLASSES, PER_FOLD = 3, 2
 

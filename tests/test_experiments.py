@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from config_fixtures import CONF, composed
 
-from asc.cli import run
+from asc.app.cli import run
 from asc.data.standin import MIN_SCALE
-from asc.quantised import missing_packages as quantise_missing
+from asc.deploy.quantised import missing_packages as quantise_missing
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
     )
     finetuned = rows[rows["stage"] == "finetune"]
     assert 0 < len(finetuned) <= n_finetune if n_finetune else finetuned.empty  # blocks may share runs
-    metric = "mAP" if experiment in TAGGING else "accuracy"  # the task's metric column (asc.tasks)
+    metric = "mAP" if experiment in TAGGING else "accuracy"  # the task's metric column (asc.data.tasks)
     assert rows[metric].between(0, 1).all()
     assert (ws / experiment / "summary.md").is_file()
     if (

@@ -11,8 +11,8 @@ import torch
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
-from asc import export
-from asc.model import build_model, save_model
+from asc.deploy import export
+from asc.nets.model import build_model, save_model
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")

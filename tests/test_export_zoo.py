@@ -10,7 +10,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from asc import nets  # noqa: E402
-from asc.export import export_onnx, max_onnx_difference  # noqa: E402
+from asc.deploy.export import export_onnx, max_onnx_difference  # noqa: E402
 from tests.test_nets import SMALL, _config  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def test_vggish_one_patch_gives_its_log_softmax():
 def test_asc_export_writes_a_zoo_checkpoint_at_its_front_ends_input(tmp_path, capsys, name):
     """asc-export of an asc-net-1 checkpoint: the input shape from the network's front end (PANNs: 64 × 1001;
     VGGish: 64 × 997, i.e. 19 patches), checked through onnxruntime at batch 1 and 3."""
-    from asc.export import main
+    from asc.deploy.export import main
     from asc.nets.checkpoint import save
 
     spec = {"name": name, "widths": [4, 4, 8, 8] if name == "panns_cnn10" else [4, 4, 8, 8, 8, 8]}

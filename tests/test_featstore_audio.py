@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 from config_fixtures import composed
 
-from asc.audio import AudioError, load_audio
-from asc.checks import NonFiniteError
-from asc.feature_arrays import load_split
-from asc.features import FrontEnd, build_features, librosa_reference
-from asc.store import Store
+from asc.core.checks import NonFiniteError
+from asc.data.feature_arrays import load_split
+from asc.frontend.audio import AudioError, load_audio
+from asc.frontend.features import FrontEnd, build_features, librosa_reference
+from asc.pipeline.store import Store
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FRONTEND = FrontEnd.from_config(composed()["features"])

@@ -1,4 +1,4 @@
-"""asc.locks: the holder is named while others wait, a dead holder (same host: dead pid; any host: old heartbeat)
+"""asc.core.locks: the holder is named while others wait, a dead holder (same host: dead pid; any host: old heartbeat)
 is taken over, a live one never is, and there is never more than one holder."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from asc.locks import hold, read_holder
+from asc.core.locks import hold, read_holder
 
 
 def dead_pid() -> int:
@@ -39,7 +39,7 @@ def test_waiter_logs_the_holder_and_times_out_naming_it(
 ) -> None:
     lock = tmp_path / "a.lock"
     plant(lock, pid=4242, host="node-17", age_s=5)
-    with caplog.at_level(logging.INFO, logger="asc.locks"):
+    with caplog.at_level(logging.INFO, logger="asc.core.locks"):
         with pytest.raises(TimeoutError, match="pid 4242 on host node-17") as err:
             with hold(lock, timeout_s=0.5, log_every_s=0.1, what="features abc"):
                 pytest.fail("a live holder's lock was taken")
@@ -53,7 +53,7 @@ def test_waiter_logs_the_holder_and_times_out_naming_it(
 def test_stale_lock_of_another_host_is_taken_over(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     lock = tmp_path / "a.lock"
     plant(lock, pid=os.getpid(), host="node-17", age_s=700)  # a pid that exists here must not matter
-    with caplog.at_level(logging.WARNING, logger="asc.locks"):
+    with caplog.at_level(logging.WARNING, logger="asc.core.locks"):
         with hold(lock, stale_after=600, timeout_s=5) as me:
             assert read_holder(lock).token == me.token != "theirs"
     assert "taking over the lock" in caplog.text and "node-17" in caplog.text and "600" in caplog.text

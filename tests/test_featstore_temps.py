@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from asc import results
-from asc.atomic import HOST, TEMP_NAME, atomic_path, sweep_stale_temps, temp_path
-from asc.store import Store
+from asc.core.atomic import HOST, TEMP_NAME, atomic_path, sweep_stale_temps, temp_path
+from asc.pipeline.store import Store
+from asc.report import results
 
 
 def dead_pid() -> int:

@@ -1,4 +1,4 @@
-"""Reading stored features in chunks (asc/feature_arrays.py): the same bits as normalising the whole array at once."""
+"""Reading stored features in chunks (asc/data/feature_arrays.py): the same bits as normalising the whole array at once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from feature_fixtures import one_expression, same_bits, write_split
 
-from asc import feature_arrays
-from asc.feature_arrays import load_array, load_split, normalised
+from asc.data import feature_arrays
+from asc.data.feature_arrays import load_array, load_split, normalised
 
 
 @pytest.fixture()

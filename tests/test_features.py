@@ -14,10 +14,10 @@ import torch
 import yaml
 from config_fixtures import composed
 
-from asc.audio import load_audio
 from asc.data.demo import Synthesiser, plan_clips
-from asc.feature_arrays import load_split
-from asc.features import FrontEnd, LogMel, build_features, extract, librosa_reference
+from asc.data.feature_arrays import load_split
+from asc.frontend.audio import load_audio
+from asc.frontend.features import FrontEnd, LogMel, build_features, extract, librosa_reference
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FEATURES = FrontEnd.from_config(composed()["features"])

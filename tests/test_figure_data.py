@@ -11,9 +11,9 @@ import pytest
 from matplotlib.colors import to_rgba
 from results_fixtures import make_results, with_histories
 
-from asc.cost_views import cost_points
-from asc.figures import accuracy, curves, pareto
-from asc.figures.style import LABELS
+from asc.report.cost_views import cost_points
+from asc.report.figures import accuracy, curves, pareto
+from asc.report.figures.style import LABELS
 
 
 @pytest.fixture(scope="module")

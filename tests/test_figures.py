@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from results_fixtures import make_latency, make_results, with_histories
 
-from asc import figures
-from asc.cost_views import join_latency
-from asc.figures import accuracy, filters, pareto, style
-from asc.results import MissingResultsError, normalize
+from asc.report import figures
+from asc.report.cost_views import join_latency
+from asc.report.figures import accuracy, filters, pareto, style
+from asc.report.results import MissingResultsError, normalize
 
 
 @pytest.fixture(scope="module")

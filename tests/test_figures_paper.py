@@ -12,10 +12,10 @@ import pytest
 from matplotlib.container import BarContainer
 from results_fixtures import make_latency, make_results, with_histories
 
-from asc import figures
-from asc.cost_views import join_latency, pareto_fronts
-from asc.figures import accuracy, curves, pareto
-from asc.results import MissingResultsError
+from asc.report import figures
+from asc.report.cost_views import join_latency, pareto_fronts
+from asc.report.figures import accuracy, curves, pareto
+from asc.report.results import MissingResultsError
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from asc.errors import InputError
-from asc.fingerprint import folder_identity
+from asc.core.errors import InputError
+from asc.data.fingerprint import folder_identity
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asc.fractions import nested_fractions, save_lists
+from asc.data.fractions import nested_fractions, save_lists
 
 FRACTIONS = [0.1, 0.2, 0.25, 0.5, 0.75, 1.0]
 

@@ -14,12 +14,12 @@ import pytest
 import soundfile as sf
 from config_fixtures import composed
 
+from asc.core.errors import ConfigError, InputError
 from asc.data import fsd50k
 from asc.data.h5_clips import targets
-from asc.errors import ConfigError, InputError
-from asc.plan import check_plan, make_plan
-from asc.stages import index
-from asc.validate import validate
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.stages import index
+from asc.pipeline.validate import validate
 from tests.http_fixtures import FileServer
 
 RATE = 44100
@@ -145,7 +145,7 @@ def test_each_bad_input_refused_in_one_line_at_planning(
 
 @pytest.mark.slow
 def test_tiny_fsd50k_end_to_end_scored_by_map(tmp_path: Path, small_set: None) -> None:
-    from asc.cli import run
+    from asc.app.cli import run
 
     fsd_folder(tmp_path / "fsd")
     run(

@@ -1,4 +1,4 @@
-"""Horizontal fusion: M networks in one pass give each network what it gets alone (asc.fused, asc.train)."""
+"""Horizontal fusion: M networks in one pass give each network what it gets alone (asc.training.fused, asc.training.train)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc import fused, fused_ops
-from asc.model import build_model
-from asc.train import Recipe, Run, train_many
+from asc.nets.model import build_model
+from asc.training import fused, fused_ops
+from asc.training.train import Recipe, Run, train_many
 
 # A narrow network on 100 frames (pools scaled to match): the equivalences hold for any size; this one is fast.
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 100], "pools": [None, [5, 5], [4, 20]]}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc.evaluate import predict_many
-from asc.model import build_model
-from asc.train import Recipe, Run, train_many
+from asc.nets.model import build_model
+from asc.training.evaluate import predict_many
+from asc.training.train import Recipe, Run, train_many
 
 pytestmark = [
     pytest.mark.cuda,
@@ -40,7 +40,7 @@ def runs(root: Path, dtype: torch.dtype, dropout: float = 0.3) -> list[Run]:
 def test_fused_cuda_matches_cpu(data: dict, tmp_path: Path) -> None:
     """float64 on both (see tests/test_fused.py for why float32 dynamics need it); cuDNN and the CPU kernels
     sum in different orders, so 1e-7 rather than the 1e-9 of CPU-vs-CPU. Dropout off: CPU and CUDA draw their
-    masks differently (asc.fused_ops.keep_mask), as PyTorch's own dropout does."""
+    masks differently (asc.training.fused_ops.keep_mask), as PyTorch's own dropout does."""
     cpu, gpu = runs(tmp_path / "cpu", torch.float64, 0.0), runs(tmp_path / "gpu", torch.float64, 0.0)
     h_cpu = train_many(cpu, data["train"], data["val"], device="cpu", progress=False)
     h_gpu = train_many(gpu, data["train"], data["val"], device="cuda", progress=False)

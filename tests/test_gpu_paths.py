@@ -1,5 +1,5 @@
 """Every GPU-only branch of the fused trainer, run on the CPU under its switch, gives the plain path's result:
-the convolution formulations (asc.fused_conv), counter-hash dropout, CUDA-graph bookkeeping (emulated), batched
+the convolution formulations (asc.training.fused_conv), counter-hash dropout, CUDA-graph bookkeeping (emulated), batched
 evaluation of all models, feature residency and the torch.compile capture. Float64 where training dynamics would
 amplify float32 reordering (see tests/test_fused.py)."""
 
@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import asc.train
-from asc import device as asc_device
-from asc import fused, fused_conv, fused_ops
-from asc.evaluate import predict, predict_many
-from asc.graphs import GraphedSteps
-from asc.model import build_model
-from asc.train import Recipe, Run, train_many
+import asc.training.train
+from asc.nets.model import build_model
+from asc.training import device as asc_device
+from asc.training import fused, fused_conv, fused_ops
+from asc.training.evaluate import predict, predict_many
+from asc.training.graphs import GraphedSteps
+from asc.training.train import Recipe, Run, train_many
 
 SPEC = {"widths": [3, 4, 5], "input_shape": [20, 100], "pools": [None, [5, 5], [4, 20]]}
 TOL = {"rtol": 1e-9, "atol": 1e-9}
@@ -161,7 +161,7 @@ def test_training_through_emulated_graphs_is_bit_for_bit_eager(data, tmp_path, m
             super().__init__(*a, **kw)
             made.append(self)
 
-    monkeypatch.setattr(asc.train, "GraphedSteps", Spy)
+    monkeypatch.setattr(asc.training.train, "GraphedSteps", Spy)
     recipe = Recipe(epochs=2, batch_size=4, lr=1e-3, adam_eps=1e-7, select_after=0)
     graphed, eager = runs(tmp_path / "g", recipe), runs(tmp_path / "e", recipe)
     h_g = train_many(graphed, data["train"], data["val"], progress=False, group_size=8, graphs=True)
@@ -202,8 +202,8 @@ def test_aot_eager_compiled_training_equals_eager(data, tmp_path) -> None:
 
 
 def test_runtime_speed_options_map_to_train_many_and_name_bad_values() -> None:
-    from asc.errors import ConfigError
-    from asc.speed import speed_options
+    from asc.core.errors import ConfigError
+    from asc.training.speed import speed_options
 
     rt = {"compile": False, "formulation": "auto", "cuda_graphs": "auto", "cudnn_benchmark": False}
     want = {"compile": False, "formulation": "auto", "graphs": None, "cudnn_benchmark": False}
@@ -221,13 +221,13 @@ def test_runtime_speed_options_map_to_train_many_and_name_bad_values() -> None:
 
 
 def test_speed_options_are_one_frozen_object_built_from_the_runtime_node() -> None:
-    """train_many's speed options are asc.speed.SpeedOptions, built once per job from ``runtime:``: the config's
+    """train_many's speed options are asc.training.speed.SpeedOptions, built once per job from ``runtime:``: the config's
     defaults are the dataclass's, a built object cannot change, and the exclusive pair is refused."""
     import dataclasses
 
     from config_fixtures import composed
 
-    from asc.speed import SpeedOptions
+    from asc.training.speed import SpeedOptions
 
     rt = composed()["runtime"]
     speed = SpeedOptions.of_runtime(rt, "cpu")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import asc
-from asc.cli import experiments_help
+from asc.app.cli import experiments_help
 
 REPO = Path(__file__).resolve().parents[1]
 

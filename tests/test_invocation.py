@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from asc import invocation
-from asc.errors import ConfigError, InputError
-from asc.validate import validate
+from asc.app import invocation
+from asc.core.errors import ConfigError, InputError
+from asc.pipeline.validate import validate
 from tests.config_fixtures import composed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, setting):
 
 @pytest.mark.parametrize("value", ["abc", "-5", "0", "nan"])
 def test_lock_stale_after_is_refused_at_planning(tmp_path, monkeypatch, value):
-    from asc.cli import run
+    from asc.app.cli import run
 
     monkeypatch.setenv("ASC_LOCK_STALE_AFTER", value)
     cfg = composed(*(f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")))
@@ -113,9 +113,9 @@ def test_download_urls_are_checked_at_planning(override, key):
 def test_a_given_model_on_the_synthetic_demo_warns_once(tmp_path, caplog):
     from model_fixtures import randomised_model
 
-    from asc.config_effects import meaningless, warn_meaningless
-    from asc.model import save_model
-    from asc.plan import make_plan
+    from asc.nets.model import save_model
+    from asc.pipeline.config_effects import meaningless, warn_meaningless
+    from asc.pipeline.plan import make_plan
 
     save_model(randomised_model(), tmp_path / "m.pt")
     for dataset in ("demo", "standin"):
@@ -132,8 +132,8 @@ def test_a_given_model_on_the_synthetic_demo_warns_once(tmp_path, caplog):
 
 
 def test_a_results_folder_of_another_dataset_warns(tmp_path):
-    from asc.config_effects import meaningless
-    from asc.plan import make_plan
+    from asc.pipeline.config_effects import meaningless
+    from asc.pipeline.plan import make_plan
 
     (tmp_path / "results.csv").write_text("run_id,stage,dataset,accuracy\nx,baseline,tau2020mobile,0.5\n")
     for dataset, label in (("demo", "demo"), ("demo1s", "demo1s")):

@@ -1,6 +1,6 @@
 """Issue 27 §3, iterative pruning: ``prune.schedule`` = k steps to a criterion's target kept counts (prune → short
 fine-tuning → prune …), each step a prune artifact keyed by its upstream step (asc/prune/schedule.py,
-asc/stages/prune_schedule.py); k = 1 is the one-shot path with its keys."""
+asc/pipeline/stages/prune_schedule.py); k = 1 is the one-shot path with its keys."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from asc.errors import ConfigError
-from asc.plan import make_plan
+from asc.core.errors import ConfigError
+from asc.pipeline.plan import make_plan
 from asc.prune import schedule
-from asc.rows import pooling_key, step_pooling_key
+from asc.report.rows import pooling_key, step_pooling_key
 from tests.config_fixtures import composed
 
 L1 = ("prune=l1", "prune.ratio=0.5")
@@ -108,8 +108,8 @@ def test_a_schedule_asc_cannot_run_is_refused_at_planning_in_one_line(overrides,
 
 
 def test_a_step_fraction_that_empties_a_stratum_is_refused_before_building(tmp_path: Path) -> None:
-    from asc.errors import InputError
-    from asc.plan import check_plan
+    from asc.core.errors import InputError
+    from asc.pipeline.plan import check_plan
 
     paths = [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
     for share, refused in (("0.01", True), ("0.5", False)):
@@ -143,7 +143,7 @@ def test_geometric_keep_fractions() -> None:
 
 def test_planning_a_schedule_imports_no_torch() -> None:
     code = (
-        "import sys; from asc.plan import make_plan; from tests.config_fixtures import composed; "
+        "import sys; from asc.pipeline.plan import make_plan; from tests.config_fixtures import composed; "
         "make_plan(composed('prune=l1', 'prune.ratio=0.5', '+prune.schedule=3')); "
         "print(sorted(m for m in ('torch', 'librosa', 'numba') if m in sys.modules))"
     )
@@ -153,8 +153,8 @@ def test_planning_a_schedule_imports_no_torch() -> None:
 
 
 def _without_tuning(model, pcfg, k, family, x):
-    """The k steps of :func:`asc.stages.prune_schedule.cut` with no fine-tuning between them."""
-    from asc.stages.prune_schedule import cut
+    """The k steps of :func:`asc.pipeline.stages.prune_schedule.cut` with no fine-tuning between them."""
+    from asc.pipeline.stages.prune_schedule import cut
 
     info = None
     for s in range(1, k + 1):
@@ -199,7 +199,7 @@ def test_the_dcase_family_steps_to_the_one_shot_widths(name: str, one_thread) ->
 def test_coupled_groups_step_and_the_history_replays_every_step(name: str, one_thread) -> None:
     import torch
 
-    from asc.prune.history import replay
+    from asc.nets.history import replay
     from tests.group_checks import randomise
     from tests.group_nets import ResidualNet
 
@@ -221,7 +221,7 @@ def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path) 
     """k = 3 on the tiny demo; the third step and what follows are lost (a kill mid-way); the rerun reuses steps
     1 and 2 (not rebuilt) and builds step 3 again."""
     import asc
-    from asc.api import compose
+    from asc.app.api import compose
 
     args = [
         "dataset.cities=[barcelona]",

@@ -1,10 +1,10 @@
 """Issue 27: a `runs` block's own ``teacher`` — the demo fine-tunes cosine at 100 % once more, taught by the
-baseline, as a row of its own beside the hard-label one (asc.rows.step_pooling_key)."""
+baseline, as a row of its own beside the hard-label one (asc.report.rows.step_pooling_key)."""
 
 from __future__ import annotations
 
-from asc.plan import make_plan
-from asc.rows import step_pooling_key
+from asc.pipeline.plan import make_plan
+from asc.report.rows import step_pooling_key
 from tests.config_fixtures import composed
 
 
@@ -33,8 +33,8 @@ def test_a_blocks_bad_teacher_file_is_named_by_its_own_key(tmp_path) -> None:
     key the user wrote, not ``finetune.teacher`` (which is unset)."""
     import pytest
 
-    from asc.errors import InputError
-    from asc.stages import teacher
+    from asc.core.errors import InputError
+    from asc.pipeline.stages import teacher
 
     cfg = composed()
     cfg["runs"][3]["teacher"] = str(tmp_path / "missing.csv")

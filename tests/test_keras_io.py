@@ -13,11 +13,11 @@ import torch
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
-from asc.complexity import complexity
-from asc.fingerprint import file_digest
-from asc.keras_io import KerasFormatError, flatten_permutation
-from asc.model import save_model
-from asc.model_file import read_model_file as load_model
+from asc.data.fingerprint import file_digest
+from asc.nets.complexity import complexity
+from asc.nets.keras_io import KerasFormatError, flatten_permutation
+from asc.nets.model import save_model
+from asc.nets.model_file import read_model_file as load_model
 
 # Small but with a 2 x 5 grid before the Flatten, so a wrong (H, W, C) vs (C, H, W) order cannot pass.
 SMALL = {

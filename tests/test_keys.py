@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from asc.plan import make_plan
+from asc.pipeline.plan import make_plan
 from tests.config_fixtures import composed
 
 PINNED = {

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc import latency, latency_options
-from asc.errors import ConfigError
-from asc.model import normalise_spec
+from asc.core.errors import ConfigError
+from asc.deploy import latency, latency_options
+from asc.nets.model import normalise_spec
 
 TINY = {"widths": [2, 3, 2], "input_shape": [20, 40], "pools": [None, [2, 2], [5, 4]], "dense": 4}
 OK = {"measure": True, "backends": None, "batch_sizes": [1, 64], "repeats": 15, "budget_s": 6.0}
@@ -101,7 +101,7 @@ def test_specs_of_dedupes_spellings_and_labels_by_widths(caplog):
     a = spec()
     same = json.dumps(json.loads(a), indent=2, sort_keys=True)
     other_dense = spec(dense=5)
-    with caplog.at_level(logging.WARNING, logger="asc.latency"):
+    with caplog.at_level(logging.WARNING, logger="asc.deploy.latency"):
         found = latency.specs_of(
             [a, same, "", None, float("nan"), "not json", other_dense, spec(widths=[1, 1, 1])]
         )

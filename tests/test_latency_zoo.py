@@ -1,5 +1,5 @@
-"""Latency of zoo networks in the report's interleaved timer (asc/latency.py): a row's ``model_spec`` names the
-network and, when pruned, the channels its history removed (asc/publish.py); the report rebuilds that
+"""Latency of zoo networks in the report's interleaved timer (asc/deploy/latency.py): a row's ``model_spec`` names the
+network and, when pruned, the channels its history removed (asc/pipeline/publish.py); the report rebuilds that
 architecture, times it beside the others on torch and onnxruntime, and joins the times to the rows."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import json
 import pandas as pd
 import torch
 
-from asc import latency, nets
-from asc.cost_views import join_latency
+from asc import nets
+from asc.deploy import latency
 from asc.nets.checkpoint import rebuild
+from asc.report.cost_views import join_latency
 
 SPEC = {"name": "panns_cnn10", "widths": [4, 4, 8, 8], "n_classes": 10}
 HISTORY = [["conv_block1.conv1", True, [0, 3]]]  # two of conv1's four filters removed (its BN follows)
@@ -21,7 +22,7 @@ HISTORY = [["conv_block1.conv1", True, [0, 3]]]  # two of conv1's four filters r
 def _row_spec(history=None) -> str:
     spec = dict(SPEC)
     if history:
-        spec["history"] = [[p, o, len(i)] for p, o, i in history]  # as asc/publish.py writes it
+        spec["history"] = [[p, o, len(i)] for p, o, i in history]  # as asc/pipeline/publish.py writes it
     return json.dumps(spec, sort_keys=True)
 
 
@@ -54,7 +55,7 @@ def test_zoo_rows_are_timed_and_joined(caplog) -> None:
 
 
 def test_a_dcase_spec_keeps_its_label() -> None:
-    from asc.model import build_model
+    from asc.nets.model import build_model
 
     spec = json.dumps(build_model({"widths": [2, 3, 4]}).spec)
     assert list(latency.specs_of([spec]).values()) == ["2-3-4"]
@@ -78,9 +79,9 @@ def test_old_pruned_zoo_rows_without_their_widths_are_not_timed_as_the_unpruned_
 def test_asc_time_times_a_pruned_zoo_checkpoint_beside_a_dcase_one(tmp_path, capsys) -> None:
     from model_fixtures import randomised_model
 
-    from asc import timing
-    from asc.model import save_model
+    from asc.deploy import timing
     from asc.nets.checkpoint import save
+    from asc.nets.model import save_model
 
     torch.manual_seed(0)
     history = [tuple(h) for h in HISTORY]

@@ -57,7 +57,7 @@ def test_launcher_jobs_share_the_baseline(workdir, launcher):
 
 
 def test_a_sweep_with_a_bad_job_is_refused_before_any_job_runs(workdir):
-    # asc/sweep.py plans every combination before the launcher starts: the bad one is named in one line and the
+    # asc/app/sweep.py plans every combination before the launcher starts: the bad one is named in one line and the
     # good one never runs (before, the good job ran and the bad one failed at its own planning)
     proc = sweep(workdir, "failing", "prune=cosine", "prune.layers=[C1],[C9]")
     assert proc.returncode != 0

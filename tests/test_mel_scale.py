@@ -1,4 +1,4 @@
-"""The planning-time mel check (asc/mel_scale.py, numpy alone) finds exactly the bands librosa's bank leaves
+"""The planning-time mel check (asc/frontend/mel_scale.py, numpy alone) finds exactly the bands librosa's bank leaves
 empty, on every front end of conf/features and on settings that empty some bands."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from asc.config_files import CONF_DIR
-from asc.mel_scale import empty_bands
+from asc.core.config_files import CONF_DIR
+from asc.frontend.mel_scale import empty_bands
 
 FRONT_ENDS = sorted(p.stem for p in (CONF_DIR / "features").glob("*.yaml"))
 

@@ -9,8 +9,8 @@ import torch
 from model_fixtures import randomised_model
 from torch import nn
 
-from asc.complexity import complexity
-from asc.model import DEFAULT_SPEC, build_model, conv_names, load_model, normalise_spec, save_model
+from asc.nets.complexity import complexity
+from asc.nets.model import DEFAULT_SPEC, build_model, conv_names, load_model, normalise_spec, save_model
 
 
 def test_parameter_and_mac_counts_match_the_paper() -> None:

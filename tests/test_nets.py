@@ -81,7 +81,7 @@ def test_real_widths_forward(repo_root, name):
 
 
 def test_dcase_family_is_asc_model(repo_root):
-    from asc.model import build_model
+    from asc.nets.model import build_model
 
     spec = _config(repo_root, "dcase22")
     a, b = nets.build(spec), build_model({k: v for k, v in spec.items() if k != "name"})

@@ -50,7 +50,7 @@ def test_round_trip_rebuilds_the_same_network(tmp_path, name):
 
 
 def test_dcase_checkpoints_load_as_before(tmp_path):
-    from asc.model import build_model, save_model
+    from asc.nets.model import build_model, save_model
 
     model = build_model()
     save_model(model, tmp_path / "old.pt", label="baseline")
@@ -149,7 +149,7 @@ def test_keras_vggish_h5_maps_channels_last_flatten(tmp_path):
 def test_user_readers_load_a_zoo_checkpoint(tmp_path):
     """asc.load_model(row) and read_model_file (asc-export, init_from) read asc-net-1 checkpoints, not only DCASE."""
     import asc
-    from asc.model_file import read_model_file
+    from asc.nets.model_file import read_model_file
 
     spec, shape = SMALL["panns_cnn10"]
     model = _randomised(spec)
@@ -182,7 +182,7 @@ def test_a_custom_factory_failing_on_the_input_is_told_the_shape():
 
 
 def test_a_collapsed_network_is_warned_about_in_one_line(caplog):
-    from asc.evaluate import warn_one_class
+    from asc.training.evaluate import warn_one_class
 
     classes = [f"c{k}" for k in range(10)]
     labels = np.arange(100) % 10

@@ -1,5 +1,5 @@
 """Zoo networks in the pipeline, fast tier: costs (asc/nets/cost.py) against the published and analytic counts,
-one-by-one training (asc/train_plain.py), validation by the family's declared options, the dry run's line."""
+one-by-one training (asc/training/train_plain.py), validation by the family's declared options, the dry run's line."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from asc import nets
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
 from asc.nets.cost import complexity, front_end_macs
 from asc.nets.families import FAMILIES
 from asc.nets.options import check_model
 
 
 def test_flop_counter_matches_the_dcase_analytic_count():
-    from asc.complexity import complexity as dcase_complexity
-    from asc.model import build_model
+    from asc.nets.complexity import complexity as dcase_complexity
+    from asc.nets.model import build_model
 
     model = build_model()
     assert complexity(model, (40, 500)) == dcase_complexity(model)  # 286,637,800 MACs, 46,118 / 46,246 params
@@ -39,8 +39,8 @@ def test_front_end_is_counted_apart():
 
 
 def test_train_one_selects_the_best_epoch_and_learns():
-    from asc.train import Recipe, Run
-    from asc.train_plain import predict, train_one
+    from asc.training.train import Recipe, Run
+    from asc.training.train_plain import predict, train_one
 
     torch.manual_seed(0)
     x = torch.randn(64, 64, 21)
@@ -77,7 +77,7 @@ def test_validation_reads_the_family_declaration():
 
 
 def test_dry_run_says_how_networks_train():
-    from asc.dryrun import training_mode
+    from asc.pipeline.dryrun import training_mode
 
     assert "one by one (model=panns_cnn14 is not fusable" in training_mode({"model": {"name": "panns_cnn14"}})
     assert "fused" in training_mode({"model": {"name": "dcase21"}, "runtime": {"fuse": True}})

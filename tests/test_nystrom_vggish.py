@@ -39,7 +39,7 @@ def test_plan_prunes_all_six_convs_with_each_criterion() -> None:
 def test_trains_and_fine_tunes_on_patches_as_the_authors() -> None:
     """Each training example is a 96-frame patch with its clip's label (19 per clip); keyed, so a clip-trained
     baseline is another artifact."""
-    from asc.stages.train import recipe
+    from asc.pipeline.stages.train import recipe
 
     cfg = composed("experiment=nystrom_vggish")
     assert cfg["train"]["examples"] == cfg["finetune"]["examples"] == "patches"
@@ -53,7 +53,7 @@ def test_trains_and_fine_tunes_on_patches_as_the_authors() -> None:
     "protocol", [["protocol=ours"], ["protocol=authors", "protocol.dense_mapping=correct"]]
 )
 def test_dry_run_plans_without_torch(protocol: list[str], tmp_path, capsys) -> None:
-    from asc.cli import run
+    from asc.app.cli import run
 
     had_torch = "torch" in sys.modules
     cfg = composed(
@@ -74,8 +74,8 @@ def test_dry_run_plans_without_torch(protocol: list[str], tmp_path, capsys) -> N
 
 
 def test_authors_dense_mapping_is_refused_in_one_line(tmp_path) -> None:
-    from asc.cli import run
-    from asc.errors import ConfigError
+    from asc.app.cli import run
+    from asc.core.errors import ConfigError
 
     cfg = composed(
         "experiment=nystrom_vggish",
@@ -99,7 +99,7 @@ def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path) -> None
 
     import pandas as pd
 
-    from asc.cli import run
+    from asc.app.cli import run
 
     cfg = composed(
         "experiment=nystrom_vggish",

@@ -1,5 +1,5 @@
 """No command writes over a file the user named as input, nor over an existing file it did not create, unless
-told (``--force``): asc-export, the GPU check's ``--out``, the report's results folder (asc/outputs.py)."""
+told (``--force``): asc-export, the GPU check's ``--out``, the report's results folder (asc/core/outputs.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
-from asc import export
-from asc.errors import InputError
-from asc.model import save_model
-from asc.outputs import REPORT_STEMS, check_results_folder
-from asc.plan import check_plan, make_plan
+from asc.core.errors import InputError
+from asc.core.outputs import REPORT_STEMS, check_results_folder
+from asc.deploy import export
+from asc.nets.model import save_model
+from asc.pipeline.plan import check_plan, make_plan
 from tests.config_fixtures import composed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,7 +83,8 @@ def test_a_results_folder_asc_did_not_write_is_refused_at_planning(tmp_path):
 
 
 def test_the_report_stems_are_what_the_report_writes():
-    from asc import figures, report, tables, tables_sensitivity
+    from asc.report import figures, tables, tables_sensitivity
+    from asc.report import write as report
 
     written = {"summary", "per_device", tables_sensitivity.STEM, *tables.TABLES, *figures.FIGURES}
     written |= {Path(report.LATENCY_FILE).stem, "machine"}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from config_fixtures import composed
 
-from asc.cli import run
-from asc.errors import InputError
+from asc.app.cli import run
+from asc.core.errors import InputError
 
 ON_DEMO = ["dataset=demo", "dataset.sample_rate=32000", "model.n_classes=10", "dry_run=true"]
 BLOCKS_4_6 = "C7+C8+C9+C10+C11+C12"

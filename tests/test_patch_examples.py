@@ -1,6 +1,6 @@
-"""train.examples=patches (asc/patch_examples.py): patches cut as VGGish_Net cuts a clip, one label per patch,
+"""train.examples=patches (asc/training/patch_examples.py): patches cut as VGGish_Net cuts a clip, one label per patch,
 clip scores as the mean patch softmax, the refusal for networks without a patch geometry; and the one set of
-plain-trainer options (asc/stages/train.py train_runs) that train, finetune, perdevice and the iterative
+plain-trainer options (asc/pipeline/stages/train.py train_runs) that train, finetune, perdevice and the iterative
 schedule's short fine-tunes share: bn_recalibration, sampling, precision, patches."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 import torch
 from config_fixtures import composed
 
-from asc import patch_examples as pe
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
 from asc.nets.families import FAMILIES
+from asc.training import patch_examples as pe
 
 VGGISH = FAMILIES["vggish_asc"]
 
@@ -73,7 +73,9 @@ def test_refused_in_one_line_without_a_patch_geometry() -> None:
         assert "\n" not in str(err.value) and "examples=clips" in str(err.value)
     with pytest.raises(ConfigError, match="train.examples='patch'"):
         pe.check("train", {"examples": "patch"}, VGGISH)
-    from asc.recipes import check_recipe  # validation, before any stage: a bad value for every network
+    from asc.training.recipes import (
+        check_recipe,  # validation, before any stage: a bad value for every network
+    )
 
     with pytest.raises(ConfigError, match="finetune.examples"):
         check_recipe("finetune", composed("train.examples=patch")["finetune"], False)
@@ -82,7 +84,7 @@ def test_refused_in_one_line_without_a_patch_geometry() -> None:
 
 
 def test_refused_at_planning_on_the_demo(tmp_path) -> None:
-    from asc.cli import run
+    from asc.app.cli import run
 
     cfg = composed(
         "experiment=demo",
@@ -98,7 +100,7 @@ def test_refused_at_planning_on_the_demo(tmp_path) -> None:
 
 
 def test_keyed_only_when_patches() -> None:
-    from asc.stages.train import recipe
+    from asc.pipeline.stages.train import recipe
 
     cfg = composed("dataset=demo16k", "model=vggish_asc")
     assert "examples" not in recipe(cfg["train"]) and "examples" not in recipe(cfg["finetune"])
@@ -116,8 +118,8 @@ def _ctx(**model: object) -> SimpleNamespace:
 
 def test_train_runs_gives_the_plain_trainer_patches_and_recalibration(monkeypatch) -> None:
     """train_runs: the one place train, finetune, perdevice and the schedule's fine-tunes train."""
-    import asc.train_plain
-    from asc.stages.train import train_runs
+    import asc.training.train_plain
+    from asc.pipeline.stages.train import train_runs
 
     seen = {}
 
@@ -125,7 +127,7 @@ def test_train_runs_gives_the_plain_trainer_patches_and_recalibration(monkeypatc
         seen.update(idx=runs[0].train_idx.tolist(), x=train[0], y=train[1].tolist(), options=options)
         return [{"epochs": 1}]
 
-    monkeypatch.setattr(asc.train_plain, "train_each", trainer)
+    monkeypatch.setattr(asc.training.train_plain, "train_each", trainer)
     pool = SimpleNamespace(x=torch.zeros(3, 64, 200), y=torch.tensor([0, 1, 2]))
     run = SimpleNamespace(train_idx=torch.tensor([2, 0]), teacher=None)
     stage = {"precision": "fp32", "bn_recalibration": 2, "examples": "patches"}
@@ -145,10 +147,10 @@ def test_train_runs_gives_the_plain_trainer_patches_and_recalibration(monkeypatc
 def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path) -> None:
     """Step s ≥ 2 of an iterative schedule is keyed by finetune.bn_recalibration (its recipe): its short
     fine-tuning now trains with it (and with finetune.examples), through train_runs."""
-    import asc.fractions
-    import asc.stages.train
-    from asc.stages.prune_schedule import short_finetune
-    from asc.stages.train import recipe
+    import asc.data.fractions
+    import asc.pipeline.stages.train
+    from asc.pipeline.stages.prune_schedule import short_finetune
+    from asc.pipeline.stages.train import recipe
 
     f = composed(
         "dataset=demo16k", "model=vggish_asc", "finetune.bn_recalibration=3", "train.examples=patches"
@@ -159,12 +161,14 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
     seen = {}
 
     def train_runs(runs, pool, select, *, ctx, stage_cfg):
-        seen["options"] = asc.stages.train.plain_options(ctx, stage_cfg)
+        seen["options"] = asc.pipeline.stages.train.plain_options(ctx, stage_cfg)
         seen["examples"] = pe.examples(stage_cfg)
         return [{"epochs": 1, "train_seconds": 0.0}]
 
-    monkeypatch.setattr(asc.stages.train, "train_runs", train_runs)
-    monkeypatch.setattr(asc.fractions, "nested_fractions", lambda rows, shares, seed: {shares[0]: [0, 1]})
+    monkeypatch.setattr(asc.pipeline.stages.train, "train_runs", train_runs)
+    monkeypatch.setattr(
+        asc.data.fractions, "nested_fractions", lambda rows, shares, seed: {shares[0]: [0, 1]}
+    )
     pool = SimpleNamespace(rows=None, x=None, y=None)
     splits = SimpleNamespace(pool=lambda name: pool, selection=lambda name: pool)
     ctx = _ctx()
@@ -176,25 +180,25 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
 
 
 def test_the_one_by_one_trainer_honours_sampling_precision_and_the_epoch_callback(monkeypatch) -> None:
-    import asc.train_plain
-    from asc.train import Recipe, Run
+    import asc.training.train_plain
+    from asc.training.train import Recipe, Run
 
     orders, ends = [], []
-    real = asc.train_plain.epoch_order
+    real = asc.training.train_plain.epoch_order
 
     def spy(sampling, labels, subset, generator):
         orders.append(sampling)
         return real(sampling, labels, subset, generator)
 
-    monkeypatch.setattr(asc.train_plain, "epoch_order", spy)
+    monkeypatch.setattr(asc.training.train_plain, "epoch_order", spy)
     torch.manual_seed(0)
     x, y = torch.randn(12, 4, 6), torch.tensor([0] * 10 + [1] * 2)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(24, 2))
     recipe = Recipe(epochs=2, batch_size=4, lr=1e-3, adam_eps=1e-7, select_after=0, sampling="balanced")
     run = Run(model, torch.arange(12), 0, None, recipe, "r")
-    asc.train_plain.train_each(
+    asc.training.train_plain.train_each(
         [run], (x, y), (x, y), precision="fp32", on_epoch_end=lambda i, e: ends.append((i, e))
     )
     assert orders == ["balanced", "balanced"] and ends == [(0, 1), (0, 2)]
     with pytest.raises(ValueError, match="precision='fp8'"):
-        asc.train_plain.train_each([run], (x, y), (x, y), precision="fp8")
+        asc.training.train_plain.train_each([run], (x, y), (x, y), precision="fp8")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from model_fixtures import randomised_model
 
-from asc.errors import InputError
-from asc.evaluate import predict
-from asc.per_device import (
+from asc.core.errors import InputError
+from asc.training.evaluate import predict
+from asc.training.per_device import (
     KNOWN_DEVICES,
     device_runs,
     device_subsets,
@@ -19,7 +19,7 @@ from asc.per_device import (
     predict_routed,
     routed_metrics,
 )
-from asc.train import Recipe, train_many
+from asc.training.train import Recipe, train_many
 
 TINY = {
     "widths": [4, 4, 4],

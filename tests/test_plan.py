@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from asc.errors import InputError
-from asc.plan import make_plan
-from asc.stages.prune import criterion_config
-from asc.step import Step
-from asc.validate import ConfigError, validate
+from asc.core.errors import InputError
+from asc.pipeline.plan import make_plan
+from asc.pipeline.stages.prune import criterion_config
+from asc.pipeline.step import Step
+from asc.pipeline.validate import ConfigError, validate
 from tests.config_fixtures import composed  # the one way tests compose a config
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asc.errors import ConfigError, InputError
-from asc.model import build_model
-from asc.plan import check_plan, make_plan
-from asc.validate import validate
+from asc.core.errors import ConfigError, InputError
+from asc.nets.model import build_model
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.validate import validate
 from tests.config_fixtures import composed
 from tests.keras_fixtures import keras_layers, write_keras_h5
 
@@ -157,7 +157,7 @@ def test_a_full_disk_is_refused_before_anything_is_built(
     import shutil
     from collections import namedtuple
 
-    from asc.disk import DiskSpaceError
+    from asc.core.disk import DiskSpaceError
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 40, 1 << 40, 1 << 20))
@@ -352,7 +352,7 @@ def test_official_splits_need_a_set_of_one_second_clips(tmp_path: Path) -> None:
 
 
 def test_a_one_second_variant_reports_under_its_own_name() -> None:
-    from asc.rows import dataset_label
+    from asc.report.rows import dataset_label
 
     assert dataset_label(composed("dataset=demo1s")["dataset"]) == "demo1s"
     assert dataset_label(composed()["dataset"]) == "demo"
@@ -385,7 +385,7 @@ def test_an_odd_clip_is_named_as_the_file_and_a_whole_folder_as_the_config(
 
 
 def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_path: Path) -> None:
-    from asc.results_check import ResultsTableError
+    from asc.report.results_check import ResultsTableError
 
     results = tmp_path / "results"
     results.mkdir()
@@ -407,7 +407,7 @@ def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_pat
         ResultsTableError, match=r"line 3: finetune cosine C1\+C2\+C3 1 #0 of demo built otherwise"
     ):
         planned("train.epochs=3", tmp=tmp_path)
-    from asc.plan import check_report_only
+    from asc.pipeline.plan import check_report_only
 
     table.write_text(
         "run_id,stage,dataset,seed,accuracy\n"
@@ -418,10 +418,10 @@ def test_a_baseline_of_another_recipe_in_the_results_table_is_not_pooled(tmp_pat
 
 
 def test_a_distilling_job_shares_the_results_table_of_a_hard_label_one(tmp_path: Path) -> None:
-    """A KD fine-tuning's rows carry its teacher, which is part of the pooling key (asc.rows.pooling_key): its
+    """A KD fine-tuning's rows carry its teacher, which is part of the pooling key (asc.report.rows.pooling_key): its
     job may write beside the hard-label rows of the same criterion and fraction; a KD row of another setup is
     still refused."""
-    from asc.results_check import ResultsTableError
+    from asc.report.results_check import ResultsTableError
 
     results = tmp_path / "results"
     results.mkdir()

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from tqdm.auto import tqdm
 
-from asc.dryrun import format_plan
-from asc.eta import BENCHMARK, Projection, load_rates
-from asc.job_progress import JobProgress
-from asc.plan import check_plan, make_plan
-from asc.progress import Heartbeat, LogBar, duration, open_bars, progress_bar
+from asc.core.progress import Heartbeat, LogBar, duration, open_bars, progress_bar
+from asc.pipeline.dryrun import format_plan
+from asc.pipeline.eta import BENCHMARK, Projection, load_rates
+from asc.pipeline.job_progress import JobProgress
+from asc.pipeline.plan import check_plan, make_plan
 from tests.config_fixtures import composed
 
 
@@ -57,7 +57,7 @@ def test_the_heartbeat_breaks_a_silence(caplog: pytest.LogCaptureFixture) -> Non
         with progress_bar(range(5), show=False, desc="2 run(s), epoch 1/4:", unit="batch") as bar:
             for _ in bar:
                 time.sleep(0.25)
-    beats = [r.getMessage() for r in caplog.records if r.name == "asc.progress"]
+    beats = [r.getMessage() for r in caplog.records if r.name == "asc.core.progress"]
     assert beats, "no line in 1.25 s of silence"
     assert all(b.startswith("working: stage train, 3/9 steps done") for b in beats)
     assert any("2 run(s), epoch 1/4:" in b and "batch/s" in b for b in beats)
@@ -83,7 +83,7 @@ def test_finished_artifacts_log_k_of_n_with_an_eta_and_leave_their_rates(
     time.sleep(0.05)
     job.finished(tunes[0])
     job.finished(tunes[0])  # once only
-    lines = [r.getMessage() for r in caplog.records if r.name == "asc.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "asc.core.progress"]
     assert len(lines) == 1 and lines[0].startswith(f"[1/{len(steps)}] built finetune {tunes[0].key}")
     assert re.search(r"ETA \d+ (s|min)", lines[0]) and "no rate measured yet" in lines[0]  # the dataset's
     job.end("finetune", 2.0)
@@ -154,7 +154,7 @@ def test_rates_carry_over_to_another_dataset_of_the_same_shape(tmp_path: Path) -
     (tmp_path / "store").mkdir()
     measured = {"prune": 0.5, "teacher": 0.01, "quantise": 0.02, "dataset": 30.0, "index": 1.0}
     rates = {f"{s}|demo|cpu": {"s_per_unit": 9.9} for s in measured}  # as kept per dataset before
-    from asc.eta import rate_key
+    from asc.pipeline.eta import rate_key
 
     rates |= {rate_key(s, demo, "cpu"): {"s_per_unit": r} for s, r in measured.items()}
     (tmp_path / "store" / "rates.json").write_text(json.dumps({"device": "cpu", "rates": rates}))
@@ -184,7 +184,7 @@ def test_iterative_pruning_steps_count_their_fine_tuning(tmp_path: Path) -> None
     """A schedule step that fine-tunes before its cut (``+prune.schedule=3``: steps 2 and 3) is a training run:
     the start line and the dry run say how many, and the projection adds its example-epochs at the finetune rate
     (the prune rate measured on such steps is what is left of their time)."""
-    from asc.eta import tuned_units
+    from asc.pipeline.eta import tuned_units
 
     cfg = _cfg(tmp_path, "prune=l1", "prune.ratio=0.5", "+prune.schedule=3")
     steps = make_plan(cfg)
@@ -211,6 +211,6 @@ def test_iterative_pruning_steps_count_their_fine_tuning(tmp_path: Path) -> None
 
 
 def _pool(cfg: dict[str, Any]) -> int:
-    from asc.plan import approx_train_examples
+    from asc.pipeline.plan import approx_train_examples
 
     return approx_train_examples(cfg)

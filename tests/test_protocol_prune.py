@@ -10,7 +10,7 @@ import pytest
 import torch
 from model_fixtures import randomised_model
 
-from asc.errors import InputError
+from asc.core.errors import InputError
 from asc.prune import CRITERIA, prune_model
 from asc.prune import representatives as rep
 from asc.prune.criteria import greedy_select

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from results_fixtures import make_results
 
-from asc import provenance, results
-from asc.rows import make_row
-from asc.store import Store
-from asc.tables import TABLES, summary_table
+from asc.core import provenance
+from asc.pipeline.store import Store
+from asc.report import results
+from asc.report.rows import make_row
+from asc.report.tables import TABLES, summary_table
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -83,7 +84,7 @@ def test_the_manifest_records_provenance_and_the_key_ignores_it(tmp_path, monkey
     store.build(art, lambda work: (work / "f").write_text("x") and None, config={"lr": 0.1})
     assert art.manifest()["provenance"] == provenance.provenance()
     other = {**provenance.provenance(), "git_commit": "0" * 40, "host": "elsewhere"}
-    monkeypatch.setattr("asc.store.provenance", lambda: other)
+    monkeypatch.setattr("asc.pipeline.store.provenance", lambda: other)
     again = store.artifact("train", {"lr": 0.1})
     assert again.key == art.key  # another commit or host builds the same artifact: reused, not rebuilt
     calls = []

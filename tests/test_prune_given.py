@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from model_fixtures import randomised_model
 
-from asc.errors import InputError
+from asc.core.errors import InputError
 from asc.prune import prune_model
 from asc.prune.given import check_kept, kept_file_identity, keyed_config
 

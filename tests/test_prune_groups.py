@@ -1,4 +1,4 @@
-"""Dependency-graph pruning (asc/prune/groups.py, group_criteria.py) on stand-ins with coupled layers: every
+"""Dependency-graph pruning (asc/nets/groups.py, group_criteria.py) on stand-ins with coupled layers: every
 criterion at 25/50/75 % keeps the output shape, lowers parameters and MACs, and the pruned network equals the
 unpruned one with the removed channels zeroed after their BatchNorm (or at the conv, without BN)."""
 
@@ -12,9 +12,9 @@ pytest.importorskip("torch_pruning")
 from group_checks import masked_output, randomise  # noqa: E402
 from group_nets import DepthwiseNet, PlainVGG, ResidualNet  # noqa: E402
 
+from asc.nets.groups import Network, count_macs  # noqa: E402
 from asc.prune.group_criteria import RANKING, SETS, select_weights, super_representatives  # noqa: E402
 from asc.prune.group_surgery import prune_network  # noqa: E402
-from asc.prune.groups import Network, count_macs  # noqa: E402
 
 NETS = {
     "residual": (ResidualNet, ("head",)),

@@ -1,4 +1,4 @@
-"""Pruning history (asc/prune/history.py): a pruned stand-in is rebuilt from a fresh one by replay and loads
+"""Pruning history (asc/nets/history.py): a pruned stand-in is rebuilt from a fresh one by replay and loads
 with weights_only=True; a history that does not fit the architecture is refused in one line."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ pytest.importorskip("torch_pruning")
 from group_checks import randomise  # noqa: E402
 from group_nets import DepthwiseNet, PlainVGG, ResidualNet  # noqa: E402
 
-from asc.errors import InputError  # noqa: E402
+from asc.core.errors import InputError  # noqa: E402
+from asc.nets.history import replay  # noqa: E402
 from asc.prune.group_surgery import prune_network  # noqa: E402
-from asc.prune.history import replay  # noqa: E402
 
 X = torch.randn(1, 1, 16, 16)
 

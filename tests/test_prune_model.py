@@ -12,7 +12,7 @@ from model_fixtures import randomised_model
 from omegaconf import OmegaConf
 from torch import nn
 
-from asc.model import build_model, load_model, save_model
+from asc.nets.model import build_model, load_model, save_model
 from asc.prune import CRITERIA, prune_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "prune"

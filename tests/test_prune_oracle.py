@@ -13,8 +13,8 @@ pytest.importorskip("torch_pruning")
 
 from model_fixtures import randomised_model  # noqa: E402
 
+from asc.nets.groups import Network  # noqa: E402
 from asc.prune import prune_model  # noqa: E402
-from asc.prune.groups import Network  # noqa: E402
 
 HEAD = ("classifier.4",)  # the DCASE family's output layer; the front end (log-mel) is outside the model
 

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("torch_pruning")
 
 
-from asc.errors import ConfigError  # noqa: E402
-from asc.stages import prune as stage  # noqa: E402
-from asc.step import make_step  # noqa: E402
+from asc.core.errors import ConfigError  # noqa: E402
+from asc.pipeline.stages import prune as stage  # noqa: E402
+from asc.pipeline.step import make_step  # noqa: E402
 
 BASELINE = make_step("train", "baseline seed 0", {"seed": 0})
 
@@ -53,7 +53,7 @@ def test_graph_family_configs_checked_on_the_network(tmp_path):
 def test_depthwise_option_is_accepted_on_a_graph_network_and_refused_on_the_dcase_family():
     from config_fixtures import composed
 
-    from asc.validate import validate
+    from asc.pipeline.validate import validate
 
     validate(composed("model=dcase2024", "prune=l1", "prune.ratio=0.5", "++prune.depthwise=true"))
     with pytest.raises(

@@ -10,7 +10,7 @@ import torch
 from model_fixtures import randomised_model
 from torch import nn
 
-from asc.model import build_model, load_model, save_model
+from asc.nets.model import build_model, load_model, save_model
 from asc.prune.surgery import prune_filters
 
 

@@ -1,6 +1,6 @@
-"""Quantisation-aware fine-tuning (``finetune.qat``, asc/qat.py): the fused, fake-quantised DCASE CNN trains,
+"""Quantisation-aware fine-tuning (``finetune.qat``, asc/training/qat.py): the fused, fake-quantised DCASE CNN trains,
 converts to an int8 network that agrees with it, gives back its float weights; keyed only when on, refused on the
-zoo's other families at planning, and its rows pool apart from plain fine-tuning (asc.rows.pooling_key)."""
+zoo's other families at planning, and its rows pool apart from plain fine-tuning (asc.report.rows.pooling_key)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from asc import qat
-from asc.errors import ConfigError
-from asc.model import build_model
-from asc.plan import make_plan
-from asc.results import hard_labels, subsets
-from asc.rows import pooling_key, step_pooling_key
-from asc.validate import validate
+from asc.core.errors import ConfigError
+from asc.nets.model import build_model
+from asc.pipeline.plan import make_plan
+from asc.pipeline.validate import validate
+from asc.report.results import hard_labels, subsets
+from asc.report.rows import pooling_key, step_pooling_key
+from asc.training import qat
 from tests.config_fixtures import composed
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
@@ -31,8 +31,8 @@ def _data(n: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
 def test_prepare_train_convert_and_the_float_weights(tmp_path: Path) -> None:
     from torch.ao.quantization import disable_fake_quant
 
-    from asc.train import Recipe, Run
-    from asc.train_plain import train_one
+    from asc.training.train import Recipe, Run
+    from asc.training.train_plain import train_one
 
     torch.manual_seed(0)
     model = build_model(SPEC)

@@ -1,4 +1,4 @@
-"""Accuracy at deployment precision (asc/quantised.py, stage quantise): the fp32/fp16/int8 ONNX files, their
+"""Accuracy at deployment precision (asc/deploy/quantised.py, stage quantise): the fp32/fp16/int8 ONNX files, their
 accuracies checked against an independent onnxruntime evaluation, the size columns against the files, the
 optional-dependency switch, and the cost table's accuracy at the precision each DCASE rule stores a model in."""
 
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from asc import quantised
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
+from asc.deploy import quantised
 from tests.config_fixtures import composed
 
 needs_ort = pytest.mark.skipif(
@@ -36,7 +36,7 @@ def _independent_logits(path: Path, x: np.ndarray) -> np.ndarray:
 
 @needs_ort
 def test_files_scores_and_sizes(tmp_path: Path) -> None:
-    from asc.model import build_model
+    from asc.nets.model import build_model
 
     torch.manual_seed(0)
     model = build_model(SPEC).eval()
@@ -68,7 +68,7 @@ def test_files_scores_and_sizes(tmp_path: Path) -> None:
     assert 0 < np.abs(int8 - ours).max() < 0.2 * scale
 
     y = rng.integers(0, 10, len(eval_x))
-    from asc.evaluate import metrics
+    from asc.training.evaluate import metrics
 
     scores = {
         p: metrics(quantised.onnx_probabilities(f, eval_x), y, ["a"] * len(y), [str(i) for i in range(10)])
@@ -101,7 +101,7 @@ def test_enabled_switch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_plan_without_onnxruntime_keeps_every_other_step(monkeypatch, caplog) -> None:
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
 
     cfg = composed()
     with_q = make_plan(cfg)
@@ -115,7 +115,7 @@ def test_plan_without_onnxruntime_keeps_every_other_step(monkeypatch, caplog) ->
 
 @needs_ort
 def test_one_quantise_step_per_model_keyed_by_its_settings() -> None:
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
 
     steps = make_plan(composed())
     models = [s for s in steps if s.stage in ("train", "prune", "finetune")]
@@ -148,9 +148,9 @@ def test_accuracy_at_the_rule_precision() -> None:
 @pytest.mark.slow
 @needs_ort
 def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path) -> None:
-    from asc.chain import artifact_dir
-    from asc.plan import make_plan
-    from asc.splits import load_splits
+    from asc.frontend.splits import load_splits
+    from asc.pipeline.chain import artifact_dir
+    from asc.pipeline.plan import make_plan
     from tests.test_cli import TINY, paths, tail
 
     args = [

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
-from asc import nets, quantised
-from asc.tasks import SCENES, TAGGING
+from asc import nets
+from asc.data.tasks import SCENES, TAGGING
+from asc.deploy import quantised
 from tests.config_fixtures import composed
 from tests.test_quantised import _independent_logits
 
@@ -54,7 +55,7 @@ def test_zoo_files_match_an_independent_onnxruntime_evaluation(tmp_path: Path, n
     assert 0 < np.abs(int8 - ours).max() < 0.5 * scale  # really quantised, still the same network
 
     y = rng.integers(0, 10, len(eval_x))
-    from asc.evaluate import metrics
+    from asc.training.evaluate import metrics
 
     scores = {
         p: metrics(
@@ -68,7 +69,7 @@ def test_zoo_files_match_an_independent_onnxruntime_evaluation(tmp_path: Path, n
 
 
 def test_tagging_columns_are_the_mean_average_precision_of_each_file(tmp_path: Path) -> None:
-    from asc.tagging_metrics import tagging_metrics
+    from asc.training.tagging_metrics import tagging_metrics
 
     model, shape = _tiny("panns_cnn10")
     rng = np.random.default_rng(1)
@@ -88,7 +89,7 @@ def test_tagging_columns_are_the_mean_average_precision_of_each_file(tmp_path: P
 
 
 def test_a_zoo_network_plans_one_quantise_step_per_model() -> None:
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
 
     steps = make_plan(composed("model=panns_cnn10", "model.widths=[4,4,8,8]"))
     models = [s for s in steps if s.stage in ("train", "prune", "finetune")]
@@ -97,9 +98,9 @@ def test_a_zoo_network_plans_one_quantise_step_per_model() -> None:
 
 @pytest.mark.slow
 def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(run_asc, tmp_path: Path) -> None:
-    from asc.chain import artifact_dir
-    from asc.plan import make_plan
-    from asc.splits import load_splits
+    from asc.frontend.splits import load_splits
+    from asc.pipeline.chain import artifact_dir
+    from asc.pipeline.plan import make_plan
     from tests.test_zoo_pipeline import SMALL, TINY
 
     args = [

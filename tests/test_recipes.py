@@ -1,4 +1,4 @@
-"""The DCASE 2024/2025 recipe (asc.recipes): AdamW with a warm-up + cosine schedule, the last epoch kept, trained
+"""The DCASE 2024/2025 recipe (asc.training.recipes): AdamW with a warm-up + cosine schedule, the last epoch kept, trained
 as torch.optim.AdamW + the baselines' schedule would, fused or alone."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asc.model import build_model
-from asc.recipes import lr_factor
-from asc.train import Recipe, Run, train_many
+from asc.nets.model import build_model
+from asc.training.recipes import lr_factor
+from asc.training.train import Recipe, Run, train_many
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 100], "pools": [None, [5, 5], [4, 20]], "dropout": 0.0}
 # Warm-up shorter than the run so that both phases are trained through; a large lr and weight decay so that a
@@ -166,8 +166,8 @@ PUBLISHED_PER_DEVICE = {
 
 
 def test_experiment_dcase2025_trains_with_the_baselines_published_recipes() -> None:
-    from asc.recipes import selected_on
-    from asc.validate import validate
+    from asc.pipeline.validate import validate
+    from asc.training.recipes import selected_on
     from tests.config_fixtures import composed
 
     cfg = composed("experiment=dcase2025")
@@ -181,7 +181,7 @@ def test_experiment_dcase2025_trains_with_the_baselines_published_recipes() -> N
 
 
 def test_the_new_recipe_keys_enter_only_the_keys_of_artifacts_they_change() -> None:
-    from asc.plan import make_plan
+    from asc.pipeline.plan import make_plan
     from tests.config_fixtures import composed
 
     def keys(*overrides: str) -> dict[str, set[str]]:
@@ -200,8 +200,8 @@ def test_the_new_recipe_keys_enter_only_the_keys_of_artifacts_they_change() -> N
 
 
 def test_selection_on_the_test_split_needs_the_explicit_opt_in() -> None:
-    from asc.errors import ConfigError
-    from asc.validate import validate
+    from asc.core.errors import ConfigError
+    from asc.pipeline.validate import validate
     from tests.config_fixtures import composed
 
     validate(composed("protocol=authors"))  # the authors' code selects on the test split: allowed, by name
@@ -228,9 +228,9 @@ def test_the_schedule_through_emulated_cuda_graphs_is_bit_for_bit_eager(data: di
 
 
 def test_the_zoos_one_by_one_trainer_applies_the_same_recipe(data: dict, tmp_path: Path) -> None:
-    """asc/train_plain.py (networks fused training does not cover, e.g. model=dcase2024) trains with the same
+    """asc/training/train_plain.py (networks fused training does not cover, e.g. model=dcase2024) trains with the same
     AdamW, schedule and last-epoch rule: on a network both can train, both end at the same weights."""
-    from asc.train_plain import train_one
+    from asc.training.train_plain import train_one
 
     fused_run = Run(net(4), torch.arange(3, 40), 2, tmp_path / "f", ADAMW)
     plain_run = Run(net(4), torch.arange(3, 40), 2, tmp_path / "p", ADAMW)

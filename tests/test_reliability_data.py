@@ -12,13 +12,13 @@ from config_fixtures import composed
 from http_fixtures import PREFIX, TOP, FileServer, make_zip, md5, tau_audio_zip, tau_meta_zip, write
 from reliability_fixtures import REPO_ROOT, mounted_tmpfs
 
-from asc.atomic import temp_path
+from asc.core.atomic import temp_path
+from asc.core.disk import MARGIN, DiskFullError, feature_bytes
 from asc.data import zenodo
 from asc.data.archive import MARKER_DIR, extract, is_extracted
 from asc.data.checksums import Archive
 from asc.data.prepare import _extracted_sizes, _feature_clips, disk_plan, prepare_tau
 from asc.data.zenodo import archives_from_config, fetch
-from asc.disk import MARGIN, DiskFullError, feature_bytes
 
 MEMBER = f"{TOP}/meta.csv"
 

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from reliability_fixtures import GB, fake_disks, mounted_tmpfs
 
-from asc import audio, disk, results
-from asc.data.standin import plan_standin, render_features
-from asc.disk import (
+from asc.core import disk
+from asc.core.disk import (
     DATASET_FIX,
     DiskFullError,
     DiskSpaceError,
@@ -24,9 +23,12 @@ from asc.disk import (
     model_artifact_bytes,
     results_bytes,
 )
-from asc.feature_arrays import NpyWriter, write_npy
-from asc.features import FrontEnd, build_features
-from asc.store import Store
+from asc.data.feature_arrays import NpyWriter, write_npy
+from asc.data.standin import plan_standin, render_features
+from asc.frontend import audio
+from asc.frontend.features import FrontEnd, build_features
+from asc.pipeline.store import Store
+from asc.report import results
 
 FRONTEND = FrontEnd(
     sample_rate=8000, n_fft=256, win_length=200, hop_length=100, n_mels=40, fmin=0.0, fmax=4000.0,

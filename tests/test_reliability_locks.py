@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from asc.atomic import atomic_write_text
-from asc.locks import LockLostError, ensure_held, hold
-from asc.store import MANIFEST, Store, _publish
+from asc.core.atomic import atomic_write_text
+from asc.core.locks import LockLostError, ensure_held, hold
+from asc.pipeline.store import MANIFEST, Store, _publish
 
 CONFIG = {"shared": True}
 

@@ -1,5 +1,5 @@
 """Issue 18 item 4: a results table that is empty, ragged or in another encoding is named with its line before any
-stage runs (and by asc.results.load itself); a read-only results or store folder is found before anything is
+stage runs (and by asc.report.results.load itself); a read-only results or store folder is found before anything is
 built."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from reliability_fixtures import mounted_tmpfs
 
-from asc import results
-from asc.disk import check_writable
-from asc.errors import InputError
-from asc.results_check import ResultsTableError, check_results_table
+from asc.core.disk import check_writable
+from asc.core.errors import InputError
+from asc.report import results
+from asc.report.results_check import ResultsTableError, check_results_table
 
 HEADER = "run_id,stage,dataset,accuracy,l1_norms\n"
 ROWS = 'train/a,baseline,demo,0.5,"{""C1"": [0.1, 0.2]}"\nprune/b,prune,demo,0.4,\n'

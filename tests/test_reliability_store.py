@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from feature_fixtures import write_split
 
-from asc import manifest
-from asc.feature_arrays import DamagedFeaturesError, load_array, read_stats
-from asc.manifest import VERIFIED, DamagedArtifactError
-from asc.store import MANIFEST, Artifact, Store
+from asc.data.feature_arrays import DamagedFeaturesError, load_array, read_stats
+from asc.pipeline import manifest
+from asc.pipeline.manifest import VERIFIED, DamagedArtifactError
+from asc.pipeline.store import MANIFEST, Artifact, Store
 
 
 def model_builder(work: Path) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def test_rebuild_mode_replaces_a_damaged_artifact(built: tuple[Store, Artifact],
     store, art = built
     (art.path / "row.json").unlink()
     calls = []
-    with caplog.at_level(logging.WARNING, logger="asc.store"):
+    with caplog.at_level(logging.WARNING, logger="asc.pipeline.store"):
         store.build(art, lambda work: calls.append(1) or model_builder(work), damaged="rebuild")
     assert calls == [1] and (art.path / "row.json").is_file() and "row.json is missing" in caplog.text
     assert [p.name for p in art.path.parent.iterdir() if p.is_dir()] == [art.key]
@@ -104,7 +104,7 @@ def test_old_manifest_without_checksums_is_reused_unverified(tmp_path: Path, cap
     art = Store(tmp_path).artifact("features", {"n": 40})
     art.path.mkdir(parents=True)
     (art.path / MANIFEST).write_text(json.dumps({"stage": "features", "key": art.key}))
-    with caplog.at_level(logging.INFO, logger="asc.manifest"):
+    with caplog.at_level(logging.INFO, logger="asc.pipeline.manifest"):
         Store(tmp_path).build(art, pytest.fail)
     assert "predates file checksums; reused unverified" in caplog.text
 
@@ -163,9 +163,9 @@ def test_a_damaged_model_is_refused_while_planning_and_damaged_data_shown(tmp_pa
     pruning) is built; damaged features are shown as such by the dry run (they are rebuilt)."""
     from config_fixtures import composed
 
-    from asc.chain import artifact_dir
-    from asc.dryrun import format_plan
-    from asc.plan import check_plan, make_plan
+    from asc.pipeline.chain import artifact_dir
+    from asc.pipeline.dryrun import format_plan
+    from asc.pipeline.plan import check_plan, make_plan
 
     cfg = composed(
         f"paths.data={tmp_path}/data", f"paths.store={tmp_path}/store", f"paths.results={tmp_path}/r"

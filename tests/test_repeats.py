@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from asc.plan import make_plan
+from asc.pipeline.plan import make_plan
 from tests.config_fixtures import composed
 
 
 def _finetunes(*overrides: str) -> Counter:
     """(criterion, fraction) -> how many hard-label repeats the plan fine-tunes (a distilled run, such as the
-    demo's KD block, pools apart: asc/rows.py)."""
+    demo's KD block, pools apart: asc/report/rows.py)."""
     steps = [
         s for s in make_plan(composed(*overrides)) if s.stage == "finetune" and "distill" not in s.config
     ]

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from results_fixtures import make_latency, make_results
 
-from asc import cost_views, latency, report, results, table_writers, tables
-from asc.results import MissingResultsError
+from asc.deploy import latency
+from asc.report import cost_views, results, table_writers, tables
+from asc.report import write as report
+from asc.report.results import MissingResultsError
 
 
 def rows_to_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -133,7 +135,7 @@ def test_write_report_partial_warns(df, tmp_path, caplog):
     # skipped with a warning.
     partial = df[df["criterion"].isin(["none", "chebyshev", "average", "random"]) & ~df["finetuned"]]
     path = rows_to_csv(partial, tmp_path / "results.csv")
-    with caplog.at_level(logging.WARNING, logger="asc.report"):
+    with caplog.at_level(logging.WARNING, logger="asc.report.write"):
         written = report.write_report(path, tmp_path / "report")
     assert set(written) == {"summary", "table1", "criteria", "comparison", "cost", "cost_pareto"}
     for name in ("Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "paper_fig3", "paper_fig5", "paper_fig6"):
@@ -165,7 +167,7 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from asc.cli import run
+    from asc.app.cli import run
 
     rows_to_csv(df, tmp_path / "results" / "results.csv")
     conf = Path(__file__).resolve().parents[1] / "conf"
@@ -267,15 +269,15 @@ def test_write_report_measures_latency_once_and_reuses_it(df, tmp_path, monkeypa
     # Rows from before model_spec: nothing to measure, said once.
     old = tmp_path / "old.csv"
     rows_to_csv(df.drop(columns=["model_spec"]), old)
-    with caplog.at_level(logging.INFO, logger="asc.report"):
+    with caplog.at_level(logging.INFO, logger="asc.report.write"):
         written = report.write_report(old, tmp_path / "old", latency=options)
     assert "no model_spec" in caplog.text and "latency" not in written and len(calls) == 2
 
 
 def test_a_distilling_finetune_is_a_row_of_its_own(df):
     """A KD fine-tuning (teacher column) of the same criterion, layers and fraction as hard-label ones is neither
-    pooled with them by the summary nor by the planner's pooling key (asc.rows.pooling_key)."""
-    from asc.rows import pooling_key
+    pooled with them by the summary nor by the planner's pooling key (asc.report.rows.pooling_key)."""
+    from asc.report.rows import pooling_key
 
     tuned = df[df["stage"] == "finetune"]
     kd = tuned.iloc[[0]].assign(teacher="baseline", run_id="kd-run")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asc import results
+from asc.report import results
 
 
 def row(run_id: str, **kw) -> dict:

@@ -1,5 +1,5 @@
 """Paths resolve once, from the folder asc was started in (or ``paths.root``), whatever ``hydra.job.chdir``,
-``hydra.run.dir`` or ``hydra.sweep.dir`` say; run and sweep folders are unique per invocation (asc/invocation.py).
+``hydra.run.dir`` or ``hydra.sweep.dir`` say; run and sweep folders are unique per invocation (asc/app/invocation.py).
 Each test runs the CLI from a temporary folder with relative paths, as a user does."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Frozen(datetime.datetime):
         return cls(2026, 1, 2, 3, 4, 5)
 
 hydra_utils.datetime = Frozen
-from asc.cli import main
+from asc.app.cli import main
 main()
 """
 
@@ -70,7 +70,7 @@ def test_paths_resolve_from_the_start_folder(tmp_path, hydra):
 def test_paths_root_and_relative_inputs_under_chdir(tmp_path):
     from model_fixtures import randomised_model
 
-    from asc.model import save_model
+    from asc.nets.model import save_model
 
     save_model(randomised_model(), tmp_path / "mine.pt")
     out = asc(
@@ -132,8 +132,8 @@ def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path):
 
 @pytest.mark.parametrize("setting", ["hydra.run.dir", "hydra.sweep.dir"])
 def test_one_fixed_run_folder_for_two_jobs_at_once_is_refused(tmp_path, setting):
-    from asc.invocation import RUN_LOCK
-    from asc.locks import hold
+    from asc.app.invocation import RUN_LOCK
+    from asc.core.locks import hold
 
     multirun = setting == "hydra.sweep.dir"
     job_dir = tmp_path / "fixed" / ("0" if multirun else "")

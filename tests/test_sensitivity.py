@@ -1,17 +1,17 @@
 """Issue 27 §4, sensitivity scans: a `runs` block's ``sensitivity: [ratios]`` prunes each layer set alone at each
 ratio per criterion (asc/prune/sensitivity.py); the report's table and figure of such rows
-(asc/tables_sensitivity.py, asc/figures/sensitivity.py), written only where the rows hold a scan."""
+(asc/report/tables_sensitivity.py, asc/report/figures/sensitivity.py), written only where the rows hold a scan."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from asc import results
-from asc.errors import ConfigError
-from asc.plan import make_plan
-from asc.results import MissingResultsError
-from asc.validate import validate
+from asc.core.errors import ConfigError
+from asc.pipeline.plan import make_plan
+from asc.pipeline.validate import validate
+from asc.report import results
+from asc.report.results import MissingResultsError
 from tests.config_fixtures import composed
 
 SCAN = "runs=[{criteria:[l1],layer_sets:null,fractions:[1.0],sensitivity:[0.25,0.5]}]"
@@ -71,7 +71,7 @@ def test_a_selected_prune_config_is_scanned_over_its_own_layers() -> None:
 def test_a_scan_asc_cannot_run_is_refused_at_planning_in_one_line(overrides, says) -> None:
     with pytest.raises(ConfigError) as err:
         cfg = composed(*overrides)
-        validate(cfg)  # asc/validate.py, before planning (asc.sweep, asc.cli)
+        validate(cfg)  # asc/pipeline/validate.py, before planning (asc.app.sweep, asc.app.cli)
         make_plan(cfg)
     assert says in str(err.value) and "\n" not in str(err.value)
 
@@ -114,7 +114,7 @@ def scan_rows(repeats: int = 2) -> pd.DataFrame:
 
 
 def test_the_table_has_a_line_per_criterion_layer_set_and_ratio_with_mean_and_std() -> None:
-    from asc.tables_sensitivity import sensitivity_table
+    from asc.report.tables_sensitivity import sensitivity_table
 
     table = sensitivity_table(results.with_ratio_labels(scan_rows()))  # "l1 25%" labels are undone
     assert list(table.columns) == [
@@ -142,7 +142,7 @@ def test_the_table_has_a_line_per_criterion_layer_set_and_ratio_with_mean_and_st
 
 
 def test_rows_without_a_scan_have_no_table() -> None:
-    from asc.tables_sensitivity import sensitivity_rows
+    from asc.report.tables_sensitivity import sensitivity_rows
 
     one_ratio = scan_rows()
     one_ratio = one_ratio[one_ratio["ratio"].isna() | (one_ratio["ratio"] == 0.25)]
@@ -151,8 +151,8 @@ def test_rows_without_a_scan_have_no_table() -> None:
 
 
 def test_the_figure_and_the_report_write_the_scan(tmp_path) -> None:
-    from asc.figures.sensitivity import sensitivity_figure
-    from asc.report import write_report
+    from asc.report.figures.sensitivity import sensitivity_figure
+    from asc.report.write import write_report
 
     paths = sensitivity_figure(scan_rows(), tmp_path / "fig" / "sensitivity")
     assert [p.name for p in paths] == ["sensitivity.png", "sensitivity.pdf"]
@@ -167,7 +167,7 @@ def test_the_figure_and_the_report_write_the_scan(tmp_path) -> None:
 def test_the_figure_has_a_panel_per_layer_set_a_line_per_criterion_and_params_then_macs() -> None:
     from matplotlib import pyplot as plt
 
-    from asc.figures.sensitivity import draw_sensitivity
+    from asc.report.figures.sensitivity import draw_sensitivity
 
     fig = draw_sensitivity(scan_rows())
     try:

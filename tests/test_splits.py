@@ -1,4 +1,4 @@
-"""asc/splits.py: each fold held once, its splits views of it, with the values and rows the copies had."""
+"""asc/frontend/splits.py: each fold held once, its splits views of it, with the values and rows the copies had."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from feature_fixtures import one_expression, same_bits, write_split
 
 from asc.data import tau
-from asc.splits import load_splits
+from asc.frontend.splits import load_splits
 
 
 def make_store(tmp_path: Path) -> tuple[Path, Path, dict[str, np.ndarray], pd.DataFrame]:

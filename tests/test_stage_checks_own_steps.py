@@ -1,11 +1,11 @@
-"""Invariant: each stage's ``check`` answers for its own steps only (asc/chain.py's contract), on the demo's plan."""
+"""Invariant: each stage's ``check`` answers for its own steps only (asc/pipeline/chain.py's contract), on the demo's plan."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from asc.chain import CHAIN
-from asc.plan import by_stage, make_plan
+from asc.pipeline.chain import CHAIN
+from asc.pipeline.plan import by_stage, make_plan
 from tests.config_fixtures import composed
 
 

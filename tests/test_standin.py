@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from asc.data import tau
+from asc.data.feature_arrays import load_split
 from asc.data.standin import MIN_SCALE, expected_counts, plan_standin, render_features, write_standin
 from asc.data.tau import SCENES
-from asc.feature_arrays import load_split
 
 SCALE = 0.05
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from asc.store import MANIFEST, Store, config_key
+from asc.pipeline.store import MANIFEST, Store, config_key
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -35,7 +35,7 @@ def test_build_once_then_up_to_date(tmp_path: Path, caplog: pytest.LogCaptureFix
     art = store.artifact("train", config)
     assert art.path == tmp_path / "train" / art.key and not art.done
     builder = Counting({"accuracy": 0.5})
-    with caplog.at_level(logging.INFO, logger="asc.store"):
+    with caplog.at_level(logging.INFO, logger="asc.pipeline.store"):
         assert store.build(art, builder, config=config, describe="demo") == art
     assert builder.calls == 1
     assert art.done and (art.path / "out.txt").read_text() == "payload"
@@ -47,7 +47,7 @@ def test_build_once_then_up_to_date(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert "built in" in caplog.text
 
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="asc.store"):
+    with caplog.at_level(logging.INFO, logger="asc.pipeline.store"):
         store.build(art, builder, config=config)
     assert builder.calls == 1
     assert "up to date" in caplog.text
@@ -91,7 +91,7 @@ def test_failed_build_leaves_only_a_partial_that_the_next_build_resumes(
         seen.append((work / "last.pt").read_text())
         return {}
 
-    with caplog.at_level(logging.INFO, logger="asc.store"):
+    with caplog.at_level(logging.INFO, logger="asc.pipeline.store"):
         store.build(art, resume)
     assert seen == ["epoch 2"]
     assert "resuming" in caplog.text

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asc import compare, tables
-from asc.cost_views import cost_points
-from asc.results import normalize
-from asc.tables_devices import NOT_LIKE_NOTE, per_device_table
+from asc.report import compare, tables
+from asc.report.cost_views import cost_points
+from asc.report.results import normalize
+from asc.report.tables_devices import NOT_LIKE_NOTE, per_device_table
 from tests.test_compare import baseline, run
 
 

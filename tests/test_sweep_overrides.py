@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from asc.cli import per_job_overrides
+from asc.app.cli import per_job_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,10 +101,10 @@ def test_every_combination_is_checked_before_any_job_starts() -> None:
     before the first job runs (Hydra alone launches the good jobs first); a good sweep passes, job by job."""
     from hydra import initialize_config_dir
 
-    from asc.cli import check_recipe_choices
-    from asc.config_files import CONF_DIR
-    from asc.errors import ConfigError
-    from asc.sweep import BASIC_SWEEPER, check_sweep, jobs
+    from asc.app.cli import check_recipe_choices
+    from asc.app.sweep import BASIC_SWEEPER, check_sweep, jobs
+    from asc.core.config_files import CONF_DIR
+    from asc.core.errors import ConfigError
 
     task = per_job_overrides(["-m", "prune=l1,cosine", "prune.ratio=0.3", "dry_run=true"])[1:]
     assert jobs(task) == [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from asc.results import MissingResultsError, normalize
-from asc.tables_devices import per_device_table
+from asc.report.results import MissingResultsError, normalize
+from asc.report.tables_devices import per_device_table
 
 
 def rows() -> pd.DataFrame:

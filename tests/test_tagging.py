@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from asc.errors import ConfigError
-from asc.losses import per_model_loss
-from asc.model import build_model
-from asc.sampling import balanced_order, epoch_order
-from asc.tagging_metrics import d_prime, mean_average_precision, tagging_metrics
-from asc.tasks import SCENES, TAGGING, task_of, task_of_rows
-from asc.train import Recipe, Run, train_many
+from asc.core.errors import ConfigError
+from asc.data.tasks import SCENES, TAGGING, task_of, task_of_rows
+from asc.nets.model import build_model
+from asc.training.losses import per_model_loss
+from asc.training.sampling import balanced_order, epoch_order
+from asc.training.tagging_metrics import d_prime, mean_average_precision, tagging_metrics
+from asc.training.train import Recipe, Run, train_many
 
 PROBS = np.array(
     [
@@ -164,7 +164,7 @@ def _tagging_results():
 
 
 def test_statistics_and_tables_work_on_map_as_on_accuracy() -> None:
-    from asc import compare, tables
+    from asc.report import compare, tables
 
     df = _tagging_results()
     comp = compare.comparisons(df)
@@ -190,7 +190,7 @@ def test_statistics_and_tables_work_on_map_as_on_accuracy() -> None:
 
 
 def test_figures_draw_map(tmp_path: Path) -> None:
-    from asc.figures.accuracy import fig3_layer_sets, fig6_fractions
+    from asc.report.figures.accuracy import fig3_layer_sets, fig6_fractions
 
     df = _tagging_results()
     for fig in (fig3_layer_sets, fig6_fractions):
@@ -199,8 +199,8 @@ def test_figures_draw_map(tmp_path: Path) -> None:
 
 
 def test_a_tagging_row_holds_the_task_metrics(tmp_path: Path) -> None:
-    from asc.results_check import check_results_table
-    from asc.rows import make_row
+    from asc.report.results_check import check_results_table
+    from asc.report.rows import make_row
 
     scores = tagging_metrics(PROBS, TARGETS)
     counts = {"params_torch": 10, "params_keras": 10, "macs": 100}

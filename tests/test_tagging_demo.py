@@ -12,10 +12,10 @@ import torch
 
 from asc.data.audioset_hdf5 import check_file
 from asc.data.tagging_demo import generate
-from asc.model import build_model
-from asc.tagging_metrics import tagging_metrics
-from asc.tasks import TAGGING
-from asc.train import Recipe, Run, train_many
+from asc.data.tasks import TAGGING
+from asc.nets.model import build_model
+from asc.training.tagging_metrics import tagging_metrics
+from asc.training.train import Recipe, Run, train_many
 
 CFG = {
     "seed": 0,

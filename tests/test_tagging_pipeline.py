@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from config_fixtures import composed
 
+from asc.core.errors import ConfigError, InputError
 from asc.data.h5_clips import read_index, split_validation, targets, waveforms
-from asc.errors import ConfigError, InputError
-from asc.plan import check_plan, make_plan
-from asc.stages import index
-from asc.validate import validate
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.stages import index
+from asc.pipeline.validate import validate
 
 
 def write_packed(

@@ -13,9 +13,9 @@ import soundfile as sf
 import yaml
 from http_fixtures import Faults, FileServer, make_zip, md5
 
+from asc.core.errors import InputError
 from asc.data import demo, standin, tau2022
 from asc.data.prepare import prepare_tau
-from asc.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 TOP = "TAU-urban-acoustic-scenes-2022-mobile-development"

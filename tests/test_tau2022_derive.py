@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from asc.core.errors import InputError
 from asc.data import tau, tau2022
 from asc.data.tau2022_derive import derive_1s, verify_against_official
-from asc.errors import InputError
 
 SR = 1000  # a low rate keeps the files small; the cut is the same at 44.1 kHz
 

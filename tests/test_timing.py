@@ -10,8 +10,8 @@ import torch
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
-from asc import latency, timing
-from asc.model import save_model
+from asc.deploy import latency, timing
+from asc.nets.model import save_model
 
 TINY = {"widths": [2, 3, 2], "input_shape": [20, 40], "pools": [None, [2, 2], [5, 4]], "dense": 4}
 has_onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))
@@ -65,7 +65,7 @@ def test_keras_and_onnx_files(tmp_path, capsys):
     write_keras_h5(h5, keras_layers(randomised_model(TINY)))
     files = [str(h5)]
     if has_onnx:
-        from asc.export import export_onnx
+        from asc.deploy.export import export_onnx
 
         model = randomised_model(TINY)
         files.append(str(export_onnx(model, tmp_path / "m.onnx", exporter="torchscript")))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from asc import tracking
-from asc.errors import ConfigError
-from asc.provenance import provenance
+from asc.core.errors import ConfigError
+from asc.core.provenance import provenance
+from asc.report import tracking
 
 HISTORY = [
     {"epoch": 1, "loss": 2.0, "select_acc": 0.3, "seconds": 1.5},
@@ -98,7 +98,7 @@ def test_check_names_the_value_and_the_install_command(tmp_path, monkeypatch):
 def test_validation_checks_tracking(tmp_path):
     from test_config import composed
 
-    from asc.validate import validate
+    from asc.pipeline.validate import validate
 
     cfg = composed("tracking=mlflow", "tracking.experiment=''")
     with pytest.raises(ConfigError, match="tracking.experiment"):
@@ -133,7 +133,7 @@ def test_mlflow_one_run_per_artifact(tmp_path):
 
 @needs_mlflow
 def test_a_multirun_creates_the_store_before_its_jobs(tmp_path):
-    from asc.cli import ReportAfterMultirun
+    from asc.app.cli import ReportAfterMultirun
 
     config = OmegaConf.create(cfg_for(tmp_path, "mlflow", uri=None, experiment="sweep") | {"dry_run": False})
     ReportAfterMultirun().on_multirun_start(config)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from asc.checks import NonFiniteError
-from asc.evaluate import metrics, predict, predict_many
-from asc.model import build_model
-from asc.train import Recipe, Run, train_many
+from asc.core.checks import NonFiniteError
+from asc.nets.model import build_model
+from asc.training.evaluate import metrics, predict, predict_many
+from asc.training.train import Recipe, Run, train_many
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 500]}
 RECIPE = Recipe(epochs=3, batch_size=8, lr=1e-3, adam_eps=1e-7, select_after=0)
@@ -67,7 +67,7 @@ def test_resume_after_interruption_ends_with_the_same_weights(
     ckpt = torch.load(tmp_path / "B" / "last.pt", weights_only=True)
     assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
 
-    with caplog.at_level(logging.INFO, logger="asc.train"):
+    with caplog.at_level(logging.INFO, logger="asc.training.train"):
         resumed, resumed_history = run(data, tmp_path / "B")  # a fresh model object, same seed
     assert "resuming" in caplog.text and "after epoch 2/3" in caplog.text
     assert [h["epoch"] for h in resumed_history["history"]] == [1, 2, 3]

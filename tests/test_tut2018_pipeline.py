@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 from config_fixtures import composed
 
-from asc.cli import run
+from asc.app.cli import run
+from asc.core.errors import InputError
 from asc.data import tut2018
-from asc.errors import InputError
-from asc.plan import check_plan, make_plan
-from asc.validate import validate
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.validate import validate
 
 
 def tut_folder(root: Path, channels: int = 2) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from asc.plan import make_plan
+from asc.pipeline.plan import make_plan
 from tests.config_fixtures import composed
 
 STAGES = ("dataset", "index", "features", "train")
@@ -60,7 +60,7 @@ def test_a_complete_folder_is_keyed_by_content_even_with_download_left_on(
 
 
 def test_rows_of_two_folders_never_pool(tiny_demo: Path, tmp_path: Path) -> None:
-    from asc.stages.dataset import results_label
+    from asc.pipeline.stages.dataset import results_label
 
     other = shutil.copytree(tiny_demo, tmp_path / "other")
     fold = other / "evaluation_setup" / "fold1_train.csv"

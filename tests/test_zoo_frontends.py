@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from asc.features import EPS, FrontEnd, LogMel
-from asc.stages.features import frames_per_clip
+from asc.frontend.features import EPS, FrontEnd, LogMel
+from asc.pipeline.stages.features import frames_per_clip
 
 CLIPS = {"panns64": 10.0, "vggish64": 10.0, "dcase2024": 1.0, "efficientat128": 10.0}
 
@@ -63,7 +63,7 @@ def test_against_librosa_melspectrogram(repo_root, name, htk, norm, compress):
 
 
 def test_mel_domain_bank_peaks_at_band_centres(repo_root):
-    from asc.features import mel_matrix
+    from asc.frontend.features import mel_matrix
 
     cfg = _frontend(repo_root, "vggish64")
     bank = mel_matrix(FrontEnd.from_config(cfg))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from asc.dryrun import training_mode
 from asc.nets.checkpoint import load
+from asc.pipeline.dryrun import training_mode
 from tests.config_fixtures import composed
 
 TINY = [

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from asc import nets
-from asc.config_effects import check_effects
-from asc.errors import ConfigError, InputError
-from asc.plan import check_plan, make_plan
-from asc.validate import validate
+from asc.core.errors import ConfigError, InputError
+from asc.pipeline.config_effects import check_effects
+from asc.pipeline.plan import check_plan, make_plan
+from asc.pipeline.validate import validate
 from tests.config_fixtures import composed
 
 CNN10 = ["model=panns_cnn10", "model.widths=[4,4,8,8]"]
@@ -47,7 +47,7 @@ def test_init_from_with_other_shapes_is_refused_at_planning_naming_the_layer(tmp
 def test_the_model_override_stays_moot_for_a_dcase_file(tmp_path: Path) -> None:
     from model_fixtures import randomised_model
 
-    from asc.model import save_model
+    from asc.nets.model import save_model
 
     save_model(randomised_model(), tmp_path / "m.pt")
     given = [f"train.init_from={tmp_path / 'm.pt'}", "model=dcase21"]

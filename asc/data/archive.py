@@ -20,10 +20,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
-from asc.atomic import sweep_stale_temps, temp_path
-from asc.disk import explain_full_disk
-from asc.locks import hold
-from asc.progress import progress_bar, show_progress
+from asc.core.atomic import sweep_stale_temps, temp_path
+from asc.core.disk import explain_full_disk
+from asc.core.locks import hold
+from asc.core.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class UnsafeArchiveError(ValueError):
 
 
 def file_lock(path: Path) -> AbstractContextManager:
-    """The one place the data layer makes an inter-process lock (downloads and extraction): asc.locks' lock
+    """The one place the data layer makes an inter-process lock (downloads and extraction): asc.core.locks' lock
     file, which names its holder while others wait and survives a dead holder on a shared filesystem (NFS).
     The folder is created so that the lock file can be."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def _is_plain_file(path: Path, size: int) -> bool:
 
 def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path) -> None:
     """Write one member under a fresh temp name and rename it to ``out``. The temp file is created new
-    (O_EXCL, O_NOFOLLOW) under a name no other process can guess (asc.atomic.temp_path), so a link planted in the
+    (O_EXCL, O_NOFOLLOW) under a name no other process can guess (asc.core.atomic.temp_path), so a link planted in the
     dataset folder is never written through; a killed run's leftover is swept by the next extraction."""
     out.with_name(f".{out.name}.extracting").unlink(missing_ok=True)  # the fixed temp name of older versions
     tmp = temp_path(out)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asc.errors import InputError
+from asc.core.errors import InputError
 
 CLASSES = 527
 SAMPLE_RATE = 32000

@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from asc.atomic import atomic_path
+from asc.core.atomic import atomic_path
+from asc.core.errors import ConfigError
+from asc.core.process import die_with_parent
+from asc.core.progress import progress_bar, show_progress
 from asc.data import tau, tau2022
 from asc.data.tau import SCENES
-from asc.errors import ConfigError
-from asc.process import die_with_parent
-from asc.progress import progress_bar, show_progress
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ published archive (``meta/esc50.csv``: filename, fold, target, category, esc10, 
 44.1 kHz mono). The fold held out for testing is ``dataset.fold`` (1-5); 5-fold cross-validation runs every fold.
 
 The declarations of this set live here (counts, sample rate, the metadata file); the index and its integrity
-checks raise :class:`~asc.errors.InputError` in one line naming the file and what differs, before any training.
+checks raise :class:`~asc.core.errors.InputError` in one line naming the file and what differs, before any training.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from asc.errors import ConfigError, InputError
+from asc.core.errors import ConfigError, InputError
 
 METADATA = "meta/esc50.csv"
 AUDIO = "audio"

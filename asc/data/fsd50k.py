@@ -2,7 +2,7 @@
 ontology, multi-label. ``FSD50K.ground_truth/``: ``vocabulary.csv`` (index, label, mid; no header), ``dev.csv``
 (fname, labels, mids, split ∈ train | val) and ``eval.csv`` (fname, labels, mids); audio in
 ``FSD50K.dev_audio/`` and ``FSD50K.eval_audio/`` (44.1 kHz mono, 0.3-30 s). The official split: train (36,796),
-val (4,170), eval (10,231). The task is tagging (asc.tasks): targets are (N, 200) 0/1.
+val (4,170), eval (10,231). The task is tagging (asc.data.tasks): targets are (N, 200) 0/1.
 
 Through the pipeline (asc.data.layouts): index rows ``filename`` (``FSD50K.dev_audio/<fname>.wav``), ``labels``
 (class numbers in vocabulary.csv's order joined by ``;``, as asc/data/h5_clips.py's) and ``split`` (train, val
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asc.errors import ConfigError, InputError
+from asc.core.errors import ConfigError, InputError
 
 GROUND_TRUTH = "FSD50K.ground_truth"
 AUDIO = {"dev": "FSD50K.dev_audio", "eval": "FSD50K.eval_audio"}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asc.errors import InputError
+from asc.core.errors import InputError
 
 EVALUATE_FILES = ("eval", "evaluate")  # the dataset.files entries that hold the evaluation fold
 VALIDATION_METHODS = ("random",)
@@ -34,7 +34,7 @@ def fold_of(entry: str) -> str:
 
 def check_files(files: Mapping[str, Any]) -> None:
     """``dataset.files`` names one evaluation file and at least one training file (ConfigError otherwise)."""
-    from asc.errors import ConfigError
+    from asc.core.errors import ConfigError
 
     folds = [fold_of(str(k)) for k in files]
     if folds.count("evaluate") != 1 or "train" not in folds:

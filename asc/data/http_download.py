@@ -16,10 +16,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from asc.core.disk import explain_full_disk
+from asc.core.progress import progress_bar
 from asc.data import checksums
 from asc.data.checksums import Archive
-from asc.disk import explain_full_disk
-from asc.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, ov
                 f"{url}: server announces {length} bytes, expected {a.bytes - offset} ({a.name} has {a.bytes} "
                 f"bytes); wrong URL or stale size table?"
             )
-        # A full disk or quota is no network fault to retry: one line naming the folder (asc.disk).
+        # A full disk or quota is no network fault to retry: one line naming the folder (asc.core.disk).
         with (
             explain_full_disk(part.parent, f"the download {part.name}", need=a.bytes - offset),
             open(part, "ab" if offset else "wb") as f,

@@ -7,7 +7,7 @@ A kind answers everything that differs between datasets before and while they ar
 - ``pieces(d)``: clips per recording (1 for 10-s sets, 10 for the 1-s TAU 2022 layout and its variants);
 - ``fold_table(d)``: the folds, where they can be known before anything is built (None: not there yet);
 - ``train_clips(d)``: fold1_train's clips before the index exists (for estimates);
-- ``check_options(d)``: the kind's own config values (one-line :class:`~asc.errors.ConfigError`);
+- ``check_options(d)``: the kind's own config values (one-line :class:`~asc.core.errors.ConfigError`);
 - ``build(d, work, runtime)``: make a generated set in ``work``.
 
 A config names its kind with ``kind:`` (conf/dataset/*.yaml); a config of the user's own without it is a TAU
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from asc.values import fail, integer, listed, number
+from asc.core.values import fail, integer, listed, number
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,5 +1,5 @@
 """The datasets beyond TAU 2020/2022 and the generated sets, each declared once: where its index lives, how a
-complete copy is recognised, which task it poses (asc.tasks), whether it can be downloaded, and what keys it.
+complete copy is recognised, which task it poses (asc.data.tasks), whether it can be downloaded, and what keys it.
 
 A dataset config names its layout (``dataset.layout``: esc50 | tut2018 | fsd50k | audioset_hdf5); the dataset
 stage asks the :class:`Layout` (download or not, check at planning, key), never the dataset's name. Torch-free.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asc.errors import ConfigError, InputError
+from asc.core.errors import ConfigError, InputError
 
 
 def _read_esc50(root: Path) -> Any:
@@ -110,7 +110,7 @@ def _check_audioset(d: Mapping[str, Any]) -> None:
 
 def _listing_key(layout: Layout, d: Mapping[str, Any]) -> dict[str, Any]:
     """The SHA-256 of each metadata file and a listing (relative path, size) of every other file."""
-    from asc.fingerprint import file_digest
+    from asc.data.fingerprint import file_digest
 
     root = Path(d["root"])
     meta = {m: file_digest(root / m) for m in layout.metadata if (root / m).is_file()}

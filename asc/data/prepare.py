@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asc.core.disk import DATASET_FIX, Need, check_disk, feature_bytes
 from asc.data.archive import _plan, extract, file_lock, is_extracted
 from asc.data.checksums import Archive, resumable_bytes
 from asc.data.tau import REQUIRED, read_table
 from asc.data.zenodo import archives_from_config, fetch
-from asc.disk import DATASET_FIX, Need, check_disk, feature_bytes
 
 log = logging.getLogger(__name__)
 

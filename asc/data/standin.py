@@ -4,7 +4,7 @@ A features-only dataset in two steps of the chain. The dataset stage writes the 
 without audio (meta.csv, evaluation_setup/fold1_*.csv: :func:`write_standin`) at the real sizes — 13,962
 fold1_train and 2,968 fold1_evaluate clips, ``scale`` shrinks both — so the index stage draws its validation
 hold-out from it as from TAU. The features stage then renders, instead of decoding WAVs, exactly the files
-:func:`asc.features.build_features` writes (:func:`render_features`): one float32 array (N, n_mels, frames) per
+:func:`asc.frontend.features.build_features` writes (:func:`render_features`): one float32 array (N, n_mels, frames) per
 fold (train.npy, evaluate.npy), its index rows (train.csv, evaluate.csv) and stats.npz (per-band mean and std
 over fold1_train, the same formula over ``frames`` frames: a stand-in has no 501st frame to include).
 
@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asc.atomic import atomic_path, atomic_write_text
-from asc.checks import require_finite
+from asc.core.atomic import atomic_path, atomic_write_text
+from asc.core.checks import require_finite
+from asc.core.errors import ConfigError
+from asc.core.progress import progress_bar, show_progress
+from asc.data.feature_arrays import write_npy
 from asc.data.tau import SCENES, write_metadata
 from asc.data.tau2022 import PIECES, piece_name, write_splits
-from asc.errors import ConfigError
-from asc.feature_arrays import write_npy
-from asc.progress import progress_bar, show_progress
 
 CITIES = [
     "barcelona",

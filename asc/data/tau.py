@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asc.atomic import atomic_path
+from asc.core.atomic import atomic_path
+from asc.core.errors import InputError
 from asc.data.tau_metadata import COLUMNS, CsvFormatError, MetadataError, check_folds, read_table
-from asc.errors import InputError
 
 __all__ = ["COLUMNS", "CsvFormatError", "MetadataError", "read_folds", "read_table"]
 

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from asc.atomic import atomic_write_text
+from asc.core.atomic import atomic_write_text
+from asc.core.errors import InputError
 from asc.data import tau
-from asc.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +227,10 @@ def official_split(
 def write_splits(train: pd.DataFrame, dest: str | Path, *, seed: int = 0) -> dict[str, int]:
     """Split files in the official format for a generated set (the demo, the stand-in): nested subsets of
     5/10/25/50/100 % of fold1_train's recordings, stratified by scene and device like the published ones
-    (:func:`asc.fractions.nested_fractions` on the recordings), each listing all ten 1-s pieces of its
+    (:func:`asc.data.fractions.nested_fractions` on the recordings), each listing all ten 1-s pieces of its
     recordings (a 10-s set's clips are its recordings). ``train``: fold1_train rows (filename, scene, device).
     Returns the clips per split."""
-    from asc.fractions import nested_fractions
+    from asc.data.fractions import nested_fractions
 
     recs = pd.DataFrame(
         {

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from asc.atomic import atomic_path
+from asc.core.atomic import atomic_path
+from asc.core.errors import InputError
 from asc.data import tau, tau2022
-from asc.errors import InputError
 
 
 def derive_1s(source: str | Path, dest: str | Path, *, sample_rate: int = 44100) -> dict[str, int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from asc.errors import InputError
+from asc.core.errors import InputError
 
 # The columns each metadata file must have (docs: TAU file list); more columns are allowed.
 COLUMNS = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asc.errors import ConfigError, InputError
+from asc.core.errors import ConfigError, InputError
 
 SETUP = "evaluation_setup"
 LISTS = {"train": f"{SETUP}/fold1_train.txt", "evaluate": f"{SETUP}/fold1_evaluate.txt"}

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asc.core.disk import human_bytes
+from asc.core.progress import show_progress
 from asc.data import checksums
 from asc.data.archive import file_lock
 from asc.data.checksums import Archive
 from asc.data.http_download import DownloadError, byte_bar, download_archive
-from asc.disk import human_bytes
-from asc.progress import show_progress
 
 log = logging.getLogger(__name__)
 

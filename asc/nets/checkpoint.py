@@ -1,11 +1,11 @@
 """Checkpoints of zoo networks that load safely, and a user's pretrained weights.
 
 An asc checkpoint holds the architecture (``architecture``: the family name, ``arguments``: its constructor
-keywords), the pruning history (a list, empty when unpruned; written by asc/prune/history.py and replayed with its
+keywords), the pruning history (a list, empty when unpruned; written by asc/nets/history.py and replayed with its
 ``replay(model, history)`` on the rebuilt network) and the weights. :func:`load` reads it with
 ``torch.load(weights_only=True)`` — no pickled code runs — rebuilds the network, replays the history and loads the
 weights; a history or state dict that does not fit is refused in one line (ValueError). Checkpoints of the
-DCASE21/22 family written by asc/model.py (``spec`` + ``state_dict``) load as before.
+DCASE21/22 family written by asc/nets/model.py (``spec`` + ``state_dict``) load as before.
 
 :func:`read_pretrained` takes, for ``train.init_from``: a PANNs checkpoint (``{'model': state_dict}``, its
 torchlibrosa ``spectrogram_extractor.*`` / ``logmel_extractor.*`` constants dropped: asc computes the features), a
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asc.atomic import atomic_path
+from asc.core.atomic import atomic_path
 from asc.nets import build, family_of, plain
 
 FORMAT = "asc-net-1"
@@ -62,11 +62,11 @@ def save(
 def load(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """(network, everything else) from a checkpoint of :func:`save` (or asc/model.py's DCASE format)."""
+    """(network, everything else) from a checkpoint of :func:`save` (or asc/nets/model.py's DCASE format)."""
     path = Path(path)
     blob = torch.load(path, map_location=map_location, weights_only=True)
     if isinstance(blob, dict) and "spec" in blob and "state_dict" in blob:
-        from asc.model import load_model
+        from asc.nets.model import load_model
 
         return load_model(path, map_location)
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
@@ -94,11 +94,11 @@ def example_input(spec: Mapping[str, Any]) -> torch.Tensor:
 
 
 def rebuild(spec: Mapping[str, Any], history: Sequence, *, what: str) -> torch.nn.Module:
-    """The network of ``spec`` with the pruning ``history`` replayed (asc/prune/history.py; imported only when
+    """The network of ``spec`` with the pruning ``history`` replayed (asc/nets/history.py; imported only when
     the history is not empty); ValueError in one line when the history does not fit the architecture."""
     model = build(spec)
     if history:
-        from asc.prune.history import replay
+        from asc.nets.history import replay
 
         try:
             replay(model, history, example_input(spec))
@@ -167,7 +167,7 @@ def _torch_state(path: Path) -> dict[str, torch.Tensor]:
             )
         blob = blob["state_dict"]
     elif isinstance(blob, dict) and "state_dict" in blob and "spec" in blob:
-        blob = blob["state_dict"]  # asc/model.py's DCASE checkpoint
+        blob = blob["state_dict"]  # asc/nets/model.py's DCASE checkpoint
     elif isinstance(blob, dict) and isinstance(blob.get("model"), Mapping):
         blob = blob["model"]  # PANNs: {'model': state_dict, ...}
     if not isinstance(blob, Mapping) or not all(isinstance(v, torch.Tensor) for v in blob.values()):

@@ -1,4 +1,4 @@
-"""Costs of any zoo network, in the columns the DCASE family's rows carry (asc/complexity.py): ``params_torch``
+"""Costs of any zoo network, in the columns the DCASE family's rows carry (asc/nets/complexity.py): ``params_torch``
 (``parameters()``), ``params_keras`` (trainable parameters + BatchNorm moving statistics, Keras' count, which the
 DCASE memory rules use) and ``macs`` per clip. MACs are ``torch.utils.flop_counter.FlopCounterMode``'s FLOPs // 2
 on one (1, mel, frames) input (convolutions, matrix products; no BN, pooling or activations), the general
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from asc.complexity import parameter_counts
+from asc.nets.complexity import parameter_counts
 
 
 @torch.no_grad()
@@ -51,13 +51,13 @@ def front_end_macs(features: Mapping[str, Any]) -> int:
 
 
 def count(model: nn.Module, cfg: Mapping[str, Any]) -> dict[str, int]:
-    """The cost columns of ``model`` in a job of ``cfg``: the DCASE family's analytic count (asc/complexity.py),
+    """The cost columns of ``model`` in a job of ``cfg``: the DCASE family's analytic count (asc/nets/complexity.py),
     any other network's by :func:`complexity` on the input the model and features configs give."""
-    from asc.model import BaselineCNN
     from asc.nets.families import input_shape_of
+    from asc.nets.model import BaselineCNN
 
     if isinstance(model, BaselineCNN):
-        from asc.complexity import complexity as dcase_complexity
+        from asc.nets.complexity import complexity as dcase_complexity
 
         return dcase_complexity(model)
     return complexity(model, input_shape_of(cfg["model"], cfg["features"]))

@@ -1,6 +1,6 @@
-"""The DCASE 2021/2022 Task 1 baseline CNN family (``model=dcase21``, ``model=dcase22``): asc/model.py's
-:class:`~asc.model.BaselineCNN`, unchanged (its numbers, checkpoint keys, exact hand surgery, Keras row mapping and
-fused training stay where they are). Layer table and sources: asc/model.py, docs/dcase2021_baseline.md,
+"""The DCASE 2021/2022 Task 1 baseline CNN family (``model=dcase21``, ``model=dcase22``): asc/nets/model.py's
+:class:`~asc.nets.model.BaselineCNN`, unchanged (its numbers, checkpoint keys, exact hand surgery, Keras row mapping and
+fused training stay where they are). Layer table and sources: asc/nets/model.py, docs/dcase2021_baseline.md,
 docs/tau2022_mobile.md §5.
 
 | layer | DCASE 2021 (40 × 500 input) | params (torch / Keras) |
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from asc.model import DEFAULT_SPEC, BaselineCNN, build_model, conv_names
+from asc.nets.model import DEFAULT_SPEC, BaselineCNN, build_model, conv_names
 
 __all__ = ["DEFAULT_SPEC", "BaselineCNN", "build", "conv_names"]
 
 
 def build(**spec: Any) -> BaselineCNN:
-    """The network of a ``model=dcase21|dcase22`` config node (its keys are asc/model.py's spec)."""
+    """The network of a ``model=dcase21|dcase22`` config node (its keys are asc/nets/model.py's spec)."""
     return build_model(spec)

@@ -23,14 +23,14 @@ class Family:
     ``constructor`` is ``module:callable`` under asc.nets (imported lazily); ``front_end`` the name of the
     ``conf/features/<name>.yaml`` its published inputs come from; ``input_shape`` the published input (mel bands,
     frames) — the network built takes :func:`input_shape_of` (the model config's ``input_shape`` where the family
-    has that option, else the features config's n_mels × frames), checked by :func:`check_input`; ``fusable``: same-shape networks train fused (asc/fused.py); ``exact_surgery``: the
+    has that option, else the features config's n_mels × frames), checked by :func:`check_input`; ``fusable``: same-shape networks train fused (asc/training/fused.py); ``exact_surgery``: the
     family keeps asc's hand surgery (asc/prune/surgery.py); ``ignored``: module-path globs never pruned unless asked
     (classifier head, front-end normalisation); ``published_params`` with ``source`` (``published_counts_bn_stats``:
     the published count includes BatchNorm moving statistics, as Keras counts); ``options``: constructor keyword
     → kind (:data:`INT` …), the only keys a ``model`` config node may hold besides ``name``; ``patches``: the
     patch geometry (patch_frames, patch_hop) of a network that scores a clip by the mean of its patches'
     softmaxes (the model config's ``patch_frames`` / ``patch_hop`` override it), which lets it train on patches
-    (``train.examples=patches``, asc/patch_examples.py); None: the network scores whole clips.
+    (``train.examples=patches``, asc/training/patch_examples.py); None: the network scores whole clips.
     """
 
     name: str
@@ -224,7 +224,7 @@ def front_end_input_shape(spec: Mapping[str, Any]) -> tuple[int, int]:
     the network names no front end and has no input_shape (a custom network without ``front_end``)."""
     import yaml
 
-    from asc.config_files import CONF_DIR
+    from asc.core.config_files import CONF_DIR
 
     if spec.get("input_shape") is not None:
         return int(spec["input_shape"][0]), int(spec["input_shape"][1])

@@ -1,13 +1,13 @@
 """Planning checks of a zoo network's ``model`` config node, from its family's declaration (asc/nets/families.py):
 only declared options, each of its declared kind, and an input the features config can feed. Torch-free; the
-DCASE21/22 family keeps its own checks (asc/validate.py), which also read its pools and widths."""
+DCASE21/22 family keeps its own checks (asc/pipeline/validate.py), which also read its pools and widths."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
 from asc.nets.families import ANY, FLOAT, INT, INTS, SHAPE, STR, STRIDES, Family, check_input
 
 
@@ -68,7 +68,7 @@ def check_model(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any
     check_front_end(fam, spec, features)
 
 
-# The features keys that define what one frame of the front end computes (asc/features.py's FrontEnd; its clip
+# The features keys that define what one frame of the front end computes (asc/frontend/features.py's FrontEnd; its clip
 # length (frames, stats_frames), padding and speed/precision knobs are not the network's front end).
 DEFINING = (
     "sample_rate",
@@ -96,7 +96,7 @@ def front_end_differences(fam: Family, spec: Mapping[str, Any], features: Mappin
     takes from the dataset (an interpolation). Reads the yaml file only (torch-free)."""
     from omegaconf import OmegaConf
 
-    from asc.config_files import CONF_DIR
+    from asc.core.config_files import CONF_DIR
 
     name = spec.get("front_end") or fam.front_end
     path = CONF_DIR / "features" / f"{name}.yaml"

@@ -27,7 +27,7 @@ one to one; torch flattens channel-major (c·24 + h·4 + w) where Keras flattens
 Clip-level decision (the authors' scripts): a clip is cut into ``patch_frames``-frame patches every
 ``patch_hop`` frames and its score is the sum of the patches' softmaxes. ``forward`` on a (batch, 64, frames)
 input returns log(mean patch softmax) (one patch: its log-softmax), whose argmax is that decision. The authors
-trained on patches with the clip's label: ``train.examples=patches`` (asc/patch_examples.py, the family's
+trained on patches with the clip's label: ``train.examples=patches`` (asc/training/patch_examples.py, the family's
 ``patches`` geometry; experiment=nystrom_vggish sets it); ``clips`` trains the clip-level output directly.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from asc.model import BaselineCNN
+from asc.nets.model import BaselineCNN
 from asc.prune import given, norms, nystrom  # noqa: F401  (importing registers their criteria)
 from asc.prune import representatives as rep
 from asc.prune.criteria import lookup
@@ -119,7 +119,7 @@ def prune_any(
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Prune ``model`` of ``family`` (an asc.nets Family) with the prune config ``cfg``: the family's exact hand
     surgery when it declares ``exact_surgery`` (the DCASE family: :func:`prune_model`, its numbers and keys
-    unchanged), else dependency-graph surgery (asc/prune/groups.py) traced on ``example_inputs`` with the
+    unchanged), else dependency-graph surgery (asc/nets/groups.py) traced on ``example_inputs`` with the
     family's ``ignored`` layers never pruned. Returns (pruned model, info)."""
     if family.exact_surgery:
         return prune_model(model, cfg)

@@ -2,7 +2,7 @@
 null or absent: no rounding). Issue 27 §4's latency-aware option: CPU convolution kernels (oneDNN, XNNPACK) vectorise
 over blocks of 4, 8 or 16 channels, so a width that is not a multiple of the block may cost the next multiple's time.
 asc does not assume that this lowers latency: the option is plain rounding, keyed (a rounded network is another
-artifact), and the report measures each architecture's latency side by side (asc/latency.py: ``latency.csv`` and
+artifact), and the report measures each architecture's latency side by side (asc/deploy/latency.py: ``latency.csv`` and
 the cost table), which is where a rounding shows whether it pays on the machine at hand.
 
 The count of a ratio criterion (asc/prune/criteria.py's ``n_keep``: n − round-half-up(ratio · n), at least one) is
@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from asc.values import fail, integer
+from asc.core.values import fail, integer
 
 KEY = "round_to_block"  # the criterion option (asc/prune/options.py accepts it on every criterion and checks it)
 OWN_COUNT = (

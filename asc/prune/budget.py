@@ -2,7 +2,7 @@
 
 ``+prune.budget.macs=<int>`` (MACs per clip) or ``+prune.budget.params_kb=<float>`` (parameter memory in KB of 1024
 bytes, Keras' count with BN moving statistics, at ``prune.budget.precision``: fp32, fp16 or int8; the DCASE rule,
-asc/cost.py), with ``prune.budget.scan=<path>``: the results.csv of a sensitivity scan (``asc
+asc/report/cost.py), with ``prune.budget.scan=<path>``: the results.csv of a sensitivity scan (``asc
 experiment=sensitivity``, asc/prune/sensitivity.py) holding this criterion's single-layer scan points. Also on
 ``criteria.<name>.budget`` of a `runs` block.
 
@@ -12,7 +12,7 @@ layer's ratio is raised to its next scanned ratio, the step of least accuracy lo
 saved; a layer's loss is its scan's accuracy at that ratio (mean over the fine-tuned repeats on the largest
 fraction; the accuracy before fine-tuning where the scan has none) less the previous one (the unpruned baseline's
 mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
-count from widths (:func:`dcase_cost`, equal to asc/complexity.py's measured one), the kept counts those of
+count from widths (:func:`dcase_cost`, equal to asc/nets/complexity.py's measured one), the kept counts those of
 asc/prune/criteria.py's ``n_keep``. The chosen ``per_layer_ratio`` (every layer of ``layers``; 0 leaves one
 unpruned) replaces the budget in the criterion config, so it alone enters the artifact key; planning logs it.
 
@@ -31,16 +31,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.model_spec import DEFAULT_SPEC, normalise_spec
+from asc.core.values import choice, fail, integer, number
+from asc.nets.model_spec import DEFAULT_SPEC, normalise_spec
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import to_block
 from asc.prune.options import BUDGET_KEY as KEY  # accepted on every criterion
-from asc.values import choice, fail, integer, number
 
 log = logging.getLogger(__name__)
 
 
-# The DCASE memory rule's units, as asc/cost.py counts them (that module sits on the report floor, above this one).
+# The DCASE memory rule's units, as asc/report/cost.py counts them (that module sits on the report floor, above this one).
 KB = 1024
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
 _SCANS: dict[tuple[Any, ...], tuple[float, dict[str, dict[float, float]]]] = {}
@@ -54,8 +54,8 @@ def kept(width: int, ratio: float) -> int:
 
 
 def dcase_cost(spec: Mapping[str, Any]) -> dict[str, int]:
-    """{"params_keras", "macs"} of the DCASE 2021/2022 baseline of ``spec`` (asc/model_spec.py), from its widths:
-    conv MACs = out H × W × c_out × c_in × k², dense = in × out (no BN, bias or pooling: asc/complexity.py);
+    """{"params_keras", "macs"} of the DCASE 2021/2022 baseline of ``spec`` (asc/nets/model_spec.py), from its widths:
+    conv MACs = out H × W × c_out × c_in × k², dense = in × out (no BN, bias or pooling: asc/nets/complexity.py);
     params = conv weights + bias, BN's 4 per channel, dense weights + bias. The default spec: 46,246 / 286,637,800."""
     s = normalise_spec(dict(spec))
     k, pad = s["kernel"], s["kernel"] // 2
@@ -79,7 +79,7 @@ def _spec(model: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _blank(value: Any) -> bool:
-    """A CSV cell with nothing in it (asc/rows.py reads ``teacher``, ``qat``, ``prune_steps`` the same way)."""
+    """A CSV cell with nothing in it (asc/report/rows.py reads ``teacher``, ``qat``, ``prune_steps`` the same way)."""
     return str(value if value is not None else "").strip().lower() in ("", "nan", "none")
 
 

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import yaml
 
-from asc.errors import InputError
-from asc.fingerprint import file_digest
+from asc.core.errors import InputError
+from asc.data.fingerprint import file_digest
 
 from .criteria import Selection, register
 

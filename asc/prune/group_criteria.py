@@ -2,7 +2,7 @@
 
 A group with one member (an uncoupled conv: every conv of CNN14 or VGGish_Net) is decided by the criterion
 exactly as on that layer alone (asc/prune/criteria.py), so single-layer results carry over unchanged. A coupled
-group (members = the convs whose out-channels it removes, asc/prune/groups.py) is decided by the criterion's kind:
+group (members = the convs whose out-channels it removes, asc/nets/groups.py) is decided by the criterion's kind:
 
 - **Ranking** (l1, l2, fpgm, operator_norm, gm, centrality): each member is scored as a layer of its own, each
   member's scores are min–max scaled to [0, 1], and the group's score is their **mean**; the top
@@ -144,7 +144,7 @@ def select_weights(
 
 
 def select_group(group: Any, name: str, opts: Mapping[str, Any]) -> Selection:
-    """:func:`select_weights` on an asc.prune.groups.Group."""
+    """:func:`select_weights` on an asc.nets.groups.Group."""
     if name not in CRITERIA:
         lookup(name)  # the unknown-criterion error
     sel = select_weights([m.weight() for m in group.members], [m.name for m in group.members], name, opts)

@@ -1,5 +1,5 @@
 """Dependency-graph surgery of a prune config: resolve its layers and ratios on a network's groups
-(asc/prune/groups.py), decide one kept set per group with the criterion (asc/prune/group_criteria.py) on the
+(asc/nets/groups.py), decide one kept set per group with the criterion (asc/prune/group_criteria.py) on the
 unpruned weights, then cut the groups in turn. Also the planning-time check of a config against a network.
 """
 
@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from asc.nets.groups import Group, Network, asked_for, count_macs, filters
 from asc.prune.options import GRAPH_OPTIONS
-
-from .groups import Group, Network, asked_for, count_macs, filters
 
 _NOT_OPTIONS = ("name", "layers", "per_layer_ratio", "dense_mapping", *GRAPH_OPTIONS)
 
@@ -64,7 +63,7 @@ def prune_network(
     """Prune a copy of ``model`` with the plain prune config ``cfg`` (name, layers, ratio, per_layer_ratio, the
     criterion's options); returns (pruned model, info). info: criterion, layers, convs {Cn: path}, groups
     {label: [member names]}, selected {label: the member names prune.layers selects}, kept {member name: kept channels of that layer}, widths {member: kept count},
-    history (asc/prune/history.py), select_s {group: s}, params / macs before and after, and the criterion's
+    history (asc/nets/history.py), select_s {group: s}, params / macs before and after, and the criterion's
     extras by group. The input model is unchanged."""
     from .group_criteria import select_group
 

@@ -1,5 +1,5 @@
 """The criteria's names and the values their options take, declared without torch, and the check of a
-criterion's config entry against them (:func:`check_criterion`, :func:`check_criterion_keys`: asc/validate.py
+criterion's config entry against them (:func:`check_criterion`, :func:`check_criterion_keys`: asc/pipeline/validate.py
 calls them at planning); the criteria (asc/prune/criteria.py, nystrom.py, surgery.py) check against them when
 they run. tests/test_prune_criteria.py checks that the names are the registry's (asc.prune.CRITERIA).
 """
@@ -10,11 +10,11 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asc.config_files import CONF_DIR
-from asc.errors import ConfigError
+from asc.core.config_files import CONF_DIR
+from asc.core.errors import ConfigError
+from asc.core.values import choice, fail, integer, number
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import check as check_block
-from asc.values import choice, fail, integer, number
 
 CRITERION_NAMES = (
     "average", "centrality", "chebyshev", "cosine", "fpgm", "given", "gm", "l1", "l2", "nystrom",
@@ -37,7 +37,7 @@ OPTION_CHOICES = {
 DECIDE_THEIR_COUNT = ("average", "chebyshev", "cosine", "nystrom")
 
 # Options of dependency-graph surgery that no conf/prune file holds (every criterion takes them; validation
-# accepts them): ``depthwise`` lets a glob in prune.layers select depthwise groups (asc/prune/groups.py).
+# accepts them): ``depthwise`` lets a glob in prune.layers select depthwise groups (asc/nets/groups.py).
 GRAPH_OPTIONS = ("depthwise",)
 # Options every criterion takes for iterative pruning; asc/prune/schedule.py reads and checks them.
 SCHEDULE_DEFAULTS = {"schedule": 1, "step_epochs": None, "step_fraction": 1.0}

@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from asc.errors import ConfigError
+from asc.core.errors import ConfigError
 from asc.prune.options import DECIDE_THEIR_COUNT, SCHEDULE_DEFAULTS, SCHEDULE_OPTIONS
 
 DEFAULTS, OPTIONS = SCHEDULE_DEFAULTS, SCHEDULE_OPTIONS

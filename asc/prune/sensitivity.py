@@ -7,13 +7,13 @@ other block's networks. ``layer_sets: null`` scans each layer of the criterion's
 baseline's C1, C2, C3 for l1 and fpgm); ``layer_sets: [[C1], [C2], [C3], [C1, C2, C3]]`` adds all layers together.
 The scanned config is the criterion's own with ``ratio`` set and ``per_layer_ratio`` emptied, so a scan point and
 the same one-shot pruning named elsewhere are one artifact (``match`` is ignored once a ratio is set:
-asc/config_effects.py). With ``prune=<name>`` selected, that config is scanned, each of its layers alone.
+asc/pipeline/config_effects.py). With ``prune=<name>`` selected, that config is scanned, each of its layers alone.
 
 The per-layer sensitivity curves are the classic first look at where a network tolerates pruning (Li et al.,
 "Pruning Filters for Efficient ConvNets", ICLR 2017, Fig. 2(b)/(c): each layer pruned alone, accuracy vs the share
-of filters removed). The report's table and figure: asc/tables_sensitivity.py, asc/figures/sensitivity.py.
+of filters removed). The report's table and figure: asc/report/tables_sensitivity.py, asc/report/figures/sensitivity.py.
 
-Refused at planning (:func:`check_block`, called by asc/validate.py): ratios outside (0, 1), a criterion that
+Refused at planning (:func:`check_block`, called by asc/pipeline/validate.py): ratios outside (0, 1), a criterion that
 decides its own kept count (cosine, chebyshev, average, nystrom; random with such a reference; given), and an
 iterative schedule (a scan prunes in one shot).
 """
@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asc.core.values import fail, listed, number
 from asc.prune.options import DECIDE_THEIR_COUNT
-from asc.values import fail, listed, number
 
-RUNS_KEY = "sensitivity"  # the `runs` block key (asc/validate.py RUNS_KEYS reads it from here)
+RUNS_KEY = "sensitivity"  # the `runs` block key (asc/pipeline/validate.py RUNS_KEYS reads it from here)
 
 
 def ratios_of(block: Mapping[str, Any]) -> list[float]:

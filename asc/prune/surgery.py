@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from ..model import BaselineCNN, build_model
+from asc.nets.model import BaselineCNN, build_model
 
 DENSE_MAPPINGS = ("correct", "authors")
 

@@ -1,0 +1,1 @@
+"""From a clip to the network's input: decoding, the mel front ends and their torch-free options."""

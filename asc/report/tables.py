@@ -1,0 +1,384 @@
+"""The report's tables, each a pure function of the results table returning a DataFrame.
+
+Table 1 of the paper, every criterion x layer set (with significance markers), the paired comparisons
+(:mod:`asc.report.compare`), the cost of every model, and a summary of all rows. When the rows a table needs are
+missing it raises :class:`asc.report.results.MissingResultsError` naming the experiment that produces them. Notes that
+belong under a table (what a marker or interval means) are in ``table.attrs["notes"]``; the writers print them.
+``TABLES`` names those ``asc.report.write.write_report`` writes per dataset (the summary covers all datasets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from asc.data.tasks import task_of_rows
+from asc.report import compare
+from asc.report.cost_views import cost_table
+from asc.report.figures.accuracy import ALL_LAYERS
+from asc.report.results import (
+    MissingResultsError,
+    fold_means,
+    has_folds,
+    layer_key,
+    mean_std,
+    select,
+    sort_layer_sets,
+    subsets,
+)
+from asc.report.rows import teacher_of
+
+__all__ = [
+    "TABLES",
+    "comparison_table",
+    "cost_table",
+    "criteria_table",
+    "fmt_acc",
+    "fmt_mean_std",
+    "fmt_reference",
+    "summary_table",
+    "table1",
+]
+
+TABLE1_METHODS = {
+    "cosine": "Proposed cosine distance based method",
+    "chebyshev": "Chebyshev distance based method",
+    "average": "Average filters",
+    "l1": "l1-norm method",
+    "random": "Randomly initialized pruned network",
+}
+
+
+def fmt_mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
+    """'48.6 ± 0.7' (accuracies in %); a single value has no ± part; no values gives ''."""
+    mean, std, n = mean_std(np.asarray(list(values), dtype=float) * scale)
+    if n == 0:
+        return ""
+    return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def fmt_acc(values, marker: str = "") -> str:
+    """An accuracy cell in %: '48.6 ± 0.7' plus ``marker``; one value says so: '48.6 (n = 1)'; none gives ''."""
+    m = compare.mean_ci(values, scale=100.0)
+    if m.n == 0:
+        return ""
+    return f"{m.mean:.1f} (n = 1){marker}" if m.n == 1 else f"{m.mean:.1f} ± {m.std:.1f}{marker}"
+
+
+def fmt_reference(values) -> str:
+    """The unpruned reference as a distribution: '48.6 ± 0.7 (n = 10; 95 % CI 48.1–49.1)' (std over the
+    baseline seeds; Student t interval of the mean); one baseline gives '48.6 (n = 1)'."""
+    m = compare.mean_ci(values, scale=100.0)
+    if m.n < 2:
+        return fmt_acc(values)
+    return f"{m.mean:.1f} ± {m.std:.1f} (n = {m.n}; 95 % CI {m.low:.1f}–{m.high:.1f})"
+
+
+def _first(rows: pd.DataFrame, column: str):
+    values = rows[column].dropna()
+    values = values[values != ""] if values.dtype == object else values
+    return values.iloc[0] if len(values) else np.nan
+
+
+def selected_on(rows: pd.DataFrame, df: pd.DataFrame) -> str:
+    """Where the rows' kept epoch was chosen (their ``select_on``: val, test or last epoch; several joined by
+    ", "); rows without it (pruned, not fine-tuned: the baseline's weights) take the baseline rows' of ``df``."""
+    values = [v for v in dict.fromkeys(rows["select_on"].astype(str)) if v and v != "nan"]
+    if not values and (rows["stage"] == "prune").all():
+        values = [v for v in dict.fromkeys(df.loc[df["stage"] == "baseline", "select_on"].astype(str)) if v]
+    return ", ".join(sorted(values))
+
+
+def table1(df: pd.DataFrame) -> pd.DataFrame:
+    """Paper Table 1: accuracy of the C1+C2+C3-pruned network without fine-tuning, per selection method."""
+    records = []
+    base = select(df, stage="baseline")
+    if not base.empty:
+        records.append(
+            {
+                "Method": "Unpruned network",
+                "Kept": "",
+                "Accuracy (%)": fmt_reference(fold_means(base, "accuracy")),
+                "Selected on": selected_on(base, df),
+            }
+        )
+    found = 0
+    for crit, name in TABLE1_METHODS.items():
+        rows = select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)
+        if rows.empty:
+            continue
+        found += 1
+        acc = fmt_mean_std(fold_means(rows, "accuracy"))
+        records.append(
+            {
+                "Method": f"{name} ({ALL_LAYERS})",
+                "Kept": _first(rows, "kept"),
+                "Accuracy (%)": acc,
+                "Selected on": selected_on(rows, df),
+            }
+        )
+    if not found:
+        raise MissingResultsError(
+            f"Table 1 needs prune rows for {ALL_LAYERS} with criteria {list(TABLE1_METHODS)}; "
+            "run `asc experiment=paper_table1`"
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _structure(rows: pd.DataFrame) -> dict:
+    """Size of a (pruned) model: identical across repeats, so take it from the first row that has it."""
+    macs, macs_paper = _first(rows, "macs"), _first(rows, "macs_paper")
+    return {
+        "Kept": _first(rows, "kept"),
+        "Params": _first(rows, "params_torch"),
+        "Params (Keras)": _first(rows, "params_keras"),
+        "MACs (M)": round(macs / 1e6, 2) if pd.notna(macs) else np.nan,
+        "MACs paper (M)": round(macs_paper / 1e6, 2) if pd.notna(macs_paper) else np.nan,
+        "Params red. (%)": round(_first(rows, "params_reduction_pct"), 1),
+        "MACs red. (%)": round(_first(rows, "macs_reduction_pct"), 1),
+        "MACs paper red. (%)": round(_first(rows, "macs_paper_reduction_pct"), 1),
+    }
+
+
+SIG, BEST = "*", "†"
+MARKER_NOTES = [
+    f"{SIG}: differs from the unpruned baseline (paired t-test on accuracy, Holm-adjusted p < "
+    f"{compare.ALPHA:g}; see the comparison table)",
+    f"{BEST}: better than every other criterion at this layer set and subset (same test)",
+    "mean ± std over repeats; (n = 1): a single run, no spread",
+    f"no mark below n = {compare.MIN_N} repeats: a paired t-test on one degree of freedom is no evidence",
+    "FT <share>%: our stratified fraction of the training pool; FT split<share>: the official DCASE 2024 split "
+    "(never pooled with a fraction of the same share); Selected on: where the kept epoch was chosen (val, test, "
+    "or last epoch: no selection)",
+]
+
+
+FOLDS_NOTE = (
+    "cross-validation: mean ± std over folds (the test folds; a fold's runs averaged first); comparisons pair "
+    "runs within each fold"
+)
+
+
+def _markers(comp: pd.DataFrame, metric: str = "accuracy") -> dict[tuple, str]:
+    """{(criterion, layers, finetuned, subset): markers} from the ``metric`` rows (the task's main metric:
+    accuracy or mAP) of :func:`asc.report.compare.comparisons` (see :data:`MARKER_NOTES`)."""
+    acc = comp[comp["metric"] == metric]
+    sig = acc["p_holm"] < compare.ALPHA  # NaN (no test, or n < MIN_N) is never significant
+    marks: dict[tuple, str] = {}
+    for (layers, finetuned, subset), group in acc.groupby(["layers", "finetuned", "subset"], dropna=False):
+        where = (layers, bool(finetuned), subset if finetuned else "")
+
+        def mark(crit: str, sign: str, where=where) -> None:
+            marks[(crit, *where)] = marks.get((crit, *where), "") + sign
+
+        for crit in group.loc[(group["b"] == compare.UNPRUNED) & sig[group.index], "a"]:
+            mark(crit, SIG)
+        pairs = group[group["b"] != compare.UNPRUNED]
+        for crit in sorted(set(pairs["a"]) | set(pairs["b"])):
+            mine = pairs[(pairs["a"] == crit) | (pairs["b"] == crit)]
+            if (((mine["a"] == crit) == (mine["mean_diff"] > 0)) & sig[mine.index]).all():
+                mark(crit, BEST)
+    return marks
+
+
+def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every criterion x layer set: size, reductions, accuracy before and after fine-tuning at each fraction,
+    with the markers of :data:`MARKER_NOTES`; the baseline row is the reference distribution (:func:`fmt_reference`)."""
+    pruned = df[df["stage"] != "baseline"]
+    if pruned.empty:
+        raise MissingResultsError("the criteria table needs prune rows; run `asc experiment=paper_fig3`")
+    tuned = pruned[pruned["finetuned"]]
+    labels = subsets(tuned)
+    order = tuned.assign(_s=labels, _o=tuned["split"].astype(str) != "").sort_values(["fraction", "_o", "_s"])
+    shares = list(dict.fromkeys(order["_s"]))  # by share; at one share our fraction, then the official split
+    task = task_of_rows(df)
+    metric, short = task.metric, task.short
+    marks = _markers(compare.comparisons(df), metric)
+    records = []
+    base = select(df, stage="baseline")
+    keys = [("none", "")] if not base.empty else []
+    keys += sorted(set(zip(pruned["criterion"], pruned["layers"], strict=True)), key=lambda k: (k[0], k[1]))
+    for crit, layers in keys:
+        if crit == "none":
+            rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
+            rec[f"{short} no FT (%)"] = fmt_reference(fold_means(base, metric))
+            rec["Selected on"] = selected_on(base, df)
+            records.append(rec)
+            continue
+        rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
+        rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
+        mark = marks.get((crit, layers, False, ""), "")
+        rec[f"{short} no FT (%)"] = fmt_acc(fold_means(rows.loc[~rows["finetuned"]], metric), mark)
+        for subset in shares:
+            mark = marks.get((crit, layers, True, subset), "")
+            rec[f"{short} FT {subset} (%)"] = fmt_acc(
+                fold_means(select(rows, finetuned=True, subset=subset), metric), mark
+            )
+        rec["Selected on"] = selected_on(rows[rows["finetuned"]] if rows["finetuned"].any() else rows, df)
+        records.append(rec)
+    table = pd.DataFrame.from_records(records)
+    order = {ls: i for i, ls in enumerate(sort_layer_sets(table["Layers"]))}
+    # Baseline first, then by layer set in the paper's order, then criterion.
+    table["_b"] = table["Criterion"] != "none"
+    table["_l"] = table["Layers"].map(order)
+    table = table.sort_values(["_b", "_l", "Criterion"]).drop(columns=["_b", "_l"]).reset_index(drop=True)
+    table.attrs["notes"] = [n.replace("on accuracy", f"on {metric}") for n in MARKER_NOTES]
+    if has_folds(df):
+        table.attrs["notes"].append(FOLDS_NOTE)
+    return table
+
+
+def _fmt_p(p: float) -> str:
+    return "" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+DIFF = "A − B (mean ± 95% CI)"  # the comparison table's paired-difference column
+
+
+def fmt_diff(mean: float, low: float, high: float, digits: int) -> str:
+    """A paired mean difference as ``+6.00 ± 2.91`` (signed, ± the half-width of its symmetric t interval
+    [low, high]), ``+6.00`` without an interval, empty without pairs; a value that rounds to 0 shows ``+0.00``."""
+    if pd.isna(mean):
+        return ""
+    text = f"{round(float(mean), digits) + 0.0:+.{digits}f}"
+    return text if pd.isna(low) or pd.isna(high) else f"{text} ± {(high - low) / 2:.{digits}f}"
+
+
+def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The paired comparisons of :func:`asc.report.compare.comparisons`, one line per comparison and metric: A − B at
+    one layer set and fine-tuning fraction, the number of pairs, the mean difference ± its 95 % t interval's
+    half-width (:func:`fmt_diff`; accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
+    0.05, and a note for the cases without a test (n = 1, all differences equal)."""
+    comp = compare.comparisons(df)
+    if comp.empty:
+        raise MissingResultsError(
+            "the comparison table needs two criteria (or a criterion and the unpruned baseline) at the same "
+            "layer set and fraction; run `asc` (the demo)"
+        )
+    metrics = compare.metrics_of(df)
+    comp = comp.assign(
+        _l=comp["layers"].map(layer_key),
+        _u=comp["b"] == compare.UNPRUNED,
+        _m=comp["metric"] != next(iter(metrics)),
+    )
+    comp = comp.sort_values(
+        ["_l", "finetuned", "fraction", "subset", "_u", "a", "b", "_m"], na_position="first"
+    )
+    pruned = df[df["stage"] != "baseline"]
+    where = pruned.assign(_s=subsets(pruned))
+    selection = {
+        key: selected_on(rows, df)
+        for key, rows in where.groupby(["layers", "finetuned", "_s"], dropna=False, sort=False)
+    }
+    table = pd.DataFrame(
+        {
+            "Layers": comp["layers"],
+            "Fine-tuning data": [
+                s if ft else "none" for s, ft in zip(comp["subset"], comp["finetuned"], strict=True)
+            ],
+            "Selected on": [
+                selection.get((la, ft, s if ft else ""), "")
+                for la, ft, s in zip(comp["layers"], comp["finetuned"], comp["subset"], strict=True)
+            ],
+            "A": comp["a"],
+            "B": comp["b"],
+            "Metric": comp["metric"].map(lambda m: metrics[m][0]),
+            "n": comp["n"].astype(int),
+            DIFF: [
+                fmt_diff(d, lo, hi, 2 if metrics[m][1] != 1 else 3)
+                for d, lo, hi, m in zip(
+                    comp["mean_diff"], comp["ci_low"], comp["ci_high"], comp["metric"], strict=True
+                )
+            ],
+            "p": comp["p"].map(_fmt_p),
+            "p (Holm)": comp["p_holm"].map(_fmt_p),
+            "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),
+            "Note": comp["note"],
+        }
+    ).reset_index(drop=True)
+    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in metrics}
+    counts = ", ".join(f"{n} for {metrics[m][0].split(' (')[0]}" for m, n in tests.items())
+    base = compare.baseline_of(df)
+    table.attrs["notes"] = [
+        "Pairs: runs of A and B with the same dataset, layer set, fine-tuning subset (our fraction or an official "
+        "split, never pooled), repeat and baseline seed "
+        "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
+        f"({len(base)} baseline seed(s)).",
+        f"{DIFF}: the mean of the n paired differences A − B, signed (+: A higher), ± the half-width of its "
+        "95 % Student t interval (symmetric; none for n = 1); accuracy, mAP and AUC in percentage points, log "
+        "loss in nats; p: two-sided paired t-test (scipy.stats.ttest_rel).",
+        (
+            f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
+            "multipletests); "
+            if any(tests.values())
+            else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
+        )
+        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test. "
+        f"n < {compare.MIN_N}: p shown, not adjusted and never marked (one degree of freedom; a claim needs "
+        f"n >= {compare.MIN_N} repeats).",
+    ]
+    return table
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics (the
+    baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
+    if df.empty:
+        raise MissingResultsError("the results table is empty; run `asc experiment=demo` or `asc` to fill it")
+    # A distilling fine-tuning (the teacher column: its teacher's label) is a line of its own, never pooled with
+    # hard labels (asc.report.rows.pooling_key); tables of hard labels only keep their columns.
+    teachers = df["teacher"].map(teacher_of) if "teacher" in df else None
+    taught = ["teacher"] if teachers is not None and teachers.ne("").any() else []
+    keys = ["dataset", "stage", "criterion", "layers", "subset", *taught, "select_on"]
+    stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
+    folds = has_folds(
+        df
+    )  # a cross-validation: each cell the mean ± std over folds (asc.report.results.fold_means)
+    records = []
+    extra = {"teacher": teachers} if taught else {}
+    for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):
+        rec = dict(zip(keys, key, strict=True))
+        rec["select_on"] = selected_on(rows, df)
+        task = task_of_rows(rows)  # a summary of several datasets may hold scenes and tagging rows
+        rec.update(
+            {
+                "n": len(rows),
+                task.metric_label: (
+                    fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std
+                )(fold_means(rows, task.metric)),
+                **({"folds": int(rows["fold"].nunique())} if folds else {}),
+                **_secondary(task, rows),
+                "Params": _first(rows, "params_torch"),
+                "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
+                "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
+                "_s": stage_order.get(key[1], 9),
+                "_l": layer_key(key[3]),
+                "_f": rows["fraction"].iloc[0],
+                "_o": key[4].startswith("split"),
+            }
+        )
+        records.append(rec)
+    table = pd.DataFrame.from_records(records)
+    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f", "_o", *taught], na_position="first")
+    table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})
+    table.attrs["notes"] = [
+        "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "
+        "selected on: where the kept epoch was chosen (val, test, or last epoch: no selection)"
+    ] + ([f"folds: how many test folds; {FOLDS_NOTE}"] if folds else [])
+    return table.reset_index(drop=True)
+
+
+def _secondary(task, rows: pd.DataFrame) -> dict[str, str]:
+    """The summary's other metric cells of the task: class-averaged accuracy and log loss, or AUC and d′."""
+    if task.multi_label:
+        return {
+            "AUC (%)": fmt_mean_std(fold_means(rows, "auc")),
+            "d′": fmt_mean_std(fold_means(rows, "d_prime"), scale=1.0, digits=3),
+        }
+    return {
+        "Class-avg acc. (%)": fmt_mean_std(fold_means(rows, "class_avg_accuracy")),
+        "Log loss": fmt_mean_std(fold_means(rows, "log_loss"), scale=1.0, digits=3),
+    }
+
+
+TABLES = {"table1": table1, "criteria": criteria_table, "comparison": comparison_table, "cost": cost_table}

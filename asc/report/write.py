@@ -1,0 +1,169 @@
+"""Report: tables (CSV + Markdown + LaTeX), figures and ``latency.csv``, all views of the results table.
+
+``write_report`` reads only the results table and never trains: whatever the table holds is reported, and a
+table or figure whose rows are missing is skipped with a warning naming the experiment that produces them.
+Latency is the one thing measured here: all architectures of the table side by side, in one session
+(:mod:`asc.deploy.latency`), so that their medians compare; the result is ``latency.csv`` next to the tables, reused
+while it covers every architecture. The tables are built in ``asc.report.tables`` and written by
+``asc.report.table_writers``; the figures are ``asc.report.figures``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from asc.core.atomic import atomic_write_json, atomic_write_text
+from asc.deploy import latency as lat
+from asc.report import figures
+from asc.report.cost_views import NOISE_NOTE, join_latency
+from asc.report.results import MissingResultsError, for_dataset, load, with_ratio_labels
+from asc.report.table_writers import to_markdown, write_table
+from asc.report.tables import TABLES, summary_table
+from asc.report.tables_devices import per_device_table
+
+__all__ = ["LATENCY_FILE", "measured_latency", "summary_markdown", "write_report"]
+
+log = logging.getLogger(__name__)
+
+LATENCY_FILE = "latency.csv"
+
+
+def summary_markdown(df: pd.DataFrame) -> str:
+    """The summary table as Markdown, ready to print at the end of a run (a note if there are no rows yet)."""
+    if df.empty:
+        return "_No results yet: run `asc experiment=demo` or `asc` to fill the results table._\n"
+    return to_markdown(summary_table(with_ratio_labels(df)))
+
+
+def _read_latency(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        log.warning("latency: %s cannot be read (%s); it is ignored (delete it to measure again)", path, err)
+        return None
+    missing = sorted(set(lat.COLUMNS) - set(table.columns))
+    if missing:
+        log.warning(
+            "latency: %s lacks the columns %s; it is ignored (delete it to measure again)", path, missing
+        )
+        return None
+    return table
+
+
+def _covers(table: pd.DataFrame, specs: Mapping[str, str], options: Mapping[str, Any]) -> bool:
+    """Whether ``table`` (one earlier session) has every architecture × backend × batch asked for, here."""
+    if set(table["machine"]) != {lat.machine_label()}:
+        return False
+    have = set(
+        zip(table["model_spec"].map(lat.canonical_spec), table["backend"], table["batch"], strict=True)
+    )
+    backends = options.get("backends") or lat.available_backends()
+    want = {(s, b, int(n)) for s in specs for b in backends for n in options["batch_sizes"]}
+    return want <= have
+
+
+def measured_latency(
+    df: pd.DataFrame, out_dir: Path, options: Mapping[str, Any] | None
+) -> pd.DataFrame | None:
+    """The latency table for ``df``'s architectures (``model_spec``): with ``options`` (``runtime.latency``)
+    and ``measure`` true, measured side by side in one session and written to ``out_dir/latency.csv`` (with
+    ``machine.json``), unless that file already covers every architecture, backend and batch size on this
+    machine; without, the existing ``latency.csv`` or None. Rows without a ``model_spec`` (tables written before
+    it existed) are not measured (logged). Raises :class:`asc.core.errors.ConfigError` for options that cannot work."""
+    path = Path(out_dir) / LATENCY_FILE
+    existing = _read_latency(path)
+    if options is None or not options.get("measure", True):
+        return existing
+    lat.check_latency_options(options)
+    specs = lat.specs_of(df["model_spec"]) if "model_spec" in df else {}
+    if not specs:
+        log.info(
+            "latency: the results rows carry no model_spec (a table from before it existed); not measured"
+        )
+        return existing
+    if existing is not None and _covers(existing, specs, options):
+        log.info("latency: %s covers all %d architectures on this machine; reused", path, len(specs))
+        return existing
+    log.info("latency: measuring %d architectures side by side", len(specs))
+    table = lat.measure(
+        specs,
+        backends=options.get("backends"),
+        batch_sizes=[int(b) for b in options["batch_sizes"]],
+        repeats=int(options["repeats"]),
+        budget_s=float(options["budget_s"]),
+    )
+    atomic_write_text(path, table.to_csv(index=False))
+    atomic_write_json(path.with_name("machine.json"), lat.machine_info())
+    return table
+
+
+def _sensitivity(rows: pd.DataFrame, where: Path, prefix: str) -> dict[str, list[Path]]:
+    """The sensitivity table and figure (asc/report/tables_sensitivity.py, asc/report/figures/sensitivity.py), written only
+    where ``rows`` (one dataset's) hold a scan: without one nothing is written nor warned, so the reports of
+    other jobs are what they were."""
+    from asc.report.figures.sensitivity import sensitivity_figure
+    from asc.report.tables_sensitivity import STEM, sensitivity_table
+
+    try:
+        table = sensitivity_table(rows)
+    except MissingResultsError:
+        return {}
+    return {prefix + STEM: write_table(table, where / STEM) + sensitivity_figure(rows, where / STEM)}
+
+
+def write_report(
+    results_path: Path, out_dir: Path, *, latency: Mapping[str, Any] | None = None
+) -> dict[str, list[Path]]:
+    """Write every table and figure the results table has data for; returns {name: written paths}.
+
+    ``latency``: the ``runtime.latency`` options (measure, backends, batch_sizes, repeats, budget_s) to measure
+    the architectures' latency now (see :func:`measured_latency`); None measures nothing and uses an existing
+    ``out_dir/latency.csv`` if there is one (``report_only=true`` reruns). With several datasets in one table,
+    the per-dataset tables and figures go to ``out_dir/<dataset>/`` and their names are prefixed ``<dataset>/``;
+    the summary table and ``latency.csv`` cover all datasets.
+    """
+    df = with_ratio_labels(load(results_path))  # a criterion at several ratios: one line per ratio
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {}
+    if df.empty:
+        log.warning("results table %s has no rows; nothing to report", results_path)
+        return written
+    df = lat.without_unknown_widths(df)
+    latency_table = measured_latency(df, out_dir, latency)
+    if latency_table is not None:
+        written["latency"] = [out_dir / LATENCY_FILE]
+    df = join_latency(df, latency_table)
+    written["summary"] = write_table(summary_table(df), out_dir / "summary")
+    datasets = sorted(set(df["dataset"]))
+    for dataset in datasets:
+        every = for_dataset(df, dataset)
+        sub = every[every["stage"] != "per_device"]  # routed sets of models: their own table only
+        where, prefix = (out_dir, "") if len(datasets) == 1 else (out_dir / dataset, f"{dataset}/")
+        if (every["stage"] == "per_device").any():
+            written[prefix + "per_device"] = write_table(per_device_table(every), where / "per_device")
+        for name, build in TABLES.items():
+            try:
+                table = build(sub)
+            except MissingResultsError as err:
+                log.warning("skipping %s%s: %s", prefix, name, err)
+                continue
+            written[prefix + name] = write_table(table, where / name)
+            for note in table.attrs.get("notes", []):
+                if note.startswith(NOISE_NOTE):
+                    log.warning("%s%s: %s", prefix, name, note)
+        for name, draw in figures.FIGURES.items():
+            try:
+                written[prefix + name] = draw(sub, where / name)
+            except MissingResultsError as err:
+                log.warning("skipping %s%s: %s", prefix, name, err)
+        written.update(_sensitivity(sub, where, prefix))
+    log.info("report: wrote %d item(s) to %s", len(written), out_dir)
+    return written

@@ -1,1 +1,0 @@
-"""One module per stage of the chain (asc/chain.py); each builds its artifact from explicit arguments and returns."""
