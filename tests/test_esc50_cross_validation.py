@@ -135,6 +135,22 @@ def _rows() -> pd.DataFrame:
     return normalize(pd.DataFrame(rows))
 
 
+def test_a_brought_folder_projects_its_training_time(tmp_path: Path, esc_root: Path, small_set: None) -> None:
+    """ESC-50 declares no clip count (the kind's estimate is 0): the projection reads the index this job will
+    build, so the dry run's time is not "0 s" (found by a trial run: "projected 0 s" for 1,280 examples)."""
+    from asc.pipeline.eta import Projection, units_of
+    from asc.pipeline.plan import approx_fold_clips
+
+    cfg = _cfg(tmp_path, esc_root, "dataset.fold=2")
+    assert approx_fold_clips(cfg) == 4 * CLASSES * PER_FOLD  # every clip outside test fold 2
+    steps = make_plan(cfg)
+    train = next(s for s in steps if s.stage == "train")
+    assert units_of(cfg)(train) > 0
+    total, sources, _ = Projection(cfg, "cpu").seconds([train])
+    assert total > 0 and sources == {"train": "benchmark"}
+    assert not (tmp_path / "store").exists()  # estimating builds nothing
+
+
 def test_tables_show_mean_and_std_over_folds_and_pair_within_folds() -> None:
     df = _rows()
     summary = tables.summary_table(df)

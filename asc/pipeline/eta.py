@@ -49,10 +49,10 @@ BENCHMARK_SOURCE = (
 
 def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
     """The work of a step in its stage's unit (see the module docstring)."""
-    from asc.pipeline.plan import approx_examples_per_epoch
+    from asc.pipeline.plan import approx_examples_per_epoch, approx_fold_clips
 
     approx = approx_examples_per_epoch(cfg)
-    clips = _clips(cfg["dataset"])
+    clips = approx_fold_clips(cfg)
 
     def units(step: Step) -> float:
         if step.stage in TRAINING:
@@ -98,14 +98,6 @@ def tuned_units(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
         return float(round(pools[on] * float(tune["fraction"])) * int(tune["epochs"]))
 
     return units
-
-
-def _clips(d: Mapping[str, Any]) -> int:
-    """The features stage's unit count: fold1_train's clips (as the dataset's kind estimates them before the
-    index exists); the evaluation fold grows with it."""
-    from asc.data.kinds import kind_of
-
-    return int(kind_of(d).train_clips(d))
 
 
 def rate_key(stage: str, cfg: Mapping[str, Any], device: str) -> str:
