@@ -125,8 +125,11 @@ def test_a_runs_block_criterion_takes_a_budget(tmp_path) -> None:
     ("overrides", "says"),
     [
         (("+prune.budget.macs=1", "+prune.budget.params_kb=100"), "not both"),
-        ((), "not both"),  # neither: the scan alone
-        (("+prune.budget.macs=230000000", "+prune.budget.scan=/nonexistent.csv"), "prune.budget.scan="),
+        (
+            (),
+            "one: add +prune.budget.macs=<int> or +prune.budget.params_kb=<float>",
+        ),  # neither: the scan alone
+        (("+prune.budget.macs=230000000", "+prune.budget.scan=/nonexistent.csv"), "/nonexistent.csv is none"),
         (("+prune.budget.macs=1000",), "a budget the scan reaches"),
         (("+prune.budget.macs=300000000",), "it fits: nothing to prune"),
         (("+prune.budget.macs=230000000", "+prune.budget.precision=fp8"), "prune.budget.precision='fp8'"),

@@ -89,7 +89,10 @@ def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[
     file = Path(str(path)).expanduser()
     if not file.is_file():
         fail(
-            f"{where}.scan", path, "the results.csv of a sensitivity scan (run `asc experiment=sensitivity`)"
+            f"{where}.scan",
+            path,
+            f"an existing file ({file.absolute()} is none): the results.csv of a sensitivity scan "
+            "(run `asc experiment=sensitivity`)",
         )
     stat = file.stat()
     version = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, str(name))
@@ -145,7 +148,12 @@ def check(where: str, budget: Any, *, graph: bool, scan: bool) -> dict[str, Any]
     if scan:
         fail(where, dict(budget), "no budget in a sensitivity block (the scan prunes at its own ratios)")
     if (b["macs"] is None) == (b["params_kb"] is None):
-        fail(where, dict(budget), "one of macs=<int> (MACs per clip) or params_kb=<float> (KB), not both")
+        said = (
+            "not both"
+            if b["macs"] is not None
+            else f"one: add +{where}.macs=<int> or +{where}.params_kb=<float>"
+        )
+        fail(where, dict(budget), f"one of macs=<int> (MACs per clip) or params_kb=<float> (KB), {said}")
     if b["macs"] is not None:
         integer(f"{where}.macs", b["macs"], 1)
     else:
