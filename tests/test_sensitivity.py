@@ -58,6 +58,7 @@ def test_a_selected_prune_config_is_scanned_over_its_own_layers() -> None:
         (("runs=[{criteria:[l1],fractions:[1.0],sensitivity:[1.0]}]",), "runs[0].sensitivity=1.0"),
         (("runs=[{criteria:[l1],fractions:[1.0],sensitivity:[0]}]",), "runs[0].sensitivity=0"),
         (("runs=[{criteria:[l1],fractions:[1.0],sensitivity:0.5}]",), "sensitivity=[0.5]"),
+        (("runs=[{criteria:[l1],fractions:[1.0],sensitivity:[]}]",), "runs[0].sensitivity=[]"),
         (
             ("runs=[{criteria:[cosine],fractions:[1.0],sensitivity:[0.5]}]",),
             "cosine decides its own kept count",

@@ -77,6 +77,14 @@ def check_block(
     for ratio in ratios:
         number(f"{key}.{RUNS_KEY}", ratio, 0.0, 1.0, high_open=True)
     if not ratios:
+        if (
+            block.get(RUNS_KEY) is not None
+        ):  # [] would silently run the block unscanned, at the criterion's ratio
+            fail(
+                f"{key}.{RUNS_KEY}",
+                block.get(RUNS_KEY),
+                f"at least one ratio, e.g. {RUNS_KEY}=[0.25,0.5], or no {RUNS_KEY} key (no scan)",
+            )
         return
     for where, p in criteria:
         why = no_ratio(p)
