@@ -4,7 +4,7 @@ Used by ``scripts/bench.py --section grid``. It runs the real pipeline (plan →
 in a temporary workspace, once per mode (fused, one-by-one), times each stage and counts the examples every
 training run saw, then projects the full grid (scale 1, the experiment's own epochs and repeats) from the
 measured fine-tuning rate. ``quick`` shrinks the job for a CPU: the smallest scale (asc.data.standin.MIN_SCALE),
-1 epoch, 1 repeat, and the data fractions that so small a set cannot stratify are dropped (printed).
+1 epoch, 1 repeat, no quantise stage, and the data fractions that so small a set cannot stratify are dropped (printed).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def job_config(
             "train.select_after=0",
             "finetune.epochs=1",
             "finetune.select_after=0",
+            "quantise.enabled=false",  # not a timed stage group: its ONNX exports would only lengthen the smoke run
         ]
     cfg = compose(overrides)
     if quick:

@@ -69,3 +69,31 @@ def test_a_network_pruned_by_dependency_graph_surgery_has_rounded_widths_too() -
     )
     widths = [m.out_channels for m in pruned.modules() if isinstance(m, torch.nn.Conv2d)]
     assert widths == [8, 4, 8, 8, 16, 12, 16, 16]  # C2: 8 → 5 → 4; C6: 16 → 10 → 12 (unrounded: 5 and 10)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (("prune.ratio=0.3", "+prune.round_to_block=8"), "C1 keeps 4 of 4, C2 keeps 4 of 4, C3 keeps 8 of 8"),
+        (("prune.ratio=0.1", "prune.layers=[C1]"), "ratio 0.1 removes no filter (C1 keeps 4 of 4)"),
+    ],
+)
+def test_a_pruning_that_removes_no_filter_is_refused_at_planning(overrides, says) -> None:
+    """The "pruned" network would be the baseline under another key (a fresh user's report): refused by the prune
+    stage's check, naming each layer's kept count, before anything is built."""
+    from asc.pipeline.stages import prune
+
+    cfg = composed("prune=l1", "model.widths=[4,4,8]", "runs=[{criteria:[l1],fractions:[1.0]}]", *overrides)
+    validate(cfg)
+    steps = [s for s in make_plan(cfg) if s.stage == "prune"]
+    with pytest.raises(ConfigError) as err:
+        prune.check(steps, cfg)
+    assert says in str(err.value) and "\n" not in str(err.value)
+    prune.check(  # one layer that loses a filter is enough
+        [
+            s
+            for s in make_plan(composed("prune=l1", "model.widths=[4,4,8]", "prune.ratio=0.2"))
+            if s.stage == "prune"
+        ],
+        composed("prune=l1", "model.widths=[4,4,8]", "prune.ratio=0.2"),
+    )

@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from asc.core.errors import ConfigError
 from asc.core.values import fail, integer
 
 KEY = "round_to_block"  # the criterion option (asc/prune/options.py accepts it on every criterion and checks it)
@@ -37,6 +38,35 @@ def to_block(k: int, n: int, block: Any) -> int:
         return k
     b = int(block)
     return min(n, max(b, b * math.floor(k / b + 0.5)))
+
+
+def kept_count(n: int, ratio: float, block: Any = None) -> int:
+    """Filters kept of ``n`` when ``ratio`` of them is removed: n − round-half-up(ratio · n), at least one, then
+    rounded to ``block`` (:func:`to_block`). The one formula of asc/prune/criteria.py's ``n_keep``."""
+    return to_block(max(1, n - math.floor(float(ratio) * n + 0.5)), n, block)
+
+
+def check_removes_some(label: str, p: Mapping[str, Any], widths: Mapping[str, int]) -> None:
+    """ConfigError naming ``label`` when ratio criterion config ``p`` keeps every filter of every layer it prunes
+    (widths: layer name → filters), e.g. ratio 0.1 of 4 filters or a block as wide as the layer: the "pruned"
+    network would be the baseline under another key. Criteria that decide their own count are not checked."""
+    per_layer = p.get("per_layer_ratio") or {}
+    layers = [layer for layer in p.get("layers") or [] if layer in widths]
+    if not layers or (p.get("ratio") is None and not per_layer):
+        return
+    counts = {}
+    for layer in layers:
+        ratio = per_layer.get(layer, p.get("ratio"))
+        if ratio is None or not 0 <= float(ratio) < 1:
+            return  # no ratio here (match: …) or out of range (refused by its own check)
+        counts[layer] = (kept_count(widths[layer], ratio, p.get(KEY)), widths[layer])
+    if all(k == n for k, n in counts.values()):
+        said = ", ".join(f"{layer} keeps {k} of {n}" for layer, (k, n) in counts.items())
+        block = f" with {KEY}={p[KEY]}" if p.get(KEY) is not None else ""
+        raise ConfigError(
+            f"{label}: ratio {p.get('ratio')}{block} removes no filter ({said}): the pruned network would be the "
+            f"baseline; raise the ratio{' or lower ' + KEY if block else ''}"
+        )
 
 
 def check(key: str, p: Mapping[str, Any]) -> None:

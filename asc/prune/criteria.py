@@ -32,7 +32,6 @@ other. Layers without copies or zero filters get exactly the results they got be
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ import torch
 
 from . import representatives as rep
 from .blocks import KEY as BLOCK_KEY
-from .blocks import to_block
+from .blocks import kept_count, to_block
 from .options import OPTION_CHOICES
 
 
@@ -145,7 +144,7 @@ def n_keep(weight: torch.Tensor, opts: Mapping[str, Any]) -> int:
     if ratio is not None:
         if not 0.0 <= float(ratio) < 1.0:
             raise ValueError(f"prune ratio must be in [0, 1), got {ratio}")
-        return to_block(max(1, n - math.floor(float(ratio) * n + 0.5)), n, opts.get(BLOCK_KEY))
+        return kept_count(n, ratio, opts.get(BLOCK_KEY))
     if match is None:
         raise ValueError("this criterion needs prune.ratio (fraction removed) or prune.match (e.g. cosine)")
     return to_block(len(lookup(match)(weight, {}).kept), n, opts.get(BLOCK_KEY))  # asc/prune/blocks.py

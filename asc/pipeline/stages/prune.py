@@ -30,6 +30,7 @@ from asc.pipeline.stages import prune_schedule
 from asc.pipeline.stages.train import baseline_spec, model_need
 from asc.pipeline.step import Step, make_step
 from asc.prune import budget, schedule, sensitivity
+from asc.prune.blocks import check_removes_some
 
 if TYPE_CHECKING:
     from asc.pipeline.context import Context
@@ -217,6 +218,9 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
         for step in given:
             check_kept(criterion_config(step), widths)
+    for step in steps:
+        if "schedule" not in step.config:  # a schedule's steps keep their own geometric counts
+            check_removes_some(step.label, criterion_config(step), widths)
     # Nystrom's m columns of an n-filter layer's similarity: m >= n is the exact similarity
     for step in steps:
         landmarks = step.config.get("landmarks")
