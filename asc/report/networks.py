@@ -57,9 +57,12 @@ def _base_label(spec: Mapping[str, Any], widths: str) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, list):
-        return "x".join(_value(v) for v in value)
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+    """``40x51`` for a flat list of numbers, compact JSON for anything nested, else the value as text."""
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
 
 
 def network_labels(keys: list[str], widths: Mapping[str, str] | None = None) -> dict[str, str]:
