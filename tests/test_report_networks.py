@@ -17,7 +17,7 @@ from asc.report.cost import memory_columns
 from asc.report.cost_views import cost_points, cost_table
 from asc.report.figures.accuracy import fig3_layer_sets
 from asc.report.networks import NETWORK, network_key, network_labels, with_network_labels
-from asc.report.results import normalize
+from asc.report.results import normalize, with_ratio_labels
 from asc.report.tables import criteria_table, summary_table, table1
 
 ZOO = {"name": "dcase2024", "base_channels": 32, "n_classes": 10}
@@ -139,3 +139,13 @@ def test_write_report_per_network_folders(one, two, tmp_path):
             assert mine.read_bytes() == before.read_bytes(), mine
     spanning = pd.read_csv(written["cost"][0])
     assert set(spanning["Network"]) == {A, B}
+
+
+def test_ratio_labels_are_per_network(two):
+    rows = two.assign(ratio=[0.25 if n == A else 0.5 for n in with_network_labels(two)[NETWORK]])
+    rows.loc[rows["stage"] == "baseline", "ratio"] = float("nan")
+    labelled = with_ratio_labels(with_network_labels(rows))
+    assert "cosine" in set(labelled["criterion"])  # one ratio per network: no ratio in the name
+    rows.loc[rows.index[-1], "ratio"] = 0.75  # a second ratio of one network's criterion
+    named = with_ratio_labels(with_network_labels(rows))
+    assert {"random 50%", "random 75%"} <= set(named["criterion"])

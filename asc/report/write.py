@@ -38,7 +38,7 @@ def summary_markdown(df: pd.DataFrame) -> str:
     """The summary table as Markdown, ready to print at the end of a run (a note if there are no rows yet)."""
     if df.empty:
         return "_No results yet: run `asc experiment=demo` or `asc` to fill the results table._\n"
-    return to_markdown(summary_table(with_network_labels(with_ratio_labels(df))))
+    return to_markdown(summary_table(with_ratio_labels(with_network_labels(df))))
 
 
 def _read_latency(path: Path) -> pd.DataFrame | None:
@@ -132,8 +132,8 @@ def write_report(
     (asc/report/networks.py), each network's tables and figures go to ``<network>/`` below it (prefixed
     ``<network>/``), and the cost table and figure there span the networks; the summary has a ``network`` column.
     """
-    df = with_ratio_labels(load(results_path))  # a criterion at several ratios: one line per ratio
-    df = with_network_labels(df)  # several networks in a dataset: a `network` column (asc/report/networks.py)
+    df = with_network_labels(load(results_path))  # several networks in a dataset: a `network` column
+    df = with_ratio_labels(df)  # a criterion at several ratios (of one network): one line per ratio
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
