@@ -78,8 +78,9 @@ def test_the_pooling_key_keeps_k_step_rows_apart() -> None:
     assert pooling_key(row) == pooling_key({**row, "prune_steps": "1", "prune_step": "1"})  # older tables
     assert pooling_key(row) != pooling_key({**row, "prune_steps": "3", "prune_step": "3"})
     (last,) = [s for s in _stage(k3, "finetune") if s.label.endswith("1 #0") and len(s.upstream) == 3]
+    spec = '{"widths": [16, 16, 32]}'  # a DCASE-family row: the network family is part of the key
     assert step_pooling_key(last) == pooling_key(
-        {**row, "baseline_seed": "0", "prune_steps": 3, "prune_step": 3}
+        {**row, "baseline_seed": "0", "prune_steps": 3, "prune_step": 3, "model_spec": spec}
     )
 
 

@@ -441,6 +441,38 @@ def test_a_distilling_job_shares_the_results_table_of_a_hard_label_one(tmp_path:
         planned("train.epochs=3", "finetune.teacher=baseline", tmp=tmp_path)
 
 
+def test_another_network_shares_the_results_table(tmp_path: Path) -> None:
+    """The network family is part of the pooling key (asc.report.rows.family_of_row): a job of another network may
+    write beside a network's rows (the report keeps them apart, asc/report/networks.py); a row of the same family
+    built otherwise, or one without a model_spec (it pools with any), is still refused, at planning and by
+    report_only."""
+    import json
+
+    from asc.pipeline.plan import check_report_only
+    from asc.report.results_check import ResultsTableError
+
+    results = tmp_path / "results"
+    results.mkdir()
+    table = results / "results.csv"
+    head = "run_id,stage,dataset,seed,accuracy,model_spec\n"
+
+    def row(run_id: str, spec: dict | None) -> str:
+        text = json.dumps(spec).replace('"', '""') if spec else ""
+        return f'{run_id},baseline,demo,0,0.5,"{text}"\n'
+
+    zoo = row("train/0123456789ab", {"name": "vggish_asc", "n_classes": 10})
+    table.write_text(head + zoo)
+    planned("train.epochs=3", tmp=tmp_path)  # the DCASE21 baseline beside VGGish_Net's: not a repeat of it
+    ours = row("train/ba9876543210", {"widths": [16, 16, 32]})
+    table.write_text(head + zoo + ours)
+    check_report_only(results)
+    with pytest.raises(ResultsTableError, match=r"line 3: train baseline seed 0 of demo built otherwise"):
+        planned("train.epochs=3", tmp=tmp_path)  # the same family, another run id
+    table.write_text(head + zoo + row("train/aaaaaaaaaaaa", None))
+    with pytest.raises(ResultsTableError, match=r"line 3: train/aaaaaaaaaaaa and line 2 .* are the same run"):
+        check_report_only(results)
+
+
 def test_an_unusable_download_folder_and_an_empty_clip_are_named(tiny_demo: Path, tmp_path: Path) -> None:
     import shutil
 

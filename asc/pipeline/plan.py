@@ -21,7 +21,7 @@ from asc.data.split_files import fraction_of
 from asc.pipeline.chain import CHAIN, STORE_OF, artifact_dir
 from asc.pipeline.step import Step
 from asc.pipeline.store import MANIFEST
-from asc.report.rows import ROW_STAGE
+from asc.report.rows import FAMILY_AT, ROW_STAGE, less_family
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,19 @@ def _refuse_pooled_rows(table: Path) -> None:
     ids for one :func:`asc.report.rows.pooling_key`): written by jobs of different setups into one folder."""
     from asc.report.results_check import ResultsTableError
 
-    seen: dict[tuple[str, ...], tuple[int, str]] = {}
+    seen: dict[tuple[str, ...], tuple[int, str]] = {}  # (dataset, key): the first row
+    loose: dict[
+        tuple[str, ...], tuple[int, str]
+    ] = {}  # (dataset, key less family): the first row of any family
+    blank: dict[tuple[str, ...], tuple[int, str]] = {}  # the same, of rows without a family (no model_spec)
     for line, dataset, run_id, key in _pooling_rows(table):
-        first = seen.setdefault((dataset, *key), (line, run_id))
+        free = (dataset, *less_family(key))
+        if key[FAMILY_AT]:  # two families' rows never pool; a row without a model_spec pools with any
+            firsts = [seen.setdefault((dataset, *key), (line, run_id)), blank.get(free)]
+        else:
+            firsts = [loose.get(free), blank.setdefault(free, (line, run_id))]
+        loose.setdefault(free, (line, run_id))
+        first = next((f for f in firsts if f is not None and f[1] != run_id), (line, run_id))
         if first[1] != run_id:
             raise ResultsTableError(
                 f"results table {table}, line {line}: {run_id} and line {first[0]} ({first[1]}) "
@@ -166,10 +176,11 @@ def _refuse_pooling(table: Path, steps: Sequence[Step], cfg: Mapping[str, Any]) 
     label = results_label(cfg, ours)
     seen: dict[tuple[str, ...], tuple[int, str]] = {}
     for line, dataset, run_id, key in _pooling_rows(table):
-        if dataset == label:
-            seen.setdefault(key, (line, run_id))
+        if dataset == label:  # a row without a model_spec (no family) pools with any family's
+            seen.setdefault(key if key[FAMILY_AT] else less_family(key), (line, run_id))
     for step in ours:
-        found = seen.get(step_pooling_key(step))
+        key = step_pooling_key(step)
+        found = seen.get(key) or seen.get(less_family(key))
         if found and found[1] != step.id:
             results = Path(cfg["paths"]["results"])
             raise ResultsTableError(

@@ -26,6 +26,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from asc.data.tasks import SCENES, task_of_rows
+from asc.report.networks import NETWORK, labelled, several_networks
 from asc.report.results import subsets
 
 __all__ = [
@@ -182,7 +183,16 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     ``ci_low``/``ci_high``, ``p`` (paired t), ``p_holm`` (Holm over the table's tests of that metric) and
     ``note``. Side ``b`` is another criterion (a < b by name) or :data:`UNPRUNED`; pairs need both metrics.
     Groups without a pair give no row; an empty frame when nothing pairs. The metrics are the task's
-    (:func:`metrics_of`): accuracy and log loss, or mAP, AUC and d′."""
+    (:func:`metrics_of`): accuracy and log loss, or mAP, AUC and d′. Rows of several networks are paired within
+    each network only, a ``network`` column first."""
+    df = labelled(df)
+    if several_networks(
+        df
+    ):  # pairs only within a network (asc/report/networks.py), Holm over each one's tests
+        parts = [comparisons(df[df[NETWORK] == n]) for n in dict.fromkeys(df[NETWORK])]
+        named = [p.assign(**{NETWORK: n}) for p, n in zip(parts, dict.fromkeys(df[NETWORK]), strict=True)]
+        out = pd.concat(named, ignore_index=True)
+        return out[[NETWORK, *(c for c in out.columns if c != NETWORK)]]
     METRICS = metrics_of(df)  # noqa: N806 - the table's metrics, the module constant's role for this task
     main = next(iter(METRICS))
     pruned = _pair_frame(df)

@@ -22,6 +22,7 @@ from asc.deploy.latency import canonical_spec
 from asc.deploy.quantised import deployed_accuracy
 from asc.report.compare import mean_ci
 from asc.report.cost import memory_columns
+from asc.report.networks import NETWORK, labelled, network_levels
 from asc.report.results import MissingResultsError, hard_labels, layer_key, subsets
 
 log = logging.getLogger(__name__)
@@ -144,32 +145,44 @@ def cost_points(df: pd.DataFrame, *, pruned_too: bool = False) -> pd.DataFrame:
     when only an official split has that share: the two are never pooled), else without
     fine-tuning ("no FT"; "trained" for the baseline). ``pruned_too``: a fine-tuned model's pruned network
     before fine-tuning is a point of its own too ("no FT"; the cost figure's not-fine-tuned front). Hard-label
-    rows only (:func:`asc.report.results.hard_labels`: a distilled model is another training)."""
-    df = hard_labels(df)
+    rows only (:func:`asc.report.results.hard_labels`: a distilled model is another training). Rows of several
+    networks (asc/report/networks.py) are never pooled: each network's points carry its ``network`` label."""
+    df = hard_labels(labelled(df))
     latencies = latency_columns_in(df)
     spreads = [
         c.replace("_ms", f"_{s}_ms") for c in latencies for s in SPREAD if c.replace("_ms", f"_{s}_ms") in df
     ]
     metric = task_of_rows(df).metric  # accuracy, or mAP for tagging rows; the points' column is "accuracy"
     records = []
-    for (crit, layers), rows in df.groupby(["criterion", "layers"], sort=False, dropna=False):
+    nets = network_levels(df)  # several networks in one table: one point per network and model, never pooled
+    for key, rows in df.groupby([*nets, "criterion", "layers"], sort=False, dropna=False):
+        crit, layers = key[-2:]
+        net = {NETWORK: key[0]} if nets else {}
         ft = rows[rows["finetuned"]]
         pruned = rows[(rows["stage"] == "prune") & ~rows["finetuned"]]
         if ft.empty:
             basis = "trained" if (rows["stage"] == "baseline").all() else "no FT"
-            records.append(_point(crit, layers, rows, rows, basis, latencies + spreads, metric))
+            records.append(net | _point(crit, layers, rows, rows, basis, latencies + spreads, metric))
             continue
         rows_acc, basis = _largest_subset(ft)
-        records.append(_point(crit, layers, rows, rows_acc, basis, latencies + spreads, metric))
+        records.append(net | _point(crit, layers, rows, rows_acc, basis, latencies + spreads, metric))
         if pruned_too and not pruned.empty:
-            records.append(_point(crit, layers, rows, pruned, "no FT", latencies + spreads, metric))
+            records.append(net | _point(crit, layers, rows, pruned, "no FT", latencies + spreads, metric))
     points = pd.DataFrame.from_records(records)
     if points.empty:
         return points
     points = points[points["accuracy"].notna()]
-    # Baseline first, then criterion and the paper's layer-set order.
+    # Baseline first, then criterion and the paper's layer-set order (within each network, in table order).
+    first = {n: i for i, n in enumerate(dict.fromkeys(points[NETWORK]))} if nets else {}
     order = points.apply(
-        lambda r: (not r["baseline"], r["criterion"], layer_key(r["layers"]), r["basis"] == "no FT"), axis=1
+        lambda r: (
+            first.get(r.get(NETWORK), 0),
+            not r["baseline"],
+            r["criterion"],
+            layer_key(r["layers"]),
+            r["basis"] == "no FT",
+        ),
+        axis=1,
     )
     return points.loc[order.sort_values(kind="stable").index].reset_index(drop=True)
 
@@ -256,7 +269,9 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
     network's, and the front end's per clip beside them where the rows have ``frontend_macs``), measured
     latencies (median and interquartile range over interleaved rounds, joined by the report from
     ``latency.csv``), accuracy, and whether it lies on the accuracy-vs-MACs / accuracy-vs-latency Pareto front.
-    A note names the latency orders that lie within the rounds' spread."""
+    A note names the latency orders that lie within the rounds' spread. Rows of several networks: a
+    ``Network`` column first, one line per network and model, one Pareto front across the networks."""
+    df = labelled(df)
     points = cost_points(df)
     if points.empty or points["macs"].isna().all():
         raise MissingResultsError(
@@ -287,6 +302,8 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             "Front (MACs)": np.where(on_a_front(points, "macs"), "yes", ""),
         }
     )
+    if NETWORK in points:  # several networks (asc/report/networks.py): which one each line is
+        table.insert(0, "Network", points[NETWORK].to_numpy())
     if points["frontend_macs"].notna().any():  # the mel front end's cost per clip, beside the network's
         table.insert(
             table.columns.get_loc("MACs (M)") + 1,
@@ -332,13 +349,16 @@ def _with_2022_rule(table: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     present = [c for c in D22 if c in df and df[c].notna().any()]
     if not present:
         return table
-    per_model = df.groupby(["criterion", "layers"], sort=False, dropna=False)[present].first().reset_index()
-    per_model = per_model.rename(columns={"criterion": "Criterion", "layers": "Layers", **D22})
+    nets = network_levels(df)
+    per_model = df.groupby([*nets, "criterion", "layers"], sort=False, dropna=False)[present].first()
+    per_model = per_model.reset_index()
+    names = {"criterion": "Criterion", "layers": "Layers", NETWORK: "Network"}
+    per_model = per_model.rename(columns={**names, **D22})
     if "DCASE 128 kB" in per_model:
         per_model["DCASE 128 kB"] = [
             PRECISION.get(int(b), "") if pd.notna(b) else "" for b in per_model["DCASE 128 kB"]
         ]
-    merged = table.merge(per_model, on=["Criterion", "Layers"], how="left")
+    merged = table.merge(per_model, on=[*(["Network"] if nets else []), "Criterion", "Layers"], how="left")
     merged.attrs = table.attrs
     return merged
 

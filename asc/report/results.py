@@ -227,13 +227,19 @@ def load(path: Path) -> pd.DataFrame:
 def with_ratio_labels(df: pd.DataFrame) -> pd.DataFrame:
     """The rows with ``criterion`` naming its ratio (``centrality 25%``) wherever one dataset holds a criterion
     at several ratios (experiment=centrality_panns: 25/50/75 % removed), so that every table, comparison and
-    figure, which group by criterion, tells them apart; other rows unchanged."""
+    figure, which group by criterion, tells them apart; other rows unchanged. Within each network where the rows
+    carry a ``network`` column (asc.report.networks.with_network_labels, applied first)."""
     from asc.report.rows import ratio_of
 
     if "ratio" not in df or df.empty:
         return df
     ratios = df["ratio"].map(ratio_of)
-    distinct = ratios.where(ratios.ne("")).groupby([df["dataset"], df["criterion"]]).transform("nunique")
+    by = [
+        df["dataset"],
+        *([df["network"]] if "network" in df else []),
+        df["criterion"],
+    ]  # asc/report/networks.py
+    distinct = ratios.where(ratios.ne("")).groupby(by).transform("nunique")
     several = distinct.gt(1) & ratios.ne("")
     out = df.copy()
     out.loc[several, "criterion"] = [

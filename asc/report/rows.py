@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -29,8 +30,10 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     k = 3 rows never pool with k = 1 rows and the tables written before schedules keep their keys), ``qat`` for a
     quantisation-aware fine-tuning (asc/training/qat.py; empty otherwise: its int8 rows never pool with plain ones), the
     teacher of a distilling fine-tuning (empty for hard labels: a KD row is a row of its own, never a repeat of a
-    hard-label one) and the test fold (``fold``: a cross-validation's folds are never repeats of each other; empty
-    for a set without folds, so the tables written before folds keep their keys)."""
+    hard-label one), the network family (:func:`family_of_row`: two families' rows in one results table are
+    never repeats of each other; asc/report/networks.py keeps them apart in the report) and the test fold
+    (``fold``: a cross-validation's folds are never repeats of each other; empty for a set without folds, so the
+    tables written before folds keep their keys)."""
     fraction = row.get("fraction") or ""
     baseline_seed = row.get("baseline_seed") or row.get("seed") or ""
     return (
@@ -45,8 +48,41 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
         schedule_label(row.get("prune_step"), row.get("prune_steps")),
         qat_of(row.get("qat")),
         teacher_of(row.get("teacher")),
+        family_of_row(row.get("model_spec")),
         _whole(row.get("fold")),
     )
+
+
+FAMILY_AT = -2  # where the pooling key holds the network family (the fold stays last)
+
+
+def family_of_row(model_spec: Any) -> str:
+    """The network family a row's ``model_spec`` names: a zoo family's ``name`` (``dcase2024``, ``vggish_asc``;
+    asc/nets/families.py), ``dcase`` for the DCASE21/22 family (its spec names none), ``""`` for a row without a
+    readable spec (a table written before it: it pools with any family, asc/pipeline/plan.py)."""
+    from asc.nets.families import FAMILIES
+
+    try:
+        spec = json.loads(model_spec)
+    except (TypeError, ValueError):
+        return ""
+    if not isinstance(spec, dict):
+        return ""
+    family = FAMILIES.get(str(spec.get("name")))
+    return spec["name"] if family is not None and not family.exact_surgery else "dcase"
+
+
+def family_of_config(model: Mapping[str, Any]) -> str:
+    """:func:`family_of_row` of the rows a ``model`` config node will write."""
+    from asc.nets.families import FAMILIES
+
+    family = FAMILIES.get(str(model.get("name")))
+    return str(model["name"]) if family is not None and not family.exact_surgery else "dcase"
+
+
+def less_family(key: tuple[str, ...]) -> tuple[str, ...]:
+    """A pooling key without its network family (what a row written before ``model_spec`` pools by)."""
+    return key[:FAMILY_AT] + key[FAMILY_AT + 1 :]
 
 
 def qat_of(value: Any) -> str:
@@ -105,19 +141,20 @@ def step_pooling_key(step: Any) -> tuple[str, ...]:
     """:func:`pooling_key` of the row a train, prune or finetune step will write (asc.pipeline.step.Step)."""
     train = step.origin("train")
     seed = _whole(train.args["seed"]) if train is not None else ""
+    family = family_of_config(train.config["model"]) if train is not None else ""
     if step.stage == "train":
         none = ("", "", "", "", "")  # layers, ratio, fraction, split, repeat
-        return ("baseline", "none", *none, seed, "", "", "", fold_of(step))  # ... step, qat, teacher, fold
+        return ("baseline", "none", *none, seed, "", "", "", family, fold_of(step))  # step, qat, teacher, ...
     prune = step.origin("prune")
     criterion, layers = str(prune.config["name"]), "+".join(prune.config["layers"])
     ratio = ratio_of(prune.config.get("ratio"))
     place = schedule_label(*reversed(prune_place(step)))
     if step.stage == "prune":
-        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "", "", fold_of(step))
+        return ("prune", criterion, layers, ratio, "", "", "", seed, place, "", "", family, fold_of(step))
     fraction = f"{float(step.args['fraction']):g}"
     split, repeat = str(step.args.get("split", "")), _whole(step.args["repeat"])
     teacher, quantised = teacher_of(teacher_label(step)), "qat" if step.config.get("qat") else ""
-    where = (fraction, split, repeat, seed, place, quantised, teacher)
+    where = (fraction, split, repeat, seed, place, quantised, teacher, family)
     return ("finetune", criterion, layers, ratio, *where, fold_of(step))
 
 

@@ -16,6 +16,7 @@ from asc.data.tasks import task_of_rows
 from asc.report import compare
 from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import ALL_LAYERS
+from asc.report.networks import labelled, network_levels, one_network
 from asc.report.results import (
     MissingResultsError,
     fold_means,
@@ -91,6 +92,7 @@ def selected_on(rows: pd.DataFrame, df: pd.DataFrame) -> str:
 
 def table1(df: pd.DataFrame) -> pd.DataFrame:
     """Paper Table 1: accuracy of the C1+C2+C3-pruned network without fine-tuning, per selection method."""
+    df = one_network(df, "table 1")
     records = []
     base = select(df, stage="baseline")
     if not base.empty:
@@ -184,6 +186,7 @@ def _markers(comp: pd.DataFrame, metric: str = "accuracy") -> dict[tuple, str]:
 def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     """Every criterion x layer set: size, reductions, accuracy before and after fine-tuning at each fraction,
     with the markers of :data:`MARKER_NOTES`; the baseline row is the reference distribution (:func:`fmt_reference`)."""
+    df = one_network(df, "the criteria table")
     pruned = df[df["stage"] != "baseline"]
     if pruned.empty:
         raise MissingResultsError("the criteria table needs prune rows; run `asc experiment=paper_fig3`")
@@ -249,6 +252,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     one layer set and fine-tuning fraction, the number of pairs, the mean difference ± its 95 % t interval's
     half-width (:func:`fmt_diff`; accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
     0.05, and a note for the cases without a test (n = 1, all differences equal)."""
+    df = one_network(df, "the comparison table")
     comp = compare.comparisons(df)
     if comp.empty:
         raise MissingResultsError(
@@ -329,7 +333,9 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     # hard labels (asc.report.rows.pooling_key); tables of hard labels only keep their columns.
     teachers = df["teacher"].map(teacher_of) if "teacher" in df else None
     taught = ["teacher"] if teachers is not None and teachers.ne("").any() else []
-    keys = ["dataset", "stage", "criterion", "layers", "subset", *taught, "select_on"]
+    df = labelled(df)  # several networks in one dataset: a line per network too (asc/report/networks.py)
+    nets = network_levels(df)
+    keys = ["dataset", *nets, "stage", "criterion", "layers", "subset", *taught, "select_on"]
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     folds = has_folds(
         df
@@ -344,22 +350,23 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             {
                 "n": len(rows),
                 task.metric_label: (
-                    fmt_reference if key[1] == "baseline" and len(rows) > 1 else fmt_mean_std
+                    fmt_reference if rec["stage"] == "baseline" and len(rows) > 1 else fmt_mean_std
                 )(fold_means(rows, task.metric)),
                 **({"folds": int(rows["fold"].nunique())} if folds else {}),
                 **_secondary(task, rows),
                 "Params": _first(rows, "params_torch"),
                 "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
                 "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
-                "_s": stage_order.get(key[1], 9),
-                "_l": layer_key(key[3]),
+                "_s": stage_order.get(rec["stage"], 9),
+                "_l": layer_key(rec["layers"]),
                 "_f": rows["fraction"].iloc[0],
-                "_o": key[4].startswith("split"),
+                "_o": rec["subset"].startswith("split"),
             }
         )
         records.append(rec)
     table = pd.DataFrame.from_records(records)
-    table = table.sort_values(["dataset", "_s", "criterion", "_l", "_f", "_o", *taught], na_position="first")
+    order = ["dataset", *nets, "_s", "criterion", "_l", "_f", "_o", *taught]
+    table = table.sort_values(order, na_position="first")
     table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})
     table.attrs["notes"] = [
         "subset: our stratified fraction (25%) or the official DCASE 2024 split (split25), never pooled; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from asc.report.networks import one_network
 from asc.report.results import DEVICE_PREFIX, MissingResultsError, layer_key, subsets
 from asc.report.tables import fmt_acc, fmt_mean_std, selected_on
 
@@ -19,6 +20,7 @@ KEYS = ["dataset", "criterion", "layers", "subset"]  # subset: a fraction and an
 
 def per_device_table(df: pd.DataFrame) -> pd.DataFrame:
     """Rows of stage ``per_device`` against the ``finetune`` rows of the same criterion, layers and subset."""
+    df = one_network(df, "the per-device table")
     routed = df[df["stage"] == "per_device"]
     if routed.empty:
         raise MissingResultsError(

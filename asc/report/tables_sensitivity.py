@@ -14,6 +14,7 @@ import re
 import pandas as pd
 
 from asc.data.tasks import task_of_rows
+from asc.report.networks import one_network
 from asc.report.results import MissingResultsError, hard_labels, layer_key, subsets
 from asc.report.rows import ratio_of, schedule_label
 from asc.report.tables import fmt_mean_std
@@ -57,7 +58,7 @@ def sensitivity_table(df: pd.DataFrame) -> pd.DataFrame:
     """One line per criterion × layer set × ratio: the share removed (%), the remaining parameters and MACs
     (% of the unpruned network), the metric (accuracy or mAP, in %) before fine-tuning and after it, one column
     per fine-tuning subset (``100%``, ``split25``), mean ± std over repeats (one value: no ± part)."""
-    rows = sensitivity_rows(df)
+    rows = sensitivity_rows(one_network(df, "the sensitivity table"))
     metric = task_of_rows(rows).metric
     name = "Acc." if metric == "accuracy" else metric
     tuned = rows[rows["stage"] == "finetune"]

@@ -21,6 +21,7 @@ from asc.core.atomic import atomic_write_json, atomic_write_text
 from asc.deploy import latency as lat
 from asc.report import figures
 from asc.report.cost_views import NOISE_NOTE, join_latency
+from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
 from asc.report.results import MissingResultsError, for_dataset, load, with_ratio_labels
 from asc.report.table_writers import to_markdown, write_table
 from asc.report.tables import TABLES, summary_table
@@ -37,7 +38,7 @@ def summary_markdown(df: pd.DataFrame) -> str:
     """The summary table as Markdown, ready to print at the end of a run (a note if there are no rows yet)."""
     if df.empty:
         return "_No results yet: run `asc experiment=demo` or `asc` to fill the results table._\n"
-    return to_markdown(summary_table(with_ratio_labels(df)))
+    return to_markdown(summary_table(with_ratio_labels(with_network_labels(df))))
 
 
 def _read_latency(path: Path) -> pd.DataFrame | None:
@@ -127,9 +128,12 @@ def write_report(
     the architectures' latency now (see :func:`measured_latency`); None measures nothing and uses an existing
     ``out_dir/latency.csv`` if there is one (``report_only=true`` reruns). With several datasets in one table,
     the per-dataset tables and figures go to ``out_dir/<dataset>/`` and their names are prefixed ``<dataset>/``;
-    the summary table and ``latency.csv`` cover all datasets.
+    the summary table and ``latency.csv`` cover all datasets. With several networks on one dataset
+    (asc/report/networks.py), each network's tables and figures go to ``<network>/`` below it (prefixed
+    ``<network>/``), and the cost table and figure there span the networks; the summary has a ``network`` column.
     """
-    df = with_ratio_labels(load(results_path))  # a criterion at several ratios: one line per ratio
+    df = with_network_labels(load(results_path))  # several networks in a dataset: a `network` column
+    df = with_ratio_labels(df)  # a criterion at several ratios (of one network): one line per ratio
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
@@ -145,25 +149,58 @@ def write_report(
     datasets = sorted(set(df["dataset"]))
     for dataset in datasets:
         every = for_dataset(df, dataset)
-        sub = every[every["stage"] != "per_device"]  # routed sets of models: their own table only
         where, prefix = (out_dir, "") if len(datasets) == 1 else (out_dir / dataset, f"{dataset}/")
-        if (every["stage"] == "per_device").any():
-            written[prefix + "per_device"] = write_table(per_device_table(every), where / "per_device")
-        for name, build in TABLES.items():
-            try:
-                table = build(sub)
-            except MissingResultsError as err:
-                log.warning("skipping %s%s: %s", prefix, name, err)
-                continue
-            written[prefix + name] = write_table(table, where / name)
-            for note in table.attrs.get("notes", []):
-                if note.startswith(NOISE_NOTE):
-                    log.warning("%s%s: %s", prefix, name, note)
-        for name, draw in figures.FIGURES.items():
-            try:
-                written[prefix + name] = draw(sub, where / name)
-            except MissingResultsError as err:
-                log.warning("skipping %s%s: %s", prefix, name, err)
-        written.update(_sensitivity(sub, where, prefix))
+        if not several_networks(every):
+            written.update(_views(every, where, prefix))
+            continue
+        # Several networks on one dataset: each network's views in a folder of its own, never pooled; the cost
+        # table and figure span them (one Pareto front across the families).
+        sub = every[every["stage"] != "per_device"]
+        written.update(_views(sub, where, prefix, tables=["cost"], drawn=["cost_pareto"], scans=False))
+        for network in dict.fromkeys(every[NETWORK]):
+            name = folder_name(network)
+            mine = every[every[NETWORK] == network]
+            written.update(_views(mine, where / name, f"{prefix}{name}/"))
     log.info("report: wrote %d item(s) to %s", len(written), out_dir)
+    return written
+
+
+def _views(
+    every: pd.DataFrame,
+    where: Path,
+    prefix: str,
+    *,
+    tables: list[str] | None = None,
+    drawn: list[str] | None = None,
+    scans: bool = True,
+) -> dict[str, list[Path]]:
+    """The per-dataset tables (``tables``: names of TABLES; None: all, and the per-device table), figures
+    (``drawn``: names of FIGURES; None: all) and, with ``scans``, the sensitivity table and figure of
+    ``every`` (one dataset's rows) in ``where``, their names prefixed ``prefix``; {name: written paths}."""
+    written: dict[str, list[Path]] = {}
+    where.mkdir(parents=True, exist_ok=True)
+    sub = every[every["stage"] != "per_device"]  # routed sets of models: their own table only
+    if tables is None and (every["stage"] == "per_device").any():
+        written[prefix + "per_device"] = write_table(per_device_table(every), where / "per_device")
+    for name, build in TABLES.items():
+        if tables is not None and name not in tables:
+            continue
+        try:
+            table = build(sub)
+        except MissingResultsError as err:
+            log.warning("skipping %s%s: %s", prefix, name, err)
+            continue
+        written[prefix + name] = write_table(table, where / name)
+        for note in table.attrs.get("notes", []):
+            if note.startswith(NOISE_NOTE):
+                log.warning("%s%s: %s", prefix, name, note)
+    for name, draw in figures.FIGURES.items():
+        if drawn is not None and name not in drawn:
+            continue
+        try:
+            written[prefix + name] = draw(sub, where / name)
+        except MissingResultsError as err:
+            log.warning("skipping %s%s: %s", prefix, name, err)
+    if scans:
+        written.update(_sensitivity(sub, where, prefix))
     return written

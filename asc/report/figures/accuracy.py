@@ -25,6 +25,7 @@ from asc.report.figures.style import (
     n_text,
     save_figure,
 )
+from asc.report.networks import one_network
 from asc.report.results import MissingResultsError, for_dataset, hard_labels, select, sort_layer_sets
 
 ALL_LAYERS = "C1+C2+C3"
@@ -81,7 +82,9 @@ def _all_data(df: pd.DataFrame, criterion) -> pd.DataFrame:
 
 def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy with and without fine-tuning for each cosine-pruned layer set, MAC/param reductions on x."""
-    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
+    df = hard_labels(
+        one_network(for_dataset(df, dataset), "the accuracy figures")
+    )  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     before = select(df, stage="prune", criterion="cosine", finetuned=False)
     after = _all_data(df, "cosine")
@@ -128,7 +131,9 @@ def fig3_layer_sets(df: pd.DataFrame, stem: Path, *, dataset: str | None = None)
 
 def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Accuracy after fine-tuning on all data, cosine vs l1-norm, for each pruned layer set."""
-    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
+    df = hard_labels(
+        one_network(for_dataset(df, dataset), "the accuracy figures")
+    )  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     rows = _all_data(df, ["cosine", "l1"])
     if set(rows["criterion"]) != {"cosine", "l1"}:
@@ -202,7 +207,9 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
     time panel draws their pooled time as one line (its label says so); when the time does not vary with the
     fraction either, or no row has one, there is no time panel. Accuracy series that coincide are shifted
     sideways by a few points, and the panel names them."""
-    df = hard_labels(for_dataset(df, dataset))  # distilled rows are another training (the tables show them)
+    df = hard_labels(
+        one_network(for_dataset(df, dataset), "the accuracy figures")
+    )  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
     crits = ["cosine", "l1", "random"]
     rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)

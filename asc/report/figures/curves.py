@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from asc.report.figures.style import LABELS, STYLE, criterion_colors, save_figure
+from asc.report.networks import one_network
 from asc.report.results import MissingResultsError, for_dataset
 from asc.report.rows import teacher_of
 
@@ -63,7 +64,7 @@ def histories(df: pd.DataFrame) -> pd.DataFrame:
 
 def training_curves(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Loss and selection accuracy per epoch of the baselines and the fine-tuned models (see the module)."""
-    curves = histories(for_dataset(df, dataset))
+    curves = histories(one_network(for_dataset(df, dataset), "the training curves"))
     if curves.empty:
         raise MissingResultsError(
             "the training curves need baseline or fine-tuned rows whose artifacts (metrics.json with the "

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from asc.report.figures.style import COLORS, STYLE, save_figure
+from asc.report.networks import one_network
 from asc.report.results import MissingResultsError, for_dataset, select, sort_layer_sets
 
 
@@ -25,7 +26,7 @@ def _json_field(row: pd.Series, column: str) -> dict:
 
 def fig2_closest_distance(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
     """Histogram of the cosine distance between each filter and its closest filter, one panel per layer."""
-    df = for_dataset(df, dataset)
+    df = one_network(for_dataset(df, dataset), "the filter figures")
     rows = select(df, stage="prune", criterion="cosine")
     rows = rows[~rows["closest_distance"].isin(["", "{}"])]  # {}: dependency-graph pruning computes none
     if rows.empty:
@@ -71,7 +72,7 @@ def fig4_l1_norms(
     df: pd.DataFrame, stem: Path, *, dataset: str | None = None, layer: str = "C2"
 ) -> list[Path]:
     """l1-norm of each filter of ``layer`` with the filters kept by the cosine method highlighted."""
-    df = for_dataset(df, dataset)
+    df = one_network(for_dataset(df, dataset), "the filter figures")
     rows = select(df, stage="prune", criterion="cosine")
     rows = rows[rows["layers"].map(lambda s: layer in s.split("+")).astype(bool)]
     rows = rows[~rows["l1_norms"].isin(["", "{}"]) & ~rows["kept_indices"].isin(["", "{}"])]

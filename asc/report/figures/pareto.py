@@ -19,6 +19,7 @@ from asc.data.tasks import task_of_rows
 from asc.report.compare import MeanCI
 from asc.report.cost_views import DEPLOYED, cost_points, latency_columns_in, pareto_fronts, spread_notes
 from asc.report.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
+from asc.report.networks import NETWORK
 from asc.report.results import MissingResultsError, for_dataset
 
 FRONT_STYLE = {"fine-tuned": {"ls": "--", "color": "0.2"}, "not fine-tuned": {"ls": ":", "color": "0.55"}}
@@ -35,7 +36,7 @@ def _cost_panel(
     slot = points.groupby(points[column].round(9), sort=False).cumcount()
     count = points.groupby(points[column].round(9), sort=False)[column].transform("size")
     for (_, p), i, k in zip(points.iterrows(), slot, count, strict=True):
-        base, color = p["criterion"] == "none", colors[p["criterion"]]
+        base, color = p["criterion"] == "none" or bool(p["baseline"]), colors[p["criterion"]]
         half = p["acc_high"] - p["accuracy"] if p["n"] >= 2 and np.isfinite(p["acc_high"]) else np.nan
         xerr = [[(p[column] - p[q1]) / scale], [(p[q3] - p[column]) / scale]] if spread else None
         errorbar_dodged(
@@ -89,7 +90,9 @@ def _deployed_markers(ax: plt.Axes, points: pd.DataFrame, column: str, scale: fl
 
 
 def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
-    """Accuracy against MACs and against measured latency for every model, the Pareto front marked."""
+    """Accuracy against MACs and against measured latency for every model, the Pareto front marked. Rows of
+    several networks (asc/report/networks.py): one series per network and criterion, its legend naming the
+    network, and one front per kind of accuracy across the networks."""
     df = for_dataset(df, dataset)
     points = cost_points(df, pruned_too=True)  # each pruned network before fine-tuning too: hollow markers
     points = points[points["macs"].notna()] if not points.empty else points
@@ -97,6 +100,16 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
         raise MissingResultsError(
             "the cost figure needs model rows with accuracy and MACs; run `asc` (the demo) or "
             "`asc experiment=paper_fig3`"
+        )
+    several = (
+        NETWORK in points
+    )  # several networks (asc/report/networks.py): one series per network and criterion
+    if several:
+        points = points.assign(
+            criterion=[
+                f"{n}: {'unpruned' if b else LABELS.get(c, c)}"
+                for n, c, b in zip(points[NETWORK], points["criterion"], points["baseline"], strict=True)
+            ]
         )
     latencies = latency_columns_in(points)
     panels = [("macs", 1e6, "MACs per clip (M)")]
@@ -130,15 +143,16 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             MeanCI(p["accuracy"], 0.0, int(p["n"]), p["acc_low"], p["acc_high"]) for _, p in points.iterrows()
         ]
         axes[0][0].set_ylabel(f"{task_of_rows(df).metric_label}\n{ci_note(stats)}")
+        bases = set(points.loc[points["baseline"], "criterion"]) if several else {"none"}
         handles = [
             plt.Line2D(
                 [],
                 [],
                 ls="",
-                marker="*" if c == "none" else "o",
-                ms=6 if c == "none" else 4,
+                marker="*" if c in bases else "o",
+                ms=6 if c in bases else 4,
                 color=colors[c],
-                label=unpruned if c == "none" else LABELS.get(c, c),
+                label=c if several else unpruned if c == "none" else LABELS.get(c, c),
             )
             for c in dict.fromkeys(points["criterion"])
         ]

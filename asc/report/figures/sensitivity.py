@@ -17,6 +17,7 @@ from asc.data.tasks import task_of_rows
 from asc.report.compare import mean_ci
 from asc.report.figures.accuracy import one_kind
 from asc.report.figures.style import LABELS, STYLE, ci_err, criterion_colors, draw_reference, save_figure
+from asc.report.networks import one_network
 from asc.report.results import for_dataset, layer_key, select
 from asc.report.tables_sensitivity import sensitivity_rows
 
@@ -41,7 +42,7 @@ def _curve(rows: pd.DataFrame, metric: str, column: str) -> tuple[list[float], l
 def draw_sensitivity(df: pd.DataFrame, *, dataset: str | None = None) -> plt.Figure:
     """The figure (2 rows × one column per layer set; each panel one errorbar line per criterion after fine-tuning
     and one before); MissingResultsError when ``df`` holds no scan (asc.report.tables_sensitivity.sensitivity_rows)."""
-    df = for_dataset(df, dataset)
+    df = one_network(for_dataset(df, dataset), "the sensitivity figure")
     rows = sensitivity_rows(df)
     metric = task_of_rows(rows).metric
     tuned = rows[rows["stage"] == "finetune"]
