@@ -21,6 +21,7 @@ import pandas as pd
 
 from asc.deploy.architectures import is_zoo
 from asc.nets.model_spec import normalise_spec
+from asc.report.rows import spec_of_row
 
 NETWORK = "network"  # the column with_network_labels adds
 UNKNOWN = "unknown network"  # the label of rows without a readable model_spec
@@ -31,11 +32,8 @@ def network_key(model_spec: Any) -> str:
     pruning ``history``; a DCASE21/22-family spec less its ``widths`` (the pruned ones on a pruned row; the
     layer count kept), so a DCASE 2021 and a DCASE 2022 network (input, pools) differ but two widths of one
     never separate; ``""`` for a row without a readable ``model_spec`` (tables written before it)."""
-    try:
-        spec = json.loads(model_spec)
-    except (TypeError, ValueError):
-        return ""
-    if not isinstance(spec, dict):
+    spec = spec_of_row(model_spec)
+    if spec is None:
         return ""
     if is_zoo(spec):
         spec = {k: v for k, v in spec.items() if k != "history"}

@@ -56,17 +56,24 @@ def pooling_key(row: Mapping[str, Any]) -> tuple[str, ...]:
 FAMILY_AT = -2  # where the pooling key holds the network family (the fold stays last)
 
 
+def spec_of_row(model_spec: Any) -> dict[str, Any] | None:
+    """A row's ``model_spec`` cell (JSON) as a dict; None where it is missing or unreadable (tables written before
+    the column, a hand-edited cell)."""
+    try:
+        spec = json.loads(model_spec)
+    except (TypeError, ValueError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
 def family_of_row(model_spec: Any) -> str:
     """The network family a row's ``model_spec`` names: a zoo family's ``name`` (``dcase2024``, ``vggish_asc``;
     asc/nets/families.py), ``dcase`` for the DCASE21/22 family (its spec names none), ``""`` for a row without a
     readable spec (a table written before it: it pools with any family, asc/pipeline/plan.py)."""
     from asc.nets.families import FAMILIES
 
-    try:
-        spec = json.loads(model_spec)
-    except (TypeError, ValueError):
-        return ""
-    if not isinstance(spec, dict):
+    spec = spec_of_row(model_spec)
+    if spec is None:
         return ""
     family = FAMILIES.get(str(spec.get("name")))
     return spec["name"] if family is not None and not family.exact_surgery else "dcase"
