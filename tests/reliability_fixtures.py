@@ -16,6 +16,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GB = 10**9
 Usage = namedtuple("Usage", "total used free")
+MOUNTED: set[int] = (
+    set()
+)  # devices of the tmpfs mounted by a test: their real free space is what is under test
 
 
 def fake_disks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free: dict[str, int]) -> None:
@@ -42,9 +45,12 @@ def mounted_tmpfs(path: Path, *, size: str = "1m", read_only: bool = False) -> I
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    device = os.stat(path).st_dev
+    MOUNTED.add(device)
     try:
         yield path
     finally:
+        MOUNTED.discard(device)
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 

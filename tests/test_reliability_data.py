@@ -12,9 +12,9 @@ from config_fixtures import composed
 from http_fixtures import PREFIX, TOP, FileServer, make_zip, md5, tau_audio_zip, tau_meta_zip, write
 from reliability_fixtures import REPO_ROOT, mounted_tmpfs
 
+from asc.core import disk
 from asc.core.atomic import temp_path
 from asc.core.disk import MARGIN, DiskFullError, feature_bytes
-from asc.data import zenodo
 from asc.data.archive import MARKER_DIR, extract, is_extracted
 from asc.data.checksums import Archive
 from asc.data.prepare import _extracted_sizes, _feature_clips, disk_plan, prepare_tau
@@ -71,7 +71,7 @@ def test_zip_left_by_a_kill_after_extraction_is_deleted_next_run(tmp_path: Path)
 def test_download_into_a_full_disk_is_one_line_not_retried(tmp_path: Path, monkeypatch) -> None:
     data = bytes(range(256)) * 1024  # 256 KiB
     a = Archive(f"{PREFIX}audio.1.zip", len(data), md5(data))
-    monkeypatch.setattr(zenodo, "_disk_free", lambda path: 10**12)  # the up-front check is passed (a race)
+    monkeypatch.setattr(disk, "free_bytes", lambda path: 10**12)  # the up-front check is passed (a race)
     with mounted_tmpfs(tmp_path / "small", size="64k") as small, FileServer({a.name: data}) as server:
         with pytest.raises(DiskFullError) as err:
             fetch([a], server.base_url, small, retries=5, backoff=0.01, progress=False)

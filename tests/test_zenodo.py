@@ -8,6 +8,7 @@ import pytest
 from http_fixtures import PREFIX, Faults, FileServer, md5, tau_audio_zip, tau_meta_zip
 from omegaconf import OmegaConf
 
+from asc.core import disk
 from asc.data import checksums, zenodo
 from asc.data.archive import extract
 from asc.data.checksums import Archive
@@ -126,7 +127,7 @@ def test_connection_refused_is_retried_then_fails(tmp_path: Path, blobs: dict[st
 
 
 def test_not_enough_disk_refuses_up_front(tmp_path: Path, blobs: dict[str, bytes], monkeypatch) -> None:
-    monkeypatch.setattr(zenodo, "_disk_free", lambda path: 12345)
+    monkeypatch.setattr(disk, "free_bytes", lambda path: 12345)
     with FileServer(dict(blobs)) as srv:
         with pytest.raises(DownloadError, match=r"need .*available .*12345") as err:
             fetch([archive(blobs, META), archive(blobs, AUDIO)], srv.base_url, tmp_path, **FAST)

@@ -9,12 +9,12 @@ and MD5, with the ``<name>.md5`` sidecar that saves re-hashing multi-gigabyte fi
 from __future__ import annotations
 
 import logging
-import shutil
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asc.core import disk
 from asc.core.disk import human_bytes
 from asc.core.progress import show_progress
 from asc.data import checksums
@@ -93,16 +93,11 @@ def fetch(
     return [dest / a.name for a in archives]
 
 
-def _disk_free(path: Path) -> int:
-    """Free bytes on the file system holding path (module-level so tests can patch it)."""
-    return shutil.disk_usage(path).free
-
-
 def _check_disk(todo: Sequence[Archive], dest: Path) -> None:
     if not todo:
         return
     missing = sum(a.bytes - checksums.resumable_bytes(dest, a) for a in todo)
-    need, free = missing + _DISK_MARGIN, _disk_free(dest)
+    need, free = missing + _DISK_MARGIN, disk.free_bytes(dest)
     if free < need:
         raise DownloadError(
             f"not enough free disk space in {dest}: need {human_bytes(need)} ({need} bytes: "
