@@ -11,6 +11,15 @@ from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
+# The demo in seconds, as CLI overrides: one city, 3 train locations x 2 devices + 1 evaluation location x 5 devices
+# per scene, one segment each (110 clips). The one list the end-to-end tests start from.
+TINY_DEMO_DATA = (
+    "dataset.cities=[barcelona]",
+    "dataset.train_locations=3",
+    "dataset.evaluate_locations=1",
+    "dataset.segments_per_location=1",
+)
+
 
 @lru_cache(maxsize=32)
 def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import asc
 from asc.core.errors import ConfigError
 from asc.nets.model import build_model, save_model
 from asc.report import results
+from tests.config_fixtures import TINY_DEMO_DATA
 from tests.results_fixtures import make_results
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -60,10 +61,7 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from asc.app import api
 
     tiny = [
-        "dataset.cities=[barcelona]",
-        "dataset.train_locations=3",
-        "dataset.evaluate_locations=1",
-        "dataset.segments_per_location=1",
+        *TINY_DEMO_DATA,
         "train.epochs=1",
         "train.select_after=0",
         "model.widths=[4,4,8]",

@@ -1,8 +1,7 @@
-"""The chain is the one list of stages and it does the work; the package's import graph has no circle."""
+"""The chain is the one list of stages and it does the work (the import graph's rules: tests/test_layers.py)."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -30,57 +29,6 @@ def test_steps_read_only_planned_upstream_steps() -> None:
     for step in steps:
         assert all(u.id in seen for u in step.upstream), step.id
         seen.add(step.id)
-
-
-def _imports(path: Path) -> set[str]:
-    """The asc modules a module imports: at its top, inside a function (a deferred import is still an edge) or
-    under ``if TYPE_CHECKING:`` (a type-only import is an edge too: move the type instead)."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or "" if node.level == 0 else _resolve(path, node.module, node.level)
-            names = [f"{base}.{a.name}" for a in node.names]
-            out.update(names)
-            # `from . import x` imports x, not the package it sits in; so does `from asc import split_files`
-            # (the submodule, not the package's own code: asc/__init__.py's CONF_DIR and lazy API)
-            if node.module and not all(map(_is_module, names)):
-                out.add(base)
-        elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-    return {m for m in out if m.startswith("asc")}
-
-
-def _is_module(name: str) -> bool:
-    path = PACKAGE.parent.joinpath(*name.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
-def _resolve(path: Path, module: str | None, level: int) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[: len(parts) - level] + ([module] if module else []))
-
-
-def test_the_import_graph_has_no_circle() -> None:
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
-        modules[name] = path
-    graph = {
-        name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()
-    }
-
-    def visit(node: str, stack: list[str], done: set[str]) -> None:
-        if node in stack:
-            raise AssertionError("import circle: " + " -> ".join(stack[stack.index(node) :] + [node]))
-        if node in done:
-            return
-        for nxt in sorted(graph[node]):
-            visit(nxt, [*stack, node], done)
-        done.add(node)
-
-    done: set[str] = set()
-    for name in sorted(graph):
-        visit(name, [], done)
 
 
 def test_planning_loads_no_torch() -> None:

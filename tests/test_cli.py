@@ -17,14 +17,12 @@ import pytest
 import torch
 
 from asc.deploy.quantised import missing_packages as quantise_missing
+from tests.config_fixtures import TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 
 TINY = [
-    "dataset.cities=[barcelona]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
+    *TINY_DEMO_DATA,
     "train.epochs=2",
     "train.select_after=0",
     "finetune.epochs=1",

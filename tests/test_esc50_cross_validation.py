@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from config_fixtures import composed
-from test_esc50_pipeline import CLASSES, PER_FOLD, esc_folder
+from test_esc50_pipeline import CLASSES, PER_FOLD, esc_folder, tiny_esc50
 
 from asc.app.cli import run
 from asc.app.sweep import plan_job
@@ -36,14 +36,7 @@ def esc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cfg(tmp_path: Path, root: Path, *extra: str) -> dict:
     return composed(
-        "dataset=esc50",
-        f"dataset.root={root}",
-        "dataset.download=false",
-        "dataset.clip_seconds=1",
-        f"dataset.classes={CLASSES}",
-        "features=logmel40x51",
-        "model=dcase22",
-        f"model.n_classes={CLASSES}",
+        *tiny_esc50(root),
         "model.widths=[4,4,8]",
         "train.epochs=1",
         "train.select_after=0",
@@ -202,14 +195,7 @@ def test_a_sweep_checks_each_jobs_folds(tmp_path: Path, esc_root: Path, small_se
     from asc.core.config_files import CONF_DIR
 
     task = [
-        "dataset=esc50",
-        f"dataset.root={esc_root}",
-        "dataset.download=false",
-        "dataset.clip_seconds=1",
-        f"dataset.classes={CLASSES}",
-        "features=logmel40x51",
-        "model=dcase22",
-        f"model.n_classes={CLASSES}",
+        *tiny_esc50(esc_root),
         "prune=l1,cosine",
         "stage=prune",
         *(f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")),

@@ -38,16 +38,24 @@ def esc_folder(root: Path) -> Path:
     return root
 
 
-def _cfg(tmp_path: Path, *extra: str) -> dict:
-    return composed(
+def tiny_esc50(root: Path) -> list[str]:
+    """The overrides of a brought ESC-50 folder made by :func:`esc_folder` at ``root``: 1-s clips, CLASSES classes,
+    the 2022 network over 40x51 log-mels."""
+    return [
         "dataset=esc50",
-        f"dataset.root={tmp_path / 'esc'}",
+        f"dataset.root={root}",
         "dataset.download=false",
         "dataset.clip_seconds=1",
         f"dataset.classes={CLASSES}",
         "features=logmel40x51",
         "model=dcase22",
         f"model.n_classes={CLASSES}",
+    ]
+
+
+def _cfg(tmp_path: Path, *extra: str) -> dict:
+    return composed(
+        *tiny_esc50(tmp_path / "esc"),
         "train.epochs=1",
         "train.select_after=0",
         *(f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")),

@@ -16,7 +16,7 @@ from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.prune import schedule
 from asc.report.rows import pooling_key, step_pooling_key
-from tests.config_fixtures import composed
+from tests.config_fixtures import TINY_DEMO_DATA, composed
 
 L1 = ("prune=l1", "prune.ratio=0.5")
 
@@ -225,10 +225,7 @@ def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path) 
     from asc.app.api import compose
 
     args = [
-        "dataset.cities=[barcelona]",
-        "dataset.train_locations=3",
-        "dataset.evaluate_locations=1",
-        "dataset.segments_per_location=1",
+        *TINY_DEMO_DATA,
         "train.epochs=1",
         "train.select_after=0",
         "finetune.epochs=1",

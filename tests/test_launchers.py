@@ -9,12 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.config_fixtures import TINY_DEMO_DATA
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "dataset.cities=[lisbon]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
+    *TINY_DEMO_DATA,
     "train.epochs=1",
     "train.select_after=0",
     "model.widths=[4,4,8]",  # the launchers, not the arithmetic: a narrow network trains in a fraction of the time

@@ -45,7 +45,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     for m in found:
         while m not in modules and "." in m:
             m = m.rpartition(".")[0]
-        if m in modules and m != name and m != "asc":  # asc's own __init__ runs first for any import anyway
+        if m in modules and m != name:  # `from asc import X` is an edge to the package (the app floor) too
             edges.add(m)
     return edges
 

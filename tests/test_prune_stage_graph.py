@@ -13,6 +13,7 @@ pytest.importorskip("torch_pruning")
 from asc.core.errors import ConfigError  # noqa: E402
 from asc.pipeline.stages import prune as stage  # noqa: E402
 from asc.pipeline.step import make_step  # noqa: E402
+from tests.config_fixtures import TINY_DEMO_DATA  # noqa: E402
 
 BASELINE = make_step("train", "baseline seed 0", {"seed": 0})
 
@@ -86,10 +87,7 @@ def test_a_residual_zoo_network_is_pruned_end_to_end(run_asc, tmp_path):
         "model.widths=[4,4,8,8]",
         "model.blocks=[1,1,1,1]",
         "model.head=16",
-        "dataset.cities=[barcelona]",
-        "dataset.train_locations=3",
-        "dataset.evaluate_locations=1",
-        "dataset.segments_per_location=1",
+        *TINY_DEMO_DATA,
         "train.epochs=1",
         "train.select_after=0",
         "stage=prune",

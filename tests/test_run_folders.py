@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.config_fixtures import TINY_DEMO_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "dataset.cities=[lisbon]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
-]
+TINY = list(TINY_DEMO_DATA)
 # Hydra's ${now:} frozen: two invocations "in the same second"
 FROZEN = """
 import datetime, sys

@@ -8,14 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.config_fixtures import TINY_DEMO_DATA
+
 pytestmark = pytest.mark.slow
 
 TINY = [
     "experiment=sensitivity",
-    "dataset.cities=[barcelona]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
+    *TINY_DEMO_DATA,
     "train.epochs=1",
     "train.select_after=0",
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time

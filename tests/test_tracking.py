@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from asc.core.errors import ConfigError
 from asc.core.provenance import provenance
 from asc.report import tracking
+from tests.config_fixtures import TINY_DEMO_DATA
 
 HISTORY = [
     {"epoch": 1, "loss": 2.0, "select_acc": 0.3, "seconds": 1.5},
@@ -30,10 +31,7 @@ needs_tensorboard = pytest.mark.skipif(
 
 
 TINY_CLI = [  # the demo in seconds: one city, two epochs, a narrow network
-    "dataset.cities=[barcelona]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
+    *TINY_DEMO_DATA,
     "train.epochs=2",
     "train.select_after=0",
     "finetune.epochs=1",

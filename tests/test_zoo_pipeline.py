@@ -13,13 +13,10 @@ import pytest
 
 from asc.nets.checkpoint import load
 from asc.pipeline.dryrun import training_mode
-from tests.config_fixtures import composed
+from tests.config_fixtures import TINY_DEMO_DATA, composed
 
 TINY = [
-    "dataset.cities=[barcelona]",
-    "dataset.train_locations=3",
-    "dataset.evaluate_locations=1",
-    "dataset.segments_per_location=1",
+    *TINY_DEMO_DATA,
     "train.epochs=1",
     "train.select_after=0",
     "finetune.epochs=1",
