@@ -14,6 +14,17 @@ import pandas as pd
 
 from asc.data.tasks import task_of_rows
 from asc.report import compare
+from asc.report.cells import (
+    BEST,
+    SIG,
+    first_value,
+    fmt_acc,
+    fmt_diff,
+    fmt_mean_std,
+    fmt_p,
+    fmt_reference,
+    selected_on,
+)
 from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import ALL_LAYERS
 from asc.report.networks import labelled, network_levels, one_network
@@ -22,24 +33,31 @@ from asc.report.results import (
     fold_means,
     has_folds,
     layer_key,
-    mean_std,
     select,
     sort_layer_sets,
     subsets,
 )
 from asc.report.rows import teacher_of
+from asc.report.tables_comparison import DIFF, comparison_table
 
-__all__ = [
+__all__ = [  # the cells (asc.report.cells) and the comparison table (asc.report.tables_comparison) as well
+    "BEST",
+    "DIFF",
+    "SIG",
     "TABLES",
     "comparison_table",
     "cost_table",
     "criteria_table",
     "fmt_acc",
+    "fmt_diff",
     "fmt_mean_std",
     "fmt_reference",
+    "selected_on",
     "summary_table",
     "table1",
 ]
+
+_fmt_p = fmt_p  # its former name here
 
 TABLE1_METHODS = {
     "cosine": "Proposed cosine distance based method",
@@ -48,46 +66,6 @@ TABLE1_METHODS = {
     "l1": "l1-norm method",
     "random": "Randomly initialized pruned network",
 }
-
-
-def fmt_mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
-    """'48.6 ± 0.7' (accuracies in %); a single value has no ± part; no values gives ''."""
-    mean, std, n = mean_std(np.asarray(list(values), dtype=float) * scale)
-    if n == 0:
-        return ""
-    return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def fmt_acc(values, marker: str = "") -> str:
-    """An accuracy cell in %: '48.6 ± 0.7' plus ``marker``; one value says so: '48.6 (n = 1)'; none gives ''."""
-    m = compare.mean_ci(values, scale=100.0)
-    if m.n == 0:
-        return ""
-    return f"{m.mean:.1f} (n = 1){marker}" if m.n == 1 else f"{m.mean:.1f} ± {m.std:.1f}{marker}"
-
-
-def fmt_reference(values) -> str:
-    """The unpruned reference as a distribution: '48.6 ± 0.7 (n = 10; 95 % CI 48.1–49.1)' (std over the
-    baseline seeds; Student t interval of the mean); one baseline gives '48.6 (n = 1)'."""
-    m = compare.mean_ci(values, scale=100.0)
-    if m.n < 2:
-        return fmt_acc(values)
-    return f"{m.mean:.1f} ± {m.std:.1f} (n = {m.n}; 95 % CI {m.low:.1f}–{m.high:.1f})"
-
-
-def _first(rows: pd.DataFrame, column: str):
-    values = rows[column].dropna()
-    values = values[values != ""] if values.dtype == object else values
-    return values.iloc[0] if len(values) else np.nan
-
-
-def selected_on(rows: pd.DataFrame, df: pd.DataFrame) -> str:
-    """Where the rows' kept epoch was chosen (their ``select_on``: val, test or last epoch; several joined by
-    ", "); rows without it (pruned, not fine-tuned: the baseline's weights) take the baseline rows' of ``df``."""
-    values = [v for v in dict.fromkeys(rows["select_on"].astype(str)) if v and v != "nan"]
-    if not values and (rows["stage"] == "prune").all():
-        values = [v for v in dict.fromkeys(df.loc[df["stage"] == "baseline", "select_on"].astype(str)) if v]
-    return ", ".join(sorted(values))
 
 
 def table1(df: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +92,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
         records.append(
             {
                 "Method": f"{name} ({ALL_LAYERS})",
-                "Kept": _first(rows, "kept"),
+                "Kept": first_value(rows, "kept"),
                 "Accuracy (%)": acc,
                 "Selected on": selected_on(rows, df),
             }
@@ -129,20 +107,19 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
 
 def _structure(rows: pd.DataFrame) -> dict:
     """Size of a (pruned) model: identical across repeats, so take it from the first row that has it."""
-    macs, macs_paper = _first(rows, "macs"), _first(rows, "macs_paper")
+    macs, macs_paper = first_value(rows, "macs"), first_value(rows, "macs_paper")
     return {
-        "Kept": _first(rows, "kept"),
-        "Params": _first(rows, "params_torch"),
-        "Params (Keras)": _first(rows, "params_keras"),
+        "Kept": first_value(rows, "kept"),
+        "Params": first_value(rows, "params_torch"),
+        "Params (Keras)": first_value(rows, "params_keras"),
         "MACs (M)": round(macs / 1e6, 2) if pd.notna(macs) else np.nan,
         "MACs paper (M)": round(macs_paper / 1e6, 2) if pd.notna(macs_paper) else np.nan,
-        "Params red. (%)": round(_first(rows, "params_reduction_pct"), 1),
-        "MACs red. (%)": round(_first(rows, "macs_reduction_pct"), 1),
-        "MACs paper red. (%)": round(_first(rows, "macs_paper_reduction_pct"), 1),
+        "Params red. (%)": round(first_value(rows, "params_reduction_pct"), 1),
+        "MACs red. (%)": round(first_value(rows, "macs_reduction_pct"), 1),
+        "MACs paper red. (%)": round(first_value(rows, "macs_paper_reduction_pct"), 1),
     }
 
 
-SIG, BEST = "*", "†"
 MARKER_NOTES = [
     f"{SIG}: differs from the unpruned baseline (paired t-test on accuracy, Holm-adjusted p < "
     f"{compare.ALPHA:g}; see the comparison table)",
@@ -231,99 +208,6 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _fmt_p(p: float) -> str:
-    return "" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-DIFF = "A − B (mean ± 95% CI)"  # the comparison table's paired-difference column
-
-
-def fmt_diff(mean: float, low: float, high: float, digits: int) -> str:
-    """A paired mean difference as ``+6.00 ± 2.91`` (signed, ± the half-width of its symmetric t interval
-    [low, high]), ``+6.00`` without an interval, empty without pairs; a value that rounds to 0 shows ``+0.00``."""
-    if pd.isna(mean):
-        return ""
-    text = f"{round(float(mean), digits) + 0.0:+.{digits}f}"
-    return text if pd.isna(low) or pd.isna(high) else f"{text} ± {(high - low) / 2:.{digits}f}"
-
-
-def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons of :func:`asc.report.compare.comparisons`, one line per comparison and metric: A − B at
-    one layer set and fine-tuning fraction, the number of pairs, the mean difference ± its 95 % t interval's
-    half-width (:func:`fmt_diff`; accuracy in percentage points), the paired t-test's p and its Holm adjustment, ``*`` when that is below
-    0.05, and a note for the cases without a test (n = 1, all differences equal)."""
-    df = one_network(df, "the comparison table")
-    comp = compare.comparisons(df)
-    if comp.empty:
-        raise MissingResultsError(
-            "the comparison table needs two criteria (or a criterion and the unpruned baseline) at the same "
-            "layer set and fraction; run `asc` (the demo)"
-        )
-    metrics = compare.metrics_of(df)
-    comp = comp.assign(
-        _l=comp["layers"].map(layer_key),
-        _u=comp["b"] == compare.UNPRUNED,
-        _m=comp["metric"] != next(iter(metrics)),
-    )
-    comp = comp.sort_values(
-        ["_l", "finetuned", "fraction", "subset", "_u", "a", "b", "_m"], na_position="first"
-    )
-    pruned = df[df["stage"] != "baseline"]
-    where = pruned.assign(_s=subsets(pruned))
-    selection = {
-        key: selected_on(rows, df)
-        for key, rows in where.groupby(["layers", "finetuned", "_s"], dropna=False, sort=False)
-    }
-    table = pd.DataFrame(
-        {
-            "Layers": comp["layers"],
-            "Fine-tuning data": [
-                s if ft else "none" for s, ft in zip(comp["subset"], comp["finetuned"], strict=True)
-            ],
-            "Selected on": [
-                selection.get((la, ft, s if ft else ""), "")
-                for la, ft, s in zip(comp["layers"], comp["finetuned"], comp["subset"], strict=True)
-            ],
-            "A": comp["a"],
-            "B": comp["b"],
-            "Metric": comp["metric"].map(lambda m: metrics[m][0]),
-            "n": comp["n"].astype(int),
-            DIFF: [
-                fmt_diff(d, lo, hi, 2 if metrics[m][1] != 1 else 3)
-                for d, lo, hi, m in zip(
-                    comp["mean_diff"], comp["ci_low"], comp["ci_high"], comp["metric"], strict=True
-                )
-            ],
-            "p": comp["p"].map(_fmt_p),
-            "p (Holm)": comp["p_holm"].map(_fmt_p),
-            "Sig.": np.where(comp["p_holm"] < compare.ALPHA, SIG, ""),
-            "Note": comp["note"],
-        }
-    ).reset_index(drop=True)
-    tests = {m: int(comp.loc[comp["metric"] == m, "p"].notna().sum()) for m in metrics}
-    counts = ", ".join(f"{n} for {metrics[m][0].split(' (')[0]}" for m, n in tests.items())
-    base = compare.baseline_of(df)
-    table.attrs["notes"] = [
-        "Pairs: runs of A and B with the same dataset, layer set, fine-tuning subset (our fraction or an official "
-        "split, never pooled), repeat and baseline seed "
-        "(the same data subset and seeds); B = unpruned: each run of A against the baseline it was pruned from "
-        f"({len(base)} baseline seed(s)).",
-        f"{DIFF}: the mean of the n paired differences A − B, signed (+: A higher), ± the half-width of its "
-        "95 % Student t interval (symmetric; none for n = 1); accuracy, mAP and AUC in percentage points, log "
-        "loss in nats; p: two-sided paired t-test (scipy.stats.ttest_rel).",
-        (
-            f"p (Holm): Holm-adjusted over the tests of this table, per metric ({counts}; statsmodels "
-            "multipletests); "
-            if any(tests.values())
-            else "No tests: no comparison has two pairs with differing differences (repeats > 1 give them); "
-        )
-        + f"{SIG}: p (Holm) < {compare.ALPHA:g}. n = 1 or equal differences: no interval and no test. "
-        f"n < {compare.MIN_N}: p shown, not adjusted and never marked (one degree of freedom; a claim needs "
-        f"n >= {compare.MIN_N} repeats).",
-    ]
-    return table
-
-
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """One line per (dataset, stage, criterion, layers, fraction): mean ± std over repeats of the metrics (the
     baseline's accuracy with its 95 % CI over seeds, :func:`fmt_reference`)."""
@@ -354,8 +238,8 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
                 )(fold_means(rows, task.metric)),
                 **({"folds": int(rows["fold"].nunique())} if folds else {}),
                 **_secondary(task, rows),
-                "Params": _first(rows, "params_torch"),
-                "MACs (M)": round(_first(rows, "macs") / 1e6, 2),
+                "Params": first_value(rows, "params_torch"),
+                "MACs (M)": round(first_value(rows, "macs") / 1e6, 2),
                 "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
                 "_s": stage_order.get(rec["stage"], 9),
                 "_l": layer_key(rec["layers"]),

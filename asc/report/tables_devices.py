@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from asc.report.cells import fmt_acc, fmt_mean_std, selected_on
 from asc.report.networks import one_network
 from asc.report.results import DEVICE_PREFIX, MissingResultsError, layer_key, subsets
-from asc.report.tables import fmt_acc, fmt_mean_std, selected_on
 
 NOT_LIKE_NOTE = "Not like with like"
 

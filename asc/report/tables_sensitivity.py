@@ -14,10 +14,10 @@ import re
 import pandas as pd
 
 from asc.data.tasks import task_of_rows
+from asc.report.cells import fmt_mean_std
 from asc.report.networks import one_network
 from asc.report.results import MissingResultsError, hard_labels, layer_key, subsets
 from asc.report.rows import ratio_of, schedule_label
-from asc.report.tables import fmt_mean_std
 
 __all__ = ["STEM", "sensitivity_rows", "sensitivity_table"]
 
