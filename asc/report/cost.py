@@ -5,7 +5,7 @@ Memory follows the DCASE 2021 Task 1A rule: every parameter counts, BN moving st
 official baseline's 46,246 parameters are its published 90.3 KB at fp16).
 
 Latency is not a property of a row: it is measured by the report for all architectures side by side
-(:mod:`asc.deploy.latency`) and joined at report time (:mod:`asc.report.cost_views`).
+(:mod:`asc.deploy.latency`) and joined at report time (:mod:`asc.report.cost_points`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pandas as pd
 from asc.core.atomic import atomic_write_json, atomic_write_text
 from asc.deploy import latency as lat
 from asc.report import figures
-from asc.report.cost_views import NOISE_NOTE, join_latency
+from asc.report.cost_points import NOISE_NOTE, join_latency
 from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
 from asc.report.results import MissingResultsError, for_dataset, load, with_ratio_labels
 from asc.report.table_writers import to_markdown, write_table

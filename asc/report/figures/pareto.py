@@ -17,7 +17,8 @@ import pandas as pd
 
 from asc.data.tasks import task_of_rows
 from asc.report.compare import MeanCI
-from asc.report.cost_views import DEPLOYED, cost_points, latency_columns_in, pareto_fronts, spread_notes
+from asc.report.cost_points import cost_points, latency_columns_in, pareto_fronts, spread_notes
+from asc.report.cost_views import DEPLOYED
 from asc.report.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
 from asc.report.networks import NETWORK
 from asc.report.results import MissingResultsError, for_dataset
