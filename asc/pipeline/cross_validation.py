@@ -5,7 +5,7 @@ the single-fold job of before, with its keys, so a fold trained alone and in a c
 Every fold job is checked and planned before any is built (:func:`plan_folds`); they run one after the other and
 the report is written once, after the last. Each results row carries its ``fold`` (asc/pipeline/context.py), part of the
 pooling key (asc.report.rows.pooling_key), so folds are never pooled as repeats; the tables show the mean ± std over
-folds (asc.report.results.fold_means) and paired comparisons pair within folds (asc.report.compare.PAIR).
+folds (asc.report.queries.fold_means) and paired comparisons pair within folds (asc.report.compare.PAIR).
 
 Torch-free; errors are :class:`asc.core.errors.ConfigError`, one line each.
 """

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from asc.report import compare
-from asc.report.results import mean_std
+from asc.report.queries import mean_std
 
 __all__ = [
     "BEST",

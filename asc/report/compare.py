@@ -27,7 +27,7 @@ from statsmodels.stats.multitest import multipletests
 
 from asc.data.tasks import SCENES, task_of_rows
 from asc.report.networks import NETWORK, labelled, several_networks
-from asc.report.results import subsets
+from asc.report.queries import subsets
 
 __all__ = [
     "ALPHA",

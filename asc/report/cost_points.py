@@ -24,7 +24,7 @@ from asc.deploy.quantised import deployed_accuracy
 from asc.report.compare import mean_ci
 from asc.report.cost import memory_columns
 from asc.report.networks import NETWORK, labelled, network_levels
-from asc.report.results import hard_labels, layer_key, subsets
+from asc.report.queries import hard_labels, layer_key, subsets
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def cost_points(df: pd.DataFrame, *, pruned_too: bool = False) -> pd.DataFrame:
     when only an official split has that share: the two are never pooled), else without
     fine-tuning ("no FT"; "trained" for the baseline). ``pruned_too``: a fine-tuned model's pruned network
     before fine-tuning is a point of its own too ("no FT"; the cost figure's not-fine-tuned front). Hard-label
-    rows only (:func:`asc.report.results.hard_labels`: a distilled model is another training). Rows of several
+    rows only (:func:`asc.report.queries.hard_labels`: a distilled model is another training). Rows of several
     networks (asc/report/networks.py) are never pooled: each network's points carry its ``network`` label."""
     df = hard_labels(labelled(df))
     latencies = latency_columns_in(df)

@@ -25,7 +25,7 @@ from asc.report.cost_points import (
     spread_notes,
 )
 from asc.report.networks import NETWORK, labelled, network_levels
-from asc.report.results import MissingResultsError
+from asc.report.queries import MissingResultsError
 
 __all__ = [
     "BACKEND_ORDER",

@@ -2,7 +2,7 @@
 
 Table 1 of the paper, every criterion x layer set (with significance markers), the paired comparisons
 (:mod:`asc.report.compare`), the cost of every model, and a summary of all rows. When the rows a table needs are
-missing it raises :class:`asc.report.results.MissingResultsError` naming the experiment that produces them. Notes that
+missing it raises :class:`asc.report.queries.MissingResultsError` naming the experiment that produces them. Notes that
 belong under a table (what a marker or interval means) are in ``table.attrs["notes"]``; the writers print them.
 ``TABLES`` names those ``asc.report.write.write_report`` writes per dataset (the summary covers all datasets).
 """
@@ -28,7 +28,7 @@ from asc.report.cells import (
 from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import ALL_LAYERS
 from asc.report.networks import labelled, network_levels, one_network
-from asc.report.results import (
+from asc.report.queries import (
     MissingResultsError,
     fold_means,
     has_folds,
@@ -223,7 +223,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     stage_order = {"baseline": 0, "prune": 1, "finetune": 2, "per_device": 3}
     folds = has_folds(
         df
-    )  # a cross-validation: each cell the mean ± std over folds (asc.report.results.fold_means)
+    )  # a cross-validation: each cell the mean ± std over folds (asc.report.queries.fold_means)
     records = []
     extra = {"teacher": teachers} if taught else {}
     for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):

@@ -10,7 +10,7 @@ import pandas as pd
 from asc.report import compare
 from asc.report.cells import SIG, fmt_diff, fmt_p, selected_on
 from asc.report.networks import one_network
-from asc.report.results import MissingResultsError, layer_key, subsets
+from asc.report.queries import MissingResultsError, layer_key, subsets
 
 __all__ = ["DIFF", "comparison_table"]
 

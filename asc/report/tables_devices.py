@@ -11,7 +11,8 @@ import pandas as pd
 
 from asc.report.cells import fmt_acc, fmt_mean_std, selected_on
 from asc.report.networks import one_network
-from asc.report.results import DEVICE_PREFIX, MissingResultsError, layer_key, subsets
+from asc.report.queries import MissingResultsError, layer_key, subsets
+from asc.report.results import DEVICE_PREFIX
 
 NOT_LIKE_NOTE = "Not like with like"
 

@@ -4,7 +4,7 @@ fine-tuning, mean ± std over repeats; a view of the results table (the scans of
 Which rows are a scan is read from the table alone (the report never reads a config): the one-shot, hard-label
 prune and fine-tuning rows pruned at a ratio, of each criterion × layer set the table holds at two ratios or more
 (a curve needs two points). A table without such rows has no sensitivity table or figure: other jobs' reports are
-unchanged, and :func:`sensitivity_rows` raises :class:`asc.report.results.MissingResultsError` naming the experiment.
+unchanged, and :func:`sensitivity_rows` raises :class:`asc.report.queries.MissingResultsError` naming the experiment.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 from asc.data.tasks import task_of_rows
 from asc.report.cells import fmt_mean_std
 from asc.report.networks import one_network
-from asc.report.results import MissingResultsError, hard_labels, layer_key, subsets
+from asc.report.queries import MissingResultsError, hard_labels, layer_key, subsets
 from asc.report.rows import ratio_of, schedule_label
 
 __all__ = ["STEM", "sensitivity_rows", "sensitivity_table"]
@@ -26,7 +26,7 @@ PRODUCER = "run `asc experiment=sensitivity` (a runs block with `sensitivity: [r
 
 
 def base_criterion(criterion: str, ratio: str) -> str:
-    """The criterion's name less the `` 25%`` that asc.report.results.with_ratio_labels appends to it."""
+    """The criterion's name less the `` 25%`` that asc.report.queries.with_ratio_labels appends to it."""
     return re.sub(rf" {re.escape(f'{100 * float(ratio):g}')}%$", "", str(criterion)) if ratio else criterion
 
 

@@ -22,7 +22,8 @@ from asc.deploy import latency as lat
 from asc.report import figures
 from asc.report.cost_points import NOISE_NOTE, join_latency
 from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
-from asc.report.results import MissingResultsError, for_dataset, load, with_ratio_labels
+from asc.report.queries import MissingResultsError, for_dataset, with_ratio_labels
+from asc.report.results import load
 from asc.report.table_writers import to_markdown, write_table
 from asc.report.tables import TABLES, summary_table
 from asc.report.tables_devices import per_device_table

@@ -2,7 +2,7 @@
 
 Every function takes the results DataFrame and an output path stem, writes ``stem.png`` and ``stem.pdf`` and
 returns both paths. When the rows a figure needs are missing it raises
-:class:`asc.report.results.MissingResultsError` naming the experiment that produces them, so
+:class:`asc.report.queries.MissingResultsError` naming the experiment that produces them, so
 ``asc.report.write.write_report`` can skip it with a clear warning.
 
 ``FIGURES`` names them all; they live by family: ``filters`` (Figs. 2 and 4), ``accuracy`` (Figs. 3, 5, 6) and

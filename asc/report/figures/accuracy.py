@@ -26,7 +26,7 @@ from asc.report.figures.style import (
     save_figure,
 )
 from asc.report.networks import one_network
-from asc.report.results import MissingResultsError, for_dataset, hard_labels, select, sort_layer_sets
+from asc.report.queries import MissingResultsError, for_dataset, hard_labels, select, sort_layer_sets
 
 ALL_LAYERS = "C1+C2+C3"
 

@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 
 from asc.report.figures.style import LABELS, STYLE, criterion_colors, save_figure
 from asc.report.networks import one_network
-from asc.report.results import MissingResultsError, for_dataset
+from asc.report.queries import MissingResultsError, for_dataset
 from asc.report.rows import teacher_of
 
 log = logging.getLogger(__name__)

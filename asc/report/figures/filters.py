@@ -12,7 +12,7 @@ import pandas as pd
 
 from asc.report.figures.style import COLORS, STYLE, save_figure
 from asc.report.networks import one_network
-from asc.report.results import MissingResultsError, for_dataset, select, sort_layer_sets
+from asc.report.queries import MissingResultsError, for_dataset, select, sort_layer_sets
 
 
 def _json_field(row: pd.Series, column: str) -> dict:

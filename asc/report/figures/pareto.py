@@ -21,7 +21,7 @@ from asc.report.cost_points import cost_points, latency_columns_in, pareto_front
 from asc.report.cost_views import DEPLOYED
 from asc.report.figures.style import LABELS, STYLE, ci_note, criterion_colors, errorbar_dodged, save_figure
 from asc.report.networks import NETWORK
-from asc.report.results import MissingResultsError, for_dataset
+from asc.report.queries import MissingResultsError, for_dataset
 
 FRONT_STYLE = {"fine-tuned": {"ls": "--", "color": "0.2"}, "not fine-tuned": {"ls": ":", "color": "0.55"}}
 

@@ -18,7 +18,7 @@ from asc.report.compare import mean_ci
 from asc.report.figures.accuracy import one_kind
 from asc.report.figures.style import LABELS, STYLE, ci_err, criterion_colors, draw_reference, save_figure
 from asc.report.networks import one_network
-from asc.report.results import for_dataset, layer_key, select
+from asc.report.queries import for_dataset, layer_key, select
 from asc.report.tables_sensitivity import sensitivity_rows
 
 __all__ = ["AXES", "draw_sensitivity", "sensitivity_figure"]
