@@ -12,6 +12,7 @@ import pandas as pd
 
 from asc.data.tasks import task_of_rows
 from asc.report.compare import MeanCI, mean_ci
+from asc.report.figures.fit_time import time_panel, time_series
 from asc.report.figures.style import (
     COLORS,
     LABELS,
@@ -179,25 +180,7 @@ def fig5_cosine_vs_l1(df: pd.DataFrame, stem: Path, *, dataset: str | None = Non
         return save_figure(fig, stem)
 
 
-def _time_series(rows: pd.DataFrame, present: list[str], fractions) -> dict[str, list[MeanCI]]:
-    """The fine-tuning time per fraction of each criterion in ``present``, or of all of them pooled
-    (``{"all": ...}``) when their curves coincide within 1 % of the longest time (criteria that keep equal
-    widths train in the same time: identical lines say nothing); empty when the time does not vary with the
-    fraction either (the panel would carry no information)."""
-    at = {
-        c: [rows[(rows["criterion"] == c) & np.isclose(rows["fraction"], f)] for f in fractions]
-        for c in present
-    }
-    series = {c: [mean_ci(r["train_time_s"]) for r in at[c]] for c in present}
-    means = {c: {f: m.mean for f, m in zip(fractions, s, strict=True) if m.n} for c, s in series.items()}
-    finite = [v for m in means.values() for v in m.values() if np.isfinite(v)]
-    if not finite:
-        return {}
-    groups = coinciding(means, tol=0.01 * max(finite))
-    if len(present) > 1 and groups and len(groups[0]) == len(present):
-        series = {"all": [mean_ci(rows[np.isclose(rows["fraction"], f)]["train_time_s"]) for f in fractions]}
-    pooled = [m.mean for s in series.values() for m in s if np.isfinite(m.mean)]
-    return series if max(pooled) - min(pooled) > 0.01 * max(pooled) else {}
+FIG6_CRITERIA = ["cosine", "l1", "random"]
 
 
 def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> list[Path]:
@@ -211,8 +194,7 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         one_network(for_dataset(df, dataset), "the accuracy figures")
     )  # distilled rows are another training (the tables show them)
     task = task_of_rows(df)
-    crits = ["cosine", "l1", "random"]
-    rows = select(df, criterion=crits, layers=ALL_LAYERS, finetuned=True)
+    rows = select(df, criterion=FIG6_CRITERIA, layers=ALL_LAYERS, finetuned=True)
     rows, xlabel = one_kind(rows[rows["fraction"].notna()])
     if rows.empty:
         raise MissingResultsError(
@@ -220,58 +202,19 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
             "and random; run `asc experiment=paper_fig6`"
         )
     fractions = np.sort(rows["fraction"].unique())
-    present = [c for c in crits if c in set(rows["criterion"])]
-    times = _time_series(rows, present, fractions)
-    means: dict[str, dict[float, float]] = {}
-    every: list[MeanCI] = []
+    present = [c for c in FIG6_CRITERIA if c in set(rows["criterion"])]
+    times = time_series(rows, present, fractions)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             1, 2 if times else 1, figsize=(7.0 if times else 3.6, 2.6), layout="constrained"
         )
         ax_acc, ax_time = (axes[0], axes[1]) if times else (axes, None)
-        for i, crit in enumerate(present):
-            sub = rows[rows["criterion"] == crit]
-            fr = [f for f in fractions if np.isclose(sub["fraction"], f).any()]
-            acc = [_acc(sub[np.isclose(sub["fraction"], f)], task.metric) for f in fr]
-            every += acc
-            means[crit] = dict(zip(fr, [m.mean for m in acc], strict=True))
-            style = {
-                "color": COLORS[crit],
-                "marker": MARKERS.get(crit, "o"),
-                "ms": 3.5,
-                "capsize": 2,
-                "lw": 1.1,
-            }
-            label = f"{LABELS[crit]} ({n_text([m.n for m in acc])})"
-            errorbar_dodged(
-                ax_acc,
-                i,
-                len(present),
-                np.asarray(fr) * 100,
-                list(means[crit].values()),
-                yerr=ci_err(acc),
-                label=label,
-                **style,
-            )
-            no_ft = _acc(
-                select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False), task.metric
-            ).mean
-            if np.isfinite(no_ft):
-                # Nudge the markers apart: l1 and random often both sit at chance level.
-                x0 = 1.5 * (crits.index(crit) - 1)
-                ax_acc.plot([x0], [no_ft], marker="D", ms=4, mfc="white", mec=COLORS[crit], ls="")
-        has_no_ft = any(line.get_marker() == "D" for line in ax_acc.lines)
-        if has_no_ft:
-            ax_acc.plot([], [], marker="D", ms=4, mfc="white", mec="0.3", ls="", label="No fine-tuning (0%)")
-        _draw_baseline(ax_acc, df, task.metric)
-        ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
-        ax_acc.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax_acc.set_ylabel(task.metric_label)
+        means, every = _fraction_panel(ax_acc, df, rows, present, fractions, task)
         for ax in [ax_acc] + ([ax_time] if times else []):
             ax.set_xlabel(xlabel)
             ax.grid(alpha=0.3, lw=0.5)
         if times:
-            _time_panel(ax_time, times, fractions)
+            time_panel(ax_time, times, fractions)
         # One legend outside the panels, its title the interval note and the coinciding series: nothing is
         # written over the data, and no two texts share a place.
         handles, labels = ax_acc.get_legend_handles_labels()
@@ -285,6 +228,49 @@ def fig6_fractions(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) 
         return save_figure(fig, stem)
 
 
+def _fraction_panel(
+    ax: plt.Axes, df: pd.DataFrame, rows: pd.DataFrame, present: list[str], fractions, task
+) -> tuple[dict[str, dict[float, float]], list[MeanCI]]:
+    """Fig. 6's accuracy panel: a series per criterion in ``present`` over the fine-tuning fractions, its pruned
+    network before fine-tuning as an open diamond at 0 %, and the unpruned baseline's band. Returns each series'
+    means by fraction (to name those that coincide) and every interval drawn (for the legend's note)."""
+    means: dict[str, dict[float, float]] = {}
+    every: list[MeanCI] = []
+    for i, crit in enumerate(present):
+        sub = rows[rows["criterion"] == crit]
+        fr = [f for f in fractions if np.isclose(sub["fraction"], f).any()]
+        acc = [_acc(sub[np.isclose(sub["fraction"], f)], task.metric) for f in fr]
+        every += acc
+        means[crit] = dict(zip(fr, [m.mean for m in acc], strict=True))
+        style = {"color": COLORS[crit], "marker": MARKERS.get(crit, "o"), "ms": 3.5, "capsize": 2, "lw": 1.1}
+        label = f"{LABELS[crit]} ({n_text([m.n for m in acc])})"
+        errorbar_dodged(
+            ax,
+            i,
+            len(present),
+            np.asarray(fr) * 100,
+            list(means[crit].values()),
+            yerr=ci_err(acc),
+            label=label,
+            **style,
+        )
+        no_ft = _acc(
+            select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False), task.metric
+        ).mean
+        if np.isfinite(no_ft):
+            # Nudge the markers apart: l1 and random often both sit at chance level.
+            x0 = 1.5 * (FIG6_CRITERIA.index(crit) - 1)
+            ax.plot([x0], [no_ft], marker="D", ms=4, mfc="white", mec=COLORS[crit], ls="")
+    has_no_ft = any(line.get_marker() == "D" for line in ax.lines)
+    if has_no_ft:
+        ax.plot([], [], marker="D", ms=4, mfc="white", mec="0.3", ls="", label="No fine-tuning (0%)")
+    _draw_baseline(ax, df, task.metric)
+    ticks = [0.0] * has_no_ft + [f * 100 for f in fractions]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_ylabel(task.metric_label)
+    return means, every
+
+
 def _coinciding_notes(ax: plt.Axes, means: dict[str, dict[float, float]]) -> list[str]:
     """One line per group of accuracy series drawn side by side because they agree within 1 % of the axis."""
     lo, hi = ax.get_ylim()
@@ -292,17 +278,3 @@ def _coinciding_notes(ax: plt.Axes, means: dict[str, dict[float, float]]) -> lis
         f"{', '.join(LABELS[c] for c in group)}: equal within 1% of the axis, drawn side by side"
         for group in coinciding(means, tol=0.01 * (hi - lo))
     ]
-
-
-def _time_panel(ax: plt.Axes, times: dict[str, list[MeanCI]], fractions) -> None:
-    xs = np.asarray(fractions) * 100
-    for i, (crit, stats) in enumerate(times.items()):
-        name = "All criteria (equal widths: their times agree within 1%)" if crit == "all" else LABELS[crit]
-        style = {"color": COLORS.get(crit, "0.3"), "marker": MARKERS.get(crit, "o"), "ms": 3.5, "capsize": 2}
-        label = f"{name} ({ci_note(stats)})"
-        errorbar_dodged(
-            ax, i, len(times), xs, [m.mean for m in stats], yerr=ci_err(stats), label=label, lw=1.1, **style
-        )
-    ax.set_xticks(xs, [f"{t:g}" for t in xs])
-    ax.set_ylabel("Fine-tuning time (s)")
-    ax.set_ylim(bottom=0)
