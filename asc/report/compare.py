@@ -189,61 +189,69 @@ def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     if several_networks(
         df
     ):  # pairs only within a network (asc/report/networks.py), Holm over each one's tests
-        parts = [comparisons(df[df[NETWORK] == n]) for n in dict.fromkeys(df[NETWORK])]
-        named = [p.assign(**{NETWORK: n}) for p, n in zip(parts, dict.fromkeys(df[NETWORK]), strict=True)]
-        out = pd.concat(named, ignore_index=True)
-        return out[[NETWORK, *(c for c in out.columns if c != NETWORK)]]
-    METRICS = metrics_of(df)  # noqa: N806 - the table's metrics, the module constant's role for this task
-    main = next(iter(METRICS))
+        return _per_network(df)
+    metrics = metrics_of(df)  # the table's metrics, the module constant METRICS's role for this task
     pruned = _pair_frame(df)
     base = baseline_of(df)
     records = []
     pruned["subset"] = subsets(pruned)  # a fraction and an official split of one share are two groups
     for (layers, finetuned, subset), rows in pruned.groupby(["layers", "finetuned", "subset"], dropna=False):
+        where = {"layers": layers, "finetuned": bool(finetuned), "fraction": rows["fraction"].iloc[0]}
         group = f"{layers} {'FT ' + subset if finetuned else ('no FT ' + subset).strip()}"  # no FT step 2/3
-        frac = rows["fraction"].iloc[0]
-        rows = _unique(rows[rows[list(METRICS)].notna().all(axis=1)], group)
-        wide = rows.pivot(index=PAIR, columns="criterion", values=list(METRICS))
-        crits = sorted(set(rows["criterion"]))
-        sides = [(a, b) for a, b in itertools.combinations(crits, 2)] + [(c, UNPRUNED) for c in crits]
-        for a, b in sides:
-            if b == UNPRUNED:
-                mine = rows[rows["criterion"] == a]
-                mine = mine[[k in base.index for k in _base_keys(mine, base)]]
-                x = {m: mine[m].to_numpy() for m in METRICS}
-                y = {m: base.loc[_base_keys(mine, base), m].to_numpy() for m in METRICS}
-            else:
-                both = wide.dropna(subset=[(m, c) for m in METRICS for c in (a, b)])
-                x = {m: both[(m, a)].to_numpy() for m in METRICS}
-                y = {m: both[(m, b)].to_numpy() for m in METRICS}
-            if not len(x[main]):
-                continue
-            one_base = b == UNPRUNED and len(x[main]) > 1 and len(set(_base_keys(mine, base))) == 1
-            for metric, (_, scale) in METRICS.items():
-                res = paired_stats(x[metric] * scale, y[metric] * scale)
-                if one_base and not res["note"]:
-                    res["note"] = "one baseline: its own spread is not in the interval"
-                records.append(
-                    {
-                        "layers": layers,
-                        "finetuned": bool(finetuned),
-                        "fraction": frac,
-                        "subset": subset,
-                        "a": a,
-                        "b": b,
-                        "metric": metric,
-                        **res,
-                    }
-                )
+        rows = _unique(rows[rows[list(metrics)].notna().all(axis=1)], group)
+        records += [where | {"subset": subset} | r for r in _group_comparisons(rows, base, metrics)]
     out = pd.DataFrame.from_records(
         records,
         columns=["layers", "finetuned", "fraction", "subset", "a", "b", "metric", "n", "mean_diff", "ci_low"]
         + ["ci_high", "p", "note"],
     )
+    return _adjusted(out, metrics)
+
+
+def _per_network(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`comparisons` of each network's rows on its own, a ``network`` column first."""
+    parts = [comparisons(df[df[NETWORK] == n]) for n in dict.fromkeys(df[NETWORK])]
+    named = [p.assign(**{NETWORK: n}) for p, n in zip(parts, dict.fromkeys(df[NETWORK]), strict=True)]
+    out = pd.concat(named, ignore_index=True)
+    return out[[NETWORK, *(c for c in out.columns if c != NETWORK)]]
+
+
+def _group_comparisons(rows: pd.DataFrame, base: pd.DataFrame, metrics: dict) -> list[dict]:
+    """The comparisons within one group (layer set, fine-tuning, subset): every two criteria and each criterion
+    against the unpruned baseline, one record per side pair and metric (``a``, ``b``, ``metric`` and the
+    :func:`paired_stats`); side pairs without a pair give none."""
+    main = next(iter(metrics))
+    wide = rows.pivot(index=PAIR, columns="criterion", values=list(metrics))
+    crits = sorted(set(rows["criterion"]))
+    sides = [(a, b) for a, b in itertools.combinations(crits, 2)] + [(c, UNPRUNED) for c in crits]
+    records = []
+    for a, b in sides:
+        if b == UNPRUNED:
+            mine = rows[rows["criterion"] == a]
+            mine = mine[[k in base.index for k in _base_keys(mine, base)]]
+            x = {m: mine[m].to_numpy() for m in metrics}
+            y = {m: base.loc[_base_keys(mine, base), m].to_numpy() for m in metrics}
+        else:
+            both = wide.dropna(subset=[(m, c) for m in metrics for c in (a, b)])
+            x = {m: both[(m, a)].to_numpy() for m in metrics}
+            y = {m: both[(m, b)].to_numpy() for m in metrics}
+        if not len(x[main]):
+            continue
+        one_base = b == UNPRUNED and len(x[main]) > 1 and len(set(_base_keys(mine, base))) == 1
+        for metric, (_, scale) in metrics.items():
+            res = paired_stats(x[metric] * scale, y[metric] * scale)
+            if one_base and not res["note"]:
+                res["note"] = "one baseline: its own spread is not in the interval"
+            records.append({"a": a, "b": b, "metric": metric, **res})
+    return records
+
+
+def _adjusted(out: pd.DataFrame, metrics: dict) -> pd.DataFrame:
+    """``out`` with the few-pairs note and ``p_holm``: Holm over each metric's tests with enough pairs."""
     few = (out["n"] < MIN_N) & out["p"].notna()  # a t-test on one degree of freedom: reported, never a claim
     out.loc[few, "note"] = [f"{n}; {FEW_NOTE}" if n else FEW_NOTE for n in out.loc[few, "note"]]
     out["p_holm"] = np.nan
-    for metric in METRICS:
+    for metric in metrics:
         mask = (out["metric"] == metric) & ~few
         out.loc[mask, "p_holm"] = _holm(out.loc[mask, "p"])
     return out

@@ -39,10 +39,27 @@ def check_results_table(path: str | Path) -> None:
     or a comma-separated UTF-8 table whose header has the key columns and whose every row has the header's
     number of fields. Reads the whole file (results tables are small: ~3 KB per row)."""
     path = Path(path)
+    text = _text_of(path)
+    if text is None:
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        _check_header(path, header, text)
+        _check_rows(path, header, reader)
+    except csv.Error as err:
+        raise ResultsTableError(
+            f"results table {path}, line {reader.line_num}: not a readable CSV row ({err}); {_fix(path)}"
+        ) from None
+
+
+def _text_of(path: Path) -> str | None:
+    """The table's text: None when there is no file; ResultsTableError when it cannot be read, is UTF-16/32
+    (a spreadsheet's save), is not UTF-8 or is empty."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return
+        return None
     except OSError as err:
         raise ResultsTableError(
             f"results table {path} cannot be read ({err.strerror}); {_fix(path)}"
@@ -62,50 +79,52 @@ def check_results_table(path: str | Path) -> None:
         ) from None
     if not text.strip():
         raise ResultsTableError(f"results table {path} is empty (no header line); {_fix(path, line=False)}")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        missing = [c for c in KEY_COLUMNS if c not in header]
-        if missing:
-            first = text.splitlines()[0]
-            why = (
-                "it is semicolon-separated (a spreadsheet's re-save); asc writes commas"
-                if ";" in first and "," not in first
-                else "not an asc results table"
-            )
-            raise ResultsTableError(
-                f"results table {path}, line 1: the header {','.join(header)[:80]!r} lacks the column(s) "
-                f"{', '.join(missing)}: {why}; {_fix(path)}"
-            )
-        seen: dict[str, int] = {}
-        numeric = [(c, header.index(c)) for c in NUMERIC if c in header]
-        for fields in reader:
-            if not fields:
-                continue
-            line = reader.line_num
-            if len(fields) != len(header):
-                raise ResultsTableError(
-                    f"results table {path}, line {line}: {len(fields)} field(s) where the header has "
-                    f"{len(header)} (a ragged row: cut off or edited by hand); {_fix(path)}"
-                )
-            run_id = fields[header.index("run_id")]
-            if run_id in seen:  # appends replace a run's row: two rows of one run were written by hand
-                raise ResultsTableError(
-                    f"results table {path}, line {line}: run {run_id} again (first at line {seen[run_id]}), "
-                    f"which would count as two repeats; {_fix(path)}"
-                )
-            seen[run_id] = line
-            for column, at in numeric:
-                low, high = NUMERIC[column]
-                if fields[at] and not (_is_number(fields[at]) and low <= float(fields[at]) <= high):
-                    raise ResultsTableError(
-                        f"results table {path}, line {line}: {column}={fields[at]!r} is not a number in "
-                        f"[{low:g}, {high:g}]; {_fix(path)}"
-                    )
-    except csv.Error as err:
+    return text
+
+
+def _check_header(path: Path, header: list[str], text: str) -> None:
+    """ResultsTableError unless the header has the key columns (saying when it is semicolon-separated)."""
+    missing = [c for c in KEY_COLUMNS if c not in header]
+    if missing:
+        first = text.splitlines()[0]
+        why = (
+            "it is semicolon-separated (a spreadsheet's re-save); asc writes commas"
+            if ";" in first and "," not in first
+            else "not an asc results table"
+        )
         raise ResultsTableError(
-            f"results table {path}, line {reader.line_num}: not a readable CSV row ({err}); {_fix(path)}"
-        ) from None
+            f"results table {path}, line 1: the header {','.join(header)[:80]!r} lacks the column(s) "
+            f"{', '.join(missing)}: {why}; {_fix(path)}"
+        )
+
+
+def _check_rows(path: Path, header: list[str], reader) -> None:
+    """ResultsTableError at the first row that is ragged, repeats a run or holds a number out of its range."""
+    seen: dict[str, int] = {}
+    numeric = [(c, header.index(c)) for c in NUMERIC if c in header]
+    for fields in reader:
+        if not fields:
+            continue
+        line = reader.line_num
+        if len(fields) != len(header):
+            raise ResultsTableError(
+                f"results table {path}, line {line}: {len(fields)} field(s) where the header has "
+                f"{len(header)} (a ragged row: cut off or edited by hand); {_fix(path)}"
+            )
+        run_id = fields[header.index("run_id")]
+        if run_id in seen:  # appends replace a run's row: two rows of one run were written by hand
+            raise ResultsTableError(
+                f"results table {path}, line {line}: run {run_id} again (first at line {seen[run_id]}), "
+                f"which would count as two repeats; {_fix(path)}"
+            )
+        seen[run_id] = line
+        for column, at in numeric:
+            low, high = NUMERIC[column]
+            if fields[at] and not (_is_number(fields[at]) and low <= float(fields[at]) <= high):
+                raise ResultsTableError(
+                    f"results table {path}, line {line}: {column}={fields[at]!r} is not a number in "
+                    f"[{low:g}, {high:g}]; {_fix(path)}"
+                )
 
 
 def _is_number(text: str) -> bool:

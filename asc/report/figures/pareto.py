@@ -95,42 +95,16 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
     several networks (asc/report/networks.py): one series per network and criterion, its legend naming the
     network, and one front per kind of accuracy across the networks."""
     df = for_dataset(df, dataset)
-    points = cost_points(df, pruned_too=True)  # each pruned network before fine-tuning too: hollow markers
-    points = points[points["macs"].notna()] if not points.empty else points
-    if points.empty:
-        raise MissingResultsError(
-            "the cost figure needs model rows with accuracy and MACs; run `asc` (the demo) or "
-            "`asc experiment=paper_fig3`"
-        )
+    points = _figure_points(df)
     several = (
         NETWORK in points
     )  # several networks (asc/report/networks.py): one series per network and criterion
-    if several:
-        points = points.assign(
-            criterion=[
-                f"{n}: {'unpruned' if b else LABELS.get(c, c)}"
-                for n, c, b in zip(points[NETWORK], points["criterion"], points["baseline"], strict=True)
-            ]
-        )
-    latencies = latency_columns_in(points)
-    panels = [("macs", 1e6, "MACs per clip (M)")]
-    if latencies:
-        backend, batch = latencies[0].split("_")[1:3]
-        name = {"cpu": "PyTorch CPU", "ort": "onnxruntime CPU", "cuda": "PyTorch CUDA"}.get(backend, backend)
-        panels.append(
-            (latencies[0], 1.0, f"Latency (ms; median, IQR over rounds), {name}, batch {batch[1:]}")
-        )
+    panels = _panels(points)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             1, len(panels), figsize=(3.5 * len(panels), 3.0), sharey=True, squeeze=False, layout="constrained"
         )
         colors = criterion_colors(points["criterion"])
-        base = points[points["baseline"]]
-        unpruned = "Unpruned"
-        if len(base):
-            b = base.iloc[0]
-            spread = f" ± {b['accuracy_std']:.1f}%, n = {b['n']}; bar: 95% CI" if b["n"] > 1 else "%, n = 1"
-            unpruned += f" ({b['accuracy']:.1f}{spread})"
         deployed = _deployed_column(points)
         for ax, (column, scale, label) in zip(axes[0], panels, strict=True):
             _cost_panel(ax, points[points[column].notna()], column, scale, colors)
@@ -144,30 +118,84 @@ def cost_pareto(df: pd.DataFrame, stem: Path, *, dataset: str | None = None) -> 
             MeanCI(p["accuracy"], 0.0, int(p["n"]), p["acc_low"], p["acc_high"]) for _, p in points.iterrows()
         ]
         axes[0][0].set_ylabel(f"{task_of_rows(df).metric_label}\n{ci_note(stats)}")
-        bases = set(points.loc[points["baseline"], "criterion"]) if several else {"none"}
-        handles = [
-            plt.Line2D(
-                [],
-                [],
-                ls="",
-                marker="*" if c in bases else "o",
-                ms=6 if c in bases else 4,
-                color=colors[c],
-                label=c if several else unpruned if c == "none" else LABELS.get(c, c),
-            )
-            for c in dict.fromkeys(points["criterion"])
-        ]
-        handles.append(
-            plt.Line2D([], [], ls="", marker="o", ms=4, mfc="white", color="0.3", label="Not fine-tuned")
-        )
-        handles += [
-            plt.Line2D([], [], marker="o", ms=7, mfc="none", lw=0.8, label=f"Pareto front, {kind}", **style)
-            for kind, style in FRONT_STYLE.items()
-            if kind in pareto_fronts(points, "macs")
-        ]
-        if deployed:
-            handles.append(
-                plt.Line2D([], [], ls="", marker="x", ms=4, color="0.3", label="At DCASE storage precision")
-            )
+        handles = _legend_handles(points, colors, several=several, deployed=deployed)
         fig.legend(handles=handles, frameon=False, ncol=min(len(handles), 4), loc="outside upper center")
         return save_figure(fig, stem)
+
+
+def _figure_points(df: pd.DataFrame) -> pd.DataFrame:
+    """The cost points with MACs, each pruned network before fine-tuning too (hollow markers); several networks
+    name each series "<network>: <criterion>". MissingResultsError when there are none."""
+    points = cost_points(df, pruned_too=True)
+    points = points[points["macs"].notna()] if not points.empty else points
+    if points.empty:
+        raise MissingResultsError(
+            "the cost figure needs model rows with accuracy and MACs; run `asc` (the demo) or "
+            "`asc experiment=paper_fig3`"
+        )
+    if NETWORK in points:
+        points = points.assign(
+            criterion=[
+                f"{n}: {'unpruned' if b else LABELS.get(c, c)}"
+                for n, c, b in zip(points[NETWORK], points["criterion"], points["baseline"], strict=True)
+            ]
+        )
+    return points
+
+
+def _panels(points: pd.DataFrame) -> list[tuple[str, float, str]]:
+    """(cost column, scale, axis label) per panel: MACs, and the first measured latency where there is one."""
+    latencies = latency_columns_in(points)
+    panels = [("macs", 1e6, "MACs per clip (M)")]
+    if latencies:
+        backend, batch = latencies[0].split("_")[1:3]
+        name = {"cpu": "PyTorch CPU", "ort": "onnxruntime CPU", "cuda": "PyTorch CUDA"}.get(backend, backend)
+        panels.append(
+            (latencies[0], 1.0, f"Latency (ms; median, IQR over rounds), {name}, batch {batch[1:]}")
+        )
+    return panels
+
+
+def _unpruned_label(points: pd.DataFrame) -> str:
+    """The baseline's legend entry with its accuracy and spread."""
+    base = points[points["baseline"]]
+    unpruned = "Unpruned"
+    if len(base):
+        b = base.iloc[0]
+        spread = f" ± {b['accuracy_std']:.1f}%, n = {b['n']}; bar: 95% CI" if b["n"] > 1 else "%, n = 1"
+        unpruned += f" ({b['accuracy']:.1f}{spread})"
+    return unpruned
+
+
+def _legend_handles(
+    points: pd.DataFrame, colors: dict[str, str], *, several: bool, deployed: str | None
+) -> list[plt.Line2D]:
+    """One entry per series (the baseline a star), the hollow not-fine-tuned marker, each kind's front and,
+    where drawn, the deployed-precision cross."""
+    unpruned = _unpruned_label(points)
+    bases = set(points.loc[points["baseline"], "criterion"]) if several else {"none"}
+    handles = [
+        plt.Line2D(
+            [],
+            [],
+            ls="",
+            marker="*" if c in bases else "o",
+            ms=6 if c in bases else 4,
+            color=colors[c],
+            label=c if several else unpruned if c == "none" else LABELS.get(c, c),
+        )
+        for c in dict.fromkeys(points["criterion"])
+    ]
+    handles.append(
+        plt.Line2D([], [], ls="", marker="o", ms=4, mfc="white", color="0.3", label="Not fine-tuned")
+    )
+    handles += [
+        plt.Line2D([], [], marker="o", ms=7, mfc="none", lw=0.8, label=f"Pareto front, {kind}", **style)
+        for kind, style in FRONT_STYLE.items()
+        if kind in pareto_fronts(points, "macs")
+    ]
+    if deployed:
+        handles.append(
+            plt.Line2D([], [], ls="", marker="x", ms=4, color="0.3", label="At DCASE storage precision")
+        )
+    return handles
