@@ -101,35 +101,21 @@ def train_one(
         acc = _score(model, select, eval_batch_size, device, task)
         seconds = time.perf_counter() - start
         total += seconds
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": loss,
-                task.select_key: acc,
-                "seconds": seconds,
-                "round_seconds": seconds,
-                "fused": 1,
-            }
-        )
-        keep_last = r.select == "last" and epoch == r.epochs  # select: last: no selection
-        if keep_last or (r.select == "best" and keeps(r, epoch, acc, best["acc"])):
-            best = {
-                "epoch": epoch,
-                "acc": acc,
-                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            }
+        history.append(_epoch_record(epoch, loss, acc, seconds, task))
+        best = _kept(best, model, r, epoch, acc)
         log.info(
             "%s epoch %3d/%d  loss %.4f  select %s %.4f  %.1f s",
-            run.label,
-            epoch,
-            r.epochs,
-            loss,
-            task.metric,
-            acc,
-            seconds,
+            *(run.label, epoch, r.epochs, loss, task.metric, acc, seconds),
         )
         if on_epoch_end is not None:
             on_epoch_end(epoch)
+    return _finished(model, best, history, total, r.epochs)
+
+
+def _finished(
+    model: nn.Module, best: dict[str, Any], history: list, total: float, epochs: int
+) -> dict[str, Any]:
+    """Leave the kept epoch's weights in ``model`` on the CPU; the history dict of :func:`train_one`."""
     model.cpu()
     if best["state"] is not None:
         model.load_state_dict(best["state"])
@@ -138,8 +124,33 @@ def train_one(
         "best_select_acc": best["acc"],
         "history": history,
         "train_seconds": total,
-        "epochs": r.epochs,
+        "epochs": epochs,
     }
+
+
+def _epoch_record(epoch: int, loss: float, acc: float, seconds: float, task: Task) -> dict[str, Any]:
+    """One epoch's entry of the history (the fused trainer's keys: one model per round here)."""
+    return {
+        "epoch": epoch,
+        "loss": loss,
+        task.select_key: acc,
+        "seconds": seconds,
+        "round_seconds": seconds,
+        "fused": 1,
+    }
+
+
+def _kept(best: dict[str, Any], model: nn.Module, r: Any, epoch: int, acc: float) -> dict[str, Any]:
+    """The epoch to keep after ``epoch``: this one (its weights copied to the CPU) when the recipe's selection
+    keeps it (``select: last``: the last epoch; ``best``: :func:`asc.training.train_select.keeps`), else ``best``."""
+    keep_last = r.select == "last" and epoch == r.epochs  # select: last: no selection
+    if keep_last or (r.select == "best" and keeps(r, epoch, acc, best["acc"])):
+        return {
+            "epoch": epoch,
+            "acc": acc,
+            "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        }
+    return best
 
 
 def _epoch(
