@@ -154,36 +154,11 @@ def _finetune(
     pruning: dict[str, list],
     splits: Any,
 ) -> None:
-    import copy
-    import json
-
-    import numpy as np
-    import torch
-
-    from asc.data.fractions import save_lists
-    from asc.nets.cost import count
-    from asc.nets.model import build_model
-    from asc.pipeline.stages.prune import facts
-    from asc.pipeline.stages.train import recipe_of
     from asc.training.evaluate import evaluate
-    from asc.training.train import Run
 
     f = ctx.cfg["finetune"]
     pool, select = splits.pool(f["train_on"]), splits.selection(f["select_on"])
-    runs = []
-    for step, work in batch:
-        pruned = models[step.up("prune").id]
-        subset = subset_of(step, pool.rows, ctx)
-        save_lists(pool.rows, {step.args["fraction"]: subset}, work)
-        if hasattr(pruned, "spec"):  # the DCASE family: a fresh build, as always (the same RNG draws)
-            start = build_model(pruned.spec)
-            start.load_state_dict(pruned.state_dict())
-        else:
-            start = copy.deepcopy(pruned)  # a fresh copy: every run starts from the pruned weights
-        start = qat.prepare(start) if "qat" in step.config else start  # fake-quantised (asc/training/qat.py)
-        positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
-        taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
-        runs.append(Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught))
+    runs = [_run(step, work, models[step.up("prune").id], pool, ctx, f) for step, work in batch]
     quantised = "qat" in batch[0][0].config  # QAT: one by one, scored as the int8 network on the CPU
     histories = train_runs(runs, pool, select, ctx=ctx, stage_cfg=f, one_by_one=quantised)
     scores = evaluate(
@@ -198,38 +173,87 @@ def _finetune(
     for run in runs if quantised else []:
         run.model = qat.float_model(run.model)  # stored: the float weights QAT trained
     for (step, work), run, history, score in zip(batch, runs, histories, scores, strict=True):
-        prune_step = step.up("prune")
-        baseline_step = prune_step.origin("train")
-        baseline = models[baseline_step.id]
-        info = json.loads((ctx.path(prune_step) / "info.json").read_text())
-        examples = len(run.train_idx)
-        ctx.publish(
-            step,
-            work,
-            run.model,
-            score,
-            full=count(baseline, ctx.cfg),
-            **({} if hasattr(run.model, "spec") else {"history": pruning[prune_step.id]}),
-            extra={**history, "train_examples": examples},
-            **facts(info, baseline),
-            fraction=step.args["fraction"],
-            split=step.args.get("split", ""),
-            repeat=step.args["repeat"],
-            seed=step.args["seed"],
-            baseline_seed=int(baseline_step.args["seed"]),
-            train_time_s=history["train_seconds"],
-            epochs=history["epochs"],
-            select_on=selected_on(f),
-            train_examples=examples,
-            **teacher.row_fields(step),
-            **row_fields(step),
-            **({"qat": True, "qat_backend": qat.engine()} if quantised else {}),
-        )
-        log.info(
-            "fine-tuned %s on %d examples: %s %.4f in %.1f s",
-            step.label,
-            examples,
-            ctx.task.metric,
-            score[ctx.task.metric],
-            history["train_seconds"],
-        )
+        _publish(step, work, run, history, score, ctx, models, pruning, quantised=quantised)
+
+
+def _run(step: Step, work: Path, pruned: Any, pool: Any, ctx: Context, f: Mapping[str, Any]) -> Any:
+    """The fine-tuning run of ``step``: a fresh copy of the pruned network (fake-quantised for QAT), its subset
+    of the pool (its lists saved in ``work``), seed, recipe and teacher (None: hard labels only)."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from asc.data.fractions import save_lists
+    from asc.nets.model import build_model
+    from asc.pipeline.stages.train import recipe_of
+    from asc.training.train import Run
+
+    subset = subset_of(step, pool.rows, ctx)
+    save_lists(pool.rows, {step.args["fraction"]: subset}, work)
+    if hasattr(pruned, "spec"):  # the DCASE family: a fresh build, as always (the same RNG draws)
+        start = build_model(pruned.spec)
+        start.load_state_dict(pruned.state_dict())
+    else:
+        start = copy.deepcopy(pruned)  # a fresh copy: every run starts from the pruned weights
+    start = qat.prepare(start) if "qat" in step.config else start  # fake-quantised (asc/training/qat.py)
+    positions = torch.as_tensor(np.asarray(subset), dtype=torch.long)
+    taught = teacher.run_teacher(step, pool.rows, ctx)  # None: hard labels only
+    return Run(start, positions, step.args["seed"], work, recipe_of(f), step.label, teacher=taught)
+
+
+def _publish(
+    step: Step,
+    work: Path,
+    run: Any,
+    history: dict[str, Any],
+    score: dict[str, Any],
+    ctx: Context,
+    models: dict[str, Any],
+    pruning: dict[str, list],
+    *,
+    quantised: bool,
+) -> None:
+    """Publish one fine-tuned model and its results row (its pruned network's facts, the run's subset, seeds,
+    time and selection, teacher and QAT fields)."""
+    import json
+
+    from asc.nets.cost import count
+    from asc.pipeline.stages.prune import facts
+
+    f = ctx.cfg["finetune"]
+    prune_step = step.up("prune")
+    baseline_step = prune_step.origin("train")
+    baseline = models[baseline_step.id]
+    info = json.loads((ctx.path(prune_step) / "info.json").read_text())
+    examples = len(run.train_idx)
+    ctx.publish(
+        step,
+        work,
+        run.model,
+        score,
+        full=count(baseline, ctx.cfg),
+        **({} if hasattr(run.model, "spec") else {"history": pruning[prune_step.id]}),
+        extra={**history, "train_examples": examples},
+        **facts(info, baseline),
+        fraction=step.args["fraction"],
+        split=step.args.get("split", ""),
+        repeat=step.args["repeat"],
+        seed=step.args["seed"],
+        baseline_seed=int(baseline_step.args["seed"]),
+        train_time_s=history["train_seconds"],
+        epochs=history["epochs"],
+        select_on=selected_on(f),
+        train_examples=examples,
+        **teacher.row_fields(step),
+        **row_fields(step),
+        **({"qat": True, "qat_backend": qat.engine()} if quantised else {}),
+    )
+    log.info(
+        "fine-tuned %s on %d examples: %s %.4f in %.1f s",
+        step.label,
+        examples,
+        ctx.task.metric,
+        score[ctx.task.metric],
+        history["train_seconds"],
+    )

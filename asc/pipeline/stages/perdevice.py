@@ -97,70 +97,29 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
 
 def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str, Any], splits: Any) -> None:
-    import json
-
-    import numpy as np
-
-    from asc.data.tau import SCENES
-    from asc.nets.checkpoint import load
-    from asc.nets.cost import count
-    from asc.pipeline.stages.prune import facts
-    from asc.pipeline.stages.train import recipe_of, train_runs
-    from asc.training.per_device import device_runs, device_subsets, last_epoch, routed_metrics
-
     f, p = ctx.cfg["finetune"], ctx.cfg["perdevice"]
     pool, select, evaluate = splits.pool(f["train_on"]), splits.selection(p["select_on"]), splits.evaluate
     for step, work in batch:
         tuned = step.up("finetune")
         model, extra = general[tuned.id]
         history = extra.get("history", [])  # a zoo network's pruning history (the DCASE family: none)
-        subset = np.asarray(subset_of(tuned, pool.rows, ctx))
-        per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
-        positions = {d: subset[p] for d, p in per_device.items()}  # back into the pool's positions
-        runs = device_runs(
-            model, positions, recipe=last_epoch(recipe_of(p)), seed=step.args["seed"], workdir=work
-        )
-        histories = train_runs(runs, pool, select, ctx=ctx, stage_cfg=p)
-        devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
-        scores = routed_metrics(
-            model,
-            devices,
-            evaluate.x,
-            evaluate.y.numpy(),
-            evaluate.rows["device"].tolist(),
-            SCENES,
-            batch_size=ctx.speed.eval_batch_size,
-            device=ctx.device,
-            precision=p.get("eval_precision", "fp32"),
-        )
+        positions, devices, histories = _device_models(step, work, model, pool, select, ctx)
+        scores = _routed_scores(model, devices, evaluate, ctx)
         for d, device_model in devices.items():
             _save(
                 device_model.cpu(), work / f"device_{d}.pt", ctx.cfg["model"], history, d, f"{step.label} {d}"
             )
-        prune_step_ = tuned.up("prune")
-        baseline_step = prune_step_.origin("train")
-        baseline, _ = load(ctx.path(baseline_step) / "model.pt")
-        info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
         seconds = sum(h["train_seconds"] for h in histories)
-        ctx.publish(
+        _publish(
             step,
             work,
             model,
             scores,
-            full=count(baseline, ctx.cfg),
-            **({} if hasattr(model, "spec") else {"history": history}),
-            extra={"devices": {d: h for d, h in zip(devices, histories, strict=True)}},
-            **facts(info, baseline),
-            fraction=step.args["fraction"],
-            split=step.args.get("split", ""),
-            repeat=step.args["repeat"],
-            seed=step.args["seed"],
-            baseline_seed=int(baseline_step.args["seed"]),
-            train_time_s=seconds,
-            epochs=int(p["epochs"]),
-            select_on="last epoch",
-            train_examples=int(sum(len(p) for p in positions.values())),
-            **row_fields(step),  # the pruning schedule's steps (asc/pipeline/stages/prune_schedule.py)
+            ctx,
+            history=history,
+            histories=dict(zip(devices, histories, strict=True)),
+            positions=positions,
+            seconds=seconds,
         )
         log.info(
             "per-device models of %s: routed accuracy %.4f in %.1f s",
@@ -168,6 +127,94 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             scores["accuracy"],
             seconds,
         )
+
+
+def _device_models(
+    step: Step, work: Path, model: Any, pool: Any, select: Any, ctx: Context
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """One model per known device, each fine-tuned from the general ``model`` on its device's clips of the
+    fine-tuned step's subset: ({device: pool positions}, {device: model}, the runs' histories)."""
+    import numpy as np
+
+    from asc.pipeline.stages.train import recipe_of, train_runs
+    from asc.training.per_device import device_runs, device_subsets, last_epoch
+
+    p = ctx.cfg["perdevice"]
+    subset = np.asarray(subset_of(step.up("finetune"), pool.rows, ctx))
+    per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
+    positions = {d: subset[p] for d, p in per_device.items()}  # back into the pool's positions
+    runs = device_runs(
+        model, positions, recipe=last_epoch(recipe_of(p)), seed=step.args["seed"], workdir=work
+    )
+    histories = train_runs(runs, pool, select, ctx=ctx, stage_cfg=p)
+    devices = {d: run.model for d, run in zip(positions, runs, strict=True)}
+    return positions, devices, histories
+
+
+def _routed_scores(model: Any, devices: dict[str, Any], evaluate: Any, ctx: Context) -> dict[str, Any]:
+    """The routed metrics on the evaluation split: each clip scored by its device's model, unseen devices by
+    the general ``model`` (asc.training.per_device.routed_metrics)."""
+    from asc.data.tau import SCENES
+    from asc.training.per_device import routed_metrics
+
+    return routed_metrics(
+        model,
+        devices,
+        evaluate.x,
+        evaluate.y.numpy(),
+        evaluate.rows["device"].tolist(),
+        SCENES,
+        batch_size=ctx.speed.eval_batch_size,
+        device=ctx.device,
+        precision=ctx.cfg["perdevice"].get("eval_precision", "fp32"),
+    )
+
+
+def _publish(
+    step: Step,
+    work: Path,
+    model: Any,
+    scores: dict[str, Any],
+    ctx: Context,
+    *,
+    history: Sequence,
+    histories: dict[str, Any],
+    positions: dict[str, Any],
+    seconds: float,
+) -> None:
+    """Publish the general model with its routed scores and the results row (its pruned network's facts, the
+    device runs' histories, time and examples)."""
+    import json
+
+    from asc.nets.checkpoint import load
+    from asc.nets.cost import count
+    from asc.pipeline.stages.prune import facts
+
+    p = ctx.cfg["perdevice"]
+    prune_step_ = step.up("finetune").up("prune")
+    baseline_step = prune_step_.origin("train")
+    baseline, _ = load(ctx.path(baseline_step) / "model.pt")
+    info = json.loads((ctx.path(prune_step_) / "info.json").read_text())
+    ctx.publish(
+        step,
+        work,
+        model,
+        scores,
+        full=count(baseline, ctx.cfg),
+        **({} if hasattr(model, "spec") else {"history": history}),
+        extra={"devices": histories},
+        **facts(info, baseline),
+        fraction=step.args["fraction"],
+        split=step.args.get("split", ""),
+        repeat=step.args["repeat"],
+        seed=step.args["seed"],
+        baseline_seed=int(baseline_step.args["seed"]),
+        train_time_s=seconds,
+        epochs=int(p["epochs"]),
+        select_on="last epoch",
+        train_examples=int(sum(len(p) for p in positions.values())),
+        **row_fields(step),  # the pruning schedule's steps (asc/pipeline/stages/prune_schedule.py)
+    )
 
 
 def _save(
