@@ -39,9 +39,8 @@ log = logging.getLogger(__name__)
 
 STALE_ENV = "ASC_LOCK_STALE_AFTER"
 DEFAULT_STALE_AFTER_S = 600.0
-NAMELESS_GRACE_S = (
-    10.0  # a holder writes its name right after creating the file; an empty file this old is dead
-)
+# A holder writes its name right after creating the file; an empty file this old is dead.
+NAMELESS_GRACE_S = 10.0
 TAKEOVER_STALE_S = 60.0  # the takeover guard is held for milliseconds
 
 
@@ -175,9 +174,8 @@ def _take_over(path: Path, seen: Holder, stale_after: float) -> bool:
     guard = path.with_name(path.name + ".takeover")
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "token": uuid.uuid4().hex}
     if not _create(guard, json.dumps(me)):
-        other = read_holder(
-            guard
-        )  # a waiter killed while it held the guard (held for milliseconds otherwise)
+        # A waiter killed while it held the guard (held for milliseconds otherwise).
+        other = read_holder(guard)
         if other is not None and _stale_reason(other, TAKEOVER_STALE_S, time.time()):
             guard.unlink(missing_ok=True)
         return False
@@ -216,29 +214,18 @@ def _heartbeat(path: Path, token: str, every_s: float, stop: threading.Event, lo
             continue  # removed by a taker-over a moment ago: the next beat reports it
 
 
-@contextmanager
-def hold(
-    path: str | Path,
+def _wait_and_create(
+    path: Path,
+    me: dict[str, object],
+    label: str,
     *,
-    stale_after: float | None = None,
-    timeout_s: float | None = None,
-    log_every_s: float = 30.0,
-    poll_max_s: float = 1.0,
-    what: str = "",
-) -> Iterator[Lease]:
-    """Hold the lock file ``path`` for the block (see the module docstring); yield this process's
-    :class:`Lease` (its ``token``, and :meth:`Lease.ensure` to check that it still holds the lock).
-
-    ``stale_after``: seconds without a heartbeat after which a holder counts as dead (default
-    ``$ASC_LOCK_STALE_AFTER`` or 600). ``timeout_s``: give up waiting with a TimeoutError naming the holder.
-    ``what``: what the lock protects, for the log messages.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stale_after = stale_after_default() if stale_after is None else float(stale_after)
-    label = f"{what} ({path})" if what else str(path)
-    token = uuid.uuid4().hex
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "token": token}
+    stale_after: float,
+    timeout_s: float | None,
+    log_every_s: float,
+    poll_max_s: float,
+) -> None:
+    """Create the lock file ``path`` naming ``me`` (pid, host, token), waiting while another process holds it (the
+    wait and the takeover of a dead holder as :func:`hold` says); TimeoutError naming the holder."""
     start = time.monotonic()
     next_log, delay = start, 0.01
     while not _create(path, json.dumps({**me, "since": time.time()})):
@@ -263,14 +250,36 @@ def hold(
             )
         time.sleep(delay)
         delay = min(delay * 2, poll_max_s)
+
+
+@contextmanager
+def hold(
+    path: str | Path,
+    *,
+    stale_after: float | None = None,
+    timeout_s: float | None = None,
+    log_every_s: float = 30.0,
+    poll_max_s: float = 1.0,
+    what: str = "",
+) -> Iterator[Lease]:
+    """Hold the lock file ``path`` for the block (see the module docstring); yield this process's
+    :class:`Lease` (its ``token``, and :meth:`Lease.ensure` to check that it still holds the lock).
+
+    ``stale_after``: seconds without a heartbeat after which a holder counts as dead (default
+    ``$ASC_LOCK_STALE_AFTER`` or 600). ``timeout_s``: give up waiting with a TimeoutError naming the holder.
+    ``what``: what the lock protects, for the log messages.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stale_after = stale_after_default() if stale_after is None else float(stale_after)
+    label = f"{what} ({path})" if what else str(path)
+    token = uuid.uuid4().hex
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "token": token}
+    pacing = {"log_every_s": log_every_s, "poll_max_s": poll_max_s}
+    _wait_and_create(path, me, label, stale_after=stale_after, timeout_s=timeout_s, **pacing)
     held = read_holder(path)
-    lease = Lease(
-        path,
-        token,
-        held if held is not None else Holder(os.getpid(), me["host"], time.time(), token, time.time()),
-        label,
-        stale_after,
-    )
+    held = held if held is not None else Holder(os.getpid(), me["host"], time.time(), token, time.time())
+    lease = Lease(path, token, held, label, stale_after)
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat,
