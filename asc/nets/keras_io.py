@@ -129,43 +129,14 @@ class _Chain:
 def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> tuple[dict, dict[str, list]]:
     """(spec, names): the BaselineCNN spec and the Keras layer names of its convs, BNs and the two denses."""
     chain = _Chain(layers, path)
-    widths, pools, convs, bns, kernels, eps, momenta, dropouts = [], [], [], [], set(), set(), set(), []
+    blocks = []
     while chain.peek() == "Conv2D":
-        conv = chain.take("Conv2D")
-        for key, allowed, default in (
-            ("padding", ["same"], "same"),
-            ("strides", [[1, 1], (1, 1)], [1, 1]),
-            ("dilation_rate", [[1, 1], (1, 1)], [1, 1]),
-            ("groups", [1], 1),
-            ("data_format", ["channels_last", None], "channels_last"),
-        ):
-            chain.require(conv, key, allowed, default)
-        kh, kw = conv["kernel_size"]
-        if kh != kw or kh % 2 == 0:
-            _fail(path, f"layer {conv['name']!r} has kernel_size {[kh, kw]}, expected a square odd kernel")
-        if conv.get("activation", "linear") != "linear":
-            _fail(path, f"layer {conv['name']!r} has activation {conv['activation']!r} before its BatchNorm")
-        bn = chain.take("BatchNormalization")
-        axis = bn.get("axis", -1)
-        if (axis[0] if isinstance(axis, list) else axis) not in (-1, 3):
-            _fail(path, f"layer {bn['name']!r} normalises axis {axis}, expected the channel axis (-1)")
-        chain.relu(bn)
-        pool = chain.take_if("MaxPooling2D")
-        if pool is not None:
-            size = [int(s) for s in pool["pool_size"]]
-            chain.require(pool, "padding", ["valid"], "valid")
-            chain.require(pool, "strides", [size, tuple(size), None], None)
-        if (drop := chain.take_if("Dropout")) is not None:
-            dropouts.append(float(drop["rate"]))
-        widths.append(int(conv["filters"]))
-        pools.append(None if pool is None else size)
-        convs.append(conv["name"])
-        bns.append(bn["name"])
-        kernels.add(kh)
-        eps.add(float(bn.get("epsilon", 1e-3)))
-        momenta.add(float(bn.get("momentum", 0.99)))
-    if not widths:
+        blocks.append(_conv_block(chain, path))
+    if not blocks:
         _fail(path, f"layer 1 is {chain.peek()}, expected Conv2D")
+    kernels = {b["conv"]["kernel_size"][0] for b in blocks}
+    eps = {float(b["bn"].get("epsilon", 1e-3)) for b in blocks}
+    momenta = {float(b["bn"].get("momentum", 0.99)) for b in blocks}
     for what, values in (
         ("kernel sizes", kernels),
         ("BatchNorm epsilons", eps),
@@ -173,11 +144,63 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
     ):
         if len(values) > 1:
             _fail(path, f"the conv blocks use different {what} {sorted(values)}; BaselineCNN has one")
+    hidden, out, head_dropout = _head(chain, path)
+    dropouts = [b["dropout"] for b in blocks if b["dropout"] is not None] + head_dropout
+    spec = {
+        "widths": [int(b["conv"]["filters"]) for b in blocks],
+        "kernel": kernels.pop(),
+        "pools": [b["pool"] for b in blocks],
+        "dense": int(hidden["units"]),
+        "n_classes": int(out["units"]),
+        "input_shape": input_shape,
+        "bn_eps": eps.pop(),
+        "bn_momentum": 1.0 - momenta.pop(),
+        "dropout": dropouts[0] if dropouts else 0.3,
+    }
+    names = {"conv": [b["conv"]["name"] for b in blocks], "bn": [b["bn"]["name"] for b in blocks]}
+    return normalise_spec(spec), {**names, "dense": [hidden["name"], out["name"]]}
+
+
+def _conv_block(chain: _Chain, path: Path) -> dict[str, Any]:
+    """One conv block: Conv2D (same padding, stride 1, a square odd kernel, no activation), BatchNormalization
+    over the channels, ReLU, an optional MaxPooling2D and Dropout: {"conv", "bn", "pool" (its size or None),
+    "dropout" (its rate or None)}."""
+    conv = chain.take("Conv2D")
+    for key, allowed, default in (
+        ("padding", ["same"], "same"),
+        ("strides", [[1, 1], (1, 1)], [1, 1]),
+        ("dilation_rate", [[1, 1], (1, 1)], [1, 1]),
+        ("groups", [1], 1),
+        ("data_format", ["channels_last", None], "channels_last"),
+    ):
+        chain.require(conv, key, allowed, default)
+    kh, kw = conv["kernel_size"]
+    if kh != kw or kh % 2 == 0:
+        _fail(path, f"layer {conv['name']!r} has kernel_size {[kh, kw]}, expected a square odd kernel")
+    if conv.get("activation", "linear") != "linear":
+        _fail(path, f"layer {conv['name']!r} has activation {conv['activation']!r} before its BatchNorm")
+    bn = chain.take("BatchNormalization")
+    axis = bn.get("axis", -1)
+    if (axis[0] if isinstance(axis, list) else axis) not in (-1, 3):
+        _fail(path, f"layer {bn['name']!r} normalises axis {axis}, expected the channel axis (-1)")
+    chain.relu(bn)
+    pool = chain.take_if("MaxPooling2D")
+    size = None
+    if pool is not None:
+        size = [int(s) for s in pool["pool_size"]]
+        chain.require(pool, "padding", ["valid"], "valid")
+        chain.require(pool, "strides", [size, tuple(size), None], None)
+    drop = chain.take_if("Dropout")
+    return {"conv": conv, "bn": bn, "pool": size, "dropout": None if drop is None else float(drop["rate"])}
+
+
+def _head(chain: _Chain, path: Path) -> tuple[dict, dict, list[float]]:
+    """The classifier after the conv blocks: Flatten, Dense + ReLU, an optional Dropout, the output Dense
+    (softmax or linear, then an optional softmax Activation) and nothing after it: (hidden, out, [dropout rate])."""
     chain.require(chain.take("Flatten"), "data_format", ["channels_last", None], "channels_last")
     hidden = chain.take("Dense")
     chain.relu(hidden)
-    if (drop := chain.take_if("Dropout")) is not None:
-        dropouts.append(float(drop["rate"]))
+    drop = chain.take_if("Dropout")
     out = chain.take("Dense")
     if out.get("activation", "linear") not in ("softmax", "linear"):
         _fail(path, f"layer {out['name']!r} has activation {out['activation']!r}, expected softmax")
@@ -188,18 +211,7 @@ def _parse(layers: list[dict[str, Any]], input_shape: list[int], path: Path) -> 
         )
     if chain.peek() is not None:
         _fail(path, f"layer {chain.i + 1} ({chain.peek()}) follows the output Dense layer")
-    spec = {
-        "widths": widths,
-        "kernel": kernels.pop(),
-        "pools": pools,
-        "dense": int(hidden["units"]),
-        "n_classes": int(out["units"]),
-        "input_shape": input_shape,
-        "bn_eps": eps.pop(),
-        "bn_momentum": 1.0 - momenta.pop(),
-        "dropout": dropouts[0] if dropouts else 0.3,
-    }
-    return normalise_spec(spec), {"conv": convs, "bn": bns, "dense": [hidden["name"], out["name"]]}
+    return hidden, out, [] if drop is None else [float(drop["rate"])]
 
 
 def _weights(f, layer: str, path: Path) -> dict[str, np.ndarray]:

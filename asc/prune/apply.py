@@ -88,20 +88,11 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
         if layer not in layers:
             info["kept"][layer] = list(range(conv.out_channels))
             continue
-        layer_opts = dict(opts, layer=layer)
-        if layer in per_layer:
-            layer_opts["ratio"] = per_layer[layer]
-        start = time.perf_counter()
-        sel = criterion(weight, layer_opts)
-        info["select_s"][layer] = time.perf_counter() - start
-        if not sel.kept:
-            raise RuntimeError(f"criterion {name!r} kept no filter of {layer}")  # surgery needs ≥ 1
-        info["kept"][layer] = [int(i) for i in sel.kept]
+        ratio = {"ratio": per_layer[layer]} if layer in per_layer else {}
+        sel = _select(criterion, weight, dict(opts, layer=layer, **ratio), info)
         if sel.mix is not None:
             mixes[layer] = sel.mix
         reinit = reinit or sel.reinit
-        for key, value in sel.extras.items():
-            info.setdefault(key, {})[layer] = value
 
     pruned = prune_filters(model, info["kept"], mixes, dense_mapping=cfg.get("dense_mapping") or "correct")
     if reinit:
@@ -112,6 +103,22 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
     info["widths"] = list(pruned.spec["widths"])
     info["dense_mapping"] = cfg.get("dense_mapping") or "correct"
     return pruned, info
+
+
+def _select(criterion: Any, weight: torch.Tensor, layer_opts: dict[str, Any], info: dict[str, Any]) -> Any:
+    """Run ``criterion`` on one layer's ``weight`` (C_out, C_in, kh, kw) with ``layer_opts`` (its ``layer`` and
+    ratio) and record in ``info`` its wall time, kept filters and extras; returns the selection. RuntimeError
+    when it keeps no filter (the surgery needs at least one)."""
+    layer = layer_opts["layer"]
+    start = time.perf_counter()
+    sel = criterion(weight, layer_opts)
+    info["select_s"][layer] = time.perf_counter() - start
+    if not sel.kept:
+        raise RuntimeError(f"criterion {info['criterion']!r} kept no filter of {layer}")  # surgery needs ≥ 1
+    info["kept"][layer] = [int(i) for i in sel.kept]
+    for key, value in sel.extras.items():
+        info.setdefault(key, {})[layer] = value
+    return sel
 
 
 def prune_any(

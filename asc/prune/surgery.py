@@ -92,32 +92,44 @@ def prune_filters(
     for old_m, new_m in zip(model.features, new.features, strict=True):
         if isinstance(old_m, nn.Conv2d):
             name = next(names)
-            out_idx = keep[name]
-            weight = old_m.weight if prev is None else old_m.weight[:, prev]
-            bias = old_m.bias
-            if name in mix:
-                coef = mix[name].to(weight.dtype)
-                if coef.shape != (len(out_idx), old_m.out_channels):
-                    raise ValueError(
-                        f"layer {name}: mix has shape {tuple(coef.shape)}, expected "
-                        f"({len(out_idx)}, {old_m.out_channels})"
-                    )
-                weight = torch.einsum("kn,nchw->kchw", coef, weight)
-                bias = None if bias is None else coef @ bias
-            else:
-                weight = weight[out_idx]
-                bias = None if bias is None else bias[out_idx]
-            new_m.weight.copy_(weight)
-            if bias is not None:
-                new_m.bias.copy_(bias)
-            prev = out_idx
+            _copy_conv(old_m, new_m, keep[name], prev, mix.get(name), name)
+            prev = keep[name]
         elif isinstance(old_m, nn.BatchNorm2d):
             for key in ("weight", "bias", "running_mean", "running_var"):
                 getattr(new_m, key).copy_(getattr(old_m, key)[prev])
             new_m.num_batches_tracked.copy_(old_m.num_batches_tracked)
         elif any(True for _ in old_m.parameters()):
             raise TypeError(f"surgery does not know how to prune a {type(old_m).__name__} inside features")
+    _copy_classifier(model, new, prev, dense_mapping)
+    return new.train(model.training)
 
+
+def _copy_conv(
+    old_m: nn.Conv2d, new_m: nn.Conv2d, out_idx: Sequence[int], prev: Sequence[int] | None, coef, name: str
+) -> None:
+    """Copy into ``new_m`` the kept filters ``out_idx`` of ``old_m`` over the kept input channels ``prev`` (None:
+    all, the first conv), or with ``coef`` (len(out_idx) × n) their linear combinations, bias alike."""
+    weight = old_m.weight if prev is None else old_m.weight[:, prev]
+    bias = old_m.bias
+    if coef is not None:
+        coef = coef.to(weight.dtype)
+        if coef.shape != (len(out_idx), old_m.out_channels):
+            raise ValueError(
+                f"layer {name}: mix has shape {tuple(coef.shape)}, expected ({len(out_idx)}, {old_m.out_channels})"
+            )
+        weight = torch.einsum("kn,nchw->kchw", coef, weight)
+        bias = None if bias is None else coef @ bias
+    else:
+        weight = weight[out_idx]
+        bias = None if bias is None else bias[out_idx]
+    new_m.weight.copy_(weight)
+    if bias is not None:
+        new_m.bias.copy_(bias)
+
+
+def _copy_classifier(model: BaselineCNN, new: BaselineCNN, prev: Sequence[int], dense_mapping: str) -> None:
+    """Copy the classifier: the first dense layer's columns that follow the last conv's kept channels ``prev``
+    (:func:`dense_columns` under ``dense_mapping``), every later layer whole."""
     first_dense = True
     for old_m, new_m in zip(model.classifier, new.classifier, strict=True):
         if isinstance(old_m, nn.Linear) and first_dense:
@@ -129,4 +141,3 @@ def prune_filters(
             new_m.bias.copy_(old_m.bias)
         else:
             new_m.load_state_dict(old_m.state_dict())
-    return new.train(model.training)
