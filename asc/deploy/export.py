@@ -103,26 +103,7 @@ def export_onnx(
     network's input; default ``model.spec["input_shape"]`` (the DCASE21/22 family; zoo networks: pass
     ``asc.nets.input_shape_of(spec, features)``).
     """
-    if exporter not in EXPORTERS:
-        raise ValueError(f"exporter={exporter!r}; valid: {', '.join(EXPORTERS)}")
-    _require("onnx")
-    import onnx
-
-    newest = onnx.defs.onnx_opset_version()
-    # outside what any exporter writes: refuse before one prints its graph
-    if not MIN_OPSET <= opset <= newest:
-        raise ValueError(
-            f"cannot write {path} in ONNX opset {opset}: opsets {MIN_OPSET}-{newest} can be written here "
-            f"(TorchScript {MIN_OPSET}-20, dynamo {DYNAMO_NATIVE_OPSET}-{newest}); nothing was written"
-        )
-    if exporter == "auto":
-        dynamo = importlib.util.find_spec("onnxscript") is not None
-        order = ["dynamo", "torchscript"] if opset >= DYNAMO_NATIVE_OPSET else ["torchscript", "dynamo"]
-        candidates = [e for e in order if dynamo or e == "torchscript"]
-    else:
-        if exporter == "dynamo":
-            _require("onnxscript")
-        candidates = [exporter]
+    candidates = _exporters_for(exporter, opset, path)
     path = Path(path)
     was_training = model.training
     model.eval()
@@ -151,6 +132,30 @@ def export_onnx(
         f"cannot write {path} in ONNX opset {opset}: {'; '.join(tried)}; nothing was written. Choose another "
         f"--opset (TorchScript writes 7-20, dynamo {DYNAMO_NATIVE_OPSET} and up){other}"
     )
+
+
+def _exporters_for(exporter: str, opset: int, path: str | Path) -> list[str]:
+    """The exporters to try, in order, for ``exporter`` (auto: dynamo first from opset 18 when onnxscript is
+    installed); ValueError for an unknown exporter or an opset no exporter writes here (nothing written)."""
+    if exporter not in EXPORTERS:
+        raise ValueError(f"exporter={exporter!r}; valid: {', '.join(EXPORTERS)}")
+    _require("onnx")
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    # outside what any exporter writes: refuse before one prints its graph
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(
+            f"cannot write {path} in ONNX opset {opset}: opsets {MIN_OPSET}-{newest} can be written here "
+            f"(TorchScript {MIN_OPSET}-20, dynamo {DYNAMO_NATIVE_OPSET}-{newest}); nothing was written"
+        )
+    if exporter == "auto":
+        dynamo = importlib.util.find_spec("onnxscript") is not None
+        order = ["dynamo", "torchscript"] if opset >= DYNAMO_NATIVE_OPSET else ["torchscript", "dynamo"]
+        return [e for e in order if dynamo or e == "torchscript"]
+    if exporter == "dynamo":
+        _require("onnxscript")
+    return [exporter]
 
 
 class _WrongOpset(Exception):

@@ -106,20 +106,11 @@ def write_files(
     ``work``; ``calibration``: float32 array (N, n_mels, frames) of training clips for the int8 activation
     ranges; ``settings``: :func:`keyed`; ``input_shape`` (mel bands, frames): a zoo network's input
     (:func:`asc.nets.input_shape_of`), None for the DCASE family (its ``spec``). Returns the paths by precision."""
-    import numpy as np
     import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     from asc.core.atomic import atomic_path
-    from asc.deploy.export import INPUT, export_onnx
+    from asc.deploy.export import export_onnx
 
     paths = {p: work / f"model_{p}.onnx" for p in PRECISIONS}
     export_onnx(
@@ -128,6 +119,28 @@ def write_files(
     half = convert_float_to_float16(onnx.load(str(paths["fp32"])), keep_io_types=True)
     with atomic_path(paths["fp16"]) as tmp:
         onnx.save(half, str(tmp))
+    _write_int8(paths["fp32"], paths["int8"], work / "prepared.onnx", calibration, settings)
+    return paths
+
+
+def _write_int8(
+    fp32: Path, int8: Path, prepared: Path, calibration: Any, settings: Mapping[str, Any]
+) -> None:
+    """Statically quantise the ONNX file ``fp32`` to ``int8`` (QDQ, int8 activations and weights), its
+    activation ranges calibrated on ``calibration`` in batches of 32 (onnxruntime's INFO lines silenced)."""
+    import numpy as np
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from asc.core.atomic import atomic_path
+    from asc.deploy.export import INPUT
+
     batches = [calibration[i : i + 32, None].astype(np.float32) for i in range(0, len(calibration), 32)]
 
     class Reader(CalibrationDataReader):
@@ -138,13 +151,12 @@ def write_files(
             batch = next(self.batches, None)
             return None if batch is None else {INPUT: batch}
 
-    prepared = work / "prepared.onnx"
     quiet = logging.getLogger("onnxruntime")  # its INFO lines per graph pass are noise in the job's log
     level = quiet.level
     quiet.setLevel(max(level, logging.WARNING))
     try:
-        quant_pre_process(str(paths["fp32"]), str(prepared))
-        with atomic_path(paths["int8"]) as tmp:
+        quant_pre_process(str(fp32), str(prepared))
+        with atomic_path(int8) as tmp:
             quantize_static(
                 str(prepared),
                 str(tmp),
@@ -158,7 +170,6 @@ def write_files(
     finally:
         prepared.unlink(missing_ok=True)
         quiet.setLevel(level)
-    return paths
 
 
 def onnx_probabilities(
