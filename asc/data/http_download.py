@@ -99,24 +99,15 @@ def _read(resp: Any, size: int, offset: int, total: int) -> bytes:
         raise _Transient(f"connection lost after {offset} of {total} bytes: {e}") from e
 
 
-def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, overall: Any) -> str:
-    """One request; appends to the part file and returns the MD5 of the complete file."""
-    offset = checksums.file_size(part)
-    if offset > a.bytes:  # not a prefix of this archive (and never counted in the bars): start over
-        part.unlink()
-        offset = 0
-    h = hashlib.md5()
-    if offset:
-        checksums.md5_update(h, part)  # hash the existing prefix once, then continue with the new bytes
-    if offset == a.bytes:  # complete part left by a run that stopped before the rename
-        return h.hexdigest()
-
+def _request(a: Archive, url: str, part: Path, offset: int, *, timeout: float, overall: Any) -> Any:
+    """Open ``url`` from byte ``offset`` (a Range request when resuming); _Transient for what a retry may cure
+    (a stale range: the part is deleted; 5xx, throttling, network errors), DownloadError for the rest."""
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
         log.info("resuming %s at %d of %d bytes", a.name, offset, a.bytes)
     try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as e:
         e.close()
         if e.code == 416 and offset:  # the server cannot serve our range: the part is stale
@@ -129,23 +120,46 @@ def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, ov
     except (OSError, http.client.HTTPException) as e:  # URLError, refused, reset, timeout
         raise _Transient(f"{type(e).__name__}: {e}") from e
 
-    with resp:
-        if resp.status == 206:
-            start = re.match(r"bytes (\d+)-", resp.headers.get("Content-Range", ""))
-            if not start or int(start.group(1)) != offset:
-                raise DownloadError(
-                    f"{url}: bad Content-Range {resp.headers.get('Content-Range')!r} for {offset}-"
-                )
-        elif offset:  # 200: the server ignored the Range header and sends the whole file
-            log.info("%s: server ignored the range request, starting over", a.name)
-            overall.update(-offset)
-            offset, h = 0, hashlib.md5()
-        length = resp.headers.get("Content-Length")
-        if length is not None and int(length) != a.bytes - offset:
+
+def _starts_over(resp: Any, a: Archive, url: str, offset: int, *, overall: Any) -> bool:
+    """Whether the response sends the whole file although we resumed at ``offset`` (it ignored the range: the
+    ``overall`` bar is set back by ``offset``); DownloadError for a partial response at another offset or a length that does not add up to the archive's."""
+    over = False
+    if resp.status == 206:
+        start = re.match(r"bytes (\d+)-", resp.headers.get("Content-Range", ""))
+        if not start or int(start.group(1)) != offset:
             raise DownloadError(
-                f"{url}: server announces {length} bytes, expected {a.bytes - offset} ({a.name} has {a.bytes} "
-                f"bytes); wrong URL or stale size table?"
+                f"{url}: bad Content-Range {resp.headers.get('Content-Range')!r} for {offset}-"
             )
+    elif offset:
+        log.info("%s: server ignored the range request, starting over", a.name)
+        overall.update(-offset)
+        over, offset = True, 0
+    length = resp.headers.get("Content-Length")
+    if length is not None and int(length) != a.bytes - offset:
+        raise DownloadError(
+            f"{url}: server announces {length} bytes, expected {a.bytes - offset} ({a.name} has {a.bytes} "
+            f"bytes); wrong URL or stale size table?"
+        )
+    return over
+
+
+def _attempt(a: Archive, url: str, part: Path, *, timeout: float, show: bool, overall: Any) -> str:
+    """One request; appends to the part file and returns the MD5 of the complete file."""
+    offset = checksums.file_size(part)
+    if offset > a.bytes:  # not a prefix of this archive (and never counted in the bars): start over
+        part.unlink()
+        offset = 0
+    h = hashlib.md5()
+    if offset:
+        checksums.md5_update(h, part)  # hash the existing prefix once, then continue with the new bytes
+    if offset == a.bytes:  # complete part left by a run that stopped before the rename
+        return h.hexdigest()
+
+    resp = _request(a, url, part, offset, timeout=timeout, overall=overall)
+    with resp:
+        if _starts_over(resp, a, url, offset, overall=overall):  # 200: the server ignored the Range header
+            offset, h = 0, hashlib.md5()
         # A full disk or quota is no network fault to retry: one line naming the folder (asc.core.disk).
         with (
             explain_full_disk(part.parent, f"the download {part.name}", need=a.bytes - offset),

@@ -119,26 +119,7 @@ def read_folds(
         "evaluate": read_table(root, "evaluation_setup/fold1_evaluate.csv"),
     }
     check_folds(root, meta, folds, SCENES)
-    # meta.csv is authoritative for identifier and device
-    where = dict(
-        zip(meta["filename"], zip(meta["identifier"], meta["source_label"], strict=True), strict=True)
-    )
-    rows = []
-    for split, fold in folds.items():
-        for filename, scene in zip(fold["filename"], fold["scene_label"], strict=True):
-            fields = parse_filename(filename)
-            location, device = where[filename]
-            rows.append(
-                {
-                    "filename": filename,
-                    "scene": scene,
-                    "city": fields["city"],
-                    "location": location,
-                    "device": device,
-                    "split": split,
-                }
-            )
-    table = pd.DataFrame(rows)
+    table = _clip_table(meta, folds)
     present = np.array([not audio or (root / f).is_file() for f in table["filename"]])
     if not present.all():
         gone = table.loc[~present]
@@ -160,6 +141,30 @@ def read_folds(
                 f"nothing {what}; fill that fold file, or point dataset.root at the complete copy"
             )
     return table
+
+
+def _clip_table(meta: pd.DataFrame, folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per clip of the fold files: filename, scene, city (from the file name), location and device (from
+    meta.csv, authoritative for identifier and device) and split (the fold's name)."""
+    where = dict(
+        zip(meta["filename"], zip(meta["identifier"], meta["source_label"], strict=True), strict=True)
+    )
+    rows = []
+    for split, fold in folds.items():
+        for filename, scene in zip(fold["filename"], fold["scene_label"], strict=True):
+            fields = parse_filename(filename)
+            location, device = where[filename]
+            rows.append(
+                {
+                    "filename": filename,
+                    "scene": scene,
+                    "city": fields["city"],
+                    "location": location,
+                    "device": device,
+                    "split": split,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def build_index(root: str | Path, cfg: Mapping[str, Any] | None = None, seed: int = 0) -> pd.DataFrame:
