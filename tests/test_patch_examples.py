@@ -131,12 +131,15 @@ def test_train_runs_gives_the_plain_trainer_patches_and_recalibration(monkeypatc
     pool = SimpleNamespace(x=torch.zeros(3, 64, 200), y=torch.tensor([0, 1, 2]))
     run = SimpleNamespace(train_idx=torch.tensor([2, 0]), teacher=None)
     stage = {"precision": "fp32", "bn_recalibration": 2, "examples": "patches"}
-    assert train_runs([run], pool, pool, ctx=_ctx(), stage_cfg=stage) == [{"epochs": 1}]
+    # train_examples counts what was trained on: 2 clips × 3 patches (a results row's column)
+    assert train_runs([run], pool, pool, ctx=_ctx(), stage_cfg=stage) == [{"epochs": 1, "train_examples": 6}]
     assert seen["options"] == {"precision": "fp32", "task": "scenes", "bn_recalibration": 2}
     assert isinstance(seen["x"], pe.PatchView) and seen["x"].per_clip == 3  # (200 - 96) // 48 + 1
     assert seen["idx"] == [6, 7, 8, 0, 1, 2] and seen["y"] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert run.train_idx.tolist() == [2, 0]  # the run's clip positions are given back
-    train_runs([run], pool, pool, ctx=_ctx(), stage_cfg={"precision": "fp32"})
+    assert (
+        train_runs([run], pool, pool, ctx=_ctx(), stage_cfg={"precision": "fp32"})[0]["train_examples"] == 2
+    )
     assert (
         seen["x"] is pool.x
         and seen["idx"] == [2, 0]
@@ -163,7 +166,7 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
     def train_runs(runs, pool, select, *, ctx, stage_cfg):
         seen["options"] = asc.pipeline.stages.train.plain_options(ctx, stage_cfg)
         seen["examples"] = pe.examples(stage_cfg)
-        return [{"epochs": 1, "train_seconds": 0.0}]
+        return [{"epochs": 1, "train_seconds": 0.0, "train_examples": 2 * 3}]  # 2 clips' patches
 
     monkeypatch.setattr(asc.pipeline.stages.train, "train_runs", train_runs)
     monkeypatch.setattr(
@@ -176,7 +179,7 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
     step = SimpleNamespace(config={"schedule": {"finetune": tune}}, label="l1 step 2/2")
     _, summary = short_finetune(step, torch.nn.Linear(1, 1), ctx, tmp_path)
     assert seen["options"]["bn_recalibration"] == 3 and seen["examples"] == "patches"
-    assert summary["train_examples"] == 2
+    assert summary["train_examples"] == 6  # the patches trained on, not the 2 clips
 
 
 def test_the_one_by_one_trainer_honours_sampling_precision_and_the_epoch_callback(monkeypatch) -> None:

@@ -202,7 +202,7 @@ def _finetune(
         baseline_step = prune_step.origin("train")
         baseline = models[baseline_step.id]
         info = json.loads((ctx.path(prune_step) / "info.json").read_text())
-        examples = len(run.train_idx)
+        examples = history["train_examples"]  # patches where examples=patches (train_runs)
         ctx.publish(
             step,
             work,
@@ -210,7 +210,7 @@ def _finetune(
             score,
             full=count(baseline, ctx.cfg),
             **({} if hasattr(run.model, "spec") else {"history": pruning[prune_step.id]}),
-            extra={**history, "train_examples": examples},
+            extra=history,
             **facts(info, baseline),
             fraction=step.args["fraction"],
             split=step.args.get("split", ""),

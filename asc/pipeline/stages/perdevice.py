@@ -159,7 +159,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             train_time_s=seconds,
             epochs=int(p["epochs"]),
             select_on="last epoch",
-            train_examples=int(sum(len(p) for p in positions.values())),
+            train_examples=int(sum(h["train_examples"] for h in histories)),
             **row_fields(step),  # the pruning schedule's steps (asc/pipeline/stages/prune_schedule.py)
         )
         log.info(
