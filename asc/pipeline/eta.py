@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.core.progress import duration
-from asc.pipeline.step import Step
+from asc.pipeline.step import Step, schedule_finetune  # noqa: F401 - dryrun reads it here
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,6 @@ def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
         return 1.0
 
     return units
-
-
-def schedule_finetune(step: Step) -> Mapping[str, Any] | None:
-    """The short fine-tuning an iterative-pruning schedule step runs before its cut (steps 2…k: the recipe with
-    ``epochs``, ``train_on``, ``fraction``), or None (any other step)."""
-    if step.stage != "prune":
-        return None
-    return (step.config.get("schedule") or {}).get("finetune")
 
 
 def tuned_count(steps: Sequence[Step], stage: str) -> int:
