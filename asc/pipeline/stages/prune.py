@@ -105,7 +105,14 @@ def block_repeats(block: Mapping[str, Any], cfg: Mapping[str, Any]) -> int:
 
 
 def label_of(pcfg: Mapping[str, Any]) -> str:
-    return f"{pcfg['name']} {'+'.join(pcfg['layers'])}"
+    """A pruning step's label: criterion, layers, and the share removed where the config sets one (``ratio=0.3``,
+    then each ``per_layer_ratio`` entry as ``C2=0.25``), so a sensitivity scan's or a budget's points read apart,
+    e.g. ``l1 C1 ratio=0.3`` (a ratio-free criterion, or one matching another's counts: no ratio)."""
+    parts = [pcfg["name"], "+".join(pcfg["layers"])]
+    if pcfg.get("ratio") is not None:
+        parts.append(f"ratio={float(pcfg['ratio']):g}")
+    parts += [f"{layer}={float(r):g}" for layer, r in (pcfg.get("per_layer_ratio") or {}).items()]
+    return " ".join(parts)
 
 
 def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> Step:
