@@ -101,6 +101,15 @@ def test_a_macs_budget_raises_the_cheapest_layer_first_and_keys_the_choice(tmp_p
     assert dcase_cost({"widths": widths})["macs"] <= 100_000_000 and ratios["C2"] == 0.75
 
 
+def test_a_macs_budget_in_float_notation_is_the_same_budget(tmp_path) -> None:
+    """``1.5e7`` is a float to Hydra: a whole one is that many MACs, not refused as "expected an integer"."""
+    scan = scan_file(tmp_path)
+    written = _pruned("prune=l1", "+prune.budget.macs=230000000", f"+prune.budget.scan={scan}")
+    assert (
+        _pruned("prune=l1", "+prune.budget.macs=2.3e8", f"+prune.budget.scan={scan}")[0].key == written[0].key
+    )
+
+
 def test_a_memory_budget_at_a_precision_and_a_scan_without_fine_tuning(tmp_path) -> None:
     scan = scan_file(tmp_path, tuned=False)  # the accuracies before fine-tuning rank the steps
     budget = ("+prune.budget.params_kb=128", "+prune.budget.precision=fp32", f"+prune.budget.scan={scan}")
@@ -134,7 +143,11 @@ def test_a_runs_block_criterion_takes_a_budget(tmp_path) -> None:
         (("+prune.budget.macs=300000000",), "it fits: nothing to prune"),
         (("+prune.budget.macs=230000000", "+prune.budget.precision=fp8"), "prune.budget.precision='fp8'"),
         (("+prune.budget.macs=230000000", "+prune.budget.mac=3"), "prune.budget key='mac'"),
-        (("+prune.budget.macs=2.5",), "prune.budget.macs=2.5"),
+        (
+            ("+prune.budget.macs=2.5",),
+            "prune.budget.macs=2.5 is not valid: expected a whole number >= 1 (2.5 has",
+        ),
+        (("+prune.budget.macs=true",), "prune.budget.macs=True is not valid: expected a whole number >= 1"),
     ],
 )
 def test_a_budget_asc_cannot_meet_is_refused_at_planning_in_one_line(tmp_path, overrides, says) -> None:

@@ -279,6 +279,11 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
         (["report_only=no"], r"^report_only='no' is not valid: expected true or false"),
         (["dry_run=maybe"], r"^dry_run='maybe' is not valid"),
         (["seed=-1"], r"^seed=-1 is not valid"),
+        (
+            ["train.epochs=4.0"],  # whole, in float notation: keyed as written, so it says how to write it
+            r"^train.epochs=4.0 is not valid: expected an integer >= 1, written without a decimal point or "
+            r"exponent: train.epochs=4$",
+        ),
         (["train.seeds=[0,0]"], r"^train.seeds=\[0, 0\] is not valid: expected distinct seeds"),
         (
             ["runs=[{criteria:[cosine],fractions:[1.0]}]", "repeats=0"],

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.core.values import choice, fail, integer, number
+from asc.core.values import choice, fail, number, whole
 from asc.nets.model_spec import DEFAULT_SPEC, normalise_spec
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import to_block
@@ -155,7 +155,7 @@ def check(where: str, budget: Any, *, graph: bool, scan: bool) -> dict[str, Any]
         )
         fail(where, dict(budget), f"one of macs=<int> (MACs per clip) or params_kb=<float> (KB), {said}")
     if b["macs"] is not None:
-        integer(f"{where}.macs", b["macs"], 1)
+        b["macs"] = whole(f"{where}.macs", b["macs"], 1)  # 1.5e7 (a float to Hydra) is 15000000 MACs
     else:
         number(f"{where}.params_kb", b["params_kb"], 0.0, math.inf)
     choice(f"{where}.precision", b["precision"], tuple(BYTES_PER_PARAM))
