@@ -116,10 +116,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     qat.check(cfg)  # finetune.qat: a boolean, on the DCASE family only (asc/training/qat.py)
     for name, p in cfg["criteria"].items():  # asc.prune.options: each criterion's declaration
         check_criterion(f"criteria.{name}", p, layers)
-        check_criterion_keys(f"criteria.{name}", p, file=name)
+        check_criterion_keys(f"criteria.{name}", p, file=name, graph=layers is None)
     if cfg.get("prune"):
         check_criterion("prune", cfg["prune"], layers)
-        check_criterion_keys("prune", cfg["prune"])
+        check_criterion_keys("prune", cfg["prune"], graph=layers is None)
     _runs(cfg, layers)
 
 
