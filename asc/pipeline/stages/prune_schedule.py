@@ -82,7 +82,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
         return
     for train_on, share in sorted(drawn):
         try:
-            check_fractions(pool_of(table, train_on), [share])
+            check_fractions(pool_of(table, train_on), [share], setting=lambda f: "prune.step_fraction")
         except InputError as err:
             raise InputError(f"prune.step_fraction={share:g}: {err}") from None
 
