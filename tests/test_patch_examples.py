@@ -205,3 +205,21 @@ def test_the_one_by_one_trainer_honours_sampling_precision_and_the_epoch_callbac
     assert orders == ["balanced", "balanced"] and ends == [(0, 1), (0, 2)]
     with pytest.raises(ValueError, match="precision='fp8'"):
         asc.training.train_plain.train_each([run], (x, y), (x, y), precision="fp8")
+
+
+def test_the_dry_run_counts_the_patches_a_patch_trained_step_trains_on(tmp_path) -> None:
+    """The dry run's ``examples`` column counts as a results row's ``train_examples`` does: 19 patches per clip."""
+    from asc.pipeline.dryrun import format_plan
+    from asc.pipeline.plan import make_plan
+
+    paths = (f"paths.data={tmp_path}/d", f"paths.store={tmp_path}/s", f"paths.results={tmp_path}/r")
+
+    def examples(*overrides: str) -> list[int]:
+        cfg = composed("experiment=nystrom_vggish", "dataset=demo16k", *paths, *overrides)
+        lines = format_plan(make_plan(cfg), cfg, upto="finetune").splitlines()
+        return [
+            int(line.split()[3].lstrip("~")) for line in lines if line.startswith(("train ", "finetune "))
+        ]
+
+    patches, clips = examples(), examples("train.examples=clips")
+    assert patches == [19 * n for n in clips] and clips[0] > 0
