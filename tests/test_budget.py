@@ -5,7 +5,9 @@ lost per MAC (or parameter byte) saved; the choice, not the budget, is the artif
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,12 +31,16 @@ NOT_THE_SCAN = (  # rows of a scan point that do not count: a smaller fraction, 
     {"stage": "finetune", "fraction": 1.0, "qat": True},
     {"stage": "prune", "prune_step": 1, "prune_steps": 3},
 )
+DEMO = {"widths": [16, 16, 32]}  # the default job's network (conf/model/dcase21.yaml at the demo's widths)
 FIELDS = ["stage", "criterion", "layers", "ratio", "fraction", "teacher", "qat", "prune_step", "prune_steps"]
 
 
-def scan_file(tmp: Path, *, layers=("C1", "C2", "C3"), tuned: bool = True) -> Path:
+def scan_file(
+    tmp: Path, *, layers=("C1", "C2", "C3"), tuned: bool = True, dataset: str = "demo", spec: Any = DEMO
+) -> Path:
     """A results.csv of a sensitivity scan of l1 (baseline 60 %), fine-tuned twice per point (or not at all)."""
-    rows = [{"stage": "baseline", "criterion": "none", "layers": "", "ratio": "", "accuracy": 0.6}]
+    baseline = {"stage": "baseline", "criterion": "none", "layers": "", "ratio": "", "accuracy": 0.6}
+    rows = [{**baseline, "dataset": dataset, "model_spec": json.dumps(spec)}]
     for layer in layers:
         for ratio, acc in SCAN[layer].items():
             common = {"criterion": "l1", "layers": layer, "ratio": ratio}
@@ -47,7 +53,7 @@ def scan_file(tmp: Path, *, layers=("C1", "C2", "C3"), tuned: bool = True) -> Pa
     rows.append({"stage": "prune", "criterion": "fpgm", "layers": "C1", "ratio": 0.5, "accuracy": 0.0})
     path = tmp / "results.csv"
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, [*FIELDS, "accuracy"])
+        writer = csv.DictWriter(f, [*FIELDS, "accuracy", "dataset", "model_spec"])
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -101,6 +107,36 @@ def test_a_macs_budget_raises_the_cheapest_layer_first_and_keys_the_choice(tmp_p
     assert dcase_cost({"widths": widths})["macs"] <= 100_000_000 and ratios["C2"] == 0.75
 
 
+def test_a_macs_budget_in_float_notation_is_the_same_budget(tmp_path) -> None:
+    """``1.5e7`` is a float to Hydra: a whole one is that many MACs, not refused as "expected an integer"."""
+    scan = scan_file(tmp_path)
+    written = _pruned("prune=l1", "+prune.budget.macs=230000000", f"+prune.budget.scan={scan}")
+    assert (
+        _pruned("prune=l1", "+prune.budget.macs=2.3e8", f"+prune.budget.scan={scan}")[0].key == written[0].key
+    )
+
+
+@pytest.mark.parametrize(
+    ("dataset", "spec", "says"),
+    [
+        ("demo16k", None, "the scan is of an unrecorded network on demo16k, this job widths [16, 16, 32]"),
+        ("demo@1a2b3c4d", {"widths": [8, 8, 8]}, "the scan is of widths [8, 8, 8], input 40x500"),
+        (
+            "",
+            {"name": "dcase2024"},
+            "the scan is of model=dcase2024 on unrecorded data, this job widths [16,",
+        ),
+    ],
+)
+def test_a_scan_of_another_network_or_data_is_refused_naming_both(tmp_path, dataset, spec, says) -> None:
+    scan = scan_file(tmp_path, dataset=dataset, spec=spec)
+    with pytest.raises(ConfigError) as err:
+        _pruned("prune=l1", "+prune.budget.macs=230000000", f"+prune.budget.scan={scan}")
+    message = str(err.value)
+    assert message.startswith("prune.budget.scan=") and says in message and "on demo (scan" in message
+    assert "\n" not in message
+
+
 def test_a_memory_budget_at_a_precision_and_a_scan_without_fine_tuning(tmp_path) -> None:
     scan = scan_file(tmp_path, tuned=False)  # the accuracies before fine-tuning rank the steps
     budget = ("+prune.budget.params_kb=128", "+prune.budget.precision=fp32", f"+prune.budget.scan={scan}")
@@ -134,7 +170,11 @@ def test_a_runs_block_criterion_takes_a_budget(tmp_path) -> None:
         (("+prune.budget.macs=300000000",), "it fits: nothing to prune"),
         (("+prune.budget.macs=230000000", "+prune.budget.precision=fp8"), "prune.budget.precision='fp8'"),
         (("+prune.budget.macs=230000000", "+prune.budget.mac=3"), "prune.budget key='mac'"),
-        (("+prune.budget.macs=2.5",), "prune.budget.macs=2.5"),
+        (
+            ("+prune.budget.macs=2.5",),
+            "prune.budget.macs=2.5 is not valid: expected a whole number >= 1 (2.5 has",
+        ),
+        (("+prune.budget.macs=true",), "prune.budget.macs=True is not valid: expected a whole number >= 1"),
     ],
 )
 def test_a_budget_asc_cannot_meet_is_refused_at_planning_in_one_line(tmp_path, overrides, says) -> None:

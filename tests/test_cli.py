@@ -143,6 +143,28 @@ def test_each_row_pools_by_its_steps_key(first, ws: Path) -> None:
         assert pooling_key(row) == step_pooling_key(steps[row["run_id"]]), row["run_id"]
 
 
+def test_each_model_artifacts_disk_estimate_is_what_it_wrote(first, ws: Path) -> None:
+    """The disk check's estimate per artifact (asc.core.disk.model_artifact_bytes) against the bytes the run left:
+    a pruned network's artifact holds its model only, so its estimate is the published model's, not a training
+    run's checkpoints (9 copies: 20× these artifacts' size before); a trained one's covers its resume checkpoints."""
+    from config_fixtures import composed
+
+    from asc.pipeline.plan import by_stage, make_plan
+    from asc.pipeline.stages import finetune, prune
+
+    assert first.returncode == 0, tail(first.output)
+    cfg = composed(*paths(ws)[:3], *TINY)
+    grouped = by_stage(make_plan(cfg))
+
+    def written(stage: str, key: str) -> int:
+        return sum(f.stat().st_size for f in (ws / "store" / stage / key).rglob("*") if f.is_file())
+
+    for stage, module, most in (("prune", prune, 4), ("finetune", finetune, 40)):
+        for step, need in module.check(grouped[stage], cfg):
+            size = written(stage, step.key)
+            assert size <= need.bytes <= most * size, (stage, size, need.bytes)
+
+
 def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
     assert first.returncode == 0
     rows_before = pd.read_csv(ws / "results" / "results.csv")

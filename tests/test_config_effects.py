@@ -121,6 +121,16 @@ def test_an_option_the_criterion_does_not_use_is_refused_in_one_line(overrides, 
     assert "\n" not in str(err.value)
 
 
+def test_the_options_a_refusal_lists_are_those_of_the_networks_family():
+    """``depthwise`` is refused on the DCASE family (its hand surgery), so the list of l1's options leaves it out
+    there; a network pruned by dependency-graph surgery takes it, and its list names it."""
+    for overrides, listed in (((), False), (("dataset=demo1s", "model=dcase2024"), True)):
+        with pytest.raises(ConfigError, match=r"criterion l1 has no such option") as err:
+            validate(composed(*overrides, "+criteria.l1.partner=argmin"))
+        options = str(err.value).split("an option of criterion l1 (")[1].split(")")[0]
+        assert ("depthwise" in options) is listed and "ratio" in options, options
+
+
 ACCEPTED = [
     (),
     ("experiment=paper",),

@@ -119,6 +119,13 @@ def _replace(path: Path, old: str, new: str) -> None:
     path.write_text(path.read_text().replace(old, new, 1))
 
 
+def test_every_layout_reads_its_index_so_every_stage_runs_on_it() -> None:
+    """No layout stops at stage=dataset (the refusal of a job past it, check_stage, was removed as dead)."""
+    from asc.data.layouts import LAYOUTS
+
+    assert all(layout.index is not None and layout.validation is not None for layout in LAYOUTS.values())
+
+
 def test_esc50_fold_is_a_config_value() -> None:
     with pytest.raises(ConfigError, match="dataset.fold=6"):
         esc50.check_fold(6)

@@ -34,7 +34,7 @@ def test_schedule_1_is_the_one_shot_path_with_its_keys() -> None:
 def test_three_steps_chain_each_on_the_one_before() -> None:
     steps = make_plan(composed(*L1, "+prune.schedule=3"))
     pruned, tuned = _stage(steps, "prune"), _stage(steps, "finetune")
-    assert [s.label for s in pruned] == [f"l1 C1+C2+C3 step {s}/3" for s in (1, 2, 3)]
+    assert [s.label for s in pruned] == [f"l1 C1+C2+C3 ratio=0.5 step {s}/3" for s in (1, 2, 3)]
     assert [u.stage for u in pruned[0].upstream] == ["train"]
     for before, after in zip(
         pruned, pruned[1:], strict=False
@@ -59,9 +59,9 @@ def test_a_runs_block_steps_its_criterion_beside_one_shot_ones() -> None:
         composed(runs, "criteria.l1.ratio=0.5", "criteria.l2.ratio=0.5", "+criteria.l1.schedule=2")
     )
     assert [s.label for s in _stage(steps, "prune")] == [
-        "l1 C1+C2+C3 step 1/2",
-        "l1 C1+C2+C3 step 2/2",
-        "l2 C1+C2+C3",
+        "l1 C1+C2+C3 ratio=0.5 step 1/2",
+        "l1 C1+C2+C3 ratio=0.5 step 2/2",
+        "l2 C1+C2+C3 ratio=0.5",
     ]
 
 

@@ -131,12 +131,15 @@ def test_train_runs_gives_the_plain_trainer_patches_and_recalibration(monkeypatc
     pool = SimpleNamespace(x=torch.zeros(3, 64, 200), y=torch.tensor([0, 1, 2]))
     run = SimpleNamespace(train_idx=torch.tensor([2, 0]), teacher=None)
     stage = {"precision": "fp32", "bn_recalibration": 2, "examples": "patches"}
-    assert train_runs([run], pool, pool, ctx=_ctx(), stage_cfg=stage) == [{"epochs": 1}]
+    # train_examples counts what was trained on: 2 clips × 3 patches (a results row's column)
+    assert train_runs([run], pool, pool, ctx=_ctx(), stage_cfg=stage) == [{"epochs": 1, "train_examples": 6}]
     assert seen["options"] == {"precision": "fp32", "task": "scenes", "bn_recalibration": 2}
     assert isinstance(seen["x"], pe.PatchView) and seen["x"].per_clip == 3  # (200 - 96) // 48 + 1
     assert seen["idx"] == [6, 7, 8, 0, 1, 2] and seen["y"] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert run.train_idx.tolist() == [2, 0]  # the run's clip positions are given back
-    train_runs([run], pool, pool, ctx=_ctx(), stage_cfg={"precision": "fp32"})
+    assert (
+        train_runs([run], pool, pool, ctx=_ctx(), stage_cfg={"precision": "fp32"})[0]["train_examples"] == 2
+    )
     assert (
         seen["x"] is pool.x
         and seen["idx"] == [2, 0]
@@ -163,7 +166,7 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
     def train_runs(runs, pool, select, *, ctx, stage_cfg):
         seen["options"] = asc.pipeline.stages.train.plain_options(ctx, stage_cfg)
         seen["examples"] = pe.examples(stage_cfg)
-        return [{"epochs": 1, "train_seconds": 0.0}]
+        return [{"epochs": 1, "train_seconds": 0.0, "train_examples": 2 * 3}]  # 2 clips' patches
 
     monkeypatch.setattr(asc.pipeline.stages.train, "train_runs", train_runs)
     monkeypatch.setattr(
@@ -176,7 +179,7 @@ def test_schedule_fine_tunes_apply_the_keyed_recalibration(monkeypatch, tmp_path
     step = SimpleNamespace(config={"schedule": {"finetune": tune}}, label="l1 step 2/2")
     _, summary = short_finetune(step, torch.nn.Linear(1, 1), ctx, tmp_path)
     assert seen["options"]["bn_recalibration"] == 3 and seen["examples"] == "patches"
-    assert summary["train_examples"] == 2
+    assert summary["train_examples"] == 6  # the patches trained on, not the 2 clips
 
 
 def test_the_one_by_one_trainer_honours_sampling_precision_and_the_epoch_callback(monkeypatch) -> None:
@@ -202,3 +205,21 @@ def test_the_one_by_one_trainer_honours_sampling_precision_and_the_epoch_callbac
     assert orders == ["balanced", "balanced"] and ends == [(0, 1), (0, 2)]
     with pytest.raises(ValueError, match="precision='fp8'"):
         asc.training.train_plain.train_each([run], (x, y), (x, y), precision="fp8")
+
+
+def test_the_dry_run_counts_the_patches_a_patch_trained_step_trains_on(tmp_path) -> None:
+    """The dry run's ``examples`` column counts as a results row's ``train_examples`` does: 19 patches per clip."""
+    from asc.pipeline.dryrun import format_plan
+    from asc.pipeline.plan import make_plan
+
+    paths = (f"paths.data={tmp_path}/d", f"paths.store={tmp_path}/s", f"paths.results={tmp_path}/r")
+
+    def examples(*overrides: str) -> list[int]:
+        cfg = composed("experiment=nystrom_vggish", "dataset=demo16k", *paths, *overrides)
+        lines = format_plan(make_plan(cfg), cfg, upto="finetune").splitlines()
+        return [
+            int(line.split()[3].lstrip("~")) for line in lines if line.startswith(("train ", "finetune "))
+        ]
+
+    patches, clips = examples(), examples("train.examples=clips")
+    assert patches == [19 * n for n in clips] and clips[0] > 0

@@ -3,6 +3,7 @@ anything is built, with one line naming the key, file or value (issue 16: each o
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,13 @@ def test_a_front_end_that_drops_most_of_each_clip_is_refused(tmp_path: Path) -> 
 
 
 def test_a_fraction_too_small_for_a_stratum_is_refused_before_training(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"fraction 0.01 leaves the smallest stratum"):
-        planned("prune=cosine", "runs=[{criteria:[cosine],fractions:[0.01],repeats:1}]", tmp=tmp_path)
+    with pytest.raises(InputError, match=r"fraction 0.01 leaves the smallest stratum") as err:
+        planned(
+            "prune=cosine",
+            "runs=[{criteria:[cosine],fractions:[1.0]},{criteria:[cosine],fractions:[0.01,1.0],repeats:1}]",
+            tmp=tmp_path,
+        )
+    assert re.search(r"; set runs\[1\]\.fractions to fractions >= [\d.]+ on this dataset", str(err.value))
     assert nothing_built(tmp_path)
 
 
@@ -279,6 +285,11 @@ def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: P
         (["report_only=no"], r"^report_only='no' is not valid: expected true or false"),
         (["dry_run=maybe"], r"^dry_run='maybe' is not valid"),
         (["seed=-1"], r"^seed=-1 is not valid"),
+        (
+            ["train.epochs=4.0"],  # whole, in float notation: keyed as written, so it says how to write it
+            r"^train.epochs=4.0 is not valid: expected an integer >= 1, written without a decimal point or "
+            r"exponent: train.epochs=4$",
+        ),
         (["train.seeds=[0,0]"], r"^train.seeds=\[0, 0\] is not valid: expected distinct seeds"),
         (
             ["runs=[{criteria:[cosine],fractions:[1.0]}]", "repeats=0"],

@@ -114,6 +114,23 @@ def test_a_demo_rate_projects_the_real_grid(tmp_path: Path) -> None:
     assert Projection(cfg, "cuda").rate("train") == (BENCHMARK["cuda"], "benchmark")
 
 
+def test_the_benchmark_rate_scales_with_the_networks_macs_per_clip(tmp_path: Path) -> None:
+    """Unmeasured, VGGish_Net on patches projects from the benchmark CNN's rate × its MACs per clip (~56×: 19
+    patches of 96 × 64), not the CNN's own rate; the DCASE CNN's is the benchmark's unscaled."""
+    from asc.pipeline.eta import BENCHMARK_MACS, clip_macs
+
+    assert clip_macs(_cfg(tmp_path)) == BENCHMARK_MACS
+    assert Projection(_cfg(tmp_path), "cpu").rate("train") == (BENCHMARK["cpu"], "benchmark")
+    vggish = _cfg(tmp_path, "experiment=nystrom_vggish", "dataset=demo16k")
+    rate, source = Projection(vggish, "cpu").rate("finetune")
+    assert source == "benchmark" and rate == pytest.approx(
+        BENCHMARK["cpu"] * clip_macs(vggish) / BENCHMARK_MACS
+    )
+    assert rate > 50 * BENCHMARK["cpu"]
+    steps = make_plan(vggish)
+    assert "× 56.2 for model=vggish_asc's MACs per clip" in Projection(vggish, "cpu").describe(steps)
+
+
 def test_the_paper_dry_run_says_download_disk_and_time(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, "experiment=paper")
     steps = make_plan(cfg)

@@ -43,7 +43,9 @@ def test_graph_family_configs_checked_on_the_network(tmp_path):
         warnings.simplefilter("ignore")
         needs = stage.check(_steps(ok), cfg)
         assert needs and needs[0][1].bytes > 0
-        with pytest.raises(ConfigError, match="l1 C99: prune.layers entry 'C99' matches no prunable conv"):
+        with pytest.raises(
+            ConfigError, match="l1 C99 ratio=0.5: prune.layers entry 'C99' matches no prunable conv"
+        ):
             stage.check(_steps(dict(ok, layers=["C99"])), cfg)
         with pytest.raises(ConfigError, match="prune=average is not defined on coupled group C2\\+C4"):
             stage.check(_steps({"name": "average", "layers": ["C2"]}), cfg)

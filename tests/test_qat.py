@@ -83,6 +83,10 @@ def test_keyed_only_when_on_and_refused_where_unsupported() -> None:
             r"^finetune.qat=true is not supported for model=dcase2024",
         ),
         (("finetune.qat=maybe",), r"^finetune.qat='maybe' is not valid: expected true or false"),
+        (
+            ("finetune.qat=true", "finetune.eval_precision=fp16"),  # scored as int8 on the CPU: no effect
+            r"^finetune.qat=true with finetune.eval_precision=fp16: .* set finetune.eval_precision=fp32",
+        ),
     ):
         with pytest.raises(ConfigError, match=says) as err:
             validate(composed(*overrides))  # at planning, before any stage's checks

@@ -105,8 +105,9 @@ def test_estimates_of_what_stages_write() -> None:
     assert abs(feature_bytes(13_962 + 2_968) - 1.355 * GB) < 0.01 * GB
     assert feature_bytes(10, n_mels=2, frames=3, itemsize=8) == 480 + disk.ARTIFACT_OVERHEAD
     # The baseline CNN (~46k parameters) trains within a few MB; a million-parameter model needs 9 x 4 MB.
-    assert model_artifact_bytes(46_000) < 3 << 20
-    assert model_artifact_bytes(10**6) > 9 * 4 * 10**6
+    assert model_artifact_bytes(46_000, trains=True) < 3 << 20
+    assert model_artifact_bytes(10**6, trains=True) > 9 * 4 * 10**6
+    assert model_artifact_bytes(10**6, trains=False) < 2 * 4 * 10**6  # a pruned network: the model only
     assert results_bytes(100) == 100 * disk.ROW_BYTES
 
 
@@ -114,7 +115,11 @@ def test_check_disk_names_each_short_disk_and_the_fix_of_each_need(tmp_path: Pat
     fake_disks(monkeypatch, tmp_path, {"scratch": 2 * GB, "home": 100 * GB})
     plan = [
         Need(tmp_path / "scratch" / "store" / "features", feature_bytes(16_930), "features"),
-        Need(tmp_path / "scratch" / "store" / "train", model_artifact_bytes(46_000), "2 trained models"),
+        Need(
+            tmp_path / "scratch" / "store" / "train",
+            model_artifact_bytes(46_000, trains=True),
+            "2 trained models",
+        ),
         Need(tmp_path / "home" / "results", results_bytes(10), "10 results rows", "point paths.results at …"),
     ]
     check_disk(plan)  # 1.36 GB + margin fit in 2 GB

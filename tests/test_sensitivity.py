@@ -45,6 +45,15 @@ def test_layer_sets_null_scans_each_criterion_layer_alone_and_a_point_is_the_one
     assert one_shot[0].key in {s.key for s in pruned}  # the same pruning, one artifact
 
 
+def test_each_scan_point_and_per_layer_setting_has_its_own_label() -> None:
+    """The dry run's labels (asc.pipeline.stages.prune.label_of) name the ratio, so a scan's points read apart."""
+    labels = [s.label for s in _pruned(composed(SCAN))]
+    assert labels[:2] == ["l1 C1 ratio=0.25", "l1 C1 ratio=0.5"] and len(set(labels)) == len(labels) == 6
+    per_layer = _pruned(composed("prune=l1", "prune.ratio=0.5", "++prune.per_layer_ratio.C2=0.25"))
+    assert per_layer[0].label == "l1 C1+C2+C3 ratio=0.5 C2=0.25"
+    assert _pruned(composed("prune=l1"))[0].label == "l1 C1+C2+C3"  # no ratio: l1 keeps cosine's counts
+
+
 def test_a_selected_prune_config_is_scanned_over_its_own_layers() -> None:
     pruned = _pruned(composed(SCAN, "prune=centrality"))
     assert {("+".join(s.config["layers"]), s.config["ratio"]) for s in pruned} == {

@@ -80,10 +80,13 @@ def checkpoint_bytes(params: int, *, itemsize: int = 4) -> int:
     return int(params) * int(itemsize) + CHECKPOINT_OVERHEAD
 
 
-def model_artifact_bytes(params: int, *, itemsize: int = 4) -> int:
-    """The peak a train / prune / fine-tune artifact takes while it is built: the resume checkpoint and its next
-    version (:data:`TRAINING_COPIES`), the published model, metrics and row."""
-    return TRAINING_COPIES * checkpoint_bytes(params, itemsize=itemsize) + ROW_BYTES
+def model_artifact_bytes(params: int, *, trains: bool, itemsize: int = 4) -> int:
+    """The peak a model artifact takes while it is built: where its stage ``trains`` (train, finetune, perdevice, an
+    iterative-pruning step's short fine-tuning) the resume checkpoint and its next version with the published
+    model (:data:`TRAINING_COPIES`), else (a pruned network, a baseline read from ``train.init_from``) the
+    published model only; plus its metrics and row."""
+    copies = TRAINING_COPIES if trains else 1
+    return copies * checkpoint_bytes(params, itemsize=itemsize) + ROW_BYTES
 
 
 def results_bytes(rows: int) -> int:

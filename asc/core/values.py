@@ -22,8 +22,29 @@ def choice(key: str, value: Any, choices: Sequence[Any]) -> None:
 
 
 def integer(key: str, value: Any, low: int) -> None:
+    """An integer >= ``low`` as written (a whole number in float notation, ``4.0`` or ``1e3``, is refused saying
+    how to write it: the value enters artifact keys and counts as written; :func:`whole` accepts it where not)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and value >= low:
+        fail(
+            key,
+            value,
+            f"an integer >= {low}, written without a decimal point or exponent: {key}={int(value)}",
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         fail(key, value, f"an integer >= {low}")
+
+
+def whole(key: str, value: Any, low: int) -> int:
+    """``value`` as an int where it is a whole number >= ``low`` in either notation (``15000000`` or ``1.5e7``,
+    which YAML and Hydra read as a float), for a count that no key holds as written (e.g. a MAC budget); a value
+    with a fractional part, or not a number, is refused in one line."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        fail(key, value, f"a whole number >= {low}, e.g. 15000000 or 1.5e7")
+    if not float(value).is_integer():
+        fail(key, value, f"a whole number >= {low} ({value!r} has a fractional part)")
+    if value < low:
+        fail(key, value, f"a whole number >= {low}")
+    return int(value)
 
 
 def boolean(key: str, value: Any, *, none: bool = False) -> None:

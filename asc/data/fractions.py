@@ -9,8 +9,9 @@ Stratifying keeps every scene and device represented even at 10 %, like the full
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,11 +116,34 @@ def pool_of(table: pd.DataFrame, train_on: str) -> pd.DataFrame:
     return table[table["split"] == "train"] if train_on == "train" else table[table["split"] != "evaluate"]
 
 
+def runs_setting(runs: Any, fraction: float) -> str:
+    """Where a fine-tuning fraction is set: the ``runs`` entries whose ``fractions`` list it (``runs[1].fractions``),
+    else ``runs[…].fractions``."""
+    found = [
+        f"runs[{i}].fractions"
+        for i, block in enumerate(runs or [])
+        if isinstance(block, Mapping) and any(_same(f, fraction) for f in block.get("fractions") or [])
+    ]
+    return " / ".join(found) or "runs[…].fractions"
+
+
+def _same(a: Any, b: float) -> bool:
+    try:
+        return math.isclose(float(a), float(b))
+    except (TypeError, ValueError):
+        return False
+
+
 def check_fractions(
-    rows: pd.DataFrame, fractions: Sequence[float], strata: Sequence[str] = ("scene", "device")
+    rows: pd.DataFrame,
+    fractions: Sequence[float],
+    strata: Sequence[str] = ("scene", "device"),
+    *,
+    setting: Callable[[float], str] = lambda f: "runs[…].fractions",
 ):
     """Every stratum keeps its share: a fraction that would round a stratum down to no clip is an error (not the
-    at-least-one-clip rounding that silently turns 1 % into 20 %). No ``strata`` (tagging): the whole pool is one."""
+    at-least-one-clip rounding that silently turns 1 % into 20 %). No ``strata`` (tagging): the whole pool is one.
+    ``setting(f)``: the key that sets fraction ``f`` (:func:`runs_setting`), which the error names as the fix."""
     import pandas as pd
 
     if not strata:  # one stratum: the whole pool
@@ -132,5 +156,6 @@ def check_fractions(
             where = ", ".join(map(str, sizes.idxmin()))
             raise InputError(
                 f"fraction {f:g} leaves the smallest stratum ({where}: {smallest} clips) with "
-                f"{f * smallest:.2f} clips; use fractions >= {0.5 / smallest:.3g} on this dataset"
+                f"{f * smallest:.2f} clips; set {setting(f)} to fractions >= {0.5 / smallest:.3g} on this "
+                "dataset (or drop that fraction)"
             )

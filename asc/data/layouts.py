@@ -3,8 +3,7 @@ complete copy is recognised, which task it poses (asc.data.tasks), whether it ca
 
 A dataset config names its layout (``dataset.layout``: esc50 | tut2018 | fsd50k | audioset_hdf5); the dataset
 stage asks the :class:`Layout` (download or not, check at planning, key), never the dataset's name. Torch-free.
-A layout without an index reader runs its dataset stage only: a job on it that asks for more than
-``stage=dataset`` is refused at planning with one line (:func:`check_stage`).
+Every layout reads its index, hold-out and waveforms, so every stage runs on it (a test holds each one to that).
 """
 
 from __future__ import annotations
@@ -304,16 +303,6 @@ def layout_of(d: Mapping[str, Any]) -> Layout | None:
     if name not in LAYOUTS:
         raise ConfigError(f"dataset.layout={name!r}; choose one of {', '.join(LAYOUTS)}")
     return LAYOUTS[name]
-
-
-def check_stage(d: Mapping[str, Any], stage: str) -> None:
-    """Refuse, at planning, a job that asks for more than the dataset stage on a set without an index reader."""
-    layout = layout_of(d)
-    if layout is not None and layout.index is None and stage != "dataset":
-        raise ConfigError(
-            f"stage={stage} on dataset={d['name']}: asc downloads and checks it (stage=dataset) but its index and "
-            "features are not wired into the pipeline yet; run `asc dataset=... stage=dataset`"
-        )
 
 
 def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:

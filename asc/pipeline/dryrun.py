@@ -45,7 +45,31 @@ def _status(step: Step, cfg: Mapping[str, Any]) -> str:
 
 
 def _examples(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step], str]:
-    """Training examples of a step: exact where the index is known (the very subset draw), else ``~`` estimates."""
+    """Training examples of a step, as its results row counts them (patches where its stage trains on patches,
+    asc/training/patch_examples.py): exact where the index is known (the very subset draw), else ``~`` estimates."""
+    clips = _clips(steps, cfg)
+    return lambda step: _times(clips(step), _per_clip(cfg, step.stage))
+
+
+def _per_clip(cfg: Mapping[str, Any], stage: str) -> int:
+    """Training examples per clip of ``stage`` (train, finetune, perdevice; a schedule step's fine-tune: finetune)."""
+    from asc.training.patch_examples import per_example_clip
+
+    if stage not in ("train", "finetune", "perdevice"):
+        return 1
+    return per_example_clip(cfg.get(stage) or {}, cfg["model"], cfg["features"])
+
+
+def _times(count: str, k: int) -> str:
+    """``"240"`` or ``"~240"`` times ``k``, its ``~`` kept."""
+    if k == 1:
+        return count
+    approx = count.startswith("~")
+    return f"{'~' if approx else ''}{int(count.removeprefix('~')) * k}"
+
+
+def _clips(steps: Sequence[Step], cfg: Mapping[str, Any]) -> Callable[[Step], str]:
+    """Training clips of a step: exact where the index is known (the very subset draw), else ``~`` estimates."""
     idx = next(s for s in steps if s.stage == "index")
     built = Path(cfg["paths"]["store"]) / "index" / idx.key
     if is_built(cfg, idx):
@@ -159,7 +183,8 @@ def format_plan(
         trains = trains or s.stage == "perdevice"
         examples = examples_of(s) if trains else ""
         if schedule_finetune(s) is not None:  # estimated: its pool's share, as before the index exists
-            examples = f"~{round(tuned(s) / int(schedule_finetune(s)['epochs']))}"
+            clips = round(tuned(s) / int(schedule_finetune(s)["epochs"]))
+            examples = f"~{clips * _per_clip(cfg, 'finetune')}"
         status = _status(s, cfg)
         if STORE_OF[s.stage]:
             counts.setdefault(s.stage, [0, 0])[status == "cached"] += 1

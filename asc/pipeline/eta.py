@@ -14,7 +14,8 @@ and the device (a demo run's rates project the real dataset's grid on the same m
 the front end and the device; only :data:`PER_DATASET` stages (generating or downloading, indexing, the report)
 under the dataset, since their work is the dataset's own — the dry run says when such a rate exists only for
 another dataset. A training stage without its own rate takes the other training stage's. Without a measured
-rate the training stages fall back on :data:`BENCHMARK` (README "Performance"); a stage with neither is left
+rate the training stages fall back on :data:`BENCHMARK` (README "Performance"), scaled by the job's network's
+MACs per clip over the benchmark CNN's (:func:`clip_macs`); a stage with neither is left
 out of the projection, and said so.
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.core.progress import duration
-from asc.pipeline.step import Step
+from asc.pipeline.step import Step, schedule_finetune  # noqa: F401 - dryrun reads it here
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ PER_DATASET = ("dataset", "index", "report")  # the dataset's own work: kept per
 # "Performance": ~100 training examples/s through train_many on the 2-core CPU it was built on (M = 1), 4,362/s
 # on one NVIDIA H200 (fp32, CUDA graphs). Evaluation is not included.
 BENCHMARK = {"cpu": 1 / 100, "cuda": 1 / 4362}
+BENCHMARK_MACS = (
+    286_637_800  # that CNN's MACs per clip (asc.prune.budget.dcase_cost of the DCASE 2021 default)
+)
 BENCHMARK_SOURCE = (
     'the benchmark\'s figures (README "Performance": 100 examples/s on 2 CPU cores, 4,362 on an H200)'
 )
@@ -67,14 +71,6 @@ def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
     return units
 
 
-def schedule_finetune(step: Step) -> Mapping[str, Any] | None:
-    """The short fine-tuning an iterative-pruning schedule step runs before its cut (steps 2…k: the recipe with
-    ``epochs``, ``train_on``, ``fraction``), or None (any other step)."""
-    if step.stage != "prune":
-        return None
-    return (step.config.get("schedule") or {}).get("finetune")
-
-
 def tuned_count(steps: Sequence[Step], stage: str) -> int:
     """How many of ``steps``' ``stage`` steps fine-tune before their cut (:func:`schedule_finetune`): training
     runs a job has besides its finetune stage's."""
@@ -98,6 +94,35 @@ def tuned_units(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
         return float(round(pools[on] * float(tune["fraction"])) * int(tune["epochs"]))
 
     return units
+
+
+def clip_macs(cfg: Mapping[str, Any]) -> int | None:
+    """MACs of one forward pass over a clip of the job's network (the front end excluded): the DCASE family's by
+    its exact formula (torch-free), any other network's counted on its input shape (built on torch's meta device
+    where it can be, so nothing is computed); None (logged) where it cannot be counted."""
+    from asc.nets import family_of
+    from asc.pipeline.stages.baseline import baseline_spec
+
+    if family_of(cfg["model"]).exact_surgery:
+        from asc.prune.budget import dcase_cost
+
+        return int(dcase_cost(baseline_spec(cfg))["macs"])
+    import torch
+
+    from asc.nets import build
+    from asc.nets.cost import network_macs
+    from asc.nets.families import input_shape_of
+
+    shape = input_shape_of(cfg["model"], cfg["features"])
+    for device in ("meta", "cpu"):
+        try:
+            with torch.device(device):
+                model = build(cfg["model"])
+            return network_macs(model, shape)
+        except Exception as err:  # noqa: BLE001 - an estimate only: the projection goes on unscaled
+            failure = err
+    log.warning("the projection does not scale the benchmark to model=%s: %s", cfg["model"]["name"], failure)
+    return None
 
 
 def rate_key(stage: str, cfg: Mapping[str, Any], device: str) -> str:
@@ -172,8 +197,17 @@ class Projection:
             if entry:
                 return float(entry["s_per_unit"]), "measured"
         if stage in TRAINING and self.device in BENCHMARK:
-            return BENCHMARK[self.device], "benchmark"
+            return BENCHMARK[self.device] * self.macs_scale(), "benchmark"
         return None, ""
+
+    def macs_scale(self) -> float:
+        """The job's network's MACs per clip over the benchmark CNN's (:data:`BENCHMARK_MACS`): the benchmark
+        rate scaled to this network, as its time per example-epoch grows with its MACs (on patches too: a clip's
+        patches together cost what the clip costs, asc/training/patch_examples.py). 1.0 where it cannot be counted."""
+        if not hasattr(self, "_scale"):
+            macs = clip_macs(self.cfg)
+            self._scale = macs / BENCHMARK_MACS if macs else 1.0
+        return self._scale
 
     def elsewhere(self, stage: str) -> list[str]:
         """The other datasets a :data:`PER_DATASET` stage's rate was measured on, on this device (not reused)."""
@@ -207,13 +241,19 @@ class Projection:
                 sources[stage] = source
         return total, sources, unknown
 
+    def _scaled(self) -> str:
+        scale = self.macs_scale()
+        return (
+            f", × {scale:.3g} for model={self.cfg['model']['name']}'s MACs per clip" if scale != 1.0 else ""
+        )
+
     def describe(self, steps: Sequence[Step]) -> str:
         """``projected 3 min 40 s (… from …; … not projected: …)`` for the dry run and the job's start line."""
         total, sources, unknown = self.seconds(steps)
         said = {
             "this run": "this run",
             "measured": f"rates this machine measured before ({_rates_path(self.cfg)})",
-            "benchmark": BENCHMARK_SOURCE,
+            "benchmark": BENCHMARK_SOURCE + self._scaled(),
         }
         parts = []
         for source in ("this run", "measured", "benchmark"):

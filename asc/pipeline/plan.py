@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from asc.core.disk import Need, check_disk, check_writable
-from asc.data.layouts import layout_of
 from asc.data.split_files import fraction_of
 from asc.pipeline.chain import CHAIN, STORE_OF, artifact_dir
 from asc.pipeline.step import Step
@@ -29,14 +28,10 @@ log = logging.getLogger(__name__)
 def make_plan(cfg: Mapping[str, Any]) -> list[Step]:
     """Every artifact of the job, in build order (stage by stage), each once."""
     planned: dict[str, list[Step]] = {}
-    layout = layout_of(cfg["dataset"])
-    chain = (
-        CHAIN[:1] if layout is not None and layout.index is None else CHAIN
-    )  # without an index: stage=dataset
-    for stage in chain:
+    for stage in CHAIN:
         steps = stage.plan(cfg, {name: planned[name] for name in stage.upstream})
         planned[stage.name] = list({s.id: s for s in steps}.values())  # two blocks naming one run share it
-    return [s for stage in chain for s in planned[stage.name]]
+    return [s for stage in CHAIN for s in planned[stage.name]]
 
 
 def by_stage(steps: Sequence[Step]) -> dict[str, list[Step]]:

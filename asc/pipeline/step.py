@@ -48,3 +48,11 @@ def make_step(stage: str, label: str, config: Any, upstream: tuple[Step, ...] = 
     """A step keyed by ``config`` and its upstream keys (asc/pipeline/store.py ``config_key``)."""
     key = config_key(stage, config, [u.key for u in upstream])
     return Step(stage, key, label, config, tuple(upstream), args)
+
+
+def schedule_finetune(step: Step) -> Mapping[str, Any] | None:
+    """The short fine-tuning an iterative-pruning schedule step runs before its cut (steps 2…k: the recipe with
+    ``epochs``, ``train_on``, ``fraction``), or None (any other step)."""
+    if step.stage != "prune":
+        return None
+    return (step.config.get("schedule") or {}).get("finetune")

@@ -14,7 +14,7 @@ from asc.core.config_files import check_known_keys
 from asc.core.errors import ConfigError
 from asc.core.values import boolean, choice, fail, integer, listed, number
 from asc.data.kinds import kind_of
-from asc.data.layouts import check_stage, layout_of
+from asc.data.layouts import layout_of
 from asc.data.tasks import task_of
 from asc.frontend.frontend_options import check_features
 from asc.pipeline.chain import STAGES
@@ -98,7 +98,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         raise no_recipe(cfg["dataset"]["name"], lacking)
     check_known_keys(cfg)  # asc.core.config_files: a key no config file has
     task_of(cfg["dataset"])  # dataset.task: one of asc.data.tasks.TASKS
-    check_stage(cfg["dataset"], cfg["stage"])  # a set of asc.data.layouts: its layout known, stage=dataset
+    layout_of(cfg["dataset"])  # a set of asc.data.layouts: its layout known
     _job(cfg)
     check_runtime(cfg["runtime"])  # asc.training.speed: the speed and I/O options
     from asc.report.tracking import check as check_tracking
@@ -116,10 +116,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     qat.check(cfg)  # finetune.qat: a boolean, on the DCASE family only (asc/training/qat.py)
     for name, p in cfg["criteria"].items():  # asc.prune.options: each criterion's declaration
         check_criterion(f"criteria.{name}", p, layers)
-        check_criterion_keys(f"criteria.{name}", p, file=name)
+        check_criterion_keys(f"criteria.{name}", p, file=name, graph=layers is None)
     if cfg.get("prune"):
         check_criterion("prune", cfg["prune"], layers)
-        check_criterion_keys("prune", cfg["prune"])
+        check_criterion_keys("prune", cfg["prune"], graph=layers is None)
     _runs(cfg, layers)
 
 

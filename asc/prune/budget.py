@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from asc.core.values import choice, fail, integer, number
+from asc.core.values import choice, fail, number, whole
 from asc.nets.model_spec import DEFAULT_SPEC, normalise_spec
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import to_block
@@ -101,6 +101,48 @@ def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[
     return _SCANS[version]
 
 
+def _network(spec: Mapping[str, Any]) -> str:
+    """A DCASE-family network in words: ``widths [16, 16, 32], input 40x500, kernel 7, dense 100``."""
+    s = _spec(spec)
+    return f"widths {list(s['widths'])}, input {s['input_shape'][0]}x{s['input_shape'][1]}, kernel {s['kernel']}, dense {s['dense']}"
+
+
+def check_source(where: str, path: Any, cfg: Mapping[str, Any]) -> None:
+    """The scan's baseline rows (their ``dataset`` and ``model_spec`` cells) against the job's data (its dataset
+    label, asc.report.rows.dataset_label less a brought folder's ``@key``) and unpruned network: one-line
+    ConfigError naming both where they differ (a scan of another network or data ranks layers for another job).
+    Cells left blank (tables written before the columns) are not compared."""
+    import json
+
+    d = cfg["dataset"]
+    data, net = str(d.get("label") or d["name"]), _network(cfg["model"])
+    if not Path(str(path)).expanduser().is_file():
+        return  # refused by _read_scan, naming the file
+    with Path(str(path)).expanduser().open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("stage") == "baseline"]
+    for r in rows:
+        theirs = str(r.get("dataset") or "").split("@")[0]
+        try:
+            spec = json.loads(r.get("model_spec") or "")
+        except ValueError:
+            spec = None
+        other = (
+            None
+            if not isinstance(spec, dict)
+            else f"model={spec['name']}"
+            if "name" in spec
+            else _network(spec)
+        )
+        if (theirs and theirs != data) or (other is not None and other != net):
+            fail(
+                where,
+                path,
+                f"a scan of this job's network and data: the scan is of {other or 'an unrecorded network'} on "
+                f"{theirs or 'unrecorded data'}, this job {net} on {data} (scan this job: asc experiment=sensitivity "
+                "with the same model and dataset)",
+            )
+
+
 def _points(where: str, path: Any, file: Path, name: str) -> tuple[float, dict[str, dict[float, float]]]:
     with file.open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -155,7 +197,7 @@ def check(where: str, budget: Any, *, graph: bool, scan: bool) -> dict[str, Any]
         )
         fail(where, dict(budget), f"one of macs=<int> (MACs per clip) or params_kb=<float> (KB), {said}")
     if b["macs"] is not None:
-        integer(f"{where}.macs", b["macs"], 1)
+        b["macs"] = whole(f"{where}.macs", b["macs"], 1)  # 1.5e7 (a float to Hydra) is 15000000 MACs
     else:
         number(f"{where}.params_kb", b["params_kb"], 0.0, math.inf)
     choice(f"{where}.precision", b["precision"], tuple(BYTES_PER_PARAM))
@@ -243,6 +285,7 @@ def chosen(
     if p.get(KEY) is None:
         return dict(p)
     b = check(f"{where}.{KEY}", p[KEY], graph=graph, scan=bool(scan))
+    check_source(f"{where}.{KEY}.scan", b["scan"], cfg)
     ratios = choose(f"{where}.{KEY}", p, cfg["model"], b)
     return {**{k: v for k, v in p.items() if k != KEY}, "per_layer_ratio": ratios}
 

@@ -125,16 +125,21 @@ def _criterion_files() -> dict[str, dict[str, Any]]:
     return files
 
 
-def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None) -> None:
+def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None, *, graph: bool) -> None:
     """A key the criterion's config files do not have (``+prune.ratio=0.3`` or ``+criteria.cosine.ratio=0.3`` on
     cosine, a misspelt ``+criteria.l1.ratoi``, or a sweep's shared option that one of its criteria lacks) would be
-    ignored by the criterion yet change its key. ``file``: the conf/prune file the entry was composed from."""
+    ignored by the criterion yet change its key. ``file``: the conf/prune file the entry was composed from;
+    ``graph``: the network is pruned by dependency-graph surgery, whose :data:`GRAPH_OPTIONS` are then valid (and
+    listed); the DCASE family's hand surgery refuses them (:func:`check_criterion`), so they are not offered."""
     files = _criterion_files()
     mine = [files[file]] if file in files else [f for f in files.values() if f["name"] == p["name"]]
     if not mine:
         return  # a criterion of the user's own config: its options are its own
     known = set().union(
-        *(f["options"] for f in mine), GRAPH_OPTIONS, SCHEDULE_OPTIONS, (BUDGET_KEY, BLOCK_KEY)
+        *(f["options"] for f in mine),
+        GRAPH_OPTIONS if graph else (),
+        SCHEDULE_OPTIONS,
+        (BUDGET_KEY, BLOCK_KEY),
     )
     for extra in sorted(set(p) - known):
         fail(

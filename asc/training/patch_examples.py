@@ -60,6 +60,20 @@ def geometry(spec: Mapping[str, Any], family: Any) -> tuple[int, int]:
     return int(spec.get("patch_frames") or frames), int(spec.get("patch_hop") or hop)
 
 
+def per_example_clip(
+    stage_cfg: Mapping[str, Any], spec: Mapping[str, Any], features: Mapping[str, Any]
+) -> int:
+    """Training examples per clip of a train / finetune / perdevice config (``stage_cfg``) on the ``model`` config
+    ``spec`` and ``features`` config, torch-free for planning: the patches of a clip of ``features.frames`` frames
+    where ``examples=patches``, else 1 (what a results row's ``train_examples`` and the dry run's ``examples``
+    count)."""
+    if examples(stage_cfg) != PATCHES:
+        return 1
+    from asc.nets import family_of
+
+    return n_patches(int(features["frames"]), *geometry(spec, family_of(spec)))
+
+
 def n_patches(frames: int, patch_frames: int, patch_hop: int) -> int:
     """Patches in a clip of ``frames`` frames (0 when the clip is shorter than one patch)."""
     if patch_hop < 1:

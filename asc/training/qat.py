@@ -53,7 +53,9 @@ def keyed(finetune: Mapping[str, Any]) -> dict[str, Any]:
 
 def check(cfg: Mapping[str, Any]) -> None:
     """At planning: ``finetune.qat=true`` only on the DCASE family (its sequential CNN) and single-label or
-    tagging data alike; raises ConfigError in one line naming the network and the fix."""
+    tagging data alike, and with ``finetune.eval_precision=fp32``: a QAT row is scored as its int8 network on the
+    CPU (asc/pipeline/stages/finetune.py), so another evaluation precision would change the key and nothing else;
+    raises ConfigError in one line naming the value and the fix."""
     if not wanted(cfg["finetune"]):
         return
     from asc.nets import family_of
@@ -63,6 +65,13 @@ def check(cfg: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"finetune.qat=true is not supported for model={fam.name}: quantisation-aware fine-tuning covers the "
             "DCASE family's sequential CNN (model=dcase21, dcase22); set finetune.qat=false"
+        )
+    precision = cfg["finetune"].get("eval_precision", "fp32")
+    if precision != "fp32":
+        raise ConfigError(
+            f"finetune.qat=true with finetune.eval_precision={precision}: a QAT network is scored as its int8 "
+            "network on the CPU, so the evaluation precision has no effect; set finetune.eval_precision=fp32 (the "
+            "quantise stage reports fp16 accuracy)"
         )
 
 

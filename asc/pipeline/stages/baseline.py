@@ -102,7 +102,7 @@ def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[t
     size = fam.published_params or 10**6  # a custom network's size is unknown before it is built
     need = Need(
         Path(cfg["paths"]["store"]),
-        model_artifact_bytes(size),
+        model_artifact_bytes(size, trains=not source),
         "baselines",
         "point paths.store at a larger disk",
     )
@@ -137,15 +137,18 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str) -> Need:
-    """The disk a model artifact of ``spec``'s size takes at its peak (checkpoints while training, the model); a
-    zoo network's by its published size (10^6 parameters when none: a custom network is not built to plan)."""
+def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str, *, trains: bool = True) -> Need:
+    """The disk a model artifact of ``spec``'s size takes at its peak (:func:`asc.core.disk.model_artifact_bytes`:
+    checkpoints while it ``trains``, the model); a zoo network's by its published size (10^6 parameters when none:
+    a custom network is not built to plan)."""
     from asc.nets import family_of
 
     fam = family_of(cfg["model"])
     return Need(
         Path(cfg["paths"]["store"]),
-        model_artifact_bytes(parameters(spec) if fam.exact_surgery else fam.published_params or 10**6),
+        model_artifact_bytes(
+            parameters(spec) if fam.exact_surgery else fam.published_params or 10**6, trains=trains
+        ),
         what,
         "point paths.store at a larger disk",
     )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from asc.core.disk import Need
 from asc.data import split_files
-from asc.data.fractions import check_fractions, pool_of  # noqa: F401 - pool_of is asc.pipeline.dryrun's (and scripts') too
+from asc.data.fractions import check_fractions, pool_of, runs_setting  # noqa: F401 - pool_of is asc.pipeline.dryrun's (and scripts') too
 from asc.data.tasks import task_of
 from asc.pipeline.stages import dataset, index, teacher
 from asc.pipeline.stages.baseline import baseline_spec, model_need
@@ -98,7 +98,10 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         table = index.preview(cfg)
         if table is not None:
             check_fractions(
-                pool_of(table, cfg["finetune"]["train_on"]), drawn, task_of(cfg["dataset"]).strata
+                pool_of(table, cfg["finetune"]["train_on"]),
+                drawn,
+                task_of(cfg["dataset"]).strata,
+                setting=lambda f: runs_setting(cfg.get("runs"), f),
             )
     names = sorted({s.args["split"] for s in steps if "split" in s.args})
     split_files.check_files(cfg, names, key="runs ... splits")
@@ -127,7 +130,10 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     splits = ctx.splits(steps[0])
     drawn = sorted({s.args["fraction"] for s in steps if "subset_seed" in s.args})  # not the official splits
     check_fractions(
-        splits.pool(ctx.cfg["finetune"]["train_on"]).rows, drawn, ctx.task.strata
+        splits.pool(ctx.cfg["finetune"]["train_on"]).rows,
+        drawn,
+        ctx.task.strata,
+        setting=lambda f: runs_setting(ctx.cfg.get("runs"), f),
     )  # the index is built: exactly
     models = {}  # step id -> model: each pruned network and each baseline, read once
     pruning: dict[str, list] = {}  # step id -> its checkpoint's pruning history (empty: the DCASE family)
@@ -226,7 +232,7 @@ def _publish(
     baseline_step = prune_step.origin("train")
     baseline = models[baseline_step.id]
     info = json.loads((ctx.path(prune_step) / "info.json").read_text())
-    examples = len(run.train_idx)
+    examples = history["train_examples"]  # patches where examples=patches (train_runs)
     ctx.publish(
         step,
         work,
@@ -234,7 +240,7 @@ def _publish(
         score,
         full=count(baseline, ctx.cfg),
         **({} if hasattr(run.model, "spec") else {"history": pruning[prune_step.id]}),
-        extra={**history, "train_examples": examples},
+        extra=history,
         **facts(info, baseline),
         fraction=step.args["fraction"],
         split=step.args.get("split", ""),

@@ -118,7 +118,6 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
             ctx,
             history=history,
             histories=dict(zip(devices, histories, strict=True)),
-            positions=positions,
             seconds=seconds,
         )
         log.info(
@@ -179,7 +178,6 @@ def _publish(
     *,
     history: Sequence,
     histories: dict[str, Any],
-    positions: dict[str, Any],
     seconds: float,
 ) -> None:
     """Publish the general model with its routed scores and the results row (its pruned network's facts, the
@@ -212,7 +210,7 @@ def _publish(
         train_time_s=seconds,
         epochs=int(p["epochs"]),
         select_on="last epoch",
-        train_examples=int(sum(len(p) for p in positions.values())),
+        train_examples=int(sum(h["train_examples"] for h in histories.values())),  # patches too
         **row_fields(step),  # the pruning schedule's steps (asc/pipeline/stages/prune_schedule.py)
     )
 

@@ -28,7 +28,7 @@ from asc.core.disk import Need
 from asc.core.errors import ConfigError, InputError
 from asc.pipeline.stages import prune_schedule
 from asc.pipeline.stages.train import baseline_spec, model_need
-from asc.pipeline.step import Step, make_step
+from asc.pipeline.step import Step, make_step, schedule_finetune
 from asc.prune import budget, schedule, sensitivity
 from asc.prune.blocks import check_removes_some
 
@@ -105,7 +105,14 @@ def block_repeats(block: Mapping[str, Any], cfg: Mapping[str, Any]) -> int:
 
 
 def label_of(pcfg: Mapping[str, Any]) -> str:
-    return f"{pcfg['name']} {'+'.join(pcfg['layers'])}"
+    """A pruning step's label: criterion, layers, and the share removed where the config sets one (``ratio=0.3``,
+    then each ``per_layer_ratio`` entry as ``C2=0.25``), so a sensitivity scan's or a budget's points read apart,
+    e.g. ``l1 C1 ratio=0.3`` (a ratio-free criterion, or one matching another's counts: no ratio)."""
+    parts = [pcfg["name"], "+".join(pcfg["layers"])]
+    if pcfg.get("ratio") is not None:
+        parts.append(f"ratio={float(pcfg['ratio']):g}")
+    parts += [f"{layer}={float(r):g}" for layer, r in (pcfg.get("per_layer_ratio") or {}).items()]
+    return " ".join(parts)
 
 
 def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> Step:
@@ -200,9 +207,13 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
             check_config(model, x, criterion_config(step), family.ignored)
         except ValueError as err:
             raise ConfigError(f"{step.label}: {err}") from None
-    size = model_artifact_bytes(sum(p.numel() for p in model.parameters()))
-    need = Need(Path(cfg["paths"]["store"]), size, "pruned models", "point paths.store at a larger disk")
-    return [(step, need) for step in steps]
+    params = sum(p.numel() for p in model.parameters())
+
+    def need(step: Step) -> Need:
+        size = model_artifact_bytes(params, trains=schedule_finetune(step) is not None)
+        return Need(Path(cfg["paths"]["store"]), size, "pruned models", "point paths.store at a larger disk")
+
+    return [(step, need(step)) for step in steps]
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
@@ -235,7 +246,11 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
                     layer,
                     widths[layer],
                 )
-    return [(step, model_need(cfg, spec, "pruned models")) for step in steps]
+    # a pruned network's artifact holds the model only; a schedule step that fine-tunes first, its checkpoints too
+    return [
+        (step, model_need(cfg, spec, "pruned models", trains=schedule_finetune(step) is not None))
+        for step in steps
+    ]
 
 
 def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:

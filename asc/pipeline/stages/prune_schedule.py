@@ -82,7 +82,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
         return
     for train_on, share in sorted(drawn):
         try:
-            check_fractions(pool_of(table, train_on), [share])
+            check_fractions(pool_of(table, train_on), [share], setting=lambda f: "prune.step_fraction")
         except InputError as err:
             raise InputError(f"prune.step_fraction={share:g}: {err}") from None
 
@@ -222,5 +222,5 @@ def short_finetune(step: Step, model: Any, ctx: Context, work: Path) -> tuple[An
     (history,) = train_runs([run], pool, select, ctx=ctx, stage_cfg={**f, **tune})
     shutil.rmtree(folder, ignore_errors=True)
     summary = {k: history[k] for k in ("epochs", "train_seconds") if k in history}
-    summary["train_examples"] = len(positions)
+    summary["train_examples"] = history["train_examples"]  # patches where examples=patches
     return run.model, summary

@@ -99,7 +99,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     check_model(spec, cfg, what=f"train.init_from={source}" if source else f"model={cfg['model']['name']}")
     if t.get("split") and not source:
         split_files.check_files(cfg, [t["split"]], key="train.split")
-    return [(step, model_need(cfg, spec, "baselines")) for step in steps]
+    return [(step, model_need(cfg, spec, "baselines", trains=not source)) for step in steps]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
@@ -198,7 +198,9 @@ def _train(
         model = build_model(spec) if fam.exact_surgery else build(ctx.cfg["model"])
         runs.append(Run(model, chosen_rows.clone(), step.args["seed"], work, recipe_of(t), step.label))
     histories = train_runs(runs, pool, splits.selection(t["select_on"]), ctx=ctx, stage_cfg=t)
-    return [(run.model, history) for run, history in zip(runs, histories, strict=True)], len(chosen_rows)
+    return [(run.model, history) for run, history in zip(runs, histories, strict=True)], histories[0][
+        "train_examples"
+    ]
 
 
 def plain_options(ctx: Context, stage_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,7 +228,8 @@ def train_runs(
     is fusable and not ``one_by_one`` (QAT's fake-quantised networks), else one by one (asc/training/train_plain.py), with
     :func:`plain_options`; on patches of the clips where ``examples=patches`` (asc/training/patch_examples.py: each run's
     positions and teacher logits become its clips' patches for the training, and are given back after it).
-    Returns the trainer's histories, one per run."""
+    Returns the trainer's histories, one per run, each with ``train_examples``: the examples that run trained on
+    (patches where ``examples=patches``, else clips; a results row's ``train_examples`` column)."""
     from asc.nets import family_of
     from asc.training.train import train_many
     from asc.training.train_plain import train_each
@@ -235,7 +238,7 @@ def train_runs(
     trainer = train_many if fam.fusable and not one_by_one else train_each
     options = plain_options(ctx, stage_cfg)
     if patch_examples.examples(stage_cfg) != patch_examples.PATCHES:
-        return trainer(runs, (pool.x, pool.y), (select.x, select.y), **options)
+        return _counted(trainer(runs, (pool.x, pool.y), (select.x, select.y), **options), runs)
     geometry = patch_examples.geometry(ctx.cfg["model"], fam)
     train, swapped = patch_examples.training_data(pool.x, pool.y, runs, geometry)
     saved = [(run.train_idx, run.teacher) for run in runs]
@@ -243,10 +246,18 @@ def train_runs(
         for run, (positions, teacher) in zip(runs, swapped, strict=True):
             run.train_idx, run.teacher = positions, teacher
         log.info("training on %d-frame patches every %d frames (examples=patches)", *geometry)
-        return trainer(runs, train, (select.x, select.y), **options)
+        return _counted(
+            trainer(runs, train, (select.x, select.y), **options), runs
+        )  # before the clips return
     finally:
         for run, (positions, teacher) in zip(runs, saved, strict=True):
             run.train_idx, run.teacher = positions, teacher
+
+
+def _counted(histories: Sequence[dict], runs: Sequence[Any]) -> list[dict]:
+    """Each history with ``train_examples``: the length of its run's ``train_idx`` as trained (patch positions on
+    patches)."""
+    return [{**h, "train_examples": len(run.train_idx)} for h, run in zip(histories, runs, strict=True)]
 
 
 def recalibration_option(stage_cfg: Mapping[str, Any], fam: Any) -> dict[str, int]:
