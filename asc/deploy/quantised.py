@@ -182,7 +182,7 @@ def onnx_probabilities(
 
     from asc.deploy.export import INPUT, OUTPUT, onnx_session
 
-    session = onnx_session(path, threads=threads)
+    session = onnx_session(path, threads=threads, spin=False)  # throughput, not latency: no spinning
     x = np.asarray(x, dtype=np.float32)
     logits = [
         session.run([OUTPUT], {INPUT: x[i : i + batch_size, None]})[0] for i in range(0, len(x), batch_size)
