@@ -103,7 +103,7 @@ def _per_device(batch: list[tuple[Step, Path]], ctx: Context, general: dict[str,
         tuned = step.up("finetune")
         model, extra = general[tuned.id]
         history = extra.get("history", [])  # a zoo network's pruning history (the DCASE family: none)
-        positions, devices, histories = _device_models(step, work, model, pool, select, ctx)
+        _, devices, histories = _device_models(step, work, model, pool, select, ctx)
         scores = _routed_scores(model, devices, evaluate, ctx)
         for d, device_model in devices.items():
             _save(
