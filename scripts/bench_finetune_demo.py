@@ -45,6 +45,7 @@ def child(args: argparse.Namespace) -> None:
     x = torch.randn(240, 40, 500, generator=gen)
     y = torch.randint(0, 10, (240,), generator=gen)
     xs, ys = torch.randn(120, 40, 500, generator=gen), torch.randint(0, 10, (120,), generator=gen)
+    # Written out, not asc.nets.model_spec.DEFAULT_SPEC: every tree timed (--trees, older ones too) builds the same net
     spec = {
         "widths": list(args.widths),
         "kernel": 7,
