@@ -17,11 +17,11 @@ from asc.core.disk import Need
 from asc.data.kinds import kind_of
 from asc.data.split_files import fraction_of
 from asc.pipeline.chain import STAGES, STORE_OF
-from asc.pipeline.eta import schedule_finetune, tuned_count, tuned_units
+from asc.pipeline.eta import tuned_count, tuned_units
 from asc.pipeline.plan import approx_examples_per_epoch, damage, is_built
 from asc.pipeline.stages import index
 from asc.pipeline.stages.finetune import pool_of
-from asc.pipeline.step import Step
+from asc.pipeline.step import Step, schedule_finetune
 from asc.report.rows import dataset_label
 
 

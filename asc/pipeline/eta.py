@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from asc.core.progress import duration
-from asc.pipeline.step import Step, schedule_finetune  # noqa: F401 - dryrun reads it here
+from asc.pipeline.step import Step, schedule_finetune
 
 log = logging.getLogger(__name__)
 
