@@ -27,6 +27,19 @@ TINY_DEMO = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n N``), each worker gets its share of the cores for torch's intra-op threads, and the
+    CLI subprocesses it starts inherit that share: N workers each spreading over every core would oversubscribe
+    them, and libgomp's spin-wait burns what a descheduled thread leaves. A thread count the user set wins."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers or "OMP_NUM_THREADS" in os.environ:
+        return
+    share = max(1, (os.cpu_count() or 1) // int(workers))
+    os.environ["OMP_NUM_THREADS"] = str(share)
+    if "torch" in sys.modules:  # a plugin imported it before this hook: its default was fixed at import
+        sys.modules["torch"].set_num_threads(share)
+
+
 def _load_yaml(*parts: str) -> dict[str, Any]:
     return yaml.safe_load((REPO_ROOT / "conf").joinpath(*parts).read_text())
 
