@@ -4,7 +4,7 @@ Used by ``scripts/bench.py --section grid``. It runs the real pipeline (plan →
 in a temporary workspace, once per mode (fused, one-by-one), times each stage and counts the examples every
 training run saw, then projects the full grid (scale 1, the experiment's own epochs and repeats) from the
 measured fine-tuning rate. ``quick`` shrinks the job for a CPU: the smallest scale (asc.data.standin.MIN_SCALE),
-1 epoch, 1 repeat, no quantise stage, and the data fractions that so small a set cannot stratify are dropped (printed).
+1 epoch, 1 repeat, no quantise stage, no warm-up run, and the data fractions that so small a set cannot stratify are dropped (printed).
 """
 
 from __future__ import annotations
@@ -130,12 +130,15 @@ def bench_grid(
     from asc.data.standin import MIN_SCALE
 
     scale = scale if scale is not None else (MIN_SCALE + 1e-4 if quick else 1.0)
-    with tempfile.TemporaryDirectory(prefix="asc-grid-warmup-") as ws:  # imports, kernel caches: not timed
-        cfg = job_config(
-            "paper_fig3", scale=MIN_SCALE + 1e-4, quick=True, device=device, fuse=True, ws=Path(ws)
-        )
-        cfg["runs"] = [{"criteria": ["cosine"], "layer_sets": None, "fractions": [1.0], "repeats": 1}]
-        run_grid(cfg, quick=True)
+    if not quick:  # a smoke run's timings are not read: it skips the warm-up
+        with tempfile.TemporaryDirectory(
+            prefix="asc-grid-warmup-"
+        ) as ws:  # imports, kernel caches: not timed
+            cfg = job_config(
+                "paper_fig3", scale=MIN_SCALE + 1e-4, quick=True, device=device, fuse=True, ws=Path(ws)
+            )
+            cfg["runs"] = [{"criteria": ["cosine"], "layer_sets": None, "fractions": [1.0], "repeats": 1}]
+            run_grid(cfg, quick=True)
     results = {}
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="asc-grid-") as ws:

@@ -116,8 +116,12 @@ def sec_cli(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
             f"paths.results={ws}/results",
             f"hydra.run.dir={ws}/hydra",
         ]
-        if ctx["rehearse"]:  # the CPU proves the path, not the speed: a narrow network
+        if ctx["rehearse"]:  # the CPU proves the path, not the speed: a narrow network, one run per criterion
             overrides.append("model.widths=[4,4,8]")
+            overrides = [o for o in overrides if not o.startswith("runs=")]
+            overrides.append(
+                "runs=[{criteria:[cosine,l1],layer_sets:[[C1,C2,C3]],fractions:[1.0],repeats:1}]"
+            )
         cmd = [sys.executable, "-m", "asc", *overrides]
         start = time.perf_counter()
         tail, rc = _run(cmd, ctx, "cli_timeout_s")
