@@ -9,9 +9,9 @@ experiment=sensitivity``, asc/prune/sensitivity.py) holding this criterion's sin
 The choice (greedy, as the per-layer sensitivity analysis of Li et al., "Pruning Filters for Efficient ConvNets",
 ICLR 2017 §4.2, read for a budget): every layer of ``layers`` starts unpruned; while the network is over budget, one
 layer's ratio is raised to its next scanned ratio, the step of least accuracy loss per MAC (or parameter byte)
-saved; a layer's loss is its scan's accuracy at that ratio (asc/prune/sensitivity_curves.py: mean over the fine-tuned repeats on the largest
-fraction; the accuracy before fine-tuning where the scan has none) less the previous one (the unpruned baseline's
-mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
+saved; a layer's loss is its scan's accuracy at that ratio (asc/prune/sensitivity_curves.py: mean over the
+fine-tuned repeats on the largest fraction; the accuracy before fine-tuning where the scan has none) less the
+previous one (the unpruned baseline's mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
 count from widths (:func:`dcase_cost`, equal to asc/nets/complexity.py's measured one), the kept counts those of
 asc/prune/criteria.py's ``n_keep``. The chosen ``per_layer_ratio`` (every layer of ``layers``; 0 leaves one
 unpruned) replaces the budget in the criterion config, so it alone enters the artifact key; planning logs it.
