@@ -150,8 +150,9 @@ if not OmegaConf.has_resolver("asc_experiments"):  # read by the help template (
 
 
 def main() -> None:
-    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe (:func:`asc.app.sweep_overrides.per_job_overrides`),
-    its run folders unique per invocation, and Hydra's own errors (composition, the run folder) one line."""
+    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe
+    (:func:`asc.app.sweep_overrides.per_job_overrides`), its run folders unique per invocation, and Hydra's own
+    errors (composition, the run folder) one line."""
     from asc.app.invocation import hydra_error_line, new_invocation, refuse_command_line
 
     sys.argv[1:] = per_job_overrides(sys.argv[1:])
