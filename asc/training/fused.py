@@ -225,9 +225,9 @@ class FusedStack:
         steps: torch.Tensor,
         t: dict[str, torch.Tensor],
     ) -> None:
-        """Write a step of the models ``idx`` selects back into the stack: the new parameters, and for a gathered
-        selection its Adam moments, step counts and the BN buffers of ``t``. For every model (None) the moments
-        and buffers were updated in place; only the step counts move."""
+        """Write a step of the models ``idx`` selects back into the stack: the new parameters and step counts, and
+        for a gathered selection its Adam moments and the BN buffers of ``t`` too (for every model, None, those
+        were updated in place)."""
         if idx is None:
             self.flat.copy_(new)
             self.steps += 1
