@@ -18,7 +18,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="training steps per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (the median is reported)")
     args = parser.parse_args()
-    from asc.frontend.features import FrontEnd, LogMel
+    from asc.frontend.features import LogMel
+    from asc.frontend.frontend_options import FrontEnd
 
     cfg = bench.load_cfg("features/logmel40x500.yaml")
     waves = torch.randn(

@@ -235,7 +235,8 @@ def cycle(clips: list[np.ndarray], n: int) -> torch.Tensor:
 
 
 def bench_features(clips: list[np.ndarray], s: dict[str, Any]) -> None:
-    from asc.frontend.features import FrontEnd, LogMel, librosa_reference
+    from asc.frontend.features import LogMel, librosa_reference
+    from asc.frontend.frontend_options import FrontEnd
 
     cfg = load_cfg("features/logmel40x500.yaml")
     frontend = FrontEnd.from_config(cfg)
@@ -273,7 +274,8 @@ def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
     import soundfile as sf
 
     from asc.frontend.audio import load_audio
-    from asc.frontend.features import FrontEnd, LogMel, extract
+    from asc.frontend.features import LogMel, extract
+    from asc.frontend.frontend_options import FrontEnd
 
     cfg = load_cfg("features/logmel40x500.yaml")
     frontend = FrontEnd.from_config(cfg)

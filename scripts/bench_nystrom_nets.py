@@ -22,7 +22,7 @@ import warnings
 import torch
 
 from asc.prune import representatives as rep
-from asc.prune.criteria import greedy_select
+from asc.prune.algorithm1 import greedy_select
 
 WIDTHS = {"vggish_asc": (64, 128, 256, 256, 512, 512), "panns_cnn14": (64, 128, 256, 512, 1024, 2048)}
 

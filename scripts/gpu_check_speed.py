@@ -131,7 +131,7 @@ def fused_step(
     """One fused Adam step of m baseline networks (FusedStack.train_step, the code train_many runs), input on
     the device: the compute that fusion changes, without data gathering or evaluation."""
     from asc.nets.model import build_model
-    from asc.training import fused
+    from asc.training import fused, fused_forward
 
     torch.manual_seed(0)
     nets = [build_model(s["spec"]) for _ in range(m)]
@@ -147,7 +147,7 @@ def fused_step(
     sel = list(range(m))
 
     def run() -> int:
-        stack.train_step(sel, x, y, **kw, forward_fn=forward_fn or fused.forward)
+        stack.train_step(sel, x, y, **kw, forward_fn=forward_fn or fused_forward.forward)
         return batch * m
 
     run.stack = stack

@@ -13,7 +13,9 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from asc.report import compare, tables
+from asc.report import compare, tables, tables_comparison
+from asc.report.cells import fmt_diff, fmt_p
+from asc.report.queries import MissingResultsError
 from asc.report.results import normalize
 
 
@@ -83,7 +85,7 @@ def test_one_repeat_says_n_1():
     assert (
         np.isnan(row["ci_low"]) and np.isnan(row["p"]) and np.isnan(row["p_holm"]) and "n = 1" in row["note"]
     )
-    shown = tables.comparison_table(df).iloc[0]
+    shown = tables_comparison.comparison_table(df).iloc[0]
     assert shown["n"] == 1 and shown["p"] == "" and "n = 1" in shown["Note"]
 
 
@@ -101,8 +103,8 @@ def test_missing_pairs_use_only_matched_repeats():
     # Another baseline seed does not pair with seed 0 even at the same repeat.
     other = table([run("cosine", 0.50), run("l1", 0.48, base_seed=1)])
     assert compare.comparisons(other).empty
-    with pytest.raises(tables.MissingResultsError, match="two criteria"):
-        tables.comparison_table(other)
+    with pytest.raises(MissingResultsError, match="two criteria"):
+        tables_comparison.comparison_table(other)
 
 
 def test_ties_and_all_equal_differences():
@@ -172,7 +174,7 @@ def test_comparison_table_reproduced_by_scipy():
     loss = {c: 1.4 - 0.5 * acc[c] + rng.normal(0, 0.02, repeats) for c in crits}
     base = [baseline(0.47, seed=0)]
     rows = [run(c, acc[c][r], repeat=r, log_loss=loss[c][r]) for c in crits for r in range(repeats)]
-    shown = tables.comparison_table(table(base + rows))
+    shown = tables_comparison.comparison_table(table(base + rows))
     expected = []
     for a, b in [("cosine", "l1"), ("cosine", "random"), ("l1", "random"), *[(c, "unpruned") for c in crits]]:
         for metric, values, scale in (("accuracy (pp)", acc, 100), ("log loss", loss, 1)):
@@ -193,8 +195,8 @@ def test_comparison_table_reproduced_by_scipy():
             row = shown[(shown["A"] == a) & (shown["B"] == b) & (shown["Metric"] == metric)].iloc[0]
             assert row["n"] == repeats
             digits = 2 if metric.startswith("acc") else 3
-            assert row[tables.DIFF] == f"{diff:+.{digits}f} ± {(high - low) / 2:.{digits}f}"
-            assert row["p"] == tables._fmt_p(p) and row["p (Holm)"] == tables._fmt_p(holm[(a, b)])
+            assert row[tables_comparison.DIFF] == f"{diff:+.{digits}f} ± {(high - low) / 2:.{digits}f}"
+            assert row["p"] == fmt_p(p) and row["p (Holm)"] == fmt_p(holm[(a, b)])
             assert row["Sig."] == ("*" if holm[(a, b)] < 0.05 else "")
     assert any("Holm" in note for note in shown.attrs["notes"])
 
@@ -233,8 +235,8 @@ def test_a_difference_that_rounds_to_zero_shows_no_minus_sign():
     rows = [run("cosine", 0.5, repeat=r) for r in range(2)] + [
         run("l1", 0.5 + d, repeat=r) for r, d in enumerate((1e-7, 2e-7))
     ]
-    shown = tables.comparison_table(table([baseline(0.5), *rows]))
-    cells = shown[tables.DIFF].tolist()
+    shown = tables_comparison.comparison_table(table([baseline(0.5), *rows]))
+    cells = shown[tables_comparison.DIFF].tolist()
     assert "+0.00 ± 0.00" in cells and not any(c.startswith("-0.00") for c in cells)
 
 
@@ -247,14 +249,14 @@ def test_the_paired_difference_reads_as_one_signed_column_in_every_format():
     rows = [run("cosine", a, repeat=r) for r, a in enumerate([0.50, 0.52, 0.49])] + [
         run("l1", a, repeat=r) for r, a in enumerate([0.48, 0.47, 0.48])
     ]
-    shown = tables.comparison_table(table([baseline(0.6), *rows]))
+    shown = tables_comparison.comparison_table(table([baseline(0.6), *rows]))
     assert "Mean A − B" not in shown and "95% CI low" not in shown
     acc = shown[(shown["A"] == "cosine") & (shown["B"] == "l1") & (shown["Metric"] == "accuracy (pp)")]
     d = np.array([2.0, 5.0, 1.0])
     half = stats.t.ppf(0.975, 2) * stats.sem(d)
-    assert acc[tables.DIFF].iloc[0] == f"+2.67 ± {half:.2f}"
+    assert acc[tables_comparison.DIFF].iloc[0] == f"+2.67 ± {half:.2f}"
     md = to_markdown(shown).splitlines()
-    col = md[0].split(" | ").index(tables.DIFF)
+    col = md[0].split(" | ").index(tables_comparison.DIFF)
     assert md[1].split(" | ")[col] == "---:"
     assert r"A $-$ B (mean $\pm$ 95\% CI)" in to_latex(shown)
-    assert tables.fmt_diff(-0.1234, float("nan"), float("nan"), 3) == "-0.123"
+    assert fmt_diff(-0.1234, float("nan"), float("nan"), 3) == "-0.123"

@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 
 import asc.app.cli  # noqa: F401  (registers the ${asc_invocation:} resolver that run and sweep folders use)
 from asc import nets
-from asc.frontend.features import FrontEnd, LogMel
+from asc.frontend.features import LogMel
+from asc.frontend.frontend_options import FrontEnd
 from asc.nets import family_of
 from asc.nets.model import build_model, conv_names
 from asc.pipeline.chain import STAGES

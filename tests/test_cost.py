@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from results_fixtures import make_latency, make_results
 
-from asc.report import cost, cost_views
+from asc.report import cost, cost_points, cost_views
 
 
 def test_memory_columns_follow_the_dcase_rule():
@@ -33,8 +33,8 @@ def test_join_latency_matches_spellings_and_drops_row_latencies():
     df.loc[5, "model_spec"] = json.dumps(json.loads(df.loc[5, "model_spec"]), indent=1, sort_keys=True)
     df.loc[6, "model_spec"] = ""  # an old row: no spec, no latency
     df["lat_cpu_b1_ms"] = 999.0  # measured one model at a time: not comparable, dropped
-    joined = cost_views.join_latency(df, lat)
-    assert cost_views.latency_columns_in(joined) == ["lat_cpu_b1_ms", "lat_cpu_b64_ms", "lat_ort_b1_ms"]
+    joined = cost_points.join_latency(df, lat)
+    assert cost_points.latency_columns_in(joined) == ["lat_cpu_b1_ms", "lat_cpu_b64_ms", "lat_ort_b1_ms"]
     expected = 0.5 + df["macs"] / 4e7
     assert joined.loc[5, "lat_cpu_b1_ms"] == pytest.approx(expected[5])
     assert np.isnan(joined.loc[6, "lat_cpu_b1_ms"]) and (joined["lat_cpu_b1_ms"] != 999.0).all()
@@ -42,12 +42,12 @@ def test_join_latency_matches_spellings_and_drops_row_latencies():
         0.1 * expected[5]
     )
     assert joined.loc[5, "latency_machine"].startswith("synthetic CPU")
-    assert "lat_cpu_b1_ms" not in cost_views.join_latency(df, None)
+    assert "lat_cpu_b1_ms" not in cost_points.join_latency(df, None)
 
 
 def test_cost_points_carry_the_accuracy_interval():
     df = make_results(repeats=3, baseline_seeds=4)
-    points = cost_views.cost_points(cost_views.join_latency(df, make_latency(df)))
+    points = cost_points.cost_points(cost_points.join_latency(df, make_latency(df)))
     base = points.iloc[0]
     assert (
         base["criterion"] == "none"
@@ -60,19 +60,19 @@ def test_cost_points_carry_the_accuracy_interval():
 
 def test_spread_notes_only_where_the_interquartile_ranges_overlap():
     df = make_results(repeats=1)
-    tight = cost_views.cost_points(cost_views.join_latency(df, make_latency(df, spread=0.001)))
-    assert cost_views.spread_notes(tight, ["lat_cpu_b1_ms"]) == []
-    loose = cost_views.cost_points(cost_views.join_latency(df, make_latency(df, spread=0.05)))
-    (note,) = cost_views.spread_notes(loose, ["lat_cpu_b1_ms"])
-    assert note.startswith(cost_views.NOISE_NOTE) and "cpu batch 1" in note and "ms apart" in note
+    tight = cost_points.cost_points(cost_points.join_latency(df, make_latency(df, spread=0.001)))
+    assert cost_points.spread_notes(tight, ["lat_cpu_b1_ms"]) == []
+    loose = cost_points.cost_points(cost_points.join_latency(df, make_latency(df, spread=0.05)))
+    (note,) = cost_points.spread_notes(loose, ["lat_cpu_b1_ms"])
+    assert note.startswith(cost_points.NOISE_NOTE) and "cpu batch 1" in note and "ms apart" in note
 
 
 def test_pareto_mask():
     macs = [100, 80, 80, 50, 60, float("nan")]
     acc = [48, 46, 45, 40, 39, 50]
     # 80/45 is beaten by 80/46 (same cost, more accurate); 60/39 by 50/40; NaN cost is never on the front.
-    assert cost_views.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
-    assert cost_views.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither
+    assert cost_points.pareto_mask(macs, acc).tolist() == [True, True, False, True, False, False]
+    assert cost_points.pareto_mask([1, 1], [5, 5]).tolist() == [True, True]  # ties dominate neither
 
 
 def test_the_cost_table_shows_the_2022_rule_when_the_rows_carry_it():

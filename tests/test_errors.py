@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from asc.frontend.audio import AudioError, load_audio
-from asc.frontend.features import FrontEnd
+from asc.frontend.frontend_options import FrontEnd
 from asc.nets.model import build_model
 from asc.prune import prune_model
 

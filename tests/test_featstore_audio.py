@@ -15,7 +15,8 @@ from config_fixtures import composed
 from asc.core.checks import NonFiniteError
 from asc.data.feature_arrays import load_split
 from asc.frontend.audio import AudioError, load_audio
-from asc.frontend.features import FrontEnd, build_features, librosa_reference
+from asc.frontend.features import build_features, librosa_reference
+from asc.frontend.frontend_options import FrontEnd
 from asc.pipeline.store import Store
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

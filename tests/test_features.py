@@ -17,7 +17,8 @@ from config_fixtures import composed
 from asc.data.demo import Synthesiser, plan_clips
 from asc.data.feature_arrays import load_split
 from asc.frontend.audio import load_audio
-from asc.frontend.features import FrontEnd, LogMel, build_features, extract, librosa_reference
+from asc.frontend.features import LogMel, build_features, extract, librosa_reference
+from asc.frontend.frontend_options import FrontEnd
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FEATURES = FrontEnd.from_config(composed()["features"])

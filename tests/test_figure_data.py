@@ -11,7 +11,7 @@ import pytest
 from matplotlib.colors import to_rgba
 from results_fixtures import make_results, with_histories
 
-from asc.report.cost_views import cost_points
+from asc.report.cost_points import cost_points
 from asc.report.figures import accuracy, curves, pareto
 from asc.report.figures.style import LABELS
 

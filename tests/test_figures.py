@@ -8,9 +8,10 @@ import pytest
 from results_fixtures import make_latency, make_results, with_histories
 
 from asc.report import figures
-from asc.report.cost_views import join_latency
+from asc.report.cost_points import join_latency
 from asc.report.figures import accuracy, filters, pareto, style
-from asc.report.results import MissingResultsError, normalize
+from asc.report.queries import MissingResultsError
+from asc.report.results import normalize
 
 
 @pytest.fixture(scope="module")

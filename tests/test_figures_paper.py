@@ -13,9 +13,9 @@ from matplotlib.container import BarContainer
 from results_fixtures import make_latency, make_results, with_histories
 
 from asc.report import figures
-from asc.report.cost_views import join_latency, pareto_fronts
+from asc.report.cost_points import join_latency, pareto_fronts
 from asc.report.figures import accuracy, curves, pareto
-from asc.report.results import MissingResultsError
+from asc.report.queries import MissingResultsError
 
 
 @pytest.fixture(autouse=True)

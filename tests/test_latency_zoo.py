@@ -13,7 +13,7 @@ import torch
 from asc import nets
 from asc.deploy import latency
 from asc.nets.checkpoint import rebuild
-from asc.report.cost_views import join_latency
+from asc.report.cost_points import join_latency
 
 SPEC = {"name": "panns_cnn10", "widths": [4, 4, 8, 8], "n_classes": 10}
 HISTORY = [["conv_block1.conv1", True, [0, 3]]]  # two of conv1's four filters removed (its BN follows)

@@ -10,7 +10,7 @@ import pytest
 
 from asc.core.errors import InputError
 from asc.pipeline.plan import make_plan
-from asc.pipeline.stages.prune import criterion_config
+from asc.pipeline.stages.prune_steps import criterion_config
 from asc.pipeline.step import Step
 from asc.pipeline.validate import ConfigError, validate
 from tests.config_fixtures import composed  # the one way tests compose a config

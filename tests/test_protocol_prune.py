@@ -13,7 +13,7 @@ from model_fixtures import randomised_model
 from asc.core.errors import InputError
 from asc.prune import CRITERIA, prune_model
 from asc.prune import representatives as rep
-from asc.prune.criteria import greedy_select
+from asc.prune.algorithm1 import greedy_select
 from asc.prune.norms import _gmean_nonzero, gm_scores, operator_norm_scores
 from asc.prune.surgery import dense_columns, prune_filters
 
@@ -96,7 +96,7 @@ def test_rounding_changes_the_walk_order() -> None:
         [[0, 0.0500004, 0.9], [0.0500004, 0, 0.0500001], [0.9, 0.0500001, 0]], dtype=torch.float64
     )
     cfg = {"partner": "argmin"}
-    from asc.prune.criteria import algorithm1
+    from asc.prune.algorithm1 import algorithm1
 
     assert algorithm1(d, {**cfg, "round_decimals": None}) == [0, 1]
     assert algorithm1(d, {**cfg, "round_decimals": 5}) == [0, 2]

@@ -12,7 +12,8 @@ import torch
 
 from asc.prune import CRITERIA, register
 from asc.prune import representatives as rep
-from asc.prune.criteria import Selection, greedy_select, n_keep
+from asc.prune.algorithm1 import greedy_select
+from asc.prune.criteria import Selection, n_keep
 
 
 def _sym(n: int, entries: dict[tuple[int, int], float], other: float = 0.9) -> torch.Tensor:

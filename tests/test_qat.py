@@ -14,7 +14,7 @@ from asc.core.errors import ConfigError
 from asc.nets.model import build_model
 from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
-from asc.report.results import hard_labels, subsets
+from asc.report.queries import hard_labels, subsets
 from asc.report.rows import pooling_key, step_pooling_key
 from asc.training import qat
 from tests.config_fixtures import composed

@@ -26,7 +26,8 @@ from asc.core.disk import (
 from asc.data.feature_arrays import NpyWriter, write_npy
 from asc.data.standin import plan_standin, render_features
 from asc.frontend import audio
-from asc.frontend.features import FrontEnd, build_features
+from asc.frontend.features import build_features
+from asc.frontend.frontend_options import FrontEnd
 from asc.pipeline.store import Store
 from asc.report import results
 

@@ -11,9 +11,9 @@ import pytest
 from results_fixtures import make_latency, make_results
 
 from asc.deploy import latency
-from asc.report import cost_views, results, table_writers, tables
+from asc.report import cells, cost_points, cost_views, queries, results, table_writers, tables
 from asc.report import write as report
-from asc.report.results import MissingResultsError
+from asc.report.queries import MissingResultsError
 
 
 def rows_to_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -27,10 +27,10 @@ def df() -> pd.DataFrame:
 
 
 def test_fmt_mean_std():
-    assert tables.fmt_mean_std([0.48, 0.49]) == "48.5 ± 0.7"
-    assert tables.fmt_mean_std([0.4858]) == "48.6"
-    assert tables.fmt_mean_std([]) == ""
-    assert tables.fmt_mean_std([1.5, 1.5], scale=1.0, digits=3) == "1.500 ± 0.000"
+    assert cells.fmt_mean_std([0.48, 0.49]) == "48.5 ± 0.7"
+    assert cells.fmt_mean_std([0.4858]) == "48.6"
+    assert cells.fmt_mean_std([]) == ""
+    assert cells.fmt_mean_std([1.5, 1.5], scale=1.0, digits=3) == "1.500 ± 0.000"
 
 
 def test_table1(df):
@@ -50,7 +50,7 @@ def test_baseline_seeds_are_shown_as_a_distribution():
     )
     assert tables.table1(df)["Accuracy (%)"].iloc[0] == expected
     assert tables.criteria_table(df)["Acc. no FT (%)"].iloc[0] == expected
-    assert tables.cost_table(df)["Accuracy (%)"].iloc[0] == expected
+    assert cost_views.cost_table(df)["Accuracy (%)"].iloc[0] == expected
     summary = tables.summary_table(df)
     assert summary.loc[summary["stage"] == "baseline", "Accuracy (%)"].iloc[0] == expected
 
@@ -189,7 +189,7 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
 
 
 def test_cost_table(df):
-    t = tables.cost_table(cost_views.join_latency(df, make_latency(df)))
+    t = cost_views.cost_table(cost_points.join_latency(df, make_latency(df)))
     base = t.iloc[0]
     assert base["Criterion"] == "none" and base["Params (Keras)"] == 46246 + 128
     assert base["fp16 (KB)"] == 90.6 and base["DCASE 128 KB"] == "fp16" and base["Accuracy of"] == "trained"
@@ -217,11 +217,11 @@ def test_cost_table(df):
 def test_cost_table_without_measured_columns(df):
     # Rows written before the cost columns existed: memory is derived from params_keras, latency is left out.
     old = df.drop(columns=[c for c in df.columns if c.startswith(("mem_", "dcase_"))])
-    t = tables.cost_table(old)
+    t = cost_views.cost_table(old)
     assert t.iloc[0]["fp32 (KB)"] == pytest.approx((46246 + 128) * 4 / 1024, abs=0.06)
     assert not any("(ms)" in c for c in t.columns) and "Front (MACs)" in t.columns
     with pytest.raises(MissingResultsError, match="asc experiment=demo"):
-        tables.cost_table(df.iloc[:0])
+        cost_views.cost_table(df.iloc[:0])
 
 
 def test_write_report_measures_latency_once_and_reuses_it(df, tmp_path, monkeypatch, caplog):
@@ -235,7 +235,7 @@ def test_write_report_measures_latency_once_and_reuses_it(df, tmp_path, monkeypa
 
     monkeypatch.setattr(latency, "measure", fake_measure)
     monkeypatch.setattr(report.figures, "FIGURES", {})  # the other tables and the figures are tested above
-    monkeypatch.setattr(report, "TABLES", {"cost": tables.cost_table})
+    monkeypatch.setattr(report, "TABLES", {"cost": cost_views.cost_table})
     options = {
         "measure": True,
         "backends": ["cpu", "ort"],
@@ -290,7 +290,7 @@ def test_a_distilling_finetune_is_a_row_of_its_own(df):
     assert any(
         "KD baseline" in c for c in tables.criteria_table(both).columns
     )  # its own column, not a repeat
-    assert "100% KD baseline" in set(results.subsets(both)) and "100%" in set(results.subsets(both))
+    assert "100% KD baseline" in set(queries.subsets(both)) and "100%" in set(queries.subsets(both))
     hard = tuned.iloc[0].to_dict()
     assert pooling_key(hard) != pooling_key({**hard, "teacher": "baseline"})
     assert pooling_key(hard) == pooling_key({**hard, "teacher": ""})

@@ -14,10 +14,12 @@ from asc.nets.model_spec import normalise_spec
 from asc.report import write as report
 from asc.report.compare import comparisons
 from asc.report.cost import memory_columns
-from asc.report.cost_views import cost_points, cost_table
+from asc.report.cost_points import cost_points
+from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import fig3_layer_sets
 from asc.report.networks import NETWORK, network_key, network_labels, with_network_labels
-from asc.report.results import normalize, with_ratio_labels
+from asc.report.queries import with_ratio_labels
+from asc.report.results import normalize
 from asc.report.tables import criteria_table, summary_table, table1
 
 ZOO = {"name": "dcase2024", "base_channels": 32, "n_classes": 10}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asc.report import results
+from asc.report import queries, results
 
 
 def row(run_id: str, **kw) -> dict:
@@ -101,16 +101,16 @@ def test_parallel_appends_lose_nothing(tmp_path):
 
 
 def test_query_helpers():
-    assert results.sort_layer_sets(["C1+C2+C3", "C2", "C1+C3", "C1", "C1+C2"]) == [
+    assert queries.sort_layer_sets(["C1+C2+C3", "C2", "C1+C3", "C1", "C1+C2"]) == [
         "C1",
         "C2",
         "C1+C2",
         "C1+C3",
         "C1+C2+C3",
     ]
-    assert results.mean_std([0.4, 0.6]) == (pytest.approx(0.5), pytest.approx(np.sqrt(0.02)), 2)
-    assert results.mean_std([0.4]) == (0.4, 0.0, 1)
-    assert results.mean_std([])[2] == 0
+    assert queries.mean_std([0.4, 0.6]) == (pytest.approx(0.5), pytest.approx(np.sqrt(0.02)), 2)
+    assert queries.mean_std([0.4]) == (0.4, 0.0, 1)
+    assert queries.mean_std([])[2] == 0
     df = results.normalize(pd.DataFrame([row("a", finetuned=True, fraction=0.1 + 0.2), row("b")]))
-    assert list(results.select(df, fraction=0.3)["run_id"]) == ["a"]
-    assert list(results.select(df, finetuned=False, criterion=["cosine"])["run_id"]) == ["b"]
+    assert list(queries.select(df, fraction=0.3)["run_id"]) == ["a"]
+    assert list(queries.select(df, finetuned=False, criterion=["cosine"])["run_id"]) == ["b"]

@@ -10,8 +10,8 @@ import pytest
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
-from asc.report import results
-from asc.report.results import MissingResultsError
+from asc.report import queries, results
+from asc.report.queries import MissingResultsError
 from tests.config_fixtures import composed
 
 SCAN = "runs=[{criteria:[l1],layer_sets:null,fractions:[1.0],sensitivity:[0.25,0.5]}]"
@@ -126,7 +126,7 @@ def scan_rows(repeats: int = 2) -> pd.DataFrame:
 def test_the_table_has_a_line_per_criterion_layer_set_and_ratio_with_mean_and_std() -> None:
     from asc.report.tables_sensitivity import sensitivity_table
 
-    table = sensitivity_table(results.with_ratio_labels(scan_rows()))  # "l1 25%" labels are undone
+    table = sensitivity_table(queries.with_ratio_labels(scan_rows()))  # "l1 25%" labels are undone
     assert list(table.columns) == [
         "Criterion",
         "Layers",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asc.report import compare, tables
-from asc.report.cost_views import cost_points
+from asc.report import cells, compare, tables, tables_comparison
+from asc.report.cost_points import cost_points
 from asc.report.results import normalize
 from asc.report.tables_devices import NOT_LIKE_NOTE, per_device_table
 from tests.test_compare import baseline, run
@@ -53,7 +53,7 @@ def test_a_fraction_and_a_split_of_equal_share_are_two_rows_in_every_table() -> 
         (comp["a"] == "cosine") & (comp["b"] == "l1") & (comp["metric"] == "accuracy") & comp["finetuned"]
     ]
     assert sorted(pairs["subset"]) == ["25%", "split25"] and set(pairs["n"]) == {3}  # not 6 from 3 + 3
-    shown = tables.comparison_table(df)
+    shown = tables_comparison.comparison_table(df)
     assert {"25%", "split25"} <= set(shown["Fine-tuning data"])
     assert set(shown.loc[shown["Fine-tuning data"] == "split25", "Selected on"]) == {"last epoch"}
 
@@ -71,10 +71,10 @@ def test_two_repeats_are_never_starred() -> None:
     row = comp[(comp["a"] == "cosine") & (comp["b"] == "l1") & (comp["metric"] == "accuracy")].iloc[0]
     assert row["n"] == 2 and row["p"] < 0.01  # what used to get a star
     assert np.isnan(row["p_holm"]) and row["note"] == compare.FEW_NOTE
-    shown = tables.comparison_table(df)
+    shown = tables_comparison.comparison_table(df)
     assert set(shown["Sig."]) == {""}
     assert not any(
-        tables.SIG in str(v) or tables.BEST in str(v) for v in tables.criteria_table(df).to_numpy().ravel()
+        cells.SIG in str(v) or cells.BEST in str(v) for v in tables.criteria_table(df).to_numpy().ravel()
     )
     # with a third repeat the same kind of difference is a claim
     rows += [run("cosine", 0.602, repeat=2), run("l1", 0.5012, repeat=2)]

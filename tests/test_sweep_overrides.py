@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from asc.app.cli import per_job_overrides
+from asc.app.sweep_overrides import per_job_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 

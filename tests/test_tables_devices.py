@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from asc.report.results import MissingResultsError, normalize
+from asc.report.queries import MissingResultsError
+from asc.report.results import normalize
 from asc.report.tables_devices import per_device_table
 
 

@@ -164,7 +164,7 @@ def _tagging_results():
 
 
 def test_statistics_and_tables_work_on_map_as_on_accuracy() -> None:
-    from asc.report import compare, tables
+    from asc.report import compare, tables, tables_comparison
 
     df = _tagging_results()
     comp = compare.comparisons(df)
@@ -185,7 +185,7 @@ def test_statistics_and_tables_work_on_map_as_on_accuracy() -> None:
     assert any("on mAP" in n for n in crit.attrs["notes"])
     summary = tables.summary_table(df)
     assert {"mAP (%)", "AUC (%)", "d′"} <= set(summary.columns) and "Accuracy (%)" not in summary
-    comp_table = tables.comparison_table(df)
+    comp_table = tables_comparison.comparison_table(df)
     assert set(comp_table["Metric"]) == {"mAP (points)", "AUC (points)", "d′"}
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 import yaml
 
-from asc.frontend.features import EPS, FrontEnd, LogMel
+from asc.frontend.features import EPS, LogMel
+from asc.frontend.frontend_options import FrontEnd
 from asc.pipeline.stages.features import frames_per_clip
 
 CLIPS = {"panns64": 10.0, "vggish64": 10.0, "dcase2024": 1.0, "efficientat128": 10.0}

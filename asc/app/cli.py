@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from asc.app.invocation import invocation_token, own_run_folder
+from asc.app.sweep_overrides import per_job_overrides
 from asc.core.config_files import CONF_DIR
 from asc.core.disk import DiskSpaceError
 from asc.core.errors import InputError
@@ -108,47 +109,6 @@ def run(
         print("\n" + report.summary(plain["paths"]["results"], results_label(jobs[-1][0], steps)) + "\n")
 
 
-def per_job_overrides(argv: list[str]) -> list[str]:
-    """Make ``prune.ratio=0.3`` beside a swept ``prune=cosine,l1`` apply to each job (argv without the program).
-
-    Hydra composes a multirun's sweep-level config without the swept group choices and then applies every other
-    override to it (expected upstream, facebookresearch/hydra#2888), so a key of the swept group has no node to
-    land on: "Key 'prune' is not in struct". A one-value sweep ``prune.ratio=choice(0.3)`` gives the same jobs and
-    is applied in each job only, after its group choice; every non-sweep override of a key inside a swept config
-    group (``+``/``++`` kept, deletions left alone) is rewritten so. Single runs are returned unchanged.
-    """
-    from hydra._internal.utils import get_args_parser
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        args = get_args_parser().parse_args(argv)
-        overrides = OverridesParser.create().parse_overrides(args.overrides)
-    except (SystemExit, Exception):  # let Hydra itself report a malformed command line
-        return list(argv)
-    multirun = args.multirun or any(
-        o.key_or_group == "hydra.mode" and o.value() == "MULTIRUN" for o in overrides
-    )
-    swept = {
-        o.key_or_group
-        for o in overrides
-        if o.is_sweep_override() and not o.is_hydra_override() and (CONF_DIR / o.key_or_group).is_dir()
-    }
-    if not multirun or not swept:
-        return list(argv)
-    rewrite = {}
-    for o in overrides:
-        inside = any(o.key_or_group.startswith(f"{group}.") for group in swept)
-        if inside and not o.is_sweep_override() and not o.is_delete() and o.input_line:
-            key = o.get_key_element()
-            value = o.input_line[len(key) + 1 :]
-            if o.key_or_group.startswith("prune."):
-                # ++: set in every job, added where the job's criterion lacks the key, so that asc.pipeline.validate
-                # refuses that job in one line (an option the criterion does not have) instead of Hydra's error
-                key = "++" + key.lstrip("+")
-            rewrite[o.input_line] = f"{key}=choice({value})"
-    return [rewrite.get(a, a) for a in argv]
-
-
 def check_recipe_choices(choices: Any) -> None:
     """``train=<name>`` / ``finetune=<name>`` name a file of conf/train/ or conf/finetune/. The groups are
     optional (they follow the dataset), so Hydra composes an unknown name as nothing, silently."""
@@ -190,8 +150,9 @@ if not OmegaConf.has_resolver("asc_experiments"):  # read by the help template (
 
 
 def main() -> None:
-    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe (:func:`per_job_overrides`),
-    its run folders unique per invocation, and Hydra's own errors (composition, the run folder) one line."""
+    """The ``asc`` command: Hydra's entry point on the command line made sweep-safe
+    (:func:`asc.app.sweep_overrides.per_job_overrides`), its run folders unique per invocation, and Hydra's own
+    errors (composition, the run folder) one line."""
     from asc.app.invocation import hydra_error_line, new_invocation, refuse_command_line
 
     sys.argv[1:] = per_job_overrides(sys.argv[1:])

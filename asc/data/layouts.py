@@ -1,5 +1,6 @@
 """The datasets beyond TAU 2020/2022 and the generated sets, each declared once: where its index lives, how a
-complete copy is recognised, which task it poses (asc.data.tasks), whether it can be downloaded, and what keys it.
+complete copy is recognised, which task it poses (asc.data.tasks), whether it can be downloaded, and what keys it
+(its key function: asc/data/folder_keys.py).
 
 A dataset config names its layout (``dataset.layout``: esc50 | tut2018 | fsd50k | audioset_hdf5); the dataset
 stage asks the :class:`Layout` (download or not, check at planning, key), never the dataset's name. Torch-free.
@@ -8,13 +9,13 @@ Every layout reads its index, hold-out and waveforms, so every stage runs on it 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from asc.core.errors import ConfigError, InputError
+from asc.data.folder_keys import h5_key, listing_key
 
 
 def _read_esc50(root: Path) -> Any:
@@ -107,42 +108,6 @@ def _check_audioset(d: Mapping[str, Any]) -> None:
     check_folder(d)
 
 
-def _listing_key(layout: Layout, d: Mapping[str, Any]) -> dict[str, Any]:
-    """The SHA-256 of each metadata file and a listing (relative path, size) of every other file."""
-    from asc.data.fingerprint import file_digest
-
-    root = Path(d["root"])
-    meta = {m: file_digest(root / m) for m in layout.metadata if (root / m).is_file()}
-    listing = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        rel = path.relative_to(root).as_posix()
-        if rel not in meta:
-            listing.update(f"{rel}\t{path.stat().st_size}\n".encode())
-    return {"name": d["name"], "metadata": meta, "listing_sha256": listing.hexdigest()}
-
-
-def _h5_key(layout: Layout, d: Mapping[str, Any]) -> dict[str, Any]:
-    """AudioSet's HDF5 files by name, size and the SHA-256 of their clip names and targets (the waveforms are
-    tens of GB; a changed clip list or label changes the key)."""
-    from asc.data.audioset_hdf5 import check_folder
-
-    check_folder(d)  # the files and their layout first: a bad file is named in one line, not by h5py
-    root = Path(d["root"])
-    return {
-        "name": d["name"],
-        "files": {str(n): _h5_digest(root / str(n)) for n in dict(d["files"]).values()},
-    }
-
-
-def _h5_digest(path: Path) -> dict[str, Any]:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        h = hashlib.sha256(f["audio_name"][:].tobytes())
-        h.update(f["target"][:].tobytes())
-        return {"bytes": path.stat().st_size, "names_targets_sha256": h.hexdigest()}
-
-
 def _h5_index(root: Path, d: Mapping[str, Any]) -> Any:
     from asc.data.h5_clips import read_index
 
@@ -195,7 +160,7 @@ class Layout:
     read: Callable[[Path], Any] | None
     check: Callable[[Mapping[str, Any]], None]
     metadata: tuple[str, ...]
-    key: Callable[[Layout, Mapping[str, Any]], dict[str, Any]]
+    key: Callable[[tuple[str, ...], Mapping[str, Any]], dict[str, Any]]  # (metadata, dataset) -> key
     generate: Callable[[Mapping[str, Any], Path], dict[str, Any]] | None = None  # a generated set's writer
     # past the dataset stage: the index (root, dataset config) -> rows (asc/data/h5_clips.py's columns), the
     # hold-out (index, dataset.validation) -> rows with ``val``, the waveforms (root, rows, dataset, rate) -> clips
@@ -243,7 +208,7 @@ LAYOUTS: dict[str, Layout] = {
             _read_esc50,
             _check_esc50,
             ("meta/esc50.csv",),
-            _listing_key,
+            listing_key,
             index=_esc50_index,
             validation=_h5_validation,  # a random draw of the training folds' clips
             waveforms=None,  # one mono WAV per clip: decoded as TAU's
@@ -256,7 +221,7 @@ LAYOUTS: dict[str, Layout] = {
             _read_tut2018,
             _check_tut2018,
             ("meta.csv", "evaluation_setup/fold1_train.txt", "evaluation_setup/fold1_evaluate.txt"),
-            _listing_key,
+            listing_key,
             index=_tut2018_index,
             validation=_grouped_validation,  # TAU's location-grouped hold-out: the names say the location
             waveforms=_tut2018_waveforms,
@@ -273,21 +238,21 @@ LAYOUTS: dict[str, Layout] = {
                 "FSD50K.ground_truth/dev.csv",
                 "FSD50K.ground_truth/eval.csv",
             ),
-            _listing_key,
+            listing_key,
             index=_fsd50k_index,
             validation=_official,  # dev.csv's own val split
             waveforms=_fsd50k_waveforms,  # 0.3-30 s clips fitted to dataset.clip_seconds
             validation_methods=("official",),
             keyed=("fit", "clip_seconds"),  # how each clip is cut or brought up to the length read
         ),
-        Layout("audioset_hdf5", False, None, _check_audioset_folder, (), _h5_key, None, **_H5_PIPELINE),
+        Layout("audioset_hdf5", False, None, _check_audioset_folder, (), h5_key, None, **_H5_PIPELINE),
         Layout(
             "tagging_demo",
             False,
             lambda root: False,
             _check_h5_files,
             (),
-            _h5_key,
+            h5_key,
             _generate_tagging_demo,
             **_H5_PIPELINE,
         ),
@@ -310,4 +275,4 @@ def folder_key(d: Mapping[str, Any]) -> dict[str, Any]:
     layout, root = layout_of(d), Path(d["root"])
     if layout is None or not root.is_dir():
         raise InputError(f"dataset.root={root} is not a folder; point it at the dataset")
-    return layout.key(layout, d) | {k: d.get(k) for k in layout.keyed}
+    return layout.key(layout.metadata, d) | {k: d.get(k) for k in layout.keyed}

@@ -16,7 +16,7 @@ import soundfile as sf
 
 
 class AudioFormat(Protocol):
-    """What decoding needs of a front end (asc.frontend.features.FrontEnd has it): the rate, whether other rates are
+    """What decoding needs of a front end (asc.frontend.frontend_options.FrontEnd has it): the rate, whether other rates are
     resampled to it, and the sample type."""
 
     sample_rate: int

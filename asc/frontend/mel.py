@@ -1,18 +1,15 @@
-"""Filter banks, windows and log compression of asc's front ends (asc/frontend/features.py's :class:`FrontEnd` options):
-the DCASE 2021 front end's (Slaney mel, periodic Hamming, ln(mel + eps)) and the zoo's (conf/features/*.yaml:
-PANNs, VGGish, DCASE 2024, EfficientAT)."""
+"""Filter banks, windows and log compression of asc's front ends (the options of
+:class:`asc.frontend.frontend_options.FrontEnd`): the DCASE 2021 front end's (Slaney mel, periodic Hamming,
+ln(mel + eps)) and the zoo's (conf/features/*.yaml: PANNs, VGGish, DCASE 2024, EfficientAT)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import torch
 
+from asc.frontend.frontend_options import FrontEnd
 from asc.frontend.mel_scale import mel_domain_bank
 
-# An asc.frontend.features.FrontEnd (its options are read by name): not imported, asc/frontend/features.py imports this module.
-FrontEnd = Any
 EPS = float(np.spacing(1))
 
 

@@ -68,7 +68,7 @@ def check_model(fam: Family, spec: Mapping[str, Any], features: Mapping[str, Any
     check_front_end(fam, spec, features)
 
 
-# The features keys that define what one frame of the front end computes (asc/frontend/features.py's FrontEnd; its clip
+# The features keys that define what one frame of the front end computes (asc/frontend/frontend_options.py's FrontEnd; its clip
 # length (frames, stats_frames), padding and speed/precision knobs are not the network's front end).
 DEFINING = (
     "sample_rate",

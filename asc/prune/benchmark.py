@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from . import representatives as rep
-from .criteria import greedy_select
+from .algorithm1 import greedy_select
 from .nystrom import smallest_exact_landmarks
 
 

@@ -9,9 +9,9 @@ experiment=sensitivity``, asc/prune/sensitivity.py) holding this criterion's sin
 The choice (greedy, as the per-layer sensitivity analysis of Li et al., "Pruning Filters for Efficient ConvNets",
 ICLR 2017 §4.2, read for a budget): every layer of ``layers`` starts unpruned; while the network is over budget, one
 layer's ratio is raised to its next scanned ratio, the step of least accuracy loss per MAC (or parameter byte)
-saved; a layer's loss is its scan's accuracy at that ratio (mean over the fine-tuned repeats on the largest
-fraction; the accuracy before fine-tuning where the scan has none) less the previous one (the unpruned baseline's
-mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
+saved; a layer's loss is its scan's accuracy at that ratio (asc/prune/sensitivity_curves.py: mean over the
+fine-tuned repeats on the largest fraction; the accuracy before fine-tuning where the scan has none) less the
+previous one (the unpruned baseline's mean at ratio 0). Losses of layers are assumed additive (each was scanned alone). Costs are the DCASE family's exact
 count from widths (:func:`dcase_cost`, equal to asc/nets/complexity.py's measured one), the kept counts those of
 asc/prune/criteria.py's ``n_keep``. The chosen ``per_layer_ratio`` (every layer of ``layers``; 0 leaves one
 unpruned) replaces the budget in the criterion config, so it alone enters the artifact key; planning logs it.
@@ -26,8 +26,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from asc.nets.model_spec import DEFAULT_SPEC, normalise_spec
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import to_block
 from asc.prune.options import BUDGET_KEY as KEY  # accepted on every criterion
+from asc.prune.sensitivity_curves import read_scan
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 # The DCASE memory rule's units, as asc/report/cost.py counts them (that module sits on the report floor, above this one).
 KB = 1024
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "int8": 1}
-_SCANS: dict[tuple[Any, ...], tuple[float, dict[str, dict[float, float]]]] = {}
 _SAID: set[tuple[str, ...]] = set()
 DEFAULTS = {"macs": None, "params_kb": None, "scan": None, "precision": "fp32"}
 
@@ -76,29 +75,6 @@ def dcase_cost(spec: Mapping[str, Any]) -> dict[str, int]:
 
 def _spec(model: Mapping[str, Any]) -> dict[str, Any]:
     return normalise_spec({k: v for k, v in model.items() if k in DEFAULT_SPEC})
-
-
-def _blank(value: Any) -> bool:
-    """A CSV cell with nothing in it (asc/report/rows.py reads ``teacher``, ``qat``, ``prune_steps`` the same way)."""
-    return str(value if value is not None else "").strip().lower() in ("", "nan", "none")
-
-
-def _read_scan(where: str, path: Any, name: str) -> tuple[float, dict[str, dict[float, float]]]:
-    """(the baseline's mean accuracy, {layer: {ratio: accuracy}}) of criterion ``name``'s single-layer one-shot
-    hard-label scan points in the results.csv at ``path``; one-line ConfigError where it is none."""
-    file = Path(str(path)).expanduser()
-    if not file.is_file():
-        fail(
-            f"{where}.scan",
-            path,
-            f"an existing file ({file.absolute()} is none): the results.csv of a sensitivity scan "
-            "(run `asc experiment=sensitivity`)",
-        )
-    stat = file.stat()
-    version = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, str(name))
-    if version not in _SCANS:  # planning asks once per call of prune_runs: read each file version once
-        _SCANS[version] = _points(where, path, file, name)
-    return _SCANS[version]
 
 
 def _network(spec: Mapping[str, Any]) -> str:
@@ -143,41 +119,6 @@ def check_source(where: str, path: Any, cfg: Mapping[str, Any]) -> None:
             )
 
 
-def _points(where: str, path: Any, file: Path, name: str) -> tuple[float, dict[str, dict[float, float]]]:
-    with file.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"stage", "criterion", "layers", "ratio", "accuracy"} <= set(rows[0]):
-        fail(f"{where}.scan", path, "a results.csv with stage, criterion, layers, ratio and accuracy columns")
-    base = [float(r["accuracy"]) for r in rows if r["stage"] == "baseline" and r["accuracy"]]
-    points: dict[tuple[str, float], dict[str, list[tuple[float, float]]]] = {}
-    for r in rows:
-        plain = _blank(r.get("teacher")) and str(r.get("qat")).strip().lower() not in ("true", "1", "1.0")
-        one_shot = (
-            _blank(r.get("prune_steps")) or float(r["prune_steps"]) == 1
-        )  # no iterative schedule's step
-        crit = re.sub(r" [\d.]+%$", "", r["criterion"])
-        if r["stage"] not in ("prune", "finetune") or not (plain and one_shot and crit == name):
-            continue
-        if not r["ratio"] or "+" in r["layers"] or not r["accuracy"]:
-            continue
-        frac = float(r.get("fraction") or 1.0) if r["stage"] == "finetune" else 0.0
-        at = points.setdefault((r["layers"], float(r["ratio"])), {})
-        at.setdefault(r["stage"], []).append((frac, float(r["accuracy"])))
-    if not base or not points:
-        fail(
-            f"{where}.scan",
-            path,
-            f"a sensitivity scan of {name} with its baseline (`asc experiment=sensitivity`)",
-        )
-    curves: dict[str, dict[float, float]] = {}
-    for (layer, ratio), by_stage in points.items():
-        got = by_stage.get("finetune") or by_stage["prune"]
-        top = max(fr for fr, _ in got)
-        accs = [a for fr, a in got if fr == top]
-        curves.setdefault(layer, {})[ratio] = sum(accs) / len(accs)
-    return sum(base) / len(base), curves
-
-
 def check(where: str, budget: Any, *, graph: bool, scan: bool) -> dict[str, Any]:
     """The budget node at ``where`` (``prune.budget``) with its defaults; one-line ConfigError where it is bad."""
     if not isinstance(budget, Mapping):
@@ -214,7 +155,7 @@ def choose(
     spec = _spec(model)
     names = [f"C{i + 1}" for i in range(len(spec["widths"]))]
     layers = [p["layers"]] if isinstance(p["layers"], str) else [str(x) for x in p["layers"]]
-    baseline, curves = _read_scan(where, b["scan"], p["name"])
+    baseline, curves = read_scan(where, b["scan"], p["name"])
     for layer in layers:
         if layer not in curves:
             fail(
@@ -222,11 +163,7 @@ def choose(
                 b["scan"],
                 f"a scan of {p['name']} on {layer} alone (it has {sorted(curves)})",
             )
-    if b["macs"] is not None:
-        column, limit, unit = "macs", float(b["macs"]), "MACs"
-    else:
-        column, unit = "params_keras", f"KB at {b['precision']}"
-        limit = float(b["params_kb"]) * KB / BYTES_PER_PARAM[b["precision"]]  # in parameters
+    column, limit, unit = _limit(b)
 
     def cost(ratios: Mapping[str, float]) -> int:
         widths = [
@@ -249,32 +186,55 @@ def choose(
             f"a budget under the unpruned network's {shown(cost(ratios))} (it fits: nothing to prune)",
         )
     while cost(ratios) > limit:
-        best = None
-        now = cost(ratios)
-        for layer in layers:
-            # the next scanned ratio that saves anything (a channel block may round a step to no change)
-            higher = (r for r in sorted(curves[layer]) if r > ratios[layer])
-            step = next(
-                (dict(ratios, **{layer: r}) for r in higher if cost(dict(ratios, **{layer: r})) < now), None
-            )
-            if step is None:
-                continue
-            before = curves[layer].get(ratios[layer], baseline) if ratios[layer] else baseline
-            per = (before - curves[layer][step[layer]]) / (now - cost(step))
-            if best is None or per < best[0]:
-                best = (per, step)
-        if best is None:
+        step = _least_loss_step(ratios, layers, curves, baseline, cost)
+        if step is None:
             fail(
                 where,
                 given,
                 f"a budget the scan reaches: at {ratios}, where no scanned step saves more, the network costs {shown(cost(ratios))}",
             )
-        ratios = best[1]
+        ratios = step
     said = (where, str(ratios), shown(cost(ratios)), str(b["scan"]))
     if said not in _SAID:  # say it once, not once per call of prune_runs
         _SAID.add(said)
         log.info("%s: per_layer_ratio %s (%s) from the scan %s", *said)
     return ratios
+
+
+def _limit(b: Mapping[str, Any]) -> tuple[str, float, str]:
+    """(the cost column of :func:`dcase_cost`, the budget ``b`` in its units: MACs or parameters, the unit that
+    messages name)."""
+    if b["macs"] is not None:
+        return "macs", float(b["macs"]), "MACs"
+    limit = float(b["params_kb"]) * KB / BYTES_PER_PARAM[b["precision"]]  # in parameters
+    return "params_keras", limit, f"KB at {b['precision']}"
+
+
+def _least_loss_step(
+    ratios: Mapping[str, float],
+    layers: Sequence[str],
+    curves: Mapping[str, Mapping[float, float]],
+    baseline: float,
+    cost: Callable[[Mapping[str, float]], int],
+) -> dict[str, float] | None:
+    """One greedy step: ``ratios`` with one layer raised to its next scanned ratio that saves anything, the step
+    of least accuracy loss per unit of ``cost`` saved (the first such layer on a tie); None where no layer has a
+    step that saves more."""
+    best = None
+    now = cost(ratios)
+    for layer in layers:
+        # the next scanned ratio that saves anything (a channel block may round a step to no change)
+        higher = (r for r in sorted(curves[layer]) if r > ratios[layer])
+        step = next(
+            (dict(ratios, **{layer: r}) for r in higher if cost(dict(ratios, **{layer: r})) < now), None
+        )
+        if step is None:
+            continue
+        before = curves[layer].get(ratios[layer], baseline) if ratios[layer] else baseline
+        per = (before - curves[layer][step[layer]]) / (now - cost(step))
+        if best is None or per < best[0]:
+            best = (per, step)
+    return None if best is None else best[1]
 
 
 def chosen(

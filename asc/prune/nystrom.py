@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from . import representatives as rep
-from .criteria import Selection, algorithm1, register
+from .algorithm1 import algorithm1
+from .criteria import Selection, register
 
 
 def layer_landmarks(opts: Mapping[str, Any]) -> int | str:

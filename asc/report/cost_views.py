@@ -1,6 +1,6 @@
 """The cost table: every model's parameter memory under the DCASE rules, MACs, measured latencies, accuracy
 and whether it lies on a Pareto front, one line per cost point of :mod:`asc.report.cost_points` (which holds the
-latency join, the points and the fronts; their names are re-exported here for their importers).
+latency join, the points and the fronts).
 """
 
 from __future__ import annotations
@@ -10,43 +10,16 @@ import pandas as pd
 
 from asc.data.tasks import task_of_rows
 from asc.report.cost_points import (
-    BACKEND_ORDER,
-    FRONT_KINDS,
     LATENCY,
-    NOISE_NOTE,
-    SPREAD,
     cost_points,
-    join_latency,
-    latency_column,
     latency_columns_in,
     on_a_front,
-    pareto_fronts,
-    pareto_mask,
     spread_notes,
 )
 from asc.report.networks import NETWORK, labelled, network_levels
 from asc.report.queries import MissingResultsError
 
-__all__ = [
-    "BACKEND_ORDER",
-    "D22",
-    "DEPLOYED",
-    "FRONT_KINDS",
-    "LATENCY",
-    "NOISE_NOTE",
-    "PRECISION",
-    "SPREAD",
-    "cost_points",
-    "cost_table",
-    "fmt_reference_stats",
-    "join_latency",
-    "latency_column",
-    "latency_columns_in",
-    "on_a_front",
-    "pareto_fronts",
-    "pareto_mask",
-    "spread_notes",
-]
+__all__ = ["D22", "DEPLOYED", "PRECISION", "cost_table", "fmt_reference_stats"]
 
 
 LATENCY_LABELS = {"cpu": "CPU", "ort": "ORT", "cuda": "CUDA"}

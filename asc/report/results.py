@@ -21,24 +21,8 @@ from asc.core.atomic import atomic_write_text, sweep_stale_temps
 from asc.core.disk import explain_full_disk
 from asc.core.locks import hold
 from asc.core.provenance import COLUMNS as PROVENANCE
-
-# The queries over this table live in asc.report.queries; this was their home, and their importers may still use it.
-from asc.report.queries import (  # noqa: F401
-    MissingResultsError,
-    fold_means,
-    for_dataset,
-    hard_labels,
-    has_folds,
-    is_missing,
-    layer_key,
-    mean_std,
-    select,
-    sort_layer_sets,
-    subset_label,
-    subsets,
-    with_ratio_labels,
-)
-from asc.report.results_check import ResultsTableError, check_results_table  # noqa: F401 - callers catch it here
+from asc.report.queries import is_missing
+from asc.report.results_check import check_results_table
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,7 @@ from asc.report.cells import (
     SIG,
     first_value,
     fmt_acc,
-    fmt_diff,
     fmt_mean_std,
-    fmt_p,
     fmt_reference,
     selected_on,
 )
@@ -38,26 +36,10 @@ from asc.report.queries import (
     subsets,
 )
 from asc.report.rows import teacher_of
-from asc.report.tables_comparison import DIFF, comparison_table
+from asc.report.tables_comparison import comparison_table
 
-__all__ = [  # the cells (asc.report.cells) and the comparison table (asc.report.tables_comparison) as well
-    "BEST",
-    "DIFF",
-    "SIG",
-    "TABLES",
-    "comparison_table",
-    "cost_table",
-    "criteria_table",
-    "fmt_acc",
-    "fmt_diff",
-    "fmt_mean_std",
-    "fmt_reference",
-    "selected_on",
-    "summary_table",
-    "table1",
-]
+__all__ = ["TABLES", "criteria_table", "summary_table", "table1"]
 
-_fmt_p = fmt_p  # its former name here
 
 TABLE1_METHODS = {
     "cosine": "Proposed cosine distance based method",

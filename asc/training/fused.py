@@ -20,8 +20,10 @@ per model; models that do not step are not touched (torch's Adam would move them
 decoupled weight decay and a per-step learning-rate schedule (warm-up, cosine: :mod:`asc.training.recipes`) are per model
 too, computed from each model's own step count and total steps.
 
-Dropout masks are counter-based: a key per (model seed, model step, layer) seeds them (see :func:`keep_mask`),
-so a model gets the same mask whether it trains alone or fused, and resuming needs no RNG state.
+Dropout masks are counter-based: a key per (model seed, model step, layer) seeds them (see
+:func:`asc.training.fused_ops.keep_mask`), so a model gets the same mask whether it trains alone or fused, and
+resuming needs no RNG state. The forward pass itself (the network as ops on the stacked tensors) is
+:mod:`asc.training.fused_forward`'s.
 """
 
 from __future__ import annotations
@@ -32,102 +34,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from asc.training import distill, fused_conv
+from asc.training.fused_forward import forward, plan
 from asc.training.fused_ops import (
     adam_apply,
     adam_scalars,
     decay_weights,
-    keep_mask,
     layer_keys,
     scheduled_lr,
 )
 from asc.training.losses import per_model_loss
 
 log = logging.getLogger(__name__)
-
-
-def plan(model: nn.Module) -> list[tuple[Any, ...]]:
-    """The model's forward as a list of ops with the names of their tensors (walks features, then classifier)."""
-    ops: list[tuple[Any, ...]] = []
-    dropouts = 0
-    for prefix, seq in (("features", model.features), ("classifier", model.classifier)):
-        for i, m in enumerate(seq):
-            name = f"{prefix}.{i}"
-            if isinstance(m, nn.Conv2d):
-                ops.append(("conv", name, m.padding))
-            elif isinstance(m, nn.BatchNorm2d):
-                ops.append(("bn", name, m.eps, m.momentum))
-            elif isinstance(m, nn.ReLU):
-                ops.append(("relu",))
-            elif isinstance(m, nn.MaxPool2d):
-                ops.append(("pool", m.kernel_size))
-            elif isinstance(m, nn.Dropout):
-                ops.append(("dropout", dropouts, m.p))
-                dropouts += 1
-            elif isinstance(m, nn.Flatten):
-                ops.append(("flatten",))
-            elif isinstance(m, nn.Linear):
-                ops.append(("linear", name))
-            else:
-                raise TypeError(
-                    f"cannot fuse layer {name} ({type(m).__name__}); asc.training.fused knows the BaselineCNN"
-                )
-    return ops
-
-
-def forward(
-    ops: Sequence[tuple[Any, ...]],
-    t: dict[str, torch.Tensor],
-    x: torch.Tensor,
-    *,
-    train: bool,
-    keys: list[torch.Tensor] | None = None,
-    channels_last: bool = False,
-    conv: str = "grouped",
-    dropout_rng: str = "auto",
-) -> torch.Tensor:
-    """Logits (B, G, classes) of G stacked models ``t`` (name → (G, ...)) on x (B, G, H, W). In train mode BN
-    uses batch statistics and updates ``t``'s running statistics in place; ``keys`` (per dropout layer a (G,)
-    tensor from :func:`dropout_keys`) switch dropout on (masks from :func:`keep_mask` with ``dropout_rng``).
-    ``channels_last``: x is NHWC, so make the weights so. ``conv``: the formulation of the per-model
-    convolutions (:data:`asc.training.formulations.FORMULATIONS`, all exact)."""
-    batch, g = x.shape[:2]
-    conv_fn = fused_conv.CONV[conv]
-    for op in ops:
-        kind = op[0]
-        if kind == "conv":
-            x = conv_fn(x, t[f"{op[1]}.weight"], t[f"{op[1]}.bias"], op[2], g, channels_last)
-        elif kind == "bn":
-            n = op[1]
-            x = F.batch_norm(
-                x,
-                t[f"{n}.running_mean"].view(-1),
-                t[f"{n}.running_var"].view(-1),
-                t[f"{n}.weight"].reshape(-1),
-                t[f"{n}.bias"].reshape(-1),
-                training=train,
-                momentum=op[3],
-                eps=op[2],
-            )
-            if train:
-                t[f"{n}.num_batches_tracked"] += 1
-        elif kind == "relu":
-            # in place after BN/linear (a fresh tensor), as nn.ReLU(inplace=True): in eval too, where it saved
-            # 15 % of a forward's CPU time (120 clips, widths [11, 12, 25]; the same logits bit for bit)
-            x = F.relu(x, inplace=True)
-        elif kind == "pool":
-            x = F.max_pool2d(x, op[1])
-        elif kind == "dropout" and keys is not None:
-            mask = keep_mask(keys[op[1]], batch, x[0].numel() // g, op[2], dropout_rng)
-            x = x * mask.view(x.shape)
-        elif kind == "flatten":
-            x = x.reshape(batch, g, -1)  # (C, H, W) per model, as nn.Flatten does for one model
-        elif kind == "linear":
-            x = torch.einsum("bgi,goi->bgo", x, t[f"{op[1]}.weight"]) + t[f"{op[1]}.bias"]
-    return x
 
 
 class FusedStack:
@@ -260,11 +180,7 @@ class FusedStack:
         ``weight_decay`` (AdamW's, decoupled; 0 for Adam), :func:`asc.training.fused_ops.scheduled_lr` turning ``lr`` into
         this step's. Returns the G mean losses (detached, on the device)."""
         idx = self.index(sel)
-        if idx is None:
-            flat, t = self.flat, dict(self.t)
-        else:
-            flat = self.flat.index_select(0, idx)
-            t = {k: v.index_select(0, idx) for k, v in self.t.items() if k not in self.shapes}
+        flat, t = self._gathered(idx)
         params = {k: v.detach().requires_grad_() for k, v in self._views(flat).items()}
         t.update(params)
         steps = self.steps if idx is None else self.steps[idx]
@@ -290,17 +206,38 @@ class FusedStack:
         m1 = self.exp_avg if idx is None else self.exp_avg.index_select(0, idx)
         m2 = self.exp_avg_sq if idx is None else self.exp_avg_sq.index_select(0, idx)
         new = adam_apply(flat, grad, m1, m2, *adam_scalars(steps, lr_g), eps=eps_g)
+        self._scatter(idx, new, (m1, m2), steps, t)
+        return losses.detach()
+
+    def _gathered(self, idx: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The flat parameters (G, P) and the tensors of the models ``idx`` selects: the stack's own for every
+        model (None), else gathered copies without the parameter views (the step puts its own in)."""
+        if idx is None:
+            return self.flat, dict(self.t)
+        flat = self.flat.index_select(0, idx)
+        return flat, {k: v.index_select(0, idx) for k, v in self.t.items() if k not in self.shapes}
+
+    def _scatter(
+        self,
+        idx: torch.Tensor | None,
+        new: torch.Tensor,
+        moments: tuple[torch.Tensor, torch.Tensor],
+        steps: torch.Tensor,
+        t: dict[str, torch.Tensor],
+    ) -> None:
+        """Write a step of the models ``idx`` selects back into the stack: the new parameters and step counts, and
+        for a gathered selection its Adam moments and the BN buffers of ``t`` too (for every model, None, those
+        were updated in place)."""
         if idx is None:
             self.flat.copy_(new)
             self.steps += 1
-        else:
-            for store, value in ((self.flat, new), (self.exp_avg, m1), (self.exp_avg_sq, m2)):
-                store.index_copy_(0, idx, value)
-            self.steps.index_copy_(0, idx, steps)
-            for k in self.t:  # BN running statistics and batch counters were updated on the gathered copies
-                if k not in params:
-                    self.t[k].index_copy_(0, idx, t[k])
-        return losses.detach()
+            return
+        for store, value in ((self.flat, new), (self.exp_avg, moments[0]), (self.exp_avg_sq, moments[1])):
+            store.index_copy_(0, idx, value)
+        self.steps.index_copy_(0, idx, steps)
+        for k in self.t:  # BN running statistics and batch counters were updated on the gathered copies
+            if k not in self.shapes:
+                self.t[k].index_copy_(0, idx, t[k])
 
     @property
     def n_dropout(self) -> int:

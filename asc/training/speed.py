@@ -156,10 +156,10 @@ def compiled_forward(compile: bool | str) -> Callable[..., torch.Tensor]:
     the capture without a compiler, for the CPU tests)."""
     import torch
 
-    from asc.training import fused
+    from asc.training.fused_forward import forward
 
     if compile is True:
-        return torch.compile(fused.forward, dynamic=True)
+        return torch.compile(forward, dynamic=True)
     if compile in COMPILE_MODES:
-        return torch.compile(fused.forward, mode=compile)
-    return torch.compile(fused.forward, dynamic=True, backend=compile)
+        return torch.compile(forward, mode=compile)
+    return torch.compile(forward, dynamic=True, backend=compile)

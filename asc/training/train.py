@@ -29,7 +29,7 @@ import torch
 from asc.core.checks import NonFiniteError
 from asc.core.progress import progress_bar, show_progress
 from asc.data.tasks import SCENES, Task
-from asc.training import distill, fused
+from asc.training import distill, fused, fused_forward
 from asc.training.device import auto_group_size, on_device, parts, precision_mode
 from asc.training.graphs import GraphedSteps
 from asc.training.sampling import epoch_order
@@ -155,7 +155,7 @@ def _start(runs, train, select, speed: SpeedOptions, task: Task, on_epoch_end: E
     states = [load_state(r, stack, m) for m, r in enumerate(runs)]
     x, y = (on_device(t, device, speed.resident) for t in train)
     xs, ys = (on_device(t, device, speed.resident) for t in select)
-    forward_fn = compiled_forward(speed.compile) if speed.compile else fused.forward
+    forward_fn = compiled_forward(speed.compile) if speed.compile else fused_forward.forward
     teachers = distill.teacher_tensors(runs, device)  # None: hard labels only, the step as it always was
     step = _step_fn(runs, stack, speed, forward_fn, graphs_allowed=teachers is None)
     return _Loop(

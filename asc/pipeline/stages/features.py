@@ -169,7 +169,8 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.data import tau
-    from asc.frontend.features import FrontEnd, build_features
+    from asc.frontend.features import build_features
+    from asc.frontend.frontend_options import FrontEnd
 
     f, d, rt = ctx.cfg["features"], ctx.cfg["dataset"], ctx.runtime
     frontend = FrontEnd.from_config(f)

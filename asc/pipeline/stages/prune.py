@@ -2,18 +2,16 @@
 fine-tuning, and what the report plots of the unpruned filters (closest distances, l1 norms).
 
 Key: the criterion config (the `runs` blocks' criteria × layer sets, or the one `prune=<name>` selects) and the
-baseline's key. With ``prune.schedule`` = k > 1 (iterative pruning, asc/prune/schedule.py) a criterion config is
-a chain of k steps, each an artifact of its own keyed by its upstream step (asc/pipeline/stages/prune_schedule.py): a job
-killed mid-way reuses the finished steps; the last step is what fine-tuning starts from. Kept indices read from files (``prune=given``) are keyed by the files' content, not their path:
-editing a file prunes again, moving it does not. Checked before anything is built: given kept indices against
-the layers' widths.
+baseline's key (one step: asc/pipeline/stages/prune_steps.py). With ``prune.schedule`` = k > 1 (iterative
+pruning, asc/prune/schedule.py) a criterion config is a chain of k steps, each an artifact of its own keyed by its
+upstream step (asc/pipeline/stages/prune_schedule.py): a job killed mid-way reuses the finished steps; the last
+step is what fine-tuning starts from. Checked before anything is built: given kept indices against the layers'
+widths.
 
 Dispatch by the model's family (asc/nets/families.py): a family with ``exact_surgery`` (the DCASE21/22 family)
 keeps the hand surgery of asc/prune/surgery.py, its keys and numbers; every other network is pruned by
-dependency-graph surgery (asc/nets/groups.py). For those, ``check`` resolves ``prune.layers`` (conv names
-C1…Cn, module paths, globs), the ratios and the criterion on the network's coupled groups by tracing a
-randomly initialised copy of the network: the conv list and its groups need torch to enumerate, so this one
-check imports torch lazily, and only for such a family (the DCASE family's planning stays torch-free here).
+dependency-graph surgery (asc/nets/groups.py) and checked at planning on its traced network
+(asc/pipeline/stages/prune_graph.py; the DCASE family's planning stays torch-free here).
 """
 
 from __future__ import annotations
@@ -25,10 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.core.disk import Need
-from asc.core.errors import ConfigError, InputError
+from asc.core.errors import InputError
 from asc.pipeline.stages import prune_schedule
+from asc.pipeline.stages.prune_graph import check_graph, example_inputs, graph_family
+from asc.pipeline.stages.prune_steps import criterion_config, label_of, prune_step
 from asc.pipeline.stages.train import baseline_spec, model_need
-from asc.pipeline.step import Step, make_step, schedule_finetune
+from asc.pipeline.step import Step, schedule_finetune
 from asc.prune import budget, schedule, sensitivity
 from asc.prune.blocks import check_removes_some
 
@@ -104,35 +104,6 @@ def block_repeats(block: Mapping[str, Any], cfg: Mapping[str, Any]) -> int:
     return int(own if own is not None else cfg.get("repeats") or 0)
 
 
-def label_of(pcfg: Mapping[str, Any]) -> str:
-    """A pruning step's label: criterion, layers, and the share removed where the config sets one (``ratio=0.3``,
-    then each ``per_layer_ratio`` entry as ``C2=0.25``), so a sensitivity scan's or a budget's points read apart,
-    e.g. ``l1 C1 ratio=0.3`` (a ratio-free criterion, or one matching another's counts: no ratio)."""
-    parts = [pcfg["name"], "+".join(pcfg["layers"])]
-    if pcfg.get("ratio") is not None:
-        parts.append(f"ratio={float(pcfg['ratio']):g}")
-    parts += [f"{layer}={float(r):g}" for layer, r in (pcfg.get("per_layer_ratio") or {}).items()]
-    return " ".join(parts)
-
-
-def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> Step:
-    """The step pruning ``baseline`` with the criterion config ``pcfg``. Given kept indices are keyed by what
-    they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args. On a
-    ``graph`` network (dependency-graph surgery) every given entry enters the key: a glob in ``layers`` or a
-    coupled group's other member may select an entry that ``layers`` does not name. The schedule options
-    (asc/prune/schedule.py) never enter this one-shot key."""
-    pcfg = schedule.without_schedule(pcfg)
-    if pcfg["name"] != "given":
-        from asc.pipeline.config_effects import without_ignored
-
-        return make_step("prune", label_of(pcfg), without_ignored(pcfg), (baseline,))
-    from asc.prune.given import keyed_config
-
-    # the kept indices as the user gave them (a path, inline entries): errors name them
-    given = {k: pcfg[k] for k in ("kept", "kept_file") if pcfg.get(k)}
-    return make_step("prune", label_of(pcfg), keyed_config(pcfg, every_entry=graph), (baseline,), **given)
-
-
 def chain_of(cfg: Mapping[str, Any], block: Block, baseline: Step, data: tuple[Step, Step]) -> list[Step]:
     """The pruning steps of a block entry, in order: the one-shot step, or the k steps of its schedule (each
     after the previous; ``data``: the features and index steps its short fine-tunings read). The last one is the
@@ -151,69 +122,6 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
     baseline = up["train"][0]  # pruning starts from the first seed's baseline
     data = (up["features"][0], up["index"][0])
     return [s for block in prune_runs(cfg) for s in chain_of(cfg, block, baseline, data)]
-
-
-def criterion_config(step: Step) -> dict[str, Any]:
-    """The config the criterion reads: the keyed config with the kept indices as the user gave them (a file's
-    path, inline entries) put back, so that what it reads and what an error names is theirs; a schedule step's
-    own entry (``schedule``: its place in the chain, its short fine-tuning) left out."""
-    keyed = {k: v for k, v in step.config.items() if k != "schedule"}
-    return {**keyed, **{k: step.args[k] for k in ("kept", "kept_file") if k in step.args}}
-
-
-def graph_family(cfg: Mapping[str, Any]) -> Any:
-    """The job's network family when dependency-graph surgery prunes it, else None (the DCASE family)."""
-    from asc.nets import family_of
-
-    family = family_of(cfg["model"])
-    return None if family.exact_surgery else family
-
-
-def example_inputs(cfg: Mapping[str, Any]) -> Any:
-    """One input (1, mel bands, frames) of the job's network, for tracing its dependency graph (imports torch)."""
-    import torch
-
-    from asc.nets import input_shape_of
-
-    return torch.zeros(1, *input_shape_of(cfg["model"], cfg["features"]))
-
-
-def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> list[tuple[Step, Need]]:
-    """Every prune config of a dependency-graph family against the traced network; ConfigError naming the step."""
-    import importlib.util
-
-    from asc.core.disk import model_artifact_bytes
-
-    if importlib.util.find_spec("torch_pruning") is None:
-        raise ConfigError(
-            f"model={family.name} is pruned by dependency-graph surgery, which needs torch-pruning: "
-            'pip install -e ".[prune]"'
-        )
-    for step in steps:
-        if (step.config.get("dense_mapping") or "correct") != "correct":
-            raise ConfigError(
-                f"{step.label}: prune.dense_mapping={step.config['dense_mapping']} is the DCASE family's Keras row "
-                f"mapping; model={family.name} has no such layer: set prune.dense_mapping=correct"
-            )
-    from asc.nets import build
-    from asc.prune.group_surgery import check_config
-
-    model = build(cfg["model"])
-    x = example_inputs(cfg)
-    for step in steps:
-        if step.config.get("schedule", {}).get("step", 1) > 1:
-            continue  # a later step of a schedule prunes the layers its first step checked
-        try:
-            check_config(model, x, criterion_config(step), family.ignored)
-        except ValueError as err:
-            raise ConfigError(f"{step.label}: {err}") from None
-    params = sum(p.numel() for p in model.parameters())
-
-    def need(step: Step) -> Need:
-        size = model_artifact_bytes(params, trains=schedule_finetune(step) is not None)
-        return Need(Path(cfg["paths"]["store"]), size, "pruned models", "point paths.store at a larger disk")
-
-    return [(step, need(step)) for step in steps]
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
@@ -285,9 +193,6 @@ def similarity_seconds(info: Mapping[str, Any]) -> dict[str, float]:
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
     from asc.core.atomic import atomic_write_json
-    from asc.nets.complexity import complexity
-    from asc.nets.model import load_model
-    from asc.prune import prune_any, prune_model
     from asc.training.evaluate import evaluate
 
     family = graph_family(ctx.cfg) if steps else None
@@ -296,22 +201,12 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
         baseline_step = step.origin("train")
 
         def build(work: Path, step: Step = step, baseline_step: Step = baseline_step) -> dict[str, Any]:
-            path = ctx.path(baseline_step) / "model.pt"
-            if (
-                "schedule" in step.config
-            ):  # one step of iterative pruning (asc/pipeline/stages/prune_schedule.py)
+            if "schedule" in step.config:  # one step of iterative pruning (prune_schedule.py)
                 baseline, model, info, graph = prune_schedule.build_step(step, work, ctx, family, inputs)
-            elif family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
-                baseline, _ = load_model(path)
-                model, info = prune_model(baseline, criterion_config(step))
-                graph = {"full": complexity(baseline)}
-            else:  # dependency-graph surgery; the checkpoint carries the history (asc/nets/checkpoint.py)
-                from asc.nets.checkpoint import load
-                from asc.nets.cost import count
-
-                baseline, _ = load(path)
-                model, info = prune_any(baseline, criterion_config(step), family, inputs)
-                graph = {"full": count(baseline, ctx.cfg), "history": info["history"]}
+            else:
+                baseline, model, info, graph = one_shot(
+                    step, ctx.path(baseline_step) / "model.pt", ctx, family, inputs
+                )
             (score,) = evaluate(
                 [model],
                 ctx.splits(baseline_step).evaluate,
@@ -345,3 +240,25 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
 
         ctx.build(step, build)
     ctx.record(steps)
+
+
+def one_shot(step: Step, path: Path, ctx: Context, family: Any, inputs: Any) -> tuple[Any, Any, dict, dict]:
+    """Prune the baseline at ``path`` in one step, by the family's surgery; returns (baseline, pruned model, info,
+    what the row's ``publish`` takes besides: ``full`` and, on a dependency-graph network, ``history``), as
+    :func:`asc.pipeline.stages.prune_schedule.build_step` does for a schedule's step."""
+    from asc.prune import prune_any, prune_model
+
+    if family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
+        from asc.nets.complexity import complexity
+        from asc.nets.model import load_model
+
+        baseline, _ = load_model(path)
+        model, info = prune_model(baseline, criterion_config(step))
+        return baseline, model, info, {"full": complexity(baseline)}
+    # dependency-graph surgery; the checkpoint carries the history (asc/nets/checkpoint.py)
+    from asc.nets.checkpoint import load
+    from asc.nets.cost import count
+
+    baseline, _ = load(path)
+    model, info = prune_any(baseline, criterion_config(step), family, inputs)
+    return baseline, model, info, {"full": count(baseline, ctx.cfg), "history": info["history"]}

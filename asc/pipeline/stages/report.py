@@ -48,11 +48,11 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
 
 def summary(results_dir: str | Path, dataset: str | None = None) -> str:
     """The summary table (Markdown) of the results table in ``results_dir``."""
-    from asc.report import results
+    from asc.report import queries, results
     from asc.report import write as report
 
     path = Path(results_dir) / "results.csv"
-    return report.summary_markdown(results.for_dataset(results.load(path), dataset))
+    return report.summary_markdown(queries.for_dataset(results.load(path), dataset))
 
 
 def write(results_dir: str | Path, latency: Mapping[str, Any] | None) -> None:
