@@ -20,6 +20,10 @@ TINY_DEMO_DATA = (
     "dataset.segments_per_location=1",
 )
 
+# The report's figures as one small PNG each, for the end-to-end tests: they check what is drawn, not print quality
+# (a 300-dpi PNG and a PDF of every figure cost seconds a report; test_figures and test_cli write those).
+QUICK_FIGURES = ("runtime.figures.formats=[png]", "runtime.figures.dpi=40")
+
 
 @lru_cache(maxsize=32)
 def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:

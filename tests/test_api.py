@@ -14,7 +14,7 @@ import asc
 from asc.core.errors import ConfigError
 from asc.nets.model import build_model, save_model
 from asc.report import results
-from tests.config_fixtures import TINY_DEMO_DATA
+from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 from tests.results_fixtures import make_results
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -66,6 +66,7 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "train.select_after=0",
         "model.widths=[4,4,8]",
         "runtime.latency.measure=false",
+        *QUICK_FIGURES,
         "quantise.enabled=false",  # the example reads accuracies, not the ONNX stage (tests/test_quantised*.py)
         f"paths.data={tmp_path}/data",
         f"paths.store={tmp_path}/store",

@@ -13,6 +13,7 @@ from asc.core.errors import ConfigError, InputError
 from asc.nets.model import build_model
 from asc.training import distill
 from asc.training.train import Recipe, Run, train_many
+from tests.config_fixtures import QUICK_FIGURES
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
 SCENES = [f"s{i}" for i in range(10)]
@@ -166,7 +167,7 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]
-    base += ["runtime.latency.measure=false", "quantise.enabled=false"]
+    base += ["runtime.latency.measure=false", "quantise.enabled=false", *QUICK_FIGURES]
     first = run_asc(*base, "finetune.teacher=ensemble", "train.seeds=[0,1]", timeout=400)
     assert first.returncode == 0, tail(first.output)
     rows = pd.read_csv(tmp_path / "results" / "results.csv")

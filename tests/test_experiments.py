@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from config_fixtures import CONF, composed
+from config_fixtures import CONF, QUICK_FIGURES, composed
 
 from asc.app.cli import run
 from asc.data.standin import MIN_SCALE
@@ -27,6 +27,7 @@ TINY = [
     "finetune.select_after=0",
     "perdevice.epochs=1",  # experiment=dcase2025 sets the 2025 baseline's 50 per-device epochs
     "runtime.latency.measure=false",
+    *QUICK_FIGURES,
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
 ]
 # The quantise stage (an ONNX export and three onnxruntime evaluations a model) runs in the demo's experiment only:

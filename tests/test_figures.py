@@ -26,6 +26,25 @@ def test_figure_renders(results, tmp_path, name):
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
 
 
+def test_runtime_figures_sets_the_formats_and_the_png_resolution(results, tmp_path):
+    """runtime.figures: the files written, in the order of its formats, and the PNG's dots per inch."""
+    from PIL import Image
+
+    from asc.report.figure_output import FigureOutput, from_config, writing
+
+    with writing(from_config({"formats": ["svg", "png"], "dpi": 50})):
+        small = figures.FIGURES["fig5_cosine_vs_l1"](results, tmp_path / "small")
+    large = figures.FIGURES["fig5_cosine_vs_l1"](
+        results, tmp_path / "large"
+    )  # outside the block: the defaults again
+    assert [p.name for p in small] == ["small.svg", "small.png"]
+    assert [p.suffix for p in large] == [".png", ".pdf"] and FigureOutput() == from_config(None)
+    (w_small, h_small), (w_large, h_large) = (Image.open(p).size for p in (small[1], large[0]))
+    assert w_large / w_small == pytest.approx(300 / 50, rel=0.05) and h_large / h_small == pytest.approx(
+        6, rel=0.05
+    )
+
+
 @pytest.mark.parametrize("name", list(figures.FIGURES))
 def test_figure_refuses_empty_table(tmp_path, name):
     with pytest.raises(MissingResultsError, match=r"asc experiment=paper_fig\d"):

@@ -60,6 +60,8 @@ def test_runtime_settings_never_change_a_key() -> None:
             "runtime.fuse=false",
             "runtime.channels_last=false",
             "runtime.device=cpu",
+            "runtime.figures.formats=[svg]",
+            "runtime.figures.dpi=72",
         )
     )
     assert a == b

@@ -155,6 +155,13 @@ def test_a_fraction_too_small_for_a_stratum_is_refused_before_training(tmp_path:
 def test_runtime_values_name_their_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^runtime.num_threads=-1"):
         planned("runtime.num_threads=-1", tmp=tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"^runtime.figures.formats=\['png', 'png'\] is not valid: .*png, pdf, svg"
+    ):
+        planned("runtime.figures.formats=[png,png]", tmp=tmp_path)
+    with pytest.raises(ConfigError, match=r"^runtime.figures.dpi=0 is not valid: expected a whole number"):
+        planned("runtime.figures.dpi=0", tmp=tmp_path)
+    assert nothing_built(tmp_path)
 
 
 def test_a_full_disk_is_refused_before_anything_is_built(

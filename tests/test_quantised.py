@@ -16,7 +16,7 @@ import torch
 
 from asc.core.errors import ConfigError
 from asc.deploy import quantised
-from tests.config_fixtures import composed
+from tests.config_fixtures import QUICK_FIGURES, composed
 
 needs_ort = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -159,7 +159,7 @@ def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path) -> None:
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]
-    result = run_asc(*args, "runtime.latency.measure=false", timeout=400)
+    result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=400)
     assert result.returncode == 0, tail(result.output)
     rows = pd.read_csv(tmp_path / "results" / "results.csv").set_index("run_id")
     cost = (tmp_path / "results" / "cost.md").read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.config_fixtures import TINY_DEMO_DATA
+from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -19,6 +19,7 @@ TINY = [
     "train.select_after=0",
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
     "runtime.latency.measure=false",
+    *QUICK_FIGURES,
     "runs=[{criteria:[l1],layer_sets:[[C2]],fractions:[1.0],sensitivity:[0.25,0.5]}]",
 ]
 

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from asc.core.errors import ConfigError
 from asc.core.provenance import provenance
 from asc.report import tracking
-from tests.config_fixtures import TINY_DEMO_DATA
+from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 HISTORY = [
     {"epoch": 1, "loss": 2.0, "select_acc": 0.3, "seconds": 1.5},
@@ -179,6 +179,7 @@ def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path):
         f"hydra.run.dir={tmp_path / 'run'}",
         *TINY_CLI,
         "runtime.latency.measure=false",
+        *QUICK_FIGURES,
         timeout=400,
     )
     assert result.returncode == 0, result.output[-4000:]

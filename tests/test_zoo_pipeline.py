@@ -13,7 +13,7 @@ import pytest
 
 from asc.nets.checkpoint import load
 from asc.pipeline.dryrun import training_mode
-from tests.config_fixtures import TINY_DEMO_DATA, composed
+from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA, composed
 
 TINY = [
     *TINY_DEMO_DATA,
@@ -24,6 +24,7 @@ TINY = [
     "prune=cosine",
     "runs=[{criteria:[cosine],layer_sets:null,fractions:[1.0],repeats:1}]",
     "runtime.latency.measure=false",
+    *QUICK_FIGURES,
 ]
 DRY_RUN = "dcase2024"  # the network whose test also runs the CLI's dry run
 # The networks whose test runs the report too (BN-free; depthwise and coupled groups); the others stop at

@@ -80,7 +80,8 @@ def run(
     jobs = plan_folds(plain, lambda job: plan_job(job, prune_choice=prune_choice, overrides=overrides or []))
     if jobs[0][1] is None:  # report_only
         check_report_only(plain["paths"]["results"])
-        report.write(plain["paths"]["results"], None)  # the tables again; latency as measured before
+        # the tables again; latency as measured before
+        report.write(plain["paths"]["results"], None, figures=plain["runtime"]["figures"])
         first = jobs[0][0]
         print("\n" + report.summary(plain["paths"]["results"], results_label(first, make_plan(first))) + "\n")
         return
@@ -103,7 +104,9 @@ def run(
     for job, (steps, unseen, _) in jobs:
         execute(steps, job, upto=job["stage"], report=not multirun and not folds, unseen=unseen)
     if folds and plain["stage"] == "report" and not multirun:
-        report.write(plain["paths"]["results"], plain["runtime"]["latency"])
+        report.write(
+            plain["paths"]["results"], plain["runtime"]["latency"], figures=plain["runtime"]["figures"]
+        )
     if plain["stage"] == "report" and not multirun:
         steps = jobs[-1][1][0]
         print("\n" + report.summary(plain["paths"]["results"], results_label(jobs[-1][0], steps)) + "\n")
@@ -274,7 +277,8 @@ class ReportAfterMultirun(Callback):
         paths = OmegaConf.to_container(config.paths, resolve=True)
         results = resolve_paths(paths, _start(config))["results"]
         latency = OmegaConf.to_container(config.runtime.latency, resolve=True)
-        report.write(results, latency)  # every job's models measured side by side, once
+        figures = OmegaConf.to_container(config.runtime.figures, resolve=True)
+        report.write(results, latency, figures=figures)  # every job's models measured side by side, once
         print("\n" + report.summary(results) + "\n")
 
 

@@ -20,6 +20,7 @@ from asc.frontend.frontend_options import check_features
 from asc.pipeline.chain import STAGES
 from asc.prune import sensitivity
 from asc.prune.options import check_criterion, check_criterion_keys, check_layer_set
+from asc.report import figure_output
 from asc.training import qat, recipes
 from asc.training.speed import check_runtime
 
@@ -101,6 +102,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
     layout_of(cfg["dataset"])  # a set of asc.data.layouts: its layout known
     _job(cfg)
     check_runtime(cfg["runtime"])  # asc.training.speed: the speed and I/O options
+    figure_output.from_config(cfg["runtime"].get("figures"))  # asc.report.figure_output: the figures' files
     from asc.report.tracking import check as check_tracking
 
     check_tracking(cfg)  # the backend's packages installed, before anything is built

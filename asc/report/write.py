@@ -21,6 +21,7 @@ from asc.core.atomic import atomic_write_json, atomic_write_text
 from asc.deploy import latency as lat
 from asc.report import figures
 from asc.report.cost_points import NOISE_NOTE, join_latency
+from asc.report.figure_output import FigureOutput, writing
 from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
 from asc.report.queries import MissingResultsError, for_dataset, with_ratio_labels
 from asc.report.results import load
@@ -121,9 +122,15 @@ def _sensitivity(rows: pd.DataFrame, where: Path, prefix: str) -> dict[str, list
 
 
 def write_report(
-    results_path: Path, out_dir: Path, *, latency: Mapping[str, Any] | None = None
+    results_path: Path,
+    out_dir: Path,
+    *,
+    latency: Mapping[str, Any] | None = None,
+    figures: FigureOutput | None = None,
 ) -> dict[str, list[Path]]:
     """Write every table and figure the results table has data for; returns {name: written paths}.
+
+    ``figures``: the figures' formats and PNG resolution (``runtime.figures``; None: PNG at 300 dpi and PDF).
 
     ``latency``: the ``runtime.latency`` options (measure, backends, batch_sizes, repeats, budget_s) to measure
     the architectures' latency now (see :func:`measured_latency`); None measures nothing and uses an existing
@@ -133,6 +140,13 @@ def write_report(
     (asc/report/networks.py), each network's tables and figures go to ``<network>/`` below it (prefixed
     ``<network>/``), and the cost table and figure there span the networks; the summary has a ``network`` column.
     """
+    with writing(figures or FigureOutput()):
+        return _write_report(results_path, Path(out_dir), latency)
+
+
+def _write_report(
+    results_path: Path, out_dir: Path, latency: Mapping[str, Any] | None
+) -> dict[str, list[Path]]:
     df = with_network_labels(load(results_path))  # several networks in a dataset: a `network` column
     df = with_ratio_labels(df)  # a criterion at several ratios (of one network): one line per ratio
     out_dir = Path(out_dir)

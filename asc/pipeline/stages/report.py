@@ -55,16 +55,25 @@ def summary(results_dir: str | Path, dataset: str | None = None) -> str:
     return report.summary_markdown(queries.for_dataset(results.load(path), dataset))
 
 
-def write(results_dir: str | Path, latency: Mapping[str, Any] | None) -> None:
+def write(
+    results_dir: str | Path, latency: Mapping[str, Any] | None, *, figures: Mapping[str, Any] | None
+) -> None:
     """Every table and figure of the results table in ``results_dir``, written beside it; ``latency``: the
-    ``runtime.latency`` options to measure every architecture side by side now, or None to reuse what was."""
+    ``runtime.latency`` options to measure every architecture side by side now, or None to reuse what was;
+    ``figures``: the ``runtime.figures`` options (formats, dpi; None: the defaults)."""
     from asc.core.disk import explain_full_disk
     from asc.report import write as report
+    from asc.report.figure_output import from_config
 
     with explain_full_disk(results_dir, "the report's tables and figures", REPORT_BYTES):
-        report.write_report(Path(results_dir) / "results.csv", Path(results_dir), latency=latency)
+        report.write_report(
+            Path(results_dir) / "results.csv",
+            Path(results_dir),
+            latency=latency,
+            figures=from_config(figures),
+        )
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
     if ctx.write_report:
-        write(ctx.results, ctx.runtime["latency"])
+        write(ctx.results, ctx.runtime["latency"], figures=ctx.runtime.get("figures"))

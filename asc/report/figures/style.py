@@ -1,5 +1,5 @@
-"""The figures' shared look: legend labels, colours, markers and rc style, writing a figure as PNG + PDF, and
-the drawing rules every figure follows: error bars are 95 % t intervals of the mean, the unpruned baseline is a
+"""The figures' shared look: legend labels, colours, markers and rc style, writing a figure (PNG + PDF unless
+``runtime.figures`` says otherwise), and the drawing rules every figure follows: error bars are 95 % t intervals of the mean, the unpruned baseline is a
 line with its interval as a band, and series that coincide are drawn side by side."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib import transforms
 
 from asc.core.atomic import atomic_path
+from asc.report import figure_output
 from asc.report.compare import MeanCI, mean_ci
 
 LABELS = {
@@ -41,14 +42,18 @@ STYLE = {
 
 
 def save_figure(fig: plt.Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` (300 dpi) and ``stem.pdf``, each through a temporary file (a full disk never leaves a
-    truncated figure), close the figure and return both paths."""
+    """Write ``stem.png`` (300 dpi) and ``stem.pdf``, or the formats and resolution ``runtime.figures`` sets
+    (:mod:`asc.report.figure_output`), each through a temporary file (a full disk never leaves a truncated
+    figure), close the figure and return the paths in the order of the formats."""
     stem = Path(stem)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
+    output = figure_output.current()
+    paths = [stem.with_name(f"{stem.name}.{fmt}") for fmt in output.formats]
     try:
-        for path, dpi in zip(paths, (300, None), strict=True):
+        for path in paths:
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=dpi or "figure", format=path.suffix[1:])
+                fig.savefig(
+                    tmp, dpi=output.dpi if path.suffix == ".png" else "figure", format=path.suffix[1:]
+                )
     finally:
         plt.close(fig)
     return paths

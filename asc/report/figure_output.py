@@ -1,0 +1,66 @@
+"""What a written figure is: its file formats and the PNG's resolution (``runtime.figures``: I/O only, so no
+artifact key holds it). Torch- and matplotlib-free, so that planning checks the option here; the report sets it
+for the figures it writes (:func:`writing`) and :func:`asc.report.figures.style.save_figure` reads it."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asc.core.errors import ConfigError
+
+FORMATS = ("png", "pdf", "svg")  # matplotlib's writers: raster for slides and notebooks, vector for papers
+
+
+@dataclass(frozen=True)
+class FigureOutput:
+    """``formats``: the files each figure is written as, in order; ``dpi``: dots per inch of the raster ones
+    (300: print quality; the vector formats ignore it)."""
+
+    formats: tuple[str, ...] = ("png", "pdf")
+    dpi: int = 300
+
+
+_CURRENT: contextvars.ContextVar[FigureOutput | None] = contextvars.ContextVar("figure_output", default=None)
+
+
+def current() -> FigureOutput:
+    """The figure output in force (the defaults outside :func:`writing`)."""
+    return _CURRENT.get() or FigureOutput()
+
+
+def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
+    """The ``runtime.figures`` node ({formats: [...], dpi: N}; None: the defaults) as a :class:`FigureOutput`.
+    Raises ConfigError naming the key: formats not a non-empty list of distinct :data:`FORMATS`, dpi not a
+    whole number from 10 to 2400."""
+    if node is None:
+        return FigureOutput()
+    formats, dpi = node.get("formats"), node.get("dpi")
+    if (
+        not isinstance(formats, (list, tuple))
+        or not formats
+        or len(set(formats)) != len(formats)
+        or not set(formats) <= set(FORMATS)
+    ):
+        raise ConfigError(
+            f"runtime.figures.formats={formats!r} is not valid: expected a list of distinct formats from "
+            f"{', '.join(FORMATS)}, e.g. runtime.figures.formats=[png]"
+        )
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 2400:
+        raise ConfigError(
+            f"runtime.figures.dpi={dpi!r} is not valid: expected a whole number from 10 to 2400"
+        )
+    return FigureOutput(tuple(formats), dpi)
+
+
+@contextlib.contextmanager
+def writing(output: FigureOutput) -> Iterator[None]:
+    """Figures saved inside the block are written as ``output`` says."""
+    token = _CURRENT.set(output)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
