@@ -79,6 +79,14 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``paths.data`` folder for the end-to-end tests whose subject is not the data: the first test that
+    needs a demo set or a front end's features builds them, the others reuse them (their keys cover every
+    difference, as for any user). A test that builds, corrupts or watches the data uses a folder of its own."""
+    return tmp_path_factory.mktemp("shared_data")
+
+
 @pytest.fixture(autouse=True)
 def plenty_of_host_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     """What this machine has free is never under test: ``shutil.disk_usage`` reports a petabyte more than it has,

@@ -55,7 +55,7 @@ def readme_example() -> str:
 
 
 @pytest.mark.slow
-def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_example_runs(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The example as written; every job it runs also gets a smaller demo set, a narrow network and paths in
     tmp_path (the example's own paths.results stays relative: it lands in tmp_path, the working folder)."""
     from asc.app import api
@@ -68,7 +68,7 @@ def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "runtime.latency.measure=false",
         *QUICK_FIGURES,
         "quantise.enabled=false",  # the example reads accuracies, not the ONNX stage (tests/test_quantised*.py)
-        f"paths.data={tmp_path}/data",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path}/store",
     ]
     compose = api.compose

@@ -50,9 +50,12 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cli")
 
 
-def paths(ws: Path, store: str = "store", results: str = "results", run: str = "run") -> list[str]:
+def paths(
+    ws: Path, store: str = "store", results: str = "results", run: str = "run", data: Path | None = None
+) -> list[str]:
+    """The run's folders under ``ws``; ``data``: another ``paths.data`` (e.g. conftest's ``shared_data``)."""
     return [
-        f"paths.data={ws / 'data'}",
+        f"paths.data={data or ws / 'data'}",
         f"paths.store={ws / store}",
         f"paths.results={ws / results}",
         f"hydra.run.dir={ws / run}",

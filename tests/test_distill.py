@@ -152,7 +152,7 @@ def test_logits_file_checks(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
+def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path, shared_data: Path) -> None:
     """ensemble: one teacher artifact (mean logits of the seeds' baselines) that the KD rows name; the same
     logits written as a CSV key a file teacher by content, and a file missing a training clip is refused at
     planning."""
@@ -162,7 +162,7 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
     from tests.test_cli import TINY, paths, tail
 
     base = [
-        *paths(tmp_path),
+        *paths(tmp_path, data=shared_data),
         *TINY[:-2],
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
@@ -183,7 +183,7 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path) -> None:
     csv = tmp_path / "teacher.csv"
     table.sample(frac=1.0, random_state=0).to_csv(csv, index=False)  # any row order
     again = run_asc(
-        *paths(tmp_path, results="results_file", run="run2"),
+        *paths(tmp_path, results="results_file", run="run2", data=shared_data),
         *base[4:],
         f"finetune.teacher={csv}",
         timeout=400,

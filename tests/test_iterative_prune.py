@@ -218,7 +218,7 @@ def test_coupled_groups_step_and_the_history_replays_every_step(name: str, one_t
 
 
 @pytest.mark.slow
-def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path) -> None:
+def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path, shared_data: Path) -> None:
     """k = 3 on the tiny demo; the third step and what follows are lost (a kill mid-way); the rerun reuses steps
     1 and 2 (not rebuilt) and builds step 3 again."""
     import asc
@@ -234,7 +234,7 @@ def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path) 
         "runs=[{criteria:[l1],layer_sets:null,fractions:[1.0],repeats:1}]",
         "quantise.enabled=false",
         "stage=finetune",
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
     ]

@@ -77,7 +77,7 @@ def test_given_on_a_graph_network_keys_every_entry():
 
 
 @pytest.mark.slow
-def test_a_residual_zoo_network_is_pruned_end_to_end(run_asc, tmp_path):
+def test_a_residual_zoo_network_is_pruned_end_to_end(run_asc, tmp_path, shared_data):
     """``asc model=panns_resnet38 prune=l1 stage=prune`` on the tiny demo: the pruned checkpoint replays its
     history; average on a coupled group is refused at planning, naming the group."""
     import json
@@ -93,7 +93,7 @@ def test_a_residual_zoo_network_is_pruned_end_to_end(run_asc, tmp_path):
         "train.epochs=1",
         "train.select_after=0",
         "stage=prune",
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
         f"hydra.run.dir={tmp_path / 'run'}",

@@ -147,14 +147,14 @@ def test_accuracy_at_the_rule_precision() -> None:
 
 @pytest.mark.slow
 @needs_ort
-def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path) -> None:
+def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path, shared_data: Path) -> None:
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
     from tests.test_cli import TINY, paths, tail
 
     args = [
-        *paths(tmp_path),
+        *paths(tmp_path, data=shared_data),
         *TINY[:-2],
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",

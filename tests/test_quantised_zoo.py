@@ -97,7 +97,9 @@ def test_a_zoo_network_plans_one_quantise_step_per_model() -> None:
 
 
 @pytest.mark.slow
-def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(run_asc, tmp_path: Path) -> None:
+def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(
+    run_asc, tmp_path: Path, shared_data: Path
+) -> None:
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
@@ -107,7 +109,7 @@ def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(run_asc, tmp_
         "model=panns_cnn10",
         *SMALL["panns_cnn10"],
         *TINY,
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
     ]

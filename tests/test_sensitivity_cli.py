@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
+from tests.config_fixtures import TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -19,19 +19,18 @@ TINY = [
     "train.select_after=0",
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
     "runtime.latency.measure=false",
-    *QUICK_FIGURES,
     "runs=[{criteria:[l1],layer_sets:[[C2]],fractions:[1.0],sensitivity:[0.25,0.5]}]",
 ]
 
 
-def test_the_scan_runs_and_draws_its_table_and_figure(tmp_path: Path) -> None:
+def test_the_scan_runs_and_draws_its_table_and_figure(tmp_path: Path, shared_data: Path) -> None:
     import asc
 
     results = tmp_path / "results"
     asc.run(
         [
             *TINY,
-            f"paths.data={tmp_path / 'data'}",
+            f"paths.data={shared_data}",
             f"paths.store={tmp_path / 'store'}",
             f"paths.results={results}",
         ]

@@ -37,6 +37,7 @@ TINY_CLI = [  # the demo in seconds: one city, two epochs, a narrow network
     "finetune.epochs=1",
     "runs=[{criteria:[cosine,l1],fractions:[1.0],repeats:1}]",
     "model.widths=[4,4,8]",
+    "quantise.enabled=false",  # tracking records the rows it is given; tests/test_quantised*.py cover int8 rows
 ]
 
 
@@ -165,7 +166,7 @@ def test_tensorboard_one_run_folder_per_artifact(tmp_path):
 
 @pytest.mark.slow
 @needs_mlflow
-def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path):
+def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path, shared_data):
     """The demo (a tiny budget) with tracking=mlflow: every results row is one MLflow run, read with MLflow's
     own client, with its history and final metrics."""
     import pandas as pd
@@ -173,7 +174,7 @@ def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path):
 
     result = run_asc(
         "tracking=mlflow",
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
         f"hydra.run.dir={tmp_path / 'run'}",

@@ -13,7 +13,7 @@ from tests.test_zoo_pipeline import TINY
 
 
 @pytest.mark.slow
-def test_dcase2024_per_device_latency_and_front_end_macs(run_asc, tmp_path) -> None:
+def test_dcase2024_per_device_latency_and_front_end_macs(run_asc, tmp_path, shared_data) -> None:
     from asc.nets.cost import front_end_macs
     from tests.config_fixtures import composed
 
@@ -26,7 +26,7 @@ def test_dcase2024_per_device_latency_and_front_end_macs(run_asc, tmp_path) -> N
         "runs=[{criteria:[cosine],layer_sets:null,fractions:[1.0],repeats:1,per_device:true}]",
         "runtime.latency.batch_sizes=[1]",
         "quantise.enabled=false",
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
     ]

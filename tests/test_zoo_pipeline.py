@@ -45,9 +45,10 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("zoo_data")
+@pytest.fixture
+def data_dir(shared_data: Path) -> Path:
+    """The demo sets and each front end's features: built once a session (conftest's ``shared_data``)."""
+    return shared_data
 
 
 @pytest.mark.slow
