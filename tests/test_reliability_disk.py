@@ -21,7 +21,9 @@ from asc.core.disk import (
     explain_full_disk,
     feature_bytes,
     model_artifact_bytes,
+    planned_bytes,
     results_bytes,
+    rewrite_bytes,
 )
 from asc.data.feature_arrays import NpyWriter, write_npy
 from asc.data.standin import plan_standin, render_features
@@ -105,9 +107,12 @@ def test_estimates_of_what_stages_write() -> None:
     # TAU fold1: 13,962 + 2,968 clips of 40 x 500 float32 (README "The real dataset": 1.35 GB).
     assert abs(feature_bytes(13_962 + 2_968) - 1.355 * GB) < 0.01 * GB
     assert feature_bytes(10, n_mels=2, frames=3, itemsize=8) == 480 + disk.ARTIFACT_OVERHEAD
-    # The baseline CNN (~46k parameters) trains within a few MB; a million-parameter model needs 9 x 4 MB.
+    # The baseline CNN (~46k parameters) trains within a few MB; a million-parameter model keeps its resume
+    # checkpoint (model, Adam's two moments, the best weights) and the published model: 5 x 4 MB, and each epoch
+    # writes the checkpoint's next version beside it (4 x 4 MB more, one run at a time: a transient).
     assert model_artifact_bytes(46_000, trains=True) < 3 << 20
-    assert model_artifact_bytes(10**6, trains=True) > 9 * 4 * 10**6
+    assert 5 * 4 * 10**6 < model_artifact_bytes(10**6, trains=True) < 6 * 4 * 10**6
+    assert 4 * 4 * 10**6 < rewrite_bytes(10**6) < 5 * 4 * 10**6
     assert model_artifact_bytes(10**6, trains=False) < 2 * 4 * 10**6  # a pruned network: the model only
     assert results_bytes(100) == 100 * disk.ROW_BYTES
 
@@ -169,3 +174,15 @@ def test_a_full_disk_while_recording_results_is_named(tmp_path: Path, monkeypatc
     monkeypatch.setattr(results, "atomic_write_text", full)
     with pytest.raises(DiskFullError, match="results.csv"):
         results.append(tmp_path / "results.csv", [{"run_id": "x", "stage": "prune"}])
+
+
+def test_the_largest_transient_of_a_disk_counts_once(tmp_path: Path, monkeypatch) -> None:
+    """Training runs rewrite their resume checkpoints one at a time: each run's next version (a transient) is not
+    added up over the runs; only the largest counts, on top of what the artifacts keep."""
+    fake_disks(monkeypatch, tmp_path, {"scratch": GB})
+    store = tmp_path / "scratch" / "store"
+    runs = [Need(store, 100 << 20, f"run {i}", transient=300 << 20) for i in range(3)]
+    assert planned_bytes(runs) == (300 + 300) << 20
+    check_disk(runs)  # 600 MiB + 256 MiB margin fit in 953 MiB; summed transients (1.2 GiB) would not
+    with pytest.raises(DiskSpaceError, match=r"300.0 MiB while a checkpoint of run 0 is rewritten"):
+        check_disk([*runs, Need(store, 200 << 20, "features")])

@@ -9,7 +9,8 @@ from http_fixtures import PREFIX, Faults, FileServer, md5, tau_audio_zip, tau_me
 from omegaconf import OmegaConf
 
 from asc.core import disk
-from asc.data import checksums, zenodo
+from asc.core.disk import DiskSpaceError, human_bytes
+from asc.data import checksums
 from asc.data.archive import extract
 from asc.data.checksums import Archive
 from asc.data.http_download import DownloadError
@@ -127,12 +128,15 @@ def test_connection_refused_is_retried_then_fails(tmp_path: Path, blobs: dict[st
 
 
 def test_not_enough_disk_refuses_up_front(tmp_path: Path, blobs: dict[str, bytes], monkeypatch) -> None:
+    """The archives still to download are one asc.core.disk.Need, checked and worded as every planned write."""
     monkeypatch.setattr(disk, "free_bytes", lambda path: 12345)
     with FileServer(dict(blobs)) as srv:
-        with pytest.raises(DownloadError, match=r"need .*available .*12345") as err:
+        with pytest.raises(DiskSpaceError, match=r"need .* free 12.1 KiB") as err:
             fetch([archive(blobs, META), archive(blobs, AUDIO)], srv.base_url, tmp_path, **FAST)
-    need = len(blobs[META]) + len(blobs[AUDIO]) + zenodo._DISK_MARGIN
-    assert f"({need} bytes" in str(err.value)
+    missing = human_bytes(len(blobs[META]) + len(blobs[AUDIO]))
+    assert f"{missing} for 2 archive(s) still to download in {tmp_path}" in str(err.value)
+    assert f"+ {human_bytes(disk.MARGIN)} margin" in str(err.value)
+    assert "dataset.download_dir" in str(err.value) and "\n" not in str(err.value)
     assert srv.requests == []
 
 

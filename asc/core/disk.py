@@ -27,10 +27,12 @@ FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # no space left; disk quota exceeded
 ARTIFACT_OVERHEAD = 1 << 20
 # A torch checkpoint of a state dict: the float32 tensors plus pickle framing (a few KB for the baseline CNN).
 CHECKPOINT_OVERHEAD = 64 << 10
-# While training, <work>/last.pt holds the model, Adam's two moments and the best epoch's weights (4 copies of
-# the parameters, asc/training/train.py), and its next version is written beside it before the rename: 8 copies at the
-# peak, plus the published model.pt.
-TRAINING_COPIES = 9
+# While a model trains, <work>/last.pt holds the model, Adam's two moments and the best epoch's weights (4 copies of
+# the parameters, asc/training/train_state.py); the published model.pt is written beside it before it is removed
+# (asc/pipeline/publish.py): 5 copies per training artifact. Each epoch's new last.pt is written beside the old one
+# before the rename (4 copies more), one run at a time: a transient, counted once per file system (:class:`Need`).
+RESUME_COPIES = 4
+TRAINING_COPIES = RESUME_COPIES + 1
 # One results row: the metrics and cost columns plus the kept-filter indices and L1 norms as text (about 3 KB
 # for the baseline CNN's 160 filters), counted once in row.json, once in results.csv and once in its rewrite.
 ROW_BYTES = 16 << 10
@@ -44,12 +46,17 @@ DATASET_FIX = (
 @dataclass(frozen=True)
 class Need:
     """Bytes the plan will write under ``path``; ``what``: a short description for the error; ``fix``: how to
-    make room other than freeing space (e.g. "point paths.store at a larger disk"), or "" for the generic hint."""
+    make room other than freeing space (e.g. "point paths.store at a larger disk"), or "" for the generic hint;
+    ``transient``: bytes written only for a moment on top (one at a time: :func:`planned_bytes` adds the
+    largest of a file system's, not their sum)."""
 
     path: Path
     bytes: int
     what: str
     fix: str = ""
+    transient: int = (
+        0  # bytes written beside and removed again (a checkpoint's next version): the largest counts
+    )
 
 
 class DiskSpaceError(OSError):
@@ -81,12 +88,18 @@ def checkpoint_bytes(params: int, *, itemsize: int = 4) -> int:
 
 
 def model_artifact_bytes(params: int, *, trains: bool, itemsize: int = 4) -> int:
-    """The peak a model artifact takes while it is built: where its stage ``trains`` (train, finetune, perdevice, an
-    iterative-pruning step's short fine-tuning) the resume checkpoint and its next version with the published
-    model (:data:`TRAINING_COPIES`), else (a pruned network, a baseline read from ``train.init_from``) the
-    published model only; plus its metrics and row."""
+    """What a model artifact holds at its peak, the transient of :func:`rewrite_bytes` aside: where its stage
+    ``trains`` (train, finetune, perdevice, an iterative-pruning step's short fine-tuning) the resume checkpoint and
+    the published model (:data:`TRAINING_COPIES`), else (a pruned network, a baseline read from ``train.init_from``)
+    the published model only; plus its metrics and row."""
     copies = TRAINING_COPIES if trains else 1
     return copies * checkpoint_bytes(params, itemsize=itemsize) + ROW_BYTES
+
+
+def rewrite_bytes(params: int, *, itemsize: int = 4) -> int:
+    """The next version of a training run's resume checkpoint, written beside the old one before the rename
+    (:data:`RESUME_COPIES`): a :attr:`Need.transient`."""
+    return RESUME_COPIES * checkpoint_bytes(params, itemsize=itemsize)
 
 
 def results_bytes(rows: int) -> int:
@@ -119,20 +132,31 @@ def free_bytes(path: str | Path) -> int:
     return shutil.disk_usage(_existing(Path(path))).free
 
 
+def planned_bytes(needs: Sequence[Need]) -> int:
+    """What ``needs`` (of one file system) take at the peak: their bytes, plus the largest transient (written one
+    at a time)."""
+    return sum(n.bytes for n in needs) + max((n.transient for n in needs), default=0)
+
+
 def check_disk(plan: Sequence[Need], *, margin: int = MARGIN) -> None:
     """Raise one DiskSpaceError naming every file system whose free space is short of what the plan writes there
-    (needs under folders on one device are added up, plus ``margin``) and how to make room."""
+    (needs under folders on one device are added up, the largest transient on top, plus ``margin``) and how to
+    make room."""
     by_fs: dict[int, list[Need]] = {}
     for need in plan:
-        if need.bytes > 0:
+        if need.bytes > 0 or need.transient > 0:
             by_fs.setdefault(_device(need.path), []).append(need)
     short, fixes = [], []
     for needs in by_fs.values():
-        total, free = sum(n.bytes for n in needs) + margin, free_bytes(needs[0].path)
+        total, free = planned_bytes(needs) + margin, free_bytes(needs[0].path)
         if free < total:
-            parts = " + ".join(f"{human_bytes(n.bytes)} for {n.what} in {n.path}" for n in needs)
+            parts = [f"{human_bytes(n.bytes)} for {n.what} in {n.path}" for n in needs if n.bytes > 0]
+            peak = max(needs, key=lambda n: n.transient)
+            if peak.transient:
+                parts.append(f"{human_bytes(peak.transient)} while a checkpoint of {peak.what} is rewritten")
             short.append(
-                f"need {human_bytes(total)} ({parts} + {human_bytes(margin)} margin), free {human_bytes(free)}"
+                f"need {human_bytes(total)} ({' + '.join(parts)} + {human_bytes(margin)} margin), "
+                f"free {human_bytes(free)}"
             )
             fixes += [n.fix or f"point the setting that names {n.path} at a larger disk" for n in needs]
     if short:

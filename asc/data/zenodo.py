@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from asc.core import disk
-from asc.core.disk import human_bytes
 from asc.core.progress import show_progress
 from asc.data import checksums
 from asc.data.archive import file_lock
 from asc.data.checksums import Archive
-from asc.data.http_download import DownloadError, byte_bar, download_archive
+from asc.data.http_download import byte_bar, download_archive
 
 log = logging.getLogger(__name__)
-
-_DISK_MARGIN = 256 << 20  # head-room left on the disk besides the archives themselves
 
 
 def archives_from_config(files: Mapping[str, Any], selected: Sequence[str]) -> list[Archive]:
@@ -94,13 +91,10 @@ def fetch(
 
 
 def _check_disk(todo: Sequence[Archive], dest: Path) -> None:
-    if not todo:
-        return
+    """What is still to download into ``dest`` (the part files' bytes counted as done) as one
+    :class:`asc.core.disk.Need`, checked as every planned write is (DiskSpaceError, one line)."""
     missing = sum(a.bytes - checksums.resumable_bytes(dest, a) for a in todo)
-    need, free = missing + _DISK_MARGIN, disk.free_bytes(dest)
-    if free < need:
-        raise DownloadError(
-            f"not enough free disk space in {dest}: need {human_bytes(need)} ({need} bytes: "
-            f"{human_bytes(missing)} still to download for {len(todo)} archive(s) + "
-            f"{human_bytes(_DISK_MARGIN)} margin), available {human_bytes(free)} ({free} bytes)"
-        )
+    what = f"{len(todo)} archive(s) still to download"
+    disk.check_disk(
+        [disk.Need(dest, missing, what, "point dataset.download_dir (or paths.data) at a larger disk")]
+    )

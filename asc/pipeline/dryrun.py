@@ -129,7 +129,7 @@ def training_mode(cfg: Mapping[str, Any]) -> str:
 def costs(steps: Sequence[Step], cfg: Mapping[str, Any], needs: Sequence[Need]) -> list[str]:
     """What the job costs besides the table: the bytes it downloads, what it writes per file system (the disk
     check's needs) and its projected duration (asc/pipeline/eta.py: which rates, from where)."""
-    from asc.core.disk import human_bytes, mount_point
+    from asc.core.disk import human_bytes, mount_point, planned_bytes
     from asc.data.layouts import layout_of
     from asc.pipeline.eta import Projection
 
@@ -152,14 +152,16 @@ def costs(steps: Sequence[Step], cfg: Mapping[str, Any], needs: Sequence[Need]) 
         lines = [f"download: {f'{human_bytes(n)} ({n / 1e9:.1f} GB)' if n else 'nothing'}{where}"]
     by_fs: dict[Path, list[Need]] = {}
     for need in needs:
-        if need.bytes > 0:
+        if need.bytes > 0 or need.transient > 0:
             by_fs.setdefault(mount_point(need.path), []).append(need)
     for fs, on in sorted(by_fs.items()):
         what: dict[str, int] = {}
         for n in on:
             what[n.what] = what.get(n.what, 0) + n.bytes
+        peak = max(n.transient for n in on)
         parts = ", ".join(f"{w} {human_bytes(b)}" for w, b in what.items())
-        lines.append(f"disk: {human_bytes(sum(n.bytes for n in on))} on the file system at {fs} ({parts})")
+        parts += f", a checkpoint's rewrite {human_bytes(peak)}" if peak else ""
+        lines.append(f"disk: {human_bytes(planned_bytes(on))} on the file system at {fs} ({parts})")
     if not by_fs:
         lines.append("disk: nothing to write")
     missing = [s for s in steps if _status(s, cfg) in ("missing", "damaged", "always")]

@@ -107,18 +107,16 @@ def clip_macs(cfg: Mapping[str, Any]) -> int | None:
         from asc.prune.budget import dcase_cost
 
         return int(dcase_cost(baseline_spec(cfg))["macs"])
-    import torch
-
     from asc.nets import build
     from asc.nets.cost import network_macs
     from asc.nets.families import input_shape_of
+    from asc.pipeline.stages.baseline import planned_network
 
     shape = input_shape_of(cfg["model"], cfg["features"])
-    for device in ("meta", "cpu"):
+    # the disk estimate's network (stages/baseline.py: on the meta device, cached), else one on the CPU
+    for make in (planned_network, build):
         try:
-            with torch.device(device):
-                model = build(cfg["model"])
-            return network_macs(model, shape)
+            return network_macs(make(cfg["model"]), shape)
         except Exception as err:  # noqa: BLE001 - an estimate only: the projection goes on unscaled
             failure = err
     log.warning("the projection does not scale the benchmark to model=%s: %s", cfg["model"]["name"], failure)

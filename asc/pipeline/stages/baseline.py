@@ -1,21 +1,28 @@
 """The baseline model a job trains or is given, as planning sees it: its spec (the model config's, or the
 ``train.init_from`` file's), its classes and input checked against the dataset and the features, and the disk its
-artifacts take. The train, finetune, perdevice and prune stages' checks share it.
+artifacts take (the configured network's size: the DCASE family's by its formula, a zoo network's counted on torch's
+meta device, :func:`stored_params`). The train, finetune, perdevice, prune and quantise stages' checks share it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asc.core.disk import Need, model_artifact_bytes
+from asc.core.disk import Need, model_artifact_bytes, rewrite_bytes
 from asc.core.errors import ConfigError, InputError
 from asc.data.tasks import classes_of
 
 if TYPE_CHECKING:
     from asc.pipeline.step import Step
+
+log = logging.getLogger(__name__)
+UNKNOWN_PARAMS = (
+    10**6
+)  # a network that cannot be built to plan (a custom factory that fails): its size unknown
 
 
 def parameters(spec: Mapping[str, Any]) -> int:
@@ -89,7 +96,7 @@ def _file_spec(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
 def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[tuple[Step, Need]]:
     """A zoo network (asc/nets/): its classes against the dataset's scenes, and a ``train.init_from`` file read
     and matched against the network (layer names, shapes, classes; asc/nets/checkpoint.py, which imports torch,
-    as the DCASE family's file check does). The disk estimate takes the published size (10^6 parameters when none)."""
+    as the DCASE family's file check does). The disk estimate counts the configured network (:func:`stored_params`)."""
     m, source = cfg["model"], cfg["train"].get("init_from")
     if int(m.get("n_classes", fam.n_classes)) != classes_of(cfg["dataset"]):
         raise ConfigError(
@@ -99,13 +106,7 @@ def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[t
     if source:
         stat = Path(source).stat()
         _zoo_file(str(source), stat.st_mtime_ns, stat.st_size, _frozen(m))
-    size = fam.published_params or 10**6  # a custom network's size is unknown before it is built
-    need = Need(
-        Path(cfg["paths"]["store"]),
-        model_artifact_bytes(size, trains=not source),
-        "baselines",
-        "point paths.store at a larger disk",
-    )
+    need = model_need(cfg, {}, "baselines", trains=not source)
     return [(step, need) for step in steps]
 
 
@@ -138,17 +139,85 @@ def _thaw(value: Any) -> Any:
 
 
 def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str, *, trains: bool = True) -> Need:
-    """The disk a model artifact of ``spec``'s size takes at its peak (:func:`asc.core.disk.model_artifact_bytes`:
-    checkpoints while it ``trains``, the model); a zoo network's by its published size (10^6 parameters when none:
-    a custom network is not built to plan)."""
+    """The disk a model artifact of ``spec``'s size takes (:func:`asc.core.disk.model_artifact_bytes`: checkpoints
+    while it ``trains``, the model), with the rewrite of its resume checkpoint as the transient where it trains; a
+    zoo network's size is the configured network's (:func:`stored_params`; ``spec`` is the DCASE family's)."""
     from asc.nets import family_of
 
-    fam = family_of(cfg["model"])
+    params = parameters(spec) if family_of(cfg["model"]).exact_surgery else stored_params(cfg)
     return Need(
         Path(cfg["paths"]["store"]),
-        model_artifact_bytes(
-            parameters(spec) if fam.exact_surgery else fam.published_params or 10**6, trains=trains
-        ),
+        model_artifact_bytes(params, trains=trains),
         what,
         "point paths.store at a larger disk",
+        transient=rewrite_bytes(params) if trains else 0,
     )
+
+
+def stored_params(cfg: Mapping[str, Any]) -> int:
+    """Values a checkpoint of the job's baseline network holds (parameters and buffers): the DCASE family's by
+    :func:`parameters`; any other network built as configured (its widths, blocks, classes) on torch's meta device,
+    so nothing is allocated, and counted (imports torch; cached per model config). A network that cannot be built
+    so counts :data:`UNKNOWN_PARAMS` (logged)."""
+    from asc.nets import family_of
+
+    if family_of(cfg["model"]).exact_surgery:
+        return parameters(baseline_spec(cfg))
+    try:
+        model = planned_network(cfg["model"])
+    except Exception as err:  # noqa: BLE001 - an estimate only: the disk check goes on with a stated size
+        log.warning(
+            "the disk estimate cannot count model=%s (%s): %d parameters assumed",
+            cfg["model"]["name"],
+            err,
+            UNKNOWN_PARAMS,
+        )
+        return UNKNOWN_PARAMS
+    return sum(t.numel() for t in model.state_dict().values())
+
+
+def planned_network(model_cfg: Mapping[str, Any]) -> Any:
+    """The network a ``model`` config builds, on torch's meta device where it can be (no memory, nothing computed),
+    else on the CPU; cached per config (the disk estimate and the ETA's MACs share it). Raises what the
+    constructor raises (imports torch)."""
+    return _planned(_frozen(model_cfg))
+
+
+@functools.lru_cache(maxsize=4)
+def _planned(frozen: tuple) -> Any:
+    import torch
+
+    from asc.nets import build
+
+    failure: Exception | None = None
+    for device in ("meta", "cpu"):
+        try:
+            with torch.device(device):
+                return build(_thaw(frozen))
+        except Exception as err:  # noqa: BLE001 - e.g. a custom factory that computes on its weights
+            failure = err
+    assert failure is not None
+    raise failure
+
+
+def pruned_spec(spec: Mapping[str, Any], pcfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A DCASE-family ``spec`` with the widths the criterion config ``pcfg`` (a prune step's config) keeps where
+    they are known before pruning: a ratio's counts (:func:`asc.prune.blocks.kept_count`, a schedule's last step
+    keeps the one-shot count) and given indices; a criterion that decides its own count keeps the width (an upper
+    bound)."""
+    from asc.prune.blocks import KEY, OWN_COUNT, kept_count
+
+    widths = [int(w) for w in spec.get("widths") or []]
+    per_layer = pcfg.get("per_layer_ratio") or {}
+    layers = [pcfg["layers"]] if isinstance(pcfg.get("layers"), str) else list(pcfg.get("layers") or [])
+    for layer in layers:
+        i = int(layer[1:]) - 1 if layer[:1] == "C" and layer[1:].isdigit() else -1
+        if not 0 <= i < len(widths):
+            continue
+        kept = (pcfg.get("kept") or {}).get(layer) if pcfg.get("name") == "given" else None
+        ratio = per_layer.get(layer, pcfg.get("ratio"))
+        if isinstance(kept, list) and kept:
+            widths[i] = min(widths[i], len(kept))
+        elif pcfg.get("name") not in OWN_COUNT and ratio is not None and 0 <= float(ratio) < 1:
+            widths[i] = kept_count(widths[i], ratio, pcfg.get(KEY))
+    return {**spec, "widths": widths} if widths else dict(spec)

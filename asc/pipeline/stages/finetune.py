@@ -22,7 +22,7 @@ from asc.data import split_files
 from asc.data.fractions import check_fractions, pool_of, runs_setting  # noqa: F401 - pool_of is asc.pipeline.dryrun's (and scripts') too
 from asc.data.tasks import task_of
 from asc.pipeline.stages import dataset, index, teacher
-from asc.pipeline.stages.baseline import baseline_spec, model_need
+from asc.pipeline.stages.baseline import baseline_spec, model_need, pruned_spec
 from asc.pipeline.stages.prune import final_step, prune_runs
 from asc.pipeline.stages.prune_schedule import row_fields
 from asc.pipeline.stages.train import recipe, train_runs
@@ -105,8 +105,13 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
             )
     names = sorted({s.args["split"] for s in steps if "split" in s.args})
     split_files.check_files(cfg, names, key="runs ... splits")
-    spec = baseline_spec(cfg)  # an upper bound: a pruned network is smaller
-    return [(step, model_need(cfg, spec, "fine-tuned models")) for step in steps]
+    spec = baseline_spec(
+        cfg
+    )  # each step's pruned network: its kept widths where its criterion config says them
+    return [
+        (step, model_need(cfg, pruned_spec(spec, step.upstream[0].config), "fine-tuned models"))
+        for step in steps
+    ]
 
 
 def subset_of(step: Step, pool: pd.DataFrame, ctx: Context) -> Any:

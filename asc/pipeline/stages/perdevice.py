@@ -15,13 +15,14 @@ per clip: a tagging dataset (multi-label, no devices) is refused at planning.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asc.core.disk import Need
-from asc.pipeline.stages.baseline import baseline_spec, model_need
+from asc.pipeline.stages.baseline import baseline_spec, model_need, pruned_spec
 from asc.pipeline.stages.finetune import step_for, subset_of
 from asc.pipeline.stages.prune import final_step, prune_runs
 from asc.pipeline.stages.prune_schedule import row_fields
@@ -81,9 +82,13 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
         "perdevice", cfg["perdevice"], fused=True, trainer="perdevice (asc/training/train.py train_many)"
     )
     patch_examples.check("perdevice", cfg["perdevice"], family_of(cfg["model"]))
-    spec = baseline_spec(cfg)  # an upper bound per device model
-    need = model_need(cfg, spec, "per-device models")
-    return [(step, Need(need.path, need.bytes * len(KNOWN_DEVICES), need.what, need.fix)) for step in steps]
+    spec = baseline_spec(cfg)
+
+    def need(step: Step) -> Need:  # one model per device, each of its general model's pruned network's size
+        one = model_need(cfg, pruned_spec(spec, step.upstream[0].upstream[0].config), "per-device models")
+        return dataclasses.replace(one, bytes=one.bytes * len(KNOWN_DEVICES))
+
+    return [(step, need(step)) for step in steps]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:

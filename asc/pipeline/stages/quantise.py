@@ -56,10 +56,11 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     from asc.nets import family_of
+    from asc.pipeline.stages.baseline import stored_params
 
     fam = family_of(cfg["model"])
-    # a zoo network's three files: 4 + 2 + 1 bytes a parameter at its published size (10^6 when unknown)
-    size = FILES_BYTES if fam.exact_surgery else FILES_BYTES + 7 * (fam.published_params or 10**6)
+    # a zoo network's three files: 4 + 2 + 1 bytes a parameter of the configured network (an upper bound: pruned)
+    size = FILES_BYTES if fam.exact_surgery else FILES_BYTES + 7 * stored_params(cfg)
     store = Path(cfg["paths"]["store"])
     return [(s, Need(store, size, "ONNX files", "point paths.store at a larger disk")) for s in steps]
 
