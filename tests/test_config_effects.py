@@ -81,6 +81,12 @@ OTHER_CONFIGS_KEYS = {
         "dataset=tau2020mobile",
         "+dataset.cities=[lisbon]",
     ): r"dataset.cities=\['lisbon'\] .* not dataset=tau2020mobile",
+    # FSD50K's hold-out is its own val split: no draw, so no amount or seed (they would key the index only)
+    ("dataset=fsd50k", "+dataset.validation.amount=0.2"): (
+        r"dataset.validation.amount=0.2 has no effect: only dataset=.*esc50.* not dataset=fsd50k "
+        r"\(dataset.validation.method=official takes the set's own split, no draw\); drop it"
+    ),
+    ("dataset=fsd50k", "+dataset.validation.seed=1"): r"dataset.validation.seed=1 has no effect: .*fsd50k",
 }
 
 
@@ -208,6 +214,24 @@ def test_an_ignored_option_does_not_enter_the_key(forms):
         ),
         (("train.init_from={m}", "model=dcase22"), r"model=dcase22 has no effect"),
         (("train.init_from={m}", "train.epochs=5"), r"train.epochs=5 has no effect"),
+        # keyed options that others make moot: a given baseline is scored in fp32; select=last selects nothing
+        (
+            ("train.init_from={m}", "train.eval_precision=fp16"),
+            r"train.eval_precision=fp16 has no effect: the baseline is train.init_from=.*m.pt, scored in fp32 as "
+            r"given; drop it, or set finetune.eval_precision=fp16",
+        ),
+        (
+            ("train=dcase2024", "train.select_after=3"),
+            r"train.select_after=3 has no effect: train.select=last",
+        ),
+        (
+            ("finetune.select=last", "finetune.select_after=2"),
+            r"finetune.select_after=2 has no effect: finetune.select=last keeps the last epoch",
+        ),
+        (
+            ("perdevice.select_after=2",),
+            r"perdevice.select_after=2 has no effect: the per-device models always",
+        ),
     ],
 )
 def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, message):
@@ -220,6 +244,10 @@ def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, 
     cfg = composed(*given)
     if "runs.0.fractions=[]" in given:
         cfg["runs"] = [dict(b, fractions=[]) for b in cfg["runs"]]
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as err:
         check_effects(cfg, overrides=given)
+    assert "\n" not in str(err.value)
     check_effects(composed(), overrides=["finetune.epochs=3", "model.widths=[8,8,16]"])  # both have an effect
+    check_effects(composed(), overrides=["train.select_after=3", "finetune.select_after=2"])  # select=best
+    given = [f"train.init_from={tmp_path / 'm.pt'}", "finetune.eval_precision=fp16"]
+    check_effects(composed(*given), overrides=given)  # the fine-tuned networks are scored so

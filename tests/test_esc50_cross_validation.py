@@ -145,6 +145,27 @@ def test_a_brought_folder_projects_its_training_time(tmp_path: Path, esc_root: P
     assert not (tmp_path / "store").exists()  # estimating builds nothing
 
 
+def test_the_folds_disk_needs_are_added_up(
+    tmp_path: Path, esc_root: Path, small_set: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold jobs run one after the other and keep what they write: a disk that holds any one fold's plan but
+    not the five together is refused at planning, in one line naming the folds (each fold's own check passed)."""
+    from asc.core import disk
+
+    cv = _cfg(tmp_path, esc_root, "dataset.fold=[1,2,3,4,5]")
+    per_fold = [disk.planned_bytes(needs) for _, (_, _, needs) in plan_folds(cv, _plan)]
+    assert min(per_fold) > 0
+    monkeypatch.setattr(disk, "free_bytes", lambda path: disk.MARGIN + 2 * max(per_fold))
+    for fold in (1, 5):  # each fold alone fits
+        _plan(_cfg(tmp_path, esc_root, f"dataset.fold={fold}"))
+    with pytest.raises(
+        disk.DiskSpaceError, match=r"^the folds \[1, 2, 3, 4, 5\] together: not enough"
+    ) as err:
+        plan_folds(cv, _plan)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "store").exists()
+
+
 def test_tables_show_mean_and_std_over_folds_and_pair_within_folds() -> None:
     df = _rows()
     summary = tables.summary_table(df)

@@ -66,7 +66,7 @@ def plan_folds(
     names the fold: ``fold 3 of [1, 2, 3, 4, 5]: <its error>`` (the same class, one line)."""
     configs = fold_configs(plain)
     folds = folds_of(plain["dataset"])
-    out = []
+    out: list[tuple[dict[str, Any], Any]] = []
     for job in configs:
         try:
             out.append((job, plan(job)))
@@ -79,4 +79,25 @@ def plan_folds(
             except TypeError:  # an error class with its own arguments: its message as an InputError
                 named = ConfigError(line) if isinstance(err, ConfigError) else InputError(line)
             raise named from None
+    if folds is not None:
+        check_fold_disks(folds, [planned for _, planned in out])
     return out
+
+
+def check_fold_disks(folds: list[int], planned: list[Any]) -> None:
+    """The fold jobs run one after the other and keep what they write: their disk needs added up (each fold's
+    own plan was checked alone), what the folds share counted once: an artifact of one key (the features of a
+    set not keyed by its fold), and a dataset's download, which every fold's dataset step (keyed by its fold)
+    fetches into the same folder. Raises asc.core.disk.DiskSpaceError in one line naming the folds.
+    ``planned``: each fold's (steps, unseen, needs), or None (``report_only``)."""
+    from asc.core.disk import DiskSpaceError, check_disk
+
+    needs: dict[Any, Any] = {}
+    for plan in planned:
+        for need in plan[2] if plan else ():
+            shared = need.artifact.startswith("dataset/") or not need.artifact
+            needs.setdefault((need.path, need.what, need.bytes) if shared else (need.artifact, need.what), need)
+    try:
+        check_disk(list(needs.values()))
+    except DiskSpaceError as err:
+        raise DiskSpaceError(f"the folds {folds} together: {err}") from None

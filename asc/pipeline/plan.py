@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -99,7 +100,7 @@ def check_plan(steps: Sequence[Step], cfg: Mapping[str, Any], *, upto: str) -> C
         damaged = {s.id: why for s in todo if (why := damage(cfg, s))}
         _refuse_damaged_models(todo, damaged, cfg)
         missing = {s.id for s in todo if not stage.store or not is_built(cfg, s) or s.id in damaged}
-        needs += [need for step, need in stage_needs if step.id in missing]
+        needs += [replace(need, artifact=step.id) for step, need in stage_needs if step.id in missing]
         if stage.store and missing:
             writes.add((stage.store, stage.name))
     for store, name in sorted(writes):  # the stage's own folder: it may be read-only where its store is not

@@ -1,0 +1,81 @@
+"""The disk each stage's check plans for is what the job's network takes as configured (asc/pipeline/stages/baseline.py):
+a zoo network counted as built (on torch's meta device), not at its published size; a fine-tuned or per-device
+network at its pruned widths where the criterion config says them; the checkpoint's rewrite counted once
+(asc.core.disk.Need.transient). The slow comparison with written bytes is tests/test_cli.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from asc.core.disk import model_artifact_bytes, rewrite_bytes
+from asc.nets import family_of
+from asc.pipeline.plan import by_stage, make_plan
+from asc.pipeline.stages import baseline, finetune, perdevice, quantise, train
+from tests.config_fixtures import composed
+
+# the brief's tiny ResNet38: its published 73,783,247 parameters made the tiny demo plan 2.5 GiB "for baselines"
+NARROW = ("model=panns_resnet38", "model.widths=[4,4,8,8]", "model.blocks=[1,1,1,1]", "model.head=16")
+MIB = 1 << 20
+
+
+def _stored(model: dict) -> int:
+    from asc import nets
+
+    return sum(t.numel() for t in nets.build(model).state_dict().values())
+
+
+@pytest.mark.parametrize("stage", ["train", "finetune", "quantise"])
+def test_a_zoo_networks_estimate_counts_the_configured_network(stage: str) -> None:
+    cfg = composed(*NARROW)
+    grouped = by_stage(make_plan(cfg))
+    counted = _stored(cfg["model"])
+    assert counted * 1000 < family_of(cfg["model"]).published_params
+    if stage == "quantise":  # its ONNX files (fp32, fp16, int8) of each model step
+        (step, need), *_ = quantise.check(grouped["finetune"][:1], cfg)
+        assert need.bytes == quantise.FILES_BYTES + 7 * counted
+        return
+    module = {"train": train, "finetune": finetune}[stage]
+    (step, need), *_ = module.check(grouped[stage], cfg)
+    assert need.bytes == model_artifact_bytes(counted, trains=True) < 2 * MIB
+    assert need.transient == rewrite_bytes(counted)
+
+
+def test_the_per_device_models_estimate_is_at_their_pruned_widths() -> None:
+    """Each device model is its general model's pruned network fine-tuned again: one per device, at the pruned
+    widths, and its checkpoint rewrite once (the device models train one after the other)."""
+    cfg = composed("experiment=dcase_benchmark_demo", "runs.1.criteria=[l1]", "criteria.l1.ratio=0.5")
+    params = baseline.parameters({**baseline.baseline_spec(cfg), "widths": [8, 8, 16]})
+    ((step, need),) = perdevice.check(by_stage(make_plan(cfg))["perdevice"], cfg)
+    assert need.bytes == len(perdevice.KNOWN_DEVICES) * model_artifact_bytes(params, trains=True)
+    assert need.transient == rewrite_bytes(params)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "widths"),
+    [
+        (("prune=l1", "prune.ratio=0.5"), [8, 8, 16]),
+        (("prune=l2", "prune.ratio=0.5", "prune.layers=[C2]"), [16, 8, 32]),
+        (("prune=authors_kept",), [11, 11, 22]),  # the given kept lists
+        (("prune=cosine",), [16, 16, 32]),  # it decides its count: the unpruned width, an upper bound
+    ],
+)
+def test_a_fine_tuned_networks_estimate_is_at_its_pruned_widths(overrides: tuple, widths: list) -> None:
+    cfg = composed(*overrides)
+    spec = baseline.baseline_spec(cfg)
+    params = baseline.parameters({**spec, "widths": widths})
+    for step, need in finetune.check(by_stage(make_plan(cfg))["finetune"], cfg):
+        assert need.bytes == model_artifact_bytes(params, trains=True), step.label
+        assert need.transient == rewrite_bytes(params)
+
+
+def test_a_schedules_last_step_keeps_the_one_shot_count() -> None:
+    spec = {"widths": [16, 16, 32]}
+    one_shot = {"name": "l1", "layers": ["C1", "C2", "C3"], "ratio": 0.75}
+    steps = {**one_shot, "schedule": {"steps": 3, "step": 3}}
+    assert (
+        baseline.pruned_spec(spec, steps)["widths"]
+        == baseline.pruned_spec(spec, one_shot)["widths"]
+        == [4, 4, 8]
+    )
+    per_layer = {**one_shot, "ratio": None, "per_layer_ratio": {"C3": 0.5}, "round_to_block": 4}
+    assert baseline.pruned_spec(spec, per_layer)["widths"] == [16, 16, 16]
