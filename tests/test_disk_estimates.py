@@ -79,3 +79,14 @@ def test_a_schedules_last_step_keeps_the_one_shot_count() -> None:
     )
     per_layer = {**one_shot, "ratio": None, "per_layer_ratio": {"C3": 0.5}, "round_to_block": 4}
     assert baseline.pruned_spec(spec, per_layer)["widths"] == [16, 16, 16]
+
+
+def test_the_teacher_logits_estimate_follows_the_training_clips_and_classes() -> None:
+    """The teacher artifact holds (training clips, classes) float32 logits and their names: TAU's 13,962
+    training clips, not a fixed 4 MiB (an AudioSet-sized set would write gigabytes)."""
+    from asc.core.disk import ARTIFACT_OVERHEAD
+    from asc.pipeline.stages import teacher
+
+    cfg = composed("dataset=tau2020mobile", "finetune.teacher=baseline")
+    (step, need), *_ = teacher.check(by_stage(make_plan(cfg))["teacher"], cfg)
+    assert need.bytes == 13_962 * (4 * 10 + teacher.NAME_BYTES) + ARTIFACT_OVERHEAD

@@ -54,9 +54,8 @@ class Need:
     bytes: int
     what: str
     fix: str = ""
-    transient: int = (
-        0  # bytes written beside and removed again (a checkpoint's next version): the largest counts
-    )
+    transient: int = 0  # written beside and removed again (a checkpoint's next version): the largest counts
+    artifact: str = ""  # the planned step's id: cross-validation folds that share an artifact count it once
 
 
 class DiskSpaceError(OSError):

@@ -112,6 +112,9 @@ def block_config(cfg: Mapping[str, Any], teacher: Any) -> Mapping[str, Any]:
     return cfg if teacher is None else {**cfg, "finetune": {**cfg["finetune"], "teacher": teacher}}
 
 
+NAME_BYTES = 256  # a clip's relative path and newline in clips.csv, at most
+
+
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     from asc.pipeline.stages import index
 
@@ -126,7 +129,24 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
                 clips = table.loc[table["split"] != "evaluate", "filename"].tolist()
                 distill.check_coverage(names, clips, step.args["file"], key=key)
     store = Path(cfg["paths"]["store"])
-    return [(s, Need(store, 4 << 20, "teacher logits", "point paths.store at a larger disk")) for s in steps]
+    return [
+        (s, Need(store, logits_bytes(cfg), "teacher logits", "point paths.store at a larger disk"))
+        for s in steps
+    ]
+
+
+def logits_bytes(cfg: Mapping[str, Any]) -> int:
+    """What a teacher artifact writes: ``logits.npy``, float32 (training clips, classes), and ``clips.csv``
+    (their names, :data:`NAME_BYTES` each, a generous bound), plus the artifact's small files; 4 MiB when the
+    clips cannot be counted before the index exists."""
+    from asc.core.disk import ARTIFACT_OVERHEAD
+    from asc.data.tasks import classes_of
+    from asc.pipeline.plan import approx_fold_clips
+
+    clips = approx_fold_clips(cfg)
+    if not clips:
+        return 4 << 20
+    return clips * (4 * classes_of(cfg["dataset"]) + NAME_BYTES) + ARTIFACT_OVERHEAD
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
