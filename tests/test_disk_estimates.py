@@ -36,8 +36,10 @@ def test_a_zoo_networks_estimate_counts_the_configured_network(stage: str) -> No
         return
     module = {"train": train, "finetune": finetune}[stage]
     (step, need), *_ = module.check(grouped[stage], cfg)
-    assert need.bytes == model_artifact_bytes(counted, trains=True) < 2 * MIB
-    assert need.transient == rewrite_bytes(counted)
+    positions = baseline.training_positions(cfg, stage)  # the resume checkpoint's example indices
+    assert 0 < positions < 1000
+    assert need.bytes == model_artifact_bytes(counted, trains=True, positions=positions) < 2 * MIB
+    assert need.transient == rewrite_bytes(counted, positions=positions)
 
 
 def test_the_per_device_models_estimate_is_at_their_pruned_widths() -> None:
@@ -46,8 +48,11 @@ def test_the_per_device_models_estimate_is_at_their_pruned_widths() -> None:
     cfg = composed("experiment=dcase_benchmark_demo", "runs.1.criteria=[l1]", "criteria.l1.ratio=0.5")
     params = baseline.parameters({**baseline.baseline_spec(cfg), "widths": [8, 8, 16]})
     ((step, need),) = perdevice.check(by_stage(make_plan(cfg))["perdevice"], cfg)
-    assert need.bytes == len(perdevice.KNOWN_DEVICES) * model_artifact_bytes(params, trains=True)
-    assert need.transient == rewrite_bytes(params)
+    positions = baseline.training_positions(cfg, "perdevice")
+    assert need.bytes == len(perdevice.KNOWN_DEVICES) * model_artifact_bytes(
+        params, trains=True, positions=positions
+    )
+    assert need.transient == rewrite_bytes(params, positions=positions)
 
 
 @pytest.mark.parametrize(
@@ -63,9 +68,10 @@ def test_a_fine_tuned_networks_estimate_is_at_its_pruned_widths(overrides: tuple
     cfg = composed(*overrides)
     spec = baseline.baseline_spec(cfg)
     params = baseline.parameters({**spec, "widths": widths})
+    positions = baseline.training_positions(cfg, "finetune")
     for step, need in finetune.check(by_stage(make_plan(cfg))["finetune"], cfg):
-        assert need.bytes == model_artifact_bytes(params, trains=True), step.label
-        assert need.transient == rewrite_bytes(params)
+        assert need.bytes == model_artifact_bytes(params, trains=True, positions=positions), step.label
+        assert need.transient == rewrite_bytes(params, positions=positions)
 
 
 def test_a_schedules_last_step_keeps_the_one_shot_count() -> None:
@@ -90,3 +96,17 @@ def test_the_teacher_logits_estimate_follows_the_training_clips_and_classes() ->
     cfg = composed("dataset=tau2020mobile", "finetune.teacher=baseline")
     (step, need), *_ = teacher.check(by_stage(make_plan(cfg))["teacher"], cfg)
     assert need.bytes == 13_962 * (4 * 10 + teacher.NAME_BYTES) + ARTIFACT_OVERHEAD
+
+
+def test_the_resume_checkpoint_keeps_the_training_examples_indices() -> None:
+    """A run's last.pt keeps its training examples' positions (int64, asc/training/train_state.py ``identity``):
+    a TAU-sized pool (13,962 clips) adds 110 KB per copy; on patches (VGGish_Net: 19 a clip) 19 times that."""
+    clips = composed("dataset=tau2020mobile")
+    assert baseline.training_positions(clips, "train") == 13_962
+    patches = composed("experiment=nystrom_vggish", "dataset=demo16k")
+    per_clip = baseline.training_positions(patches, "train") / baseline.training_positions(
+        composed("experiment=nystrom_vggish", "dataset=demo16k", "train.examples=clips"), "train"
+    )
+    assert per_clip == 19
+    assert model_artifact_bytes(10, trains=True, positions=100) - model_artifact_bytes(10, trains=True) == 800
+    assert rewrite_bytes(10, positions=100) - rewrite_bytes(10) == 800

@@ -25,8 +25,9 @@ FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # no space left; disk quota exceeded
 
 # What the estimates add per artifact besides the arrays: .npy headers, stats.npz, CSV indexes, manifest.json.
 ARTIFACT_OVERHEAD = 1 << 20
-# A torch checkpoint of a state dict: the float32 tensors plus pickle framing (a few KB for the baseline CNN).
-CHECKPOINT_OVERHEAD = 64 << 10
+# A torch checkpoint of a state dict: the float32 tensors plus zip and pickle framing, measured at 8 KB for the
+# baseline CNN's model.pt and 7 KB per state dict in its last.pt (torch 2.x); twice that, to spare.
+CHECKPOINT_OVERHEAD = 16 << 10
 # While a model trains, <work>/last.pt holds the model, Adam's two moments and the best epoch's weights (4 copies of
 # the parameters, asc/training/train_state.py); the published model.pt is written beside it before it is removed
 # (asc/pipeline/publish.py): 5 copies per training artifact. Each epoch's new last.pt is written beside the old one
@@ -86,19 +87,21 @@ def checkpoint_bytes(params: int, *, itemsize: int = 4) -> int:
     return int(params) * int(itemsize) + CHECKPOINT_OVERHEAD
 
 
-def model_artifact_bytes(params: int, *, trains: bool, itemsize: int = 4) -> int:
+def model_artifact_bytes(params: int, *, trains: bool, positions: int = 0, itemsize: int = 4) -> int:
     """What a model artifact holds at its peak, the transient of :func:`rewrite_bytes` aside: where its stage
-    ``trains`` (train, finetune, perdevice, an iterative-pruning step's short fine-tuning) the resume checkpoint and
-    the published model (:data:`TRAINING_COPIES`), else (a pruned network, a baseline read from ``train.init_from``)
-    the published model only; plus its metrics and row."""
-    copies = TRAINING_COPIES if trains else 1
-    return copies * checkpoint_bytes(params, itemsize=itemsize) + ROW_BYTES
+    ``trains`` (train, finetune, perdevice, an iterative-pruning step's short fine-tuning) the resume checkpoint
+    (with the run's ``positions``: its training examples' indices, int64) and the published model
+    (:data:`TRAINING_COPIES`), else (a pruned network, a baseline read from ``train.init_from``) the published model
+    only; plus its metrics and row."""
+    if not trains:
+        return checkpoint_bytes(params, itemsize=itemsize) + ROW_BYTES
+    return TRAINING_COPIES * checkpoint_bytes(params, itemsize=itemsize) + 8 * int(positions) + ROW_BYTES
 
 
-def rewrite_bytes(params: int, *, itemsize: int = 4) -> int:
+def rewrite_bytes(params: int, *, positions: int = 0, itemsize: int = 4) -> int:
     """The next version of a training run's resume checkpoint, written beside the old one before the rename
-    (:data:`RESUME_COPIES`): a :attr:`Need.transient`."""
-    return RESUME_COPIES * checkpoint_bytes(params, itemsize=itemsize)
+    (:data:`RESUME_COPIES` and the run's ``positions``, int64): a :attr:`Need.transient`."""
+    return RESUME_COPIES * checkpoint_bytes(params, itemsize=itemsize) + 8 * int(positions)
 
 
 def results_bytes(rows: int) -> int:

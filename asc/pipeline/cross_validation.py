@@ -96,7 +96,9 @@ def check_fold_disks(folds: list[int], planned: list[Any]) -> None:
     for plan in planned:
         for need in plan[2] if plan else ():
             shared = need.artifact.startswith("dataset/") or not need.artifact
-            needs.setdefault((need.path, need.what, need.bytes) if shared else (need.artifact, need.what), need)
+            needs.setdefault(
+                (need.path, need.what, need.bytes) if shared else (need.artifact, need.what), need
+            )
     try:
         check_disk(list(needs.values()))
     except DiskSpaceError as err:

@@ -106,7 +106,7 @@ def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[t
     if source:
         stat = Path(source).stat()
         _zoo_file(str(source), stat.st_mtime_ns, stat.st_size, _frozen(m))
-    need = model_need(cfg, {}, "baselines", trains=not source)
+    need = model_need(cfg, {}, "baselines", trains=not source, stage="train")
     return [(step, need) for step in steps]
 
 
@@ -138,20 +138,40 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-def model_need(cfg: Mapping[str, Any], spec: Mapping[str, Any], what: str, *, trains: bool = True) -> Need:
+def model_need(
+    cfg: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    what: str,
+    *,
+    trains: bool = True,
+    stage: str = "finetune",
+) -> Need:
     """The disk a model artifact of ``spec``'s size takes (:func:`asc.core.disk.model_artifact_bytes`: checkpoints
-    while it ``trains``, the model), with the rewrite of its resume checkpoint as the transient where it trains; a
-    zoo network's size is the configured network's (:func:`stored_params`; ``spec`` is the DCASE family's)."""
+    while it ``trains`` by ``stage``'s recipe, the model), with the rewrite of its resume checkpoint as the
+    transient where it trains; a zoo network's size is the configured network's (:func:`stored_params`; ``spec``
+    is the DCASE family's)."""
     from asc.nets import family_of
 
     params = parameters(spec) if family_of(cfg["model"]).exact_surgery else stored_params(cfg)
+    positions = training_positions(cfg, stage) if trains else 0
     return Need(
         Path(cfg["paths"]["store"]),
-        model_artifact_bytes(params, trains=trains),
+        model_artifact_bytes(params, trains=trains, positions=positions),
         what,
         "point paths.store at a larger disk",
-        transient=rewrite_bytes(params) if trains else 0,
+        transient=rewrite_bytes(params, positions=positions) if trains else 0,
     )
+
+
+def training_positions(cfg: Mapping[str, Any], stage: str) -> int:
+    """An upper bound of the training examples a run of ``stage`` (train, finetune, perdevice) keeps the indices
+    of in its resume checkpoint: every clip of the training folds before the index exists
+    (asc.pipeline.plan.approx_fold_clips), times the patches of a clip where it trains on patches."""
+    from asc.pipeline.plan import approx_fold_clips
+    from asc.training.patch_examples import per_example_clip
+
+    per_clip = per_example_clip(cfg.get(stage) or {}, cfg["model"], cfg["features"])
+    return approx_fold_clips(cfg) * per_clip
 
 
 def stored_params(cfg: Mapping[str, Any]) -> int:

@@ -85,7 +85,12 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     spec = baseline_spec(cfg)
 
     def need(step: Step) -> Need:  # one model per device, each of its general model's pruned network's size
-        one = model_need(cfg, pruned_spec(spec, step.upstream[0].upstream[0].config), "per-device models")
+        one = model_need(
+            cfg,
+            pruned_spec(spec, step.upstream[0].upstream[0].config),
+            "per-device models",
+            stage="perdevice",
+        )
         return dataclasses.replace(one, bytes=one.bytes * len(KNOWN_DEVICES))
 
     return [(step, need(step)) for step in steps]

@@ -99,7 +99,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
     check_model(spec, cfg, what=f"train.init_from={source}" if source else f"model={cfg['model']['name']}")
     if t.get("split") and not source:
         split_files.check_files(cfg, [t["split"]], key="train.split")
-    return [(step, model_need(cfg, spec, "baselines", trains=not source)) for step in steps]
+    return [(step, model_need(cfg, spec, "baselines", trains=not source, stage="train")) for step in steps]
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
