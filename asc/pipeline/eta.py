@@ -53,7 +53,8 @@ BENCHMARK_SOURCE = (
 
 def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
     """The work of a step in its stage's unit (see the module docstring)."""
-    from asc.pipeline.plan import approx_examples_per_epoch, approx_fold_clips
+    from asc.pipeline.plan import approx_examples_per_epoch
+    from asc.pipeline.stages.index import approx_fold_clips
 
     approx = approx_examples_per_epoch(cfg)
     clips = approx_fold_clips(cfg)

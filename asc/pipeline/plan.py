@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from asc.core.disk import Need, check_disk, check_writable
 from asc.data.split_files import fraction_of
 from asc.pipeline.chain import CHAIN, STORE_OF, artifact_dir
+from asc.pipeline.stages.index import approx_fold_clips
 from asc.pipeline.step import Step
 from asc.pipeline.store import MANIFEST
 from asc.report.rows import FAMILY_AT, ROW_STAGE, less_family
@@ -222,19 +223,3 @@ def approx_train_examples(cfg: Mapping[str, Any]) -> int:
         if cfg["finetune"]["train_on"] == "fold1_train"
         else math.ceil(n * (1 - d["validation"].get("amount", 0.0)))
     )
-
-
-def approx_fold_clips(cfg: Mapping[str, Any]) -> int:
-    """fold1_train's clips (every clip outside the evaluation fold) before the index exists: the dataset kind's
-    estimate, else, for a brought folder whose kind declares no count (ESC-50, TUT 2018, FSD50K), the clips of
-    the index this job will build (``index.preview``: its metadata read), else 0 (nothing to read yet)."""
-    from asc.data.fractions import pool_of
-    from asc.data.kinds import kind_of
-    from asc.pipeline.stages import index
-
-    d = cfg["dataset"]
-    n = int(kind_of(d).train_clips(d))
-    if n:
-        return n
-    table = index.preview(cfg)
-    return 0 if table is None else len(pool_of(table, "fold1_train"))

@@ -166,8 +166,8 @@ def model_need(
 def training_positions(cfg: Mapping[str, Any], stage: str) -> int:
     """An upper bound of the training examples a run of ``stage`` (train, finetune, perdevice) keeps the indices
     of in its resume checkpoint: every clip of the training folds before the index exists
-    (asc.pipeline.plan.approx_fold_clips), times the patches of a clip where it trains on patches."""
-    from asc.pipeline.plan import approx_fold_clips
+    (asc.pipeline.stages.index.approx_fold_clips), times the patches of a clip where it trains on patches."""
+    from asc.pipeline.stages.index import approx_fold_clips
     from asc.training.patch_examples import per_example_clip
 
     per_clip = per_example_clip(cfg.get(stage) or {}, cfg["model"], cfg["features"])

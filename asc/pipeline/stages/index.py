@@ -186,3 +186,17 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
             return {"clips": table["split"].value_counts().to_dict()}
 
         ctx.build(step, build, rebuild_damaged=True)
+
+
+def approx_fold_clips(cfg: Mapping[str, Any]) -> int:
+    """fold1_train's clips (every clip outside the evaluation fold) before the index exists: the dataset kind's
+    estimate, else, for a brought folder whose kind declares no count (ESC-50, TUT 2018, FSD50K), the clips of
+    the index this job will build (``index.preview``: its metadata read), else 0 (nothing to read yet)."""
+    from asc.data.fractions import pool_of
+
+    d = cfg["dataset"]
+    n = int(kind_of(d).train_clips(d))
+    if n:
+        return n
+    table = preview(cfg)
+    return 0 if table is None else len(pool_of(table, "fold1_train"))

@@ -141,7 +141,7 @@ def logits_bytes(cfg: Mapping[str, Any]) -> int:
     clips cannot be counted before the index exists."""
     from asc.core.disk import ARTIFACT_OVERHEAD
     from asc.data.tasks import classes_of
-    from asc.pipeline.plan import approx_fold_clips
+    from asc.pipeline.stages.index import approx_fold_clips
 
     clips = approx_fold_clips(cfg)
     if not clips:
