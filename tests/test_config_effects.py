@@ -229,8 +229,12 @@ def test_an_ignored_option_does_not_enter_the_key(forms):
             r"finetune.select_after=2 has no effect: finetune.select=last keeps the last epoch",
         ),
         (
-            ("perdevice.select_after=2",),
+            ("experiment=dcase_benchmark_demo", "perdevice.select_after=2"),
             r"perdevice.select_after=2 has no effect: the per-device models always",
+        ),
+        (
+            ("perdevice.epochs=2",),
+            r"perdevice.epochs=2 has no effect: no runs block trains per-device models",
         ),
     ],
 )
@@ -249,5 +253,9 @@ def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, 
     assert "\n" not in str(err.value)
     check_effects(composed(), overrides=["finetune.epochs=3", "model.widths=[8,8,16]"])  # both have an effect
     check_effects(composed(), overrides=["train.select_after=3", "finetune.select_after=2"])  # select=best
+    given = ["experiment=dcase_benchmark_demo", "perdevice.epochs=2"]
+    check_effects(composed(*given), overrides=given)  # its second block trains per-device models
+    given = ["train=dcase2024", "train.select_after=0"]
+    check_effects(composed(*given), overrides=given)  # its file's own value: it tells no two jobs apart
     given = [f"train.init_from={tmp_path / 'm.pt'}", "finetune.eval_precision=fp16"]
     check_effects(composed(*given), overrides=given)  # the fine-tuned networks are scored so

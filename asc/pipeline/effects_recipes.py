@@ -1,7 +1,7 @@
 """Command-line overrides of what the job does not do, or that its other options make moot
 (asc/pipeline/config_effects.py), refused at planning in one line naming the override and the fix:
 
-- fine-tuning options when no ``runs`` block fine-tunes;
+- fine-tuning options when no ``runs`` block fine-tunes, per-device options when none trains per-device models;
 - with a baseline given by file (``train.init_from``): the recipe that would have trained it, and for a
   DCASE21/22-family file (which carries its architecture) the ``model``; ``train.eval_precision``, since a
   given baseline is scored in fp32 (asc/pipeline/stages/train.py; the fine-tuned networks read
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from asc.core.config_files import CONF_DIR
 from asc.core.errors import ConfigError
 
 # What a baseline given by file (train.init_from) makes moot: it is not trained (train.lr, adam_eps and precision
@@ -32,6 +33,7 @@ def check(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
     """Raise ConfigError for the first override in ``overrides`` (Hydra's task overrides) that the job does not
     read (module docstring)."""
     tunes = any(b.get("fractions") or b.get("splits") for b in cfg["runs"])
+    per_device = tunes and any(b.get("per_device") for b in cfg["runs"])
     given = cfg["train"].get("init_from")
     moot = MOOT_WITH_INIT_FROM
     if given and _file_has_architecture(cfg["model"]):
@@ -43,6 +45,11 @@ def check(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
             raise ConfigError(
                 f"{arg} has no effect: no runs block fine-tunes (their fractions and splits are empty); drop it, "
                 "or give a block fractions, e.g. runs.0.fractions=[1.0]"
+            )
+        if key.startswith("perdevice.") and not per_device:
+            raise ConfigError(
+                f"{arg} has no effect: no runs block trains per-device models; drop it, or set per_device: true "
+                "in a block that fine-tunes, e.g. runs.0.per_device=true"
             )
         if given and any(key == m or key.startswith(m + ".") for m in moot):
             raise ConfigError(
@@ -58,9 +65,12 @@ def check(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
 
 
 def _refuse_unselected(arg: str, key: str, cfg: Mapping[str, Any]) -> None:
-    """``<stage>.select_after`` where the stage keeps its last epoch (nothing competes after it)."""
+    """``<stage>.select_after`` where the stage keeps its last epoch (nothing competes after it), at a value other
+    than its config file's (the file's own value tells no two jobs apart)."""
     stage, _, option = key.partition(".")
     if option != "select_after" or stage not in ("train", "finetune", "perdevice"):
+        return
+    if _parsed(arg.partition("=")[2]) == file_value(cfg, stage, option):
         return
     if stage == "perdevice":
         raise ConfigError(
@@ -72,6 +82,31 @@ def _refuse_unselected(arg: str, key: str, cfg: Mapping[str, Any]) -> None:
             f"{arg} has no effect: {stage}.select=last keeps the last epoch (nothing is selected); drop it, or "
             f"set {stage}.select=best to select after that epoch"
         )
+
+
+def file_value(cfg: Mapping[str, Any], group: str, option: str) -> Any:
+    """What asc's own ``conf/<group>/<name>.yaml`` (the job's ``<group>.name``) gives ``option``, its
+    interpolations resolved in ``cfg``; None where there is no such file or key."""
+    from omegaconf import OmegaConf
+
+    path = CONF_DIR / group / f"{(cfg.get(group) or {}).get('name')}.yaml"
+    if not path.is_file():
+        return None
+    own = OmegaConf.to_container(OmegaConf.load(path))
+    if not isinstance(own, dict) or option not in own:
+        return None
+    root = OmegaConf.create({**{k: v for k, v in cfg.items() if isinstance(k, str)}, "_own": own})
+    return OmegaConf.select(root, f"_own.{option}")
+
+
+def _parsed(value: str) -> Any:
+    """A command-line value as Hydra reads a plain one (``3`` an int, ``null`` None)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
 
 
 def _file_has_architecture(model: Mapping[str, Any]) -> bool:
