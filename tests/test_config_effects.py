@@ -257,5 +257,11 @@ def test_overrides_of_what_the_job_does_not_do_are_refused(tmp_path, overrides, 
     check_effects(composed(*given), overrides=given)  # its second block trains per-device models
     given = ["train=dcase2024", "train.select_after=0"]
     check_effects(composed(*given), overrides=given)  # its file's own value: it tells no two jobs apart
-    given = [f"train.init_from={tmp_path / 'm.pt'}", "finetune.eval_precision=fp16"]
-    check_effects(composed(*given), overrides=given)  # the fine-tuned networks are scored so
+    given = [
+        f"train.init_from={tmp_path / 'm.pt'}",
+        "finetune.eval_precision=fp16",
+        "train.eval_precision=fp32",
+    ]
+    check_effects(
+        composed(*given), overrides=given
+    )  # the fine-tuned networks are scored so; fp32: the file's

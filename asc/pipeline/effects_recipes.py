@@ -33,7 +33,7 @@ def check(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
     """Raise ConfigError for the first override in ``overrides`` (Hydra's task overrides) that the job does not
     read (module docstring)."""
     tunes = any(b.get("fractions") or b.get("splits") for b in cfg["runs"])
-    per_device = tunes and any(b.get("per_device") for b in cfg["runs"])
+    per_device = any(b.get("per_device") and (b.get("fractions") or b.get("splits")) for b in cfg["runs"])
     given = cfg["train"].get("init_from")
     moot = MOOT_WITH_INIT_FROM
     if given and _file_has_architecture(cfg["model"]):
@@ -56,7 +56,11 @@ def check(cfg: Mapping[str, Any], overrides: Sequence[str]) -> None:
                 f"{arg} has no effect: the baseline is train.init_from={given} (its architecture from the file, "
                 "not trained); drop it, or drop train.init_from to train one"
             )
-        if given and key == "train.eval_precision":
+        if (
+            given
+            and key == "train.eval_precision"
+            and _parsed(value) != file_value(cfg, "train", "eval_precision")
+        ):
             raise ConfigError(
                 f"{arg} has no effect: the baseline is train.init_from={given}, scored in fp32 as given; drop it, "
                 f"or set finetune.eval_precision={value} to score the fine-tuned networks so"
@@ -89,14 +93,24 @@ def file_value(cfg: Mapping[str, Any], group: str, option: str) -> Any:
     interpolations resolved in ``cfg``; None where there is no such file or key."""
     from omegaconf import OmegaConf
 
-    path = CONF_DIR / group / f"{(cfg.get(group) or {}).get('name')}.yaml"
-    if not path.is_file():
-        return None
-    own = OmegaConf.to_container(OmegaConf.load(path))
-    if not isinstance(own, dict) or option not in own:
+    own = _group_file(group, str((cfg.get(group) or {}).get("name")))
+    if option not in own:
         return None
     root = OmegaConf.create({**{k: v for k, v in cfg.items() if isinstance(k, str)}, "_own": own})
     return OmegaConf.select(root, f"_own.{option}")
+
+
+def _group_file(group: str, stem: str) -> dict[str, Any]:
+    """``conf/<group>/<stem>.yaml`` over the files of its group it names in ``defaults`` ({} without it)."""
+    from omegaconf import OmegaConf
+
+    path = CONF_DIR / group / f"{stem}.yaml"
+    conf = OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else {}
+    merged: dict[str, Any] = {}
+    for base in conf.pop("defaults", None) or []:
+        if isinstance(base, str) and base != "_self_":
+            merged.update(_group_file(group, base))
+    return {**merged, **conf}
 
 
 def _parsed(value: str) -> Any:
