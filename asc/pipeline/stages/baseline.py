@@ -20,9 +20,8 @@ if TYPE_CHECKING:
     from asc.pipeline.step import Step
 
 log = logging.getLogger(__name__)
-UNKNOWN_PARAMS = (
-    10**6
-)  # a network that cannot be built to plan (a custom factory that fails): its size unknown
+# The size assumed for a network that cannot be built to plan (a custom factory that fails): unknown.
+UNKNOWN_PARAMS = 10**6
 
 
 def parameters(spec: Mapping[str, Any]) -> int:

@@ -105,9 +105,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
             )
     names = sorted({s.args["split"] for s in steps if "split" in s.args})
     split_files.check_files(cfg, names, key="runs ... splits")
-    spec = baseline_spec(
-        cfg
-    )  # each step's pruned network: its kept widths where its criterion config says them
+    spec = baseline_spec(cfg)  # each step's network at its pruned widths where its criterion config says them
     return [
         (step, model_need(cfg, pruned_spec(spec, step.upstream[0].config), "fine-tuned models"))
         for step in steps
