@@ -109,6 +109,17 @@ def test_a_schedule_asc_cannot_run_is_refused_at_planning_in_one_line(overrides,
     assert says in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_schedule_without_a_criterion_says_where_it_goes() -> None:
+    """``+prune.schedule=3`` with no ``prune=<name>``: one line naming both places the option can go."""
+    from asc.pipeline.validate import validate
+
+    with pytest.raises(ConfigError) as err:
+        validate(composed("+prune.schedule=3"))
+    said = str(err.value)
+    assert said.startswith("prune.schedule=3 has no criterion to apply to") and "\n" not in said
+    assert "prune=l1 prune.ratio=0.5 +prune.schedule=3" in said and "+criteria.l1.schedule=" in said
+
+
 def test_a_step_fraction_that_empties_a_stratum_is_refused_before_building(tmp_path: Path) -> None:
     from asc.core.errors import InputError
     from asc.pipeline.plan import check_plan
