@@ -79,3 +79,35 @@ def test_another_runs_checkpoint_is_refused(data: dict, tmp_path: Path) -> None:
 def test_a_run_without_a_workdir_trains_and_writes_nothing(data: dict, tmp_path: Path) -> None:
     run = Run(_start(), torch.arange(32), 2, None, RECIPE)
     assert len(train_one(run, data["train"], data["val"])["history"]) == 3
+
+
+def test_a_killed_qat_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """Quantisation-aware fine-tuning (asc/training/qat.py) trains one by one too: its fake quantisers' scales
+    and observers' ranges resume with the weights."""
+    import warnings
+
+    from asc.nets.model import build_model
+    from asc.training import qat
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (48,), generator=g)
+    x = torch.randn(48, 40, 20, generator=g) + y[:, None, None] * 0.2
+    spec = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}
+    recipe = Recipe(epochs=3, batch_size=16, lr=1e-3, adam_eps=1e-7, select_after=0)
+
+    def run(folder: str) -> Run:
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notes
+            net = qat.prepare(build_model(spec))
+        return Run(net, torch.arange(48), 0, tmp_path / folder, recipe, "qat")
+
+    whole = run("whole")
+    train_one(whole, (x, y), (x[:16], y[:16]))
+    with pytest.raises(Killed):
+        train_one(run("killed"), (x, y), (x[:16], y[:16]), on_epoch_end=_kill_after(2))
+    again, ran = run("killed"), []
+    train_one(again, (x, y), (x[:16], y[:16]), on_epoch_end=ran.append)
+    assert ran == [3]  # resumed: only the epoch the kill cut off
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[name]), name
