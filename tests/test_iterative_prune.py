@@ -289,7 +289,9 @@ TRAINERS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("net", sorted(TRAINERS))
-def test_a_step_killed_during_its_short_fine_tuning_resumes_it(net, tmp_path, monkeypatch, caplog) -> None:
+def test_a_step_killed_during_its_short_fine_tuning_resumes_it(
+    net, tmp_path, shared_data, monkeypatch, caplog
+) -> None:
     """k = 2 with 2 short fine-tuning epochs; the job dies after the first of them: the rerun resumes that
     fine-tuning from its checkpoint in the step's work folder (after epoch 1/2), not from scratch."""
     import importlib
@@ -308,7 +310,7 @@ def test_a_step_killed_during_its_short_fine_tuning_resumes_it(net, tmp_path, mo
         "+prune.step_epochs=2",
         "runtime.latency.measure=false",
         "stage=prune",
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
     ]

@@ -53,21 +53,28 @@ def test_a_blocks_bad_teacher_file_is_named_by_its_own_key(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_the_demos_report_has_one_kd_line_and_int8_accuracy(run_asc, tmp_path) -> None:
+def test_the_demos_report_has_one_kd_line_and_int8_accuracy(run_asc, tmp_path, shared_data) -> None:
     """The demo's own runs (its KD block included) at tiny size, quantise on: the summary has one line taught by
     the baseline beside the hard-label cosine line, and the cost table and every row carry the int8 accuracy."""
     import importlib.util
 
     import pandas as pd
 
-    from tests.config_fixtures import TINY_DEMO_DATA
+    from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
     from tests.test_cli import paths, tail
 
     if importlib.util.find_spec("onnxruntime") is None:
         pytest.skip("needs the [export] extra (onnxruntime)")
     tiny = ["train.epochs=1", "train.select_after=0", "finetune.epochs=1", "model.widths=[4,4,8]"]
     data = [*TINY_DEMO_DATA[:-1], "dataset.segments_per_location=4"]  # 4 clips a stratum: the 25 % fraction
-    result = run_asc(*paths(tmp_path), *data, *tiny, "runtime.latency.measure=false", timeout=900)
+    result = run_asc(
+        *paths(tmp_path, data=shared_data),
+        *data,
+        *tiny,
+        *QUICK_FIGURES,
+        "runtime.latency.measure=false",
+        timeout=900,
+    )
     assert result.returncode == 0, tail(result.output)
     out = tmp_path / "results"
     rows = pd.read_csv(out / "results.csv")
