@@ -26,6 +26,15 @@ SHADOWED = {
         "experiment=paper_fig3",
         "criteria.l1.match=nystrom",
     ): r"criteria.l1.match='nystrom' .* no runs block names l1",
+    # options no criterion file holds (``+``): the schedule, channel blocks (issue 27 §3, §4)
+    ("prune=l1", "+criteria.l1.schedule=3"): (
+        r"criteria.l1.schedule=3 has no effect: prune=l1 replaces .* set \+prune.schedule=3 instead"
+    ),
+    (
+        "prune=l1",
+        "+criteria.l1.round_to_block=8",
+    ): r"criteria.l1.round_to_block=8 .* \+prune.round_to_block=8",
+    ("+criteria.l2.schedule=3",): r"no runs block names l2 .* select it: prune=l2 \+prune.schedule=3",
     # layers a block's layer_sets replace
     (
         "criteria.cosine.layers=[C1]",
@@ -151,6 +160,8 @@ ACCEPTED = [
     ("prune=nystrom", "prune.landmark_choice=random", "prune.seed=3"),
     ("prune=authors_kept", "prune.layers=[C1]"),  # the file's kept lists of the other layers
     ("criteria.l1.ratio=0.3",),  # experiment=demo runs l1
+    ("+criteria.l1.schedule=3",),
+    ("prune=l1", "+criteria.l1.schedule=1"),  # one-shot: the value that does nothing
     ("experiment=paper", "criteria.centrality.measure=betweenness"),
     ("dataset=tau2020mobile", "dataset.content_hash=true"),
     ("++dataset.label=mine",),

@@ -5,6 +5,7 @@ asc/pipeline/stages/prune_schedule.py); k = 1 is the one-shot path with its keys
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,17 @@ def test_a_schedule_asc_cannot_run_is_refused_at_planning_in_one_line(overrides,
     with pytest.raises(ConfigError) as err:
         make_plan(composed(*base, *overrides))
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_schedule_without_a_criterion_says_where_it_goes() -> None:
+    """``+prune.schedule=3`` with no ``prune=<name>``: one line naming both places the option can go."""
+    from asc.pipeline.validate import validate
+
+    with pytest.raises(ConfigError) as err:
+        validate(composed("+prune.schedule=3"))
+    said = str(err.value)
+    assert said.startswith("prune.schedule=3 has no criterion to apply to") and "\n" not in said
+    assert "prune=l1 prune.ratio=0.5 +prune.schedule=3" in said and "+criteria.l1.schedule=" in said
 
 
 def test_a_step_fraction_that_empties_a_stratum_is_refused_before_building(tmp_path: Path) -> None:
@@ -258,3 +270,70 @@ def test_three_steps_run_resume_after_a_kill_and_carry_the_step(tmp_path: Path, 
     asc.run(args)
     assert [(f / "model.pt").stat().st_mtime_ns for f in folders[:2]] == stamps  # reused, not rebuilt
     assert json.loads((folders[2] / "info.json").read_text())["kept"] == infos[2]["kept"]  # rebuilt alike
+
+
+class _Killed(Exception):
+    """The job dying mid-way through a schedule step's short fine-tuning."""
+
+
+# The DCASE family trains fused (asc/training/train.py), a zoo network one by one (asc/training/train_plain.py)
+TRAINERS = {
+    "dcase21": ([], "asc.training.train.save_state", lambda args: args[1].epoch),
+    "dcase2024": (
+        ["model=dcase2024", "dataset=demo1s", "dataset.recording_seconds=2", "model.base_channels=8"],
+        "asc.training.plain_state.save",
+        lambda args: len(args[4]["history"]),
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("net", sorted(TRAINERS))
+def test_a_step_killed_during_its_short_fine_tuning_resumes_it(
+    net, tmp_path, shared_data, monkeypatch, caplog
+) -> None:
+    """k = 2 with 2 short fine-tuning epochs; the job dies after the first of them: the rerun resumes that
+    fine-tuning from its checkpoint in the step's work folder (after epoch 1/2), not from scratch."""
+    import importlib
+
+    import asc
+
+    options, target, epoch_of = TRAINERS[net]
+    args = [
+        *options,
+        *TINY_DEMO_DATA,
+        "train.epochs=1",
+        "train.select_after=0",
+        "finetune.select_after=0",
+        *L1,
+        "+prune.schedule=2",
+        "+prune.step_epochs=2",
+        "runtime.latency.measure=false",
+        "stage=prune",
+        f"paths.data={shared_data}",
+        f"paths.store={tmp_path / 'store'}",
+        f"paths.results={tmp_path / 'results'}",
+    ]
+    if net == "dcase21":
+        args.append("model.widths=[4,4,8]")
+    module, name = target.rsplit(".", 1)
+    original = getattr(importlib.import_module(module), name)
+
+    def dies(*a, **k):
+        original(*a, **k)
+        if a[0].label.endswith("step 2/2 fine-tuning") and epoch_of(a) == 1:
+            raise _Killed
+
+    monkeypatch.setattr(target, dies)
+    with pytest.raises(_Killed):
+        asc.run(args)
+    (left,) = (tmp_path / "store" / "prune").glob("*.partial/step_finetune/last.pt")
+    monkeypatch.setattr(target, original)
+    with caplog.at_level("INFO"):
+        asc.run(args)
+    assert f"resuming from {left.parent.parent}" in caplog.text  # the step's work folder, adopted
+    assert re.search(r"step 2/2 fine-tuning: resuming from \S+last.pt after epoch 1/2", caplog.text)
+    (last,) = [s for s in _stage(make_plan(composed(*args)), "prune") if s.label.endswith("2/2")]
+    row = json.loads((tmp_path / "store" / "prune" / last.key / "row.json").read_text())
+    assert (row["prune_step"], row["epochs"]) == (2, 2)
+    assert not list((tmp_path / "store" / "prune").glob("*.partial"))

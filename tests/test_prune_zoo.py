@@ -83,6 +83,29 @@ def test_zoo_small(name, criterion, ratio):
     _check(name, options, shape, criterion, ratio)
 
 
+# The EfficientAT cases the fast tier leaves out (every ranking criterion but l1 at 25 and 75 %): the slow tier
+SLOW_EFFICIENTAT = [
+    (name, c, r) for name in sorted(SMALL) if name.startswith("efficientat_") for c, r in CASES
+    if (name, c, r) not in FAST
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "criterion", "ratio"), SLOW_EFFICIENTAT)
+def test_efficientat_every_ranking_at_25_and_75(name, criterion, ratio):
+    options, shape = SMALL[name]
+    _check(name, options, shape, criterion, ratio)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dcase2024", "panns_cnn10"])
+@pytest.mark.parametrize(("criterion", "ratio"), CASES)
+def test_every_criterion_at_real_widths(name, criterion, ratio):
+    """Every case at the published widths where it is cheap (measured on one thread: the DCASE 2024 net < 1.5 s a
+    case, CNN10 ~1-2 s; VGGish_Net ~2 s, CNN14 6-18 s a case, so those run two cases in test_zoo_real_widths)."""
+    _check(name, {}, REAL_INPUT[name], criterion, ratio)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REAL_INPUT))
 @pytest.mark.parametrize(("criterion", "ratio"), [("l1", 0.5), ("l2", 0.25)])

@@ -42,6 +42,7 @@ def test_dcase2024_per_device_latency_and_front_end_macs(run_asc, tmp_path, shar
     model, extra = load(artifact / "device_a.pt")
     assert extra["history"] and extra["device"] == "a"  # the pruned zoo network, rebuilt from its history
     assert sum(p.numel() for p in model.parameters()) == device_row["params_torch"]
+    assert not list(artifact.rglob("last.pt"))  # the device runs' resume checkpoints are not the artifact's
     latency = pd.read_csv(tmp_path / "results" / "latency.csv")
     assert sorted(set(latency["architecture"])) == [
         "dcase2024",

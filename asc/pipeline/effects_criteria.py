@@ -59,8 +59,33 @@ def layers_of(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(x) for x in value or []]
 
 
+def _added_options() -> dict[str, Any]:
+    """Options every criterion takes that no conf/prune file holds (``+criteria.l1.schedule=3``), at the value
+    that does nothing: the schedule's (asc/prune/schedule.py), ``depthwise``, ``budget``, ``round_to_block``."""
+    from asc.prune.blocks import KEY as BLOCK_KEY
+    from asc.prune.options import BUDGET_KEY, GRAPH_OPTIONS, SCHEDULE_DEFAULTS
+
+    return {**SCHEDULE_DEFAULTS, **dict.fromkeys(GRAPH_OPTIONS, False), BUDGET_KEY: None, BLOCK_KEY: None}
+
+
 def _changed(entry: Mapping[str, Any], default: Mapping[str, Any]) -> list[str]:
-    return [k for k in entry if k in default and entry[k] != default[k]]
+    """The options of ``entry`` that differ from its file's ``default``, the added options (:func:`_added_options`,
+    which no file holds) included where they are not at the value that does nothing."""
+    added = _added_options()
+
+    def inert(k: str) -> bool:
+        return entry[k] == added[k] or (not entry[k] and not added[k])
+
+    return [
+        k
+        for k in entry
+        if (k in default and entry[k] != default[k]) or (k not in default and k in added and not inert(k))
+    ]
+
+
+def _plus(option: str, default: Mapping[str, Any]) -> str:
+    """``+`` where ``option`` must be added on the command line (no criterion file holds it)."""
+    return "" if option in default else "+"
 
 
 def _prune_defaults(cfg: Mapping[str, Any], choice: str | None) -> list[dict[str, Any]]:
@@ -84,9 +109,8 @@ def refuse_shadowed(cfg: Mapping[str, Any], prune_choice: str | None) -> None:
         if selected:
             chosen = prune_choice or selected["name"]
             raise ConfigError(
-                said
-                + f"prune={chosen} replaces the criteria of every runs block; set prune.{option}={value!r} "
-                "instead"
+                said + f"prune={chosen} replaces the criteria of every runs block; set "
+                f"{_plus(option, default)}prune.{option}={value!r} instead"
             )
         naming = [i for i, b in enumerate(runs) if name in (b.get("criteria") or [])]
         if not naming:
@@ -94,7 +118,7 @@ def refuse_shadowed(cfg: Mapping[str, Any], prune_choice: str | None) -> None:
             raise ConfigError(
                 said
                 + f"no runs block names {name} (runs criteria: {', '.join(have) or 'none'}); add {name} to "
-                f"runs[0].criteria, or select it: prune={name} prune.{option}={value!r}"
+                f"runs[0].criteria, or select it: prune={name} {_plus(option, default)}prune.{option}={value!r}"
             )
         if option == "layers" and all(runs[i].get("layer_sets") for i in naming):
             raise ConfigError(

@@ -80,4 +80,5 @@ def publish(
         **fields,
     )
     atomic_write_json(work / "row.json", row)
-    (work / "last.pt").unlink(missing_ok=True)  # the resume checkpoint is not part of the artifact
+    for last in [work / "last.pt", *work.glob("*/last.pt")]:  # resume checkpoints (per-device runs: one each)
+        last.unlink(missing_ok=True)  # are not part of the artifact

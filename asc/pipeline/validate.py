@@ -120,6 +120,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         check_criterion(f"criteria.{name}", p, layers)
         check_criterion_keys(f"criteria.{name}", p, file=name, graph=layers is None)
     if cfg.get("prune"):
+        _named("prune", cfg["prune"])
         check_criterion("prune", cfg["prune"], layers)
         check_criterion_keys("prune", cfg["prune"], graph=layers is None)
     _runs(cfg, layers)
@@ -161,6 +162,17 @@ def _dataset(d: Mapping[str, Any]) -> None:
     if "retries" in d:
         integer("dataset.retries", d["retries"], 1)
     _download_urls(d)
+
+
+def _named(key: str, p: Mapping[str, Any]) -> None:
+    """An option added to ``prune`` with no criterion chosen (``+prune.schedule=3`` without ``prune=<name>``):
+    ConfigError in one line saying where the option goes."""
+    if p.get("name") is None:
+        option = next(k for k in p if k != "name")
+        raise ConfigError(
+            f"{key}.{option}={p[option]!r} has no criterion to apply to: choose one (prune=l1 prune.ratio=0.5 "
+            f"+{key}.{option}={p[option]!r}), or set it on a runs block's criterion (+criteria.l1.{option}=...)"
+        )
 
 
 def _runs(cfg: Mapping[str, Any], layers: Sequence[str] | None) -> None:

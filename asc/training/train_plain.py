@@ -5,7 +5,8 @@ the task's loss (cross-entropy, or binary cross-entropy for tagging: asc.trainin
 (accuracy, or mAP), shuffled mini-batches drawn with a generator seeded by the
 run's seed, a run's ``teacher`` (knowledge distillation) applied with the fused trainer's loss
 (:func:`asc.training.distill.kd_losses`), one evaluation on the selection split per epoch, and the best epoch after ``select_after`` kept
-(with fewer epochs than that, the last). No resume: an interrupted run starts again.
+(with fewer epochs than that, the last). A killed run resumes after its last finished epoch (``last.pt`` in its
+workdir: asc/training/plain_state.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import nn
 
 from asc.core.checks import NonFiniteError
 from asc.data.tasks import SCENES, Task
-from asc.training import distill
+from asc.training import distill, plain_state
 from asc.training.bn_stats import recalibrate
 from asc.training.evaluate import predict  # the one prediction code: softmax or sigmoid, in eval mode
 from asc.training.losses import per_model_loss
@@ -72,7 +73,7 @@ def train_one(
     logits (N, classes) aligned with ``train``'s rows, alpha, temperature, kl_mean): each step's loss is
     alpha·hard + (1 − alpha)·T²·KL as in the fused trainer. Each epoch visits the run's examples in its recipe's
     ``sampling`` order (:func:`asc.training.sampling.epoch_order`; uniform: the permutation asc always drew);
-    ``on_epoch_end(epoch)`` is called after each epoch (the job's lock check). Raises NonFiniteError when the
+    ``on_epoch_end(epoch)`` is called after each epoch (the job's lock check), once ``last.pt`` holds it. Raises NonFiniteError when the
     loss becomes non-finite, ValueError for a teacher on a multi-label task."""
     speed = speed or SpeedOptions()
     device, eval_batch_size = torch.device(speed.device), speed.eval_batch_size
@@ -84,9 +85,8 @@ def train_one(
     teachers = distill.teacher_tensors([run], device)  # None: hard labels only
     if teachers is not None and task.multi_label:
         raise ValueError("knowledge distillation (softmax KL) is for single-label tasks only")
-    best = {"epoch": 0, "acc": -1.0, "state": None}
-    history, total = [], 0.0
-    for epoch in range(1, r.epochs + 1):
+    done = plain_state.resume(run, model, opt, shuffle)  # kept epoch, history, seconds: after the last epoch
+    for epoch in range(len(done["history"]) + 1, r.epochs + 1):
         start = time.perf_counter()
         order = epoch_order(r.sampling, y, run.train_idx, shuffle)
         loss = _epoch(model, opt, (x, y), order, r.batch_size, device, task, teachers)
@@ -100,16 +100,17 @@ def train_one(
             )
         acc = _score(model, select, eval_batch_size, device, task)
         seconds = time.perf_counter() - start
-        total += seconds
-        history.append(_epoch_record(epoch, loss, acc, seconds, task))
-        best = _kept(best, model, r, epoch, acc)
+        done["total"] += seconds
+        done["history"].append(_epoch_record(epoch, loss, acc, seconds, task))
+        done["best"] = _kept(done["best"], model, r, epoch, acc)
         log.info(
             "%s epoch %3d/%d  loss %.4f  select %s %.4f  %.1f s",
             *(run.label, epoch, r.epochs, loss, task.metric, acc, seconds),
         )
+        plain_state.save(run, model, opt, shuffle, done)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
-    return _finished(model, best, history, total, r.epochs)
+    return _finished(model, done["best"], done["history"], done["total"], r.epochs)
 
 
 def _finished(

@@ -6,7 +6,9 @@ its short fine-tuning (the fine-tuning recipe with ``step_epochs``, the pool and
 with the previous step's key (step 1: the baseline's) and the features and index it trains on. Step s ≥ 2 loads
 the previous step's pruned network, fine-tunes it for ``step_epochs`` and prunes it again with the criterion at
 the step's kept counts; its model is the pruned network before any further training (its row: the accuracy just
-after the cut). A killed job reuses the finished steps. Rows carry ``prune_steps`` (k) and ``prune_step`` (s).
+after the cut). A killed job reuses the finished steps; one killed during a step's short fine-tuning resumes it
+after its last finished epoch (``step_finetune/last.pt`` in the step's work folder, which the store hands to the
+next holder; both trainers resume). Rows carry ``prune_steps`` (k) and ``prune_step`` (s).
 
 Both surgeries: the DCASE family's exact hand surgery (per-layer ratios C1…C3) and dependency-graph surgery
 (per coupled group; the checkpoint's pruning history is the previous steps' history followed by this step's
