@@ -129,4 +129,11 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
     if (
         experiment in QUANTISED and not quantise_missing()
     ):  # the demo's report: accuracy at int8 for every model
-        assert rows["accuracy_int8"].between(0, 1).all()
+        assert rows["accuracy_int8"].between(0, 1).all() and rows["accuracy_fp16"].between(0, 1).all()
+        assert "int8 accuracy (%)" in (ws / experiment / "cost.md").read_text()
+    if experiment == "demo":  # its KD block: one line taught by the baseline beside the hard-label ones
+        taught = rows[rows["teacher"].fillna("").ne("")]
+        assert len(taught) == 1 and taught["teacher"].iloc[0] == "baseline seed 0"
+        summary = pd.read_csv(ws / experiment / "summary.csv")
+        assert (summary["teacher"].fillna("") == "baseline").sum() == 1
+        assert "KD baseline" in (ws / experiment / "criteria.md").read_text()

@@ -33,7 +33,6 @@ def test_a_global_teacher_still_teaches_every_run() -> None:
 def test_a_blocks_bad_teacher_file_is_named_by_its_own_key(tmp_path) -> None:
     """A `runs` block's own teacher file that is missing or malformed is refused naming ``runs[i].teacher``, the
     key the user wrote, not ``finetune.teacher`` (which is unset)."""
-    import pytest
 
     from asc.core.errors import InputError
     from asc.pipeline.stages import teacher
@@ -50,38 +49,3 @@ def test_a_blocks_bad_teacher_file_is_named_by_its_own_key(tmp_path) -> None:
         teacher.check(steps, cfg)
     cfg["finetune"]["teacher"] = str(bad)  # the same file named globally too: the global key comes first
     assert teacher.key_of(cfg, str(bad)) == "finetune.teacher"
-
-
-@pytest.mark.slow
-def test_the_demos_report_has_one_kd_line_and_int8_accuracy(run_asc, tmp_path, shared_data) -> None:
-    """The demo's own runs (its KD block included) at tiny size, quantise on: the summary has one line taught by
-    the baseline beside the hard-label cosine line, and the cost table and every row carry the int8 accuracy."""
-    import importlib.util
-
-    import pandas as pd
-
-    from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
-    from tests.test_cli import paths, tail
-
-    if importlib.util.find_spec("onnxruntime") is None:
-        pytest.skip("needs the [export] extra (onnxruntime)")
-    tiny = ["train.epochs=1", "train.select_after=0", "finetune.epochs=1", "model.widths=[4,4,8]"]
-    data = [*TINY_DEMO_DATA[:-1], "dataset.segments_per_location=4"]  # 4 clips a stratum: the 25 % fraction
-    result = run_asc(
-        *paths(tmp_path, data=shared_data),
-        *data,
-        *tiny,
-        *QUICK_FIGURES,
-        "runtime.latency.measure=false",
-        timeout=900,
-    )
-    assert result.returncode == 0, tail(result.output)
-    out = tmp_path / "results"
-    rows = pd.read_csv(out / "results.csv")
-    taught = rows[rows["teacher"].fillna("").ne("")]
-    assert len(taught) == 1 and taught["teacher"].iloc[0] == "baseline seed 0"
-    assert rows["accuracy_int8"].notna().all() and rows["accuracy_fp16"].notna().all()
-    summary = pd.read_csv(out / "summary.csv")
-    assert (summary["teacher"].fillna("") == "baseline").sum() == 1
-    assert "KD baseline" in (out / "criteria.md").read_text()
-    assert "int8 accuracy (%)" in (out / "cost.md").read_text()
