@@ -106,3 +106,22 @@ def test_classes_are_learnable_but_not_trivially(small: tuple[Path, Path]) -> No
     centroids = np.stack([feats_mean[~is_val & (y == k)].mean(axis=0) for k in range(10)])
     pred = ((feats_mean[is_val][:, None] - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)
     assert 0.25 < (pred == y[is_val]).mean() < 0.95  # chance is 0.1
+
+
+def test_a_failed_render_leaves_no_bar_open(
+    small: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render that raises (a full disk, a kill) closes its progress bar: an open one would go on being reported
+    by the log's heartbeat (and, in one process, by every later job's)."""
+    from asc.core.progress import open_bars
+    from asc.data import standin
+
+    def fail(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(standin._Voice, "render", fail)
+    with pytest.raises(OSError, match="no space"):
+        render_features(
+            tau.read_folds(small[0], audio=False), tmp_path / "f", seed=1, frames=100, progress=False
+        )
+    assert open_bars() == ""

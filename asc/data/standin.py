@@ -191,25 +191,27 @@ def render_features(
     out_dir = Path(out_dir)
     voice = _Voice(table, seed, n_mels)
     s1, s2, total, clips = np.zeros(n_mels), np.zeros(n_mels), 0, {}
-    bar = progress_bar(total=len(table), desc="stand-in features", unit="clip", show=show_progress(progress))
-    for code, fold in enumerate(("train", "evaluate")):
-        rows = table[table["split"] == fold].reset_index(drop=True)
-        shape = (len(rows), n_mels, frames)
-        with atomic_path(out_dir / f"{fold}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:
-            for k, start in enumerate(range(0, len(rows), CHUNK)):
-                x = voice.render(
-                    rows.iloc[start : start + CHUNK], frames, np.random.default_rng([seed, 2, code, k])
-                )
-                arr[start : start + len(x)] = x
-                if fold == "train":  # the normalisation statistics are fold1_train's, as build_features'
-                    x64 = x.astype(np.float64)
-                    s1 += x64.sum(axis=(0, 2))
-                    s2 += (x64**2).sum(axis=(0, 2))
-                    total += x.shape[0] * frames
-                bar.update(len(x))
-        atomic_write_text(out_dir / f"{fold}.csv", rows.to_csv(index=False))
-        clips[fold] = len(rows)
-    bar.close()
+    # a with block: a failed render (a full disk, a kill) must not leave the bar open for the heartbeat to report
+    with progress_bar(
+        total=len(table), desc="stand-in features", unit="clip", show=show_progress(progress)
+    ) as bar:
+        for code, fold in enumerate(("train", "evaluate")):
+            rows = table[table["split"] == fold].reset_index(drop=True)
+            shape = (len(rows), n_mels, frames)
+            with atomic_path(out_dir / f"{fold}.npy") as tmp, write_npy(tmp, shape, np.float32) as arr:
+                for k, start in enumerate(range(0, len(rows), CHUNK)):
+                    x = voice.render(
+                        rows.iloc[start : start + CHUNK], frames, np.random.default_rng([seed, 2, code, k])
+                    )
+                    arr[start : start + len(x)] = x
+                    if fold == "train":  # the normalisation statistics are fold1_train's, as build_features'
+                        x64 = x.astype(np.float64)
+                        s1 += x64.sum(axis=(0, 2))
+                        s2 += (x64**2).sum(axis=(0, 2))
+                        total += x.shape[0] * frames
+                    bar.update(len(x))
+            atomic_write_text(out_dir / f"{fold}.csv", rows.to_csv(index=False))
+            clips[fold] = len(rows)
     mean = s1 / total
     std = np.sqrt((s2 - total * mean**2) / (total - 1))
     require_finite(f"normalisation statistics of {out_dir}", {"mean": mean, "std": std})

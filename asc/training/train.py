@@ -225,18 +225,22 @@ def _train_epoch(loop: _Loop, todo: list[int], sizes: dict[int, int]) -> torch.T
     loss_sum = torch.zeros(len(loop.runs), dtype=torch.float64, device=device)
     first = min(loop.states[m].epoch for m in todo) + 1
     desc = f"{len(todo)} run(s), epoch {first}/{max(loop.runs[m].recipe.epochs for m in todo)}:"
-    for t in progress_bar(range(max(n_steps.values())), show=loop.show, desc=desc, unit="batch", leave=False):
-        for size, same in _batch_groups(todo, t, sizes, n_steps, bs).items():
-            for sel in parts(same, loop.k):
-                idx = pos[loop.ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
-                xb = loop.x[idx].to(device, non_blocking=True)
-                yb = loop.y[idx].to(device, non_blocking=True)
-                if loop.teachers is None:
-                    losses = loop.step(sel, xb, yb)
-                else:
-                    soft = distill.gather(loop.teachers, loop.ix(tuple(sel), device), idx.to(device))
-                    losses = loop.step(sel, xb, yb, soft=soft)
-                loss_sum.index_add_(0, loop.ix(tuple(sel), device), losses.double() * size)
+    # a with block: a step that raises (a non-finite loss, a kill) closes the bar, not only a finished loop
+    with progress_bar(
+        range(max(n_steps.values())), show=loop.show, desc=desc, unit="batch", leave=False
+    ) as bar:
+        for t in bar:
+            for size, same in _batch_groups(todo, t, sizes, n_steps, bs).items():
+                for sel in parts(same, loop.k):
+                    idx = pos[loop.ix(tuple(sel), pos.device), t * bs : t * bs + size].T  # (size, G)
+                    xb = loop.x[idx].to(device, non_blocking=True)
+                    yb = loop.y[idx].to(device, non_blocking=True)
+                    if loop.teachers is None:
+                        losses = loop.step(sel, xb, yb)
+                    else:
+                        soft = distill.gather(loop.teachers, loop.ix(tuple(sel), device), idx.to(device))
+                        losses = loop.step(sel, xb, yb, soft=soft)
+                    loss_sum.index_add_(0, loop.ix(tuple(sel), device), losses.double() * size)
     return loss_sum
 
 
