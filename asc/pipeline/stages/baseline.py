@@ -261,8 +261,10 @@ def pruned_need(cfg: Mapping[str, Any], step: Step, spec: Mapping[str, Any] | No
     default :func:`baseline_spec`, as the fine-tune estimate), by :func:`model_need` (a network without a formula
     at its configured size, an upper bound); a schedule's step at the unpruned widths (an upper bound: its counts
     shrink step by step, and one that fine-tunes first keeps checkpoints of the previous step's wider network)."""
+    from asc.nets import family_of
     from asc.pipeline.step import schedule_finetune
 
-    spec = baseline_spec(cfg) if spec is None else spec
+    if spec is None:  # a family without a formula is counted as configured: no spec to prune
+        spec = baseline_spec(cfg) if family_of(cfg["model"]).counts else {}
     at = spec if "schedule" in step.config else pruned_spec(spec, step.config)
     return model_need(cfg, at, "pruned models", trains=schedule_finetune(step) is not None)
