@@ -150,3 +150,17 @@ def test_a_graph_pruned_networks_estimate_is_at_its_pruned_widths() -> None:
     spec = {"widths": kept, "dense": [16, 8]}
     assert needs["l2"].bytes == model_artifact_bytes(vggish(spec, shape)["params"], trains=False)
     assert needs["nystrom"].bytes == model_artifact_bytes(baseline.stored_params(cfg), trains=False)
+
+
+def test_a_schedules_steps_are_estimated_at_the_unpruned_widths() -> None:
+    """Each step of an iterative schedule keeps more than the one-shot count until the last, and steps 2… keep
+    the previous step's wider network while they fine-tune: the unpruned network is their upper bound."""
+    from asc.pipeline.stages import prune
+
+    cfg = composed("prune=l1", "prune.ratio=0.5", "+prune.schedule=3")
+    params = baseline.parameters(baseline.baseline_spec(cfg))
+    needs = prune.check(by_stage(make_plan(cfg))["prune"], cfg)
+    assert len(needs) == 3
+    assert needs[0][1].bytes == model_artifact_bytes(params, trains=False)
+    positions = baseline.training_positions(cfg, "finetune")
+    assert needs[2][1].bytes == model_artifact_bytes(params, trains=True, positions=positions)

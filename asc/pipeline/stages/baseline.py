@@ -1,7 +1,8 @@
 """The baseline model a job trains or is given, as planning sees it: its spec (the model config's, or the
 ``train.init_from`` file's), its classes and input checked against the dataset and the features, and the disk its
-artifacts take (the configured network's size: the DCASE family's by its formula, a zoo network's counted on torch's
-meta device, :func:`stored_params`). The train, finetune, perdevice, prune and quantise stages' checks share it.
+artifacts take (the configured network's size, pruned where the criterion config says its widths: by the family's
+torch-free formula where it has one, asc/nets/counts.py, the DCASE family and VGGish_Net; any other zoo network
+counted on torch's meta device, :func:`stored_params`). The train, finetune, perdevice, prune and quantise stages' checks share it.
 """
 
 from __future__ import annotations
