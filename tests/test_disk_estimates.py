@@ -110,3 +110,57 @@ def test_the_resume_checkpoint_keeps_the_training_examples_indices() -> None:
     assert per_clip == 19
     assert model_artifact_bytes(10, trains=True, positions=100) - model_artifact_bytes(10, trains=True) == 800
     assert rewrite_bytes(10, positions=100) - rewrite_bytes(10) == 800
+
+
+@pytest.mark.parametrize(
+    ("overrides", "widths"),
+    [
+        (("prune=l1", "prune.ratio=0.5"), [8, 8, 16]),
+        (("prune=l2", "prune.ratio=0.5", "prune.layers=[C2]"), [16, 8, 32]),
+        (("prune=authors_kept",), [11, 11, 22]),  # the given kept lists
+        (("prune=cosine",), [16, 16, 32]),  # it decides its count: the unpruned width, an upper bound
+    ],
+)
+def test_a_pruned_networks_estimate_is_at_its_pruned_widths(overrides: tuple, widths: list) -> None:
+    """The prune stage's artifact holds the pruned network, as the fine-tune estimate counts it (the DCASE family's
+    hand surgery)."""
+    from asc.pipeline.stages import prune
+
+    cfg = composed(*overrides)
+    params = baseline.parameters({**baseline.baseline_spec(cfg), "widths": widths})
+    for step, need in prune.check(by_stage(make_plan(cfg))["prune"], cfg):
+        assert need.bytes == model_artifact_bytes(params, trains=False), step.label
+
+
+def test_a_graph_pruned_networks_estimate_is_at_its_pruned_widths() -> None:
+    """VGGish_Net (dependency-graph surgery, asc/pipeline/stages/prune_graph.py): the paper's per-layer ratios (l2)
+    counted at their kept widths by the family's formula; a criterion that decides its count (nystrom) at the
+    configured widths, an upper bound."""
+    from asc.nets.counts import vggish
+    from asc.pipeline.stages import prune
+    from asc.prune.blocks import kept_count
+
+    narrow = ("model.widths=[8,8,16,16,16,16]", "model.dense=[16,8]")
+    cfg = composed("experiment=nystrom_vggish", "dataset=demo16k", *narrow)
+    shape = (64, cfg["features"]["frames"])
+    needs = {s.config["name"]: n for s, n in prune.check(by_stage(make_plan(cfg))["prune"], cfg)}
+    ratios = cfg["criteria"]["l2"]["per_layer_ratio"]
+    kept = [kept_count(w, ratios[f"C{i + 1}"]) for i, w in enumerate(cfg["model"]["widths"])]
+    assert kept != cfg["model"]["widths"]
+    spec = {"widths": kept, "dense": [16, 8]}
+    assert needs["l2"].bytes == model_artifact_bytes(vggish(spec, shape)["params"], trains=False)
+    assert needs["nystrom"].bytes == model_artifact_bytes(baseline.stored_params(cfg), trains=False)
+
+
+def test_a_schedules_steps_are_estimated_at_the_unpruned_widths() -> None:
+    """Each step of an iterative schedule keeps more than the one-shot count until the last, and steps 2… keep
+    the previous step's wider network while they fine-tune: the unpruned network is their upper bound."""
+    from asc.pipeline.stages import prune
+
+    cfg = composed("prune=l1", "prune.ratio=0.5", "+prune.schedule=3")
+    params = baseline.parameters(baseline.baseline_spec(cfg))
+    needs = prune.check(by_stage(make_plan(cfg))["prune"], cfg)
+    assert len(needs) == 3
+    assert needs[0][1].bytes == model_artifact_bytes(params, trains=False)
+    positions = baseline.training_positions(cfg, "finetune")
+    assert needs[2][1].bytes == model_artifact_bytes(params, trains=True, positions=positions)

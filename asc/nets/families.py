@@ -8,9 +8,11 @@ Every family here has a module under asc/nets/ with its layer table in the docst
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from asc.nets import counts as formulas
 
 # Kinds of constructor options (validation checks a value against its kind; see asc.nets.options).
 INT, FLOAT, INTS, STR, STRIDES, SHAPE, ANY = "int", "float", "ints", "str", "strides", "shape", "any"
@@ -31,6 +33,9 @@ class Family:
     patch geometry (patch_frames, patch_hop) of a network that scores a clip by the mean of its patches'
     softmaxes (the model config's ``patch_frames`` / ``patch_hop`` override it), which lets it train on patches
     (``train.examples=patches``, asc/training/patch_examples.py); None: the network scores whole clips.
+    ``counts``: the family's torch-free formula (asc/nets/counts.py), (spec, (mel bands, frames)) →
+    ``{"params", "macs"}`` (values a checkpoint holds, MACs per clip), which planning uses instead of building
+    the network on torch's meta device; None: counted as built.
     """
 
     name: str
@@ -47,6 +52,7 @@ class Family:
     source: str = ""
     clip_seconds: float | None = None
     patches: tuple[int, int] | None = None
+    counts: Callable[[Mapping[str, Any], Sequence[int]], dict[str, int]] | None = None
 
     @property
     def option_kinds(self) -> dict[str, str]:
@@ -87,6 +93,7 @@ FAMILIES: dict[str, Family] = {
             published_params=46_246,
             published_counts_bn_stats=True,
             source="DCASE 2021 Task 1A baseline (docs/dcase2021_baseline.md: Keras count)",
+            counts=formulas.dcase,
         ),
         Family(
             "dcase22",
@@ -101,6 +108,7 @@ FAMILIES: dict[str, Family] = {
             published_params=46_246,
             published_counts_bn_stats=True,
             source="DCASE 2022 Task 1 baseline (docs/tau2022_mobile.md §5: Keras count)",
+            counts=formulas.dcase,
         ),
         Family(
             "dcase2024",
@@ -139,6 +147,7 @@ FAMILIES: dict[str, Family] = {
             patches=(96, 48),  # VGGishASC's patch_frames, patch_hop defaults: 19 patches per 10-s clip
             published_params=55_361_162,
             source="Singh & Plumbley's Keras VGGish_Net (Fine_tuning_VGGish_Net.py; reference/networks.md §1.1)",
+            counts=formulas.vggish,
         ),
         *(
             Family(

@@ -98,16 +98,15 @@ def tuned_units(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
 
 
 def clip_macs(cfg: Mapping[str, Any]) -> int | None:
-    """MACs of one forward pass over a clip of the job's network (the front end excluded): the DCASE family's by
-    its exact formula (torch-free), any other network's counted on its input shape (built on torch's meta device
-    where it can be, so nothing is computed); None (logged) where it cannot be counted."""
-    from asc.nets import family_of
-    from asc.pipeline.stages.baseline import baseline_spec
+    """MACs of one forward pass over a clip of the job's network (the front end excluded): by its family's
+    torch-free formula where it has one (asc/nets/counts.py: the DCASE family, VGGish_Net), any other network's
+    counted on its input shape (built on torch's meta device where it can be, so nothing is computed); None
+    (logged) where it cannot be counted."""
+    from asc.pipeline.stages.baseline import planned_counts
 
-    if family_of(cfg["model"]).exact_surgery:
-        from asc.prune.budget import dcase_cost
-
-        return int(dcase_cost(baseline_spec(cfg))["macs"])
+    counted = planned_counts(cfg)
+    if counted:
+        return int(counted["macs"])
     from asc.nets import build
     from asc.nets.cost import network_macs
     from asc.nets.families import input_shape_of

@@ -56,21 +56,10 @@ def dcase_cost(spec: Mapping[str, Any]) -> dict[str, int]:
     """{"params_keras", "macs"} of the DCASE 2021/2022 baseline of ``spec`` (asc/nets/model_spec.py), from its widths:
     conv MACs = out H × W × c_out × c_in × k², dense = in × out (no BN, bias or pooling: asc/nets/complexity.py);
     params = conv weights + bias, BN's 4 per channel, dense weights + bias. The default spec: 46,246 / 286,637,800."""
-    s = normalise_spec(dict(spec))
-    k, pad = s["kernel"], s["kernel"] // 2
-    height, width = s["input_shape"]
-    c_in, params, macs = 1, 0, 0
-    for c_out, pool in zip(s["widths"], s["pools"], strict=True):
-        height, width = height + 2 * pad - k + 1, width + 2 * pad - k + 1
-        macs += height * width * c_out * c_in * k * k
-        params += c_out * c_in * k * k + c_out + 4 * c_out
-        if pool is not None:
-            height, width = height // pool[0], width // pool[1]
-        c_in = c_out
-    flat = c_in * height * width
-    macs += flat * s["dense"] + s["dense"] * s["n_classes"]
-    params += flat * s["dense"] + s["dense"] + s["dense"] * s["n_classes"] + s["n_classes"]
-    return {"params_keras": params, "macs": macs}
+    from asc.nets.counts import dcase
+
+    counted = dcase(spec)
+    return {"params_keras": counted["params"], "macs": counted["macs"]}
 
 
 def _spec(model: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The baseline model a job trains or is given, as planning sees it: its spec (the model config's, or the
 ``train.init_from`` file's), its classes and input checked against the dataset and the features, and the disk its
-artifacts take (the configured network's size: the DCASE family's by its formula, a zoo network's counted on torch's
-meta device, :func:`stored_params`). The train, finetune, perdevice, prune and quantise stages' checks share it.
+artifacts take (the configured network's size, pruned where the criterion config says its widths: by the family's
+torch-free formula where it has one, asc/nets/counts.py, the DCASE family and VGGish_Net; any other zoo network
+counted on torch's meta device, :func:`stored_params`). The train, finetune, perdevice, prune and quantise stages' checks share it.
 """
 
 from __future__ import annotations
@@ -25,16 +26,30 @@ UNKNOWN_PARAMS = 10**6
 
 
 def parameters(spec: Mapping[str, Any]) -> int:
-    """Parameters of a DCASE21-family spec (convs, BN, dense layers), for the disk estimate only."""
-    k, c_in, n = int(spec["kernel"]), 1, 0
-    height, width = spec["input_shape"]
-    for c_out, pool in zip(spec["widths"], spec["pools"], strict=True):
-        n += k * k * c_in * c_out + 5 * c_out  # weights, bias, BN (gamma, beta, mean, var)
-        if pool is not None:
-            height, width = height // pool[0], width // pool[1]
-        c_in = c_out
-    dense, classes = int(spec["dense"]), int(spec["n_classes"])
-    return n + (c_in * height * width + 1) * dense + (dense + 1) * classes
+    """Parameters of a DCASE21-family spec (convs, BN, dense layers), for the disk estimate only
+    (:func:`asc.nets.counts.dcase`)."""
+    from asc.nets.counts import dcase
+
+    return dcase(spec)["params"]
+
+
+def planned_counts(cfg: Mapping[str, Any], spec: Mapping[str, Any] | None = None) -> dict[str, int] | None:
+    """``{"params", "macs"}`` (values a checkpoint holds, MACs per clip) of the job's network at ``spec`` (default:
+    :func:`baseline_spec`) by its family's torch-free formula (``Family.counts``, asc/nets/counts.py), on the
+    input the model and features configs give; None where the family has none or the formula refuses the spec
+    (logged), so that the caller counts the network as built."""
+    from asc.nets import family_of, input_shape_of
+
+    formula = family_of(cfg["model"]).counts
+    if formula is None:
+        return None
+    try:
+        return formula(
+            baseline_spec(cfg) if spec is None else spec, input_shape_of(cfg["model"], cfg["features"])
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        log.warning("the formula cannot count model=%s (%s): counted as built", cfg["model"]["name"], err)
+        return None
 
 
 def check_model(shape: Mapping[str, Any], cfg: Mapping[str, Any], *, what: str) -> None:
@@ -105,7 +120,7 @@ def check_zoo(steps: Sequence[Step], cfg: Mapping[str, Any], fam: Any) -> list[t
     if source:
         stat = Path(source).stat()
         _zoo_file(str(source), stat.st_mtime_ns, stat.st_size, _frozen(m))
-    need = model_need(cfg, {}, "baselines", trains=not source, stage="train")
+    need = model_need(cfg, baseline_spec(cfg), "baselines", trains=not source, stage="train")
     return [(step, need) for step in steps]
 
 
@@ -147,11 +162,11 @@ def model_need(
 ) -> Need:
     """The disk a model artifact of ``spec``'s size takes (:func:`asc.core.disk.model_artifact_bytes`: checkpoints
     while it ``trains`` by ``stage``'s recipe, the model), with the rewrite of its resume checkpoint as the
-    transient where it trains; a zoo network's size is the configured network's (:func:`stored_params`; ``spec``
-    is the DCASE family's)."""
-    from asc.nets import family_of
-
-    params = parameters(spec) if family_of(cfg["model"]).exact_surgery else stored_params(cfg)
+    transient where it trains; ``spec``'s size by its family's formula (:func:`planned_counts`: the DCASE
+    family, VGGish_Net), any other network's the configured one's (:func:`stored_params`, an upper bound for a
+    pruned spec)."""
+    counted = planned_counts(cfg, spec) if spec else None
+    params = counted["params"] if counted else stored_params(cfg)
     positions = training_positions(cfg, stage) if trains else 0
     return Need(
         Path(cfg["paths"]["store"]),
@@ -174,14 +189,14 @@ def training_positions(cfg: Mapping[str, Any], stage: str) -> int:
 
 
 def stored_params(cfg: Mapping[str, Any]) -> int:
-    """Values a checkpoint of the job's baseline network holds (parameters and buffers): the DCASE family's by
-    :func:`parameters`; any other network built as configured (its widths, blocks, classes) on torch's meta device,
-    so nothing is allocated, and counted (imports torch; cached per model config). A network that cannot be built
-    so counts :data:`UNKNOWN_PARAMS` (logged)."""
-    from asc.nets import family_of
-
-    if family_of(cfg["model"]).exact_surgery:
-        return parameters(baseline_spec(cfg))
+    """Values a checkpoint of the job's baseline network holds (parameters and buffers): by its family's formula
+    where it has one (:func:`planned_counts`: the DCASE family, VGGish_Net; torch-free); any other network built
+    as configured (its widths, blocks, classes) on torch's meta device, so nothing is allocated, and counted
+    (imports torch; cached per model config). A network that cannot be built so counts :data:`UNKNOWN_PARAMS`
+    (logged)."""
+    counted = planned_counts(cfg)
+    if counted:
+        return counted["params"]
     try:
         model = planned_network(cfg["model"])
     except Exception as err:  # noqa: BLE001 - an estimate only: the disk check goes on with a stated size
@@ -240,3 +255,17 @@ def pruned_spec(spec: Mapping[str, Any], pcfg: Mapping[str, Any]) -> dict[str, A
         elif pcfg.get("name") not in OWN_COUNT and ratio is not None and 0 <= float(ratio) < 1:
             widths[i] = kept_count(widths[i], ratio, pcfg.get(KEY))
     return {**spec, "widths": widths} if widths else dict(spec)
+
+
+def pruned_need(cfg: Mapping[str, Any], step: Step, spec: Mapping[str, Any] | None = None) -> Need:
+    """The disk of prune ``step``'s artifact: the model at its pruned widths (:func:`pruned_spec` of ``spec``,
+    default :func:`baseline_spec`, as the fine-tune estimate), by :func:`model_need` (a network without a formula
+    at its configured size, an upper bound); a schedule's step at the unpruned widths (an upper bound: its counts
+    shrink step by step, and one that fine-tunes first keeps checkpoints of the previous step's wider network)."""
+    from asc.nets import family_of
+    from asc.pipeline.step import schedule_finetune
+
+    if spec is None:  # a family without a formula is counted as configured: no spec to prune
+        spec = baseline_spec(cfg) if family_of(cfg["model"]).counts else {}
+    at = spec if "schedule" in step.config else pruned_spec(spec, step.config)
+    return model_need(cfg, at, "pruned models", trains=schedule_finetune(step) is not None)

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from asc.core.disk import Need
 from asc.core.errors import InputError
 from asc.pipeline.stages import prune_schedule
+from asc.pipeline.stages.baseline import pruned_need
 from asc.pipeline.stages.prune_graph import check_graph, example_inputs, graph_family
 from asc.pipeline.stages.prune_steps import criterion_config, label_of, prune_step
-from asc.pipeline.stages.train import baseline_spec, model_need
-from asc.pipeline.step import Step, schedule_finetune
+from asc.pipeline.stages.train import baseline_spec
+from asc.pipeline.step import Step
 from asc.prune import budget, schedule, sensitivity
 from asc.prune.blocks import check_removes_some
 
@@ -154,11 +155,7 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Nee
                     layer,
                     widths[layer],
                 )
-    # a pruned network's artifact holds the model only; a schedule step that fine-tunes first, its checkpoints too
-    return [
-        (step, model_need(cfg, spec, "pruned models", trains=schedule_finetune(step) is not None))
-        for step in steps
-    ]
+    return [(step, pruned_need(cfg, step, spec)) for step in steps]
 
 
 def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:

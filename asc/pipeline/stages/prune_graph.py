@@ -10,13 +10,12 @@ list and its groups need torch to enumerate, so this one check imports torch laz
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from asc.core.disk import Need
 from asc.core.errors import ConfigError
 from asc.pipeline.stages.prune_steps import criterion_config
-from asc.pipeline.step import Step, schedule_finetune
+from asc.pipeline.step import Step
 
 
 def graph_family(cfg: Mapping[str, Any]) -> Any:
@@ -40,7 +39,7 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
     """Every prune config of a dependency-graph family against the traced network; ConfigError naming the step."""
     import importlib.util
 
-    from asc.core.disk import model_artifact_bytes
+    from asc.pipeline.stages.baseline import pruned_need
 
     if importlib.util.find_spec("torch_pruning") is None:
         raise ConfigError(
@@ -65,10 +64,5 @@ def check_graph(steps: Sequence[Step], cfg: Mapping[str, Any], family: Any) -> l
             check_config(model, x, criterion_config(step), family.ignored)
         except ValueError as err:
             raise ConfigError(f"{step.label}: {err}") from None
-    params = sum(p.numel() for p in model.parameters())
-
-    def need(step: Step) -> Need:
-        size = model_artifact_bytes(params, trains=schedule_finetune(step) is not None)
-        return Need(Path(cfg["paths"]["store"]), size, "pruned models", "point paths.store at a larger disk")
-
-    return [(step, need(step)) for step in steps]
+    # each artifact at its pruned widths where the family's formula counts them, else the configured network's
+    return [(step, pruned_need(cfg, step)) for step in steps]
