@@ -71,7 +71,7 @@ print("LOADED", *[m for m in ("torch", "librosa", "numba") if m in sys.modules])
 @pytest.mark.parametrize(
     "protocol", [["protocol=ours"], ["protocol=authors", "protocol.dense_mapping=correct"]]
 )
-def test_dry_run_plans_without_torch(protocol: list[str]) -> None:
+def test_dry_run_needs_torch_only_for_the_graph_trace(protocol: list[str]) -> None:
     import subprocess
     from pathlib import Path
 
