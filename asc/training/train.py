@@ -225,10 +225,8 @@ def _train_epoch(loop: _Loop, todo: list[int], sizes: dict[int, int]) -> torch.T
     loss_sum = torch.zeros(len(loop.runs), dtype=torch.float64, device=device)
     first = min(loop.states[m].epoch for m in todo) + 1
     desc = f"{len(todo)} run(s), epoch {first}/{max(loop.runs[m].recipe.epochs for m in todo)}:"
-    # a with block: a step that raises (a non-finite loss, a kill) closes the bar, not only a finished loop
-    with progress_bar(
-        range(max(n_steps.values())), show=loop.show, desc=desc, unit="batch", leave=False
-    ) as bar:
+    steps = range(max(n_steps.values()))  # a with block: a step that raises closes the bar too
+    with progress_bar(steps, show=loop.show, desc=desc, unit="batch", leave=False) as bar:
         for t in bar:
             for size, same in _batch_groups(todo, t, sizes, n_steps, bs).items():
                 for sel in parts(same, loop.k):
