@@ -68,14 +68,29 @@ def tiny_demo_cfg() -> dict[str, Any]:
     return {**_load_yaml("dataset", "demo.yaml"), **TINY_DEMO}
 
 
+def _session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for the whole test run: under pytest-xdist the one all workers share (their temporary folders'
+    parent, one per run), so what it holds is built once, not once per worker; else a fresh temporary folder."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return tmp_path_factory.mktemp(name)
+    folder = tmp_path_factory.getbasetemp().parent / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny demo set (full-length 10 s clips), generated once per session. Tests must not modify it."""
+    """The tiny demo set (full-length 10 s clips), generated once per test run. Tests must not modify it."""
+    from filelock import FileLock  # torch's own dependency
+
     from asc.data.demo import generate
 
     cfg = {**_load_yaml("dataset", "demo.yaml"), **TINY_DEMO, "workers": 2}
-    root = tmp_path_factory.mktemp("tiny_demo")
-    generate(cfg, root, progress=False)
+    root = _session_folder(tmp_path_factory, "tiny_demo")
+    with FileLock(root.with_suffix(".lock")):  # another worker may be generating it
+        if not (root.parent / "tiny_demo.done").exists():
+            generate(cfg, root, progress=False)
+            (root.parent / "tiny_demo.done").touch()
     return root
 
 
@@ -83,8 +98,10 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``paths.data`` folder for the end-to-end tests whose subject is not the data: the first test that
     needs a demo set or a front end's features builds them, the others reuse them (their keys cover every
-    difference, as for any user). A test that builds, corrupts or watches the data uses a folder of its own."""
-    return tmp_path_factory.mktemp("shared_data")
+    difference, as for any user; under xdist, every worker of the run). A test that builds, corrupts or watches the
+    data uses a folder of its own."""
+    # two workers building the same artifact at once: asc's artifact locks make one wait for the other
+    return _session_folder(tmp_path_factory, "shared_data")
 
 
 @pytest.fixture(autouse=True)
