@@ -55,14 +55,18 @@ def test_the_per_device_models_estimate_is_at_their_pruned_widths() -> None:
     assert need.transient == rewrite_bytes(params, positions=positions)
 
 
+# Criterion configs and the widths of the DCASE baseline [16, 16, 32] each prunes to
+PRUNED_WIDTHS = [
+    (("prune=l1", "prune.ratio=0.5"), [8, 8, 16]),
+    (("prune=l2", "prune.ratio=0.5", "prune.layers=[C2]"), [16, 8, 32]),
+    (("prune=authors_kept",), [11, 11, 22]),  # the given kept lists
+    (("prune=cosine",), [16, 16, 32]),  # it decides its count: the unpruned width, an upper bound
+]
+
+
 @pytest.mark.parametrize(
     ("overrides", "widths"),
-    [
-        (("prune=l1", "prune.ratio=0.5"), [8, 8, 16]),
-        (("prune=l2", "prune.ratio=0.5", "prune.layers=[C2]"), [16, 8, 32]),
-        (("prune=authors_kept",), [11, 11, 22]),  # the given kept lists
-        (("prune=cosine",), [16, 16, 32]),  # it decides its count: the unpruned width, an upper bound
-    ],
+    PRUNED_WIDTHS,
 )
 def test_a_fine_tuned_networks_estimate_is_at_its_pruned_widths(overrides: tuple, widths: list) -> None:
     cfg = composed(*overrides)
@@ -114,12 +118,7 @@ def test_the_resume_checkpoint_keeps_the_training_examples_indices() -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "widths"),
-    [
-        (("prune=l1", "prune.ratio=0.5"), [8, 8, 16]),
-        (("prune=l2", "prune.ratio=0.5", "prune.layers=[C2]"), [16, 8, 32]),
-        (("prune=authors_kept",), [11, 11, 22]),  # the given kept lists
-        (("prune=cosine",), [16, 16, 32]),  # it decides its count: the unpruned width, an upper bound
-    ],
+    PRUNED_WIDTHS,
 )
 def test_a_pruned_networks_estimate_is_at_its_pruned_widths(overrides: tuple, widths: list) -> None:
     """The prune stage's artifact holds the pruned network, as the fine-tune estimate counts it (the DCASE family's
