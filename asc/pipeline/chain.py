@@ -75,7 +75,7 @@ CHAIN: tuple[Stage, ...] = (
     Stage("teacher", ("prune", "features", "index"), "store", teacher),
     Stage("finetune", ("prune", "features", "index"), "store", finetune),
     Stage("perdevice", ("finetune", "features", "index"), "store", perdevice),
-    Stage("quantise", ("train", "prune", "finetune", "features", "index"), "store", quantise),
+    Stage("quantise", ("train", "prune", "finetune", "perdevice", "features", "index"), "store", quantise),
     Stage("report", ("train", "prune", "finetune", "perdevice"), "", report),
 )
 STAGES: tuple[str, ...] = tuple(s.name for s in CHAIN)

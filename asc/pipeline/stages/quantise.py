@@ -1,4 +1,4 @@
-"""Stage ``quantise``: every evaluated model (baseline, pruned, fine-tuned) written as fp32, fp16 and int8 ONNX
+"""Stage ``quantise``: every evaluated model (baseline, pruned, fine-tuned, per-device) written as fp32, fp16 and int8 ONNX
 files and each file evaluated with onnxruntime on the evaluation split (asc/deploy/quantised.py has the files, the
 quantiser and why it is ONNX Runtime's).
 
@@ -9,8 +9,9 @@ on. Its ``run`` appends the model's row again (rows are keyed by ``run_id``: the
 ``accuracy_{fp32,fp16,int8}``, ``class_avg_accuracy_*``, ``log_loss_*`` and ``onnx_bytes_*`` (each file's size
 in bytes); a tagging dataset's rows gain ``mAP_*``, ``auc_*`` and ``d_prime_*`` instead (the task's columns).
 Every network of the zoo is covered: a zoo network's files take the input its model and features configs give
-(:func:`asc.nets.input_shape_of`). Per-device models (stage ``perdevice``) are not covered: their routed evaluation would need one set of
-files per device.
+(:func:`asc.nets.input_shape_of`). A per-device artifact (stage ``perdevice``) gets one set of files per model (the
+general one and each device's), each calibrated on its own training clips, evaluated with the per-device row's
+routing; its ``onnx_bytes_*`` sum all of them (asc/pipeline/stages/quantise_devices.py).
 
 ``quantise.enabled``: auto (default) runs when onnx and onnxruntime are installed and otherwise logs one line and
 plans nothing, so `asc` without the ``[export]`` extra works; true refuses at planning without them.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_STAGES = ("train", "prune", "finetune")  # the stages whose artifact is one evaluated model.pt
+MODEL_STAGES = ("train", "prune", "finetune", "perdevice")  # the stages whose artifact is an evaluated model
 FILES_BYTES = 1 << 20  # three ONNX files of a baseline-sized network (fp32 ~200 kB) and scores, with room
 
 
@@ -57,12 +58,17 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     from asc.nets import family_of
     from asc.pipeline.stages.baseline import stored_params
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
 
     fam = family_of(cfg["model"])
     # a zoo network's three files: 4 + 2 + 1 bytes a parameter of the configured network (an upper bound: pruned)
     size = FILES_BYTES if fam.exact_surgery else FILES_BYTES + 7 * stored_params(cfg)
     store = Path(cfg["paths"]["store"])
-    return [(s, Need(store, size, "ONNX files", "point paths.store at a larger disk")) for s in steps]
+    models = {s.id: 1 + len(KNOWN_DEVICES) if model_of(s).stage == "perdevice" else 1 for s in steps}
+    return [
+        (s, Need(store, size * models[s.id], "ONNX files", "point paths.store at a larger disk"))
+        for s in steps
+    ]
 
 
 def model_of(step: Step) -> Step:
@@ -71,10 +77,14 @@ def model_of(step: Step) -> Step:
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
+    from asc.pipeline.stages import quantise_devices
     from asc.report import results
 
     for step in steps:
-        ctx.build(step, lambda work, s=step: _build(s, work, ctx))
+        if model_of(step).stage == "perdevice":  # a general model and one per device, routed
+            ctx.build(step, lambda work, s=step: quantise_devices.build(s, model_of(s), work, ctx))
+        else:
+            ctx.build(step, lambda work, s=step: _build(s, work, ctx))
     rows = []
     for step in steps:
         row = json.loads((ctx.path(model_of(step)) / "row.json").read_text())

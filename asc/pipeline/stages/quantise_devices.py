@@ -1,0 +1,130 @@
+"""Accuracy at deployment precision of a per-device artifact (stage ``perdevice``): the general network and every
+device model written as fp32, fp16 and int8 ONNX files (asc/deploy/quantised.py, the quantise settings of the other
+models) and each precision evaluated with the routing of :func:`asc.training.per_device.predict_routed`.
+
+Files: ``general/model_<p>.onnx`` and ``device_<d>/model_<p>.onnx`` for each device with a model (``device_<d>.pt``
+in the perdevice artifact). Calibration: each model's int8 activation ranges come from its own training pool, never
+a scored clip: a device model's from its device's clips of the fine-tuned subset it was trained on (the positions
+:func:`asc.pipeline.stages.perdevice._device_models` trains on), the general model's from the training fold (as the
+other quantise steps calibrate). Evaluation: each evaluation clip of a device with a model is scored by that
+device's file, every other clip (unseen devices) by the general file, the probabilities put back in clip order and
+scored as the per-device row's routed accuracy is (:func:`asc.training.evaluate.metrics`).
+
+Columns: ``accuracy_*``, ``class_avg_accuracy_*``, ``log_loss_*`` per precision, and ``onnx_bytes_<p>`` = the sum of
+the bytes of every file of precision ``p`` (the general one and each device's): the deployed system holds all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asc.pipeline.step import Step
+
+if TYPE_CHECKING:
+    from asc.pipeline.context import Context
+
+log = logging.getLogger(__name__)
+
+GENERAL = "general"  # the folder of the general model's files
+
+
+def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
+    """{device: positions into the perdevice stage's training pool} of each device model's training clips: its
+    device's clips of the fine-tuned step's subset (as asc/pipeline/stages/perdevice.py draws them)."""
+    import numpy as np
+
+    from asc.pipeline.stages.finetune import subset_of
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+    from asc.training.per_device import device_subsets
+
+    pool = ctx.splits(perdevice).pool(ctx.cfg["finetune"]["train_on"])
+    subset = np.asarray(subset_of(perdevice.up("finetune"), pool.rows, ctx))
+    per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
+    return {d: subset[p] for d, p in per_device.items()}
+
+
+def route(devices: Any, models: Any) -> Any:
+    """Per clip, the name of the model that scores it: its device when ``models`` has one, else :data:`GENERAL`."""
+    import numpy as np
+
+    devices = np.asarray([str(d) for d in devices])
+    return np.where(np.isin(devices, [m for m in models if m != GENERAL]), devices, GENERAL)
+
+
+def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, Any]:
+    """Write and evaluate the files of the per-device artifact ``perdevice`` into ``work``; returns the columns
+    (also written as ``columns.json``, the per-file scores as ``scores.json``)."""
+    from asc.core.atomic import atomic_write_json
+    from asc.deploy import quantised
+    from asc.nets import family_of, input_shape_of
+    from asc.nets.checkpoint import load
+    from asc.pipeline.stages.quantise import _scores
+
+    cfg, settings = ctx.cfg, step.config
+    shape = None if family_of(cfg["model"]).exact_surgery else input_shape_of(cfg["model"], cfg["features"])
+    splits = ctx.splits(step)
+    folder = ctx.path(perdevice)
+    pool = splits.pool(cfg["finetune"]["train_on"])
+    calibration = {GENERAL: splits.train.x.numpy()}  # the other quantise steps' rule: the training fold
+    calibration |= {d: pool.x.numpy()[pos] for d, pos in device_pools(perdevice, ctx).items()}
+    models = {GENERAL: folder / "model.pt"} | {
+        d: folder / f"device_{d}.pt"
+        for d in calibration
+        if d != GENERAL and (folder / f"device_{d}.pt").is_file()
+    }
+    paths: dict[str, dict[str, Path]] = {}
+    for name, checkpoint in models.items():
+        model, _ = load(checkpoint)
+        x = calibration[name]
+        picked = quantised.calibration_positions(
+            len(x), settings["calibration_clips"], settings["calibration_seed"]
+        )
+        out = work / (name if name == GENERAL else f"device_{name}")
+        out.mkdir(parents=True, exist_ok=True)
+        paths[name] = quantised.write_files(model.cpu().eval(), out, x[picked], settings, shape)
+    ev, task = splits.evaluate, ctx.task
+    routes = route(ev.rows["device"].tolist(), models)
+    batch = int(ctx.runtime["eval_batch_size"])
+    scores = {
+        p: _scores(routed_probabilities(paths, p, ev.x.numpy(), routes, batch), ev, task)
+        for p in quantised.PRECISIONS
+    }
+    atomic_write_json(work / "scores.json", scores)
+    cols: dict[str, Any] = {}
+    for p in quantised.PRECISIONS:
+        cols |= {f"{k}_{p}": scores[p][k] for k in task.columns}
+        cols[f"onnx_bytes_{p}"] = sum(files[p].stat().st_size for files in paths.values())
+    atomic_write_json(work / "columns.json", cols)
+    m = task.metric
+    log.info(
+        "%s: routed %s fp32 %.4f, fp16 %.4f, int8 %.4f (%d int8 files, %d bytes)",
+        perdevice.label,
+        m,
+        cols[f"{m}_fp32"],
+        cols[f"{m}_fp16"],
+        cols[f"{m}_int8"],
+        len(paths),
+        cols["onnx_bytes_int8"],
+    )
+    return {k: v for k, v in cols.items() if k.startswith(m)}
+
+
+def routed_probabilities(
+    paths: dict[str, dict[str, Path]], precision: str, x: Any, routes: Any, batch_size: int
+) -> Any:
+    """Class probabilities (N, classes) of clips ``x`` (N, mel, frames): each clip by the ``precision`` file of
+    the model ``routes`` names for it (:func:`route`), put back in clip order."""
+    import numpy as np
+
+    from asc.deploy import quantised
+
+    probs = None
+    for name in dict.fromkeys(routes.tolist()):
+        rows = np.flatnonzero(routes == name)
+        p = quantised.onnx_probabilities(paths[name][precision], x[rows], batch_size=batch_size)
+        if probs is None:
+            probs = np.zeros((len(x), p.shape[1]))
+        probs[rows] = p
+    return probs if probs is not None else np.zeros((0, 0))

@@ -1,0 +1,74 @@
+"""Accuracy at deployment precision of per-device models (asc/pipeline/stages/quantise_devices.py): the per_device
+row's fp32/fp16/int8 columns are the routed evaluation of the stored files (each clip by its device's file, unseen
+devices by the general one), checked with onnxruntime alone; the size columns sum every file of a precision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from asc.deploy import quantised
+from tests.config_fixtures import QUICK_FIGURES, composed
+from tests.test_quantised import _independent_logits, needs_ort
+
+
+@needs_ort
+def test_a_quantise_step_per_perdevice_artifact_keyed_like_the_others() -> None:
+    from asc.pipeline.plan import make_plan
+
+    args = ["runs=[{criteria:[l1],fractions:[1.0],repeats:1,per_device:true}]"]
+    steps = make_plan(composed(*args))
+    (device,) = [s for s in steps if s.stage == "perdevice"]
+    (q,) = [s for s in steps if s.stage == "quantise" and s.upstream[0].id == device.id]
+    assert [u.stage for u in q.upstream] == ["perdevice", "features", "index"]
+    assert q.config == next(s.config for s in steps if s.stage == "quantise" and s is not q)
+    other = make_plan(composed(*args, "quantise.calibration_clips=64"))
+    assert q.key not in {s.key for s in other if s.stage == "quantise"}
+
+
+@pytest.mark.slow
+@needs_ort
+def test_per_device_row_is_the_routed_evaluation_of_the_files(
+    run_asc, tmp_path: Path, shared_data: Path
+) -> None:
+    from asc.frontend.splits import load_splits
+    from asc.pipeline.chain import artifact_dir
+    from asc.pipeline.plan import make_plan
+    from tests.test_cli import TINY, paths, tail
+
+    args = [
+        *paths(tmp_path, data=shared_data),
+        *TINY[:-2],
+        "runs=[{criteria:[l1],fractions:[1.0],repeats:1,per_device:true}]",
+        "perdevice.epochs=1",
+        "model.widths=[4,4,8]",
+    ]
+    result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=500)
+    assert result.returncode == 0, tail(result.output)
+    rows = pd.read_csv(tmp_path / "results" / "results.csv")
+    (row,) = rows[rows["stage"] == "per_device"].to_dict("records")
+    cfg = composed(*[a for a in args if not a.startswith("hydra.")])
+    (step,) = [s for s in make_plan(cfg) if s.stage == "quantise" and s.upstream[0].stage == "perdevice"]
+    folder = artifact_dir(cfg["paths"], "quantise", step.key)
+    models = artifact_dir(cfg["paths"], "perdevice", step.upstream[0].key)
+    devices = sorted(p.stem.removeprefix("device_") for p in models.glob("device_*.pt"))
+    assert devices and sorted(p.name for p in folder.glob("device_*")) == [f"device_{d}" for d in devices]
+    feats, idx = (artifact_dir(cfg["paths"], u.stage, u.key) for u in step.upstream[1:])
+    ev = load_splits(feats, idx).evaluate
+    x, y, clip_devices = ev.x.numpy(), ev.y.numpy(), ev.rows["device"].astype(str).to_numpy()
+    assert set(clip_devices) - set(devices) and set(clip_devices) & set(devices)  # both routes are taken
+    for p in quantised.PRECISIONS:
+        files = {d: folder / f"device_{d}" / f"model_{p}.onnx" for d in devices}
+        general = folder / "general" / f"model_{p}.onnx"
+        pred = _independent_logits(general, x).argmax(1)
+        for d, f in files.items():
+            rows_d = np.flatnonzero(clip_devices == d)
+            pred[rows_d] = _independent_logits(f, x[rows_d]).argmax(1)
+        assert row[f"accuracy_{p}"] == pytest.approx(float((pred == y).mean()))
+        total = general.stat().st_size + sum(f.stat().st_size for f in files.values())
+        assert row[f"onnx_bytes_{p}"] == total
+        assert {f"class_avg_accuracy_{p}", f"log_loss_{p}"} <= set(row)
+    assert row["accuracy_fp32"] == pytest.approx(row["accuracy"], abs=1.5 / len(y))
