@@ -98,6 +98,7 @@ def _build(step: Step, work: Path, ctx: Context) -> dict[str, Any]:
     from asc.deploy import quantised
     from asc.nets import family_of, input_shape_of
     from asc.nets.model_file import read_model_file
+    from asc.pipeline.stages.quantise_devices import scores_of
 
     model, _ = read_model_file(ctx.path(model_of(step)) / "model.pt")  # the DCASE family's or asc-net-1
     cfg = ctx.cfg
@@ -112,7 +113,7 @@ def _build(step: Step, work: Path, ctx: Context) -> dict[str, Any]:
     ev, task = splits.evaluate, ctx.task
     batch = int(ctx.runtime["eval_batch_size"])
     scores = {
-        p: _scores(quantised.onnx_probabilities(path, ev.x.numpy(), batch_size=batch, multi_label=task.multi_label), ev, task)
+        p: scores_of(quantised.onnx_probabilities(path, ev.x.numpy(), batch_size=batch, multi_label=task.multi_label), ev, task)
         for p, path in paths.items()
     }  # fmt: skip
     atomic_write_json(work / "scores.json", scores)
@@ -129,16 +130,3 @@ def _build(step: Step, work: Path, ctx: Context) -> dict[str, Any]:
         cols["onnx_bytes_int8"],
     )
     return {k: v for k, v in cols.items() if k.startswith(m)}
-
-
-def _scores(probs: Any, ev: Any, task: Any) -> dict[str, Any]:
-    """The metrics of one file's probabilities on the evaluation split, as :func:`asc.training.evaluate.evaluate` scores
-    the PyTorch model: tagging metrics (mAP, AUC, d′) or accuracy, class-averaged accuracy and log loss."""
-    if task.multi_label:
-        from asc.training.tagging_metrics import tagging_metrics
-
-        return tagging_metrics(probs, ev.y.numpy(), getattr(ev, "classes", None))
-    from asc.data.tau import SCENES
-    from asc.training.evaluate import metrics
-
-    return metrics(probs, ev.y.numpy(), ev.rows["device"].tolist(), SCENES)

@@ -60,7 +60,6 @@ def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, An
     from asc.deploy import quantised
     from asc.nets import family_of, input_shape_of
     from asc.nets.checkpoint import load
-    from asc.pipeline.stages.quantise import _scores
 
     cfg, settings = ctx.cfg, step.config
     shape = None if family_of(cfg["model"]).exact_surgery else input_shape_of(cfg["model"], cfg["features"])
@@ -88,7 +87,7 @@ def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, An
     routes = route(ev.rows["device"].tolist(), models)
     batch = int(ctx.runtime["eval_batch_size"])
     scores = {
-        p: _scores(routed_probabilities(paths, p, ev.x.numpy(), routes, batch), ev, task)
+        p: scores_of(routed_probabilities(paths, p, ev.x.numpy(), routes, batch), ev, task)
         for p in quantised.PRECISIONS
     }
     atomic_write_json(work / "scores.json", scores)
@@ -128,3 +127,16 @@ def routed_probabilities(
             probs = np.zeros((len(x), p.shape[1]))
         probs[rows] = p
     return probs if probs is not None else np.zeros((0, 0))
+
+
+def scores_of(probs: Any, ev: Any, task: Any) -> dict[str, Any]:
+    """The metrics of one file's probabilities on the evaluation split, as :func:`asc.training.evaluate.evaluate` scores
+    the PyTorch model: tagging metrics (mAP, AUC, d′) or accuracy, class-averaged accuracy and log loss."""
+    if task.multi_label:
+        from asc.training.tagging_metrics import tagging_metrics
+
+        return tagging_metrics(probs, ev.y.numpy(), getattr(ev, "classes", None))
+    from asc.data.tau import SCENES
+    from asc.training.evaluate import metrics
+
+    return metrics(probs, ev.y.numpy(), ev.rows["device"].tolist(), SCENES)
