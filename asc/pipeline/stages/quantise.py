@@ -1,5 +1,5 @@
-"""Stage ``quantise``: every evaluated model (baseline, pruned, fine-tuned, per-device) written as fp32, fp16 and int8 ONNX
-files and each file evaluated with onnxruntime on the evaluation split (asc/deploy/quantised.py has the files, the
+"""Stage ``quantise``: every evaluated model (baseline, pruned, fine-tuned, per-device) written as fp32, fp16 and
+int8 ONNX files and each file evaluated with onnxruntime on the evaluation split (asc/deploy/quantised.py has the files, the
 quantiser and why it is ONNX Runtime's).
 
 The precision evaluation changes the model's results row, not the model: the model artifacts and their keys are
