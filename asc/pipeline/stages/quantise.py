@@ -1,6 +1,6 @@
 """Stage ``quantise``: every evaluated model (baseline, pruned, fine-tuned, per-device) written as fp32, fp16 and
-int8 ONNX files and each file evaluated with onnxruntime on the evaluation split (asc/deploy/quantised.py has the files, the
-quantiser and why it is ONNX Runtime's).
+int8 ONNX files and each file evaluated with onnxruntime on the evaluation split (asc/deploy/quantised.py has the
+files, the quantiser and why it is ONNX Runtime's).
 
 The precision evaluation changes the model's results row, not the model: the model artifacts and their keys are
 untouched, and this stage's artifact (the three files and their scores) is keyed by the quantise settings
