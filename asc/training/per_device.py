@@ -97,19 +97,36 @@ def predict_routed(
     """Class probabilities (N, classes) with device routing: each clip of a device in ``device_models`` by that
     model, every other clip by ``general`` (in ``precision``, :func:`asc.training.evaluate.predict`). Also returns, per
     clip, the device whose model answered ("" for the general model)."""
-    devices = np.asarray([str(d) for d in devices])
     if len(devices) != len(x):
         raise ValueError(f"{len(devices)} device labels for {len(x)} clips")
-    route = np.where(np.isin(devices, list(device_models)), devices, "")
+    route = route_clips(devices, device_models)
+
+    def answer(name: str, rows: np.ndarray) -> np.ndarray:
+        model = device_models[name] if name else general
+        return predict(model, x[torch.as_tensor(rows)], batch_size, device, precision=precision)
+
+    return routed(route, answer), route
+
+
+def route_clips(devices: Sequence[str], models: Any) -> np.ndarray:
+    """Per clip, the device whose model answers it: the clip's own device where ``models`` (names) has one, else
+    "" (the general model). The one routing rule of the per-device evaluations (PyTorch, and ONNX in
+    asc/pipeline/stages/quantise_devices.py)."""
+    devices = np.asarray([str(d) for d in devices])
+    return np.where(np.isin(devices, [str(m) for m in models if m]), devices, "")
+
+
+def routed(route: np.ndarray, answer: Any) -> np.ndarray:
+    """Class probabilities (N, classes) in clip order: ``answer(name, rows)`` gives those of the clips at positions
+    ``rows`` (ascending) by the model ``route`` names for them (:func:`route_clips`); (0, 0) for no clip."""
     probs: np.ndarray | None = None
     for name in dict.fromkeys(route.tolist()):
         rows = np.flatnonzero(route == name)
-        model = device_models[name] if name else general
-        p = predict(model, x[torch.as_tensor(rows)], batch_size, device, precision=precision)
+        p = answer(name, rows)
         if probs is None:
-            probs = np.zeros((len(x), p.shape[1]))
+            probs = np.zeros((len(route), p.shape[1]))
         probs[rows] = p
-    return (probs if probs is not None else np.zeros((0, 0))), route
+    return probs if probs is not None else np.zeros((0, 0))
 
 
 def routed_metrics(

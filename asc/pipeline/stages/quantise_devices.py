@@ -1,6 +1,7 @@
 """Accuracy at deployment precision of a per-device artifact (stage ``perdevice``): the general network and every
 device model written as fp32, fp16 and int8 ONNX files (asc/deploy/quantised.py, the quantise settings of the other
-models) and each precision evaluated with the routing of :func:`asc.training.per_device.predict_routed`.
+models) and each precision evaluated with the routing of :func:`asc.training.per_device.predict_routed`
+(:func:`~asc.training.per_device.route_clips`, :func:`~asc.training.per_device.routed`).
 
 Files: ``general/model_<p>.onnx`` and ``device_<d>/model_<p>.onnx`` for each device with a model (``device_<d>.pt``
 in the perdevice artifact). Calibration: each model's int8 activation ranges come from its own training pool, never
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GENERAL = "general"  # the folder of the general model's files
+GENERAL = "general"  # the folder of the general model's files (its name in the routing: "")
 
 
 def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
@@ -45,56 +46,48 @@ def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
     return {d: subset[p] for d, p in per_device.items()}
 
 
-def route(devices: Any, models: Any) -> Any:
-    """Per clip, the name of the model that scores it: its device when ``models`` has one, else :data:`GENERAL`."""
-    import numpy as np
-
-    devices = np.asarray([str(d) for d in devices])
-    return np.where(np.isin(devices, [m for m in models if m != GENERAL]), devices, GENERAL)
-
-
 def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, Any]:
     """Write and evaluate the files of the per-device artifact ``perdevice`` into ``work``; returns the columns
     (also written as ``columns.json``, the per-file scores as ``scores.json``)."""
     from asc.core.atomic import atomic_write_json
     from asc.deploy import quantised
     from asc.nets import family_of, input_shape_of
-    from asc.nets.checkpoint import load
+    from asc.training.per_device import route_clips, routed
 
     cfg, settings = ctx.cfg, step.config
     shape = None if family_of(cfg["model"]).exact_surgery else input_shape_of(cfg["model"], cfg["features"])
     splits = ctx.splits(step)
     folder = ctx.path(perdevice)
     pool = splits.pool(cfg["finetune"]["train_on"])
-    calibration = {GENERAL: splits.train.x.numpy()}  # the other quantise steps' rule: the training fold
+    # models by their name in the routing ("": the general one); calibration: the training fold for the general
+    # model (the other quantise steps' rule), each device model's own training clips
+    calibration = {"": splits.train.x.numpy()}
     calibration |= {d: pool.x.numpy()[pos] for d, pos in device_pools(perdevice, ctx).items()}
-    models = {GENERAL: folder / "model.pt"} | {
-        d: folder / f"device_{d}.pt"
-        for d in calibration
-        if d != GENERAL and (folder / f"device_{d}.pt").is_file()
+    models = {"": folder / "model.pt"} | {
+        d: folder / f"device_{d}.pt" for d in calibration if d and (folder / f"device_{d}.pt").is_file()
     }
-    paths: dict[str, dict[str, Path]] = {}
-    for name, checkpoint in models.items():
-        model, _ = load(checkpoint)
-        x = calibration[name]
-        picked = quantised.calibration_positions(
-            len(x), settings["calibration_clips"], settings["calibration_seed"]
-        )
-        out = work / (name if name == GENERAL else f"device_{name}")
-        out.mkdir(parents=True, exist_ok=True)
-        paths[name] = quantised.write_files(model.cpu().eval(), out, x[picked], settings, shape)
+    paths = {
+        name: _write(checkpoint, calibration[name], work, name, settings, shape)
+        for name, checkpoint in models.items()
+    }
     ev, task = splits.evaluate, ctx.task
-    routes = route(ev.rows["device"].tolist(), models)
-    batch = int(ctx.runtime["eval_batch_size"])
-    scores = {
-        p: scores_of(routed_probabilities(paths, p, ev.x.numpy(), routes, batch), ev, task)
+    route = route_clips(ev.rows["device"].tolist(), models)
+    x, batch = ev.x.numpy(), int(ctx.runtime["eval_batch_size"])
+
+    def answer(precision: str) -> Any:
+        # a routed clip's probabilities from its model's file of this precision
+        return lambda name, rows: quantised.onnx_probabilities(
+            paths[name][precision], x[rows], batch_size=batch, multi_label=task.multi_label
+        )
+
+    scores = {p: scores_of(routed(route, answer(p)), ev, task) for p in quantised.PRECISIONS}
+    atomic_write_json(work / "scores.json", scores)
+    # the metric columns as every quantise step's; the bytes of all of a precision's files, not the general one's
+    cols = quantised.columns(paths[""], scores, task.columns)
+    cols |= {
+        f"onnx_bytes_{p}": sum(files[p].stat().st_size for files in paths.values())
         for p in quantised.PRECISIONS
     }
-    atomic_write_json(work / "scores.json", scores)
-    cols: dict[str, Any] = {}
-    for p in quantised.PRECISIONS:
-        cols |= {f"{k}_{p}": scores[p][k] for k in task.columns}
-        cols[f"onnx_bytes_{p}"] = sum(files[p].stat().st_size for files in paths.values())
     atomic_write_json(work / "columns.json", cols)
     m = task.metric
     log.info(
@@ -110,23 +103,19 @@ def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, An
     return {k: v for k, v in cols.items() if k.startswith(m)}
 
 
-def routed_probabilities(
-    paths: dict[str, dict[str, Path]], precision: str, x: Any, routes: Any, batch_size: int
-) -> Any:
-    """Class probabilities (N, classes) of clips ``x`` (N, mel, frames): each clip by the ``precision`` file of
-    the model ``routes`` names for it (:func:`route`), put back in clip order."""
-    import numpy as np
-
+def _write(checkpoint: Path, x: Any, work: Path, name: str, settings: Any, shape: Any) -> dict[str, Path]:
+    """The fp32/fp16/int8 files of the model ``checkpoint`` (routing name ``name``, "" for the general one) in its
+    folder of ``work``, int8 calibrated on clips drawn from its training clips ``x`` (the quantise settings' rule)."""
     from asc.deploy import quantised
+    from asc.nets.checkpoint import load
 
-    probs = None
-    for name in dict.fromkeys(routes.tolist()):
-        rows = np.flatnonzero(routes == name)
-        p = quantised.onnx_probabilities(paths[name][precision], x[rows], batch_size=batch_size)
-        if probs is None:
-            probs = np.zeros((len(x), p.shape[1]))
-        probs[rows] = p
-    return probs if probs is not None else np.zeros((0, 0))
+    model, _ = load(checkpoint)
+    picked = quantised.calibration_positions(
+        len(x), settings["calibration_clips"], settings["calibration_seed"]
+    )
+    out = work / (f"device_{name}" if name else GENERAL)
+    out.mkdir(parents=True, exist_ok=True)
+    return quantised.write_files(model.cpu().eval(), out, x[picked], settings, shape)
 
 
 def scores_of(probs: Any, ev: Any, task: Any) -> dict[str, Any]:
