@@ -18,7 +18,7 @@ from torch import nn
 
 from asc.core.atomic import atomic_path
 from asc.core.checks import require_finite
-from asc.training.train_state import identity, log
+from asc.training.train_state import identity, log, written_for
 
 TRAINER = "one_by_one"  # a last.pt of the fused trainer (same workdir layout) is not this trainer's state
 
@@ -38,13 +38,7 @@ def resume(
     if last is None or not last.is_file():
         return fresh()
     ckpt = torch.load(last, map_location="cpu", weights_only=True)
-    ident, mine = ckpt.get("identity") or {}, identity(run)
-    if (
-        ckpt.get("trainer") != TRAINER
-        or ident.get("seed") != mine["seed"]
-        or ident.get("recipe") != mine["recipe"]
-        or not torch.equal(ident["train_idx"], mine["train_idx"])
-    ):
+    if ckpt.get("trainer") != TRAINER or not written_for(ckpt, run):
         raise ValueError(
             f"{last} was written by another run or trainer (seed, recipe or data subset differ) than "
             f"{run.label or run.workdir}; delete it or give this run its own workdir"

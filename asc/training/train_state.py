@@ -6,7 +6,7 @@ the history and the best epoch so far), written atomically so that a killed job 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,6 +133,18 @@ def identity(run: Run) -> dict[str, Any]:
     return {"seed": int(run.seed), "recipe": recipe, "train_idx": run.train_idx.cpu()}
 
 
+def written_for(ckpt: Mapping[str, Any], run: Run) -> bool:
+    """Whether a loaded ``last.pt`` names ``run`` (:func:`identity`: seed, recipe, training clips): the check of
+    both trainers' resume (this module's, asc/training/plain_state.py's)."""
+    ident, mine = ckpt.get("identity") or {}, identity(run)
+    return (
+        ident.get("seed") == mine["seed"]
+        and ident.get("recipe") == mine["recipe"]
+        and "train_idx" in ident
+        and torch.equal(ident["train_idx"], mine["train_idx"])
+    )
+
+
 def load_state(run: Run, stack: FusedStack, m: int) -> RunState:
     """The run's state after its last completed epoch (``workdir/last.pt``), loaded into row m of the stack; a
     fresh state when there is none. Raises ValueError when the file belongs to another run."""
@@ -141,12 +153,7 @@ def load_state(run: Run, stack: FusedStack, m: int) -> RunState:
     if not last.is_file():
         return st
     ckpt = torch.load(last, map_location="cpu", weights_only=True)
-    ident, mine = ckpt["identity"], identity(run)
-    if (
-        ident["seed"] != mine["seed"]
-        or ident["recipe"] != mine["recipe"]
-        or not torch.equal(ident["train_idx"], mine["train_idx"])
-    ):
+    if not written_for(ckpt, run):
         raise ValueError(
             f"{last} was written by another run (seed, recipe or data subset differ) than "
             f"{run.label or run.workdir}; delete it or give this run its own workdir"
