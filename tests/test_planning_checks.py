@@ -161,6 +161,18 @@ def test_runtime_values_name_their_key(tmp_path: Path) -> None:
         planned("runtime.figures.formats=[png,png]", tmp=tmp_path)
     with pytest.raises(ConfigError, match=r"^runtime.figures.dpi=0 is not valid: expected a whole number"):
         planned("runtime.figures.dpi=0", tmp=tmp_path)
+    # other wrong values of the same keys: nested, not a node, a typo; each named in one line
+    with pytest.raises(ConfigError, match=r"^runtime.figures.formats=\[\['png'\]\] is not valid"):
+        planned("runtime.figures.formats=[[png]]", tmp=tmp_path)
+    with pytest.raises(ConfigError, match=r"^runtime.figures='png' is not valid: expected a node"):
+        planned("runtime.figures=png", tmp=tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"^runtime.figures.format is not a key .*did you mean runtime.figures.formats"
+    ):
+        planned("+runtime.figures.format=[png]", tmp=tmp_path)
+    with pytest.raises(ConfigError, match=r"^runtime.latency='png' is not valid: expected a node"):
+        planned("runtime.latency=png", tmp=tmp_path)
+    planned("runtime.figures.dpi=1e2", tmp=tmp_path)  # not keyed: a whole number in float notation is fine
     assert nothing_built(tmp_path)
 
 

@@ -81,7 +81,7 @@ def run(
     if jobs[0][1] is None:  # report_only
         check_report_only(plain["paths"]["results"])
         # the tables again; latency as measured before
-        report.write(plain["paths"]["results"], None, figures=plain["runtime"]["figures"])
+        report.write(plain["paths"]["results"], None, figures=plain["runtime"].get("figures"))
         first = jobs[0][0]
         print("\n" + report.summary(plain["paths"]["results"], results_label(first, make_plan(first))) + "\n")
         return
@@ -105,7 +105,7 @@ def run(
         execute(steps, job, upto=job["stage"], report=not multirun and not folds, unseen=unseen)
     if folds and plain["stage"] == "report" and not multirun:
         report.write(
-            plain["paths"]["results"], plain["runtime"]["latency"], figures=plain["runtime"]["figures"]
+            plain["paths"]["results"], plain["runtime"]["latency"], figures=plain["runtime"].get("figures")
         )
     if plain["stage"] == "report" and not multirun:
         steps = jobs[-1][1][0]
@@ -277,7 +277,8 @@ class ReportAfterMultirun(Callback):
         paths = OmegaConf.to_container(config.paths, resolve=True)
         results = resolve_paths(paths, _start(config))["results"]
         latency = OmegaConf.to_container(config.runtime.latency, resolve=True)
-        figures = OmegaConf.to_container(config.runtime.figures, resolve=True)
+        node = OmegaConf.select(config, "runtime.figures")  # removed or null: the defaults
+        figures = None if node is None else OmegaConf.to_container(node, resolve=True)
         report.write(results, latency, figures=figures)  # every job's models measured side by side, once
         print("\n" + report.summary(results) + "\n")
 

@@ -35,6 +35,11 @@ def check_latency_options(options: Mapping[str, Any]) -> None:
     cannot work: an unknown key, a non-boolean ``measure``, an unknown backend, ``ort`` without onnxruntime or
     ``cuda`` without a CUDA device (only checked when ``measure`` is true), ``repeats`` < 1, empty or
     non-positive ``batch_sizes``, a negative or non-finite ``budget_s``."""
+    if not isinstance(options, Mapping):  # runtime.latency=png: not a node
+        raise ConfigError(
+            f"runtime.latency={options!r} is not valid: expected a node of {', '.join(OPTION_KEYS)}, "
+            "e.g. runtime.latency.measure=false"
+        )
     unknown = sorted(set(options) - set(OPTION_KEYS))
     if unknown:
         _fail(unknown[0], options[unknown[0]], f"one of the keys {', '.join(OPTION_KEYS)}")

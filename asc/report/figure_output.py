@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asc.core.errors import ConfigError
+from asc.core.values import fail, whole
 
 FORMATS = ("png", "pdf", "svg")  # matplotlib's writers: raster for slides and notebooks, vector for papers
 
@@ -34,25 +34,29 @@ def current() -> FigureOutput:
 
 def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
     """The ``runtime.figures`` node ({formats: [...], dpi: N}; None: the defaults) as a :class:`FigureOutput`.
-    Raises ConfigError naming the key: formats not a non-empty list of distinct :data:`FORMATS`, dpi not a
-    whole number from 10 to 2400."""
+    Raises ConfigError naming the key: a node that is not a mapping, formats not a non-empty list of distinct
+    :data:`FORMATS`, dpi not a whole number from 10 to 2400 (in either notation: ``100`` or ``1e2``)."""
     if node is None:
         return FigureOutput()
+    if not isinstance(node, Mapping):
+        fail("runtime.figures", node, "a node {formats: [...], dpi: N}, e.g. runtime.figures.formats=[png]")
     formats, dpi = node.get("formats"), node.get("dpi")
     if (
         not isinstance(formats, (list, tuple))
         or not formats
+        or not all(
+            isinstance(f, str) and f in FORMATS for f in formats
+        )  # before set(): [[png]] is unhashable
         or len(set(formats)) != len(formats)
-        or not set(formats) <= set(FORMATS)
     ):
-        raise ConfigError(
-            f"runtime.figures.formats={formats!r} is not valid: expected a list of distinct formats from "
-            f"{', '.join(FORMATS)}, e.g. runtime.figures.formats=[png]"
+        fail(
+            "runtime.figures.formats",
+            formats,
+            f"a list of distinct formats from {', '.join(FORMATS)} (lower case), e.g. runtime.figures.formats=[png]",
         )
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 2400:
-        raise ConfigError(
-            f"runtime.figures.dpi={dpi!r} is not valid: expected a whole number from 10 to 2400"
-        )
+    dpi = whole("runtime.figures.dpi", dpi, 10)  # not keyed: 100.0 and 1e3 are whole numbers too
+    if dpi > 2400:
+        fail("runtime.figures.dpi", dpi, "a whole number from 10 to 2400")
     return FigureOutput(tuple(formats), dpi)
 
 
