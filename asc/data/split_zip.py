@@ -98,7 +98,9 @@ class _Joined(io.RawIOBase):
             if isinstance(source, bytes):
                 view[done : done + n] = source[within : within + n]
             else:
-                f = self._files.get(k) or self._files.setdefault(k, open(source, "rb"))  # noqa: SIM115
+                if k not in self._files:
+                    self._files[k] = open(source, "rb")  # closed with the view (close)
+                f = self._files[k]
                 f.seek(within)
                 n = f.readinto(view[done : done + n]) or 0
                 if n == 0:
