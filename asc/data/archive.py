@@ -16,6 +16,7 @@ import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
@@ -62,16 +63,18 @@ def extract(
     strip_top: bool = True,
     delete_after: bool = False,
     progress: bool | None = None,
+    open_zip: Callable[[Path], zipfile.ZipFile] = zipfile.ZipFile,
 ) -> Path:
     """Extract into target; returns target. Idempotent and resumable.
 
     With ``strip_top`` the single top-level folder that all members share is dropped (TAU zips all start
     with ``TAU-urban-acoustic-scenes-2020-mobile-development/``); it is an error if there is none.
+    ``open_zip`` opens ``zip_path`` (a split archive's last file: :func:`asc.data.split_zip.open_split`).
     """
     zip_path, target = Path(zip_path), Path(target)
     if not is_extracted(zip_path.name, target):
         try:
-            zf = zipfile.ZipFile(zip_path)
+            zf = open_zip(zip_path)
         except FileNotFoundError:
             if not is_extracted(zip_path.name, target):  # not deleted by a job that just extracted it
                 raise

@@ -10,9 +10,10 @@ from dev.csv's own split: ``dataset.validation.method=official``; evaluate: eval
 44.1 kHz, resampled to the front end's rate, and cut to ``dataset.clip_seconds`` or brought up to it
 (``dataset.fit``: ``pad`` with silence, or ``repeat`` the clip), both keyed.
 
-The audio is published as multi-part zips (``FSD50K.dev_audio.z01``-``z05`` + ``.zip``, ``FSD50K.eval_audio.z01``
-+ ``.zip``) that asc does not join: a download that needs them is refused in one line saying how to join and
-where to put the folder (:func:`check_config`); the user brings the folder (``dataset.download=false``).
+The audio is published as split zips (``FSD50K.dev_audio.z01``-``z05`` + ``.zip``, ``FSD50K.eval_audio.z01``
++ ``.zip``): ``dataset.download=true`` fetches every part (resumed, size + MD5 checked, each on its own) and reads
+the members in place across the parts (asc.data.split_zip, asc.data.archive_sets); or bring the folder
+(``dataset.download=false``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ CLASSES = 200
 EXPECTED = {"train": 36796, "val": 4170, "eval": 10231}
 SAMPLE_RATE = 44100
 FITS = ("pad", "repeat")  # dataset.fit: how a clip shorter than dataset.clip_seconds is brought up to it
-MULTI_PART = {"dev_audio": 5, "eval_audio": 1}  # the audio archives and their .z01.. parts beside the .zip
-RECORD = "https://zenodo.org/records/4060432"
 
 
 def read_vocabulary(root: Path) -> list[str]:
@@ -100,20 +99,10 @@ def targets(table: pd.DataFrame, vocabulary: list[str]) -> np.ndarray:
 
 
 def check_config(d: Mapping[str, Any]) -> None:
-    """``dataset.fit`` (pad | repeat) and a download that would need the multi-part audio archives (ConfigError,
-    one line: how to join them, where the folder goes, ``dataset.download=false``)."""
+    """``dataset.fit`` (pad | repeat; ConfigError, one line). A download's archives and their parts are checked
+    as every archive set's are (asc.data.archive_sets.check_download)."""
     if d.get("fit") not in FITS:
         raise ConfigError(f"dataset.fit={d.get('fit')!r}; choose one of {', '.join(FITS)}")
-    parts = [a for a in d.get("archives") or () if a in MULTI_PART]
-    if d.get("download", True) and parts:
-        root = d.get("root")
-        raise ConfigError(
-            f"dataset=fsd50k: {', '.join(f'FSD50K.{a}' for a in parts)} come as multi-part zips (.z01.. + .zip) "
-            f"that asc does not join: download them from {RECORD}, join each (`zip -s 0 FSD50K.dev_audio.zip "
-            "--out unsplit.zip`, likewise eval_audio), unzip them and FSD50K.ground_truth.zip into "
-            f"dataset.root={root} (FSD50K.dev_audio/, FSD50K.eval_audio/, FSD50K.ground_truth/) and run with "
-            "dataset.download=false"
-        )
 
 
 def read_index(root: str | Path, *, expect_full: bool = True) -> pd.DataFrame:

@@ -10,6 +10,7 @@ complete copy needs no download: point ``dataset.root`` at it, or set ``dataset.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import zipfile
@@ -20,6 +21,7 @@ from typing import Any
 from asc.core.disk import DATASET_FIX, Need, check_disk, feature_bytes
 from asc.data.archive import _plan, extract, file_lock, is_extracted
 from asc.data.checksums import Archive, resumable_bytes
+from asc.data.split_zip import open_split
 from asc.data.tau import REQUIRED, read_table
 from asc.data.zenodo import archives_from_config, fetch
 
@@ -71,7 +73,7 @@ def disk_plan(
     of features. ``extracted`` maps an archive's file name to its estimated extracted size. With
     ``delete_archives`` only the largest missing zip is on disk at a time."""
     todo = [a for a in archives if not is_extracted(a.name, root)]
-    missing = [a.bytes - _downloaded(download_dir, a) for a in todo]
+    missing = [a.bytes - downloaded_bytes(download_dir, a) for a in todo]
     unpack = sum(
         extraction_bytes(a, root=root, download_dir=download_dir, estimate=extracted.get(a.name))
         for a in todo
@@ -96,7 +98,9 @@ def disk_plan(
     return plan
 
 
-def _downloaded(dest: Path, a: Archive) -> int:
+def downloaded_bytes(dest: Path, a: Archive) -> int:
+    """Bytes of ``a`` already in ``dest``: all of them when the verified-size file is there, else what its
+    resumable ``.part`` holds."""
     final = dest / a.name
     if final.is_file() and final.stat().st_size == a.bytes:
         return a.bytes
@@ -144,7 +148,7 @@ def download_bytes(cfg: Mapping[str, Any]) -> tuple[int, int]:
     todo = [
         a for a in archives_from_config(cfg["files"], list(cfg["archives"])) if not is_extracted(a.name, root)
     ]
-    left = [a.bytes - _downloaded(dest, a) for a in todo]
+    left = [a.bytes - downloaded_bytes(dest, a) for a in todo]
     return sum(left), sum(1 for n in left if n > 0)
 
 
@@ -217,16 +221,34 @@ def delete_extracted_zips(archives: Sequence[Archive], *, root: Path, download_d
 
 
 def prepare_archive(
-    a: Archive, *, root: Path, download_dir: Path, base_url: str, delete: bool, **fetch_options: Any
+    a: Archive,
+    *,
+    root: Path,
+    download_dir: Path,
+    base_url: str,
+    delete: bool,
+    parts: Sequence[Archive] = (),
+    strip_top: bool = True,
+    **fetch_options: Any,
 ) -> None:
     """Fetch, extract and (with ``delete``) delete one archive, holding its lock throughout: a second job
-    waits, then finds it extracted, and never re-downloads a zip the first one deleted."""
+    waits, then finds it extracted, and never re-downloads a zip the first one deleted. With ``parts`` ``a`` is
+    the last file of a split archive: its parts (each resumed and MD5-checked on its own) are fetched first and
+    the members read in place across them (asc.data.split_zip); with ``delete`` the parts go too."""
     with file_lock(Path(download_dir) / f".{a.name}.lock"):
-        if is_extracted(a.name, root):
+        if not is_extracted(a.name, root):
+            *_, zip_path = fetch([*parts, a], base_url, download_dir, **fetch_options)
+            opener = functools.partial(open_split, parts=len(parts)) if parts else zipfile.ZipFile
+            progress = fetch_options.get("progress")
+            extract(
+                zip_path, root, strip_top=strip_top, delete_after=delete, progress=progress, open_zip=opener
+            )
+        else:
             log.info("skipped %s (already extracted into %s)", a.name, root)
-            return
-        (zip_path,) = fetch([a], base_url, download_dir, **fetch_options)
-        extract(zip_path, root, delete_after=delete, progress=fetch_options.get("progress"))
+        if delete:  # a split archive's parts (also those a job killed after its extraction left behind)
+            for part in parts:
+                (Path(download_dir) / part.name).unlink(missing_ok=True)
+                (Path(download_dir) / f"{part.name}.md5").unlink(missing_ok=True)
 
 
 def _extracted_sizes(files: Mapping[str, Any]) -> dict[str, int]:

@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 def archives_from_config(files: Mapping[str, Any], selected: Sequence[str]) -> list[Archive]:
     """Build archives from a config table ``{prefix, [suffix], <key>: {bytes, md5}, ...}``.
 
-    The file name is ``prefix + key + suffix`` (suffix defaults to ".zip"); ``selected`` lists keys.
+    The file name is ``prefix + key + suffix`` (suffix defaults to ".zip"); ``selected`` lists keys. The parts of
+    a split archive (an entry with ``parts: n``, :func:`split_parts`) are the entries ``<key>_z01`` … and their
+    files ``prefix + key + ".z01"`` …, as Info-ZIP names them.
     """
-    prefix = str(files.get("prefix", ""))
-    suffix = str(files.get("suffix", ".zip"))
+    names = file_names(files)
     table = {str(k): v for k, v in files.items() if isinstance(v, Mapping)}
     if isinstance(selected, str):  # a bare string would otherwise be iterated character by character
         selected = [selected]
@@ -43,8 +44,28 @@ def archives_from_config(files: Mapping[str, Any], selected: Sequence[str]) -> l
         spec = table[key]
         if "bytes" not in spec or "md5" not in spec:
             raise ValueError(f"archive {key!r} needs both 'bytes' and 'md5' in the config")
-        out.append(Archive(f"{prefix}{key}{suffix}", int(spec["bytes"]), str(spec["md5"]).lower()))
+        out.append(Archive(names[key], int(spec["bytes"]), str(spec["md5"]).lower()))
     return out
+
+
+def split_parts(files: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{key of a split archive's final .zip: the keys of its parts in disk order} for the entries of ``files``
+    that declare ``parts: n`` (``<key>_z01`` … ``<key>_z{n:02d}``)."""
+    return {
+        str(k): [f"{k}_z{i:02d}" for i in range(1, int(v["parts"]) + 1)]
+        for k, v in files.items()
+        if isinstance(v, Mapping) and v.get("parts")
+    }
+
+
+def file_names(files: Mapping[str, Any]) -> dict[str, str]:
+    """{entry key: file name}: ``prefix + key + suffix``; a split archive's part ``<key>_zNN``:
+    ``prefix + key + ".zNN"``."""
+    prefix, suffix = str(files.get("prefix", "")), str(files.get("suffix", ".zip"))
+    names = {str(k): f"{prefix}{k}{suffix}" for k, v in files.items() if isinstance(v, Mapping)}
+    for key, parts in split_parts(files).items():
+        names.update({part: f"{prefix}{key}.z{i:02d}" for i, part in enumerate(parts, start=1)})
+    return names
 
 
 def fetch(

@@ -169,7 +169,7 @@ def _check_layout(step: Step, d: Mapping[str, Any], layout: Any, data: Path) -> 
     """Planning for a set of asc.data.layouts: its own values and brought folder; a download's sizes and MD5s
     known and its folders writable, the downloads on the disk plan."""
     from asc.core.disk import check_writable
-    from asc.data.archive_sets import check_download
+    from asc.data.archive_sets import check_download, download_needs
 
     layout.check(d)
     if layout.read is not None and not d.get("download", True):  # a brought folder: its index checked now
@@ -191,9 +191,7 @@ def _check_layout(step: Step, d: Mapping[str, Any], layout: Any, data: Path) -> 
     check_download(d)
     check_writable(d["root"], what="the dataset folder", setting="dataset.root")
     check_writable(d["download_dir"], what="the download folder", setting="dataset.download_dir")
-    missing = sum(int(d["files"][a]["bytes"]) for a in d["archives"])
-    fix = "point dataset.download_dir at a larger disk"
-    return [(step, Need(Path(d["download_dir"]), missing, f"the {d['name']} archives", fix))]
+    return [(step, need) for need in download_needs(d)]  # the archives (a split one's parts) and their files
 
 
 def run(steps: Sequence[Step], ctx: Context) -> None:
