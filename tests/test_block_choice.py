@@ -46,7 +46,9 @@ def test_the_greedy_choice_rounds_where_the_timer_says_faster_and_nowhere_else()
     assert records[1]["current_ms"] == pytest.approx(0.8) and records[1]["rounded_ms"] == pytest.approx(0.9)
     assert records[2]["rounded_ms"] is None and frozenset({"A", "C"}) not in built  # nothing to time for C
     # within the margin is no gain: a rounding 2 % faster is noise
-    small = block_choice.choose(["A"], exact, rounded, build, lambda nets: [1.0 - 0.02 * len(n) for n in nets])
+    small = block_choice.choose(
+        ["A"], exact, rounded, build, lambda nets: [1.0 - 0.02 * len(n) for n in nets]
+    )
     assert small[0] == frozenset()
     assert "A 11→8 1.000/0.800 ms keeps 8" in block_choice.summary(records)
 
@@ -72,6 +74,34 @@ def test_the_measured_pruning_of_the_dcase_net_keeps_the_faster_counts() -> None
     ]
     assert json.loads(row_field(info)["block_choice"])["C1"]["kept"] == 8
     assert row_field({"kept": {}}) == {}
+
+
+def test_a_network_pruned_by_dependency_graph_surgery_chooses_per_coupled_group() -> None:
+    """A coupled group (C4+C6, one residual stage) is one unit: rounding it is faster, so both members keep the
+    rounded count; the other groups keep their exact counts."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from asc.pipeline.stages.prune_blocks import measured
+    from asc.prune.apply import prune_any
+    from tests.group_checks import randomise
+    from tests.group_nets import ResidualNet
+
+    family = SimpleNamespace(exact_surgery=False, ignored=("head",))
+    x = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    def widths(net):
+        return [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    def timer(nets):
+        return [1.0 - 0.5 * (12 in widths(n)[3:5]) for n in nets]  # C4 or C6 at 12: faster
+
+    cfg = {"name": "l1", "layers": ["*"], "ratio": 0.3, "round_to_block": 4, "block_choice": "measured"}
+    _, info = measured(randomise(ResidualNet(), 0), cfg, lambda n, c: prune_any(n, c, family, x), x, timer)
+    by_unit = {r["layer"]: (r["exact"], r["rounded"], r["kept"]) for r in info["blocks"]["layers"]}
+    assert by_unit == {"C1+C3": (6, 8, 6), "C2": (8, 8, 8), "C4+C6": (11, 12, 12), "C5": (11, 12, 11)}
+    assert info["widths"] == {"C1": 6, "C3": 6, "C2": 8, "C4": 12, "C6": 12, "C5": 11}
 
 
 def test_the_cpu_timing_gives_one_median_per_network() -> None:
@@ -116,6 +146,10 @@ def test_planning_a_measured_choice_imports_no_torch() -> None:
         (("prune=l1", "prune.ratio=0.3", "+prune.block_choice=measured"), "+prune.round_to_block=8"),
         (("prune=cosine", "+prune.round_to_block=8", "+prune.block_choice=measured"), "cosine (it decides"),
         ((*L1, "+prune.block_choice=measured", "+prune.schedule=3"), "schedule=3"),
+        (
+            (*L1, "+prune.block_choice=measured", "+prune.budget.macs=100000000", "+prune.budget.scan=s.csv"),
+            "always with prune.budget",
+        ),
     ],
 )
 def test_a_choice_asc_cannot_make_is_refused_at_planning_in_one_line(overrides, says) -> None:
