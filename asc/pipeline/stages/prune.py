@@ -213,9 +213,8 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 task=ctx.task,
             )
             atomic_write_json(work / "info.json", info)
-            if (
-                "blocks" in info
-            ):  # a measured block choice (asc/prune/block_choice.py), beside the kept indices
+            # a measured block choice (asc/prune/block_choice.py): beside the kept indices, and one log line
+            if "blocks" in info:
                 atomic_write_json(work / "blocks.json", info["blocks"])
                 log.info(
                     "%s: block %d where measured faster: %s",
