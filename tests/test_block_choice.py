@@ -194,3 +194,14 @@ def test_a_measured_choice_runs_through_the_prune_stage_and_is_reused(
     stamp = (folder / "model.pt").stat().st_mtime_ns
     asc.run(args)  # the same machine: the same key, the artifact reused
     assert (folder / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_a_measured_choice_that_may_remove_filters_is_not_refused_as_the_baseline() -> None:
+    """Rounding 16 × 0.3 → 11 up to 16 keeps every filter, the exact count 11 does not: with ``measured`` the
+    network may be pruned, so the prune stage's check lets it through; with ``always`` it refuses it."""
+    from asc.prune.blocks import check_removes_some
+
+    p = {"name": "l1", "layers": ["C1"], "ratio": 0.3, "round_to_block": 16}
+    with pytest.raises(ConfigError, match="C1 keeps 16 of 16"):
+        check_removes_some("l1", p, {"C1": 16})
+    check_removes_some("l1", {**p, "block_choice": "measured"}, {"C1": 16})

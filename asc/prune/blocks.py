@@ -66,6 +66,8 @@ def check_removes_some(label: str, p: Mapping[str, Any], widths: Mapping[str, in
         if ratio is None or not 0 <= float(ratio) < 1:
             return  # no ratio here (match: …) or out of range (refused by its own check)
         counts[layer] = (kept_count(widths[layer], ratio, p.get(KEY)), widths[layer])
+        if p.get(CHOICE_KEY) == "measured":  # a measured choice may keep the exact count: it may remove some
+            counts[layer] = (min(counts[layer][0], kept_count(widths[layer], ratio)), widths[layer])
     if all(k == n for k, n in counts.values()):
         said = ", ".join(f"{layer} keeps {k} of {n}" for layer, (k, n) in counts.items())
         block = f" with {KEY}={p[KEY]}" if p.get(KEY) is not None else ""
