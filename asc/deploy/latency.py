@@ -239,3 +239,36 @@ def measure(
                     head = {"machine": machine_label(), "architecture": specs[key], "backend": backend}
                     records.append(head | {"batch": int(batch)} | spread_ms(t) | {"model_spec": key})
     return pd.DataFrame.from_records(records, columns=COLUMNS)
+
+
+def cpu_medians(
+    models: Sequence[torch.nn.Module],
+    example: torch.Tensor,
+    *,
+    threads: int = 1,
+    rounds: int = 21,
+    calls: int = 3,
+    warmup: int = 2,
+) -> list[float]:
+    """Median ms per forward pass of each of ``models`` on the CPU (eval mode, inference mode) on ``example`` (one
+    batch), timed interleaved (:func:`interleaved_times`: ``warmup`` untimed passes, then ``rounds`` rounds of
+    ``calls`` passes of each model, whose mean is the round's time). torch's intra-op threads are set to
+    ``threads`` while timing and restored after. The measurement of asc/prune/block_choice.py."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        x = example.cpu()
+        runs = []
+        for model in models:
+            model = model.eval().cpu()
+
+            def run(m: torch.nn.Module = model) -> None:
+                with torch.inference_mode():
+                    for _ in range(int(calls)):
+                        m(x)
+
+            runs.append(run)
+        times = interleaved_times(runs, rounds=int(rounds), warmup=int(warmup))
+    finally:
+        torch.set_num_threads(before)
+    return [spread_ms([t / int(calls) for t in per_round])["median_ms"] for per_round in times]

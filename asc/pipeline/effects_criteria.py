@@ -61,11 +61,14 @@ def layers_of(value: Any) -> list[str]:
 
 def _added_options() -> dict[str, Any]:
     """Options every criterion takes that no conf/prune file holds (``+criteria.l1.schedule=3``), at the value
-    that does nothing: the schedule's (asc/prune/schedule.py), ``depthwise``, ``budget``, ``round_to_block``."""
+    that does nothing: the schedule's (asc/prune/schedule.py), ``depthwise``, ``budget``, ``round_to_block``,
+    ``block_choice`` (always: asc/prune/block_choice.py)."""
+    from asc.prune.block_choice import CHOICE_KEY
     from asc.prune.blocks import KEY as BLOCK_KEY
     from asc.prune.options import BUDGET_KEY, GRAPH_OPTIONS, SCHEDULE_DEFAULTS
 
-    return {**SCHEDULE_DEFAULTS, **dict.fromkeys(GRAPH_OPTIONS, False), BUDGET_KEY: None, BLOCK_KEY: None}
+    added = {**SCHEDULE_DEFAULTS, **dict.fromkeys(GRAPH_OPTIONS, False), BUDGET_KEY: None, BLOCK_KEY: None}
+    return added | {CHOICE_KEY: "always"}
 
 
 def _changed(entry: Mapping[str, Any], default: Mapping[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ import torch
 from asc.nets.model import BaselineCNN
 from asc.prune import given, norms, nystrom  # noqa: F401  (importing registers their criteria)
 from asc.prune import representatives as rep
+from asc.prune.blocks import for_unit
 from asc.prune.criteria import lookup
 from asc.prune.surgery import prune_filters
 
@@ -89,7 +90,7 @@ def prune_model(model: BaselineCNN, cfg: Mapping[str, Any]) -> tuple[BaselineCNN
             info["kept"][layer] = list(range(conv.out_channels))
             continue
         ratio = {"ratio": per_layer[layer]} if layer in per_layer else {}
-        sel = _select(criterion, weight, dict(opts, layer=layer, **ratio), info)
+        sel = _select(criterion, weight, for_unit(dict(opts, layer=layer, **ratio), layer), info)
         if sel.mix is not None:
             mixes[layer] = sel.mix
         reinit = reinit or sel.reinit

@@ -10,6 +10,11 @@ rounded half up to the nearest multiple of the block, at least one block, at mos
 layer narrower than the block is not pruned). Refused at planning (:func:`check`, from asc/prune/options.py): a
 value other than an integer ≥ 1 or null, a criterion that decides its own kept count (cosine, chebyshev, average,
 nystrom; random with such a reference; given), and an iterative schedule (its steps' counts are not rounded).
+
+``+prune.block_choice=measured`` rounds only the layers where rounding measures faster (asc/prune/block_choice.py);
+then ``round_to_block`` may be a mapping {layer or group: block or None} inside the prune stage (:func:`for_unit`),
+never in a config. Refused at planning: a ``block_choice`` other than always or measured, measured without
+``round_to_block``, and measured with a ``budget`` (the budget costs every layer rounded).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from asc.core.errors import ConfigError
-from asc.core.values import fail, integer
+from asc.core.values import choice, fail, integer
+from asc.prune.block_choice import CHOICE_KEY, CHOICES
 
 KEY = "round_to_block"  # the criterion option (asc/prune/options.py accepts it on every criterion and checks it)
 OWN_COUNT = (
@@ -60,6 +66,8 @@ def check_removes_some(label: str, p: Mapping[str, Any], widths: Mapping[str, in
         if ratio is None or not 0 <= float(ratio) < 1:
             return  # no ratio here (match: …) or out of range (refused by its own check)
         counts[layer] = (kept_count(widths[layer], ratio, p.get(KEY)), widths[layer])
+        if p.get(CHOICE_KEY) == "measured":  # a measured choice may keep the exact count: it may remove some
+            counts[layer] = (min(counts[layer][0], kept_count(widths[layer], ratio)), widths[layer])
     if all(k == n for k, n in counts.values()):
         said = ", ".join(f"{layer} keeps {k} of {n}" for layer, (k, n) in counts.items())
         block = f" with {KEY}={p[KEY]}" if p.get(KEY) is not None else ""
@@ -69,10 +77,22 @@ def check_removes_some(label: str, p: Mapping[str, Any], widths: Mapping[str, in
         )
 
 
+def for_unit(opts: Mapping[str, Any], unit: str) -> dict[str, Any]:
+    """``opts`` (one layer's or group's criterion options) with a per-unit ``round_to_block`` mapping (a measured
+    choice, asc/prune/block_choice.py) resolved to ``unit``'s block (None: its exact count)."""
+    block = opts.get(KEY)
+    return dict(opts, **{KEY: block.get(unit)}) if isinstance(block, Mapping) else dict(opts)
+
+
 def check(key: str, p: Mapping[str, Any]) -> None:
     """One-line ConfigError for criterion config ``p`` at ``key`` (``prune``, ``criteria.<name>``) whose
-    ``round_to_block`` asc cannot apply (see the module docstring)."""
-    block = p.get(KEY)
+    ``round_to_block`` or ``block_choice`` asc cannot apply (see the module docstring)."""
+    block, how = p.get(KEY), p.get(CHOICE_KEY, "always")
+    choice(f"{key}.{CHOICE_KEY}", how, CHOICES)
+    if how == "measured" and block is None:
+        fail(f"{key}.{CHOICE_KEY}", how, f"always, or add the block it measures, e.g. +{key}.{KEY}=8")
+    if how == "measured" and p.get("budget") is not None:  # asc/prune/options.py BUDGET_KEY
+        fail(f"{key}.{CHOICE_KEY}", how, f"always with {key}.budget (the budget costs every layer rounded)")
     if block is None:
         return
     integer(f"{key}.{KEY}", block, 1)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from asc.nets.groups import Group, Network, asked_for, count_macs, filters
+from asc.prune.blocks import for_unit
 from asc.prune.options import GRAPH_OPTIONS
 
 _NOT_OPTIONS = ("name", "layers", "per_layer_ratio", "dense_mapping", *GRAPH_OPTIONS)
@@ -87,7 +88,7 @@ def prune_network(
     reinit = False
     for group, names, ratio in zip(p.groups, p.selected, p.ratios, strict=True):
         start = time.perf_counter()
-        sel = select_group(group, cfg["name"], dict(opts, ratio=ratio))
+        sel = select_group(group, cfg["name"], for_unit(dict(opts, ratio=ratio), group.label))
         info["select_s"][group.label] = time.perf_counter() - start
         decisions.append((group, sel))
         reinit = reinit or sel.reinit

@@ -13,6 +13,7 @@ from typing import Any
 from asc.core.config_files import CONF_DIR
 from asc.core.errors import ConfigError
 from asc.core.values import choice, fail, integer, number
+from asc.prune.block_choice import CHOICE_KEY
 from asc.prune.blocks import KEY as BLOCK_KEY
 from asc.prune.blocks import check as check_block
 
@@ -139,7 +140,7 @@ def check_criterion_keys(key: str, p: Mapping[str, Any], file: str | None = None
         *(f["options"] for f in mine),
         GRAPH_OPTIONS if graph else (),
         SCHEDULE_OPTIONS,
-        (BUDGET_KEY, BLOCK_KEY),
+        (BUDGET_KEY, BLOCK_KEY, CHOICE_KEY),
     )
     for extra in sorted(set(p) - known):
         fail(

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asc.core.disk import Need
 from asc.core.errors import InputError
-from asc.pipeline.stages import prune_schedule
+from asc.pipeline.stages import prune_blocks, prune_schedule
 from asc.pipeline.stages.baseline import pruned_need
 from asc.pipeline.stages.prune_graph import check_graph, example_inputs, graph_family
 from asc.pipeline.stages.prune_steps import criterion_config, label_of, prune_step
 from asc.pipeline.stages.train import baseline_spec
 from asc.pipeline.step import Step
-from asc.prune import budget, schedule, sensitivity
+from asc.prune import block_choice, budget, schedule, sensitivity
 from asc.prune.blocks import check_removes_some
 
 if TYPE_CHECKING:
@@ -174,6 +174,7 @@ def facts(info: Mapping[str, Any], baseline: Any) -> dict[str, Any]:
         "kept_indices": json.dumps(info["kept"]),
         **paper,
         **similarity_seconds(info),
+        **prune_blocks.row_field(info),  # a measured block choice: its timings and counts
     }
 
 
@@ -212,6 +213,15 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
                 task=ctx.task,
             )
             atomic_write_json(work / "info.json", info)
+            # a measured block choice (asc/prune/block_choice.py): beside the kept indices, and one log line
+            if "blocks" in info:
+                atomic_write_json(work / "blocks.json", info["blocks"])
+                log.info(
+                    "%s: block %d where measured faster: %s",
+                    step.label,
+                    info["blocks"]["block"],
+                    block_choice.summary(info["blocks"]["layers"]),
+                )
             ctx.publish(
                 step,
                 work,
@@ -245,17 +255,29 @@ def one_shot(step: Step, path: Path, ctx: Context, family: Any, inputs: Any) -> 
     :func:`asc.pipeline.stages.prune_schedule.build_step` does for a schedule's step."""
     from asc.prune import prune_any, prune_model
 
+    pcfg = criterion_config(step)
     if family is None:  # the DCASE family: exact hand surgery, its numbers and keys unchanged
         from asc.nets.complexity import complexity
         from asc.nets.model import load_model
 
         baseline, _ = load_model(path)
-        model, info = prune_model(baseline, criterion_config(step))
+        model, info = _pruned(baseline, pcfg, prune_model, ctx)
         return baseline, model, info, {"full": complexity(baseline)}
     # dependency-graph surgery; the checkpoint carries the history (asc/nets/checkpoint.py)
     from asc.nets.checkpoint import load
     from asc.nets.cost import count
 
     baseline, _ = load(path)
-    model, info = prune_any(baseline, criterion_config(step), family, inputs)
+    model, info = _pruned(baseline, pcfg, lambda net, c: prune_any(net, c, family, inputs), ctx)
     return baseline, model, info, {"full": count(baseline, ctx.cfg), "history": info["history"]}
+
+
+def _pruned(baseline: Any, pcfg: dict[str, Any], prune: Any, ctx: Context) -> tuple[Any, dict[str, Any]]:
+    """``prune(baseline, pcfg)``, or with ``block_choice=measured`` the block where it measures faster on this
+    machine (asc/pipeline/stages/prune_blocks.py)."""
+    if not prune_blocks.is_measured(pcfg):
+        return prune(baseline, pcfg)
+    from asc.nets import input_shape_of
+
+    shape = input_shape_of(ctx.cfg["model"], ctx.cfg["features"])
+    return prune_blocks.measured(baseline, pcfg, prune, prune_blocks.example_batch(shape))

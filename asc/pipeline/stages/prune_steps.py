@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from asc.pipeline.step import Step, make_step
-from asc.prune import schedule
+from asc.prune import block_choice, schedule
 
 
 def label_of(pcfg: Mapping[str, Any]) -> str:
@@ -31,8 +31,11 @@ def prune_step(pcfg: Mapping[str, Any], baseline: Step, graph: bool = False) -> 
     they are (inline lists, the files' content), the path of a ``kept_file`` travels in the step's args. On a
     ``graph`` network (dependency-graph surgery) every given entry enters the key: a glob in ``layers`` or a
     coupled group's other member may select an entry that ``layers`` does not name. The schedule options
-    (asc/prune/schedule.py) never enter this one-shot key."""
-    pcfg = schedule.without_schedule(pcfg)
+    (asc/prune/schedule.py) never enter this one-shot key; ``block_choice=always`` neither (the default), and
+    ``measured`` enters it with the host it is measured on (asc/prune/block_choice.py)."""
+    pcfg = block_choice.keyed(
+        schedule.without_schedule(pcfg)
+    )  # a measured choice: the host it is measured on
     if pcfg["name"] != "given":
         from asc.pipeline.config_effects import without_ignored
 
