@@ -4,6 +4,7 @@ devices by the general one), checked with onnxruntime alone; the size columns su
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,10 @@ def test_per_device_row_is_the_routed_evaluation_of_the_files(
     ]
     result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=500)
     assert result.returncode == 0, tail(result.output)
+    # no line twice in one run: the index's clip count (logged at each preview) and the devices without
+    # training clips (logged again by the quantise step) were
+    said = Counter(line.split("] - ", 1)[1] for line in result.output.splitlines() if "][INFO] - " in line)
+    assert [line for line, n in said.items() if n > 1] == []
     rows = pd.read_csv(tmp_path / "results" / "results.csv")
     (row,) = rows[rows["stage"] == "per_device"].to_dict("records")
     cfg = composed(*[a for a in args if not a.startswith("hydra.")])
