@@ -18,6 +18,7 @@ the bytes of every file of precision ``p`` (the general one and each device's): 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERAL = "general"  # the folder of the general model's files (its name in the routing: "")
+
+
+def files_label(cfg: Mapping[str, Any], perdevice: Step) -> str:
+    """What the quantise step of the per-device artifact ``perdevice`` writes, for its plan line: ``15 ONNX files
+    (the general model and 4 device models, each fp32, fp16 and int8)``. The device models are those of the known
+    devices with clips in the training pool (the index's preview, asc/pipeline/stages/index.py); ``up to`` where the
+    pool is not known yet (every known device counted) or the subset drawn from it may lack a device's clips."""
+    from asc.data.fractions import pool_of
+    from asc.deploy.quantised import PRECISIONS
+    from asc.pipeline.stages import index
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+
+    table = index.preview(cfg)
+    devices = len(KNOWN_DEVICES)
+    if table is not None and "device" in table:
+        pool = pool_of(table, cfg["finetune"]["train_on"])
+        devices = len(set(KNOWN_DEVICES) & set(pool["device"].astype(str)))
+    whole = table is not None and "split" not in perdevice.args and float(perdevice.args["fraction"]) == 1.0
+    files = len(PRECISIONS) * (1 + devices)
+    return (
+        f"{'' if whole else 'up to '}{files} ONNX files (the general model and {devices} device models, each "
+        f"{', '.join(PRECISIONS[:-1])} and {PRECISIONS[-1]})"
+    )
 
 
 def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
