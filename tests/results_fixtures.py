@@ -66,7 +66,9 @@ def make_results(dataset: str = "demo", repeats: int = 3, baseline_seeds: int = 
             "macs_reduction_pct": m + 1,
             "params_torch": round(46246 * (1 - p / 100)),
             "macs": round(286e6 * (1 - m / 100)),
-            "kept": " ".join(f"{c}:11/16" for c in layers.split("+")),
+            "kept": " ".join(
+                f"{c}:{WIDTHS[c] * 11 // 16}/{WIDTHS[c]}" for c in layers.split("+")
+            ),  # as spec_json
             "model_spec": spec_json(layers),
             "baseline_seed": 0,
         }

@@ -260,3 +260,34 @@ def test_the_paired_difference_reads_as_one_signed_column_in_every_format():
     assert md[1].split(" | ")[col] == "---:"
     assert r"A $-$ B (mean $\pm$ 95\% CI)" in to_latex(shown)
     assert fmt_diff(-0.1234, float("nan"), float("nan"), 3) == "-0.123"
+
+
+def test_the_comparison_csv_holds_the_interval_bounds_as_numbers(tmp_path):
+    """The CSV (for machines) holds the mean difference, its 95 % interval's bounds and both p values as unrounded
+    numbers in the metric's units; Markdown and LaTeX (for people) the formatted cells only. The CSV had only
+    the text ``+2.67 ± 7.58`` and ``<0.001`` since the interval became one column."""
+    import pandas as pd
+
+    from asc.report.table_writers import write_table
+
+    rows = [run("cosine", a, repeat=r) for r, a in enumerate([0.50, 0.52, 0.49])] + [
+        run("l1", a, repeat=r) for r, a in enumerate([0.48, 0.47, 0.48])
+    ]
+    csv, md, tex = write_table(
+        tables_comparison.comparison_table(table([baseline(0.6), *rows])), tmp_path / "c"
+    )
+    machine = pd.read_csv(csv)
+    acc = machine[
+        (machine["A"] == "cosine") & (machine["B"] == "l1") & (machine["Metric"] == "accuracy (pp)")
+    ]
+    d = np.array([2.0, 5.0, 1.0])
+    ci = stats.ttest_rel(d, np.zeros(3)).confidence_interval(0.95)
+    assert acc["mean_diff"].iloc[0] == pytest.approx(d.mean())
+    assert (acc["ci_low"].iloc[0], acc["ci_high"].iloc[0]) == pytest.approx((ci.low, ci.high))
+    assert acc["p_value"].iloc[0] == pytest.approx(stats.ttest_rel(d, np.zeros(3)).pvalue)
+    assert pd.api.types.is_float_dtype(machine["ci_low"]) and pd.api.types.is_float_dtype(
+        machine["p_holm_value"]
+    )
+    for text in (md.read_text(), tex.read_text()):
+        assert "ci_low" not in text and "mean_diff" not in text and "p_value" not in text
+    assert tables_comparison.DIFF in md.read_text().splitlines()[0]

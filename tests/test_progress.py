@@ -231,3 +231,34 @@ def _pool(cfg: dict[str, Any]) -> int:
     from asc.pipeline.plan import approx_train_examples
 
     return approx_train_examples(cfg)
+
+
+def test_per_device_training_is_projected_on_a_fresh_store(tmp_path: Path) -> None:
+    """The per-device models train (example-epochs of the fine-tuned subset, the perdevice recipe's epochs): on a
+    fresh store they are projected from the benchmark as train and finetune are, their time in the total (they
+    were left out, 'not projected'); a rate kept per clip before (no unit) is not read as per example-epoch."""
+    cfg = _cfg(tmp_path, "runs=[{criteria:[l1],fractions:[1.0],per_device:true}]", "runtime.device=cpu")
+    steps = make_plan(cfg)
+    devices = [s for s in steps if s.stage == "perdevice"]
+    p = Projection(cfg)
+    assert devices and p.rate("perdevice") == (BENCHMARK["cpu"], "benchmark")
+    assert p.units(devices[0]) == _pool(cfg) * cfg["perdevice"]["epochs"]
+    assert p.seconds(devices) == (
+        pytest.approx(BENCHMARK["cpu"] * p.units(devices[0])),
+        {"perdevice": "benchmark"},
+        [],
+    )
+    text = format_plan(steps, cfg, upto="report")
+    (time_line,) = [line for line in text.splitlines() if line.startswith("time:")]
+    assert "train, finetune, perdevice from the benchmark" in time_line and "perdevice not" not in time_line
+    (tmp_path / "store").mkdir()
+    key = "perdevice|dcase21|logmel40x500|cpu"
+    (tmp_path / "store" / "rates.json").write_text(json.dumps({"rates": {key: {"s_per_unit": 0.5}}}))
+    assert Projection(cfg).rate("perdevice") == (BENCHMARK["cpu"], "benchmark")  # per clip: not this unit
+    job = JobProgress(steps, cfg, device="cpu")
+    job.end("perdevice", 3.0)
+    stored = load_rates(cfg)["rates"][key]
+    assert stored["unit"] == "example-epoch" and stored["s_per_unit"] == pytest.approx(
+        3.0 / p.units(devices[0])
+    )
+    assert Projection(cfg).rate("perdevice") == (pytest.approx(stored["s_per_unit"]), "measured")

@@ -4,6 +4,7 @@ devices by the general one), checked with onnxruntime alone; the size columns su
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,27 @@ def test_a_quantise_step_per_perdevice_artifact_keyed_like_the_others() -> None:
     assert q.key not in {s.key for s in other if s.stage == "quantise"}
 
 
+@needs_ort
+def test_the_per_device_plan_line_says_how_many_files_it_writes() -> None:
+    """A per-device artifact's quantise step writes three files per model (the general one and each device with
+    training clips): its plan line says how many, exact where the pool is known and the whole of it is used
+    (``up to`` for a drawn subset). It said ``fp16+int8`` alone, as a single model's step does."""
+    from asc.data.fractions import pool_of
+    from asc.pipeline.plan import make_plan
+    from asc.pipeline.stages import index
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+
+    cfg = composed("runs=[{criteria:[l1],fractions:[1.0,0.5],repeats:1,per_device:true}]")
+    steps = [s for s in make_plan(cfg) if s.stage == "quantise" and s.upstream[0].stage == "perdevice"]
+    lines = {s.upstream[0].args["fraction"]: s.label for s in steps}
+    pool = pool_of(index.preview(cfg), cfg["finetune"]["train_on"])
+    devices = len(set(KNOWN_DEVICES) & set(pool["device"]))
+    assert 0 < devices < len(KNOWN_DEVICES)  # the demo records with some of the known devices only
+    said = f"{3 * (1 + devices)} ONNX files (the general model and {devices} device models, each fp32, fp16 and int8)"
+    assert lines[1.0].endswith(f"per device fp16+int8: {said}")
+    assert lines[0.5].endswith(f"per device fp16+int8: up to {said}")
+
+
 @pytest.mark.slow
 @needs_ort
 def test_per_device_row_is_the_routed_evaluation_of_the_files(
@@ -48,6 +70,10 @@ def test_per_device_row_is_the_routed_evaluation_of_the_files(
     ]
     result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=500)
     assert result.returncode == 0, tail(result.output)
+    # no line twice in one run: the index's clip count (logged at each preview) and the devices without
+    # training clips (logged again by the quantise step) were
+    said = Counter(line.split("] - ", 1)[1] for line in result.output.splitlines() if "][INFO] - " in line)
+    assert [line for line, n in said.items() if n > 1] == []
     rows = pd.read_csv(tmp_path / "results" / "results.csv")
     (row,) = rows[rows["stage"] == "per_device"].to_dict("records")
     cfg = composed(*[a for a in args if not a.startswith("hydra.")])

@@ -188,6 +188,28 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
         run(dict(cfg, stage="train"))
 
 
+def test_a_dry_run_with_report_only_writes_nothing(df, tmp_path, capsys):
+    """``dry_run=true report_only=true`` says what the report would rewrite and writes nothing (it rewrote the
+    report: the report-only branch ran before the dry-run check); without a table it says so."""
+    from config_fixtures import composed
+
+    from asc.app.cli import run
+
+    folder = tmp_path / "results"
+    rows_to_csv(df, folder / "results.csv")
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    where = [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
+    run(composed("report_only=true", "dry_run=true", *where))
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before  # no table, figure or latency
+    out = capsys.readouterr().out
+    assert (
+        f"rewritten from {folder / 'results.csv'} ({len(df)} row(s)" in out and "nothing was written" in out
+    )
+    (folder / "results.csv").unlink()
+    run(composed("report_only=true", "dry_run=true", *where))
+    assert not any(folder.iterdir()) and "no results table" in capsys.readouterr().out
+
+
 def test_cost_table(df):
     t = cost_views.cost_table(cost_points.join_latency(df, make_latency(df)))
     base = t.iloc[0]

@@ -151,3 +151,33 @@ def test_ratio_labels_are_per_network(two):
     rows.loc[rows.index[-1], "ratio"] = 0.75  # a second ratio of one network's criterion
     named = with_ratio_labels(with_network_labels(rows))
     assert {"random 50%", "random 75%"} <= set(named["criterion"])
+
+
+def wider(df: pd.DataFrame) -> pd.DataFrame:
+    """``df``'s rows as a DCASE network twice as wide (32-32-64), otherwise the same: its specs' widths and its
+    ``kept`` cells' original widths doubled."""
+    out = df.copy()
+    out["run_id"] = "w-" + out["run_id"]
+    specs = [json.loads(s) for s in out["model_spec"]]
+    out["model_spec"] = [json.dumps({**s, "widths": [2 * w for w in s["widths"]]}) for s in specs]
+    out["kept"] = (
+        out["kept"]
+        .fillna("")
+        .str.replace(r"(C\d+):(\d+)/(\d+)", lambda m: f"{m[1]}:{2 * int(m[2])}/{2 * int(m[3])}", regex=True)
+    )
+    return out
+
+
+def test_two_dcase_networks_of_other_widths_are_two_networks(one):
+    """``asc`` and ``asc model.widths=[32,32,64]`` into one results folder: the report keeps them apart, each labelled
+    with its unpruned widths, and a pruned row (its own widths pruned) goes with its baseline's network (from its
+    ``kept`` cell). They shared one label (the network key drops the widths), so their rows pooled. Artifact keys
+    are untouched: this is the report's grouping only."""
+    both = normalize(pd.concat([one, wider(one)], ignore_index=True))
+    labels = with_network_labels(both)[NETWORK]
+    assert set(labels) == {A, "dcase 32-32-64"}
+    assert (labels[both["run_id"].str.startswith("w-")] == "dcase 32-32-64").all()
+    assert (labels[~both["run_id"].str.startswith("w-")] == A).all()
+    comp = comparisons(both)
+    for network in (A, "dcase 32-32-64"):  # the same accuracies: the same pairs, never across the two
+        pd.testing.assert_frame_equal(_mine(comp, network), comparisons(one), check_dtype=False)

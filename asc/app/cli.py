@@ -66,7 +66,7 @@ def run(
     from asc.app.sweep import plan_job
     from asc.core.locks import stale_after_default
     from asc.pipeline.config_effects import warn_meaningless
-    from asc.pipeline.dryrun import format_plan
+    from asc.pipeline.dryrun import format_plan, report_only_plan
     from asc.pipeline.execute import execute
     from asc.pipeline.plan import check_report_only, make_plan
     from asc.pipeline.stages import report
@@ -80,6 +80,9 @@ def run(
     jobs = plan_folds(plain, lambda job: plan_job(job, prune_choice=prune_choice, overrides=overrides or []))
     if jobs[0][1] is None:  # report_only
         check_report_only(plain["paths"]["results"])
+        if plain["dry_run"]:  # a dry run writes nothing, whatever else the command asks
+            print(report_only_plan(plain["paths"]["results"]))
+            return
         # the tables again; latency as measured before
         report.write(plain["paths"]["results"], None, figures=plain["runtime"].get("figures"))
         first = jobs[0][0]

@@ -204,3 +204,24 @@ def _tuned(steps: Sequence[Step], stage: str) -> str:
     """``; 3 after a short fine-tune``: the iterative-pruning steps among a stage's that train first."""
     n = tuned_count(steps, stage)
     return f"; {n} after a short fine-tune" if n else ""
+
+
+def report_only_plan(results: str | Path) -> str:
+    """What ``report_only=true`` would do, for ``dry_run=true report_only=true``: which results table's rows
+    rewrite which folder's tables and figures (latency as measured before); nothing is written."""
+    from asc.report.results import load
+
+    folder = Path(results).resolve()
+    table = folder / "results.csv"
+    if not table.is_file():
+        what = (
+            f"report only: no results table at {table} yet, so there is no report to rewrite (run asc first)"
+        )
+    else:
+        rows = load(table)
+        datasets = rows["dataset"].nunique() if "dataset" in rows else 0
+        what = (
+            f"report only: the tables and figures in {folder} would be rewritten from {table} ({len(rows)} "
+            f"row(s) of {datasets} dataset(s); latency as measured before)"
+        )
+    return f"{what}\ndry run: nothing was written."

@@ -3,17 +3,19 @@
 job (its k/N lines and the heartbeat).
 
 A unit is what a stage's time grows with: a training example seen once (example-epochs, estimated as the dry run
-estimates examples: asc.pipeline.plan.approx_examples_per_epoch × the recipe's epochs) for train and finetune, a clip
-(fold1_train's clips, as the dataset's kind counts them) for features and for the stages that run a network over
-the dataset's clips (:data:`PER_CLIP`: teacher logits, per-device training, quantised evaluation), an artifact
-for every other stage. An iterative-pruning schedule step (asc/pipeline/stages/prune_schedule.py) that fine-tunes before
+estimates examples: asc.pipeline.plan.approx_examples_per_epoch × the recipe's epochs) for the :data:`TRAINING`
+stages (train, finetune, and perdevice: its device models see the fine-tuned subset's clips, each by its device's
+model, for the perdevice recipe's epochs), a clip (fold1_train's clips, as the dataset's kind counts them) for
+features and for the stages that run a network over the dataset's clips (:data:`PER_CLIP`: teacher logits,
+quantised evaluation), an artifact for every other stage. Each rate is kept with its unit (:func:`unit_of`); a rate
+kept in another unit (per-device training was measured per clip before) is not used. An iterative-pruning schedule step (asc/pipeline/stages/prune_schedule.py) that fine-tunes before
 its cut is a prune artifact plus that short fine-tuning's example-epochs (:func:`tuned_units`) at the finetune
 stage's rate; the prune rate measured on such steps is what is left of their time after that projection. Rates are kept under what the work per unit depends on, so that they carry over to any
 dataset whose work has the same shape: training rates and :data:`SHAPED` stages' under the model, the features
 and the device (a demo run's rates project the real dataset's grid on the same machine), the features' under
 the front end and the device; only :data:`PER_DATASET` stages (generating or downloading, indexing, the report)
 under the dataset, since their work is the dataset's own — the dry run says when such a rate exists only for
-another dataset. A training stage without its own rate takes the other training stage's. Without a measured
+another dataset. A training stage without its own rate takes another training stage's (:data:`SIBLINGS`). Without a measured
 rate the training stages fall back on :data:`BENCHMARK` (README "Performance"), scaled by the job's network's
 MACs per clip over the benchmark CNN's (:func:`clip_macs`); a stage with neither is left
 out of the projection, and said so.
@@ -35,9 +37,22 @@ from asc.pipeline.step import Step, schedule_finetune
 log = logging.getLogger(__name__)
 
 RATES_FILE = "rates.json"
-TRAINING = ("train", "finetune")
-PER_CLIP = ("teacher", "perdevice", "quantise")  # a network run over the dataset's clips: seconds per clip
+TRAINING = (
+    "train",
+    "finetune",
+    "perdevice",
+)  # seconds per example-epoch; the benchmark projects them unmeasured
+# a training stage without a rate of its own takes the first of these that has one (the closest network first)
+SIBLINGS = {
+    "train": ("finetune", "perdevice"),
+    "finetune": ("train", "perdevice"),
+    "perdevice": ("finetune", "train"),
+}
+PER_CLIP = ("teacher", "quantise")  # a network run over the dataset's clips: seconds per clip
 SHAPED = ("prune", *PER_CLIP)  # work per unit fixed by the network and its input: kept per model and features
+REUNITED = (
+    "perdevice",
+)  # stages whose rates.json entries without a unit were kept in another unit (per clip)
 PER_DATASET = ("dataset", "index", "report")  # the dataset's own work: kept per dataset
 # Seconds per example-epoch of the baseline CNN (40 x 500 log-mel) where this machine measured nothing: README
 # "Performance": ~100 training examples/s through train_many on the 2-core CPU it was built on (M = 1), 4,362/s
@@ -70,6 +85,13 @@ def units_of(cfg: Mapping[str, Any]) -> Callable[[Step], float]:
         return 1.0
 
     return units
+
+
+def unit_of(stage: str) -> str:
+    """The unit a stage's rate is kept in (see the module docstring): example-epoch, clip or artifact."""
+    if stage in TRAINING:
+        return "example-epoch"
+    return "clip" if stage == "features" or stage in PER_CLIP else "artifact"
 
 
 def tuned_count(steps: Sequence[Step], stage: str) -> int:
@@ -153,7 +175,8 @@ def save_rates(cfg: Mapping[str, Any], device: str, measured: Mapping[str, float
     data = load_rates(cfg)
     when, host = time.strftime("%Y-%m-%d %H:%M"), socket.gethostname()
     for stage, rate in measured.items():
-        data["rates"][rate_key(stage, cfg, device)] = {"s_per_unit": rate, "host": host, "when": when}
+        entry = {"s_per_unit": rate, "unit": unit_of(stage), "host": host, "when": when}
+        data["rates"][rate_key(stage, cfg, device)] = entry
     data["device"] = device
     try:
         _rates_path(cfg).parent.mkdir(parents=True, exist_ok=True)
@@ -182,12 +205,11 @@ class Projection:
         """(seconds per unit, where it comes from: "this run" | "measured" | "benchmark"), or (None, "")."""
         if stage in self.measured:
             return self.measured[stage], "this run"
-        entry = self.stored["rates"].get(rate_key(stage, self.cfg, self.device))
+        entry = self._stored(stage)
         if entry:
             return float(entry["s_per_unit"]), "measured"
-        if stage in TRAINING:  # the other training stage's rate: the same network family per example-epoch
-            (other,) = (t for t in TRAINING if t != stage)
-            entry = self.stored["rates"].get(rate_key(other, self.cfg, self.device))
+        for other in SIBLINGS.get(stage, ()):  # another training stage's: the same family per example-epoch
+            entry = self._stored(other)
             if entry:
                 return float(entry["s_per_unit"]), "measured"
         if stage == "prune":  # a rate kept per dataset before prune rates were kept per shape (same unit)
@@ -197,6 +219,15 @@ class Projection:
         if stage in TRAINING and self.device in BENCHMARK:
             return BENCHMARK[self.device] * self.macs_scale(), "benchmark"
         return None, ""
+
+    def _stored(self, stage: str) -> Mapping[str, Any] | None:
+        """rates.json's entry for ``stage`` on this device, when kept in the stage's unit (:func:`unit_of`; an
+        entry without one is from before units were kept: its stage's unit then, unless :data:`REUNITED`)."""
+        entry = self.stored["rates"].get(rate_key(stage, self.cfg, self.device))
+        if not entry:
+            return None
+        unit = entry.get("unit")
+        return entry if unit == unit_of(stage) or (unit is None and stage not in REUNITED) else None
 
     def macs_scale(self) -> float:
         """The job's network's MACs per clip over the benchmark CNN's (:data:`BENCHMARK_MACS`): the benchmark

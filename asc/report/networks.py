@@ -5,9 +5,10 @@ One results table may hold several networks (``asc`` then ``asc model=dcase2024 
 would pool them. A row names its network through its ``model_spec`` (asc/pipeline/publish.py): a zoo network's
 ``model`` config node (its family ``name`` and arguments; the pruning ``history`` left out), or a DCASE21/22-family
 spec whose ``widths`` are the pruned ones, so the network there is the spec less its widths (input, pools,
-kernel, dense, classes, layer count), labelled with its baseline's widths. :func:`with_network_labels` adds
-a ``network`` column only where rows of several networks share a dataset, so a single network's report is what
-it was.
+kernel, dense, classes, layer count) plus its unpruned widths (:func:`unpruned_widths`: a pruned row's from its
+``kept`` column, ``C1:11/16``), labelled with them: two DCASE networks that differ only in their widths are two
+networks, ``dcase 16-16-32`` and ``dcase 32-32-64``. :func:`with_network_labels` adds a ``network`` column only where
+rows of several networks share a dataset, so a single network's report is what it was.
 """
 
 from __future__ import annotations
@@ -46,6 +47,36 @@ def network_key(model_spec: Any) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
+def unpruned_widths(model_spec: Any, kept: Any, stage: str) -> str:
+    """The widths of a DCASE21/22-family row's unpruned network, ``16-16-32``: a baseline row's spec widths; a pruned
+    row's with each pruned layer's original width from its ``kept`` cell (``C1:11/16 C3:22/32``: kept/original).
+    ``""`` for a zoo network, a row without a readable spec, or a pruned row without ``kept`` (a table written
+    before it)."""
+    spec = spec_of_row(model_spec)
+    if spec is None or is_zoo(spec):
+        return ""
+    try:
+        widths = normalise_spec(spec)["widths"]
+    except (TypeError, ValueError):
+        return ""
+    layers = re.findall(r"\bC(\d+):\d+/(\d+)", str(kept) if isinstance(kept, str) else "")
+    if stage != "baseline" and not layers:
+        return ""
+    for layer, original in layers:
+        if 1 <= int(layer) <= len(widths):
+            widths[int(layer) - 1] = int(original)
+    return "-".join(str(w) for w in widths)
+
+
+def _with_widths(key: str, widths: str) -> str:
+    """A DCASE-family :func:`network_key` with its unpruned ``widths`` (``16-16-32``) in it; others as they are."""
+    return (
+        json.dumps({**json.loads(key), "widths": widths}, sort_keys=True, separators=(",", ":"))
+        if widths
+        else key
+    )
+
+
 def _base_label(spec: Mapping[str, Any], widths: str) -> str:
     """``panns_cnn14`` (a zoo family's name), ``dcase 16-16-32`` (the DCASE21/22 family and its baseline's
     ``widths``; ``dcase`` alone where the rows hold no baseline)."""
@@ -78,16 +109,21 @@ def network_labels(keys: list[str], widths: Mapping[str, str] | None = None) -> 
 
 
 def network_column(df: pd.DataFrame) -> pd.Series:
-    """Every row's network label (:func:`network_labels` of :func:`network_key`), index kept."""
-    spec = df["model_spec"] if "model_spec" in df else pd.Series("", index=df.index)
+    """Every row's network label (:func:`network_labels` of :func:`network_key` with the row's
+    :func:`unpruned_widths`), index kept. A row whose unpruned widths are unknown (a pruned row without ``kept``)
+    joins the first widths its network key has in the table."""
+    blank = pd.Series("", index=df.index)
+    spec, kept, stages = (df[c] if c in df else blank for c in ("model_spec", "kept", "stage"))
     keys = [network_key(s) for s in spec]
-    widths: dict[str, str] = {}
-    stages = df["stage"] if "stage" in df else pd.Series("", index=df.index)
-    for key, text, stage in zip(keys, spec, stages, strict=True):
-        if key and stage == "baseline" and '"widths"' in str(text):
-            widths.setdefault(key, "-".join(str(w) for w in json.loads(text)["widths"]))
-    labels = network_labels(list(dict.fromkeys(keys)), widths)
-    return pd.Series([labels[k] for k in keys], index=df.index, dtype=object)
+    widths = [unpruned_widths(*row) for row in zip(spec, kept, stages, strict=True)]
+    first: dict[str, str] = {}
+    for key, w in zip(keys, widths, strict=True):
+        if key and w:
+            first.setdefault(key, w)
+    known = [w or first.get(k, "") for k, w in zip(keys, widths, strict=True)]
+    full = [_with_widths(k, w) if k else k for k, w in zip(keys, known, strict=True)]
+    labels = network_labels(list(dict.fromkeys(full)), dict(zip(full, known, strict=True)))
+    return pd.Series([labels[k] for k in full], index=df.index, dtype=object)
 
 
 def with_network_labels(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,8 @@
 """Writing a table as CSV, Markdown and LaTeX: a tiny formatter for each, so no `tabulate`/`jinja2` dependency
 is needed. A table's notes (``table.attrs["notes"]``: what its markers and intervals mean) follow it in
-Markdown and LaTeX; the CSV stays plain data."""
+Markdown and LaTeX; the CSV stays plain data. Columns named in ``table.attrs["csv_only"]`` (:data:`CSV_ONLY`: the
+numbers behind a formatted cell, e.g. an interval's bounds) are written to the CSV alone, for machines; Markdown
+and LaTeX show the formatted cells, for people."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import pandas as pd
 
 from asc.core.atomic import atomic_write_text
 
-__all__ = ["to_latex", "to_markdown", "write_table"]
+__all__ = ["CSV_ONLY", "to_latex", "to_markdown", "write_table"]
+
+CSV_ONLY = "csv_only"  # table.attrs key: the columns the CSV alone holds
 
 
 def _cell(value) -> str:
@@ -36,7 +40,18 @@ def _right_aligned(column: pd.Series) -> bool:
     return bool(texts) and all(_NUMBER.match(t) for t in texts)
 
 
+def _for_people(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` less its :data:`CSV_ONLY` columns (its notes kept)."""
+    machine = [c for c in table.attrs.get(CSV_ONLY, []) if c in table.columns]
+    if not machine:
+        return table
+    shown = table.drop(columns=machine)
+    shown.attrs = {k: v for k, v in table.attrs.items() if k != CSV_ONLY}
+    return shown
+
+
 def to_markdown(table: pd.DataFrame) -> str:
+    table = _for_people(table)
     header = [str(c) for c in table.columns]
     body = [[_cell(v).replace("|", r"\|") or "–" for v in row] for row in table.itertuples(index=False)]
     align = ["---:" if _right_aligned(table[c]) else ":---" for c in table.columns]
@@ -73,6 +88,7 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: pd.DataFrame) -> str:
+    table = _for_people(table)
     spec = "".join("r" if _right_aligned(table[c]) else "l" for c in table.columns)
     lines = [
         rf"\begin{{tabular}}{{{spec}}}",

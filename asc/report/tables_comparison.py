@@ -11,10 +11,21 @@ from asc.report import compare
 from asc.report.cells import SIG, fmt_diff, fmt_p, selected_on
 from asc.report.networks import one_network
 from asc.report.queries import MissingResultsError, layer_key, subsets
+from asc.report.table_writers import CSV_ONLY
 
-__all__ = ["DIFF", "comparison_table"]
+__all__ = ["DIFF", "NUMBERS", "comparison_table"]
 
 DIFF = "A − B (mean ± 95% CI)"  # the comparison table's paired-difference column
+# The numbers behind the formatted cells, in the CSV alone (asc.report.table_writers.CSV_ONLY), unrounded and in
+# the metric's units (accuracy, mAP, AUC in percentage points, log loss in nats): compare.comparisons' column →
+# the CSV's. Blank where the formatted cell is (n = 1, equal differences).
+NUMBERS = {
+    "mean_diff": "mean_diff",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "p": "p_value",
+    "p_holm": "p_holm_value",
+}
 
 
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -22,7 +33,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     one layer set and fine-tuning fraction, the number of pairs, the mean difference ± its 95 % t interval's
     half-width (:func:`asc.report.cells.fmt_diff`; accuracy in percentage points), the paired t-test's p and its
     Holm adjustment, ``*`` when that is below 0.05, and a note for the cases without a test (n = 1, all
-    differences equal)."""
+    differences equal); then, for the CSV alone, the numbers behind those cells (:data:`NUMBERS`)."""
     df = one_network(df, "the comparison table")
     comp = compare.comparisons(df)
     if comp.empty:
@@ -33,7 +44,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     metrics = compare.metrics_of(df)
     comp = _in_reading_order(comp, metrics)
     table = _lines(comp, metrics, _selections(df))
-    table.attrs["notes"] = _notes(comp, metrics, df)
+    numbers = comp[list(NUMBERS)].rename(columns=NUMBERS).reset_index(drop=True)
+    table = pd.concat([table, numbers], axis=1)
+    table.attrs = {"notes": _notes(comp, metrics, df), CSV_ONLY: list(NUMBERS.values())}
     return table
 
 

@@ -8,10 +8,11 @@ and later stages check against it at planning time (e.g. a fine-tuning fraction 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,9 +97,27 @@ def held_out(table: pd.DataFrame, d: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def preview(cfg: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The index this job will build (see the module docstring), or None when its metadata is not there yet."""
+    """The index this job will build (see the module docstring), or None when its metadata is not there yet.
+    Silent: the hold-out's clip count (``index: N clips``) is logged once, when the stage builds the index; the
+    checks and the dry run preview it several times per job."""
+    from asc.data import tau
+
     table = folds(cfg)
-    return None if table is None else held_out(table, cfg["dataset"])
+    if table is None:
+        return None
+    with _quiet(tau.log):
+        return held_out(table, cfg["dataset"])
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """``logger``'s info lines dropped for the block (its warnings kept)."""
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:

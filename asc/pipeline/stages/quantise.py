@@ -52,7 +52,16 @@ def plan(cfg: Mapping[str, Any], up: Mapping[str, list[Step]]) -> list[Step]:
         return []
     (features,), (idx,) = up["features"], up["index"]
     models = [s for stage in MODEL_STAGES for s in up[stage]]
-    return [make_step("quantise", f"{s.label} fp16+int8", settings, (s, features, idx)) for s in models]
+    return [make_step("quantise", _label(cfg, s), settings, (s, features, idx)) for s in models]
+
+
+def _label(cfg: Mapping[str, Any], model: Step) -> str:
+    """The plan line of ``model``'s step: ``baseline seed 0 fp16+int8`` (its three files); a per-device artifact's
+    says how many files its models make (:func:`asc.pipeline.stages.quantise_devices.files_label`)."""
+    from asc.pipeline.stages.quantise_devices import files_label
+
+    label = f"{model.label} fp16+int8"
+    return f"{label}: {files_label(cfg, model)}" if model.stage == "perdevice" else label
 
 
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:

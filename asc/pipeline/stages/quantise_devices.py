@@ -18,6 +18,7 @@ the bytes of every file of precision ``p`` (the general one and each device's): 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,19 +32,54 @@ log = logging.getLogger(__name__)
 GENERAL = "general"  # the folder of the general model's files (its name in the routing: "")
 
 
+def files_label(cfg: Mapping[str, Any], perdevice: Step) -> str:
+    """What the quantise step of the per-device artifact ``perdevice`` writes, for its plan line: ``15 ONNX files
+    (the general model and 4 device models, each fp32, fp16 and int8)``. The device models are those of the known
+    devices with clips in the training pool (the index's preview, asc/pipeline/stages/index.py); ``up to`` where the
+    pool is not known yet (every known device counted) or the subset drawn from it may lack a device's clips."""
+    from asc.data.fractions import pool_of
+    from asc.deploy.quantised import PRECISIONS
+    from asc.pipeline.stages import index
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+
+    table = index.preview(cfg)
+    devices = len(KNOWN_DEVICES)
+    if table is not None and "device" in table:
+        pool = pool_of(table, cfg["finetune"]["train_on"])
+        devices = len(set(KNOWN_DEVICES) & set(pool["device"].astype(str)))
+    whole = table is not None and "split" not in perdevice.args and float(perdevice.args["fraction"]) == 1.0
+    files = len(PRECISIONS) * (1 + devices)
+    return (
+        f"{'' if whole else 'up to '}{files} ONNX files (the general model and {devices} device models, each "
+        f"{', '.join(PRECISIONS[:-1])} and {PRECISIONS[-1]})"
+    )
+
+
 def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
     """{device: positions into the perdevice stage's training pool} of each device model's training clips: its
-    device's clips of the fine-tuned step's subset (as asc/pipeline/stages/perdevice.py draws them)."""
+    device's clips of the fine-tuned step's subset (as asc/pipeline/stages/perdevice.py draws them), for the
+    devices the artifact holds a model of (``device_<d>.pt``; the devices without clips were named, once, when
+    the perdevice stage trained)."""
     import numpy as np
 
     from asc.pipeline.stages.finetune import subset_of
-    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
     from asc.training.per_device import device_subsets
 
+    have = device_models(ctx.path(perdevice))
+    if not have:
+        return {}
     pool = ctx.splits(perdevice).pool(ctx.cfg["finetune"]["train_on"])
     subset = np.asarray(subset_of(perdevice.up("finetune"), pool.rows, ctx))
-    per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), KNOWN_DEVICES)
+    per_device = device_subsets(pool.rows.iloc[subset].reset_index(drop=True), have)
     return {d: subset[p] for d, p in per_device.items()}
+
+
+def device_models(folder: Path) -> list[str]:
+    """The known devices (:data:`asc.pipeline.stages.perdevice.KNOWN_DEVICES`, in order) whose model the per-device
+    artifact ``folder`` holds (``device_<d>.pt``)."""
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+
+    return [d for d in KNOWN_DEVICES if (folder / f"device_{d}.pt").is_file()]
 
 
 def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, Any]:
@@ -63,9 +99,7 @@ def build(step: Step, perdevice: Step, work: Path, ctx: Context) -> dict[str, An
     # model (the other quantise steps' rule), each device model's own training clips
     calibration = {"": splits.train.x.numpy()}
     calibration |= {d: pool.x.numpy()[pos] for d, pos in device_pools(perdevice, ctx).items()}
-    models = {"": folder / "model.pt"} | {
-        d: folder / f"device_{d}.pt" for d in calibration if d and (folder / f"device_{d}.pt").is_file()
-    }
+    models = {"": folder / "model.pt"} | {d: folder / f"device_{d}.pt" for d in calibration if d}
     paths = {
         name: _write(checkpoint, calibration[name], work, name, settings, shape)
         for name, checkpoint in models.items()
