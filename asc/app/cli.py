@@ -67,7 +67,6 @@ def run(
     from asc.core.locks import stale_after_default
     from asc.pipeline.config_effects import warn_meaningless
     from asc.pipeline.dryrun import format_plan, report_only_plan
-    from asc.pipeline.execute import execute
     from asc.pipeline.plan import check_report_only, make_plan
     from asc.pipeline.stages import report
     from asc.pipeline.stages.dataset import results_label
@@ -96,6 +95,7 @@ def run(
                 print(f"fold {job['dataset']['fold']} of {[j['dataset']['fold'] for j, _ in jobs]}:")
             print(format_plan(steps, job, upto=job["stage"], needs=needs))
         return
+    from asc.pipeline.execute import execute  # after the dry run's return: planning reads no pandas
     from asc.report.tracking import prepare
 
     prepare(plain)  # the tracking store exists before anything records into it (a multirun: already created)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from asc.core.config_files import CONF_DIR
+from asc.core.config_files import CONF_DIR, conf_file
 from asc.core.errors import ConfigError
 
 INVOCATION_ENV = "ASC_INVOCATION"
@@ -154,10 +154,8 @@ def group_key_line(key: str) -> str:
     group, _, rest = key.partition(".")
     if not rest or not (CONF_DIR / group).is_dir():
         return f"{key} is not a key of the config: drop it (or add it with +{key}=... if your own config reads it)"
-    from omegaconf import OmegaConf
-
     first = rest.split(".")[0]
-    having = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if first in OmegaConf.load(p))
+    having = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if first in conf_file(p))
     if not having:
         return f"{key} is not a key of any {group} config: drop it"
     # no group chosen (the demo prunes through `runs`) and another one chosen read the same: name the choice to make

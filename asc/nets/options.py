@@ -94,15 +94,13 @@ def front_end_differences(fam: Family, spec: Mapping[str, Any], features: Mappin
     the network names (``conf/features/<front end>.yaml``: the family's ``front_end``, or ``model.front_end``
     of a custom network); empty when they agree, when the network names none, or for a value the front end
     takes from the dataset (an interpolation). Reads the yaml file only (torch-free)."""
-    from omegaconf import OmegaConf
-
-    from asc.core.config_files import CONF_DIR
+    from asc.core.config_files import CONF_DIR, conf_file
 
     name = spec.get("front_end") or fam.front_end
     path = CONF_DIR / "features" / f"{name}.yaml"
     if not name or not path.is_file() or "sample_rate" not in features:  # (not a whole features node)
         return []
-    own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    own = conf_file(path)
     out = []
     for key in DEFINING:
         theirs = own.get(key)

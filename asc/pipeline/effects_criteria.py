@@ -16,11 +16,10 @@ default that the mode ignores is the same for every job, so it tells no two jobs
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from asc.core.config_files import CONF_DIR
+from asc.core.config_files import CONF_DIR, conf_file
 from asc.core.errors import ConfigError
 
 
@@ -36,12 +35,9 @@ def check(cfg: Mapping[str, Any], prune_choice: str | None) -> None:
         _ignored_by_mode(key, entry, defaults, last_conv)
 
 
-@functools.cache
-def _criterion_file(stem: str) -> Any:
-    from omegaconf import OmegaConf
-
+def _criterion_file(stem: str) -> dict[str, Any] | None:
     path = CONF_DIR / "prune" / f"{stem}.yaml"
-    return OmegaConf.load(path) if path.is_file() else None
+    return conf_file(path) if path.is_file() else None
 
 
 def file_default(stem: str, protocol: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from asc.core.config_files import CONF_DIR
+from asc.core.config_files import CONF_DIR, conf_file
 from asc.core.errors import ConfigError
 
 # read for any dataset (asc/report/rows.py, asc/data/kinds.py), whichever files have them
@@ -63,10 +63,9 @@ def _value(d: Mapping[str, Any], key: str) -> Any:
 def _dataset_keys() -> dict[str, frozenset[str]]:
     """Dataset name → the keys its files of conf/dataset/ have (:func:`_keys`; a file's ``defaults`` of the group
     included)."""
-    from omegaconf import OmegaConf
 
     def load(stem: str) -> tuple[dict[str, Any], set[str]]:
-        conf = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "dataset" / f"{stem}.yaml"))
+        conf = conf_file(CONF_DIR / "dataset" / f"{stem}.yaml")
         merged: dict[str, Any] = {}
         keys: set[str] = set()
         for base in conf.pop("defaults", None) or []:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asc.core.config_files import CONF_DIR
+from asc.core.config_files import CONF_DIR, conf_file
 from asc.core.errors import ConfigError
 
 # What a baseline given by file (train.init_from) makes moot: it is not trained (train.lr, adam_eps and precision
@@ -102,10 +102,8 @@ def file_value(cfg: Mapping[str, Any], group: str, option: str) -> Any:
 
 def _group_file(group: str, stem: str) -> dict[str, Any]:
     """``conf/<group>/<stem>.yaml`` over the files of its group it names in ``defaults`` ({} without it)."""
-    from omegaconf import OmegaConf
-
     path = CONF_DIR / group / f"{stem}.yaml"
-    conf = OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else {}
+    conf = conf_file(path) if path.is_file() else {}
     merged: dict[str, Any] = {}
     for base in conf.pop("defaults", None) or []:
         if isinstance(base, str) and base != "_self_":

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asc.core.config_files import CONF_DIR
+from asc.core.config_files import CONF_DIR, conf_file
 from asc.core.errors import ConfigError
 from asc.core.values import choice, fail, integer, number
 from asc.prune.block_choice import CHOICE_KEY
@@ -117,11 +117,9 @@ def _criterion_options(key: str, p: Mapping[str, Any], layers: Sequence[str]) ->
 @functools.cache
 def _criterion_files() -> dict[str, dict[str, Any]]:
     """conf/prune/<file>.yaml → its keys and criterion name, as written (what a criterion has as options)."""
-    from omegaconf import OmegaConf
-
     files = {}
     for path in sorted((CONF_DIR / "prune").glob("*.yaml")):
-        conf = OmegaConf.load(path)
+        conf = conf_file(path)
         files[path.stem] = {"name": conf.get("name"), "options": frozenset(conf.keys())}
     return files
 
