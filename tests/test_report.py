@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from config_fixtures import QUICK_FIGURES
 from results_fixtures import make_latency, make_results
 
 from asc.deploy import latency
@@ -176,6 +177,7 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
         f"paths.data={tmp_path / 'data'}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
+        *QUICK_FIGURES,  # the report-only path, not print quality (test_write_report_complete writes the defaults)
     ]
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True)
