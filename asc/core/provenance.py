@@ -38,11 +38,24 @@ SOURCE = Path(__file__).resolve().parents[1]  # the asc package this process run
 GIT_TIMEOUT_S = 10
 
 
-def _version(distribution: str) -> str | None:
+def version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` from its metadata (nothing is imported), None without it."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (``model name``, or ``Hardware`` on some ARM boards), else
+    :func:`platform.processor` or the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _git(source: Path, *args: str) -> str | None:
@@ -78,7 +91,7 @@ def provenance() -> dict[str, Any]:
     """``{column: value}`` for :data:`COLUMNS` (a value None when unknown: a library not installed, no git
     checkout). Computed once per process."""
     commit, dirty = git_state()
-    found: dict[str, Any] = {column: _version(dist) for column, dist in LIBRARIES.items()}
+    found: dict[str, Any] = {column: version(dist) for column, dist in LIBRARIES.items()}
     found |= {
         "git_commit": commit,
         "git_dirty": dirty,

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from asc.core.errors import ConfigError  # noqa: F401  (what check_latency_options raises, named here too)
+from asc.core.provenance import cpu_model
 from asc.deploy.architectures import (  # noqa: F401  (the report and cost views name them here)
     architecture_label,
     build_architecture,
@@ -78,16 +79,6 @@ def specs_of(model_specs: Iterable[Any]) -> dict[str, str]:
     return found
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 @functools.cache
 def machine_info() -> dict[str, Any]:
     """What the latencies were measured on: CPU model, cores, torch threads, versions, GPU."""
@@ -99,7 +90,7 @@ def machine_info() -> dict[str, Any]:
         ort_version = None
     cuda = torch.cuda.is_available()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

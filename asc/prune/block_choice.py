@@ -29,11 +29,11 @@ column; a rerun on the same machine has the same key and reuses the artifact. To
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
+
+from asc.core.provenance import cpu_model, version
 
 CHOICE_KEY = "block_choice"
 CHOICES = ("always", "measured")
@@ -45,29 +45,13 @@ CALLS = 3  # forward passes per round (their mean is the round's time)
 MARGIN = 0.05  # a rounding is kept only when the trial's median is this share below the current one
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (``model name``, or ``Hardware`` on some ARM boards), else
-    :func:`platform.processor` or the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def host() -> dict[str, Any]:
     """What a measured choice depends on, for the step's key: CPU model, architecture, torch's version (read from
     its package metadata: torch is not imported) and the measuring procedure's constants."""
-    try:
-        torch_version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch_version = None
     return {
         "cpu": cpu_model(),
         "machine": platform.machine(),
-        "torch": torch_version,
+        "torch": version("torch"),
         "threads": THREADS,
         "batch": BATCH,
         "rounds": ROUNDS,
