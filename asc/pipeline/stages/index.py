@@ -192,12 +192,19 @@ def run(steps: Sequence[Step], ctx: Context) -> None:
     d = ctx.cfg["dataset"]
     layout = layout_of(d)
     audio = kind_of(d).has_audio  # a features-only set has no WAV to look for
+    generated = kind_of(d).generated
     for step in steps:
         root = dataset.root_of(step.up("dataset"), ctx)
 
         def build(work: Path, root: Path = root) -> dict[str, Any]:
             if layout is not None:  # a packed set (asc.data.layouts): its own index reader
                 table = layout.index(root, d)
+            elif (
+                not generated
+                and root == Path(str(d.get("root", "")))
+                and (planned := folds(ctx.cfg)) is not None
+            ):
+                table = planned  # planning's read of the user's folder (its warnings logged then), unless it changed
             else:
                 table = tau.read_folds(root, expected_counts=d.get("expected_counts") or {}, audio=audio)
             table = held_out(table, d)
