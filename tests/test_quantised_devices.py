@@ -49,6 +49,13 @@ def test_the_per_device_plan_line_says_how_many_files_it_writes() -> None:
     said = f"{3 * (1 + devices)} ONNX files (the general model and {devices} device models, each fp32, fp16 and int8)"
     assert lines[1.0].endswith(f"per device fp16+int8: {said}")
     assert lines[0.5].endswith(f"per device fp16+int8: up to {said}")
+    # the disk plan counts the same models: the general one and each device with training clips (it counted
+    # every known device)
+    from asc.pipeline.stages import quantise
+
+    single = [s for s in make_plan(cfg) if s.stage == "quantise" and s.upstream[0].stage != "perdevice"]
+    need = {s.id: n.bytes for s, n in quantise.check([*steps, *single], cfg)}
+    assert {need[s.id] for s in steps} == {need[single[0].id] * (1 + devices)}
 
 
 @pytest.mark.slow

@@ -67,13 +67,16 @@ def _label(cfg: Mapping[str, Any], model: Step) -> str:
 def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> list[tuple[Step, Need]]:
     from asc.nets import family_of
     from asc.pipeline.stages.baseline import stored_params
-    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+    from asc.pipeline.stages.quantise_devices import device_count
 
     fam = family_of(cfg["model"])
     # a zoo network's three files: 4 + 2 + 1 bytes a parameter of the configured network (an upper bound: pruned)
     size = FILES_BYTES if fam.exact_surgery else FILES_BYTES + 7 * stored_params(cfg)
     store = Path(cfg["paths"]["store"])
-    models = {s.id: 1 + len(KNOWN_DEVICES) if model_of(s).stage == "perdevice" else 1 for s in steps}
+    # a per-device artifact: the general model and one per device with training clips (every known one if the
+    # pool is not known yet)
+    per_device = 1 + device_count(cfg)[0] if any(model_of(s).stage == "perdevice" for s in steps) else 1
+    models = {s.id: per_device if model_of(s).stage == "perdevice" else 1 for s in steps}
     return [
         (s, Need(store, size * models[s.id], "ONNX files", "point paths.store at a larger disk"))
         for s in steps

@@ -37,22 +37,29 @@ def files_label(cfg: Mapping[str, Any], perdevice: Step) -> str:
     (the general model and 4 device models, each fp32, fp16 and int8)``. The device models are those of the known
     devices with clips in the training pool (the index's preview, asc/pipeline/stages/index.py); ``up to`` where the
     pool is not known yet (every known device counted) or the subset drawn from it may lack a device's clips."""
-    from asc.data.fractions import pool_of
     from asc.deploy.quantised import PRECISIONS
-    from asc.pipeline.stages import index
-    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
 
-    table = index.preview(cfg)
-    devices = len(KNOWN_DEVICES)
-    if table is not None and "device" in table:
-        pool = pool_of(table, cfg["finetune"]["train_on"])
-        devices = len(set(KNOWN_DEVICES) & set(pool["device"].astype(str)))
-    whole = table is not None and "split" not in perdevice.args and float(perdevice.args["fraction"]) == 1.0
+    devices, known = device_count(cfg)
+    whole = known and "split" not in perdevice.args and float(perdevice.args["fraction"]) == 1.0
     files = len(PRECISIONS) * (1 + devices)
     return (
         f"{'' if whole else 'up to '}{files} ONNX files (the general model and {devices} device models, each "
         f"{', '.join(PRECISIONS[:-1])} and {PRECISIONS[-1]})"
     )
+
+
+def device_count(cfg: Mapping[str, Any]) -> tuple[int, bool]:
+    """(device models, whether the pool is known): the known devices with clips in the training pool (the index's
+    preview, asc/pipeline/stages/index.py), else every known device (the most a per-device artifact holds)."""
+    from asc.data.fractions import pool_of
+    from asc.pipeline.stages import index
+    from asc.pipeline.stages.perdevice import KNOWN_DEVICES
+
+    table = index.preview(cfg)
+    if table is None or "device" not in table:
+        return len(KNOWN_DEVICES), False
+    pool = pool_of(table, cfg["finetune"]["train_on"])
+    return len(set(KNOWN_DEVICES) & set(pool["device"].astype(str))), True
 
 
 def device_pools(perdevice: Step, ctx: Context) -> dict[str, Any]:
