@@ -4,6 +4,7 @@ ratio per criterion (asc/prune/sensitivity.py); the report's table and figure of
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,6 +13,7 @@ from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
 from asc.report import queries, results
 from asc.report.queries import MissingResultsError
+from asc.report.table_writers import CSV_ONLY
 from tests.config_fixtures import composed
 
 SCAN = "runs=[{criteria:[l1],layer_sets:null,fractions:[1.0],sensitivity:[0.25,0.5]}]"
@@ -127,7 +129,7 @@ def test_the_table_has_a_line_per_criterion_layer_set_and_ratio_with_mean_and_st
     from asc.report.tables_sensitivity import sensitivity_table
 
     table = sensitivity_table(queries.with_ratio_labels(scan_rows()))  # "l1 25%" labels are undone
-    assert list(table.columns) == [
+    assert list(table.columns.drop(table.attrs[CSV_ONLY])) == [
         "Criterion",
         "Layers",
         "Removed (%)",
@@ -148,6 +150,10 @@ def test_the_table_has_a_line_per_criterion_layer_set_and_ratio_with_mean_and_st
     assert line["Acc. before FT (%)"] == "20.0"  # one value: no ± part
     assert line["Acc. FT 100% (%)"] == "40.5 ± 0.7"  # 40 and 41 over two repeats
     assert line["Params (%)"] == "90.0" and line["MACs (%)"] == "90.0"
+    # the CSV's numbers behind those cells, in percent (asc.report.cells.numbers)
+    assert (line["acc_ft_100pct_mean"], line["acc_ft_100pct_n"]) == (pytest.approx(40.5), 2)
+    assert line["acc_ft_100pct_std"] == pytest.approx(np.std([40.0, 41.0], ddof=1))
+    assert line["acc_before_ft_n"] == 1 and np.isnan(line["acc_before_ft_std"])
     assert "cosine" not in set(table["Criterion"])  # a row without a ratio is no scan
 
 

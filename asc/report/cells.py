@@ -2,26 +2,35 @@
 interval), a paired difference ± its interval's half-width, a p value, the first stored value of a column and where
 a row's kept epoch was chosen. Pure functions of values or rows; the tables of :mod:`asc.report.tables`,
 :mod:`asc.report.tables_comparison`, :mod:`asc.report.tables_devices` and :mod:`asc.report.tables_sensitivity`
-build their cells from them."""
+build their cells from them. A :class:`Line` keeps, beside each mean ± std cell it puts, the numbers behind it
+(:func:`numbers`), which :func:`with_numbers` appends to the table for the CSV alone
+(:data:`asc.report.table_writers.CSV_ONLY`)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 
 from asc.report import compare
 from asc.report.queries import mean_std
+from asc.report.table_writers import CSV_ONLY
 
 __all__ = [
     "BEST",
     "SIG",
+    "Line",
     "first_value",
     "fmt_acc",
     "fmt_diff",
     "fmt_mean_std",
     "fmt_p",
     "fmt_reference",
+    "machine_name",
+    "numbers",
     "selected_on",
+    "with_numbers",
 ]
 
 SIG, BEST = "*", "†"  # the markers of a significant difference and of the best criterion (asc.report.tables)
@@ -80,3 +89,62 @@ def fmt_diff(mean: float, low: float, high: float, digits: int) -> str:
         return ""
     text = f"{round(float(mean), digits) + 0.0:+.{digits}f}"
     return text if pd.isna(low) or pd.isna(high) else f"{text} ± {(high - low) / 2:.{digits}f}"
+
+
+def machine_name(column: str) -> str:
+    """A formatted column's name in the CSV's numeric columns: lower case, " (%)" dropped, % as pct, ′ as
+    _prime, other runs of signs as "_": 'Acc. FT 25% (%)' -> 'acc_ft_25pct', 'd′' -> 'd_prime', 'Time (s)' ->
+    'time_s'."""
+    text = column.removesuffix(" (%)").replace("%", "pct").replace("′", "_prime")
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+
+
+def numbers(column: str, m: compare.MeanCI, interval: bool = False) -> dict:
+    """The numbers behind a mean ± std cell of ``column`` (for the CSV alone), unrounded, in the cell's units:
+    ``<name>_mean``, ``<name>_std`` (ddof = 1; blank for one value, whose cell has no ± part), ``<name>_n``
+    (the values the cell summarises: repeats, or folds) and with ``interval`` (a reference cell,
+    :func:`fmt_reference`) ``<name>_ci_low`` / ``<name>_ci_high`` (its 95 % t interval; blank below n = 2);
+    <name> is :func:`machine_name`. No values: all blank."""
+    name = machine_name(column)
+    out = {
+        f"{name}_mean": m.mean,
+        f"{name}_std": m.std if m.n > 1 else np.nan,
+        f"{name}_n": m.n if m.n else pd.NA,
+    }
+    if interval:
+        out |= {f"{name}_ci_low": m.low, f"{name}_ci_high": m.high}
+    return out
+
+
+class Line(dict):
+    """One line of a table, its cells by column; :meth:`stats` puts a mean ± std cell and keeps the numbers
+    behind it in ``.numbers`` (:func:`numbers`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.numbers: dict = {}
+
+    def stats(self, column: str, values, fmt=fmt_mean_std, **kwargs) -> None:
+        """``self[column] = fmt(values, **kwargs)`` (:func:`fmt_mean_std`, :func:`fmt_acc` or
+        :func:`fmt_reference`, whose cell gives the interval), and its numbers: the values × its ``scale``
+        (100, percent, unless ``kwargs`` says otherwise)."""
+        self[column] = fmt(values, **kwargs)
+        m = compare.mean_ci(values, scale=kwargs.get("scale", 100.0))
+        self.numbers |= numbers(column, m, interval=fmt is fmt_reference)
+
+
+def with_numbers(table: pd.DataFrame, lines: list[dict]) -> pd.DataFrame:
+    """``table`` (one row per entry of ``lines``, in order: :class:`Line` ``.numbers`` or :func:`numbers`'
+    dicts) with their numbers appended as columns that :data:`CSV_ONLY` names (the CSV alone holds them);
+    counts as integers. ValueError when a name is a column already."""
+    extra = pd.DataFrame.from_records(lines, index=table.index) if lines else pd.DataFrame(index=table.index)
+    clash = sorted(set(extra.columns) & set(table.columns))
+    if clash:
+        raise ValueError(
+            f"numeric columns {clash} are columns of the table already; rename the formatted ones"
+        )
+    for column in extra.columns[extra.columns.str.endswith("_n")]:
+        extra[column] = extra[column].astype("Int64")
+    out = pd.concat([table, extra], axis=1)
+    out.attrs = {**table.attrs, CSV_ONLY: [*table.attrs.get(CSV_ONLY, []), *extra.columns]}
+    return out

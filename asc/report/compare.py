@@ -27,7 +27,7 @@ from statsmodels.stats.multitest import multipletests
 
 from asc.data.tasks import SCENES, task_of_rows
 from asc.report.networks import NETWORK, labelled, several_networks
-from asc.report.queries import subsets
+from asc.report.queries import mean_std, subsets
 
 __all__ = [
     "ALPHA",
@@ -74,15 +74,11 @@ class MeanCI:
 def mean_ci(values, scale: float = 1.0) -> MeanCI:
     """:class:`MeanCI` of the finite ``values`` × ``scale``: ``scipy.stats.t.interval`` at :data:`CONFIDENCE`
     with the standard error ``std / sqrt(n)``; no values gives NaN and n = 0, one value std 0 and no interval."""
-    x = np.asarray(values, dtype=float) * scale
-    x = x[np.isfinite(x)]
-    n = int(x.size)
+    mean, std, n = mean_std(np.ravel(np.asarray(values, dtype=float)) * scale)
     if n == 0:
         return MeanCI(np.nan, np.nan, 0, np.nan, np.nan)
-    mean = float(x.mean())
     if n == 1:
         return MeanCI(mean, 0.0, 1, np.nan, np.nan)
-    std = float(x.std(ddof=1))
     if std <= _TOL * max(1.0, abs(mean)):
         return MeanCI(mean, 0.0, n, mean, mean)
     low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=std / np.sqrt(n))

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from asc.data.tasks import task_of_rows
+from asc.report.cells import numbers, with_numbers
+from asc.report.compare import MeanCI
 from asc.report.cost_points import (
     LATENCY,
     cost_points,
@@ -97,7 +99,8 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
             "interleaved, in one session" + (f" on {'; '.join(machines)}" if machines else "") + ".",
             *spread_notes(points, latencies),
         ]
-    return table
+    accuracy_numbers = _accuracy_numbers(points, task_of_rows(df).metric_label)
+    return with_numbers(table.reset_index(drop=True), accuracy_numbers)
 
 
 D22 = {  # the DCASE 2022-2025 rule's columns (asc/report/rules.py): parameters at their stored precision, kB = 1000 B
@@ -135,6 +138,19 @@ def _with_2022_rule(table: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     merged = table.merge(per_model, on=[*(["Network"] if nets else []), "Criterion", "Layers"], how="left")
     merged.attrs = table.attrs
     return merged
+
+
+def _accuracy_numbers(points: pd.DataFrame, label: str) -> list[dict]:
+    """The numbers behind each point's accuracy cell (:func:`asc.report.cells.numbers`; a baseline's with its
+    interval), for the CSV alone."""
+    return [
+        numbers(
+            label,
+            MeanCI(p["accuracy"], p["accuracy_std"], int(p["n"]), p["acc_low"], p["acc_high"]),
+            p["baseline"],
+        )
+        for _, p in points.iterrows()
+    ]
 
 
 def _fmt_point(p: pd.Series) -> str:

@@ -17,11 +17,13 @@ from asc.report import compare
 from asc.report.cells import (
     BEST,
     SIG,
+    Line,
     first_value,
     fmt_acc,
     fmt_mean_std,
     fmt_reference,
     selected_on,
+    with_numbers,
 )
 from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import ALL_LAYERS
@@ -56,35 +58,26 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
     records = []
     base = select(df, stage="baseline")
     if not base.empty:
-        records.append(
-            {
-                "Method": "Unpruned network",
-                "Kept": "",
-                "Accuracy (%)": fmt_reference(fold_means(base, "accuracy")),
-                "Selected on": selected_on(base, df),
-            }
-        )
+        line = Line(Method="Unpruned network", Kept="")
+        line.stats("Accuracy (%)", fold_means(base, "accuracy"), fmt_reference)
+        line["Selected on"] = selected_on(base, df)
+        records.append(line)
     found = 0
     for crit, name in TABLE1_METHODS.items():
         rows = select(df, stage="prune", criterion=crit, layers=ALL_LAYERS, finetuned=False)
         if rows.empty:
             continue
         found += 1
-        acc = fmt_mean_std(fold_means(rows, "accuracy"))
-        records.append(
-            {
-                "Method": f"{name} ({ALL_LAYERS})",
-                "Kept": first_value(rows, "kept"),
-                "Accuracy (%)": acc,
-                "Selected on": selected_on(rows, df),
-            }
-        )
+        line = Line(Method=f"{name} ({ALL_LAYERS})", Kept=first_value(rows, "kept"))
+        line.stats("Accuracy (%)", fold_means(rows, "accuracy"))
+        line["Selected on"] = selected_on(rows, df)
+        records.append(line)
     if not found:
         raise MissingResultsError(
             f"Table 1 needs prune rows for {ALL_LAYERS} with criteria {list(TABLE1_METHODS)}; "
             "run `asc experiment=paper_table1`"
         )
-    return pd.DataFrame.from_records(records)
+    return with_numbers(pd.DataFrame.from_records(records), [line.numbers for line in records])
 
 
 def _structure(rows: pd.DataFrame) -> dict:
@@ -162,23 +155,24 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
     keys += sorted(set(zip(pruned["criterion"], pruned["layers"], strict=True)), key=lambda k: (k[0], k[1]))
     for crit, layers in keys:
         if crit == "none":
-            rec = {"Criterion": crit, "Layers": layers, **_structure(base)}
-            rec[f"{short} no FT (%)"] = fmt_reference(fold_means(base, metric))
+            rec = Line(Criterion=crit, Layers=layers, **_structure(base))
+            rec.stats(f"{short} no FT (%)", fold_means(base, metric), fmt_reference)
             rec["Selected on"] = selected_on(base, df)
             records.append(rec)
             continue
         rows = pruned[(pruned["criterion"] == crit) & (pruned["layers"] == layers)]
-        rec = {"Criterion": crit, "Layers": layers, **_structure(rows)}
+        rec = Line(Criterion=crit, Layers=layers, **_structure(rows))
         mark = marks.get((crit, layers, False, ""), "")
-        rec[f"{short} no FT (%)"] = fmt_acc(fold_means(rows.loc[~rows["finetuned"]], metric), mark)
+        rec.stats(
+            f"{short} no FT (%)", fold_means(rows.loc[~rows["finetuned"]], metric), fmt_acc, marker=mark
+        )
         for subset in shares:
             mark = marks.get((crit, layers, True, subset), "")
-            rec[f"{short} FT {subset} (%)"] = fmt_acc(
-                fold_means(select(rows, finetuned=True, subset=subset), metric), mark
-            )
+            here = fold_means(select(rows, finetuned=True, subset=subset), metric)
+            rec.stats(f"{short} FT {subset} (%)", here, fmt_acc, marker=mark)
         rec["Selected on"] = selected_on(rows[rows["finetuned"]] if rows["finetuned"].any() else rows, df)
         records.append(rec)
-    table = pd.DataFrame.from_records(records)
+    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
     order = {ls: i for i, ls in enumerate(sort_layer_sets(table["Layers"]))}
     # Baseline first, then by layer set in the paper's order, then criterion.
     table["_b"] = table["Criterion"] != "none"
@@ -209,20 +203,24 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     records = []
     extra = {"teacher": teachers} if taught else {}
     for key, rows in df.assign(subset=subsets(df), **extra).groupby(keys, dropna=False, sort=False):
-        rec = dict(zip(keys, key, strict=True))
+        rec = Line(zip(keys, key, strict=True))
         rec["select_on"] = selected_on(rows, df)
         task = task_of_rows(rows)  # a summary of several datasets may hold scenes and tagging rows
+        rec["n"] = len(rows)
+        reference = fmt_reference if rec["stage"] == "baseline" and len(rows) > 1 else fmt_mean_std
+        rec.stats(task.metric_label, fold_means(rows, task.metric), reference)
+        if folds:
+            rec["folds"] = int(rows["fold"].nunique())
+        _secondary(rec, task, rows)
         rec.update(
             {
-                "n": len(rows),
-                task.metric_label: (
-                    fmt_reference if rec["stage"] == "baseline" and len(rows) > 1 else fmt_mean_std
-                )(fold_means(rows, task.metric)),
-                **({"folds": int(rows["fold"].nunique())} if folds else {}),
-                **_secondary(task, rows),
                 "Params": first_value(rows, "params_torch"),
                 "MACs (M)": round(first_value(rows, "macs") / 1e6, 2),
-                "Time (s)": fmt_mean_std(rows["train_time_s"], scale=1.0, digits=1),
+            }
+        )
+        rec.stats("Time (s)", rows["train_time_s"], scale=1.0, digits=1)
+        rec.update(
+            {
                 "_s": stage_order.get(rec["stage"], 9),
                 "_l": layer_key(rec["layers"]),
                 "_f": rows["fraction"].iloc[0],
@@ -230,7 +228,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
         records.append(rec)
-    table = pd.DataFrame.from_records(records)
+    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
     order = ["dataset", *nets, "_s", "criterion", "_l", "_f", "_o", *taught]
     table = table.sort_values(order, na_position="first")
     table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})
@@ -241,17 +239,15 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _secondary(task, rows: pd.DataFrame) -> dict[str, str]:
-    """The summary's other metric cells of the task: class-averaged accuracy and log loss, or AUC and d′."""
+def _secondary(line: Line, task, rows: pd.DataFrame) -> None:
+    """The summary's other metric cells of the task into ``line``: class-averaged accuracy and log loss, or AUC
+    and d′."""
     if task.multi_label:
-        return {
-            "AUC (%)": fmt_mean_std(fold_means(rows, "auc")),
-            "d′": fmt_mean_std(fold_means(rows, "d_prime"), scale=1.0, digits=3),
-        }
-    return {
-        "Class-avg acc. (%)": fmt_mean_std(fold_means(rows, "class_avg_accuracy")),
-        "Log loss": fmt_mean_std(fold_means(rows, "log_loss"), scale=1.0, digits=3),
-    }
+        line.stats("AUC (%)", fold_means(rows, "auc"))
+        line.stats("d′", fold_means(rows, "d_prime"), scale=1.0, digits=3)
+        return
+    line.stats("Class-avg acc. (%)", fold_means(rows, "class_avg_accuracy"))
+    line.stats("Log loss", fold_means(rows, "log_loss"), scale=1.0, digits=3)
 
 
 TABLES = {"table1": table1, "criteria": criteria_table, "comparison": comparison_table, "cost": cost_table}

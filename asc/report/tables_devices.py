@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asc.report.cells import fmt_acc, fmt_mean_std, selected_on
+from asc.report.cells import Line, fmt_acc, selected_on, with_numbers
 from asc.report.networks import one_network
 from asc.report.queries import MissingResultsError, layer_key, subsets
 from asc.report.results import DEVICE_PREFIX
@@ -38,25 +38,22 @@ def per_device_table(df: pd.DataFrame) -> pd.DataFrame:
         match = np.ones(len(general), dtype=bool)
         for column, value in zip(KEYS, key, strict=True):
             match &= (general[column].isna() if pd.isna(value) else general[column] == value).to_numpy()
-        rec = dict(zip(KEYS, key, strict=True))
+        rec = Line(zip(KEYS, key, strict=True))
         # the general models these device models started from: the same repeats (seeds) of the same subset
         mine = general[match]
         mine = mine[mine["seed"].isin(rows["seed"])] if mine["seed"].notna().all() else mine
-        rec.update(
-            {
-                "n": len(rows),
-                "General model (%)": fmt_acc(mine["accuracy"]),
-                "General selected on": selected_on(mine, df) if len(mine) else "",
-                "Per device, routed (%)": fmt_acc(rows["accuracy"]),
-                "Per device selected on": selected_on(rows, df),
-                "Macro avg. (%)": fmt_mean_std(rows["class_avg_accuracy"]),
-                **{f"{c[len(DEVICE_PREFIX) :]} (%)": fmt_mean_std(rows[c].dropna()) for c in devices},
-                "_l": layer_key(key[2]),
-                "_f": rows["fraction"].iloc[0],
-            }
-        )
+        rec["n"] = len(rows)
+        rec.stats("General model (%)", mine["accuracy"], fmt_acc)
+        rec["General selected on"] = selected_on(mine, df) if len(mine) else ""
+        rec.stats("Per device, routed (%)", rows["accuracy"], fmt_acc)
+        rec["Per device selected on"] = selected_on(rows, df)
+        rec.stats("Macro avg. (%)", rows["class_avg_accuracy"])
+        for c in devices:
+            rec.stats(f"{c[len(DEVICE_PREFIX) :]} (%)", rows[c].dropna())
+        rec.update({"_l": layer_key(key[2]), "_f": rows["fraction"].iloc[0]})
         records.append(rec)
-    table = pd.DataFrame.from_records(records).sort_values(["dataset", "criterion", "_l", "_f", "subset"])
+    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
+    table = table.sort_values(["dataset", "criterion", "_l", "_f", "subset"])
     table = table.drop(columns=["_l", "_f"]).reset_index(drop=True)
     unlike = table[table["General selected on"] != table["Per device selected on"]]
     table.attrs["notes"] = [

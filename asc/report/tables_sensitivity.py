@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from asc.data.tasks import task_of_rows
-from asc.report.cells import fmt_mean_std
+from asc.report.cells import Line, with_numbers
 from asc.report.networks import one_network
 from asc.report.queries import MissingResultsError, hard_labels, layer_key, subsets
 from asc.report.rows import ratio_of, schedule_label
@@ -75,19 +75,21 @@ def sensitivity_table(df: pd.DataFrame) -> pd.DataFrame:
         ]
         pruned = mine[mine["stage"] == "prune"]
         first = mine.iloc[0]
-        line = {
-            "Criterion": criterion,
-            "Layers": layers,
-            "Removed (%)": f"{100 * float(ratio):g}",
-            "Params (%)": f"{100 - float(first['params_reduction_pct']):.1f}",
-            "MACs (%)": f"{100 - float(first['macs_reduction_pct']):.1f}",
-            f"{name} before FT (%)": fmt_mean_std(pruned[metric]),
-        }
+        line = Line(
+            {
+                "Criterion": criterion,
+                "Layers": layers,
+                "Removed (%)": f"{100 * float(ratio):g}",
+                "Params (%)": f"{100 - float(first['params_reduction_pct']):.1f}",
+                "MACs (%)": f"{100 - float(first['macs_reduction_pct']):.1f}",
+            }
+        )
+        line.stats(f"{name} before FT (%)", pruned[metric])
         for subset in order:
             here = mine[mine.index.isin(tuned.index[labels == subset])]
-            line[f"{name} FT {subset} (%)"] = fmt_mean_std(here[metric])
+            line.stats(f"{name} FT {subset} (%)", here[metric])
         lines.append(line)
-    table = pd.DataFrame(lines)
+    table = with_numbers(pd.DataFrame(lines), [line.numbers for line in lines])
     table.attrs["notes"] = [
         "each layer set pruned alone at each share of its filters removed (one shot); FT: after fine-tuning on "
         "that share of the training data, mean ± std over repeats; Params/MACs: % of the unpruned network's"
