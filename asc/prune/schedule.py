@@ -1,5 +1,5 @@
-"""Iterative pruning: ``prune.schedule`` steps to a criterion's target kept counts (prune → short fine-tune →
-prune …); torch-free, so planning reads it.
+"""Iterative pruning: ``prune.schedule`` = k pruning steps with a short fine-tuning between them (prune → short
+fine-tune → prune …); torch-free, so planning reads it.
 
 Options (every criterion takes them; no conf/prune file holds them, so a command line adds them with ``+``:
 ``asc prune=l1 prune.ratio=0.5 +prune.schedule=3``, or ``+criteria.l1.schedule=3`` for a `runs` block):
@@ -13,18 +13,37 @@ Options (every criterion takes them; no conf/prune file holds them, so a command
   the fine-tuning recipe otherwise (optimiser, learning rate, batch size, selection on ``finetune.select_on``) and
   hard labels. Set it to a block's smallest fraction to keep low-data comparisons honest.
 
-Spacing: **geometric keep fractions**. Per pruned layer (a coupled group on a dependency-graph network) of n₀
-filters whose one-shot target keeps K (the criterion's own count on the unpruned baseline: ``ratio``,
-``per_layer_ratio`` or ``match``), step s of k keeps round(n₀·(K/n₀)^(s/k)) filters, and step k exactly K, so every
-step removes the same fraction of the filters still there: the schedule of iterative magnitude pruning, "each
-round prunes p^(1/n) % of the weights that survive the previous round" (Frankle & Carbin, The Lottery Ticket
-Hypothesis, ICLR 2019, §2), applied to filters. Equal fractions of n₀ per step would take a large share of the last
-step's survivors; the geometric schedule keeps every step's cut proportionate. Each step re-scores the filters
-of the fine-tuned network with the criterion (kept indices are composed back to the baseline's in the row).
+How many filters each step keeps depends on the criterion (:func:`spacing_of`, keyed as the step's ``spacing``):
 
-Criteria that decide their kept count themselves (Algorithm 1: cosine, chebyshev, average, nystrom; ``random``
-with such a ``reference``) have no target ratio to step to, and ``given`` fixes the kept indices of the unpruned
-network: a schedule > 1 is refused for them at planning (:func:`check`).
+**Ratio criteria** (l1, l2, fpgm, gm, operator_norm, centrality; ``random`` with a ratio ``reference``; a
+``match`` criterion): **geometric keep fractions** to the one-shot target. Per pruned layer (a coupled group on a
+dependency-graph network) of n₀ filters whose one-shot target keeps K (the criterion's own count on the unpruned
+baseline: ``ratio``, ``per_layer_ratio`` or ``match``), step s of k keeps round(n₀·(K/n₀)^(s/k)) filters, and
+step k exactly K, so every step removes the same fraction of the filters still there: the schedule of iterative
+magnitude pruning, "each round prunes p^(1/n) % of the weights that survive the previous round" (Frankle &
+Carbin, The Lottery Ticket Hypothesis, ICLR 2019, §2), applied to filters. Equal fractions of n₀ per step would
+take a large share of the last step's survivors; the geometric schedule keeps every step's cut proportionate. Each
+step re-scores the filters of the fine-tuned network with the criterion.
+
+**Criteria that decide their own kept count** (:data:`DECIDE_THEIR_COUNT`, Algorithm 1: cosine — the paper's
+method —, chebyshev, average, nystrom): **repeated passive pruning**. They have no target ratio to step to, so
+each step applies the criterion's own rule to the filters still there: Algorithm 1 on the similarity of the
+current network's filters (step 1: the unpruned baseline's, exactly the one-shot pruning; step s ≥ 2: the
+network of step s − 1 after its short fine-tuning), which decides that step's count. Why this definition: the
+criterion stays what it is (weights only, no ratio invented for it), and the fine-tuning between steps is what
+makes a step differ from the one before: Algorithm 1 removes a filter whose closest partner it keeps, so a
+network whose survivors the fine-tuning has moved apart loses fewer filters at the next step, one whose survivors
+are still alike loses more. Algorithm 1 removes at least one filter of a layer of two or more and keeps at least
+half of them (each kept filter marks one partner redundant), so k steps keep at least n₀/2^k; the final widths
+are known only once the steps have run (planning's size and disk estimates take the unpruned widths: an upper
+bound).
+
+Either way kept indices are composed back to the baseline's in the row (:func:`compose`).
+
+Refused at planning (:func:`check`): ``given`` (it fixes the kept indices of the unpruned network), and ``random``
+with a ``reference`` that decides its own count: random re-initialises the whole network at every step (nothing
+the short fine-tuning learnt reaches the next step), so its chain would be the one-shot control at widths that
+only the reference's own schedule decides — another chain; use a ratio reference, or one-shot random.
 """
 
 from __future__ import annotations
@@ -50,8 +69,9 @@ def without_schedule(pcfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check(key: str, pcfg: Mapping[str, Any]) -> None:
-    """One-line ConfigError for a schedule asc cannot run: not an int >= 1, bad step options, or a criterion
-    without a target ratio (see the module docstring). ``key``: ``prune`` or ``criteria.<name>``."""
+    """One-line ConfigError for a schedule asc cannot run: not an int >= 1, bad step options, ``given``, or
+    ``random`` with a reference that decides its own count (see the module docstring). ``key``: ``prune`` or
+    ``criteria.<name>``."""
     k = pcfg.get("schedule", 1)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{key}.schedule={k!r}: the number of pruning steps, an int >= 1 (1: one-shot)")
@@ -72,16 +92,30 @@ def check(key: str, pcfg: Mapping[str, Any]) -> None:
             )
         return
     name, reference = pcfg.get("name"), pcfg.get("reference", "cosine")
-    why = {"given": "fixes the kept indices of the unpruned network"}.get(name)
-    if name in DECIDE_THEIR_COUNT:
-        why = "decides its own kept count"
-    elif name == "random" and reference in DECIDE_THEIR_COUNT:
-        why = f"takes the widths of reference={reference}, which decides its own kept count"
-    if why:
+    if name == "given":
         raise ConfigError(
-            f"{key}.schedule={k}: criterion {name} {why}, so there is no target ratio to step to; set "
-            f"{key}.schedule=1, or use a ratio criterion (l1, l2, fpgm, gm, operator_norm, centrality) with a ratio"
+            f"{key}.schedule={k}: criterion given fixes the kept indices of the unpruned network, so there is "
+            f"nothing for a later step to decide; set {key}.schedule=1"
         )
+    if name == "random" and reference in DECIDE_THEIR_COUNT:
+        raise ConfigError(
+            f"{key}.schedule={k}: criterion random takes the widths of reference={reference}, which decides its own "
+            f"kept count step by step on its own chain, and re-initialises the network at every step; set "
+            f"{key}.schedule=1, or a ratio reference ({key}.reference=l1 with a ratio), or schedule {reference} itself"
+        )
+
+
+def decides_own_count(pcfg: Mapping[str, Any]) -> bool:
+    """The criterion config decides its own kept count at each step (Algorithm 1 and its variants: no ``ratio``,
+    no target to step to; see the module docstring)."""
+    return pcfg.get("name") in DECIDE_THEIR_COUNT
+
+
+def spacing_of(pcfg: Mapping[str, Any]) -> str:
+    """How a schedule's steps space their kept counts (keyed in every step): ``geometric`` keep fractions to the
+    one-shot target (ratio criteria), or ``criterion``: each step's count is the criterion's own on the filters
+    still there (:func:`decides_own_count`)."""
+    return "criterion" if decides_own_count(pcfg) else "geometric"
 
 
 def step_epochs(pcfg: Mapping[str, Any], finetune: Mapping[str, Any]) -> int:

@@ -238,7 +238,7 @@ def pruned_spec(spec: Mapping[str, Any], pcfg: Mapping[str, Any]) -> dict[str, A
     """A DCASE-family ``spec`` with the widths the criterion config ``pcfg`` (a prune step's config) keeps where
     they are known before pruning: a ratio's counts (:func:`asc.prune.blocks.kept_count`, a schedule's last step
     keeps the one-shot count) and given indices; a criterion that decides its own count keeps the width (an upper
-    bound)."""
+    bound, also for the last step of its iterative schedule, asc/prune/schedule.py)."""
     from asc.prune.blocks import KEY, OWN_COUNT, kept_count
 
     widths = [int(w) for w in spec.get("widths") or []]

@@ -5,7 +5,8 @@ Step s of k is keyed by the criterion config, its place (``schedule``: steps, st
 its short fine-tuning (the fine-tuning recipe with ``step_epochs``, the pool and share it trains on, the seed),
 with the previous step's key (step 1: the baseline's) and the features and index it trains on. Step s ≥ 2 loads
 the previous step's pruned network, fine-tunes it for ``step_epochs`` and prunes it again with the criterion at
-the step's kept counts; its model is the pruned network before any further training (its row: the accuracy just
+the step's kept counts (geometric spacing), or, for a criterion that decides its own count (Algorithm 1: cosine,
+chebyshev, average, nystrom; spacing ``criterion``), by its own rule on the fine-tuned network's filters; its model is the pruned network before any further training (its row: the accuracy just
 after the cut). A killed job reuses the finished steps; one killed during a step's short fine-tuning resumes it
 after its last finished epoch (``step_finetune/last.pt`` in the step's work folder, which the store hands to the
 next holder; both trainers resume). Rows carry ``prune_steps`` (k) and ``prune_step`` (s).
@@ -31,8 +32,6 @@ from asc.report.rows import prune_place
 if TYPE_CHECKING:
     from asc.pipeline.context import Context
 
-SPACING = "geometric"  # the keep fractions of asc/prune/schedule.py (keyed: another spacing is another model)
-
 
 def plan_chain(
     cfg: Mapping[str, Any], pcfg: Mapping[str, Any], label: str, baseline: Step, data: tuple[Step, Step]
@@ -49,9 +48,12 @@ def plan_chain(
         "fraction": float(pcfg.get("step_fraction", 1.0)),
         "seed": int(f["seed"]),
     }
-    steps = [make_step("prune", f"{label} step 1/{k}", {**base, "schedule": _place(1, k)}, (baseline,))]
+    spacing = schedule.spacing_of(pcfg)
+    steps = [
+        make_step("prune", f"{label} step 1/{k}", {**base, "schedule": _place(1, k, spacing)}, (baseline,))
+    ]
     for s in range(2, k + 1):
-        place = {**_place(s, k), "finetune": tune}
+        place = {**_place(s, k, spacing), "finetune": tune}
         steps.append(
             make_step("prune", f"{label} step {s}/{k}", {**base, "schedule": place}, (steps[-1], *data))
         )
@@ -89,8 +91,10 @@ def check(steps: Sequence[Step], cfg: Mapping[str, Any]) -> None:
             raise InputError(f"prune.step_fraction={share:g}: {err}") from None
 
 
-def _place(step: int, steps: int) -> dict[str, Any]:
-    return {"steps": steps, "step": step, "spacing": SPACING}
+def _place(step: int, steps: int, spacing: str) -> dict[str, Any]:
+    """A step's place in its chain; ``spacing`` (asc.prune.schedule.spacing_of) is keyed: another spacing is
+    another model."""
+    return {"steps": steps, "step": step, "spacing": spacing}
 
 
 def row_fields(step: Step) -> dict[str, int]:
@@ -140,25 +144,20 @@ def cut(
     before: Mapping[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Prune ``current`` (the baseline at step 1, else the previous step's network after its short fine-tuning)
-    with the criterion config ``pcfg`` to step ``step`` of ``steps``'s kept counts. ``family``: None for the
-    DCASE family (exact surgery), else the network's family (dependency-graph surgery traced on ``inputs``);
-    ``before``: the previous step's info (None at step 1, where the one-shot pruning of the baseline gives the
-    targets). Returns (pruned model, info): the criterion's info with ``kept`` composed to the baseline's
-    indices, ``history`` (graph surgery) every step's cuts so far, and ``schedule`` (units, original, target and
-    kept counts, step, steps)."""
-    if before is None:
-        _, shot = _prune(current, pcfg, family, inputs)  # the one-shot target on the unpruned baseline
-        plan, now = _targets(shot, family), None
+    with the criterion config ``pcfg``: a ratio criterion to step ``step`` of ``steps``'s geometric kept counts, a
+    criterion that decides its own count by its own rule on ``current`` (asc/prune/schedule.py). ``family``: None
+    for the DCASE family (exact surgery), else the network's family (dependency-graph surgery traced on
+    ``inputs``); ``before``: the previous step's info (None at step 1). Returns (pruned model, info): the
+    criterion's info with ``kept`` composed to the baseline's indices, ``history`` (graph surgery) every step's
+    cuts so far, and ``schedule``: units, original (the baseline's filters per unit), target (the one-shot kept
+    counts; None where the criterion decides its own), kept_counts (after this step), step, steps."""
+    if schedule.decides_own_count(pcfg):  # this step's count: the criterion's own, on the filters still there
+        model, info = _prune(current, pcfg, family, inputs)
+        now = _targets(info, family)
+        plan = {**now, "original": (before["schedule"] if before else now)["original"], "target": None}
+        keep = now["target"]
     else:
-        plan = before["schedule"]
-        now = plan["kept_counts"]
-    now = now or plan["original"]
-    units = plan["units"]
-    keep = {
-        u: schedule.kept_count(plan["original"][u], plan["target"][u], step, steps, now[u]) for u in units
-    }
-    ratios = {n: schedule.step_ratio(now[u], keep[u]) for u, names in units.items() for n in names}
-    model, info = _prune(current, {**pcfg, "per_layer_ratio": ratios}, family, inputs)
+        model, info, plan, keep = _geometric_cut(current, pcfg, step, steps, family, inputs, before)
     if before is not None:
         info["kept"] = schedule.compose(before["kept"], info["kept"])
         for key in ("l1_norms", "closest_distance"):  # the unpruned baseline's, as the one-shot row has
@@ -172,6 +171,34 @@ def cut(
     return model, info
 
 
+def _geometric_cut(
+    current: Any,
+    pcfg: Mapping[str, Any],
+    step: int,
+    steps: int,
+    family: Any,
+    inputs: Any,
+    before: Mapping[str, Any] | None,
+) -> tuple[Any, dict[str, Any], Mapping[str, Any], dict[str, int]]:
+    """A ratio criterion's cut of :func:`cut`: (pruned model, the criterion's info, the plan — units, original
+    and target counts —, this step's kept counts). Step 1 prunes the unpruned baseline in one shot for the
+    targets, then cuts at the step's counts."""
+    if before is None:
+        _, shot = _prune(current, pcfg, family, inputs)  # the one-shot target on the unpruned baseline
+        plan, now = _targets(shot, family), None
+    else:
+        plan = before["schedule"]
+        now = plan["kept_counts"]
+    now = now or plan["original"]
+    units = plan["units"]
+    keep = {
+        u: schedule.kept_count(plan["original"][u], plan["target"][u], step, steps, now[u]) for u in units
+    }
+    ratios = {n: schedule.step_ratio(now[u], keep[u]) for u, names in units.items() for n in names}
+    model, info = _prune(current, {**pcfg, "per_layer_ratio": ratios}, family, inputs)
+    return model, info, plan, keep
+
+
 def _prune(model: Any, pcfg: Mapping[str, Any], family: Any, inputs: Any) -> tuple[Any, dict[str, Any]]:
     from asc.prune import prune_any, prune_model
 
@@ -179,8 +206,9 @@ def _prune(model: Any, pcfg: Mapping[str, Any], family: Any, inputs: Any) -> tup
 
 
 def _targets(shot: Mapping[str, Any], family: Any) -> dict[str, Any]:
-    """From the one-shot pruning of the baseline: the units a step prunes (a layer C1…; on a dependency-graph
-    network a coupled group, with the layer names its ratio is given by), their filters and target kept counts."""
+    """From a pruning's info (the one-shot pruning of the baseline, or an own-count step's cut): the units a step
+    prunes (a layer C1…; on a dependency-graph network a coupled group, with the layer names its ratio is given
+    by), their filters before the cut (``original``) and the kept counts (``target``)."""
     if family is None:
         units = {layer: [layer] for layer in shot["layers"]}
     else:
