@@ -94,7 +94,6 @@ def test_the_pooling_key_keeps_k_step_rows_apart() -> None:
         (("+prune.schedule=3", "+prune.step_epochs=0"), "prune.step_epochs=0"),
         (("+prune.schedule=3", "+prune.step_fraction=1.5"), "prune.step_fraction=1.5"),
         (("+prune.step_epochs=2",), "has no effect with prune.schedule=1"),
-        (("prune=cosine", "+prune.schedule=3"), "criterion cosine decides its own kept count"),
         (("prune=given", "+prune.schedule=2"), "criterion given fixes the kept indices"),
         (("prune=random", "+prune.schedule=2"), "random takes the widths of reference=cosine"),
         (("+criteria.l1.schedule=-1",), "criteria.l1.schedule=-1"),
