@@ -57,7 +57,7 @@ def data_dir(shared_data: Path) -> Path:
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_zoo_network_trains_prunes_and_fine_tunes_on_the_demo(data_dir, tmp_path, name, capsys, caplog):
     """In this process (``asc.run``: the CLI's job without Hydra's run folder; the CLI process itself is
-    tests/test_cli.py's): a subprocess a network cost an interpreter, torch's import and composition again."""
+    tests/test_cli.py's): a subprocess per network started an interpreter and imported torch again."""
     args = [
         f"model={name}",
         *SMALL[name],
