@@ -40,10 +40,10 @@ SMALL = {
     "panns_cnn14": ["model.widths=[4,4,8,8,8,8]"],
     "panns_cnn10": ["model.widths=[4,4,8,8]"],
     "panns_resnet38": ["model.widths=[4,4,8,8]", "model.blocks=[1,1,1,1]", "model.head=16"],
-    # EfficientAT has no width option: a stride-4 first conv cuts the MACs 4x (0.54 G -> 0.14 G for mn10), the
-    # widths and the groups the graph prunes stay the published ones
-    "efficientat_mn04": ["model.in_conv_stride=4"],
-    "efficientat_mn10": ["model.in_conv_stride=4", "model.dropout=0.1"],
+    # EfficientAT has no width option: a stride-8 first conv cuts the MACs 16x (0.54 G -> 0.037 G for mn10), the
+    # widths and the groups the graph prunes stay the published ones (the path is under test, not accuracy)
+    "efficientat_mn04": ["model.in_conv_stride=8"],
+    "efficientat_mn10": ["model.in_conv_stride=8", "model.dropout=0.1"],
 }
 
 
