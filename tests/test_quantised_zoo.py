@@ -16,7 +16,6 @@ from asc import nets
 from asc.data.tasks import SCENES, TAGGING
 from asc.deploy import quantised
 from tests.config_fixtures import composed
-from tests.test_quantised import _independent_logits
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -26,6 +25,18 @@ TINY_NETS = {  # model overrides, (mel, frames)
     "panns_cnn10": (["model.widths=[4,4,8,8]"], (64, 101)),
     "vggish_asc": (["model.widths=[4,4,8,8,8,8]", "model.dense=[16,8]"], (64, 200)),
 }
+
+
+def _independent_logits(path: Path, x: np.ndarray) -> np.ndarray:
+    """onnxruntime on its own (no asc code), as tests/test_quantised.py's: the file's logits for clips x (N, mel,
+    frames), on one intra-op thread (onnxruntime's default, a spinning thread a core, costs twice the CPU)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    (name,) = [i.name for i in session.get_inputs()]
+    return session.run(None, {name: x[:, None].astype(np.float32)})[0]
 
 
 def _tiny(name: str) -> tuple[torch.nn.Module, tuple[int, int]]:
@@ -97,9 +108,9 @@ def test_a_zoo_network_plans_one_quantise_step_per_model() -> None:
 
 
 @pytest.mark.slow
-def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(
-    run_asc, tmp_path: Path, shared_data: Path
-) -> None:
+def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(tmp_path: Path, shared_data: Path) -> None:
+    """In this process (``asc.run``, the CLI's job; the CLI process itself is tests/test_cli.py's)."""
+    import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
@@ -113,8 +124,7 @@ def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'results'}",
     ]
-    result = run_asc(*args, f"hydra.run.dir={tmp_path / 'run'}", "quantise.enabled=true", timeout=600)
-    assert result.returncode == 0, result.output[-3000:]
+    asc.run([*args, "quantise.enabled=true"])
     rows = pd.read_csv(tmp_path / "results" / "results.csv").set_index("run_id")
     cfg = composed(*args)
     steps = [s for s in make_plan(cfg) if s.stage == "quantise"]
