@@ -26,10 +26,13 @@ SPEC = {"widths": [4, 4, 8], "input_shape": [40, 50], "pools": [None, [5, 5], [4
 
 
 def _independent_logits(path: Path, x: np.ndarray) -> np.ndarray:
-    """onnxruntime on its own (no asc code): the file's logits for clips x (N, mel, frames)."""
+    """onnxruntime on its own (no asc code): the file's logits for clips x (N, mel, frames), on one intra-op thread
+    (onnxruntime's default, a spinning thread a core, costs twice the CPU under a test worker)."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     (name,) = [i.name for i in session.get_inputs()]
     return session.run(None, {name: x[:, None].astype(np.float32)})[0]
 

@@ -16,6 +16,7 @@ from asc import nets
 from asc.data.tasks import SCENES, TAGGING
 from asc.deploy import quantised
 from tests.config_fixtures import composed
+from tests.test_quantised import _independent_logits
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -25,18 +26,6 @@ TINY_NETS = {  # model overrides, (mel, frames)
     "panns_cnn10": (["model.widths=[4,4,8,8]"], (64, 101)),
     "vggish_asc": (["model.widths=[4,4,8,8,8,8]", "model.dense=[16,8]"], (64, 200)),
 }
-
-
-def _independent_logits(path: Path, x: np.ndarray) -> np.ndarray:
-    """onnxruntime on its own (no asc code), as tests/test_quantised.py's: the file's logits for clips x (N, mel,
-    frames), on one intra-op thread (onnxruntime's default, a spinning thread a core, costs twice the CPU)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    (name,) = [i.name for i in session.get_inputs()]
-    return session.run(None, {name: x[:, None].astype(np.float32)})[0]
 
 
 def _tiny(name: str) -> tuple[torch.nn.Module, tuple[int, int]]:
