@@ -129,9 +129,16 @@ def runs(root: Path, recipe: Recipe = RECIPE) -> list[Run]:
     return out
 
 
-def test_fused_training_equals_training_each_alone(data: dict, tmp_path: Path) -> None:
-    together, alone = runs(tmp_path / "fused"), runs(tmp_path / "alone")
-    h_f = train_many(together, data["train"], data["val"], progress=False, group_size=8)  # grouped convs
+@pytest.fixture(scope="module")
+def fused_full(data: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Run], list[dict]]:
+    """The three runs trained fused (grouped convs, group_size 8) to the end, and their histories: the reference of
+    both the equivalence test and the kill-and-resume test (the same call; trained once, read only)."""
+    together = runs(tmp_path_factory.mktemp("fused"))
+    return together, train_many(together, data["train"], data["val"], progress=False, group_size=8)
+
+
+def test_fused_training_equals_training_each_alone(data: dict, fused_full: tuple, tmp_path: Path) -> None:
+    (together, h_f), alone = fused_full, runs(tmp_path / "alone")
     h_a = train_many(alone, data["train"], data["val"], fuse=False, progress=False)
     for rf, ra, hf, ha in zip(together, alone, h_f, h_a, strict=True):
         last_f = torch.load(rf.workdir / "last.pt", weights_only=True)
@@ -178,9 +185,8 @@ def test_one_fused_float32_step_matches_each_alone() -> None:
             torch.testing.assert_close(stack.state_dict(i)[name], value, rtol=1e-5, atol=1e-5, msg=name)
 
 
-def test_killed_fused_call_resumes_to_the_same_weights(data: dict, tmp_path: Path) -> None:
-    full = runs(tmp_path / "full")
-    train_many(full, data["train"], data["val"], progress=False, group_size=8)
+def test_killed_fused_call_resumes_to_the_same_weights(data: dict, fused_full: tuple, tmp_path: Path) -> None:
+    full = fused_full[0]  # the same runs trained fused without a kill
 
     def kill(m: int, epoch: int) -> None:  # after run1 saved epoch 2: run0 has 2 epochs, run2 only 1
         if (m, epoch) == (1, 2):

@@ -118,10 +118,14 @@ def test_one_run_is_plain_adam_training(data: dict, tmp_path: Path) -> None:
     """M = 1 with dropout off equals a textbook PyTorch loop: nn modules, torch.optim.Adam, the run's shuffling
     (randperm from a generator seeded with the run's seed), last short batch included. float64, so the only
     differences are summation order (see tests/test_fused.py for why float32 would need a loose tolerance)."""
-    spec = {**SPEC, "dropout": 0.0}
-    x, y = data["train"][0].double(), data["train"][1]
+    # 100 of the 500 frames (pools to match): float64 convolutions have no fast CPU kernels, and the loop's
+    # equality does not depend on the clip's length
+    short = {"input_shape": [40, 100], "pools": [None, [5, 5], [4, 20]]}
+    spec = {**SPEC, **short, "dropout": 0.0}
+    x, y = data["train"][0][..., :100].double(), data["train"][1]
+    val = data["val"][0][..., :100].double(), data["val"][1]
     r = Run(fresh_model(spec=spec).double(), torch.arange(5, 30), seed=3, workdir=tmp_path, recipe=RECIPE)
-    train_many([r], (x, y), (data["val"][0].double(), data["val"][1]), progress=False)
+    train_many([r], (x, y), val, progress=False)
     ref = fresh_model(spec=spec).double().train()
     opt = torch.optim.Adam(ref.parameters(), lr=RECIPE.lr, eps=RECIPE.adam_eps)
     shuffle = torch.Generator().manual_seed(3)
