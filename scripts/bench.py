@@ -1,7 +1,7 @@
 """Throughput benchmarks of the front end, the training step, the malloc tuning and pruning, on this machine.
 
     python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune,planning,grid] [--clips N]
-                            [--experiment paper] [--scale S] [--modes fused,one-by-one]
+                            [--batch B] [--experiment paper] [--scale S] [--modes fused,one-by-one] [--paper-widths]
 
 Every number is measured in this run: the cases of a section are interleaved round by round (so a burst of load
 from other processes hits all of them alike) and each reports the median rate over the rounds. Speed goals are
@@ -429,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--clips", type=int, help="demo clips rendered for features/decode (default 32, quick 8)"
     )
+    parser.add_argument(
+        "--batch", type=int, help="train/fused: examples per network and step (default 16, quick 4)"
+    )
+    parser.add_argument(
+        "--paper-widths",
+        action="store_true",
+        help="grid: the experiment's network even with --quick (quick alone: widths [4,4,8])",
+    )
     args = parser.parse_args(argv)
     sections = [x.strip() for x in args.section.split(",") if x.strip()]
     if bad := sorted(set(sections) - set(SECTIONS)):
@@ -438,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unknown mode(s) {bad}; choose from fused,one-by-one")
     s = dict(QUICK if args.quick else FULL)
     s["clips"] = max(1, args.clips or s["clips"])
+    s["batch"] = max(1, args.batch or s["batch"])
     tuned = all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     print(
@@ -463,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 experiment=args.experiment,
                 scale=args.scale,
                 quick=args.quick,
+                narrow=args.quick and not args.paper_widths,
                 modes=modes,
                 table=table,
                 device="cuda" if torch.cuda.is_available() else "cpu",

@@ -4,7 +4,7 @@ Used by ``scripts/bench.py --section grid``. It runs the real pipeline (plan →
 in a temporary workspace, once per mode (fused, one-by-one), times each stage and counts the examples every
 training run saw, then projects the full grid (scale 1, the experiment's own epochs and repeats) from the
 measured fine-tuning rate. ``quick`` shrinks the job for a CPU: the smallest scale (asc.data.standin.MIN_SCALE),
-1 epoch, 1 repeat, a narrow network (widths [4, 4, 8]), no quantise stage, no warm-up run, and the data fractions that so small a set cannot stratify are dropped (printed).
+1 epoch, 1 repeat, a narrow network (widths [4, 4, 8]; bench.py --paper-widths keeps the experiment's), no quantise stage, no warm-up run, and the data fractions that so small a set cannot stratify are dropped (printed).
 """
 
 from __future__ import annotations
@@ -134,11 +134,13 @@ def bench_grid(
     experiment: str,
     scale: float | None,
     quick: bool,
+    narrow: bool | None = None,
     device: str,
     modes: list[str],
     table: Callable[[Sequence[str], Sequence[Sequence[str]]], str],
 ) -> None:
-    """Run and print; ``table`` formats rows (bench.py's)."""
+    """Run and print; ``table`` formats rows (bench.py's); ``narrow`` (default: quick): widths [4, 4, 8]."""
+    narrow = quick if narrow is None else narrow
     from asc.data.standin import MIN_SCALE
 
     scale = scale if scale is not None else (MIN_SCALE + 1e-4 if quick else 1.0)
@@ -161,12 +163,18 @@ def bench_grid(
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="asc-grid-") as ws:
             cfg = job_config(
-                experiment, scale=scale, quick=quick, device=device, fuse=mode == "fused", ws=Path(ws)
+                experiment,
+                scale=scale,
+                quick=quick,
+                device=device,
+                fuse=mode == "fused",
+                ws=Path(ws),
+                narrow=narrow,
             )
             results[mode] = run_grid(cfg, quick)
     first = results[modes[0]]
-    schedule = (
-        "quick: 1 epoch, 1 repeat, widths [4, 4, 8]" if quick else "the experiment's epochs and repeats"
+    schedule = ("quick: 1 epoch, 1 repeat" if quick else "the experiment's epochs and repeats") + (
+        ", widths [4, 4, 8]" if narrow else ""
     )
     print(
         f"experiment={experiment} on dataset=standin scale {scale:g} ({schedule}), device {device}; "
