@@ -1,7 +1,7 @@
 """Throughput benchmarks of the front end, the training step, the malloc tuning and pruning, on this machine.
 
     python scripts/bench.py [--quick] [--section features,decode,train,fused,malloc,prune,planning,grid] [--clips N]
-                            [--experiment paper] [--scale S] [--modes fused,one-by-one]
+                            [--batch B] [--experiment paper] [--scale S] [--modes fused,one-by-one] [--paper-widths]
 
 Every number is measured in this run: the cases of a section are interleaved round by round (so a burst of load
 from other processes hits all of them alike) and each reports the median rate over the rounds. Speed goals are
@@ -44,6 +44,7 @@ FULL = {
     "sizes": (64, 512, 2048),
     "fused_ms": (1, 8, 32, 128),
     "fused_repeats": 3,
+    "batch": 16,
 }
 QUICK = {
     "repeats": 1,
@@ -54,6 +55,7 @@ QUICK = {
     "sizes": (64, 512),
     "fused_ms": (1, 4, 8),
     "fused_repeats": 1,
+    "batch": 4,  # training and fused steps: the smoke test proves the ratio lines, a quarter of the compute
 }
 
 
@@ -186,11 +188,16 @@ def bench_fused(s: dict[str, Any]) -> None:
     for device in devices:
         ms = s["fused_ms"] if device == "cpu" else (1, 8, 32, 128)
         steps = 1 if device == "cpu" else 20
-        cases = {"today's fit (nn.Module, channels_last, torch Adam)": train_case(device, True, steps=steps)}
-        cases.update({f"fused M={m}": fused_case(m, device, steps) for m in ms})
+        b = s["batch"] if device == "cpu" else 16
+        cases = {
+            "today's fit (nn.Module, channels_last, torch Adam)": train_case(
+                device, True, batch=b, steps=steps
+            )
+        }
+        cases.update({f"fused M={m}": fused_case(m, device, steps, batch=b) for m in ms})
         if device == "cpu":  # what train_many does on the CPU (asc.training.device.auto_group_size)
             cases[f"M={ms[-1]}, one model per pass (CPU default)"] = fused_case(
-                ms[-1], device, steps, group=1
+                ms[-1], device, steps, batch=b, group=1
             )
         if device == "cuda":
             cases.update(
@@ -199,7 +206,7 @@ def bench_fused(s: dict[str, Any]) -> None:
         rates = interleaved(cases, s["fused_repeats"])
         one = rates["fused M=1"]
         print(
-            f"{device}: batch 16 per network, Adam steps, medians of {s['fused_repeats']} interleaved rounds"
+            f"{device}: batch {b} per network, Adam steps, medians of {s['fused_repeats']} interleaved rounds"
         )
         print(
             table(
@@ -329,7 +336,7 @@ def bench_decode(clips: list[np.ndarray], s: dict[str, Any]) -> None:
 
 def bench_train(s: dict[str, Any]) -> None:
     default = torch.get_num_threads()
-    kw = {"steps": s["steps"]}
+    kw = {"steps": s["steps"], "batch": s["batch"]}
     cases = {
         f"eager ({default} threads)": train_case(**kw),
         "channels_last": train_case(channels_last=True, **kw),
@@ -337,13 +344,15 @@ def bench_train(s: dict[str, Any]) -> None:
         "eager, 2 threads": train_case(threads=2, **kw),
     }
     if torch.cuda.is_available():
-        cases["CUDA eager"] = train_case("cuda", steps=10 * s["steps"])
-        cases["CUDA channels_last"] = train_case("cuda", channels_last=True, steps=10 * s["steps"])
+        cases["CUDA eager"] = train_case("cuda", batch=s["batch"], steps=10 * s["steps"])
+        cases["CUDA channels_last"] = train_case(
+            "cuda", channels_last=True, batch=s["batch"], steps=10 * s["steps"]
+        )
     rates = interleaved(cases, s["train_repeats"])
     eager = rates[f"eager ({default} threads)"]
     print(
         table(
-            ["batch 16, Adam step", "examples/s", "vs eager"],
+            [f"batch {s['batch']}, Adam step", "examples/s", "vs eager"],
             [[k, f"{v:.1f}", f"{v / eager:.2f}×"] for k, v in rates.items()],
         )
     )
@@ -420,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--clips", type=int, help="demo clips rendered for features/decode (default 32, quick 8)"
     )
+    parser.add_argument(
+        "--batch", type=int, help="train/fused: examples per network and step (default 16, quick 4)"
+    )
+    parser.add_argument(
+        "--paper-widths",
+        action="store_true",
+        help="grid: the experiment's network even with --quick (quick alone: widths [4,4,8])",
+    )
     args = parser.parse_args(argv)
     sections = [x.strip() for x in args.section.split(",") if x.strip()]
     if bad := sorted(set(sections) - set(SECTIONS)):
@@ -429,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unknown mode(s) {bad}; choose from fused,one-by-one")
     s = dict(QUICK if args.quick else FULL)
     s["clips"] = max(1, args.clips or s["clips"])
+    s["batch"] = max(1, args.batch or s["batch"])
     tuned = all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
     cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     print(
@@ -454,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 experiment=args.experiment,
                 scale=args.scale,
                 quick=args.quick,
+                narrow=args.quick and not args.paper_widths,
                 modes=modes,
                 table=table,
                 device="cuda" if torch.cuda.is_available() else "cpu",

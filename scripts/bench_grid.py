@@ -4,7 +4,7 @@ Used by ``scripts/bench.py --section grid``. It runs the real pipeline (plan →
 in a temporary workspace, once per mode (fused, one-by-one), times each stage and counts the examples every
 training run saw, then projects the full grid (scale 1, the experiment's own epochs and repeats) from the
 measured fine-tuning rate. ``quick`` shrinks the job for a CPU: the smallest scale (asc.data.standin.MIN_SCALE),
-1 epoch, 1 repeat, no quantise stage, no warm-up run, and the data fractions that so small a set cannot stratify are dropped (printed).
+1 epoch, 1 repeat, a narrow network (widths [4, 4, 8]; bench.py --paper-widths keeps the experiment's), no quantise stage, no warm-up run, and the data fractions that so small a set cannot stratify are dropped (printed).
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ def compose(overrides: list[str]) -> dict[str, Any]:
 
 
 def job_config(
-    experiment: str, *, scale: float, quick: bool, device: str, fuse: bool, ws: Path
+    experiment: str,
+    *,
+    scale: float,
+    quick: bool,
+    device: str,
+    fuse: bool,
+    ws: Path,
+    narrow: bool | None = None,
 ) -> dict[str, Any]:
-    """The experiment on the stand-in in workspace ``ws``; quick: one epoch and one repeat per run."""
+    """The experiment on the stand-in in workspace ``ws``; quick: one epoch and one repeat per run; narrow (default:
+    quick): widths [4, 4, 8] instead of the experiment's network."""
     overrides = [
         f"experiment={experiment}",
         "dataset=standin",
@@ -54,6 +62,10 @@ def job_config(
             "finetune.select_after=0",
             "quantise.enabled=false",  # not a timed stage group: its ONNX exports would only lengthen the smoke run
         ]
+    if quick if narrow is None else narrow:
+        # a quick run's rates are never read: a quarter of the paper's widths proves every stage and run at about
+        # a tenth of the convolutions' compute (the projection still counts the experiment's own runs)
+        overrides.append("model.widths=[4,4,8]")
     cfg = compose(overrides)
     if quick:
         from asc.pipeline.stages.prune import block_repeats
@@ -122,11 +134,13 @@ def bench_grid(
     experiment: str,
     scale: float | None,
     quick: bool,
+    narrow: bool | None = None,
     device: str,
     modes: list[str],
     table: Callable[[Sequence[str], Sequence[Sequence[str]]], str],
 ) -> None:
-    """Run and print; ``table`` formats rows (bench.py's)."""
+    """Run and print; ``table`` formats rows (bench.py's); ``narrow`` (default: quick): widths [4, 4, 8]."""
+    narrow = quick if narrow is None else narrow
     from asc.data.standin import MIN_SCALE
 
     scale = scale if scale is not None else (MIN_SCALE + 1e-4 if quick else 1.0)
@@ -135,7 +149,13 @@ def bench_grid(
             prefix="asc-grid-warmup-"
         ) as ws:  # imports, kernel caches: not timed
             cfg = job_config(
-                "paper_fig3", scale=MIN_SCALE + 1e-4, quick=True, device=device, fuse=True, ws=Path(ws)
+                "paper_fig3",
+                scale=MIN_SCALE + 1e-4,
+                quick=True,
+                device=device,
+                fuse=True,
+                ws=Path(ws),
+                narrow=False,  # warms the kernels of the network that is timed next
             )
             cfg["runs"] = [{"criteria": ["cosine"], "layer_sets": None, "fractions": [1.0], "repeats": 1}]
             run_grid(cfg, quick=True)
@@ -143,11 +163,19 @@ def bench_grid(
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="asc-grid-") as ws:
             cfg = job_config(
-                experiment, scale=scale, quick=quick, device=device, fuse=mode == "fused", ws=Path(ws)
+                experiment,
+                scale=scale,
+                quick=quick,
+                device=device,
+                fuse=mode == "fused",
+                ws=Path(ws),
+                narrow=narrow,
             )
             results[mode] = run_grid(cfg, quick)
     first = results[modes[0]]
-    schedule = "quick: 1 epoch, 1 repeat" if quick else "the experiment's epochs and repeats"
+    schedule = ("quick: 1 epoch, 1 repeat" if quick else "the experiment's epochs and repeats") + (
+        ", widths [4, 4, 8]" if narrow else ""
+    )
     print(
         f"experiment={experiment} on dataset=standin scale {scale:g} ({schedule}), device {device}; "
         f"runs: {first['runs']}"

@@ -97,6 +97,7 @@ def test_download_features_training_end_to_end(tmp_path, mirror):
             "train=demo",
             "train.epochs=1",
             "train.select_after=0",
+            "model.widths=[4,4,8]",  # the download-to-training path, not the network: a narrow one trains fast
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(server.requests) == 3  # one GET per archive
@@ -116,6 +117,7 @@ def test_download_features_training_end_to_end(tmp_path, mirror):
             "train=demo",
             "train.epochs=1",
             "train.select_after=0",
+            "model.widths=[4,4,8]",  # the download-to-training path, not the network: a narrow one trains fast
         )
         assert again.returncode == 0, again.stderr[-3000:]
         assert len(server.requests) == 3
