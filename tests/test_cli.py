@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import torch
 
 from asc.deploy.quantised import missing_packages as quantise_missing
-from tests.config_fixtures import TINY_DEMO_DATA
+from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,15 @@ TINY = [
     "finetune.epochs=1",
     "runs=[{criteria:[cosine,l1,random],fractions:[0.5,1.0],repeats:1}]",
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
+    # the report measures latency (its path is under test here), at its fewest rounds (asc.deploy.latency.MIN_ROUNDS)
+    # within a short budget: timings are not, and the default 15 rounds in 3 s cost seconds of CPU
+    "runtime.latency.repeats=3",
+    "runtime.latency.budget_s=0.1",
 ]
+# The multirun's subject is what its jobs share (the baseline, the features) and its one report: its report as one
+# small PNG a figure without latency (test_first_run_builds_everything_and_reports covers both), and no quantise
+# stage (tests/test_quantised*.py cover it; test_the_log_says_what_is_built_with_k_of_n_and_an_eta counts its steps)
+MULTIRUN_QUICK = [*QUICK_FIGURES, "runtime.latency.measure=false", "quantise.enabled=false"]
 TABLES = ["summary", "table1", "criteria"]
 FIGURES = ["fig2_closest_distance", "fig3_layer_sets", "fig4_l1_norms", "fig5_cosine_vs_l1", "fig6_fractions"]
 
@@ -189,11 +198,15 @@ def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
     pd.testing.assert_series_equal(after.sort_index(), before.sort_index())
 
 
-def test_train_change_reuses_the_features(first, run_asc, ws: Path) -> None:
+def test_train_change_reuses_the_features(first, ws: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """In this process (``asc.run``, the CLI's job without Hydra's run folder): what is reused is the store's
+    business, not the command's process; its log lines are the CLI's."""
+    import asc
+
     assert first.returncode == 0
-    result = run_asc(*paths(ws, results="results_lr", run="run3"), *TINY, "train.lr=0.002", "stage=train")
-    assert result.returncode == 0, tail(result.output)
-    out = result.output
+    with caplog.at_level(logging.INFO):
+        asc.run([*paths(ws, results="results_lr")[:3], *TINY, "train.lr=0.002", "stage=train"])
+    out = caplog.text
     assert re.search(r"\bfeatures \w+ \(logmel40x500\): up to date", out), tail(out)
     assert not re.search(r"\bfeatures \w+ .*: built", out)
     assert up_to_date("dataset", out)
@@ -209,6 +222,7 @@ def test_multirun_trains_the_baseline_once(first, run_asc, ws: Path) -> None:
         *paths(ws, store="store_mr", results="results_mr"),
         f"hydra.sweep.dir={ws / 'sweep'}",
         *TINY,
+        *MULTIRUN_QUICK,
         "prune=cosine,l1",
     )
     assert result.returncode == 0, tail(result.output)
@@ -252,26 +266,34 @@ def test_training_in_a_new_process_reproduces_the_baseline(first, run_asc, ws: P
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_dry_run_prints_the_plan_and_builds_nothing(first, run_asc, ws: Path) -> None:
-    """What the dry run lists is what the real run built: same keys, all cached; a new seed: only training missing."""
+def test_dry_run_prints_the_plan_and_builds_nothing(
+    first, ws: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the dry run lists is what the real run built: same keys, all cached; a new seed: only training missing.
+    In this process (``asc.run``: the CLI's job, its plan printed on stdout as the command prints it)."""
+    import asc
+
     assert first.returncode == 0
-    result = run_asc(*paths(ws, run="run_dry"), *TINY, "dry_run=true")
-    assert result.returncode == 0, tail(result.output)
+    capsys.readouterr()
+    asc.run([*paths(ws)[:3], *TINY, "dry_run=true"])
+    output = capsys.readouterr().out
     lines = [
         line.split()
-        for line in result.output.splitlines()
+        for line in output.splitlines()
         if line.split()[:1] in (["dataset"], ["index"], ["features"], ["train"], ["prune"], ["finetune"])
     ]
     assert len(lines) == 1 + 1 + 1 + 1 + 3 + 6
-    assert all(line[2] == "cached" for line in lines), result.output
+    assert all(line[2] == "cached" for line in lines), output
     store = {p.parent.name + "/" + p.name for p in (ws / "store").glob("*/*") if p.is_dir()}
     planned = {f"{line[0]}/{line[1]}" for line in lines if line[0] not in ("dataset", "features")}
     assert planned <= store  # (the store also holds the train.lr=0.002 baseline of an earlier test)
-    fresh = run_asc(*paths(ws, run="run_dry2"), *TINY, "dry_run=true", "seed=5")
+    with caplog.at_level(logging.INFO):
+        asc.run([*paths(ws)[:3], *TINY, "dry_run=true", "seed=5"])
+    fresh = capsys.readouterr()
     status = {
         line.split()[0]: line.split()[2]
-        for line in fresh.output.splitlines()
+        for line in fresh.out.splitlines()
         if line.split()[:1] in (["features"], ["index"], ["train"])
     }
-    assert status == {"index": "cached", "features": "cached", "train": "missing"}, fresh.output
-    assert not built("train", fresh.output)
+    assert status == {"index": "cached", "features": "cached", "train": "missing"}, fresh.out
+    assert not built("train", fresh.out + caplog.text)

@@ -27,9 +27,11 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("launchers")
 
 
-def sweep(tmp: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
+def sweep(tmp: Path, data: Path, name: str, *overrides: str) -> subprocess.CompletedProcess:
+    """``asc -m stage=prune`` on the tiny demo; ``data``: conftest's ``shared_data`` (the data are not under test
+    here, their keys cover the tiny demo: built once per test run); store, results and sweep folders under ``tmp``."""
     paths = [
-        f"paths.data={tmp / 'data'}",
+        f"paths.data={data}",
         f"paths.store={tmp / 'store'}",
         f"paths.results={tmp / name}",
         f"hydra.sweep.dir={tmp / 'sweeps' / name}",
@@ -43,8 +45,8 @@ def built(store: Path, stage: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("launcher", ["parallel", "submitit_local"])
-def test_launcher_jobs_share_the_baseline(workdir, launcher):
-    proc = sweep(workdir, launcher, f"hydra/launcher={launcher}", "prune=cosine,l1")
+def test_launcher_jobs_share_the_baseline(workdir, shared_data, launcher):
+    proc = sweep(workdir, shared_data, launcher, f"hydra/launcher={launcher}", "prune=cosine,l1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(workdir / launcher / "results.csv")
     assert set(table.loc[table["stage"] == "prune", "criterion"]) == {"cosine", "l1"}
@@ -55,10 +57,10 @@ def test_launcher_jobs_share_the_baseline(workdir, launcher):
     assert "(l1 C1+C2+C3)" in logs[1] and "(cosine " not in logs[1]
 
 
-def test_a_sweep_with_a_bad_job_is_refused_before_any_job_runs(workdir):
+def test_a_sweep_with_a_bad_job_is_refused_before_any_job_runs(workdir, shared_data):
     # asc/app/sweep.py plans every combination before the launcher starts: the bad one is named in one line and the
     # good one never runs (before, the good job ran and the bad one failed at its own planning)
-    proc = sweep(workdir, "failing", "prune=cosine", "prune.layers=[C1],[C9]")
+    proc = sweep(workdir, shared_data, "failing", "prune=cosine", "prune.layers=[C1],[C9]")
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("asc: error:")]
     assert len(errors) == 1 and "sweep job 2 of 2" in errors[0] and "prune.layers" in errors[0], proc.stderr

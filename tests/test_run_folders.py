@@ -115,7 +115,10 @@ def test_two_sweeps_in_the_same_second_keep_their_own_folders(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path):
+def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path, shared_data):
+    # paths.data stays relative ("data", from the start folder): a link to conftest's shared_data, so the tiny demo is
+    # generated once per test run; a data folder resolved against the run folder would miss it in both runs
+    (tmp_path / "data").symlink_to(shared_data, target_is_directory=True)
     first = asc(tmp_path, "stage=index", *TINY, "hydra.job.chdir=true", "hydra.run.dir=runs/a")
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "outputs/store/index").is_dir() and not (tmp_path / "runs/a/outputs").exists()

@@ -166,24 +166,26 @@ def test_tensorboard_one_run_folder_per_artifact(tmp_path):
 
 @pytest.mark.slow
 @needs_mlflow
-def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path, shared_data):
+def test_the_demos_runs_are_in_the_sqlite_store(tmp_path, shared_data):
     """The demo (a tiny budget) with tracking=mlflow: every results row is one MLflow run, read with MLflow's
-    own client, with its history and final metrics."""
+    own client, with its history and final metrics. The job runs in this process (``asc.run``, the CLI's job
+    without Hydra's run folder): what is under test is the store, not the command's process."""
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    result = run_asc(
-        "tracking=mlflow",
-        f"paths.data={shared_data}",
-        f"paths.store={tmp_path / 'store'}",
-        f"paths.results={tmp_path / 'results'}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        *TINY_CLI,
-        "runtime.latency.measure=false",
-        *QUICK_FIGURES,
-        timeout=400,
+    import asc
+
+    asc.run(
+        [
+            "tracking=mlflow",
+            f"paths.data={shared_data}",
+            f"paths.store={tmp_path / 'store'}",
+            f"paths.results={tmp_path / 'results'}",
+            *TINY_CLI,
+            "runtime.latency.measure=false",
+            *QUICK_FIGURES,
+        ]
     )
-    assert result.returncode == 0, result.output[-4000:]
     rows = pd.read_csv(tmp_path / "results" / "results.csv")
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("asc").experiment_id])
@@ -204,8 +206,9 @@ def test_the_demos_runs_are_in_the_sqlite_store(run_asc, tmp_path, shared_data):
 @pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is None, reason="needs [parallel]"
 )
-def test_parallel_jobs_share_one_store_and_record_the_shared_baseline_once(tmp_path):
-    """A parallel multirun: the store exists before the jobs start, and the baseline both jobs reuse is one run."""
+def test_parallel_jobs_share_one_store_and_record_the_shared_baseline_once(tmp_path, shared_data):
+    """A parallel multirun: the store exists before the jobs start, and the baseline both jobs reuse is one run.
+    The data are conftest's ``shared_data`` (their keys cover the tiny demo): the subject is the artifact store."""
     import subprocess
     import sys
 
@@ -214,7 +217,7 @@ def test_parallel_jobs_share_one_store_and_record_the_shared_baseline_once(tmp_p
 
     cmd = [sys.executable, "-m", "asc", "-m", "stage=prune", "tracking=mlflow", "hydra/launcher=parallel"]
     cmd += ["prune=cosine,l1", *[o for o in TINY_CLI if not o.startswith(("runs=", "finetune."))]]
-    cmd += [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
+    cmd += [f"paths.data={shared_data}", *(f"paths.{k}={tmp_path / k}" for k in ("store", "results"))]
     cmd += [f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
