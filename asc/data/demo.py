@@ -136,9 +136,6 @@ class Synthesiser:
         self.atypical = float(cfg.get("atypical", 0.0))
         self.freqs = np.fft.rfftfreq(self.n, 1 / self.sr)
         self.log_f = np.log2(np.maximum(self.freqs, 20.0) / 1000.0)  # octaves re 1 kHz
-        # what depends on the scene or the device alone, computed once a worker, not once a clip (read-only)
-        self._templates: dict[str, np.ndarray] = {}
-        self._devices: dict[str, np.ndarray] = {}
 
     def _rng(self, *names: str | int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *_name_seed(*map(str, names))])
@@ -182,20 +179,8 @@ class Synthesiser:
             env = env + g * np.exp(-0.5 * ((self.log_f - c) / w) ** 2)
         return env
 
-    def template_power(self, scene: str) -> np.ndarray:
-        """The power spectrum of ``scene``'s template (:meth:`scene_params` at no location), read-only."""
-        if scene not in self._templates:
-            self._templates[scene] = _read_only(10 ** (self.envelope_db(self.scene_params(scene)) / 10))
-        return self._templates[scene]
-
     def device_response(self, device: str) -> np.ndarray:
-        """Magnitude response: flat for the reference device a, a smooth random curve with band limits otherwise
-        (read-only)."""
-        if device not in self._devices:
-            self._devices[device] = _read_only(self._device_response(device))
-        return self._devices[device]
-
-    def _device_response(self, device: str) -> np.ndarray:
+        """Magnitude response: flat for the reference device a, a smooth random curve with band limits otherwise."""
         if device == "a":
             return np.ones_like(self.freqs)
         rng = np.random.default_rng(
@@ -224,13 +209,13 @@ class Synthesiser:
             else clip.scene
         )
         p = self.scene_params(sounds_like, clip.location)
-        other = SCENES[(k + rng.integers(1, len(SCENES))) % len(SCENES)]
+        other = self.scene_params(SCENES[(k + rng.integers(1, len(SCENES))) % len(SCENES)])
         h = self.device_response(clip.device)
         d = self.difficulty
         # Stationary part: the scene texture, a share of another scene and broadband noise are independent
         # Gaussian noises, so their powers add and one inverse FFT draws them all.
         power = 10 ** (self.envelope_db(p) / 10)
-        power = power + 10 ** (rng.uniform(-9, -3) * d / 10) * self.template_power(other) * (d > 0)
+        power = power + 10 ** (rng.uniform(-9, -3) * d / 10) * 10 ** (self.envelope_db(other) / 10) * (d > 0)
         power = power + power.mean() * 10 ** (rng.uniform(-25, -12) / 10) * d
         x = self._coloured_noise(rng, np.sqrt(power) * h)
         x /= x.std() + 1e-12
@@ -253,11 +238,6 @@ class Synthesiser:
             x += 0.3 * gain * am * np.sin(2 * np.pi * f0 * t + rng.uniform(0, 2 * np.pi))
         x *= 0.05 * rng.uniform(0.5, 2.0) / (x.std() + 1e-12)
         return np.clip(x, -0.99, 0.99)
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 _SYNTH: dict[str, Synthesiser] = {}  # one per worker process and config: the frequency grids are reused
