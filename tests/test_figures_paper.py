@@ -24,6 +24,16 @@ def close_figures():
     plt.close("all")  # the figures a test kept instead of saving
 
 
+@pytest.fixture(autouse=True)
+def small_pngs():
+    """Each figure as one PNG at screen resolution: the layout (constrained, in inches and points) is what these
+    tests check, not print quality (tests/test_figures.py writes every figure at 300 dpi and as a PDF)."""
+    from asc.report.figure_output import FigureOutput, writing
+
+    with writing(FigureOutput(formats=("png",), dpi=72)):
+        yield
+
+
 @pytest.fixture(scope="module", params=[1, 3], ids=["n=1", "n=3"])
 def table(request, tmp_path_factory) -> pd.DataFrame:
     df = with_histories(make_results(repeats=request.param), tmp_path_factory.mktemp("store"))
