@@ -81,7 +81,7 @@ def test_experiment_lines() -> None:
 
 @pytest.mark.slow
 def test_a_wheel_installed_elsewhere_runs(tmp_path: Path) -> None:
-    """What CI does (.ci/run): a wheel in a fresh venv that sees this Python's packages, run outside the repo."""
+    """A wheel in a fresh venv that sees this Python's packages, run outside the repo (CI relies on this test)."""
     subprocess.run(
         [
             sys.executable,
