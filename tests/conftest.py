@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,16 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data uses a folder of its own."""
     # two workers building the same artifact at once: asc's artifact locks make one wait for the other
     return _session_folder(tmp_path_factory, "shared_data")
+
+
+@pytest.fixture
+def small_figures() -> Iterator[None]:
+    """Figures written in this test as one PNG at screen resolution (asc.report.figure_output), for tests of what
+    is drawn or where: tests/test_figures.py writes every figure at the defaults (300 dpi PNG and PDF)."""
+    from asc.report.figure_output import FigureOutput, writing
+
+    with writing(FigureOutput(formats=("png",), dpi=72)):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -24,14 +24,7 @@ def close_figures():
     plt.close("all")  # the figures a test kept instead of saving
 
 
-@pytest.fixture(autouse=True)
-def small_pngs():
-    """Each figure as one PNG at screen resolution: the layout (constrained, in inches and points) is what these
-    tests check, not print quality (tests/test_figures.py writes every figure at 300 dpi and as a PDF)."""
-    from asc.report.figure_output import FigureOutput, writing
-
-    with writing(FigureOutput(formats=("png",), dpi=72)):
-        yield
+pytestmark = pytest.mark.usefixtures("small_figures")  # the layout is under test, not print quality
 
 
 @pytest.fixture(scope="module", params=[1, 3], ids=["n=1", "n=3"])

@@ -22,6 +22,8 @@ from asc.report.queries import with_ratio_labels
 from asc.report.results import normalize
 from asc.report.tables import criteria_table, summary_table, table1
 
+pytestmark = pytest.mark.usefixtures("small_figures")  # which folders and labels, not print quality
+
 ZOO = {"name": "dcase2024", "base_channels": 32, "n_classes": 10}
 A, B = "dcase 16-16-32", "dcase2024"
 
