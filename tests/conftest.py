@@ -105,6 +105,17 @@ def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def one_thread() -> Iterator[None]:
+    """torch on one intra-op thread for the test: tiny networks run several times faster so on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def small_figures() -> Iterator[None]:
     """Figures written in this test as one PNG at screen resolution (asc.report.figure_output), for tests of what
     is drawn or where: tests/test_figures.py writes every figure at the defaults (300 dpi PNG and PDF)."""

@@ -69,17 +69,6 @@ def test_the_disk_check_plans_an_own_count_schedule(tmp_path: Path) -> None:
     check_plan(make_plan(cfg), cfg, upto="finetune")
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny nets: one thread is several times faster than many on a shared machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _jitter(model, seed: int):
     """A stand-in for the short fine-tuning between steps: every weight moved a little."""
     import torch

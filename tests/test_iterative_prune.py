@@ -178,17 +178,6 @@ def _without_tuning(model, pcfg, k, family, x):
 RATIO_CRITERIA = ["l1", "l2", "fpgm", "gm", "operator_norm", "centrality", "random"]
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny nets: one thread is several times faster than many on a shared machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("name", RATIO_CRITERIA)
 def test_the_dcase_family_steps_to_the_one_shot_widths(name: str, one_thread) -> None:
     from asc.prune import prune_model

@@ -26,13 +26,7 @@ CASES = [(c, r) for c in sorted(RANKING) for r in RATIOS] + [(c, None) for c in 
 CASES += [("given", r) for r in RATIOS] + [("random", r) for r in RATIOS]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one thread is several times faster than many on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny nets on one thread
 
 
 def _net(kind: str, seed: int = 0):
