@@ -60,6 +60,11 @@ def host() -> dict[str, Any]:
     }
 
 
+def is_measured(pcfg: Mapping[str, Any]) -> bool:
+    """The criterion config asks for a measured block choice (``block_choice=measured``)."""
+    return pcfg.get(CHOICE_KEY) == "measured"
+
+
 def keyed(pcfg: Mapping[str, Any]) -> dict[str, Any]:
     """A criterion config as its prune step keys it: ``block_choice=always`` dropped (the same artifact as leaving
     it out), ``measured`` given :func:`host` under :data:`HOST_KEY`."""

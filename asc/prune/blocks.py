@@ -25,7 +25,7 @@ from typing import Any
 
 from asc.core.errors import ConfigError
 from asc.core.values import choice, fail, integer
-from asc.prune.block_choice import CHOICE_KEY, CHOICES
+from asc.prune.block_choice import CHOICE_KEY, CHOICES, is_measured
 
 KEY = "round_to_block"  # the criterion option (asc/prune/options.py accepts it on every criterion and checks it)
 OWN_COUNT = (
@@ -66,7 +66,7 @@ def check_removes_some(label: str, p: Mapping[str, Any], widths: Mapping[str, in
         if ratio is None or not 0 <= float(ratio) < 1:
             return  # no ratio here (match: …) or out of range (refused by its own check)
         counts[layer] = (kept_count(widths[layer], ratio, p.get(KEY)), widths[layer])
-        if p.get(CHOICE_KEY) == "measured":  # a measured choice may keep the exact count: it may remove some
+        if is_measured(p):  # a measured choice may keep the exact count: it may remove some
             counts[layer] = (min(counts[layer][0], kept_count(widths[layer], ratio)), widths[layer])
     if all(k == n for k, n in counts.values()):
         said = ", ".join(f"{layer} keeps {k} of {n}" for layer, (k, n) in counts.items())
@@ -89,9 +89,9 @@ def check(key: str, p: Mapping[str, Any]) -> None:
     ``round_to_block`` or ``block_choice`` asc cannot apply (see the module docstring)."""
     block, how = p.get(KEY), p.get(CHOICE_KEY, "always")
     choice(f"{key}.{CHOICE_KEY}", how, CHOICES)
-    if how == "measured" and block is None:
+    if is_measured(p) and block is None:
         fail(f"{key}.{CHOICE_KEY}", how, f"always, or add the block it measures, e.g. +{key}.{KEY}=8")
-    if how == "measured" and p.get("budget") is not None:  # asc/prune/options.py BUDGET_KEY
+    if is_measured(p) and p.get("budget") is not None:  # asc/prune/options.py BUDGET_KEY
         fail(f"{key}.{CHOICE_KEY}", how, f"always with {key}.budget (the budget costs every layer rounded)")
     if block is None:
         return

@@ -275,7 +275,7 @@ def one_shot(step: Step, path: Path, ctx: Context, family: Any, inputs: Any) -> 
 def _pruned(baseline: Any, pcfg: dict[str, Any], prune: Any, ctx: Context) -> tuple[Any, dict[str, Any]]:
     """``prune(baseline, pcfg)``, or with ``block_choice=measured`` the block where it measures faster on this
     machine (asc/pipeline/stages/prune_blocks.py)."""
-    if not prune_blocks.is_measured(pcfg):
+    if not block_choice.is_measured(pcfg):
         return prune(baseline, pcfg)
     from asc.nets import input_shape_of
 

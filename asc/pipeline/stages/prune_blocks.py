@@ -17,11 +17,6 @@ from asc.prune.blocks import KEY, to_block
 Prune = Callable[[Any, Mapping[str, Any]], tuple[Any, dict[str, Any]]]
 
 
-def is_measured(pcfg: Mapping[str, Any]) -> bool:
-    """The criterion config asks for a measured block choice."""
-    return pcfg.get(CHOICE_KEY) == "measured"
-
-
 def units_of(info: Mapping[str, Any]) -> tuple[list[str], dict[str, int], dict[str, int]]:
     """(pruned units in forward order, each one's kept count, each one's unpruned filters) of a pruning's info: the
     DCASE family's pruned layers, or a dependency-graph pruning's groups (info has a ``history``; a group's count
