@@ -27,6 +27,7 @@ __all__ = [
     "fmt_mean_std",
     "fmt_p",
     "fmt_reference",
+    "lines_table",
     "machine_name",
     "numbers",
     "selected_on",
@@ -148,3 +149,9 @@ def with_numbers(table: pd.DataFrame, lines: list[dict]) -> pd.DataFrame:
     out = pd.concat([table, extra], axis=1)
     out.attrs = {**table.attrs, CSV_ONLY: [*table.attrs.get(CSV_ONLY, []), *extra.columns]}
     return out
+
+
+def lines_table(lines: list[Line]) -> pd.DataFrame:
+    """The table of ``lines`` (:class:`Line`), one row each in order, with the numbers behind their cells appended
+    for the CSV alone (:func:`with_numbers`)."""
+    return with_numbers(pd.DataFrame.from_records(lines), [line.numbers for line in lines])

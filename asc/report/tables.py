@@ -22,8 +22,8 @@ from asc.report.cells import (
     fmt_acc,
     fmt_mean_std,
     fmt_reference,
+    lines_table,
     selected_on,
-    with_numbers,
 )
 from asc.report.cost_views import cost_table
 from asc.report.figures.accuracy import ALL_LAYERS
@@ -77,7 +77,7 @@ def table1(df: pd.DataFrame) -> pd.DataFrame:
             f"Table 1 needs prune rows for {ALL_LAYERS} with criteria {list(TABLE1_METHODS)}; "
             "run `asc experiment=paper_table1`"
         )
-    return with_numbers(pd.DataFrame.from_records(records), [line.numbers for line in records])
+    return lines_table(records)
 
 
 def _structure(rows: pd.DataFrame) -> dict:
@@ -172,7 +172,7 @@ def criteria_table(df: pd.DataFrame) -> pd.DataFrame:
             rec.stats(f"{short} FT {subset} (%)", here, fmt_acc, marker=mark)
         rec["Selected on"] = selected_on(rows[rows["finetuned"]] if rows["finetuned"].any() else rows, df)
         records.append(rec)
-    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
+    table = lines_table(records)
     order = {ls: i for i, ls in enumerate(sort_layer_sets(table["Layers"]))}
     # Baseline first, then by layer set in the paper's order, then criterion.
     table["_b"] = table["Criterion"] != "none"
@@ -228,7 +228,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
         records.append(rec)
-    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
+    table = lines_table(records)
     order = ["dataset", *nets, "_s", "criterion", "_l", "_f", "_o", *taught]
     table = table.sort_values(order, na_position="first")
     table = table.drop(columns=["_s", "_l", "_f", "_o"]).rename(columns={"select_on": "selected on"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asc.report.cells import Line, fmt_acc, selected_on, with_numbers
+from asc.report.cells import Line, fmt_acc, lines_table, selected_on
 from asc.report.networks import one_network
 from asc.report.queries import MissingResultsError, layer_key, subsets
 from asc.report.results import DEVICE_PREFIX
@@ -52,7 +52,7 @@ def per_device_table(df: pd.DataFrame) -> pd.DataFrame:
             rec.stats(f"{c[len(DEVICE_PREFIX) :]} (%)", rows[c].dropna())
         rec.update({"_l": layer_key(key[2]), "_f": rows["fraction"].iloc[0]})
         records.append(rec)
-    table = with_numbers(pd.DataFrame.from_records(records), [rec.numbers for rec in records])
+    table = lines_table(records)
     table = table.sort_values(["dataset", "criterion", "_l", "_f", "subset"])
     table = table.drop(columns=["_l", "_f"]).reset_index(drop=True)
     unlike = table[table["General selected on"] != table["Per device selected on"]]

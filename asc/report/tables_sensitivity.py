@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from asc.data.tasks import task_of_rows
-from asc.report.cells import Line, with_numbers
+from asc.report.cells import Line, lines_table
 from asc.report.networks import one_network
 from asc.report.queries import MissingResultsError, hard_labels, layer_key, subsets
 from asc.report.rows import ratio_of, schedule_label
@@ -89,7 +89,7 @@ def sensitivity_table(df: pd.DataFrame) -> pd.DataFrame:
             here = mine[mine.index.isin(tuned.index[labels == subset])]
             line.stats(f"{name} FT {subset} (%)", here[metric])
         lines.append(line)
-    table = with_numbers(pd.DataFrame(lines), [line.numbers for line in lines])
+    table = lines_table(lines)
     table.attrs["notes"] = [
         "each layer set pruned alone at each share of its filters removed (one shot); FT: after fine-tuning on "
         "that share of the training data, mean ± std over repeats; Params/MACs: % of the unpruned network's"
