@@ -188,7 +188,7 @@ def bench_fused(s: dict[str, Any]) -> None:
     for device in devices:
         ms = s["fused_ms"] if device == "cpu" else (1, 8, 32, 128)
         steps = 1 if device == "cpu" else 20
-        b = s["batch"] if device == "cpu" else 16
+        b = s["batch"]
         cases = {
             "today's fit (nn.Module, channels_last, torch Adam)": train_case(
                 device, True, batch=b, steps=steps
