@@ -60,15 +60,20 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def paths(
-    ws: Path, store: str = "store", results: str = "results", run: str = "run", data: Path | None = None
+    ws: Path,
+    store: str = "store",
+    results: str = "results",
+    run: str | None = "run",
+    data: Path | None = None,
 ) -> list[str]:
-    """The run's folders under ``ws``; ``data``: another ``paths.data`` (e.g. conftest's ``shared_data``)."""
-    return [
+    """The run's folders under ``ws``; ``data``: another ``paths.data`` (e.g. conftest's ``shared_data``);
+    ``run=None``: no Hydra run folder (a job run in this process, ``asc.run`` or ``composed``)."""
+    folders = [
         f"paths.data={data or ws / 'data'}",
         f"paths.store={ws / store}",
         f"paths.results={ws / results}",
-        f"hydra.run.dir={ws / run}",
     ]
+    return folders + ([f"hydra.run.dir={ws / run}"] if run is not None else [])
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +153,7 @@ def test_each_row_pools_by_its_steps_key(first, ws: Path) -> None:
     from asc.report.rows import pooling_key, step_pooling_key
 
     assert first.returncode == 0, tail(first.output)
-    steps = {s.id: s for s in make_plan(composed(*paths(ws)[:3], *TINY))}
+    steps = {s.id: s for s in make_plan(composed(*paths(ws, run=None), *TINY))}
     rows = pd.read_csv(ws / "results" / "results.csv", dtype=str, keep_default_na=False).to_dict("records")
     assert len(rows) == 10
     for row in rows:
@@ -166,7 +171,7 @@ def test_each_model_artifacts_disk_estimate_is_what_it_wrote(first, ws: Path) ->
     from asc.pipeline.stages import finetune, prune
 
     assert first.returncode == 0, tail(first.output)
-    cfg = composed(*paths(ws)[:3], *TINY)
+    cfg = composed(*paths(ws, run=None), *TINY)
     grouped = by_stage(make_plan(cfg))
 
     def written(stage: str, key: str) -> int:
@@ -205,7 +210,7 @@ def test_train_change_reuses_the_features(first, ws: Path, caplog: pytest.LogCap
 
     assert first.returncode == 0
     with caplog.at_level(logging.INFO):
-        asc.run([*paths(ws, results="results_lr")[:3], *TINY, "train.lr=0.002", "stage=train"])
+        asc.run([*paths(ws, results="results_lr", run=None), *TINY, "train.lr=0.002", "stage=train"])
     out = caplog.text
     assert re.search(r"\bfeatures \w+ \(logmel40x500\): up to date", out), tail(out)
     assert not re.search(r"\bfeatures \w+ .*: built", out)
@@ -275,7 +280,7 @@ def test_dry_run_prints_the_plan_and_builds_nothing(
 
     assert first.returncode == 0
     capsys.readouterr()
-    asc.run([*paths(ws)[:3], *TINY, "dry_run=true"])
+    asc.run([*paths(ws, run=None), *TINY, "dry_run=true"])
     output = capsys.readouterr().out
     lines = [
         line.split()
@@ -288,7 +293,7 @@ def test_dry_run_prints_the_plan_and_builds_nothing(
     planned = {f"{line[0]}/{line[1]}" for line in lines if line[0] not in ("dataset", "features")}
     assert planned <= store  # (the store also holds the train.lr=0.002 baseline of an earlier test)
     with caplog.at_level(logging.INFO):
-        asc.run([*paths(ws)[:3], *TINY, "dry_run=true", "seed=5"])
+        asc.run([*paths(ws, run=None), *TINY, "dry_run=true", "seed=5"])
     fresh = capsys.readouterr()
     status = {
         line.split()[0]: line.split()[2]

@@ -186,7 +186,11 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path, shared_data
     csv = tmp_path / "teacher.csv"
     table.sample(frac=1.0, random_state=0).to_csv(csv, index=False)  # any row order
     asc.run(
-        [*paths(tmp_path, results="results_file", data=shared_data)[:3], *base[4:], f"finetune.teacher={csv}"]
+        [
+            *paths(tmp_path, results="results_file", run=None, data=shared_data),
+            *base[4:],
+            f"finetune.teacher={csv}",
+        ]
     )
     stored = sorted(p for p in (tmp_path / "store" / "teacher").iterdir() if p != folder)
     assert len(stored) == 1
