@@ -22,11 +22,10 @@ from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 
+# The tiny demo and its short recipes; the tests of other files add their own runs block and network
+TINY_RECIPE = [*TINY_DEMO_DATA, "train.epochs=2", "train.select_after=0", "finetune.epochs=1"]
 TINY = [
-    *TINY_DEMO_DATA,
-    "train.epochs=2",
-    "train.select_after=0",
-    "finetune.epochs=1",
+    *TINY_RECIPE,
     "runs=[{criteria:[cosine,l1,random],fractions:[0.5,1.0],repeats:1}]",
     "model.widths=[4,4,8]",  # the pipeline, not the arithmetic: a narrow network trains in a fraction of the time
     # the report measures latency (its path is under test here), at its fewest rounds (asc.deploy.latency.MIN_ROUNDS)

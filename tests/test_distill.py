@@ -160,11 +160,11 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path, shared_data
     import pandas as pd
 
     import asc
-    from tests.test_cli import TINY, paths
+    from tests.test_cli import TINY_RECIPE, paths
 
     base = [
         *paths(tmp_path, data=shared_data),
-        *TINY[:-2],
+        *TINY_RECIPE,
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]

@@ -154,11 +154,11 @@ def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path, shared_da
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY, paths, tail
+    from tests.test_cli import TINY_RECIPE, paths, tail
 
     args = [
         *paths(tmp_path, data=shared_data),
-        *TINY[:-2],
+        *TINY_RECIPE,
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]

@@ -66,11 +66,11 @@ def test_per_device_row_is_the_routed_evaluation_of_the_files(
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY, paths, tail
+    from tests.test_cli import TINY_RECIPE, paths, tail
 
     args = [
         *paths(tmp_path, data=shared_data),
-        *TINY[:-2],
+        *TINY_RECIPE,
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1,per_device:true}]",
         "perdevice.epochs=1",
         "model.widths=[4,4,8]",
