@@ -9,6 +9,8 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from asc.core.config_cache import cache_config_files
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # The demo in seconds, as CLI overrides: one city, 3 train locations x 2 devices + 1 evaluation location x 5 devices
@@ -27,6 +29,7 @@ QUICK_FIGURES = ("runtime.figures.formats=[png]", "runtime.figures.dpi=40")
 
 @lru_cache(maxsize=32)
 def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
+    cache_config_files()  # as the CLI and asc.compose compose
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)

@@ -27,8 +27,10 @@ def compose(overrides: Sequence[str] = ()) -> dict[str, Any]:
     from omegaconf import OmegaConf, open_dict
 
     from asc.app.cli import check_recipe_choices
+    from asc.core.config_cache import cache_config_files
     from asc.core.config_files import CONF_DIR
 
+    cache_config_files()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
     check_recipe_choices(OmegaConf.to_container(cfg.hydra.runtime.choices))

@@ -160,7 +160,9 @@ def main() -> None:
     (:func:`asc.app.sweep_overrides.per_job_overrides`), its run folders unique per invocation, and Hydra's own
     errors (composition, the run folder) one line."""
     from asc.app.invocation import hydra_error_line, new_invocation, refuse_command_line
+    from asc.core.config_cache import cache_config_files
 
+    cache_config_files()  # Hydra composes twice per command and once per sweep job checked at planning
     sys.argv[1:] = per_job_overrides(sys.argv[1:])
     new_invocation()
     user_full_error = os.environ.get("HYDRA_FULL_ERROR")
