@@ -83,9 +83,9 @@ def test_a_results_folder_asc_did_not_write_is_refused_at_planning(tmp_path):
 
 
 def test_the_report_stems_are_what_the_report_writes():
-    from asc.report import figures, tables, tables_sensitivity
+    from asc.report import figures, report_record, tables, tables_sensitivity
     from asc.report import write as report
 
     written = {"summary", "per_device", tables_sensitivity.STEM, *tables.TABLES, *figures.FIGURES}
-    written |= {Path(report.LATENCY_FILE).stem, "machine"}
+    written |= {Path(report.LATENCY_FILE).stem, "machine", Path(report_record.RECORD_FILE).stem}
     assert set(REPORT_STEMS) == written

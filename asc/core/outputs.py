@@ -49,8 +49,8 @@ def check_folder_outputs(folder: str | Path, names: Iterable[str], *, force: boo
 
 # What the report writes into paths.results (<stem>.csv/.md/.tex tables, <stem>.png/.pdf figures): the tables of
 # asc/report/tables.py, asc/report/tables_devices.py and asc/report/tables_sensitivity.py, the figures of asc/report/figures/, latency.csv
-# and machine.json of asc/report/write.py. Declared here, without their modules (matplotlib), for planning; tests/test_outputs.py checks
-# them against those modules.
+# and machine.json of asc/report/write.py, report.json of asc/report/report_record.py. Declared here, without
+# their modules (matplotlib), for planning; tests/test_outputs.py checks them against those modules.
 REPORT_STEMS = (
     "summary",
     "table1",
@@ -68,6 +68,7 @@ REPORT_STEMS = (
     "sensitivity",  # asc/report/tables_sensitivity.py and asc/report/figures/sensitivity.py, only for a scan's rows
     "latency",
     "machine",
+    "report",  # report.json: what the report was drawn from (asc/report/report_record.py)
 )
 
 

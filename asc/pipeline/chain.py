@@ -7,11 +7,13 @@ Each stage is one module under asc/pipeline/stages/ with three functions, and th
 - ``check(steps, cfg) -> list[Need]``: everything that can be known before building, reading only what the user
   named; raises a one-line :class:`~asc.core.errors.InputError`; returns the disk space each artifact will take;
 - ``run(steps, ctx)``: builds the steps the store lacks (asc/pipeline/context.py) and records their results rows;
-- optionally ``ready(cfg) -> bool``: whether the content this stage makes exists already (see :meth:`Stage.ready`).
+- optionally ``ready(cfg) -> bool``: whether the content this stage makes exists already (see :meth:`Stage.ready`);
+- optionally, a stage without a store, ``current(steps, cfg) -> bool``: whether what it makes is up to date (see
+  :meth:`Stage.current`).
 
 asc/pipeline/plan.py and asc/pipeline/execute.py are loops over this list. Adding a stage is one module and one line here.
 ``store`` is the ``paths.*`` root its artifacts live under: ``data`` (datasets, features: shared by every
-experiment), ``store`` (models), or ``""`` (none: the report is rewritten each time).
+experiment), ``store`` (models), or ``""`` (none: the report, beside the results table, with a record of its own).
 
 Stage modules import torch only inside ``run``, so planning, checking and ``asc dry_run=true`` load none of it.
 """
@@ -62,6 +64,12 @@ class Stage:
         stage has run, so a job that planned before the content existed refuses what one that planned after
         would refuse."""
         return bool(getattr(self.module, "ready", lambda cfg: True)(cfg))
+
+    def current(self, steps: Any, cfg: Any) -> bool:
+        """Whether the ``steps`` of a stage without a store are up to date with what the store holds now (a
+        module's ``current``, e.g. the report's record matches the results table): if so, and nothing upstream
+        is to be built, the job's start line counts them as cached. False without one."""
+        return bool(getattr(self.module, "current", lambda steps, cfg: False)(steps, cfg))
 
 
 CHAIN: tuple[Stage, ...] = (

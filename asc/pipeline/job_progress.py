@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asc.core.progress import duration
-from asc.pipeline.chain import STORE_OF
+from asc.pipeline.chain import CHAIN, STORE_OF
 from asc.pipeline.eta import Projection, save_rates, tuned_count
 from asc.pipeline.plan import is_built
 from asc.pipeline.step import Step
 
 log = logging.getLogger("asc.core.progress")
+STAGE = {stage.name: stage for stage in CHAIN}
 
 
 class JobProgress:
@@ -29,6 +30,11 @@ class JobProgress:
         self.cfg, self.device = cfg, device
         self.steps = list(steps)
         self.todo = [s for s in self.steps if not STORE_OF[s.stage] or not is_built(cfg, s)]
+        if all(
+            not STORE_OF[s.stage] for s in self.todo
+        ):  # only the stages without a store: are they current?
+            self.todo = [s for s in self.todo if not STAGE[s.stage].current([s], cfg)]
+        self.untimed: set[str] = set()  # steps found up to date while their stage ran: not in its rate
         self.todo_ids = {s.id for s in self.todo}
         self.projection = Projection(cfg, device)
         self.done: set[str] = set()
@@ -49,11 +55,14 @@ class JobProgress:
     def begin(self, stage: str) -> None:
         self.stage, self.stage_begun, self.stage_units, self.stage_tuning = stage, time.monotonic(), 0.0, 0.0
 
-    def finished(self, step: Step, how: str = "built") -> None:
-        """One artifact of the plan is there (built, or built by another job meanwhile): its k/N line."""
+    def finished(self, step: Step, how: str = "built", *, timed: bool = True) -> None:
+        """One artifact of the plan is there (built, or built by another job meanwhile): its k/N line.
+        ``timed=False``: nothing was built (found up to date), so the stage's rate leaves it out."""
         if step.id not in self.todo_ids or step.id in self.done:
             return
         self.done.add(step.id)
+        if not timed:
+            self.untimed.add(step.id)
         now = time.monotonic()
         self.stage_units += self.projection.units(step)
         # a schedule step's short fine-tuning is training, not pruning: its projection is not the prune rate's
@@ -80,7 +89,7 @@ class JobProgress:
         for step in self.todo:
             if step.stage == stage and step.id not in self.done:
                 self.finished(step, "done:" if not STORE_OF[stage] else "up to date:")
-        mine = [s for s in self.todo if s.stage == stage]
+        mine = [s for s in self.todo if s.stage == stage and s.id not in self.untimed]
         units = sum(self.projection.units(s) for s in mine)
         if units:
             spent = max(seconds - sum(self.projection.tuning_seconds(s) for s in mine), 0.0)

@@ -9,6 +9,7 @@ half-written file.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -189,6 +190,10 @@ def append(path: Path, rows: list[dict], timeout_s: float = 600.0) -> None:
     new = pd.DataFrame(rows)
     # Within one call the last row for a run_id wins, like a sequence of single appends would.
     new = new.drop_duplicates("run_id", keep="last")
+    # A row's text is fixed by the rows of its own call, never by the table it joins (an int column the table
+    # lacks would print as 14005.0 there): appending the same rows again writes the same bytes, which the
+    # report's record compares (asc/report/report_record.py).
+    new = pd.read_csv(io.StringIO(new.to_csv(index=False)), dtype=str, keep_default_na=False)
     with hold(f"{path}.lock", timeout_s=timeout_s, what=f"results table {path.name}"):
         sweep_stale_temps(path.parent)
         if path.exists():

@@ -5,7 +5,9 @@ table or figure whose rows are missing is skipped with a warning naming the expe
 Latency is the one thing measured here: all architectures of the table side by side, in one session
 (:mod:`asc.deploy.latency`), so that their medians compare; the result is ``latency.csv`` next to the tables, reused
 while it covers every architecture. The tables are built in ``asc.report.tables`` and written by
-``asc.report.table_writers``; the figures are ``asc.report.figures``.
+``asc.report.table_writers``; the figures are ``asc.report.figures``. ``report.json`` records what the report was
+drawn from and the files it wrote: a report drawn from the same inputs is not written again
+(asc/report/report_record.py).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import pandas as pd
 
 from asc.core.atomic import atomic_write_json, atomic_write_text
 from asc.deploy import latency as lat
-from asc.report import figures
+from asc.report import figures, report_record
 from asc.report.cost_points import NOISE_NOTE, join_latency
 from asc.report.figure_output import FigureOutput, writing
+from asc.report.figures.curves import history_files
 from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
 from asc.report.queries import MissingResultsError, for_dataset, with_ratio_labels
 from asc.report.results import load
@@ -29,7 +32,14 @@ from asc.report.table_writers import to_markdown, write_table
 from asc.report.tables import TABLES, summary_table
 from asc.report.tables_devices import per_device_table
 
-__all__ = ["LATENCY_FILE", "measured_latency", "summary_markdown", "write_report"]
+__all__ = [
+    "LATENCY_FILE",
+    "is_current",
+    "measured_latency",
+    "summary_markdown",
+    "update_report",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,27 @@ def _covers(table: pd.DataFrame, specs: Mapping[str, str], options: Mapping[str,
     return want <= have
 
 
+def _asked(options: Mapping[str, Any] | None) -> bool:
+    """Whether ``options`` (``runtime.latency``; None: none) ask for latency; ConfigError if they cannot work."""
+    if options is None or not options.get("measure", True):
+        return False
+    lat.check_latency_options(options)
+    return True
+
+
+def _specs(df: pd.DataFrame) -> dict[str, str]:
+    return lat.specs_of(df["model_spec"]) if "model_spec" in df else {}
+
+
+def _must_measure(df: pd.DataFrame, out_dir: Path, options: Mapping[str, Any] | None) -> bool:
+    """Whether :func:`measured_latency` would measure now: ``options`` ask for latency and ``out_dir/latency.csv``
+    lacks one of ``df``'s architectures, a backend or a batch size on this machine. ConfigError as it."""
+    if not _asked(options) or not (specs := _specs(df)):
+        return False
+    existing = _read_latency(Path(out_dir) / LATENCY_FILE)
+    return existing is None or not _covers(existing, specs, options)
+
+
 def measured_latency(
     df: pd.DataFrame, out_dir: Path, options: Mapping[str, Any] | None
 ) -> pd.DataFrame | None:
@@ -82,10 +113,9 @@ def measured_latency(
     it existed) are not measured (logged). Raises :class:`asc.core.errors.ConfigError` for options that cannot work."""
     path = Path(out_dir) / LATENCY_FILE
     existing = _read_latency(path)
-    if options is None or not options.get("measure", True):
+    if not _asked(options):
         return existing
-    lat.check_latency_options(options)
-    specs = lat.specs_of(df["model_spec"]) if "model_spec" in df else {}
+    specs = _specs(df)
     if not specs:
         log.info(
             "latency: the results rows carry no model_spec (a table from before it existed); not measured"
@@ -139,23 +169,69 @@ def write_report(
     the summary table and ``latency.csv`` cover all datasets. With several networks on one dataset
     (asc/report/networks.py), each network's tables and figures go to ``<network>/`` below it (prefixed
     ``<network>/``), and the cost table and figure there span the networks; the summary has a ``network`` column.
+
+    A report that is up to date (``out_dir/report.json``, asc/report/report_record.py: drawn from the same
+    inputs, every file there with its size, no latency to measure) is not written again: its files are returned.
     """
-    with writing(figures or FigureOutput()):
-        return _write_report(results_path, Path(out_dir), latency)
+    return update_report(results_path, out_dir, latency=latency, figures=figures)[0]
+
+
+def update_report(
+    results_path: Path,
+    out_dir: Path,
+    *,
+    latency: Mapping[str, Any] | None = None,
+    figures: FigureOutput | None = None,
+) -> tuple[dict[str, list[Path]], bool]:
+    """:func:`write_report`, and whether it wrote the report: ({name: its files}, False) when it was up to date."""
+    output, out_dir = figures or FigureOutput(), Path(out_dir)
+    files, before, df = _up_to_date(Path(results_path), out_dir, latency, output)
+    if files is not None:
+        log.info("report (tables and figures): up to date in %s, nothing to do", out_dir)
+        return files, False
+    report_record.forget(out_dir)  # a report killed from here on has no record: the next run writes it
+    with writing(output):
+        written = _write_report(df, results_path, out_dir, latency)
+    after = _drawn_from(results_path, out_dir, df, output)  # latency.csv as measured now
+    if written and after["results"] == before["results"]:  # rows appended meanwhile: not what was drawn
+        report_record.keep(out_dir, after, written)
+    return written, True
+
+
+def is_current(
+    results_path: Path,
+    out_dir: Path,
+    *,
+    latency: Mapping[str, Any] | None = None,
+    figures: FigureOutput | None = None,
+) -> bool:
+    """Whether :func:`update_report` with these arguments would write nothing now (its report is up to date)."""
+    return _up_to_date(Path(results_path), Path(out_dir), latency, figures or FigureOutput())[0] is not None
+
+
+def _up_to_date(
+    results_path: Path, out_dir: Path, latency: Mapping[str, Any] | None, output: FigureOutput
+) -> tuple[dict[str, list[Path]] | None, dict[str, Any], pd.DataFrame]:
+    """(the report's files if it is up to date, else None; what it is drawn from now; the rows it draws)."""
+    df = with_ratio_labels(with_network_labels(load(results_path)))  # a `network` column; a line per ratio
+    df = df if df.empty else lat.without_unknown_widths(df)
+    inputs = _drawn_from(results_path, out_dir, df, output)
+    files = None if _must_measure(df, out_dir, latency) else report_record.current(out_dir, inputs)
+    return files, inputs, df
+
+
+def _drawn_from(results_path: Path, out_dir: Path, df: pd.DataFrame, output: FigureOutput) -> dict[str, Any]:
+    return report_record.drawn_from(results_path, out_dir / LATENCY_FILE, history_files(df), output)
 
 
 def _write_report(
-    results_path: Path, out_dir: Path, latency: Mapping[str, Any] | None
+    df: pd.DataFrame, results_path: Path, out_dir: Path, latency: Mapping[str, Any] | None
 ) -> dict[str, list[Path]]:
-    df = with_network_labels(load(results_path))  # several networks in a dataset: a `network` column
-    df = with_ratio_labels(df)  # a criterion at several ratios (of one network): one line per ratio
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     if df.empty:
         log.warning("results table %s has no rows; nothing to report", results_path)
         return written
-    df = lat.without_unknown_widths(df)
     latency_table = measured_latency(df, out_dir, latency)
     if latency_table is not None:
         written["latency"] = [out_dir / LATENCY_FILE]

@@ -32,13 +32,24 @@ SERIES = ["criterion", "layers", "teacher"]  # what tells one curve from another
 LINE_STYLES = ("-", "--", ":", "-.")  # per layer set within a criterion
 
 
+def _history_file(row: pd.Series) -> Path | None:
+    return Path(row["checkpoint"]).parent / "metrics.json" if row["checkpoint"] else None
+
+
+def history_files(df: pd.DataFrame) -> list[Path]:
+    """The ``metrics.json`` files :func:`histories` reads for ``df``'s rows (present or not), in row order: what
+    the training curves are drawn from besides the rows (asc/report/report_record.py)."""
+    rows = df[df["stage"].isin([stage for stage, _ in ROWS])] if "checkpoint" in df else df.iloc[:0]
+    return [path for _, row in rows.iterrows() if (path := _history_file(row)) is not None]
+
+
 def histories(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (run, epoch): ``run_id``, ``stage``, ``criterion``, ``layers``, ``teacher`` (its label, ""
     for hard labels), ``epoch``, ``loss``, ``select_acc``, from the ``metrics.json`` beside each baseline and
     fine-tuned row's checkpoint."""
     records, missing = [], 0
     for _, row in df[df["stage"].isin([stage for stage, _ in ROWS])].iterrows():
-        path = Path(row["checkpoint"]).parent / "metrics.json" if row["checkpoint"] else None
+        path = _history_file(row)
         try:
             history = json.loads(path.read_text()).get("history") or [] if path else []
         except (OSError, ValueError):
