@@ -195,6 +195,9 @@ def test_same_command_again_rebuilds_nothing(first, run_asc, ws: Path) -> None:
         assert len(up_to_date(stage, out)) == n, (stage, tail(out))
     assert again.seconds < first.seconds
     assert "| cosine |" in out  # the report is still printed
+    # drawn from the same results table: not written again (report.json), and counted as cached
+    assert re.search(r"report \(tables and figures\): up to date in .*, nothing to do", out), tail(out)
+    assert "report: wrote" not in out and "to build: nothing;" in out, tail(out)
     rows_after = pd.read_csv(ws / "results" / "results.csv")
     assert len(rows_after) == len(rows_before) == 10
     before = rows_before.set_index("run_id")["accuracy"]

@@ -24,14 +24,12 @@ RECORD = report_record.RECORD_FILE
 
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A results table with training histories in ``tmp_path/results``; the report draws two figures (one of
-    them the training curves, which read the histories) besides every table."""
-    figures = report.figures.FIGURES
-    monkeypatch.setattr(
-        report.figures,
-        "FIGURES",
-        {name: figures[name] for name in ("fig6_fractions", "training_curves")},
-    )
+    """A results table with training histories in ``tmp_path/results``; the report draws one table besides the
+    summary, and one figure, the training curves (they read the histories): tests/test_report.py and
+    tests/test_figures.py test the others."""
+    curves = report.figures.FIGURES["training_curves"]
+    monkeypatch.setattr(report.figures, "FIGURES", {"training_curves": curves})
+    monkeypatch.setattr(report, "TABLES", {"table1": report.TABLES["table1"]})
     out = tmp_path / "results"
     df = with_histories(make_results(repeats=1), tmp_path / "store")
     results.append(out / "results.csv", df.to_dict("records"))
@@ -50,10 +48,10 @@ def test_a_second_report_from_the_same_inputs_writes_nothing(
     folder: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     written, fresh = update(folder)
-    assert fresh and {"summary", "table1", "fig6_fractions", "training_curves"} <= set(written)
+    assert fresh and set(written) == {"summary", "table1", "training_curves"}
     record = json.loads((folder / RECORD).read_text())
-    assert record["files"]["fig6_fractions"] == [
-        {"path": "fig6_fractions.png", "size": (folder / "fig6_fractions.png").stat().st_size}
+    assert record["files"]["training_curves"] == [
+        {"path": "training_curves.png", "size": (folder / "training_curves.png").stat().st_size}
     ]
     before = stamps(folder)
     with caplog.at_level(logging.INFO, logger="asc.report.write"):
@@ -76,7 +74,7 @@ def _resize(path: Path) -> None:
 
 CHANGES: dict[str, tuple[Callable[[Path], None], dict]] = {
     "new rows": (_new_row, {}),
-    "a figure deleted": (lambda out: (out / "fig6_fractions.png").unlink(), {}),
+    "a figure deleted": (lambda out: (out / "training_curves.png").unlink(), {}),
     "a table of another size": (lambda out: _resize(out / "table1.md"), {}),
     "the record removed (a write killed half-way)": (lambda out: (out / RECORD).unlink(), {}),
     "an unreadable record": (lambda out: (out / RECORD).write_text("{"), {}),
@@ -116,14 +114,12 @@ def test_a_write_that_fails_half_way_leaves_no_record(folder: Path, monkeypatch:
     def killed(df, stem):
         raise KeyboardInterrupt
 
+    curves = report.figures.FIGURES["training_curves"]
     monkeypatch.setitem(report.figures.FIGURES, "training_curves", killed)
     with pytest.raises(KeyboardInterrupt):
         update(folder)
-    assert not (folder / RECORD).exists()  # the tables and the first figure are new, the curves are not
-    monkeypatch.undo()
-    monkeypatch.setattr(
-        report.figures, "FIGURES", {"fig6_fractions": report.figures.FIGURES["fig6_fractions"]}
-    )
+    assert not (folder / RECORD).exists()  # the tables are new, the figure is not
+    monkeypatch.setitem(report.figures.FIGURES, "training_curves", curves)
     assert update(folder)[1] and (folder / RECORD).is_file()
 
 
