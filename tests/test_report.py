@@ -186,6 +186,13 @@ def test_report_only_reads_the_table_and_builds_no_stage(df, tmp_path, capsys):
     assert (tmp_path / "results" / "fig6_fractions.png").is_file()
     assert not (tmp_path / "data").exists() and not (tmp_path / "store").exists()  # nothing was built
     assert "| demo |" in capsys.readouterr().out  # the summary table is printed
+    # the same again: up to date (asc/report/report_record.py), nothing written, the summary printed all the same
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*")}
+    run(dict(cfg, dry_run=True))
+    assert f"{tmp_path / 'results'} are up to date with" in capsys.readouterr().out
+    run(cfg)
+    assert "| demo |" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*")} == before
     with pytest.raises(ValueError, match="report_only=True is not valid: expected stage=report"):
         run(dict(cfg, stage="train"))
 

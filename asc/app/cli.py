@@ -80,7 +80,7 @@ def run(
     if jobs[0][1] is None:  # report_only
         check_report_only(plain["paths"]["results"])
         if plain["dry_run"]:  # a dry run writes nothing, whatever else the command asks
-            print(report_only_plan(plain["paths"]["results"]))
+            print(report_only_plan(plain["paths"]["results"], plain["runtime"].get("figures")))
             return
         # the tables again; latency as measured before
         report.write(plain["paths"]["results"], None, figures=plain["runtime"].get("figures"))

@@ -206,10 +206,13 @@ def _tuned(steps: Sequence[Step], stage: str) -> str:
     return f"; {n} after a short fine-tune" if n else ""
 
 
-def report_only_plan(results: str | Path) -> str:
+def report_only_plan(results: str | Path, figures: Mapping[str, Any] | None = None) -> str:
     """What ``report_only=true`` would do, for ``dry_run=true report_only=true``: which results table's rows
-    rewrite which folder's tables and figures (latency as measured before); nothing is written."""
+    rewrite which folder's tables and figures (latency as measured before), or that they are up to date
+    (``figures``: the ``runtime.figures`` options; asc/report/report_record.py); nothing is written."""
+    from asc.report.figure_output import from_config
     from asc.report.results import load
+    from asc.report.write import is_current
 
     folder = Path(results).resolve()
     table = folder / "results.csv"
@@ -220,8 +223,10 @@ def report_only_plan(results: str | Path) -> str:
     else:
         rows = load(table)
         datasets = rows["dataset"].nunique() if "dataset" in rows else 0
+        done = is_current(table, folder, figures=from_config(figures))
         what = (
-            f"report only: the tables and figures in {folder} would be rewritten from {table} ({len(rows)} "
-            f"row(s) of {datasets} dataset(s); latency as measured before)"
+            f"report only: the tables and figures in {folder} "
+            + ("are up to date with" if done else "would be rewritten from")
+            + f" {table} ({len(rows)} row(s) of {datasets} dataset(s); latency as measured before)"
         )
     return f"{what}\ndry run: nothing was written."
