@@ -30,9 +30,8 @@ class JobProgress:
         self.cfg, self.device = cfg, device
         self.steps = list(steps)
         self.todo = [s for s in self.steps if not STORE_OF[s.stage] or not is_built(cfg, s)]
-        if all(
-            not STORE_OF[s.stage] for s in self.todo
-        ):  # only the stages without a store: are they current?
+        # nothing left but stages without a store (the report): those up to date now are cached too
+        if all(not STORE_OF[s.stage] for s in self.todo):
             self.todo = [s for s in self.todo if not STAGE[s.stage].current([s], cfg)]
         self.untimed: set[str] = set()  # steps found up to date while their stage ran: not in its rate
         self.todo_ids = {s.id for s in self.todo}
