@@ -22,14 +22,41 @@ SMALL = FigureOutput(formats=("png",), dpi=40)  # what is written, not print qua
 RECORD = report_record.RECORD_FILE
 
 
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A results table with training histories in ``tmp_path/results``; the report draws one table besides the
-    summary, and one figure, the training curves (they read the histories): tests/test_report.py and
-    tests/test_figures.py test the others."""
+@pytest.fixture(scope="module")
+def _drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results table with training histories (``results/``, ``store/``) and its report, drawn once per module:
+    one table besides the summary, and one figure, the training curves (they read the histories);
+    tests/test_report.py and tests/test_figures.py test the others."""
+    root = tmp_path_factory.mktemp("drawn")
+    with pytest.MonkeyPatch.context() as mp:
+        _one_table_and_the_curves(mp)
+        out = root / "results"
+        df = with_histories(make_results(repeats=1), root / "store")
+        results.append(out / "results.csv", df.to_dict("records"))
+        update(out)
+    return root
+
+
+def _one_table_and_the_curves(mp: pytest.MonkeyPatch) -> None:
     curves = report.figures.FIGURES["training_curves"]
-    monkeypatch.setattr(report.figures, "FIGURES", {"training_curves": curves})
-    monkeypatch.setattr(report, "TABLES", {"table1": report.TABLES["table1"]})
+    mp.setattr(report.figures, "FIGURES", {"training_curves": curves})
+    mp.setattr(report, "TABLES", {"table1": report.TABLES["table1"]})
+
+
+@pytest.fixture
+def folder(_drawn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the module's results folder, its report written and up to date (the record's paths are relative:
+    a copied folder is the same report; its rows' histories stay the module's, which no test changes)."""
+    import shutil
+
+    _one_table_and_the_curves(monkeypatch)
+    return Path(shutil.copytree(_drawn / "results", tmp_path / "results", copy_function=shutil.copy2))
+
+
+@pytest.fixture
+def own_histories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A results folder of this test's own, with histories of its own in ``tmp_path/store``, no report yet."""
+    _one_table_and_the_curves(monkeypatch)
     out = tmp_path / "results"
     df = with_histories(make_results(repeats=1), tmp_path / "store")
     results.append(out / "results.csv", df.to_dict("records"))
@@ -45,8 +72,9 @@ def stamps(out: Path) -> dict[Path, int]:
 
 
 def test_a_second_report_from_the_same_inputs_writes_nothing(
-    folder: Path, caplog: pytest.LogCaptureFixture
+    own_histories: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    folder = own_histories
     written, fresh = update(folder)
     assert fresh and set(written) == {"summary", "table1", "training_curves"}
     record = json.loads((folder / RECORD).read_text())
@@ -80,16 +108,11 @@ CHANGES: dict[str, tuple[Callable[[Path], None], dict]] = {
     "an unreadable record": (lambda out: (out / RECORD).write_text("{"), {}),
     "another resolution": (lambda out: None, {"figures": FigureOutput(formats=("png",), dpi=50)}),
     "other formats": (lambda out: None, {"figures": FigureOutput(formats=("png", "svg"), dpi=40)}),
-    "another training history": (
-        lambda out: _resize(out.parent / "store" / "demo-base-0" / "metrics.json"),
-        {},
-    ),
 }
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_anything_the_report_is_drawn_from_changed_writes_it_again(folder: Path, change: str) -> None:
-    update(folder)
     act, options = CHANGES[change]
     act(folder)
     written, fresh = update(folder, **options)
@@ -98,9 +121,15 @@ def test_anything_the_report_is_drawn_from_changed_writes_it_again(folder: Path,
     assert update(folder, **options)[1] is False  # and then it is up to date again
 
 
+def test_another_training_history_writes_it_again(own_histories: Path) -> None:
+    update(own_histories)
+    _resize(own_histories.parent / "store" / "demo-base-0" / "metrics.json")
+    assert update(own_histories)[1]
+    assert update(own_histories)[1] is False
+
+
 def test_other_code_writes_it_again(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An edited or upgraded figure or table function: the digest of asc's sources differs."""
-    update(folder)
     monkeypatch.setattr(report_record, "code_digest", lambda: "another version of asc")
     assert update(folder)[1]
     monkeypatch.setattr(report_record, "LIBRARIES", (*report_record.LIBRARIES, "pytest"))
@@ -108,7 +137,6 @@ def test_other_code_writes_it_again(folder: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_write_that_fails_half_way_leaves_no_record(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    update(folder)
     _new_row(folder)
 
     def killed(df, stem):
@@ -145,7 +173,7 @@ def test_an_architecture_to_measure_writes_it_again(folder: Path, monkeypatch: p
         update(folder, latency={**options, "repeats": 0})  # refused even when the report is up to date
 
 
-def test_an_up_to_date_report_is_cached_in_the_jobs_start_line(folder: Path, tmp_path: Path) -> None:
+def test_an_up_to_date_report_is_cached_in_the_jobs_start_line(own_histories: Path, tmp_path: Path) -> None:
     """With nothing else to build, the job's start line counts a report that is up to date as cached."""
     from config_fixtures import composed
 
@@ -164,7 +192,7 @@ def test_an_up_to_date_report_is_cached_in_the_jobs_start_line(folder: Path, tmp
         .start_line()
         .startswith("to build: 1 of 1 steps (0 cached): report 1")
     )
-    assert stage.write(folder, None, figures=cfg["runtime"]["figures"])
+    assert stage.write(own_histories, None, figures=cfg["runtime"]["figures"])
     assert stage.current(steps, cfg)
     assert JobProgress(steps, cfg, device="cpu").start_line().startswith("to build: nothing;")
-    assert not stage.write(folder, None, figures=cfg["runtime"]["figures"])
+    assert not stage.write(own_histories, None, figures=cfg["runtime"]["figures"])
