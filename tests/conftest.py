@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 import yaml
+from config_fixtures import TINY_DEMO_DATA
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# The smallest demo set that still has every scene, two cities, a location-grouped validation split and every
-# device: 10 scenes x 2 cities x (3 train locations x 2 devices + 1 evaluate location x 5 devices) = 220 clips.
+# The smallest demo set that still has every scene, a location-grouped validation split and every device: the
+# end-to-end tests' config_fixtures.TINY_DEMO_DATA as dataset values, 10 scenes x 1 city x (3 train locations x
+# 2 devices + 1 evaluate location x 5 devices) = 110 clips.
 TINY_DEMO = {
-    "cities": ["barcelona", "lisbon"],
-    "train_locations": 3,
-    "evaluate_locations": 1,
-    "segments_per_location": 1,
+    key.removeprefix("dataset."): yaml.safe_load(value)
+    for key, value in (override.split("=", 1) for override in TINY_DEMO_DATA)
 }
 
 
@@ -79,19 +79,23 @@ def _session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
 
 
 @pytest.fixture(scope="session")
-def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny demo set (full-length 10 s clips), generated once per test run. Tests must not modify it."""
-    from filelock import FileLock  # torch's own dependency
+def tiny_demo(shared_data: Path) -> Path:
+    """The tiny demo set (full-length 10 s clips) in the TAU layout: the dataset stage's folder in
+    ``shared_data``, so it is rendered once per test run for the tests that read it as a user's folder and the
+    end-to-end tests that run on it alike (asc's artifact locks make a second worker wait for the first). Tests
+    must not modify it (copy it)."""
+    from config_fixtures import composed
 
-    from asc.data.demo import generate
+    import asc
+    from asc.pipeline.chain import artifact_dir
+    from asc.pipeline.plan import make_plan
 
-    cfg = {**_load_yaml("dataset", "demo.yaml"), **TINY_DEMO, "workers": 2}
-    root = _session_folder(tmp_path_factory, "tiny_demo")
-    with FileLock(root.with_suffix(".lock")):  # another worker may be generating it
-        if not (root.parent / "tiny_demo.done").exists():
-            generate(cfg, root, progress=False)
-            (root.parent / "tiny_demo.done").touch()
-    return root
+    overrides = [*TINY_DEMO_DATA, f"paths.data={shared_data}", "stage=dataset"]
+    overrides += [f"paths.{k}={shared_data.parent / 'tiny_demo_runs' / k}" for k in ("store", "results")]
+    asc.run(overrides)
+    cfg = composed(*overrides)
+    (step,) = [s for s in make_plan(cfg) if s.stage == "dataset"]
+    return artifact_dir(cfg["paths"], "dataset", step.key)
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,10 @@ def test_layout_is_tau(tiny_demo: Path, tiny_demo_cfg: dict[str, Any]) -> None:
     assert test_header == ["filename"]
     assert [r[0] for r in test] == [r[0] for r in evaluate]  # the same clips, without labels
 
-    # 10 scenes x 2 cities x 3 locations x 1 segment x (a + one phone) and x 1 location x 5 devices.
-    assert len(train) == 10 * 2 * 3 * 2
-    assert len(evaluate) == 10 * 2 * 1 * 5
+    # 10 scenes x 1 city x 3 locations x 1 segment x (a + one phone) and x 1 location x 5 devices.
+    assert len(tiny_demo_cfg["cities"]) == 1
+    assert len(train) == 10 * 1 * 3 * 2
+    assert len(evaluate) == 10 * 1 * 1 * 5
     assert sorted(r[0] for r in meta) == sorted(r[0] for r in train + evaluate)
 
     audio = sorted(p.name for p in (tiny_demo / "audio").iterdir())

@@ -33,8 +33,8 @@ def copy_meta(src: Path, dst: Path) -> Path:
 def test_columns_and_splits(index: pd.DataFrame, tiny_demo_cfg: dict[str, Any]) -> None:
     assert list(index.columns) == ["filename", "scene", "city", "location", "device", "split"]
     assert set(index["split"]) == set(SPLITS) == {"train", "val", "evaluate"}
-    assert len(index) == 220
-    assert (index["split"] == "evaluate").sum() == 100
+    assert len(index) == 110
+    assert (index["split"] == "evaluate").sum() == 50
     assert set(index["city"]) == set(tiny_demo_cfg["cities"])
     # Location is TAU's identifier city-location, device the last field of the name.
     for row in index.itertuples():
@@ -115,7 +115,7 @@ def test_missing_audio_is_excluded_with_a_warning(
         path.unlink()
     with caplog.at_level(logging.WARNING, logger="asc.data.tau"):
         table = build_index(root, {}, seed=0)
-    assert len(table) == 220 - 3
+    assert len(table) == 110 - 3
     assert not set(table["filename"]) & {f"audio/{p.name}" for p in gone}
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert any("3 clips" in r.getMessage() and "excluded" in r.getMessage() for r in warnings), caplog.text
