@@ -60,18 +60,21 @@ TAGGING_TINY = [
 ]
 # VGGish_Net reads 16 kHz audio in 0.96-s patches: the 16 kHz scene demo, six narrow convs and a narrow dense head
 VGGISH = {"nystrom_vggish"}
-VGGISH_TINY = [
+VGGISH_DATA = [
     "dataset=demo16k",
     "dataset.cities=[barcelona]",  # one city of the demo: a third of its clips
+    # 2-s clips, 197 frames: 3 patches a clip instead of 19, a fifth of the audio to render
+    "dataset.clip_seconds=2",
+    "features.frames=197",
+    "features.stats_frames=197",
+]
+VGGISH_TINY = [
+    *VGGISH_DATA,
     *(o for o in TINY if not o.startswith(("dataset", "model."))),
     "model.widths=[4,4,8,8,8,8]",
     "model.dense=[16,8]",
     "train.batch_size=64",  # it trains on patches: fewer, larger steps
     "finetune.batch_size=64",
-    # 2-s clips, 197 frames: 3 patches a clip instead of 19, a fifth of the audio to render
-    "dataset.clip_seconds=2",
-    "features.frames=197",
-    "features.stats_frames=197",
 ]
 
 # The DCASE 2024/2025 network (experiment=dcase2025's model=dcase2024), narrow: pruned by its dependency graph
@@ -89,7 +92,7 @@ def test_every_experiment_file_is_covered() -> None:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
+def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path, shared_data: Path) -> None:
     one_second = experiment.startswith("dcase")  # the DCASE 2022-2025 benchmark: its 1-s stand-in
     tiny = (
         VGGISH_TINY
@@ -105,7 +108,7 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path) -> None:
         *tiny,
         *(["dataset=standin1s"] if one_second else SHORT_CLIPS if tiny is TINY else []),
         *([] if experiment in QUANTISED else ["quantise.enabled=false"]),
-        f"paths.data={ws / 'data'}",
+        f"paths.data={shared_data}",  # the data and features other tests run on too (tests/test_nystrom_vggish.py)
         f"paths.store={ws / 'store'}",
         f"paths.results={ws / experiment}",
     )

@@ -109,19 +109,20 @@ def test_authors_dense_mapping_is_refused_in_one_line(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path) -> None:
-    """Tiny: one city of the demo, narrow convs, one epoch on patches (batches of 64: 19 patches a clip), Nystrom,
-    l1 at its counts and the paper's counts (l2), no fine-tuning (test_experiments.py runs the whole file)."""
+def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path, shared_data) -> None:
+    """Tiny: one city of the demo in 2-s clips (test_experiments.py's data and features: 3 patches a clip), narrow
+    convs, one epoch on patches (batches of 64), Nystrom, l1 at its counts and the paper's counts (l2), no
+    fine-tuning (test_experiments.py runs the whole file)."""
     import json
 
     import pandas as pd
 
     from asc.app.cli import run
+    from tests.test_experiments import VGGISH_DATA
 
     cfg = composed(
         "experiment=nystrom_vggish",
-        "dataset=demo16k",
-        "dataset.cities=[barcelona]",
+        *VGGISH_DATA,
         "model.widths=[4,4,8,8,8,8]",
         "model.dense=[16,8]",
         "train.epochs=1",
@@ -130,7 +131,7 @@ def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path) -> None
         "quantise.enabled=false",
         "runtime.latency.measure=false",
         *QUICK_FIGURES,
-        f"paths.data={tmp_path / 'data'}",
+        f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'res'}",
     )
