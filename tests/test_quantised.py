@@ -150,24 +150,25 @@ def test_accuracy_at_the_rule_precision() -> None:
 
 @pytest.mark.slow
 @needs_ort
-def test_pipeline_rows_match_the_stored_files(run_asc, tmp_path: Path, shared_data: Path) -> None:
+def test_pipeline_rows_match_the_stored_files(tmp_path: Path, shared_data: Path) -> None:
+    """In this process (``asc.run``): the files and rows are under test, not the command's process."""
+    import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY_RECIPE, paths, tail
+    from tests.test_cli import TINY_RECIPE, paths
 
     args = [
-        *paths(tmp_path, data=shared_data),
+        *paths(tmp_path, data=shared_data, run=None),
         *TINY_RECIPE,
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]
-    result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=400)
-    assert result.returncode == 0, tail(result.output)
+    asc.run([*args, "runtime.latency.measure=false", *QUICK_FIGURES])
     rows = pd.read_csv(tmp_path / "results" / "results.csv").set_index("run_id")
     cost = (tmp_path / "results" / "cost.md").read_text()
     assert "int8 accuracy (%)" in cost and "Accuracy at DCASE 128 KB precision (%)" in cost
-    cfg = composed(*[a for a in args if not a.startswith("hydra.")])
+    cfg = composed(*args)
     steps = [s for s in make_plan(cfg) if s.stage == "quantise"]
     assert len(steps) == len(rows) == 3
     ev = None

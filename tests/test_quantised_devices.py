@@ -4,6 +4,7 @@ devices by the general one), checked with onnxruntime alone; the size columns su
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -61,29 +62,32 @@ def test_the_per_device_plan_line_says_how_many_files_it_writes() -> None:
 @pytest.mark.slow
 @needs_ort
 def test_per_device_row_is_the_routed_evaluation_of_the_files(
-    run_asc, tmp_path: Path, shared_data: Path
+    tmp_path: Path, shared_data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """In this process (``asc.run``): the files and rows are under test, not the command's process."""
+    import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY_RECIPE, paths, tail
+    from tests.test_cli import TINY_RECIPE, paths
 
     args = [
-        *paths(tmp_path, data=shared_data),
+        *paths(tmp_path, data=shared_data, run=None),
         *TINY_RECIPE,
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1,per_device:true}]",
         "perdevice.epochs=1",
         "model.widths=[4,4,8]",
     ]
-    result = run_asc(*args, "runtime.latency.measure=false", *QUICK_FIGURES, timeout=500)
-    assert result.returncode == 0, tail(result.output)
+    with caplog.at_level(logging.INFO):
+        asc.run([*args, "runtime.latency.measure=false", *QUICK_FIGURES])
     # no line twice in one run: the index's clip count (logged at each preview) and the devices without
     # training clips (logged again by the quantise step) were
-    said = Counter(line.split("] - ", 1)[1] for line in result.output.splitlines() if "][INFO] - " in line)
+    said = Counter(r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+    assert any(line.startswith("to build: ") for line in said)  # the job's lines, each once
     assert [line for line, n in said.items() if n > 1] == []
     rows = pd.read_csv(tmp_path / "results" / "results.csv")
     (row,) = rows[rows["stage"] == "per_device"].to_dict("records")
-    cfg = composed(*[a for a in args if not a.startswith("hydra.")])
+    cfg = composed(*args)
     (step,) = [s for s in make_plan(cfg) if s.stage == "quantise" and s.upstream[0].stage == "perdevice"]
     folder = artifact_dir(cfg["paths"], "quantise", step.key)
     models = artifact_dir(cfg["paths"], "perdevice", step.upstream[0].key)
