@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
+from results_fixtures import make_results
 
 import asc
 from asc.core.errors import ConfigError
 from asc.nets.model import build_model, save_model
 from asc.report import results
-from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
-from tests.results_fixtures import make_results
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_fixtures import TINY_DEMO_DATA, composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
 from asc.prune import block_choice
-from tests.config_fixtures import TINY_DEMO_DATA, composed
 
 L1 = ("prune=l1", "prune.ratio=0.3", "+prune.round_to_block=8")
 
@@ -82,11 +82,11 @@ def test_a_network_pruned_by_dependency_graph_surgery_chooses_per_coupled_group(
     from types import SimpleNamespace
 
     import torch
+    from group_checks import randomise
+    from group_nets import ResidualNet
 
     from asc.pipeline.stages.prune_blocks import measured
     from asc.prune.apply import prune_any
-    from tests.group_checks import randomise
-    from tests.group_nets import ResidualNet
 
     family = SimpleNamespace(exact_surgery=False, ignored=("head",))
     x = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -129,13 +129,13 @@ def test_always_is_the_key_of_today_and_measured_keys_the_host() -> None:
 
 def test_planning_a_measured_choice_imports_no_torch() -> None:
     code = (
-        "import sys; from asc.pipeline.plan import make_plan; from tests.config_fixtures import composed; "
+        "import sys; from asc.pipeline.plan import make_plan; from config_fixtures import composed; "
         "make_plan(composed('prune=l1', 'prune.ratio=0.3', '+prune.round_to_block=8', "
         "'+prune.block_choice=measured')); "
         "print(sorted(m for m in ('torch', 'librosa', 'numba') if m in sys.modules))"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    here = Path(__file__).resolve().parent  # the tests' folder: config_fixtures imports from there
+    out = subprocess.run([sys.executable, "-c", code], cwd=here, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 

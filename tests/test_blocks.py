@@ -4,12 +4,12 @@ block (asc/prune/blocks.py), keyed; null is no rounding, the same artifact as le
 from __future__ import annotations
 
 import pytest
+from config_fixtures import composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
 from asc.prune.blocks import to_block
-from tests.config_fixtures import composed
 
 
 def _pruned(*overrides: str) -> list:

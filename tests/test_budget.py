@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_fixtures import composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.pipeline.validate import validate
 from asc.prune.budget import dcase_cost, kept
-from tests.config_fixtures import composed
 
 # accuracy of l1 after fine-tuning per layer alone and ratio: C1 fragile, C2 robust, C3 between
 SCAN = {

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_fixtures import composed
 
 from asc.pipeline.chain import CHAIN, STAGES
 from asc.pipeline.plan import make_plan
-from tests.config_fixtures import composed
 
 PACKAGE = Path(__file__).resolve().parents[1] / "asc"
 
@@ -39,7 +39,7 @@ def test_planning_loads_no_torch() -> None:
 
 DRY_RUN = """
 import sys, tempfile
-from tests.config_fixtures import composed
+from config_fixtures import composed
 from asc.app.cli import run
 cfg = composed(*sys.argv[1:])
 work = tempfile.mkdtemp()
@@ -55,7 +55,11 @@ def test_the_whole_dry_run_loads_neither_torch_nor_librosa_nor_numba(overrides: 
     (every ``asc`` command, a refusal or a dry run included, would pay them before saying anything)."""
     root = PACKAGE.parent
     done = subprocess.run(
-        [sys.executable, "-c", DRY_RUN, *overrides], cwd=root, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", DRY_RUN, *overrides],
+        cwd=root / "tests",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1] == "LOADED", done.stdout[-500:]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 from asc.deploy.quantised import missing_packages as quantise_missing
-from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 

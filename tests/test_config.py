@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import config_fixtures
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -22,7 +23,6 @@ from asc.pipeline.plan import make_plan
 from asc.pipeline.stages.features import frames_per_clip
 from asc.pipeline.validate import validate
 from asc.prune import CRITERIA
-from tests import config_fixtures
 
 CONF = config_fixtures.CONF
 GROUPS = (

@@ -4,11 +4,11 @@ set instead (asc/pipeline/config_effects.py); asc's own configs pass unchanged (
 from __future__ import annotations
 
 import pytest
+from config_fixtures import composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.config_effects import check_effects
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
 
 SHADOWED = {
     # prune=<name> replaces the criteria of every runs block

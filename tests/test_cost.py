@@ -85,8 +85,9 @@ def test_the_cost_table_shows_the_2022_rule_when_the_rows_carry_it():
 
 
 def test_the_front_end_macs_are_a_column_of_their_own():
+    from config_fixtures import composed
+
     from asc.nets.cost import front_end_macs
-    from tests.config_fixtures import composed
 
     df = make_results(repeats=1)
     assert "Front-end MACs (M)" not in cost_views.cost_table(df)  # rows written before the column existed

@@ -64,7 +64,7 @@ def test_the_formula_refuses_a_clip_shorter_than_a_patch() -> None:
 
 PLANNED = """
 import sys
-from tests.config_fixtures import composed
+from config_fixtures import composed
 from asc.pipeline.eta import clip_macs
 from asc.pipeline.plan import by_stage, make_plan
 from asc.pipeline.stages import baseline, finetune, quantise, train
@@ -90,7 +90,11 @@ def test_planning_estimates_count_by_the_formula_without_torch(
 ) -> None:
     """The ETA's MACs per clip and the train/finetune/quantise disk estimates, in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", PLANNED, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", PLANNED, *overrides],
+        cwd=ROOT / "tests",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     counted, loaded = done.stdout.splitlines()[-2:]

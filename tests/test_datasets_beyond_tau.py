@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from config_fixtures import composed
+from http_fixtures import Faults, FileServer, make_zip
 
 from asc.core.errors import ConfigError, InputError
 from asc.data import archive_sets, esc50, fsd50k, tut2018
@@ -16,8 +18,6 @@ from asc.data.audioset_hdf5 import check_file
 from asc.data.layouts import folder_key, layout_of
 from asc.pipeline.plan import check_plan, make_plan
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
-from tests.http_fixtures import Faults, FileServer, make_zip
 
 WAV = b"RIFF" + b"\0" * 60  # the index checks presence; the features stage reads audio
 

@@ -57,7 +57,7 @@ def test_rule_columns_per_edition():
 
 
 def _criteria() -> dict:
-    from tests.config_fixtures import composed  # the one way tests compose a config
+    from config_fixtures import composed  # the one way tests compose a config
 
     crit = composed("model=dcase22", "features=logmel40x51")["criteria"]
     return {k: v for k, v in crit.items() if k != "given"}  # `given` needs the user's kept indices

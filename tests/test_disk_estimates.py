@@ -6,12 +6,12 @@ network at its pruned widths where the criterion config says them; the checkpoin
 from __future__ import annotations
 
 import pytest
+from config_fixtures import composed
 
 from asc.core.disk import model_artifact_bytes, rewrite_bytes
 from asc.nets import family_of
 from asc.pipeline.plan import by_stage, make_plan
 from asc.pipeline.stages import baseline, finetune, perdevice, quantise, train
-from tests.config_fixtures import composed
 
 # the brief's tiny ResNet38: its published 73,783,247 parameters made the tiny demo plan 2.5 GiB "for baselines"
 NARROW = ("model=panns_resnet38", "model.widths=[4,4,8,8]", "model.blocks=[1,1,1,1]", "model.head=16")

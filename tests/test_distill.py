@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from config_fixtures import QUICK_FIGURES
 
 from asc.core.errors import ConfigError, InputError
 from asc.nets.model import build_model
 from asc.training import distill
 from asc.training.train import Recipe, Run, train_many
-from tests.config_fixtures import QUICK_FIGURES
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
 SCENES = [f"s{i}" for i in range(10)]
@@ -158,9 +158,9 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path, shared_data
     planning (by the CLI: its exit code and line)."""
     import numpy as np
     import pandas as pd
+    from test_cli import TINY_RECIPE, paths
 
     import asc
-    from tests.test_cli import TINY_RECIPE, paths
 
     base = [
         *paths(tmp_path, data=shared_data),

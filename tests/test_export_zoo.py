@@ -9,9 +9,10 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
+from test_nets import SMALL, _config  # noqa: E402
+
 from asc import nets  # noqa: E402
 from asc.deploy.export import export_onnx, max_onnx_difference  # noqa: E402
-from tests.test_nets import SMALL, _config  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["panns_cnn14", "vggish_asc"])

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 from config_fixtures import QUICK_FIGURES, composed
+from http_fixtures import FileServer
 
 from asc.core.errors import ConfigError, InputError
 from asc.data import fsd50k
@@ -20,7 +21,6 @@ from asc.data.h5_clips import targets
 from asc.pipeline.plan import check_plan, make_plan
 from asc.pipeline.stages import index
 from asc.pipeline.validate import validate
-from tests.http_fixtures import FileServer
 
 RATE = 44100
 # clip name -> (labels, dev split or "eval", seconds)

@@ -151,9 +151,10 @@ def test_parse_tau_filename() -> None:
 def test_planning_and_the_dry_run_log_no_clip_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The index's ``index: N clips`` line is the stage's, logged when it builds: the checks and the dry run preview
     the index several times per job and said it each time (three times before the build said it again)."""
+    from config_fixtures import TINY_DEMO_DATA, composed
+
     from asc.pipeline.dryrun import format_plan
     from asc.pipeline.plan import check_plan, make_plan
-    from tests.config_fixtures import TINY_DEMO_DATA, composed
 
     where = [f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")]
     cfg = composed(*TINY_DEMO_DATA, "runs=[{criteria:[l1],fractions:[1.0]}]", *where)

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_fixtures import composed
 
 from asc.app import invocation
 from asc.core.errors import ConfigError, InputError
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
 
 REPO = Path(__file__).resolve().parents[1]
 

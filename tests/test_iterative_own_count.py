@@ -10,11 +10,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from config_fixtures import TINY_DEMO_DATA, composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.prune import schedule
-from tests.config_fixtures import TINY_DEMO_DATA, composed
 
 OWN = ["cosine", "chebyshev", "average", "nystrom"]
 
@@ -85,9 +85,10 @@ def _jitter(model, seed: int):
 def test_each_step_is_the_criterion_on_the_survivors(name: str, one_thread) -> None:
     """Step 1 is the one-shot pruning of the baseline; step 2 (and 3) is the criterion called directly on each
     pruned layer of the (moved) network it gets, its kept indices composed back to the baseline's."""
+    from model_fixtures import randomised_model
+
     from asc.pipeline.stages.prune_schedule import cut
     from asc.prune import lookup, prune_model
-    from tests.model_fixtures import randomised_model
 
     baseline = randomised_model()
     pcfg = {"name": name, "layers": ["C1", "C2", "C3"]}
@@ -113,12 +114,12 @@ def test_each_step_is_the_criterion_on_the_survivors(name: str, one_thread) -> N
 
 def test_coupled_groups_step_by_their_own_count_and_the_history_replays(one_thread) -> None:
     import torch
+    from group_checks import randomise
+    from group_nets import ResidualNet
 
     from asc.nets.history import replay
     from asc.pipeline.stages.prune_schedule import cut
     from asc.prune import prune_any
-    from tests.group_checks import randomise
-    from tests.group_nets import ResidualNet
 
     family = SimpleNamespace(exact_surgery=False, ignored=("head",))
     baseline = randomise(ResidualNet(), 0)

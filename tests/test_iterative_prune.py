@@ -12,12 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from config_fixtures import TINY_DEMO_DATA, composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
 from asc.prune import schedule
 from asc.report.rows import pooling_key, step_pooling_key
-from tests.config_fixtures import TINY_DEMO_DATA, composed
 
 L1 = ("prune=l1", "prune.ratio=0.5")
 
@@ -155,12 +155,12 @@ def test_geometric_keep_fractions() -> None:
 
 def test_planning_a_schedule_imports_no_torch() -> None:
     code = (
-        "import sys; from asc.pipeline.plan import make_plan; from tests.config_fixtures import composed; "
+        "import sys; from asc.pipeline.plan import make_plan; from config_fixtures import composed; "
         "make_plan(composed('prune=l1', 'prune.ratio=0.5', '+prune.schedule=3')); "
         "print(sorted(m for m in ('torch', 'librosa', 'numba') if m in sys.modules))"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    here = Path(__file__).resolve().parent  # the tests' folder: config_fixtures imports from there
+    out = subprocess.run([sys.executable, "-c", code], cwd=here, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -180,8 +180,9 @@ RATIO_CRITERIA = ["l1", "l2", "fpgm", "gm", "operator_norm", "centrality", "rand
 
 @pytest.mark.parametrize("name", RATIO_CRITERIA)
 def test_the_dcase_family_steps_to_the_one_shot_widths(name: str, one_thread) -> None:
+    from model_fixtures import randomised_model
+
     from asc.prune import prune_model
-    from tests.model_fixtures import randomised_model
 
     baseline = randomised_model()
     pcfg = {"name": name, "layers": ["C1", "C2", "C3"], "ratio": 0.5, "reference": "l1", "seed": 0}
@@ -199,10 +200,10 @@ def test_the_dcase_family_steps_to_the_one_shot_widths(name: str, one_thread) ->
 @pytest.mark.parametrize("name", ["l2", "centrality", "random"])  # a ranking, a similarity, the control
 def test_coupled_groups_step_and_the_history_replays_every_step(name: str, one_thread) -> None:
     import torch
+    from group_checks import randomise
+    from group_nets import ResidualNet
 
     from asc.nets.history import replay
-    from tests.group_checks import randomise
-    from tests.group_nets import ResidualNet
 
     family = SimpleNamespace(exact_surgery=False, ignored=("head",))
     baseline = randomise(ResidualNet(), 0)

@@ -4,10 +4,10 @@ baseline, as a row of its own beside the hard-label one (asc.report.rows.step_po
 from __future__ import annotations
 
 import pytest
+from config_fixtures import composed
 
 from asc.pipeline.plan import make_plan
 from asc.report.rows import step_pooling_key
-from tests.config_fixtures import composed
 
 
 def test_the_demo_plans_one_distilling_run_pooled_apart() -> None:

@@ -7,9 +7,9 @@ means every user's store is rebuilt, so it must be deliberate and said in the RE
 from __future__ import annotations
 
 import pytest
+from config_fixtures import composed
 
 from asc.pipeline.plan import make_plan
-from tests.config_fixtures import composed
 
 PINNED = {
     (): {

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.config_fixtures import TINY_DEMO_DATA
+from config_fixtures import TINY_DEMO_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [

@@ -54,7 +54,7 @@ def test_trains_and_fine_tunes_on_patches_as_the_authors() -> None:
 # clip: the family's formula, asc/nets/counts.py) is shown torch-free.
 DRY_RUN = """
 import sys, tempfile
-from tests.config_fixtures import composed
+from config_fixtures import composed
 from asc.app.cli import run
 from asc.pipeline.stages import baseline, prune
 prune.check_graph = lambda steps, cfg, family: [(s, baseline.pruned_need(cfg, s)) for s in steps]
@@ -78,7 +78,7 @@ def test_dry_run_needs_torch_only_for_the_graph_trace(protocol: list[str]) -> No
     overrides = ["experiment=nystrom_vggish", "dataset=demo16k", *protocol]
     done = subprocess.run(
         [sys.executable, "-c", DRY_RUN, *overrides],
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parent,  # the tests' folder: config_fixtures imports from there
         capture_output=True,
         text=True,
         timeout=300,
@@ -116,9 +116,9 @@ def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path, shared_
     import json
 
     import pandas as pd
+    from test_experiments import VGGISH_DATA
 
     from asc.app.cli import run
-    from tests.test_experiments import VGGISH_DATA
 
     cfg = composed(
         "experiment=nystrom_vggish",

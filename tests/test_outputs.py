@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_fixtures import composed
 from keras_fixtures import keras_layers, write_keras_h5
 from model_fixtures import randomised_model
 
@@ -17,7 +18,6 @@ from asc.core.outputs import REPORT_STEMS, check_results_folder
 from asc.deploy import export
 from asc.nets.model import save_model
 from asc.pipeline.plan import check_plan, make_plan
-from tests.config_fixtures import composed
 
 REPO = Path(__file__).resolve().parents[1]
 

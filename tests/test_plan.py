@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_fixtures import composed  # the one way tests compose a config
 
 from asc.core.errors import InputError
 from asc.pipeline.plan import make_plan
 from asc.pipeline.stages.prune_steps import criterion_config
 from asc.pipeline.step import Step
 from asc.pipeline.validate import ConfigError, validate
-from tests.config_fixtures import composed  # the one way tests compose a config
 
 
 def keys(cfg: dict[str, Any]) -> dict[str, list[str]]:

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from config_fixtures import composed
+from keras_fixtures import keras_layers, write_keras_h5
 
 from asc.core.errors import ConfigError, InputError
 from asc.nets.model import build_model
 from asc.pipeline.plan import check_plan, make_plan
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
-from tests.keras_fixtures import keras_layers, write_keras_h5
 
 
 def planned(*overrides: str, tmp: Path) -> dict[str, Any]:
@@ -213,10 +213,9 @@ def test_cli_refuses_a_bad_kept_file_and_a_wrong_model_in_one_line(run_asc, tmp_
 def test_a_dataset_config_of_ones_own_is_told_how_to_choose_a_recipe(tmp_path: Path) -> None:
     import shutil
 
+    from config_fixtures import CONF
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
-
-    from tests.config_fixtures import CONF
 
     (tmp_path / "dataset").mkdir()
     shutil.copy(CONF / "dataset" / "tau2020mobile.yaml", tmp_path / "dataset" / "mine.yaml")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_fixtures import composed
 from tqdm.auto import tqdm
 
 from asc.core.progress import Heartbeat, LogBar, duration, open_bars, progress_bar
@@ -18,7 +19,6 @@ from asc.pipeline.dryrun import format_plan
 from asc.pipeline.eta import BENCHMARK, Projection, load_rates
 from asc.pipeline.job_progress import JobProgress
 from asc.pipeline.plan import check_plan, make_plan
-from tests.config_fixtures import composed
 
 
 def _cfg(tmp: Path, *overrides: str) -> dict[str, Any]:

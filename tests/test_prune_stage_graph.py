@@ -10,10 +10,11 @@ import pytest
 pytest.importorskip("torch_pruning")
 
 
+from config_fixtures import TINY_DEMO_DATA  # noqa: E402
+
 from asc.core.errors import ConfigError  # noqa: E402
 from asc.pipeline.stages import prune as stage  # noqa: E402
 from asc.pipeline.step import make_step  # noqa: E402
-from tests.config_fixtures import TINY_DEMO_DATA  # noqa: E402
 
 BASELINE = make_step("train", "baseline seed 0", {"seed": 0})
 

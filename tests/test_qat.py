@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from config_fixtures import composed
 
 from asc.core.errors import ConfigError
 from asc.nets.model import build_model
@@ -17,7 +18,6 @@ from asc.pipeline.validate import validate
 from asc.report.queries import hard_labels, subsets
 from asc.report.rows import pooling_key, step_pooling_key
 from asc.training import qat
-from tests.config_fixtures import composed
 
 SPEC = {"widths": [4, 4, 8], "input_shape": [40, 20], "pools": [None, [5, 5], [4, 4]]}  # small: fast
 

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from config_fixtures import QUICK_FIGURES, composed
 
 from asc.core.errors import ConfigError
 from asc.deploy import quantised
-from tests.config_fixtures import QUICK_FIGURES, composed
 
 needs_ort = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -152,11 +152,12 @@ def test_accuracy_at_the_rule_precision() -> None:
 @needs_ort
 def test_pipeline_rows_match_the_stored_files(tmp_path: Path, shared_data: Path) -> None:
     """In this process (``asc.run``): the files and rows are under test, not the command's process."""
+    from test_cli import TINY_RECIPE, paths
+
     import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY_RECIPE, paths
 
     args = [
         *paths(tmp_path, data=shared_data, run=None),

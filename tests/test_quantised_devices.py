@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from config_fixtures import QUICK_FIGURES, composed
+from test_quantised import _independent_logits, needs_ort
 
 from asc.deploy import quantised
-from tests.config_fixtures import QUICK_FIGURES, composed
-from tests.test_quantised import _independent_logits, needs_ort
 
 
 @needs_ort
@@ -65,11 +65,12 @@ def test_per_device_row_is_the_routed_evaluation_of_the_files(
     tmp_path: Path, shared_data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """In this process (``asc.run``): the files and rows are under test, not the command's process."""
+    from test_cli import TINY_RECIPE, paths
+
     import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_cli import TINY_RECIPE, paths
 
     args = [
         *paths(tmp_path, data=shared_data, run=None),

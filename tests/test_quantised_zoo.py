@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from config_fixtures import composed
+from test_quantised import _independent_logits
 
 from asc import nets
 from asc.data.tasks import SCENES, TAGGING
 from asc.deploy import quantised
-from tests.config_fixtures import composed
-from tests.test_quantised import _independent_logits
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -99,11 +99,12 @@ def test_a_zoo_network_plans_one_quantise_step_per_model() -> None:
 @pytest.mark.slow
 def test_zoo_pipeline_rows_carry_int8_accuracy_of_the_stored_files(tmp_path: Path, shared_data: Path) -> None:
     """In this process (``asc.run``, the CLI's job; the CLI process itself is tests/test_cli.py's)."""
+    from test_zoo_pipeline import SMALL, TINY
+
     import asc
     from asc.frontend.splits import load_splits
     from asc.pipeline.chain import artifact_dir
     from asc.pipeline.plan import make_plan
-    from tests.test_zoo_pipeline import SMALL, TINY
 
     args = [
         "model=panns_cnn10",

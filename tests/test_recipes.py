@@ -168,9 +168,10 @@ PUBLISHED_PER_DEVICE = {
 
 
 def test_experiment_dcase2025_trains_with_the_baselines_published_recipes() -> None:
+    from config_fixtures import composed
+
     from asc.pipeline.validate import validate
     from asc.training.recipes import selected_on
-    from tests.config_fixtures import composed
 
     cfg = composed("experiment=dcase2025")
     validate(cfg)
@@ -183,8 +184,9 @@ def test_experiment_dcase2025_trains_with_the_baselines_published_recipes() -> N
 
 
 def test_the_new_recipe_keys_enter_only_the_keys_of_artifacts_they_change() -> None:
+    from config_fixtures import composed
+
     from asc.pipeline.plan import make_plan
-    from tests.config_fixtures import composed
 
     def keys(*overrides: str) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
@@ -202,9 +204,10 @@ def test_the_new_recipe_keys_enter_only_the_keys_of_artifacts_they_change() -> N
 
 
 def test_selection_on_the_test_split_needs_the_explicit_opt_in() -> None:
+    from config_fixtures import composed
+
     from asc.core.errors import ConfigError
     from asc.pipeline.validate import validate
-    from tests.config_fixtures import composed
 
     validate(composed("protocol=authors"))  # the authors' code selects on the test split: allowed, by name
     assert composed("protocol=authors")["finetune"]["select_on"] == "test"

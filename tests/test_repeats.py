@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from config_fixtures import composed
+
 from asc.pipeline.plan import make_plan
-from tests.config_fixtures import composed
 
 
 def _finetunes(*overrides: str) -> Counter:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.config_fixtures import TINY_DEMO_DATA
+from config_fixtures import TINY_DEMO_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = list(TINY_DEMO_DATA)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from config_fixtures import composed
 
 from asc.core.errors import ConfigError
 from asc.pipeline.plan import make_plan
@@ -14,7 +15,6 @@ from asc.pipeline.validate import validate
 from asc.report import queries, results
 from asc.report.queries import MissingResultsError
 from asc.report.table_writers import CSV_ONLY
-from tests.config_fixtures import composed
 
 SCAN = "runs=[{criteria:[l1],layer_sets:null,fractions:[1.0],sensitivity:[0.25,0.5]}]"
 

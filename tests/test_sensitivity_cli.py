@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.config_fixtures import TINY_DEMO_DATA
+from config_fixtures import TINY_DEMO_DATA
 
 pytestmark = pytest.mark.slow
 

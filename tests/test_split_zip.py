@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_fixtures import composed
+from http_fixtures import Faults, FileServer, make_zip
 
 from asc.core.errors import ConfigError, InputError
 from asc.data import archive_sets, fsd50k
@@ -21,8 +23,6 @@ from asc.data.http_download import DownloadError
 from asc.data.split_zip import SPAN, open_split, part_paths
 from asc.pipeline.plan import check_plan, make_plan
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
-from tests.http_fixtures import Faults, FileServer, make_zip
 
 FIXTURE = Path(__file__).parent / "data" / "fsd50k_split"
 DEV = {"1.wav", "2.wav", "3.wav"}  # FSD50K.dev_audio.z01, .z02 + .zip (plain end record)

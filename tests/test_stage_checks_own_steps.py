@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from config_fixtures import composed
+
 from asc.pipeline.chain import CHAIN
 from asc.pipeline.plan import by_stage, make_plan
-from tests.config_fixtures import composed
 
 
 def test_each_stage_check_answers_for_its_own_steps_only(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from test_compare import baseline, run
 
 from asc.report import cells, compare, tables, tables_comparison
 from asc.report.cost_points import cost_points
 from asc.report.results import normalize
 from asc.report.tables_devices import NOT_LIKE_NOTE, per_device_table
-from tests.test_compare import baseline, run
 
 
 def two_subsets_of_one_share() -> pd.DataFrame:

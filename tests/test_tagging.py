@@ -153,7 +153,7 @@ def test_tagging_trains_through_the_fused_loop(tmp_path: Path, sampling: str) ->
 
 
 def _tagging_results():
-    from tests.results_fixtures import make_results
+    from results_fixtures import make_results
 
     df = make_results(dataset="tagdemo", repeats=3)
     df["mAP"] = df["accuracy"] * 0.8

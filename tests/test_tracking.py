@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 from omegaconf import OmegaConf
 
 from asc.core.errors import ConfigError
 from asc.core.provenance import provenance
 from asc.report import tracking
-from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
 
 HISTORY = [
     {"epoch": 1, "loss": 2.0, "select_acc": 0.3, "seconds": 1.5},

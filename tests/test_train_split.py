@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from config_fixtures import composed
 from test_experiments import TINY
+from test_planning_checks import nothing_built, planned
 
 from asc.app.cli import run
 from asc.core.errors import ConfigError, InputError
 from asc.data.tau2022 import read_split, recording_of
 from asc.pipeline.plan import make_plan
-from tests.test_planning_checks import nothing_built, planned
 
 ONE_SECOND = ["dataset=standin1s", "features=logmel40x51", "model=dcase22"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from config_fixtures import composed
 
 from asc.pipeline.plan import make_plan
-from tests.config_fixtures import composed
 
 STAGES = ("dataset", "index", "features", "train")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_zoo_pipeline import SMALL, TINY
 
 from asc.nets.checkpoint import load
-from tests.test_zoo_pipeline import SMALL, TINY
 
 
 @pytest.mark.slow
@@ -17,9 +17,10 @@ def test_dcase2024_per_device_latency_and_front_end_macs(tmp_path, shared_data, 
     """In this process (``asc.run``, the CLI's job; the CLI process itself is tests/test_cli.py's), on
     tests/test_zoo_pipeline.py's 2-s recordings of the 1-s demo (220 clips, not 1100: the deployment columns, not
     accuracy, are under test; its features are built once a session)."""
+    from config_fixtures import composed
+
     import asc
     from asc.nets.cost import front_end_macs
-    from tests.config_fixtures import composed
 
     args = [
         "model=dcase2024",

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA, composed
 
 import asc
 from asc.nets.checkpoint import load
 from asc.pipeline.dryrun import training_mode
-from tests.config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA, composed
 
 TINY = [
     *TINY_DEMO_DATA,

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from config_fixtures import composed
 
 from asc import nets
 from asc.core.errors import ConfigError, InputError
 from asc.pipeline.config_effects import check_effects
 from asc.pipeline.plan import check_plan, make_plan
 from asc.pipeline.validate import validate
-from tests.config_fixtures import composed
 
 CNN10 = ["model=panns_cnn10", "model.widths=[4,4,8,8]"]
 
