@@ -129,17 +129,36 @@ def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path, shared
     assert statuses == [("dataset", "cached"), ("index", "cached")], again.stdout
 
 
-@pytest.mark.parametrize("setting", ["hydra.run.dir", "hydra.sweep.dir"])
-def test_one_fixed_run_folder_for_two_jobs_at_once_is_refused(tmp_path, setting):
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file (its bytes) and folder (None) under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "held"),
+    [("hydra.run.dir", ""), ("hydra.sweep.dir", ""), ("hydra.sweep.dir", "0")],
+    ids=["run", "sweep", "sweep-job"],  # a run's folder; a sweep's (its parent holds it); one job's of a sweep
+)
+def test_one_fixed_run_folder_for_two_jobs_at_once_is_refused(tmp_path, setting, held):
     from asc.app.invocation import RUN_LOCK
     from asc.core.locks import hold
 
     multirun = setting == "hydra.sweep.dir"
-    job_dir = tmp_path / "fixed" / ("0" if multirun else "")
+    job_dir = tmp_path / "fixed" / held
+    (job_dir / ".hydra").mkdir(parents=True)
+    (job_dir / ".hydra/config.yaml").write_text("the running job's own config\n")  # Hydra would overwrite it
+    (job_dir / "cli.log").write_text("the running job's log\n")  # and append to it
     with hold(job_dir / RUN_LOCK, what="a job still running there"):  # this test's process: alive
+        before = _tree(tmp_path / "fixed")
         out = asc(tmp_path, *(["-m"] if multirun else []), "dry_run=true", f"{setting}=fixed")
+        after = _tree(tmp_path / "fixed")
     assert out.returncode == 1, out.stdout
     assert f"is in use by another asc job (pid {os.getpid()}" in out.stderr and setting in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr  # one line, no warning of Hydra's
     assert "dry run" not in out.stdout
+    assert after == before  # nothing of the running job's overwritten or appended to, nothing new beside it
     again = asc(tmp_path, *(["-m"] if multirun else []), "dry_run=true", f"{setting}=fixed")
     assert again.returncode == 0, again.stderr  # once that job is done, the folder is free again
+    assert not list((tmp_path / "fixed").rglob(RUN_LOCK))  # and every hold released

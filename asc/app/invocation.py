@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,27 +127,62 @@ def refuse_inside_run_folder(
 
 
 RUN_LOCK = ".asc-run.lock"
+_OWNED: set[Path] = set()  # the run folders this process holds now (own_run_folder)
+_OWNED_GUARD = threading.Lock()
+
+
+def _in_use(run_dir: str | Path, what: str, holder: str) -> ConfigError:
+    return ConfigError(
+        f"the run folder {run_dir} ({what}) is in use by another asc job ({holder}): give "
+        f"this one a folder of its own, e.g. leave {what} at its default (unique per invocation)"
+    )
 
 
 @contextmanager
 def own_run_folder(run_dir: str | Path, what: str) -> Iterator[None]:
     """Hold the job's run folder for the job: a second job in it while the first runs (``what``, e.g.
-    hydra.run.dir, set to one fixed folder for two jobs at once) is refused before it does anything."""
+    hydra.run.dir, set to one fixed folder for two jobs at once) is refused before it does anything
+    (ConfigError). Re-entrant in one process: asc.app.run_folder holds a run folder from before Hydra writes
+    into it, and the job's own hold inside that one takes nothing twice."""
     from asc.core.locks import hold
 
+    folder = Path(os.path.abspath(run_dir))
+    with _OWNED_GUARD:
+        nested = folder in _OWNED
+    if nested:  # held around this hold, by this process: released there
+        yield
+        return
     entered = False
     try:
-        with hold(Path(run_dir) / RUN_LOCK, timeout_s=0, what=f"the run folder {run_dir}"):
+        with hold(folder / RUN_LOCK, timeout_s=0, what=f"the run folder {run_dir}"):
             entered = True
-            yield
+            with _OWNED_GUARD:
+                _OWNED.add(folder)
+            try:
+                yield
+            finally:
+                with _OWNED_GUARD:
+                    _OWNED.discard(folder)
     except TimeoutError as err:
         if entered:
             raise
         holder = str(err).partition("it is held by ")[2].partition(";")[0] or "another process"
-        raise ConfigError(
-            f"the run folder {run_dir} ({what}) is in use by another asc job ({holder}): give "
-            f"this one a folder of its own, e.g. leave {what} at its default (unique per invocation)"
-        ) from None
+        raise _in_use(run_dir, what, holder) from None
+
+
+def refuse_jobs_running_below(sweep_dir: str | Path, what: str) -> None:
+    """A sweep folder one of whose job folders (``<sweep_dir>/<subdir>``, one level down: Hydra's default subdir
+    is the job's number) a live asc job still holds, e.g. a job of a sweep whose launching process is gone (a
+    SLURM job outlives it): ConfigError naming it, before the sweep writes into any of them."""
+    import time
+
+    from asc.core.locks import read_holder, stale_after_default, stale_reason
+
+    stale_after = stale_after_default()
+    for lock in sorted(Path(sweep_dir).glob(f"*/{RUN_LOCK}")):
+        holder = read_holder(lock)
+        if holder is not None and stale_reason(holder, stale_after, time.time()) is None:
+            raise _in_use(lock.parent, what, holder.describe())
 
 
 def group_key_line(key: str) -> str:

@@ -149,7 +149,8 @@ def read_holder(path: str | Path) -> Holder | None:
         return Holder(0, "?", heartbeat, "", heartbeat)
 
 
-def _stale_reason(holder: Holder, stale_after: float, now: float) -> str | None:
+def stale_reason(holder: Holder, stale_after: float, now: float) -> str | None:
+    """Why ``holder`` counts as dead at ``now`` (the rules of the module docstring), or None while it is alive."""
     if holder.host == socket.gethostname() and holder.pid and not pid_alive(holder.pid):
         return f"its process {holder.pid} no longer exists on this host"
     if not holder.token and now - holder.heartbeat > NAMELESS_GRACE_S:
@@ -176,7 +177,7 @@ def _take_over(path: Path, seen: Holder, stale_after: float) -> bool:
     if not _create(guard, json.dumps(me)):
         # A waiter killed while it held the guard (held for milliseconds otherwise).
         other = read_holder(guard)
-        if other is not None and _stale_reason(other, TAKEOVER_STALE_S, time.time()):
+        if other is not None and stale_reason(other, TAKEOVER_STALE_S, time.time()):
             guard.unlink(missing_ok=True)
         return False
     try:
@@ -185,7 +186,7 @@ def _take_over(path: Path, seen: Holder, stale_after: float) -> bool:
         # Still the same holder with the same heartbeat, and still dead: nobody took it over meanwhile.
         if current is None or (current.token, current.heartbeat) != (seen.token, seen.heartbeat):
             return current is None
-        reason = _stale_reason(current, stale_after, now)
+        reason = stale_reason(current, stale_after, now)
         if reason:
             path.unlink()
             log.warning("taking over the lock %s from %s: %s", path, current.describe(now), reason)
@@ -233,7 +234,7 @@ def _wait_and_create(
         if holder is None:  # released between our attempt and the read
             continue
         now = time.time()
-        if _stale_reason(holder, stale_after, now) and _take_over(path, holder, stale_after):
+        if stale_reason(holder, stale_after, now) and _take_over(path, holder, stale_after):
             continue
         if time.monotonic() >= next_log:
             log.info(
