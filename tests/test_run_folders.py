@@ -132,14 +132,19 @@ def test_a_second_run_from_another_run_folder_reuses_everything(tmp_path, shared
 def _tree(folder: Path) -> dict[str, bytes | None]:
     """Every file (its bytes) and folder (None) under ``folder``, by relative path."""
     return {
-        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
     }
 
 
 @pytest.mark.parametrize(
     ("setting", "held"),
     [("hydra.run.dir", ""), ("hydra.sweep.dir", ""), ("hydra.sweep.dir", "0")],
-    ids=["run", "sweep", "sweep-job"],  # a run's folder; a sweep's (its parent holds it); one job's of a sweep
+    ids=[
+        "run",
+        "sweep",
+        "sweep-job",
+    ],  # a run's folder; a sweep's (its parent holds it); one job's of a sweep
 )
 def test_one_fixed_run_folder_for_two_jobs_at_once_is_refused(tmp_path, setting, held):
     from asc.app.invocation import RUN_LOCK

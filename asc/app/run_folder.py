@@ -72,6 +72,8 @@ class HoldRunFolder(Callback):
             self._held.enter_context(own_run_folder(folder, key))
         except InputError as err:
             refuse(err)
-        except OSError as err:  # the folder cannot be made (read-only): the line Hydra's own attempt would get
+        except (
+            OSError
+        ) as err:  # the folder cannot be made (read-only): the line Hydra's own attempt would get
             refuse(err, hydra_error_line(err, sys.argv[1:]))
         atexit.register(self._held.close)

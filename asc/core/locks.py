@@ -271,8 +271,10 @@ def hold(
     ``what``: what the lock protects, for the log messages.
     """
     path = Path(path)
+    stale_after = (
+        stale_after_default() if stale_after is None else float(stale_after)
+    )  # refused: nothing made
     path.parent.mkdir(parents=True, exist_ok=True)
-    stale_after = stale_after_default() if stale_after is None else float(stale_after)
     label = f"{what} ({path})" if what else str(path)
     token = uuid.uuid4().hex
     me = {"pid": os.getpid(), "host": socket.gethostname(), "token": token}
