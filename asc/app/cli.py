@@ -195,6 +195,7 @@ def hydra_main(cfg: DictConfig) -> None:
         check_recipe_choices(hc.runtime.choices)
         choice, overrides = hc.runtime.choices.get("prune"), list(hc.overrides.task)
         plain = resolved(cfg, hc, multirun)
+        # a single run's folder: already held since before Hydra wrote into it (asc/app/run_folder.py), not again
         with own_run_folder(hc.runtime.output_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir"):
             run(plain, multirun=multirun, prune_choice=choice, overrides=overrides)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; unfinished work is resumed by the next run

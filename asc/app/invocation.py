@@ -6,8 +6,9 @@
   run would then build into a folder of its own.
 - **Run folders**: conf/config.yaml names run and sweep folders ``<time>-${asc_invocation:}``, a token drawn once
   per invocation (``$ASC_INVOCATION``, inherited by a launcher's workers), so two sweeps started in the same second
-  never share a folder; a job holds its run folder while it runs, so two jobs given one fixed folder at once are
-  refused (the second, before it does anything).
+  never share a folder; a job holds its run folder while it runs (from before Hydra writes there:
+  asc/app/run_folder.py), so two jobs given one fixed folder at once are refused (the second, before it does
+  anything).
 - **What is installed**: a launcher chosen without its extra is named with the install command.
 - **The command line**: a config group asc needs, removed (``~model``, ``train=null``), is named in one line.
 
