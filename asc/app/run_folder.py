@@ -45,6 +45,14 @@ class HoldRunFolder(Callback):
     def __init__(self) -> None:
         self._held = ExitStack()
 
+    # a launcher's workers get a copy (joblib pickles Hydra's callbacks with each job): it holds nothing, the sweep's
+    # own process does
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._held = ExitStack()
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._hold(config, "hydra.run.dir", sweep=False)
 
