@@ -95,6 +95,24 @@ def test_lock_stale_after_is_refused_at_planning(tmp_path, monkeypatch, value):
     assert not any((tmp_path / k).exists() for k in ("data", "store", "results"))
 
 
+def test_a_run_folder_held_by_this_process_is_held_once(tmp_path):
+    # asc/app/run_folder.py holds a single run's folder before Hydra writes there; the job's own hold inside it
+    lock = tmp_path / "run" / invocation.RUN_LOCK
+    with invocation.own_run_folder(tmp_path / "run", "hydra.run.dir"):
+        with invocation.own_run_folder(tmp_path / "run", "hydra.run.dir"):
+            assert lock.is_file()
+        assert lock.is_file()  # the inner one took nothing, so it released nothing
+    assert not lock.exists()
+
+
+def test_a_refused_run_folder_is_not_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASC_LOCK_STALE_AFTER", "abc")
+    with pytest.raises(InputError, match="ASC_LOCK_STALE_AFTER"):
+        with invocation.own_run_folder(tmp_path / "run", "hydra.run.dir"):
+            pass
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
