@@ -27,7 +27,7 @@ TINY_DEMO_DATA = (
 QUICK_FIGURES = ("runtime.figures.formats=[png]", "runtime.figures.dpi=40")
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=1024)  # a worker composes a few hundred distinct configs, tens of kB each
 def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
     cache_config_files()  # as the CLI and asc.compose compose
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
