@@ -14,28 +14,18 @@ from pathlib import Path
 import pytest
 from http_fixtures import PREFIX, TOP, FileServer, make_zip, md5
 
-from asc.data import demo
 from asc.data.prepare import is_complete, prepare_tau
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {
-    "cities": ["lisbon"],
-    "train_locations": 3,
-    "evaluate_locations": 1,
-    "segments_per_location": 1,
-    "workers": 1,
-}
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    """A tiny, complete dataset folder in the TAU layout."""
-    from omegaconf import OmegaConf
+def source(tiny_demo, tmp_path_factory) -> Path:
+    """A tiny, complete dataset folder in the TAU layout: a copy of conftest's tiny demo (a test takes a clip
+    away for a moment; the shared set stays as it is)."""
+    import shutil
 
-    cfg = {**OmegaConf.to_container(OmegaConf.load(REPO / "conf/dataset/demo.yaml")), **TINY}
-    root = tmp_path_factory.mktemp("tau_src")
-    demo.generate(cfg, root, progress=False)
-    return root
+    return Path(shutil.copytree(tiny_demo, tmp_path_factory.mktemp("tau_src") / "TAU"))
 
 
 @pytest.fixture(scope="module")
