@@ -48,7 +48,7 @@ def sec_env(ctx: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 TEST_GROUPS = {  # "cli" builds the demo dataset (audio decoding, librosa) before its run: its own, last section
-    "unit": ["tests/test_fused_cuda.py", "tests/test_train.py", "tests/test_cost.py"],
+    "unit": ["tests/test_fused_cuda.py", "tests/test_train.py", "tests/test_latency.py"],
     "cli": ["tests/test_cli.py"],
 }
 

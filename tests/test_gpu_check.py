@@ -46,7 +46,25 @@ def test_rehearsal_measures_every_speed_section(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_rehearsal_runs_the_tests_the_cli_slice_and_compile(tmp_path: Path) -> None:
-    r = rehearse(tmp_path, "env,tests,cli,compile,clitest", timeout=900)["sections"]
-    assert r["tests"]["rc"] == 0 and r["clitest"]["rc"] == 0, r["tests"]
+    """``clitest`` is the ``tests`` section on another group of files (test_every_test_group_holds_cuda_tests)."""
+    r = rehearse(tmp_path, "env,tests,cli,compile", timeout=900)["sections"]
+    assert r["tests"]["rc"] == 0, r["tests"]  # pytest -m cuda --collect-only: rc 5 if it had collected none
     assert r["cli"]["rc"] == 0 and r["cli"]["result_rows"] > 0, r["cli"]["tail"]
     assert r["compile"]["mode"] == "aot_eager" and r["compile"]["examples_per_s"] > 0, r["compile"]
+
+
+def test_every_test_group_holds_cuda_tests() -> None:
+    """The files the ``tests`` and ``clitest`` sections run (gpu_check_jobs.TEST_GROUPS, read with ``ast``) exist
+    and each holds a test marked ``cuda``: the rehearsal runs the ``tests`` section's command for real."""
+    import ast
+
+    tree = ast.parse((ROOT / "scripts" / "gpu_check_jobs.py").read_text())
+    (groups,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "TEST_GROUPS" for t in node.targets)
+    ]
+    assert set(groups) == {"unit", "cli"}
+    for files in groups.values():
+        for name in files:
+            assert "pytest.mark.cuda" in (ROOT / name).read_text(), name  # a decorator or a pytestmark
