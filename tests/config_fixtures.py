@@ -25,6 +25,9 @@ TINY_DEMO_DATA = (
 # The report's figures as one small PNG each, for the end-to-end tests: they check what is drawn, not print quality
 # (a 300-dpi PNG and a PDF of every figure cost seconds a report; test_figures and test_cli write those).
 QUICK_FIGURES = ("runtime.figures.formats=[png]", "runtime.figures.dpi=40")
+# No figure at all (the tables alone): the end-to-end tests whose subject is neither the report nor its figures
+# (test_figures*, test_report*, test_cli and test_experiments draw them).
+NO_FIGURES = ("runtime.figures.formats=[]",)
 
 
 @lru_cache(maxsize=1024)  # a worker composes a few hundred distinct configs, tens of kB each

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from config_fixtures import QUICK_FIGURES
+from config_fixtures import NO_FIGURES
 
 from asc.core.errors import ConfigError, InputError
 from asc.nets.model import build_model
@@ -168,7 +168,7 @@ def test_pipeline_teacher_file_and_ensemble(run_asc, tmp_path: Path, shared_data
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]
-    base += ["runtime.latency.measure=false", "quantise.enabled=false", *QUICK_FIGURES]
+    base += ["runtime.latency.measure=false", "quantise.enabled=false", *NO_FIGURES]
     # the two jobs that build run in this process (their artifacts are checked, not the CLI's exit): two
     # interpreter starts (and the entry point's malloc re-exec) less; hydra.run.dir is the CLI's alone
     in_process = [a for a in base if not a.startswith("hydra.run.dir=")]

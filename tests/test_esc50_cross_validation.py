@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from config_fixtures import QUICK_FIGURES, composed
+from config_fixtures import NO_FIGURES, composed
 from test_esc50_pipeline import CLASSES, PER_FOLD, esc_folder, tiny_esc50
 
 from asc.app.cli import run
@@ -43,7 +43,7 @@ def _cfg(tmp_path: Path, root: Path, *extra: str) -> dict:
         "runs=[{criteria:[l1],layer_sets:null,fractions:[]}]",
         "quantise.enabled=false",
         "runtime.latency.measure=false",
-        *QUICK_FIGURES,
+        *NO_FIGURES,
         *(f"paths.{k}={tmp_path / k}" for k in ("data", "store", "results")),
         *extra,
     )

@@ -45,6 +45,21 @@ def test_runtime_figures_sets_the_formats_and_the_png_resolution(results, tmp_pa
     )
 
 
+def test_no_formats_write_the_tables_alone(results, tmp_path):
+    """``runtime.figures.formats=[]``: every table, no figure drawn or written (and a record saying so: asking for
+    figures later writes the report again)."""
+    from asc.report import write as report
+    from asc.report.figure_output import from_config
+    from asc.report.results import append
+
+    append(tmp_path / "results.csv", results.to_dict("records"))
+    tables_only = from_config({"formats": [], "dpi": 300})
+    written = report.write_report(tmp_path / "results.csv", tmp_path, figures=tables_only)
+    assert set(written) >= {"summary", "table1"} and not set(written) & set(figures.FIGURES)
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".png", ".pdf", ".svg")]
+    assert not report.is_current(tmp_path / "results.csv", tmp_path, figures=from_config(None))
+
+
 @pytest.mark.parametrize("name", list(figures.FIGURES))
 def test_figure_refuses_empty_table(tmp_path, name):
     with pytest.raises(MissingResultsError, match=r"asc experiment=paper_fig\d"):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from config_fixtures import QUICK_FIGURES, composed
+from config_fixtures import NO_FIGURES, composed
 from http_fixtures import FileServer
 
 from asc.core.errors import ConfigError, InputError
@@ -153,7 +153,7 @@ def test_tiny_fsd50k_end_to_end_scored_by_map(tmp_path: Path, small_set: None) -
             "runs=[{criteria:[l1],layer_sets:null,fractions:[]}]",
             "quantise.enabled=false",
             "runtime.latency.measure=false",
-            *QUICK_FIGURES,
+            *NO_FIGURES,
         )
     )
     rows = pd.read_csv(tmp_path / "results" / "results.csv")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from config_fixtures import QUICK_FIGURES, composed
+from config_fixtures import NO_FIGURES, composed
 
 PAPER_KEPT = {"C1": 51, "C2": 101, "C3": 215, "C4": 204, "C5": 404, "C6": 402}  # reference/pruning.md
 
@@ -130,7 +130,7 @@ def test_runs_end_to_end_on_the_16k_demo_with_similarity_times(tmp_path, shared_
         "train.batch_size=64",
         "quantise.enabled=false",
         "runtime.latency.measure=false",
-        *QUICK_FIGURES,
+        *NO_FIGURES,
         f"paths.data={shared_data}",
         f"paths.store={tmp_path / 'store'}",
         f"paths.results={tmp_path / 'res'}",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from config_fixtures import QUICK_FIGURES, composed
+from config_fixtures import NO_FIGURES, composed
 
 from asc.core.errors import ConfigError
 from asc.deploy import quantised
@@ -165,7 +165,7 @@ def test_pipeline_rows_match_the_stored_files(tmp_path: Path, shared_data: Path)
         "runs=[{criteria:[l1],fractions:[1.0],repeats:1}]",
         "model.widths=[4,4,8]",
     ]
-    asc.run([*args, "runtime.latency.measure=false", *QUICK_FIGURES])
+    asc.run([*args, "runtime.latency.measure=false", *NO_FIGURES])
     rows = pd.read_csv(tmp_path / "results" / "results.csv").set_index("run_id")
     cost = (tmp_path / "results" / "cost.md").read_text()
     assert "int8 accuracy (%)" in cost and "Accuracy at DCASE 128 KB precision (%)" in cost

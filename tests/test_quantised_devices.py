@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from config_fixtures import QUICK_FIGURES, composed
+from config_fixtures import NO_FIGURES, composed
 from test_quantised import _independent_logits, needs_ort
 
 from asc.deploy import quantised
@@ -80,7 +80,7 @@ def test_per_device_row_is_the_routed_evaluation_of_the_files(
         "model.widths=[4,4,8]",
     ]
     with caplog.at_level(logging.INFO):
-        asc.run([*args, "runtime.latency.measure=false", *QUICK_FIGURES])
+        asc.run([*args, "runtime.latency.measure=false", *NO_FIGURES])
     # no line twice in one run: the index's clip count (logged at each preview) and the devices without
     # training clips (logged again by the quantise step) were
     said = Counter(r.getMessage() for r in caplog.records if r.levelno == logging.INFO)

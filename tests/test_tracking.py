@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA
+from config_fixtures import NO_FIGURES, TINY_DEMO_DATA
 from omegaconf import OmegaConf
 
 from asc.core.errors import ConfigError
@@ -183,7 +183,7 @@ def test_the_demos_runs_are_in_the_sqlite_store(tmp_path, shared_data):
             f"paths.results={tmp_path / 'results'}",
             *TINY_CLI,
             "runtime.latency.measure=false",
-            *QUICK_FIGURES,
+            *NO_FIGURES,
         ]
     )
     rows = pd.read_csv(tmp_path / "results" / "results.csv")

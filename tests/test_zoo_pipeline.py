@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from config_fixtures import QUICK_FIGURES, TINY_DEMO_DATA, composed
+from config_fixtures import NO_FIGURES, TINY_DEMO_DATA, composed
 
 import asc
 from asc.nets.checkpoint import load
@@ -26,7 +26,7 @@ TINY = [
     "prune=cosine",
     "runs=[{criteria:[cosine],layer_sets:null,fractions:[1.0],repeats:1}]",
     "runtime.latency.measure=false",
-    *QUICK_FIGURES,
+    *NO_FIGURES,
 ]
 DRY_RUN = "dcase2024"  # the network whose test also runs the CLI's dry run
 # The networks whose test runs the report too (BN-free; depthwise and coupled groups); the others stop at

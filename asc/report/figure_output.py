@@ -34,8 +34,9 @@ def current() -> FigureOutput:
 
 def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
     """The ``runtime.figures`` node ({formats: [...], dpi: N}; None: the defaults) as a :class:`FigureOutput`.
-    Raises ConfigError naming the key: a node that is not a mapping, formats not a non-empty list of distinct
-    :data:`FORMATS`, dpi not a whole number from 10 to 2400 (in either notation: ``100`` or ``1e2``)."""
+    ``formats: []`` writes the tables alone (no figure is drawn: a sweep's jobs on a cluster, figures later with
+    ``report_only=true``). Raises ConfigError naming the key: a node that is not a mapping, formats not a list of
+    distinct :data:`FORMATS`, dpi not a whole number from 10 to 2400 (in either notation: ``100`` or ``1e2``)."""
     if node is None:
         return FigureOutput()
     if not isinstance(node, Mapping):
@@ -43,7 +44,6 @@ def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
     formats, dpi = node.get("formats"), node.get("dpi")
     if (
         not isinstance(formats, (list, tuple))
-        or not formats
         or not all(
             isinstance(f, str) and f in FORMATS for f in formats
         )  # before set(): [[png]] is unhashable
@@ -52,7 +52,8 @@ def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
         fail(
             "runtime.figures.formats",
             formats,
-            f"a list of distinct formats from {', '.join(FORMATS)} (lower case), e.g. runtime.figures.formats=[png]",
+            f"a list of distinct formats from {', '.join(FORMATS)} (lower case; [] for the tables alone), e.g. "
+            "runtime.figures.formats=[png]",
         )
     dpi = whole("runtime.figures.dpi", dpi, 10)  # not keyed: 100.0 and 1e3 are whole numbers too
     if dpi > 2400:

@@ -23,7 +23,7 @@ from asc.core.atomic import atomic_write_json, atomic_write_text
 from asc.deploy import latency as lat
 from asc.report import figures, report_record
 from asc.report.cost_points import NOISE_NOTE, join_latency
-from asc.report.figure_output import FigureOutput, writing
+from asc.report.figure_output import FigureOutput, current, writing
 from asc.report.figures.curves import history_files
 from asc.report.networks import NETWORK, folder_name, several_networks, with_network_labels
 from asc.report.queries import MissingResultsError, for_dataset, with_ratio_labels
@@ -148,7 +148,8 @@ def _sensitivity(rows: pd.DataFrame, where: Path, prefix: str) -> dict[str, list
         table = sensitivity_table(rows)
     except MissingResultsError:
         return {}
-    return {prefix + STEM: write_table(table, where / STEM) + sensitivity_figure(rows, where / STEM)}
+    drawn = sensitivity_figure(rows, where / STEM) if current().formats else []  # [] formats: tables alone
+    return {prefix + STEM: write_table(table, where / STEM) + drawn}
 
 
 def write_report(
@@ -286,7 +287,7 @@ def _views(
             if note.startswith(NOISE_NOTE):
                 log.warning("%s%s: %s", prefix, name, note)
     for name, draw in figures.FIGURES.items():
-        if drawn is not None and name not in drawn:
+        if (drawn is not None and name not in drawn) or not current().formats:  # []: tables alone
             continue
         try:
             written[prefix + name] = draw(sub, where / name)
