@@ -34,7 +34,7 @@ def current() -> FigureOutput:
 
 def from_config(node: Mapping[str, Any] | None) -> FigureOutput:
     """The ``runtime.figures`` node ({formats: [...], dpi: N}; None: the defaults) as a :class:`FigureOutput`.
-    ``formats: []`` writes the tables alone (no figure is drawn: a sweep's jobs on a cluster, figures later with
+    ``formats: []`` writes the tables alone (no figure is drawn: e.g. on a headless cluster, the figures later with
     ``report_only=true``). Raises ConfigError naming the key: a node that is not a mapping, formats not a list of
     distinct :data:`FORMATS`, dpi not a whole number from 10 to 2400 (in either notation: ``100`` or ``1e2``)."""
     if node is None:
