@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from config_fixtures import CONF, QUICK_FIGURES, composed
+from config_fixtures import CONF, NO_FIGURES, QUICK_FIGURES, composed
 
 from asc.app.cli import run
 from asc.data.standin import MIN_SCALE
@@ -43,6 +43,10 @@ SHORT_CLIPS = [
 # The quantise stage (an ONNX export and three onnxruntime evaluations a model) runs in the demo's experiment only:
 # it is the experiment whose report shows int8 accuracy, and tests/test_quantised*.py cover the stage itself.
 QUANTISED = {"demo"}
+# The report's figures are drawn from the rows of the default demo, the paper's grid (figures 2-6) and a tagging
+# experiment (mAP axes); the others write their tables alone (tests/test_figures*.py draw every figure, the
+# sensitivity scan's in tests/test_sensitivity_cli.py)
+DRAWN = {"demo", "paper", "centrality_panns"}
 
 # CNN14 on AudioSet: here on the generated tagging demo (PANNs' HDF5 layout, 10 s at 32 kHz), few clips, narrow
 # convs; scored by mAP
@@ -108,6 +112,7 @@ def test_experiment_runs_on_a_tiny_budget(experiment: str, ws: Path, shared_data
         *tiny,
         *(["dataset=standin1s"] if one_second else SHORT_CLIPS if tiny is TINY else []),
         *([] if experiment in QUANTISED else ["quantise.enabled=false"]),
+        *([] if experiment in DRAWN else NO_FIGURES),
         f"paths.data={shared_data}",  # the data and features other tests run on too (tests/test_nystrom_vggish.py)
         f"paths.store={ws / 'store'}",
         f"paths.results={ws / experiment}",
