@@ -286,8 +286,8 @@ def _views(
         for note in table.attrs.get("notes", []):
             if note.startswith(NOISE_NOTE):
                 log.warning("%s%s: %s", prefix, name, note)
-    for name, draw in figures.FIGURES.items():
-        if (drawn is not None and name not in drawn) or not current().formats:  # []: tables alone
+    for name, draw in figures.FIGURES.items() if current().formats else ():  # formats []: the tables alone
+        if drawn is not None and name not in drawn:
             continue
         try:
             written[prefix + name] = draw(sub, where / name)
